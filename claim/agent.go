@@ -1,0 +1,226 @@
+package claim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// CloudState is what the agent says of its link to Cloud.
+type CloudState struct {
+	// Status: online, offline, available (= not claimed), banned, indirect.
+	Status    string `json:"status"`
+	Claimed   bool   `json:"claimed"`
+	Online    bool   `json:"online"`
+	ClaimedID string `json:"claimed_id,omitempty"`
+	URL       string `json:"url,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	// Source says where the state was read: "api-v2", "api-v1", "aclk-state", "reload".
+	Source string `json:"source"`
+	// CloudEnabled / CloudAvailable are the troubleshooting keys of
+	// /api/v1/info (always true on v2 agents).
+	CloudEnabled   *bool `json:"cloud_enabled,omitempty"`
+	CloudAvailable *bool `json:"cloud_available,omitempty"`
+}
+
+// Reload outcomes of `netdatacli reload-claiming-state`, read from its
+// message: its exit code is 0 whether or not the claim worked.
+const (
+	reloadOnline   = "is claimed to Netdata Cloud and is currently online"
+	reloadOffline  = "is claimed to Netdata Cloud, but it is currently offline"
+	reloadBanned   = "is claimed to Netdata Cloud, but it is banned"
+	reloadNot      = "is not claimed to Netdata Cloud"
+	reloadIndirect = "currently online via parent"
+)
+
+// ParseReload reads the message of reload-claiming-state.
+func ParseReload(out string) (CloudState, error) {
+	msg := strings.TrimSpace(out)
+	if len(msg) > 4096 {
+		msg = msg[:4096]
+	}
+	st := CloudState{Source: "reload"}
+	reasonAfter := func(marker string) string {
+		i := strings.Index(msg, marker)
+		r := strings.TrimSpace(msg[i+len(marker):])
+		r = strings.TrimPrefix(r, ":")
+		r = strings.TrimSpace(strings.TrimSuffix(r, "."))
+		return r
+	}
+	switch {
+	case strings.Contains(msg, reloadIndirect):
+		st.Status = "indirect"
+	case strings.Contains(msg, reloadOnline):
+		st.Status, st.Claimed, st.Online = "online", true, true
+	case strings.Contains(msg, reloadOffline):
+		st.Status, st.Claimed = "offline", true
+		st.Reason = reasonAfter(reloadOffline)
+	case strings.Contains(msg, reloadBanned):
+		st.Status, st.Claimed = "banned", true
+	case strings.Contains(msg, reloadNot):
+		st.Status = "available"
+		st.Reason = reasonAfter(reloadNot)
+	default:
+		return st, fmt.Errorf("unrecognised answer from reload-claiming-state: %q", clip(msg, 200))
+	}
+	return st, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// ParseACLKStateJSON reads `netdatacli aclk-state json`.
+func ParseACLKStateJSON(b []byte) (CloudState, error) {
+	var v struct {
+		Claimed   *bool  `json:"agent-claimed"`
+		ClaimedID string `json:"claimed-id"`
+		Online    *bool  `json:"online"`
+		URL       string `json:"cloud-url"`
+		Banned    bool   `json:"banned-by-cloud"`
+		Reason    string `json:"reason"`
+		Available *bool  `json:"aclk-available"`
+	}
+	if len(b) > 1<<20 {
+		return CloudState{}, errors.New("aclk-state output too large")
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return CloudState{}, fmt.Errorf("aclk-state json: %w", err)
+	}
+	if v.Claimed == nil || v.Online == nil {
+		return CloudState{}, errors.New("aclk-state json: no agent-claimed/online keys")
+	}
+	st := CloudState{Source: "aclk-state", Claimed: *v.Claimed, Online: *v.Online, ClaimedID: v.ClaimedID, URL: v.URL, Reason: v.Reason}
+	switch {
+	case v.Banned:
+		st.Status = "banned"
+	case st.Online:
+		st.Status = "online"
+	case st.Claimed:
+		st.Status = "offline"
+	default:
+		st.Status = "available"
+	}
+	if v.Available != nil && !*v.Available {
+		f := false
+		st.CloudAvailable = &f
+	}
+	return st, nil
+}
+
+// ParseInfoV2 reads the agent's /api/v2/info.
+func ParseInfoV2(b []byte) (CloudState, error) {
+	var v struct {
+		Agents []struct {
+			Cloud struct {
+				Status  string `json:"status"`
+				ClaimID string `json:"claim_id"`
+				URL     string `json:"url"`
+				Reason  string `json:"reason"`
+			} `json:"cloud"`
+		} `json:"agents"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return CloudState{}, fmt.Errorf("/api/v2/info: %w", err)
+	}
+	if len(v.Agents) == 0 || v.Agents[0].Cloud.Status == "" {
+		return CloudState{}, errors.New("/api/v2/info: no agents[0].cloud.status")
+	}
+	c := v.Agents[0].Cloud
+	st := CloudState{Source: "api-v2", Status: c.Status, ClaimedID: c.ClaimID, URL: c.URL, Reason: c.Reason}
+	switch c.Status {
+	case "online":
+		st.Claimed, st.Online = true, true
+	case "offline", "banned":
+		st.Claimed = true
+	case "available", "indirect":
+	default:
+		return CloudState{}, fmt.Errorf("/api/v2/info: unknown cloud status %q", clip(c.Status, 40))
+	}
+	return st, nil
+}
+
+// ParseInfoV1 reads the troubleshooting keys of the agent's /api/v1/info.
+func ParseInfoV1(b []byte) (CloudState, error) {
+	var v struct {
+		CloudEnabled   *bool `json:"cloud-enabled"`
+		CloudAvailable *bool `json:"cloud-available"`
+		Claimed        *bool `json:"agent-claimed"`
+		ACLK           *bool `json:"aclk-available"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return CloudState{}, fmt.Errorf("/api/v1/info: %w", err)
+	}
+	if v.Claimed == nil {
+		return CloudState{}, errors.New("/api/v1/info: no agent-claimed key")
+	}
+	st := CloudState{Source: "api-v1", Claimed: *v.Claimed, CloudEnabled: v.CloudEnabled, CloudAvailable: v.CloudAvailable}
+	st.Online = v.ACLK != nil && *v.ACLK
+	switch {
+	case st.Online:
+		st.Status = "online"
+	case st.Claimed:
+		st.Status = "offline"
+	default:
+		st.Status = "available"
+	}
+	return st, nil
+}
+
+// errNoAPI means the agent's web API could not be reached; the caller falls
+// back to netdatacli.
+var errNoAPI = errors.New("agent API not reachable")
+
+// apiState asks the agent's web API on the host's loopback, through the SSH
+// connection (direct-tcpip): no curl needed on the host.
+func apiState(ctx context.Context, r remote.Runner, port int) (CloudState, error) {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return r.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		},
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	get := func(path string) ([]byte, int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %v", errNoAPI, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return b, resp.StatusCode, err
+	}
+	b, code, err := get("/api/v2/info")
+	if err != nil {
+		return CloudState{}, err
+	}
+	if code == http.StatusOK {
+		if st, err := ParseInfoV2(b); err == nil {
+			return st, nil
+		}
+	}
+	b, code, err = get("/api/v1/info")
+	if err != nil {
+		return CloudState{}, err
+	}
+	if code != http.StatusOK {
+		return CloudState{}, fmt.Errorf("%w: /api/v1/info answered HTTP %d", errNoAPI, code)
+	}
+	return ParseInfoV1(b)
+}

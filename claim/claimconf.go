@@ -1,0 +1,209 @@
+package claim
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// claimConfText renders claim.conf for a v2 agent.
+func claimConfText(h *inventory.Host, token inventory.Secret) (string, error) {
+	c := h.Claim
+	vals := [][2]string{{"url", c.URL}, {"token", token.Reveal()}, {"rooms", strings.Join(c.Rooms, ",")}}
+	if c.Proxy != "" {
+		vals = append(vals, [2]string{"proxy", c.Proxy})
+	}
+	vals = append(vals, [2]string{"insecure", fmtBool(c.Insecure)})
+	var b strings.Builder
+	b.WriteString("[global]\n")
+	for _, kv := range vals {
+		if err := checkINIValue(kv[0], kv[1]); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "    %s = %s\n", kv[0], kv[1])
+	}
+	return b.String(), nil
+}
+
+func claimConfPlan(h *inventory.Host, in *remote.Install) []string {
+	p := []string{}
+	if h.Claim.CAFile != "" {
+		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem"))
+	}
+	p = append(p,
+		fmt.Sprintf("write %s (url %s, rooms %s, proxy %s)", path.Join(in.ConfigDir, "claim.conf"), h.Claim.URL, strings.Join(h.Claim.Rooms, ","), orDefault(h.Claim.Proxy, "agent default")),
+		"run netdatacli reload-claiming-state",
+		"wait until the agent reports online")
+	return p
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// claimConf writes claim.conf (and the CA chain) atomically and asks the
+// agent to reload its claiming state, all in one session. The token travels
+// on the session's stdin, never on a command line.
+func (c *Claimer) claimConf(ctx context.Context, r *hostRun) error {
+	h, in := r.h, r.inst
+	if c.opts.Token == nil {
+		return fail(CatTokenUnavailable, "no claim token")
+	}
+	token, err := c.opts.Token(h)
+	if err != nil {
+		return &Error{Category: CatTokenUnavailable, Msg: "claim token", Err: err}
+	}
+	conf, err := claimConfText(h, token)
+	if err != nil {
+		return err
+	}
+	var ca []byte
+	if h.Claim.CAFile != "" {
+		if ca, err = c.opts.ReadFile(h.Claim.CAFile); err != nil {
+			return &Error{Category: remote.CatInvalidValue, Msg: "ca_file", Err: err}
+		}
+	}
+	script, err := claimConfScript(in, conf, ca)
+	if err != nil {
+		return err
+	}
+	res, err := r.conn.Run(ctx, r.wrap("sh -s"), strings.NewReader(script))
+	if err != nil {
+		return err
+	}
+	out := parseKV(res.Stdout)
+	if e := out["fleetclaim-error"]; e != "" {
+		return scriptError(e, res)
+	}
+	if out["written"] != "1" {
+		return fail(CatWriteFailed, "the claim script did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+	}
+	reload := strings.Join(outLines(res.Stdout, "reload-out="), "\n")
+	if out["reload-rc"] == "255" {
+		return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent: %s", clip(reload, 200))
+	}
+	if out["reload-rc"] == "127" {
+		return fail(CatCommandNotFound, "claim.conf written, but %s could not be run: %s", in.CLI, clip(reload, 200))
+	}
+	st, err := ParseReload(reload)
+	if err != nil {
+		return &Error{Category: CatClaimFailed, Err: err}
+	}
+	r.res.setState(st)
+	switch st.Status {
+	case "online", "offline":
+		return nil
+	case "banned":
+		return fail(CatBanned, "%s", reload)
+	}
+	return reloadFailure(st.Reason)
+}
+
+// reloadFailure turns the agent's failure reason into a category.
+func reloadFailure(reason string) error {
+	l := strings.ToLower(reason)
+	cat := CatClaimFailed
+	switch {
+	case strings.Contains(reason, "ErrForbidden") || strings.Contains(l, "403") || strings.Contains(l, "token"):
+		cat = CatTokenRejected
+	case strings.Contains(reason, "ErrInvalidRoomID") || strings.Contains(l, "room"):
+		cat = CatRoomInvalid
+	case strings.Contains(reason, "ErrAlreadyClaimed") || strings.Contains(l, "409"):
+		cat = CatAlreadyClaimedElse
+	case strings.Contains(reason, "ErrInvalidNodeID") || strings.Contains(reason, "ErrInvalidNodeName") || strings.Contains(reason, "ErrInvalidPublicKey"):
+		cat = CatInvalidNode
+	case strings.Contains(l, "certificate") || strings.Contains(l, "x509") || strings.Contains(l, "ssl") || strings.Contains(l, "tls"):
+		cat = CatCertificate
+	case strings.Contains(reason, "ErrProcessingClaim") || strings.Contains(l, " 50") || strings.Contains(l, "503") || strings.Contains(l, "504") || strings.Contains(l, "500"):
+		cat = CatCloudError
+	case strings.Contains(l, "connect") || strings.Contains(l, "resolve") || strings.Contains(l, "timed out") || strings.Contains(l, "timeout") || strings.Contains(l, "proxy") || strings.Contains(l, "refused"):
+		cat = CatCloudUnreachable
+	}
+	return fail(cat, "the agent is not claimed: %s", orDefault(reason, "no reason given"))
+}
+
+func scriptError(code string, res remote.Result) error {
+	detail := clip(strings.TrimSpace(string(res.Stderr)), 300)
+	switch code {
+	case "no-config-dir":
+		return fail(CatNotInstalled, "the agent's config directory is gone: %s", detail)
+	case "write-ca", "write-cloud.d", "write-claim-conf":
+		return fail(CatWriteFailed, "%s failed (disk full or read-only?): %s", strings.TrimPrefix(code, "write-"), detail)
+	}
+	return fail(CatWriteFailed, "%s: %s", code, detail)
+}
+
+// claimConfScript builds the shell script run by claimConf. Every value is
+// quoted; file contents travel in here-documents with a random delimiter.
+func claimConfScript(in *remote.Install, conf string, ca []byte) (string, error) {
+	delim := randomDelimiter()
+	if strings.Contains(conf, delim) || strings.Contains(string(ca), delim) {
+		return "", fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
+	}
+	if len(ca) > 0 && ca[len(ca)-1] != '\n' {
+		ca = append(ca, '\n')
+	}
+	q := &remote.Quoter{}
+	confDir := q.Q(in.ConfigDir)
+	cloudD := q.Q(path.Join(in.VarLibDir, "cloud.d"))
+	runAs := q.Q(in.RunAsUser)
+	cli := q.Q(in.CLI)
+	if q.Err != nil {
+		return "", q.Err
+	}
+	var b strings.Builder
+	b.WriteString("set -u\numask 077\n")
+	b.WriteString(`fail() { echo "fleetclaim-error=$1"; rm -f "${tmp:-}" "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
+	b.WriteString(`root=no; [ "$(id -u)" = 0 ] && root=yes` + "\n")
+	fmt.Fprintf(&b, "[ -d %s ] || fail no-config-dir\n", confDir)
+	if len(ca) > 0 {
+		fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
+		fmt.Fprintf(&b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
+		fmt.Fprintf(&b, "cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\n", delim, ca, delim)
+		b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
+		fmt.Fprintf(&b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
+		fmt.Fprintf(&b, "if [ $root = yes ]; then chown -R %s %s 2>/dev/null; fi\n", runAs, cloudD)
+	}
+	fmt.Fprintf(&b, "tmp=%s/.claim.conf.fleetclaim.$$\n", confDir)
+	fmt.Fprintf(&b, "cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\n", delim, conf, delim)
+	fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+	b.WriteString("chmod 0640 \"$tmp\" || fail write-claim-conf\n")
+	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
+	b.WriteString("echo written=1\n")
+	fmt.Fprintf(&b, "out=$(%s reload-claiming-state 2>&1); rc=$?\n", cli)
+	b.WriteString("echo \"reload-rc=$rc\"\n")
+	b.WriteString("printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'reload-out=%s\\n' \"$l\"; done\n")
+	return b.String(), nil
+}
+
+// parseKV reads key=value lines; the first value of a key wins.
+func parseKV(b []byte) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSuffix(l, "\r"), "=")
+		if !ok {
+			continue
+		}
+		if _, seen := m[k]; !seen {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func outLines(b []byte, prefix string) []string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,431 @@
+package claim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// Conn is an open connection to one host.
+type Conn interface {
+	remote.Runner
+	Close() error
+}
+
+// Connector opens the one connection a host's run uses.
+type Connector interface {
+	Connect(ctx context.Context, h *inventory.Host) (Conn, error)
+}
+
+// Mode is what a run does to each host.
+type Mode string
+
+const (
+	ModeClaim  Mode = "claim"
+	ModePlan   Mode = "plan"
+	ModeVerify Mode = "verify"
+)
+
+// Options control how hosts are claimed.
+type Options struct {
+	Mode Mode
+	// Wait is how long to wait, after a claim, for the agent to report
+	// itself online; 0 records the state without waiting.
+	Wait time.Duration
+	// PollInterval is the pause between two state checks while waiting.
+	PollInterval time.Duration
+	// Force claims even a node that is claimed and online.
+	Force bool
+	// Token returns the claim token of a host (resolved once per source by
+	// the caller).
+	Token func(h *inventory.Host) (inventory.Secret, error)
+	// ReadFile reads local files (the CA chain); nil means os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+}
+
+// Claimer claims one host at a time; a fleet run calls it from many
+// goroutines. It holds no per-host state.
+type Claimer struct {
+	conn Connector
+	opts Options
+}
+
+// New returns a Claimer.
+func New(c Connector, opts Options) *Claimer {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	if opts.Mode == "" {
+		opts.Mode = ModeClaim
+	}
+	return &Claimer{conn: c, opts: opts}
+}
+
+// hostRun is the state of one host's run.
+type hostRun struct {
+	h     *inventory.Host
+	res   *Result
+	conn  Conn
+	facts *remote.Facts
+	inst  *remote.Install
+	// wrap runs a command with the privilege the claim needs.
+	wrap func(string) string
+}
+
+func (r *hostRun) step(name string, f func() error) error {
+	start := time.Now()
+	err := f()
+	r.res.Steps = append(r.res.Steps, Step{Name: name, Millis: time.Since(start).Milliseconds()})
+	return err
+}
+
+// Do runs the configured mode on one host and always returns its record.
+func (c *Claimer) Do(ctx context.Context, h *inventory.Host) Result {
+	res := Result{
+		Host:     h.Name,
+		Address:  h.Address,
+		Groups:   h.Groups,
+		Rooms:    h.Claim.Rooms,
+		Attempts: 1,
+		Start:    time.Now().UTC(),
+	}
+	r := &hostRun{h: h, res: &res}
+	err := c.do(ctx, r)
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	if err != nil {
+		res.Status = StatusFailed
+		res.Category = CategoryOf(err)
+		res.Message = err.Error()
+		if ctx.Err() != nil && res.Category != CatTimeout {
+			res.Category = CatCanceled
+			if ctx.Err() == context.DeadlineExceeded {
+				res.Category = CatTimeout
+			}
+		}
+	}
+	if res.Category != "" {
+		res.Remedy = remedy(res.Category)
+	}
+	res.End = time.Now().UTC()
+	return res
+}
+
+func (c *Claimer) do(ctx context.Context, r *hostRun) error {
+	h := r.h
+	err := r.step("connect", func() (err error) {
+		r.conn, err = c.conn.Connect(ctx, h)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.step("probe", func() (err error) {
+		r.facts, err = remote.Probe(ctx, r.conn, h.Claim.NetdataPrefix, probeWrap(h))
+		return err
+	}); err != nil {
+		return err
+	}
+	f := r.facts
+	r.res.OS = f.OS.PrettyName
+	if r.res.OS == "" {
+		r.res.OS = f.Kernel
+	}
+	r.res.Arch = f.Arch
+
+	inst, err := pickInstall(f)
+	if err != nil {
+		return err
+	}
+	r.inst = inst
+	r.res.AgentVersion = inst.Version
+	r.res.InstallType = inst.InstallType
+	if r.res.InstallType == "" {
+		r.res.InstallType = "distribution/third-party package"
+	}
+	r.res.RunAsUser = inst.RunAsUser
+	r.res.MachineGUID = inst.MachineGUID
+	r.res.ClaimedID = inst.ClaimedID
+
+	method, err := chooseMethod(h.Claim.Method, inst)
+	r.res.Method = method
+	if err != nil {
+		return err
+	}
+	if r.wrap, err = privilege(h, f, inst); err != nil {
+		if c.opts.Mode != ModeClaim {
+			r.wrap = nil
+		} else {
+			return err
+		}
+	}
+
+	if c.opts.Mode == ModeVerify {
+		return c.verify(ctx, r)
+	}
+
+	if inst.Claimed() && !c.opts.Force {
+		st, err := c.state(ctx, r)
+		if err != nil {
+			return err
+		}
+		r.res.setState(st)
+		switch {
+		case st.Online:
+			r.res.Status = StatusAlreadyClaimed
+			r.res.Message = "already claimed and online"
+			r.res.Plan = []string{"nothing to do: claimed (" + inst.ClaimedID + ") and online"}
+			return nil
+		case c.opts.Mode == ModePlan:
+			r.res.Status = StatusPlanned
+			r.res.Plan = []string{"nothing to change: claimed but offline; reclaim would start over"}
+			return nil
+		}
+		return c.waitOnline(ctx, r, StatusAlreadyClaimed, "already claimed")
+	}
+
+	switch method {
+	case MethodClaimConf:
+		if c.opts.Mode == ModePlan {
+			r.res.Status = StatusPlanned
+			r.res.Plan = claimConfPlan(h, inst)
+			r.res.Message = "would claim with claim.conf"
+			return nil
+		}
+		if err := r.step("claim", func() error { return c.claimConf(ctx, r) }); err != nil {
+			return err
+		}
+		return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed") })
+	}
+	return fail(CatMethodUnavailable, "method %s is not available in this version of fleetclaim", method)
+}
+
+// Methods.
+const (
+	MethodClaimConf   = "claim-conf"
+	MethodClaimScript = "claim-script"
+	MethodKickstart   = "kickstart"
+	MethodDocker      = "docker"
+)
+
+// pickInstall chooses the install to claim: the first one with the agent's
+// tools present.
+func pickInstall(f *remote.Facts) (*remote.Install, error) {
+	if len(f.Installs) == 0 {
+		return nil, fail(CatNotInstalled, "no Netdata Agent found on the host")
+	}
+	for i := range f.Installs {
+		in := &f.Installs[i]
+		if in.Binary != "" && (in.CLI != "" || in.ClaimScript != "") {
+			return in, nil
+		}
+	}
+	in := &f.Installs[0]
+	return nil, fail(CatCommandNotFound, "a Netdata configuration exists in %s but netdatacli and netdata-claim.sh were not found", in.ConfigDir)
+}
+
+// chooseMethod picks the claim method for an install.
+func chooseMethod(want string, in *remote.Install) (string, error) {
+	if in.CloudSupport == "no" {
+		return "", fail(CatUnsupportedInstall, "agent %s (%s) was built without Netdata Cloud support", in.Version, installTypeOr(in))
+	}
+	gen := in.ClaimGeneration
+	if gen == 0 && remote.Major(in.Version) >= 2 {
+		gen = 2
+	}
+	switch want {
+	case "", "auto":
+		switch {
+		case gen == 2 && in.CLI != "":
+			return MethodClaimConf, nil
+		case gen == 1:
+			return MethodClaimScript, nil
+		case in.CLI != "":
+			return MethodClaimConf, nil
+		}
+		return "", fail(CatCommandNotFound, "no netdata-claim.sh or netdatacli in %s", in.ConfigDir)
+	case MethodClaimConf:
+		if in.CLI == "" {
+			return want, fail(CatCommandNotFound, "netdatacli not found next to %s", in.Binary)
+		}
+		return want, nil
+	}
+	return want, nil
+}
+
+func installTypeOr(in *remote.Install) string {
+	if in.InstallType == "" {
+		return "distribution/third-party package"
+	}
+	return in.InstallType
+}
+
+// probeWrap runs the probe with the configured privilege when it is not
+// free, so that cloud.d can be read; a probe never needs a password prompt.
+func probeWrap(h *inventory.Host) func(string) string {
+	switch h.Become {
+	case "sudo":
+		return func(cmd string) string { return "sudo -n " + cmd + " 2>/dev/null || " + cmd }
+	case "doas":
+		return func(cmd string) string { return "doas -n " + cmd + " 2>/dev/null || " + cmd }
+	}
+	return nil
+}
+
+// privilege decides how the claim's commands run: directly when the login
+// user is root or the agent's run-as user, else through sudo/doas.
+func privilege(h *inventory.Host, f *remote.Facts, in *remote.Install) (func(string) string, error) {
+	if f.Root() || f.User == in.RunAsUser {
+		return func(cmd string) string { return cmd }, nil
+	}
+	switch h.Become {
+	case "sudo":
+		return func(cmd string) string { return "sudo -n " + cmd }, nil
+	case "doas":
+		return func(cmd string) string { return "doas -n " + cmd }, nil
+	}
+	return nil, fail(CatNoPrivilege, "logged in as %s, but claiming needs root or the agent's run-as user %s (set become: sudo)", f.User, in.RunAsUser)
+}
+
+func (r *Result) setState(st CloudState) {
+	on := st.Online
+	r.Online = &on
+	if st.ClaimedID != "" {
+		r.ClaimedID = st.ClaimedID
+	}
+}
+
+// state reads the agent's Cloud state: the web API through the SSH
+// connection first, netdatacli when the API is off or unreachable.
+func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
+	if r.inst.WebMode != "none" {
+		st, err := apiState(ctx, r.conn, r.inst.WebPort)
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return st, err
+		}
+	}
+	if r.inst.CLI == "" {
+		return CloudState{}, fail(CatCommandNotFound, "cannot read the agent's state: its API is unreachable and netdatacli was not found")
+	}
+	q := &remote.Quoter{}
+	cmd := q.Q(r.inst.CLI) + " aclk-state json"
+	if q.Err != nil {
+		return CloudState{}, q.Err
+	}
+	if r.wrap != nil {
+		cmd = r.wrap(cmd)
+	}
+	res, err := r.conn.Run(ctx, cmd, nil)
+	if err != nil {
+		return CloudState{}, err
+	}
+	if res.ExitCode == 255 {
+		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent: %s", clip(strings.TrimSpace(string(res.Stdout)+" "+string(res.Stderr)), 200))
+	}
+	return ParseACLKStateJSON(res.Stdout)
+}
+
+// waitOnline polls the agent until it reports online or Wait runs out.
+func (c *Claimer) waitOnline(ctx context.Context, r *hostRun, ok Status, what string) error {
+	deadline := time.Now().Add(c.opts.Wait)
+	for {
+		st, err := c.state(ctx, r)
+		if err != nil {
+			return err
+		}
+		r.res.setState(st)
+		if st.Online {
+			r.res.Status = ok
+			r.res.Message = what + " and online"
+			if r.res.ClaimedID != "" {
+				r.res.Message += " (claimed id " + r.res.ClaimedID + ")"
+			}
+			return nil
+		}
+		if st.Status == "banned" {
+			return fail(CatBanned, "claimed, but Cloud has banned this node")
+		}
+		if !st.Claimed {
+			return fail(CatClaimFailed, "the agent reports it is not claimed%s", reasonSuffix(st.Reason))
+		}
+		if !time.Now().Before(deadline) {
+			return fail(CatClaimedOffline, "%s, but not online after %s%s", what, c.opts.Wait, reasonSuffix(st.Reason))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+// verify records the agent's state without changing anything.
+func (c *Claimer) verify(ctx context.Context, r *hostRun) error {
+	st, err := c.state(ctx, r)
+	if err != nil {
+		return err
+	}
+	r.res.setState(st)
+	r.res.Method = "verify"
+	switch {
+	case st.Online:
+		r.res.Status = StatusAlreadyClaimed
+		r.res.Message = "claimed and online"
+		return nil
+	case st.Status == "banned":
+		return fail(CatBanned, "claimed, but banned by Cloud")
+	case st.Claimed:
+		return fail(CatClaimedOffline, "claimed, but offline%s", reasonSuffix(st.Reason))
+	}
+	return fail(CatClaimFailed, "not claimed%s", reasonSuffix(st.Reason))
+}
+
+// randomDelimiter returns a here-document delimiter no value can guess.
+func randomDelimiter() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "FLEETCLAIM_EOF_" + hex.EncodeToString(b[:])
+}
+
+var errLineBreak = errors.New("contains a line break, which cannot go into an ini file")
+
+// checkINIValue refuses values that would add lines to claim.conf.
+func checkINIValue(name, v string) error {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return fail(remote.CatInvalidValue, "%s %v", name, errLineBreak)
+	}
+	return nil
+}
+
+func fmtBool(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+var _ = fmt.Sprintf

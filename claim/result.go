@@ -1,0 +1,182 @@
+package claim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// Status is how a host's run ended.
+type Status string
+
+const (
+	StatusClaimed        Status = "claimed"
+	StatusAlreadyClaimed Status = "already-claimed"
+	StatusReclaimed      Status = "reclaimed"
+	StatusPlanned        Status = "planned"
+	StatusSkipped        Status = "skipped"
+	StatusFailed         Status = "failed"
+	StatusNotStarted     Status = "not-started"
+)
+
+// OK reports whether the status counts as a host that ended well.
+func (s Status) OK() bool {
+	switch s {
+	case StatusClaimed, StatusAlreadyClaimed, StatusReclaimed, StatusPlanned, StatusSkipped:
+		return true
+	}
+	return false
+}
+
+// Claim failure categories (connection categories come from package remote).
+const (
+	CatNotInstalled        = "not-installed"
+	CatUnsupportedInstall  = "unsupported-install"
+	CatCommandNotFound     = "command-not-found"
+	CatNoPrivilege         = remote.CatNoPrivilege
+	CatTokenRejected       = "token-rejected"
+	CatRoomInvalid         = "room-invalid"
+	CatAlreadyClaimedElse  = "already-claimed-elsewhere"
+	CatCloudUnreachable    = "cloud-unreachable"
+	CatCloudError          = "cloud-error"
+	CatCertificate         = "certificate-untrusted"
+	CatOldOpenSSL          = "old-openssl"
+	CatClaimedOffline      = "claimed-offline"
+	CatBanned              = "banned"
+	CatAgentNotRunning     = "agent-not-running"
+	CatClaimFailed         = "claim-failed"
+	CatWriteFailed         = "write-failed"
+	CatMethodUnavailable   = "method-unavailable"
+	CatDuplicateGUID       = "duplicate-machine-guid"
+	CatTimeout             = remote.CatTimeout
+	CatCanceled            = remote.CatCanceled
+	CatInvalidNode         = "invalid-node"
+	CatTokenUnavailable    = "token-unavailable"
+)
+
+// remedies says, per category, what an admin does about it.
+func remedy(cat string) string {
+	switch cat {
+	case CatNotInstalled:
+		return "install the agent (method: kickstart) or set netdata_prefix to where it lives"
+	case CatUnsupportedInstall:
+		return "this build cannot connect to Cloud (e.g. a distribution package built without Cloud): reinstall with kickstart"
+	case CatCommandNotFound:
+		return "the agent's tools are outside the searched paths: set netdata_prefix, or reinstall with kickstart"
+	case CatNoPrivilege:
+		return "claiming needs root or the agent's run-as user: set become: sudo, or log in as that user"
+	case CatTokenRejected:
+		return "the claim token is unknown or expired: copy the current token from the Space's Connect Nodes page"
+	case CatRoomInvalid:
+		return "a room id does not belong to the token's Space: check the group's rooms"
+	case CatAlreadyClaimedElse:
+		return "the node is claimed already: use `fleetclaim reclaim` (add --new-identity for cloned machines)"
+	case CatCloudUnreachable:
+		return "the agent cannot reach the Cloud url: check the firewall, DNS and the proxy setting"
+	case CatCertificate:
+		return "the agent does not trust the Cloud's certificate: set ca_file to the endpoint's CA chain"
+	case CatOldOpenSSL:
+		return "the host's OpenSSL cannot validate host names: reinstall the agent as a static build"
+	case CatClaimedOffline:
+		return "claimed, but the agent is not connected: check the firewall and proxy, then the agent's error.log"
+	case CatBanned:
+		return "Cloud has banned this node: remove it in the Space and reclaim with --new-identity"
+	case CatAgentNotRunning:
+		return "start the agent (systemctl start netdata) and run again"
+	case CatDuplicateGUID:
+		return "these hosts are clones sharing one machine GUID: reclaim them with --new-identity"
+	case remote.CatHostKeyUnknown:
+		return "add the host's key to known_hosts (ssh-keyscan, then verify it) or use host_key_policy: accept-new"
+	case remote.CatHostKeyChanged:
+		return "verify the host's new key out of band, then replace its known_hosts line"
+	case remote.CatAuth:
+		return "check the user, identity files and ssh-agent keys for this host"
+	case remote.CatConnectRefused, remote.CatConnectTimeout, remote.CatUnreachable, remote.CatDNS:
+		return "check that the host is up and sshd listens on the configured address and port"
+	case remote.CatHandshakeTimeout:
+		return "the server accepted TCP but did not finish the SSH handshake: check sshd and MaxStartups"
+	case CatTokenUnavailable:
+		return "set the token's environment variable or token_file"
+	}
+	return ""
+}
+
+// Remedy returns the advice for a category ("" when there is none).
+func Remedy(cat string) string { return remedy(cat) }
+
+// Step is one timed phase of a host's run.
+type Step struct {
+	Name   string `json:"name"`
+	Millis int64  `json:"ms"`
+}
+
+// Result is the record of one host's run.
+type Result struct {
+	Host         string   `json:"host"`
+	Address      string   `json:"address"`
+	Groups       []string `json:"groups"`
+	Status       Status   `json:"status"`
+	Category     string   `json:"category"`
+	Message      string   `json:"message"`
+	Remedy       string   `json:"remedy,omitempty"`
+	Method       string   `json:"method"`
+	OS           string   `json:"os,omitempty"`
+	Arch         string   `json:"arch,omitempty"`
+	AgentVersion string   `json:"agent_version,omitempty"`
+	InstallType  string   `json:"install_type,omitempty"`
+	RunAsUser    string   `json:"run_as_user,omitempty"`
+	MachineGUID  string   `json:"machine_guid,omitempty"`
+	ClaimedID    string   `json:"claimed_id,omitempty"`
+	Online       *bool    `json:"online,omitempty"`
+	Rooms        []string `json:"rooms,omitempty"`
+	Steps        []Step   `json:"steps,omitempty"`
+	Attempts     int      `json:"attempts"`
+	// Plan lists what the run did or, for plan, would do.
+	Plan     []string  `json:"plan,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+}
+
+// Error is a categorised claim failure.
+type Error struct {
+	Category string
+	Msg      string
+	Err      error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Msg != "" && e.Err != nil:
+		return e.Msg + ": " + e.Err.Error()
+	case e.Msg != "":
+		return e.Msg
+	case e.Err != nil:
+		return e.Err.Error()
+	}
+	return e.Category
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Cat returns the category.
+func (e *Error) Cat() string { return e.Category }
+
+func fail(cat, format string, args ...any) *Error {
+	return &Error{Category: cat, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CategoryOf returns err's category, "claim-failed" when it carries none.
+func CategoryOf(err error) string {
+	if c := remote.CategoryOf(err); c != "" {
+		return c
+	}
+	if errors.Is(err, errCanceled) {
+		return CatCanceled
+	}
+	return CatClaimFailed
+}
+
+var errCanceled = errors.New("canceled")

@@ -1,0 +1,188 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Inventory is a loaded, validated and resolved inventory: every host with every
+// setting decided.
+type Inventory struct {
+	// Path is the file the inventory was read from.
+	Path string
+	// Format is "native", "ansible-yaml" or "ansible-ini".
+	Format string
+	// Hosts in the order the inventory names them, each exactly once.
+	Hosts []*Host
+	// Groups by name, for host selection (--limit).
+	Groups map[string]*Group
+	// Warnings are problems that do not stop a run (an inline token, say).
+	Warnings []Diagnostic
+}
+
+// Group is a named set of hosts, possibly with child groups.
+type Group struct {
+	Name     string
+	Children []string
+	// Hosts directly in this group (not through children), by inventory name.
+	Hosts []string
+}
+
+// Host is one resolved host.
+type Host struct {
+	// Name is the host's inventory name: what results and --limit speak of.
+	Name string
+	// Groups the host belongs to, directly or through a child group, the
+	// direct ones first.
+	Groups []string
+
+	Address string
+	Port    int
+	User    string
+	// IdentityFiles are private key files, absolute paths.
+	IdentityFiles []string
+	// Jump is the chain of jump hosts, outermost first (ProxyJump a,b).
+	Jump []Endpoint
+	// KnownHosts files, absolute paths; the first one is written to under
+	// the accept-new policy.
+	KnownHosts     []string
+	HostKeyPolicy  string // strict | accept-new | off
+	ConnectTimeout time.Duration
+	// ServerAliveInterval is the keepalive period; 0 keeps the default.
+	ServerAliveInterval time.Duration
+	Become              string // none | sudo | doas
+	SudoPassword        SecretRef
+
+	Claim Claim
+
+	// Sources tells, per setting name, where its value came from
+	// ("inventory.yml:12 (group web)", "defaults", "--set", "ssh_config").
+	Sources map[string]string
+}
+
+// Endpoint is one SSH hop.
+type Endpoint struct {
+	User    string `json:"user,omitempty"`
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+}
+
+func (e Endpoint) String() string {
+	s := e.Address
+	if strings.Contains(s, ":") {
+		s = "[" + s + "]"
+	}
+	if e.Port != 0 && e.Port != 22 {
+		s = fmt.Sprintf("%s:%d", s, e.Port)
+	}
+	if e.User != "" {
+		s = e.User + "@" + s
+	}
+	return s
+}
+
+// Claim holds the settings that decide how a host is claimed.
+type Claim struct {
+	URL   string
+	Token SecretRef
+	Rooms []string
+	// Proxy is "none", "env" or a proxy URL; empty leaves the agent's own setting.
+	Proxy    string
+	Insecure bool
+	// CAFile is a local PEM file installed on the host as cloud.d/cloud_fullchain.pem.
+	CAFile          string
+	Method          string // auto | claim-conf | claim-script | kickstart | docker
+	DockerContainer string
+	// NetdataPrefix pins the agent search to one install prefix (the
+	// directory that holds opt/netdata, etc/netdata, …).
+	NetdataPrefix string
+	// Hostname overrides the node name the agent reports to Cloud.
+	Hostname  string
+	Kickstart Kickstart
+}
+
+// Kickstart holds the install options used when a host has no claimable agent.
+type Kickstart struct {
+	Channel          string // stable | nightly
+	StaticOnly       bool
+	NativeOnly       bool
+	ScriptFile       string // local copy pushed to the host
+	ScriptSHA256     string
+	OfflineBundle    string // directory made by --prepare-offline-install-source
+	AllowReinstall   bool
+	DisableTelemetry bool
+}
+
+// SecretRef says where a secret is read from. It never holds the secret
+// itself except for an inline value, which the inventory warns about.
+type SecretRef struct {
+	Env    string `json:"env,omitempty"`
+	File   string `json:"file,omitempty"`
+	Inline string `json:"-"`
+}
+
+// IsZero reports whether no source is set.
+func (r SecretRef) IsZero() bool { return r.Env == "" && r.File == "" && r.Inline == "" }
+
+// String describes the source without the secret.
+func (r SecretRef) String() string {
+	switch {
+	case r.Inline != "":
+		return "inline (redacted)"
+	case r.File != "":
+		return "file " + r.File
+	case r.Env != "":
+		return "env " + r.Env
+	}
+	return "none"
+}
+
+// Resolve reads the secret. lookup is os.LookupEnv in production.
+func (r SecretRef) Resolve(lookup func(string) (string, bool)) (Secret, error) {
+	switch {
+	case r.Inline != "":
+		return NewSecret(r.Inline), nil
+	case r.File != "":
+		b, err := os.ReadFile(r.File)
+		if err != nil {
+			return Secret{}, fmt.Errorf("secret file: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return Secret{}, fmt.Errorf("secret file %s is empty", r.File)
+		}
+		return NewSecret(v), nil
+	case r.Env != "":
+		v, ok := lookup(r.Env)
+		v = strings.TrimSpace(v)
+		if !ok || v == "" {
+			return Secret{}, fmt.Errorf("environment variable %s is not set", r.Env)
+		}
+		return NewSecret(v), nil
+	}
+	return Secret{}, fmt.Errorf("no secret source configured")
+}
+
+// Secret is a value that must never be printed: every formatting path shows
+// it redacted; only Reveal gives the value.
+type Secret struct{ v string }
+
+// NewSecret wraps v.
+func NewSecret(v string) Secret { return Secret{v: v} }
+
+// Reveal returns the secret itself, for the one place that must send it.
+func (s Secret) Reveal() string { return s.v }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.v == "" }
+
+func (s Secret) String() string   { return "[REDACTED]" }
+func (s Secret) GoString() string { return "[REDACTED]" }
+
+// MarshalJSON keeps secrets out of every JSON document.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
+
+// MarshalText keeps secrets out of YAML and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil }

@@ -1,0 +1,9 @@
+// Package remote owns everything fleetclaim does on the wire and on a host:
+// SSH connections (one per host, host keys verified against known_hosts,
+// deadlines and keepalives), commands run through a Runner, privilege
+// (sudo/doas), quoting of every value that reaches a remote shell, and the
+// facts a single probe round trip learns about a host.
+//
+// It knows nothing of inventories or of claiming: callers hand it a Target
+// and scripts, and get back results, facts and categorised errors.
+package remote

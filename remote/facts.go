@@ -1,0 +1,435 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+//go:embed probe.sh
+var probeScript string
+
+// ProbeScript returns the probe's POSIX sh source.
+func ProbeScript() string { return probeScript }
+
+// Facts is what one probe learns about a host.
+type Facts struct {
+	User          string    `json:"user"`
+	UID           int       `json:"uid"`
+	Kernel        string    `json:"kernel"`
+	KernelRelease string    `json:"kernel_release"`
+	Arch          string    `json:"arch"`
+	OS            OSRelease `json:"os"`
+	Init          string    `json:"init"`
+	Tools         []string  `json:"tools,omitempty"`
+	// SudoNoPassword / DoasNoPassword: `sudo -n true` / `doas -n true` worked.
+	SudoNoPassword bool        `json:"sudo_nopasswd,omitempty"`
+	DoasNoPassword bool        `json:"doas_nopasswd,omitempty"`
+	Containers     []Container `json:"containers,omitempty"`
+	Installs       []Install   `json:"installs,omitempty"`
+}
+
+// Root reports whether the login user is root.
+func (f *Facts) Root() bool { return f.UID == 0 }
+
+// HasTool reports whether the probe found the named command.
+func (f *Facts) HasTool(name string) bool {
+	for _, t := range f.Tools {
+		if t == name {
+			return true
+		}
+	}
+	return false
+}
+
+// OSRelease holds the os-release fields fleetclaim uses (or sw_vers on macOS).
+type OSRelease struct {
+	ID         string `json:"id,omitempty"`
+	IDLike     string `json:"id_like,omitempty"`
+	VersionID  string `json:"version_id,omitempty"`
+	PrettyName string `json:"pretty_name,omitempty"`
+}
+
+// Container is a running container from a Netdata image.
+type Container struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+}
+
+// Install is one Netdata Agent installation found on a host.
+type Install struct {
+	// Layout: native, static, macos, prefixed, local, homebrew.
+	Layout      string `json:"layout"`
+	ConfigDir   string `json:"config_dir"`
+	VarLibDir   string `json:"var_lib_dir"`
+	Binary      string `json:"binary,omitempty"`
+	CLI         string `json:"netdatacli,omitempty"`
+	ClaimScript string `json:"claim_script,omitempty"`
+	// ClaimGeneration is 2 when the claim script is the v2 wrapper, 1 for
+	// the v1 script, 0 when there is no script.
+	ClaimGeneration int `json:"claim_generation"`
+	// InstallType is .install-type's INSTALL_TYPE, or "" for a distribution
+	// or third-party package.
+	InstallType  string `json:"install_type,omitempty"`
+	PrebuiltArch string `json:"prebuilt_arch,omitempty"`
+	Version      string `json:"version,omitempty"`
+	RunAsUser    string `json:"run_as_user"`
+	WebPort      int    `json:"web_port"`
+	WebMode      string `json:"web_mode,omitempty"`
+	CloudProxy   string `json:"cloud_proxy,omitempty"`
+	MachineGUID  string `json:"machine_guid,omitempty"`
+	ClaimedID    string `json:"claimed_id,omitempty"`
+	// CloudDir is "present", "absent" or "unreadable" (cloud.d exists but
+	// the probing user cannot look inside).
+	CloudDir     string `json:"cloud_dir"`
+	ClaimConf    bool   `json:"claim_conf,omitempty"`
+	ConfReadable bool   `json:"conf_readable"`
+	// CloudSupport is "yes", "no" (built without Cloud) or "" (unknown).
+	CloudSupport string `json:"cloud_support,omitempty"`
+	// InitScript is a SysV-style service script under the probed root.
+	InitScript string `json:"init_script,omitempty"`
+}
+
+// Claimed reports whether the install has a claimed id on disk.
+func (i *Install) Claimed() bool { return i.ClaimedID != "" }
+
+// Probe runs the probe script once on r and parses what it prints. root is
+// where installs are looked for ("" for the host's own /). wrap, if not nil,
+// wraps the command for privilege (sudo/doas).
+func Probe(ctx context.Context, r Runner, root string, wrap func(string) string) (*Facts, error) {
+	q, err := Quote(root)
+	if err != nil {
+		return nil, err
+	}
+	cmd := "sh -s -- " + q
+	if wrap != nil {
+		cmd = wrap(cmd)
+	}
+	res, err := r.Run(ctx, cmd, strings.NewReader(probeScript))
+	if err != nil {
+		return nil, err
+	}
+	f, perr := ParseProbe(res.Stdout)
+	if perr != nil {
+		msg := strings.TrimSpace(string(res.Stderr))
+		if len(msg) > 300 {
+			msg = msg[:300]
+		}
+		if msg != "" {
+			perr = fmt.Errorf("%w (stderr: %s)", perr, msg)
+		}
+		return nil, &Error{Op: "probe", Category: CatProbe, Err: perr}
+	}
+	return f, nil
+}
+
+// Limits on probe output: it comes from the host and is not trusted.
+const (
+	maxProbeBytes = 256 << 10
+	maxProbeLines = 4000
+	maxInstalls   = 16
+)
+
+// ParseProbe parses the probe's output. It is strict: every line after the
+// header must be a known key, the output must end with the end marker, and
+// nothing unbounded is accepted. Lines before the header (a login banner
+// printed by a shell start-up file) are skipped.
+func ParseProbe(out []byte) (*Facts, error) {
+	if len(out) > maxProbeBytes {
+		return nil, fmt.Errorf("probe output is %d bytes, more than the %d allowed", len(out), maxProbeBytes)
+	}
+	lines := bytes.Split(out, []byte("\n"))
+	if len(lines) > maxProbeLines {
+		return nil, fmt.Errorf("probe output has %d lines, more than the %d allowed", len(lines), maxProbeLines)
+	}
+	f := &Facts{UID: -1}
+	var osr []string
+	var cur *Install
+	var confLines, itypeLines, buildinfo []string
+	finish := func() {
+		if cur == nil {
+			return
+		}
+		applyConf(cur, confLines)
+		applyInstallType(cur, itypeLines)
+		applyBuildinfo(cur, buildinfo)
+		f.Installs = append(f.Installs, *cur)
+		cur, confLines, itypeLines, buildinfo = nil, nil, nil, nil
+	}
+	started, ended := false, false
+	for n, raw := range lines {
+		line := strings.TrimSuffix(string(raw), "\r")
+		if !started {
+			if line == "fleetclaim-probe=1" {
+				started = true
+			}
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		if ended {
+			return nil, fmt.Errorf("probe output line %d: text after the end marker", n+1)
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("probe output line %d: %q is not key=value", n+1, clip(line))
+		}
+		if strings.HasPrefix(k, "i.") && cur == nil {
+			return nil, fmt.Errorf("probe output line %d: %s outside an install record", n+1, k)
+		}
+		var err error
+		switch k {
+		case "uid":
+			f.UID, err = strconv.Atoi(v)
+		case "user":
+			f.User = v
+		case "kernel":
+			f.Kernel = v
+		case "kernel_release":
+			f.KernelRelease = v
+		case "arch":
+			f.Arch = v
+		case "osr":
+			osr = append(osr, v)
+		case "macos_name":
+			f.OS.ID, f.OS.PrettyName = "macos", v
+		case "macos_version":
+			f.OS.VersionID = v
+			f.OS.PrettyName = strings.TrimSpace(f.OS.PrettyName + " " + v)
+		case "init":
+			f.Init = v
+		case "tool":
+			f.Tools = append(f.Tools, v)
+		case "sudo_nopasswd":
+			f.SudoNoPassword = v == "1"
+		case "doas_nopasswd":
+			f.DoasNoPassword = v == "1"
+		case "container":
+			name, image, _ := strings.Cut(v, " ")
+			f.Containers = append(f.Containers, Container{Name: name, Image: image})
+		case "install":
+			finish()
+			if len(f.Installs) >= maxInstalls {
+				return nil, fmt.Errorf("probe output line %d: more than %d installs", n+1, maxInstalls)
+			}
+			cur = &Install{Layout: v, WebPort: 19999, RunAsUser: "netdata", CloudDir: "absent"}
+		case "i.confdir":
+			cur.ConfigDir = v
+		case "i.binary":
+			cur.Binary = v
+		case "i.cli":
+			cur.CLI = v
+		case "i.claim_script":
+			cur.ClaimScript = v
+			if cur.ClaimGeneration == 0 {
+				cur.ClaimGeneration = 1
+			}
+		case "i.claim_v2":
+			cur.ClaimGeneration = 2
+		case "i.itype":
+			itypeLines = append(itypeLines, v)
+		case "i.conf":
+			cur.ConfReadable = true
+			confLines = append(confLines, v)
+		case "i.libdir":
+			// Already applied by the probe to i.varlib.
+		case "i.conf_unreadable":
+		case "i.claim_conf":
+			cur.ClaimConf = v == "1"
+		case "i.varlib":
+			cur.VarLibDir = v
+		case "i.guid":
+			cur.MachineGUID = strings.TrimSpace(v)
+		case "i.cloudd":
+			switch v {
+			case "present", "absent", "unreadable":
+				cur.CloudDir = v
+			default:
+				err = fmt.Errorf("unknown cloud.d state %q", clip(v))
+			}
+		case "i.claimed_id":
+			cur.ClaimedID = strings.TrimSpace(v)
+		case "i.initd":
+			cur.InitScript = v
+		case "i.version":
+			cur.Version = parseVersion(v)
+		case "i.buildinfo":
+			buildinfo = append(buildinfo, v)
+		case "end":
+			finish()
+			ended = true
+		default:
+			return nil, fmt.Errorf("probe output line %d: unknown key %q", n+1, clip(k))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("probe output line %d: %s: %w", n+1, k, err)
+		}
+	}
+	if !started {
+		return nil, errors.New("no probe output (is /bin/sh a POSIX shell on the host?)")
+	}
+	if !ended {
+		return nil, errors.New("probe output ended early (the probe was cut off or failed half way)")
+	}
+	if f.UID < 0 {
+		return nil, errors.New("probe output has no uid")
+	}
+	if f.OS.ID == "" {
+		f.OS = ParseOSRelease(osr)
+	}
+	return f, nil
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// ParseOSRelease reads os-release(5) lines: KEY=value with optional shell
+// quoting. Unknown keys are ignored.
+func ParseOSRelease(lines []string) OSRelease {
+	var o OSRelease
+	for _, l := range lines {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		v = unquoteShell(v)
+		switch k {
+		case "ID":
+			o.ID = v
+		case "ID_LIKE":
+			o.IDLike = v
+		case "VERSION_ID":
+			o.VersionID = v
+		case "PRETTY_NAME":
+			o.PrettyName = v
+		}
+	}
+	return o
+}
+
+func unquoteShell(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		q := v[0]
+		v = v[1 : len(v)-1]
+		if q == '"' {
+			var b strings.Builder
+			for i := 0; i < len(v); i++ {
+				if v[i] == '\\' && i+1 < len(v) && strings.IndexByte("\"\\$`", v[i+1]) >= 0 {
+					i++
+				}
+				b.WriteByte(v[i])
+			}
+			v = b.String()
+		}
+	}
+	return v
+}
+
+// applyConf reads the netdata.conf lines the probe kept.
+func applyConf(in *Install, lines []string) {
+	for _, kv := range ParseINI(lines) {
+		switch kv.Section + "/" + kv.Key {
+		case "global/run as user":
+			in.RunAsUser = kv.Value
+		case "web/default port":
+			if p, err := strconv.Atoi(kv.Value); err == nil && p > 0 && p < 65536 {
+				in.WebPort = p
+			}
+		case "web/mode":
+			in.WebMode = kv.Value
+		case "cloud/proxy":
+			in.CloudProxy = kv.Value
+		}
+	}
+}
+
+// INIValue is one key of a Netdata-style ini file.
+type INIValue struct{ Section, Key, Value string }
+
+// ParseINI parses Netdata's ini dialect: [section] headers, `key = value`,
+// # and ; comments. Keys may contain spaces.
+func ParseINI(lines []string) []INIValue {
+	var out []INIValue
+	sect := ""
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" || t[0] == '#' || t[0] == ';' {
+			continue
+		}
+		if t[0] == '[' {
+			if end := strings.IndexByte(t, ']'); end > 0 {
+				sect = strings.TrimSpace(t[1:end])
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		if !ok {
+			continue
+		}
+		out = append(out, INIValue{Section: sect, Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
+	}
+	return out
+}
+
+func applyInstallType(in *Install, lines []string) {
+	for _, l := range lines {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "INSTALL_TYPE":
+			in.InstallType = unquoteShell(v)
+		case "PREBUILT_ARCH":
+			in.PrebuiltArch = unquoteShell(v)
+		}
+	}
+}
+
+func applyBuildinfo(in *Install, lines []string) {
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		k, v, ok := strings.Cut(t, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.ToUpper(strings.TrimSpace(v))
+		if k == "Netdata Cloud" || k == "ACLK" {
+			switch {
+			case strings.HasPrefix(v, "NO"):
+				in.CloudSupport = "no"
+			case strings.HasPrefix(v, "YES") && in.CloudSupport == "":
+				in.CloudSupport = "yes"
+			}
+		}
+	}
+}
+
+// parseVersion turns `netdata v1.37.1` (or `netdata 2.1.0`) into "1.37.1".
+func parseVersion(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	v := f[len(f)-1]
+	return strings.TrimPrefix(v, "v")
+}
+
+// Major returns the major version number of a version string, or 0.
+func Major(version string) int {
+	m, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(m)
+	if err != nil {
+		return 0
+	}
+	return n
+}
