@@ -20,6 +20,9 @@ type Inventory struct {
 	Groups map[string]*Group
 	// Warnings are problems that do not stop a run (an inline token, say).
 	Warnings []Diagnostic
+
+	// lookupEnv is LoadOptions.LookupEnv, used by CheckSecrets.
+	lookupEnv func(string) (string, bool)
 }
 
 // Group is a named set of hosts, possibly with child groups.

@@ -1,0 +1,227 @@
+package inventory
+
+import (
+	"sort"
+	"strings"
+)
+
+// slot is one logical setting. Several keys can feed one slot: token,
+// token_file and token_env are three ways of naming the single token source.
+type slot uint8
+
+const (
+	sAddress slot = iota
+	sPort
+	sUser
+	sIdentityFiles
+	sJump
+	sKnownHosts
+	sHostKeyPolicy
+	sConnectTimeout
+	sServerAliveInterval
+	sBecome
+	sSudoPassword
+	sURL
+	sToken
+	sRooms
+	sProxy
+	sInsecure
+	sCAFile
+	sMethod
+	sDockerContainer
+	sNetdataPrefix
+	sHostname
+	sKsChannel
+	sKsStaticOnly
+	sKsNativeOnly
+	sKsScriptFile
+	sKsScriptSHA256
+	sKsOfflineBundle
+	sKsAllowReinstall
+	sKsDisableTelemetry
+	nSlots
+)
+
+// kind is how a key's value is parsed and checked.
+type kind uint8
+
+const (
+	kString     kind = iota // any non-empty string
+	kAddress                // host name or IP, optionally with :port
+	kPort                   // 1..65535
+	kLocalPath              // a path on this machine: ~ and relative paths resolved
+	kLocalPaths             // a list of local paths (a single string accepted)
+	kRemotePath             // an absolute path on the host
+	kBool                   // true/false (yes/no accepted)
+	kDuration               // Go duration or plain seconds
+	kEnum                   // one of keyDef.enum
+	kURL                    // http(s) URL
+	kProxy                  // none | env | proxy URL
+	kRooms                  // list of UUIDs (comma-separated string accepted)
+	kJump                   // ProxyJump syntax, or a list of hops
+	kEnvName                // environment variable name
+	kSHA256                 // 64 hex digits
+	kSecret                 // inline secret, redacted everywhere
+)
+
+// keyDef describes one setting key.
+type keyDef struct {
+	name string
+	slot slot
+	kind kind
+	enum []string
+}
+
+// keyTable lists every setting key in documentation order. Read-only.
+var keyTable = []keyDef{
+	{name: "address", slot: sAddress, kind: kAddress},
+	{name: "port", slot: sPort, kind: kPort},
+	{name: "user", slot: sUser, kind: kString},
+	{name: "identity_files", slot: sIdentityFiles, kind: kLocalPaths},
+	{name: "jump", slot: sJump, kind: kJump},
+	{name: "known_hosts", slot: sKnownHosts, kind: kLocalPaths},
+	{name: "host_key_policy", slot: sHostKeyPolicy, kind: kEnum, enum: []string{"strict", "accept-new", "off"}},
+	{name: "connect_timeout", slot: sConnectTimeout, kind: kDuration},
+	{name: "server_alive_interval", slot: sServerAliveInterval, kind: kDuration},
+	{name: "become", slot: sBecome, kind: kEnum, enum: []string{"none", "sudo", "doas"}},
+	{name: "sudo_password_env", slot: sSudoPassword, kind: kEnvName},
+	{name: "sudo_password_file", slot: sSudoPassword, kind: kLocalPath},
+	{name: "sudo_password", slot: sSudoPassword, kind: kSecret},
+	{name: "url", slot: sURL, kind: kURL},
+	{name: "token_env", slot: sToken, kind: kEnvName},
+	{name: "token_file", slot: sToken, kind: kLocalPath},
+	{name: "token", slot: sToken, kind: kSecret},
+	{name: "rooms", slot: sRooms, kind: kRooms},
+	{name: "proxy", slot: sProxy, kind: kProxy},
+	{name: "insecure", slot: sInsecure, kind: kBool},
+	{name: "ca_file", slot: sCAFile, kind: kLocalPath},
+	{name: "method", slot: sMethod, kind: kEnum, enum: []string{"auto", "claim-conf", "claim-script", "kickstart", "docker"}},
+	{name: "docker_container", slot: sDockerContainer, kind: kString},
+	{name: "netdata_prefix", slot: sNetdataPrefix, kind: kRemotePath},
+	{name: "hostname", slot: sHostname, kind: kString},
+	{name: "kickstart.channel", slot: sKsChannel, kind: kEnum, enum: []string{"stable", "nightly"}},
+	{name: "kickstart.static_only", slot: sKsStaticOnly, kind: kBool},
+	{name: "kickstart.native_only", slot: sKsNativeOnly, kind: kBool},
+	{name: "kickstart.script_file", slot: sKsScriptFile, kind: kLocalPath},
+	{name: "kickstart.script_sha256", slot: sKsScriptSHA256, kind: kSHA256},
+	{name: "kickstart.offline_bundle", slot: sKsOfflineBundle, kind: kLocalPath},
+	{name: "kickstart.allow_reinstall", slot: sKsAllowReinstall, kind: kBool},
+	{name: "kickstart.disable_telemetry", slot: sKsDisableTelemetry, kind: kBool},
+}
+
+// keyIndex maps a key name to its index in keyTable. Read-only after init.
+var keyIndex = func() map[string]int {
+	m := make(map[string]int, len(keyTable))
+	for i, k := range keyTable {
+		m[k.name] = i
+	}
+	return m
+}()
+
+// slotNames is the name used for a slot in Sources and in diagnostics.
+var slotNames = [nSlots]string{
+	sAddress: "address", sPort: "port", sUser: "user", sIdentityFiles: "identity_files",
+	sJump: "jump", sKnownHosts: "known_hosts", sHostKeyPolicy: "host_key_policy",
+	sConnectTimeout: "connect_timeout", sServerAliveInterval: "server_alive_interval",
+	sBecome: "become", sSudoPassword: "sudo_password", sURL: "url", sToken: "token",
+	sRooms: "rooms", sProxy: "proxy", sInsecure: "insecure", sCAFile: "ca_file",
+	sMethod: "method", sDockerContainer: "docker_container", sNetdataPrefix: "netdata_prefix",
+	sHostname: "hostname", sKsChannel: "kickstart.channel", sKsStaticOnly: "kickstart.static_only",
+	sKsNativeOnly: "kickstart.native_only", sKsScriptFile: "kickstart.script_file",
+	sKsScriptSHA256: "kickstart.script_sha256", sKsOfflineBundle: "kickstart.offline_bundle",
+	sKsAllowReinstall: "kickstart.allow_reinstall", sKsDisableTelemetry: "kickstart.disable_telemetry",
+}
+
+// SettingKeys returns every setting key fleetclaim understands, in
+// documentation order (kickstart sub-keys as "kickstart.NAME").
+func SettingKeys() []string {
+	out := make([]string, len(keyTable))
+	for i, k := range keyTable {
+		out[i] = k.name
+	}
+	return out
+}
+
+// suggest returns the candidate closest to s, or "" when none is close.
+func suggest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		d := editDistance(ls, strings.ToLower(c))
+		if d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	limit := len(s)/3 + 1
+	if limit > 4 {
+		limit = 4
+	}
+	if bestD <= limit {
+		return best
+	}
+	// A prefix or suffix match ("identity" → "identity_files") also counts.
+	for _, c := range candidates {
+		if len(s) >= 4 && (strings.HasPrefix(c, ls) || strings.HasSuffix(c, ls)) {
+			return c
+		}
+	}
+	return ""
+}
+
+// didYouMean formats a suggestion for an error message.
+func didYouMean(s string, candidates []string) string {
+	if c := suggest(s, candidates); c != "" {
+		return " (did you mean " + quote(c) + "?)"
+	}
+	return ""
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+// editDistance is the Levenshtein distance of a and b, bounded to keep
+// pathological inputs cheap.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		if a == b {
+			return 0
+		}
+		return 1 << 20
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// settingKeyNames is keyTable's names plus "kickstart", for suggestions at
+// the top level of a settings mapping.
+var settingKeyNames = func() []string {
+	out := SettingKeys()
+	out = append(out, "kickstart")
+	sort.Strings(out)
+	return out
+}()
+
+// kickstartSubKeys are the keys of the kickstart mapping.
+var kickstartSubKeys = func() []string {
+	var out []string
+	for _, k := range keyTable {
+		if sub, ok := strings.CutPrefix(k.name, "kickstart."); ok {
+			out = append(out, sub)
+		}
+	}
+	return out
+}()

@@ -1,0 +1,336 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	// Format is "" (detect), "native" or "ansible" ("ansible-yaml" and
+	// "ansible-ini" force one Ansible syntax).
+	Format string
+	// SSHConfig is the ssh_config file to apply: "" reads ~/.ssh/config
+	// when it exists, "none" reads nothing.
+	SSHConfig string
+	// Overrides are "key=value" settings from the command line (--set),
+	// applied to every host after everything else.
+	Overrides []string
+	// LookupEnv reads environment variables; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Home is the user's home directory for "~"; "" means os.UserHomeDir().
+	Home string
+	// User is the default SSH user when neither the inventory nor
+	// ssh_config names one; "" means the current user.
+	User string
+}
+
+// Load reads, validates and resolves the inventory at path. On bad input it
+// returns an Errors holding every problem found, and no inventory.
+func Load(path string, opts LoadOptions) (*Inventory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read inventory: %v", unwrapPathError(err))}}
+	}
+	return LoadBytes(path, data, opts)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// LoadBytes is Load for an inventory already in memory; path names it in
+// diagnostics and anchors relative paths (and group_vars/ for Ansible).
+func LoadBytes(path string, data []byte, opts LoadOptions) (*Inventory, error) {
+	l, err := newLoader(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.checkNUL(path, data)
+	format := opts.Format
+	if format == "" {
+		format = detectFormat(path, data)
+	}
+	switch format {
+	case "native":
+		l.format = "native"
+		l.parseNative(path, data)
+	case "ansible", "ansible-yaml", "ansible-ini":
+		l.ansible = true
+		if format == "ansible" {
+			format = detectAnsible(path, data)
+		}
+		l.format = format
+		if format == "ansible-ini" {
+			l.parseAnsibleINI(path, data)
+		} else {
+			l.parseAnsibleYAML(path, data)
+		}
+		l.readVarsDirs()
+	default:
+		return nil, Errors{{File: path, Key: "format", Msg: fmt.Sprintf("unknown inventory format %q (want native or ansible)%s",
+			format, didYouMean(format, []string{"native", "ansible", "ansible-yaml", "ansible-ini"}))}}
+	}
+	l.loadSSHConfig()
+	l.parseOverrides()
+	inv := l.resolve()
+	if len(l.errs) > 0 {
+		return nil, dedupe(l.errs)
+	}
+	inv.Warnings = dedupe(Errors(l.warns))
+	inv.lookupEnv = l.lookup
+	return inv, nil
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	opts    LoadOptions
+	path    string
+	dir     string
+	home    string
+	user    string
+	lookup  func(string) (string, bool)
+	conv    conv
+	errs    Errors
+	warns   []Diagnostic
+	format  string
+	ansible bool
+
+	groups   []*groupRec
+	groupIdx map[string]int32
+	hosts    []*hostRec
+	hostIdx  map[string]int32
+
+	ssh       *sshConf
+	overrides []val
+}
+
+// groupRec is a group as read, before resolution.
+type groupRec struct {
+	name      string
+	file      string
+	line, col int
+	vals      []val
+	children  []nameRef
+	parents   []int32
+	anc       []int32 // every ancestor, sorted; "all" (index 0) excluded
+	hosts     []string
+	priority  int
+	depth     int
+	defined   bool
+}
+
+type nameRef struct {
+	name      string
+	file      string
+	line, col int
+}
+
+// hostEntry is one place in the inventory that gives a host settings; all
+// the hosts of a range share one entry.
+type hostEntry struct {
+	vals []val
+}
+
+type hostRec struct {
+	name      string
+	addr      string // from the name
+	port      int    // from the name ("10.0.0.5:2222"), 0 if none
+	direct    []int32
+	entries   []*hostEntry
+	file      string
+	line, col int
+}
+
+func newLoader(path string, opts LoadOptions) (*loader, error) {
+	l := &loader{opts: opts, path: path, groupIdx: map[string]int32{}, hostIdx: map[string]int32{}}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	l.dir = filepath.Dir(abs)
+	l.home = opts.Home
+	if l.home == "" {
+		l.home, _ = os.UserHomeDir()
+	}
+	l.user = opts.User
+	if l.user == "" {
+		if u, err := user.Current(); err == nil {
+			l.user = u.Username
+		} else {
+			l.user = os.Getenv("USER")
+		}
+	}
+	l.lookup = opts.LookupEnv
+	if l.lookup == nil {
+		l.lookup = os.LookupEnv
+	}
+	l.conv = conv{dir: l.dir, home: l.home, errs: &l.errs}
+	// Group 0 is "all": the defaults, ancestor of every group.
+	l.group("all", path, 0, 0).defined = true
+	return l, nil
+}
+
+func (l *loader) errorf(file string, line, col int, key, format string, args ...any) {
+	l.errs = append(l.errs, Diagnostic{File: file, Line: line, Col: col, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) warnf(file string, line, col int, key, format string, args ...any) {
+	l.warns = append(l.warns, Diagnostic{File: file, Line: line, Col: col, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// checkNUL reports every NUL byte (up to a few) with its position.
+func (l *loader) checkNUL(file string, data []byte) {
+	off, count := 0, 0
+	for {
+		i := bytes.IndexByte(data[off:], 0)
+		if i < 0 {
+			return
+		}
+		pos := off + i
+		line := bytes.Count(data[:pos], []byte{'\n'}) + 1
+		col := pos - bytes.LastIndexByte(data[:pos], '\n')
+		l.errorf(file, line, col, "", "NUL byte in inventory")
+		count++
+		if count == 5 {
+			return
+		}
+		off = pos + 1
+	}
+}
+
+// group returns the group named name, creating it on first use.
+func (l *loader) group(name, file string, line, col int) *groupRec {
+	if i, ok := l.groupIdx[name]; ok {
+		return l.groups[i]
+	}
+	g := &groupRec{name: name, file: file, line: line, col: col}
+	l.groupIdx[name] = int32(len(l.groups))
+	l.groups = append(l.groups, g)
+	return g
+}
+
+// addHost records a host name (possibly a range) as a member of group gi
+// (-1: no group) with the settings of entry (nil: none).
+func (l *loader) addHost(pattern string, gi int32, entry *hostEntry, file string, line, col int, key string) {
+	names, err := ExpandRange(pattern, MaxRangeHosts)
+	if err != nil {
+		l.errorf(file, line, col, key, "%v", err)
+		return
+	}
+	if entry != nil && len(entry.vals) == 0 {
+		entry = nil
+	}
+	for _, name := range names {
+		addr, port, err := splitHostPort(name)
+		if err != nil {
+			l.errorf(file, line, col, key, "host name: %v", err)
+			return
+		}
+		var h *hostRec
+		if i, ok := l.hostIdx[name]; ok {
+			h = l.hosts[i]
+		} else {
+			h = &hostRec{name: name, addr: addr, port: port, file: file, line: line, col: col}
+			l.hostIdx[name] = int32(len(l.hosts))
+			l.hosts = append(l.hosts, h)
+		}
+		if gi > 0 && !slices.Contains(h.direct, gi) {
+			h.direct = append(h.direct, gi)
+		}
+		if entry != nil && !slices.Contains(h.entries, entry) {
+			h.entries = append(h.entries, entry)
+		}
+	}
+	if gi > 0 {
+		g := l.groups[gi]
+		g.hosts = append(g.hosts, names...)
+	}
+}
+
+// detectFormat tells native from Ansible inventories.
+func detectFormat(path string, data []byte) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".ini", ".cfg", ".hosts":
+		return "ansible"
+	}
+	trimmed := firstSignificantLine(data)
+	if strings.HasPrefix(trimmed, "[") {
+		return "ansible"
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '#' || line[0] == '-' {
+			continue
+		}
+		key, _, _ := strings.Cut(line, ":")
+		switch strings.Trim(strings.TrimSpace(key), `"'`) {
+		case "defaults", "groups", "hosts":
+			return "native"
+		case "all", "ungrouped":
+			return "ansible"
+		}
+	}
+	if looksLikeAnsibleYAML(data) {
+		return "ansible"
+	}
+	return "native"
+}
+
+func detectAnsible(path string, data []byte) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yml", ".yaml", ".json":
+		return "ansible-yaml"
+	case ".ini", ".cfg":
+		return "ansible-ini"
+	}
+	if strings.HasPrefix(firstSignificantLine(data), "[") {
+		return "ansible-ini"
+	}
+	if looksLikeAnsibleYAML(data) {
+		return "ansible-yaml"
+	}
+	// A YAML mapping has "key:" lines; an INI inventory has bare host names.
+	t := firstSignificantLine(data)
+	if strings.HasSuffix(t, ":") || strings.HasPrefix(t, "{") {
+		return "ansible-yaml"
+	}
+	return "ansible-ini"
+}
+
+func firstSignificantLine(data []byte) string {
+	for line := range strings.SplitSeq(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' || t[0] == ';' || t == "---" {
+			continue
+		}
+		return t
+	}
+	return ""
+}
+
+// dedupe drops repeated diagnostics, keeping the first of each.
+func dedupe(errs Errors) Errors {
+	if len(errs) < 2 {
+		return errs
+	}
+	seen := make(map[Diagnostic]struct{}, len(errs))
+	out := errs[:0:0]
+	for _, d := range errs {
+		if _, ok := seen[d]; ok {
+			continue
+		}
+		seen[d] = struct{}{}
+		out = append(out, d)
+	}
+	return out
+}

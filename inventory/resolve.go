@@ -1,0 +1,562 @@
+package inventory
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Built-in defaults, applied when nothing sets a slot.
+const (
+	DefaultURL            = "https://app.netdata.cloud"
+	DefaultTokenEnv       = "NETDATA_CLAIM_TOKEN"
+	DefaultPort           = 22
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// linkGroups resolves children names, finds cycles and computes every
+// group's ancestors and depth.
+func (l *loader) linkGroups() {
+	n := len(l.groups)
+	kids := make([][]int32, n)
+	refs := make([][]nameRef, n)
+	for gi, g := range l.groups {
+		for _, c := range g.children {
+			ci, ok := l.groupIdx[c.name]
+			if !ok || !l.groups[ci].defined {
+				l.errorf(c.file, c.line, c.col, "groups."+g.name+".children", "unknown group %q%s", truncate(c.name, 80), didYouMean(c.name, l.groupNames()))
+				continue
+			}
+			if ci == 0 {
+				l.errorf(c.file, c.line, c.col, "groups."+g.name+".children", `"all" cannot be a child group`)
+				continue
+			}
+			if slices.Contains(kids[gi], ci) {
+				continue
+			}
+			kids[gi] = append(kids[gi], ci)
+			refs[gi] = append(refs[gi], c)
+		}
+	}
+	// Depth-first search for cycles; a back edge is reported and dropped.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]uint8, n)
+	var stack []int32
+	var visit func(g int32)
+	visit = func(g int32) {
+		color[g] = grey
+		stack = append(stack, g)
+		keep := kids[g][:0]
+		keepRefs := refs[g][:0]
+		for i, c := range kids[g] {
+			switch color[c] {
+			case grey:
+				start := slices.Index(stack, c)
+				names := make([]string, 0, len(stack)-start+1)
+				for _, s := range stack[start:] {
+					names = append(names, l.groups[s].name)
+				}
+				names = append(names, l.groups[c].name)
+				r := refs[g][i]
+				l.errorf(r.file, r.line, r.col, "groups."+l.groups[g].name+".children", "cycle in children: %s", strings.Join(names, " -> "))
+				continue
+			case white:
+				visit(c)
+			}
+			keep = append(keep, c)
+			keepRefs = append(keepRefs, refs[g][i])
+		}
+		kids[g], refs[g] = keep, keepRefs
+		stack = stack[:len(stack)-1]
+		color[g] = black
+	}
+	for gi := range l.groups {
+		if color[gi] == white {
+			visit(int32(gi))
+		}
+	}
+	for gi := range l.groups {
+		for _, c := range kids[gi] {
+			l.groups[c].parents = append(l.groups[c].parents, int32(gi))
+		}
+	}
+	// Ancestors and depth, memoized; the graph is acyclic now.
+	done := make([]bool, n)
+	var anc func(g int32)
+	anc = func(g int32) {
+		if done[g] {
+			return
+		}
+		done[g] = true
+		gr := l.groups[g]
+		if g != 0 {
+			gr.depth = 1
+		}
+		var set []int32
+		for _, p := range gr.parents {
+			anc(p)
+			pg := l.groups[p]
+			set = append(set, p)
+			set = append(set, pg.anc...)
+			gr.depth = max(gr.depth, pg.depth+1)
+		}
+		slices.Sort(set)
+		gr.anc = slices.Compact(set)
+	}
+	for gi := range l.groups {
+		anc(int32(gi))
+	}
+}
+
+func (l *loader) groupNames() []string {
+	out := make([]string, 0, len(l.groups))
+	for _, g := range l.groups {
+		if g.defined {
+			out = append(out, g.name)
+		}
+	}
+	return out
+}
+
+// isAncestor reports whether group a is an ancestor of group b.
+func (l *loader) isAncestor(a, b int32) bool {
+	if a == b {
+		return false
+	}
+	if a == 0 {
+		return true
+	}
+	_, found := slices.BinarySearch(l.groups[b].anc, a)
+	return found
+}
+
+func (g *groupRec) get(s slot) *val {
+	for i := range g.vals {
+		if g.vals[i].slot == s {
+			return &g.vals[i]
+		}
+	}
+	return nil
+}
+
+// combo is the resolved group-level settings of one set of direct groups,
+// shared by every host with that set.
+type combo struct {
+	groups    []string
+	vals      [nSlots]*val
+	conflicts [nSlots]*conflict
+}
+
+type conflict struct {
+	a, b   *val
+	ga, gb string
+	hosts  []string // hosts hit, up to a few
+	count  int
+}
+
+func (l *loader) buildCombo(direct []int32) *combo {
+	c := &combo{}
+	members := slices.Clone(direct)
+	for _, d := range direct {
+		for _, a := range l.groups[d].anc {
+			if a != 0 && !slices.Contains(members, a) {
+				members = append(members, a)
+			}
+		}
+	}
+	if len(members) > len(direct) {
+		slices.Sort(members[len(direct):])
+	}
+	c.groups = make([]string, len(members))
+	for i, m := range members {
+		c.groups[i] = l.groups[m].name
+	}
+	cands := make([]int32, 0, len(members)+1)
+	for s := slot(0); s < nSlots; s++ {
+		cands = cands[:0]
+		if l.groups[0].get(s) != nil {
+			cands = append(cands, 0)
+		}
+		for _, m := range members {
+			if l.groups[m].get(s) != nil {
+				cands = append(cands, m)
+			}
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		// Keep only the most specific groups: drop every ancestor of another
+		// candidate.
+		best := cands[:0:0]
+		for _, a := range cands {
+			shadowed := false
+			for _, b := range cands {
+				if l.isAncestor(a, b) {
+					shadowed = true
+					break
+				}
+			}
+			if !shadowed {
+				best = append(best, a)
+			}
+		}
+		first := l.groups[best[0]].get(s)
+		c.vals[s] = first
+		if len(best) == 1 {
+			continue
+		}
+		if s == sRooms {
+			// Rooms of unrelated groups add up.
+			u := *first
+			u.list = slices.Clone(first.list)
+			srcs := []string{first.src}
+			for _, g := range best[1:] {
+				v := l.groups[g].get(s)
+				for _, r := range v.list {
+					if !slices.Contains(u.list, r) {
+						u.list = append(u.list, r)
+					}
+				}
+				srcs = append(srcs, v.src)
+			}
+			u.src = strings.Join(srcs, " + ")
+			c.vals[s] = &u
+			continue
+		}
+		for _, g := range best[1:] {
+			v := l.groups[g].get(s)
+			if sameValue(first, v) {
+				continue
+			}
+			if l.ansible {
+				// Ansible's own rule: higher ansible_group_priority, then the
+				// deeper group, then the name sorting last wins.
+				win := best[0]
+				for _, g2 := range best[1:] {
+					if l.ansibleBeats(g2, win) {
+						win = g2
+					}
+				}
+				c.vals[s] = l.groups[win].get(s)
+				c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name, count: -1}
+				c.conflicts[s].ga = l.groups[win].name
+				break
+			}
+			c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name}
+			break
+		}
+	}
+	return c
+}
+
+func (l *loader) ansibleBeats(a, b int32) bool {
+	ga, gb := l.groups[a], l.groups[b]
+	if ga.priority != gb.priority {
+		return ga.priority > gb.priority
+	}
+	if ga.depth != gb.depth {
+		return ga.depth > gb.depth
+	}
+	return ga.name > gb.name
+}
+
+func comboKey(direct []int32) string {
+	if len(direct) == 0 {
+		return ""
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(&direct[0])), len(direct)*4))
+}
+
+func (l *loader) resolve() *Inventory {
+	l.linkGroups()
+	inv := &Inventory{
+		Path:   l.path,
+		Format: l.format,
+		Groups: make(map[string]*Group, len(l.groups)),
+		Hosts:  make([]*Host, 0, len(l.hosts)),
+	}
+	for _, g := range l.groups {
+		if !g.defined {
+			continue
+		}
+		grp := &Group{Name: g.name, Hosts: g.hosts}
+		for _, c := range g.children {
+			if ci, ok := l.groupIdx[c.name]; ok && l.groups[ci].defined && ci != 0 && !slices.Contains(grp.Children, c.name) {
+				grp.Children = append(grp.Children, c.name)
+			}
+		}
+		inv.Groups[g.name] = grp
+	}
+	if len(l.errs) > 0 {
+		// Unknown children or cycles: resolution would only repeat them.
+		return inv
+	}
+	combos := make(map[string]*combo)
+	var comboOrder []*combo
+	type seenAt struct {
+		host *Host
+		eff  *[nSlots]*val
+	}
+	byAddr := make(map[string]seenAt, len(l.hosts))
+	for _, h := range l.hosts {
+		key := comboKey(h.direct)
+		c, ok := combos[key]
+		if !ok {
+			c = l.buildCombo(h.direct)
+			combos[string(append([]byte(nil), key...))] = c
+			comboOrder = append(comboOrder, c)
+		}
+		eff := new([nSlots]*val)
+		host := l.buildHost(h, c, eff)
+		if host == nil {
+			continue
+		}
+		inv.Hosts = append(inv.Hosts, host)
+		ak := jumpString(host.Jump) + ">" + host.Address + ":" + strconv.Itoa(host.Port)
+		if prev, dup := byAddr[ak]; dup {
+			if diff := differingSlot(prev.eff, eff); diff >= 0 {
+				l.errorf(h.file, h.line, h.col, h.name,
+					"host %q is the same machine as host %q (%s port %d) with a different %s; merge them or give one its own address",
+					h.name, prev.host.Name, host.Address, host.Port, slotNames[diff])
+			} else {
+				l.warnf(h.file, h.line, h.col, h.name, "host %q is the same machine as host %q (%s port %d)", h.name, prev.host.Name, host.Address, host.Port)
+			}
+		} else {
+			byAddr[ak] = seenAt{host, eff}
+		}
+	}
+	for _, c := range comboOrder {
+		for s, cf := range c.conflicts {
+			if cf == nil || cf.count == 0 {
+				continue
+			}
+			more := ""
+			if cf.count > len(cf.hosts) {
+				more = fmt.Sprintf(" and %d more", cf.count-len(cf.hosts))
+			}
+			if l.ansible {
+				continue
+			}
+			l.errorf(cf.b.file, int(cf.b.line), int(cf.b.col), slotNames[s],
+				"host %s%s: groups %q and %q are unrelated and set %s differently (%s at %s, %s here); set it on the host, or in a group that is a child of both",
+				strings.Join(cf.hosts, ", "), more, cf.ga, cf.gb, slotNames[s], cf.a.display(), cf.a.src, cf.b.display())
+		}
+	}
+	return inv
+}
+
+// differingSlot returns a slot whose value differs, or -1.
+func differingSlot(a, b *[nSlots]*val) int {
+	for s := range a {
+		if s == int(sAddress) || s == int(sPort) {
+			continue
+		}
+		x, y := a[s], b[s]
+		if x == y {
+			continue
+		}
+		if x == nil || y == nil || !sameValue(x, y) {
+			return s
+		}
+	}
+	return -1
+}
+
+// buildHost decides every setting of one host. eff receives the value
+// chosen for each slot.
+func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
+	// Host level: every entry that names the host; they must agree.
+	for _, e := range h.entries {
+		for i := range e.vals {
+			v := &e.vals[i]
+			if prev := eff[v.slot]; prev != nil && prev != v {
+				if !sameValue(prev, v) {
+					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
+						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
+				}
+				continue
+			}
+			eff[v.slot] = v
+		}
+	}
+	if eff[sPort] == nil && h.port != 0 {
+		eff[sPort] = &val{slot: sPort, key: int16(keyIndex["port"]), n: int64(h.port), file: h.file, line: int32(h.line), col: int32(h.col),
+			src: formatSrc(h.file, h.line, h.col, "host name")}
+	}
+	for s := slot(0); s < nSlots; s++ {
+		if eff[s] != nil {
+			continue
+		}
+		if cf := c.conflicts[s]; cf != nil {
+			if cf.count >= 0 {
+				cf.count++
+				if len(cf.hosts) < 3 {
+					cf.hosts = append(cf.hosts, strconv.Quote(h.name))
+				}
+			} else {
+				l.warnf(cf.b.file, int(cf.b.line), int(cf.b.col), slotNames[s],
+					"groups %q and %q both set %s; following Ansible, %q wins", cf.ga, cf.gb, slotNames[s], cf.ga)
+			}
+		}
+		eff[s] = c.vals[s]
+	}
+	if l.ssh != nil {
+		l.ssh.apply(l, h, eff)
+	}
+	for i := range l.overrides {
+		eff[l.overrides[i].slot] = &l.overrides[i]
+	}
+
+	host := &Host{
+		Name:           h.name,
+		Groups:         c.groups[:len(c.groups):len(c.groups)],
+		Address:        h.addr,
+		Port:           DefaultPort,
+		User:           l.user,
+		HostKeyPolicy:  "strict",
+		ConnectTimeout: DefaultConnectTimeout,
+		Become:         "none",
+		Claim: Claim{
+			URL:    DefaultURL,
+			Token:  SecretRef{Env: DefaultTokenEnv},
+			Method: "auto",
+			Kickstart: Kickstart{
+				Channel: "stable",
+			},
+		},
+	}
+	n := 0
+	for _, v := range eff {
+		if v != nil {
+			n++
+		}
+	}
+	host.Sources = make(map[string]string, n)
+	for s, v := range eff {
+		if v == nil {
+			continue
+		}
+		host.Sources[slotNames[s]] = v.src
+		switch slot(s) {
+		case sAddress:
+			host.Address = v.s
+		case sPort:
+			host.Port = int(v.n)
+		case sUser:
+			host.User = v.s
+		case sIdentityFiles:
+			host.IdentityFiles = clip(v.list)
+		case sJump:
+			host.Jump = v.jump[:len(v.jump):len(v.jump)]
+		case sKnownHosts:
+			host.KnownHosts = clip(v.list)
+		case sHostKeyPolicy:
+			host.HostKeyPolicy = v.s
+		case sConnectTimeout:
+			host.ConnectTimeout = time.Duration(v.n)
+		case sServerAliveInterval:
+			host.ServerAliveInterval = time.Duration(v.n)
+		case sBecome:
+			host.Become = v.s
+		case sSudoPassword:
+			host.SudoPassword = secretRef(v)
+		case sURL:
+			host.Claim.URL = v.s
+		case sToken:
+			host.Claim.Token = secretRef(v)
+		case sRooms:
+			host.Claim.Rooms = clip(v.list)
+		case sProxy:
+			host.Claim.Proxy = v.s
+		case sInsecure:
+			host.Claim.Insecure = v.n != 0
+		case sCAFile:
+			host.Claim.CAFile = v.s
+		case sMethod:
+			host.Claim.Method = v.s
+		case sDockerContainer:
+			host.Claim.DockerContainer = v.s
+		case sNetdataPrefix:
+			host.Claim.NetdataPrefix = v.s
+		case sHostname:
+			host.Claim.Hostname = v.s
+		case sKsChannel:
+			host.Claim.Kickstart.Channel = v.s
+		case sKsStaticOnly:
+			host.Claim.Kickstart.StaticOnly = v.n != 0
+		case sKsNativeOnly:
+			host.Claim.Kickstart.NativeOnly = v.n != 0
+		case sKsScriptFile:
+			host.Claim.Kickstart.ScriptFile = v.s
+		case sKsScriptSHA256:
+			host.Claim.Kickstart.ScriptSHA256 = v.s
+		case sKsOfflineBundle:
+			host.Claim.Kickstart.OfflineBundle = v.s
+		case sKsAllowReinstall:
+			host.Claim.Kickstart.AllowReinstall = v.n != 0
+		case sKsDisableTelemetry:
+			host.Claim.Kickstart.DisableTelemetry = v.n != 0
+		}
+	}
+	if len(host.KnownHosts) == 0 && l.home != "" {
+		host.KnownHosts = []string{l.home + "/.ssh/known_hosts"}
+	}
+	if host.Claim.Kickstart.StaticOnly && host.Claim.Kickstart.NativeOnly {
+		v := eff[sKsNativeOnly]
+		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].src)
+	}
+	if host.Claim.Method == "docker" && host.Claim.DockerContainer == "" {
+		v := eff[sMethod]
+		l.errorf(v.file, int(v.line), int(v.col), "method", "method docker needs docker_container")
+	}
+	return host
+}
+
+func clip(s []string) []string { return s[:len(s):len(s)] }
+
+func secretRef(v *val) SecretRef {
+	switch keyTable[v.key].kind {
+	case kEnvName:
+		return SecretRef{Env: v.s}
+	case kLocalPath:
+		return SecretRef{File: v.s}
+	}
+	return SecretRef{Inline: v.s}
+}
+
+// parseOverrides reads --set key=value settings.
+func (l *loader) parseOverrides() {
+	for _, o := range l.opts.Overrides {
+		k, value, ok := strings.Cut(o, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			l.errorf("--set", 0, 0, truncate(o, 40), "want key=value")
+			continue
+		}
+		ki, known := keyIndex[k]
+		if !known {
+			l.errorf("--set", 0, 0, k, "unknown key%s", didYouMean(k, settingKeyNames))
+			continue
+		}
+		node := scalarNode(value, 0, 0)
+		if strings.HasPrefix(strings.TrimSpace(value), "[") {
+			if n := l.parseFlowValue(value); n != nil {
+				node = n
+			}
+		}
+		before := len(l.errs)
+		l.overrides = l.addVal(l.overrides, ki, node, "--set", k, "")
+		if len(l.errs) == before {
+			for i := range l.overrides {
+				l.overrides[i].src = "--set"
+			}
+		}
+	}
+}

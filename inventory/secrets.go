@@ -1,0 +1,192 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// CheckSecrets checks, without contacting any host, that what hosts need
+// from this machine is there: the claim token source (env var set, or file
+// readable and not empty), identity files, known_hosts files under the strict
+// policy, CA and kickstart files, and the sudo password source when become
+// is used. Each problem is reported once, at the place the setting came
+// from, with the hosts it affects. Errors are an Errors value.
+func (inv *Inventory) CheckSecrets(hosts []*Host) error {
+	lookup := inv.lookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	type problem struct {
+		d     Diagnostic
+		hosts []string
+		count int
+	}
+	var order []string
+	problems := map[string]*problem{}
+	checked := map[string]string{} // "file:PATH" / "env:NAME" → problem text ("" = fine)
+	report := func(h *Host, key, source, msg string) {
+		id := key + "\x00" + source + "\x00" + msg
+		p, ok := problems[id]
+		if !ok {
+			file, line, col := parseSource(source)
+			if file == "" {
+				file = inv.Path
+			}
+			p = &problem{d: Diagnostic{File: file, Line: line, Col: col, Key: key, Msg: msg}}
+			problems[id] = p
+			order = append(order, id)
+		}
+		p.count++
+		if len(p.hosts) < 3 {
+			p.hosts = append(p.hosts, h.Name)
+		}
+	}
+	checkFile := func(path string, wantDir, wantContent bool) string {
+		id := "file:" + path
+		if r, ok := checked[id]; ok {
+			return r
+		}
+		r := ""
+		st, err := os.Stat(path)
+		switch {
+		case err != nil:
+			r = fmt.Sprintf("%s: %v", path, unwrapPathError(err))
+		case wantDir && !st.IsDir():
+			r = fmt.Sprintf("%s is not a directory", path)
+		case !wantDir && st.IsDir():
+			r = fmt.Sprintf("%s is a directory", path)
+		case !wantDir:
+			data, err := os.ReadFile(path)
+			if err != nil {
+				r = fmt.Sprintf("%s: %v", path, unwrapPathError(err))
+			} else if wantContent && strings.TrimSpace(string(data)) == "" {
+				r = fmt.Sprintf("%s is empty", path)
+			}
+		}
+		checked[id] = r
+		return r
+	}
+	checkRef := func(h *Host, key string, ref SecretRef, what string) {
+		src := h.Sources[key]
+		switch {
+		case ref.Inline != "":
+		case ref.File != "":
+			if r := checkFile(ref.File, false, true); r != "" {
+				report(h, key, src, what+" file: "+r)
+			}
+		case ref.Env != "":
+			id := "env:" + ref.Env
+			r, ok := checked[id]
+			if !ok {
+				v, set := lookup(ref.Env)
+				if !set || strings.TrimSpace(v) == "" {
+					r = fmt.Sprintf("environment variable %s is not set", ref.Env)
+					if src == "" {
+						r += " (the default token source; set it, or set token_file or token_env)"
+					}
+				}
+				checked[id] = r
+			}
+			if r != "" {
+				report(h, key, src, what+": "+r)
+			}
+		}
+	}
+	for _, h := range hosts {
+		checkRef(h, "token", h.Claim.Token, "claim token")
+		for _, f := range h.IdentityFiles {
+			if r := checkFile(f, false, true); r != "" {
+				report(h, "identity_files", h.Sources["identity_files"], "identity file: "+r)
+			}
+		}
+		if h.HostKeyPolicy == "strict" && len(h.KnownHosts) > 0 {
+			found := false
+			var first string
+			for _, f := range h.KnownHosts {
+				r := checkFile(f, false, false)
+				if r == "" {
+					found = true
+					break
+				}
+				if first == "" {
+					first = r
+				}
+			}
+			if !found {
+				report(h, "known_hosts", h.Sources["known_hosts"], "no readable known_hosts file under host_key_policy strict: "+first)
+			}
+		}
+		if h.Claim.CAFile != "" {
+			if r := checkFile(h.Claim.CAFile, false, true); r != "" {
+				report(h, "ca_file", h.Sources["ca_file"], "CA file: "+r)
+			}
+		}
+		if f := h.Claim.Kickstart.ScriptFile; f != "" {
+			if r := checkFile(f, false, true); r != "" {
+				report(h, "kickstart.script_file", h.Sources["kickstart.script_file"], "kickstart script: "+r)
+			}
+		}
+		if d := h.Claim.Kickstart.OfflineBundle; d != "" {
+			if r := checkFile(d, true, false); r != "" {
+				report(h, "kickstart.offline_bundle", h.Sources["kickstart.offline_bundle"], "offline bundle: "+r)
+			}
+		}
+		if h.Become != "none" && !h.SudoPassword.IsZero() {
+			checkRef(h, "sudo_password", h.SudoPassword, "sudo password")
+		}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	errs := make(Errors, 0, len(order))
+	for _, id := range order {
+		p := problems[id]
+		d := p.d
+		d.Msg += " (host " + strings.Join(p.hosts, ", ")
+		if p.count > len(p.hosts) {
+			d.Msg += " and " + strconv.Itoa(p.count-len(p.hosts)) + " more"
+		}
+		d.Msg += ")"
+		errs = append(errs, d)
+	}
+	return errs
+}
+
+// parseSource splits a Sources entry ("inv.yml:12:7 (group web)",
+// "ssh_config ~/.ssh/config:4", "--set") into file, line and column.
+func parseSource(s string) (string, int, int) {
+	if s == "" {
+		return "", 0, 0
+	}
+	s = strings.TrimPrefix(s, "ssh_config ")
+	if i := strings.Index(s, " + "); i >= 0 {
+		s = s[:i]
+	}
+	if strings.HasSuffix(s, ")") {
+		if i := strings.LastIndex(s, " ("); i >= 0 {
+			s = s[:i]
+		}
+	}
+	nums := []int{}
+	for range 2 {
+		i := strings.LastIndexByte(s, ':')
+		if i < 0 {
+			break
+		}
+		n, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			break
+		}
+		nums = append([]int{n}, nums...)
+		s = s[:i]
+	}
+	switch len(nums) {
+	case 1:
+		return s, nums[0], 0
+	case 2:
+		return s, nums[0], nums[1]
+	}
+	return s, 0, 0
+}

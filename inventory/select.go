@@ -1,0 +1,322 @@
+package inventory
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Select returns the hosts chosen by limit (Ansible's --limit grammar) and
+// then by shard ("K/N": the K-th of N near-equal parts, 1 <= K <= N), in
+// inventory order. An empty limit selects every host; an empty result is an
+// error. Errors are an Errors value.
+//
+// limit is a list of terms separated by ',' (or ':' when no ',' is present):
+// a host name, a group name, "all" or "*", a glob (web*, db-0?), "~regex",
+// or "@file" (one host or group name per line, as in a retry file). A term
+// prefixed with '&' intersects, with '!' excludes; the other terms are
+// unioned first, whatever their order.
+func (inv *Inventory) Select(limit, shard string) ([]*Host, error) {
+	var errs Errors
+	sel := make([]bool, len(inv.Hosts))
+	if strings.TrimSpace(limit) == "" {
+		for i := range sel {
+			sel[i] = true
+		}
+	} else {
+		inv.applyLimit(limit, sel, &errs)
+	}
+	k, n := 0, 0
+	if shard != "" {
+		var err error
+		k, n, err = ParseShard(shard)
+		if err != nil {
+			errs = append(errs, Diagnostic{File: "--shard", Key: shard, Msg: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	out := make([]*Host, 0, len(inv.Hosts))
+	for i, ok := range sel {
+		if ok {
+			out = append(out, inv.Hosts[i])
+		}
+	}
+	if n > 0 {
+		out = shardHosts(out, k, n)
+	}
+	if len(out) == 0 {
+		what := "the inventory has no hosts"
+		switch {
+		case limit != "" && shard != "":
+			what = fmt.Sprintf("--limit %q with --shard %s selects no host", limit, shard)
+		case limit != "":
+			what = fmt.Sprintf("--limit %q selects no host", limit)
+		case shard != "":
+			what = fmt.Sprintf("--shard %s selects no host: there are fewer hosts than shards", shard)
+		}
+		return nil, Errors{{File: inv.Path, Msg: "empty selection: " + what}}
+	}
+	return out, nil
+}
+
+// ParseShard reads "K/N" with 1 <= K <= N.
+func ParseShard(s string) (k, n int, err error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if ok {
+		k, err = strconv.Atoi(a)
+		if err == nil {
+			n, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil || n < 1 || k < 1 || k > n || n > 1<<20 {
+		return 0, 0, fmt.Errorf("want K/N with 1 <= K <= N (shard 1/4 is the first of four), got %q", truncate(s, 40))
+	}
+	return k, n, nil
+}
+
+// shardHash is the FNV-1a hash of a host name.
+func shardHash(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
+}
+
+// shardHosts keeps the k-th of n shards: hosts are ranked by the FNV-1a hash
+// of their names (ties by name) and dealt round-robin, so the shards differ
+// in size by at most one, cover the selection exactly once, and do not
+// depend on the order of the inventory.
+func shardHosts(hosts []*Host, k, n int) []*Host {
+	type ranked struct {
+		h   uint64
+		idx int
+	}
+	r := make([]ranked, len(hosts))
+	for i, h := range hosts {
+		r[i] = ranked{shardHash(h.Name), i}
+	}
+	slices.SortFunc(r, func(a, b ranked) int {
+		if a.h != b.h {
+			if a.h < b.h {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(hosts[a.idx].Name, hosts[b.idx].Name)
+	})
+	keep := make([]int, 0, len(hosts)/n+1)
+	for rank := k - 1; rank < len(r); rank += n {
+		keep = append(keep, r[rank].idx)
+	}
+	slices.Sort(keep)
+	out := make([]*Host, len(keep))
+	for i, idx := range keep {
+		out[i] = hosts[idx]
+	}
+	return out
+}
+
+type limitTerm struct {
+	op   byte // 0 union, '&' intersection, '!' exclusion
+	pat  string
+	file string // for terms read from @file
+	line int
+}
+
+func (inv *Inventory) splitLimit(limit string, errs *Errors) []limitTerm {
+	var raw []string
+	limit = strings.TrimSpace(limit)
+	switch {
+	case strings.Contains(limit, ","):
+		raw = strings.Split(limit, ",")
+	case inv.hostIndex(limit) >= 0:
+		raw = []string{limit}
+	default:
+		raw = strings.Split(limit, ":")
+	}
+	var terms []limitTerm
+	for _, t := range raw {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		var op byte
+		if t[0] == '&' || t[0] == '!' {
+			op, t = t[0], strings.TrimSpace(t[1:])
+		}
+		if t == "" {
+			*errs = append(*errs, Diagnostic{File: "--limit", Key: limit, Msg: "empty pattern after & or !"})
+			continue
+		}
+		if f, ok := strings.CutPrefix(t, "@"); ok {
+			terms = append(terms, readLimitFile(f, op, errs)...)
+			continue
+		}
+		terms = append(terms, limitTerm{op: op, pat: t})
+	}
+	return terms
+}
+
+func readLimitFile(name string, op byte, errs *Errors) []limitTerm {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		*errs = append(*errs, Diagnostic{File: name, Key: "--limit @" + name, Msg: fmt.Sprintf("cannot read: %v", unwrapPathError(err))})
+		return nil
+	}
+	var out []limitTerm
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		out = append(out, limitTerm{op: op, pat: t, file: name, line: line})
+	}
+	if err := sc.Err(); err != nil {
+		*errs = append(*errs, Diagnostic{File: name, Line: line + 1, Key: "--limit @" + name, Msg: err.Error()})
+	}
+	return out
+}
+
+func (inv *Inventory) hostIndex(name string) int {
+	for i, h := range inv.Hosts {
+		if h.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
+	terms := inv.splitLimit(limit, errs)
+	byName := make(map[string]int, len(inv.Hosts))
+	members := make(map[string][]int, len(inv.Groups))
+	for i, h := range inv.Hosts {
+		byName[h.Name] = i
+		for _, g := range h.Groups {
+			members[g] = append(members[g], i)
+		}
+	}
+	groupNames := make([]string, 0, len(inv.Groups))
+	for g := range inv.Groups {
+		groupNames = append(groupNames, g)
+	}
+	slices.Sort(groupNames)
+
+	isHostName := func(s string) bool { _, ok := byName[s]; return ok }
+	match := func(t limitTerm) []bool {
+		m := make([]bool, len(inv.Hosts))
+		bad := func(format string, args ...any) []bool {
+			d := Diagnostic{File: "--limit", Key: t.pat, Msg: fmt.Sprintf(format, args...)}
+			if t.file != "" {
+				d.File, d.Line = t.file, t.line
+			}
+			*errs = append(*errs, d)
+			return nil
+		}
+		switch {
+		case t.pat == "all" || t.pat == "*":
+			for i := range m {
+				m[i] = true
+			}
+		case strings.HasPrefix(t.pat, "~"):
+			re, err := regexp.Compile(t.pat[1:])
+			if err != nil {
+				return bad("bad regular expression: %v", err)
+			}
+			for i, h := range inv.Hosts {
+				m[i] = re.MatchString(h.Name)
+			}
+			for _, g := range groupNames {
+				if re.MatchString(g) {
+					for _, i := range members[g] {
+						m[i] = true
+					}
+				}
+			}
+		case strings.ContainsAny(t.pat, "*?[") && inv.Groups[t.pat] == nil && !isHostName(t.pat):
+			if _, err := path.Match(t.pat, ""); err != nil {
+				return bad("bad pattern: %v", err)
+			}
+			for i, h := range inv.Hosts {
+				if ok, _ := path.Match(t.pat, h.Name); ok {
+					m[i] = true
+				}
+			}
+			for _, g := range groupNames {
+				if ok, _ := path.Match(t.pat, g); ok {
+					for _, i := range members[g] {
+						m[i] = true
+					}
+				}
+			}
+		default:
+			found := false
+			if _, ok := inv.Groups[t.pat]; ok {
+				found = true
+				for _, i := range members[t.pat] {
+					m[i] = true
+				}
+			}
+			if i, ok := byName[t.pat]; ok {
+				found = true
+				m[i] = true
+			}
+			if !found {
+				cands := groupNames
+				if len(inv.Hosts) <= 10000 {
+					cands = slices.Clone(groupNames)
+					for _, h := range inv.Hosts {
+						cands = append(cands, h.Name)
+					}
+				}
+				return bad("unknown host or group%s", didYouMean(t.pat, cands))
+			}
+		}
+		return m
+	}
+
+	any := false
+	for _, t := range terms {
+		if t.op == 0 {
+			any = true
+			if m := match(t); m != nil {
+				for i, ok := range m {
+					sel[i] = sel[i] || ok
+				}
+			}
+		}
+	}
+	if !any {
+		for i := range sel {
+			sel[i] = true
+		}
+	}
+	for _, t := range terms {
+		if t.op == 0 {
+			continue
+		}
+		m := match(t)
+		if m == nil {
+			continue
+		}
+		for i := range sel {
+			if t.op == '&' {
+				sel[i] = sel[i] && m[i]
+			} else {
+				sel[i] = sel[i] && !m[i]
+			}
+		}
+	}
+}

@@ -1,0 +1,626 @@
+package inventory
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// val is one setting value as written at one level of an inventory, already
+// parsed and checked, with where it was written.
+type val struct {
+	slot slot
+	key  int16 // index in keyTable; -1 when not written by a key (ssh_config)
+	s    string
+	n    int64
+	list []string
+	jump []Endpoint
+	file string
+	line int32
+	col  int32
+	// src is the Sources entry: "inv.yml:12:7 (group web)".
+	src string
+	// derived marks a port taken from "address: host:port".
+	derived bool
+}
+
+func (v *val) keyName() string {
+	if v.key >= 0 {
+		return keyTable[v.key].name
+	}
+	return slotNames[v.slot]
+}
+
+// sameValue reports whether a and b set their slot to the same value.
+func sameValue(a, b *val) bool {
+	if a.key != b.key || a.s != b.s || a.n != b.n {
+		return false
+	}
+	return slices.Equal(a.list, b.list) && slices.Equal(a.jump, b.jump)
+}
+
+// display renders the value for messages, secrets redacted.
+func (v *val) display() string {
+	if v.key >= 0 && keyTable[v.key].kind == kSecret {
+		return "[REDACTED]"
+	}
+	switch {
+	case v.list != nil:
+		return "[" + strings.Join(v.list, ", ") + "]"
+	case v.jump != nil:
+		return jumpString(v.jump)
+	case v.s != "":
+		return strconv.Quote(v.s)
+	}
+	return strconv.FormatInt(v.n, 10)
+}
+
+func jumpString(j []Endpoint) string {
+	if len(j) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(j))
+	for i, e := range j {
+		parts[i] = e.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// conv parses raw values into vals; it knows where paths are relative to.
+type conv struct {
+	dir  string // inventory directory, absolute
+	home string
+	errs *Errors
+}
+
+func (c *conv) errorf(file string, line, col int, key, format string, args ...any) {
+	*c.errs = append(*c.errs, Diagnostic{File: file, Line: line, Col: col, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// resolveAlias follows YAML aliases.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// scalarNode builds a plain string node for values that come from INI files,
+// ssh_config or the command line.
+func scalarNode(s string, line, col int) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Line: line, Column: col}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "a boolean"
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		}
+		return "a string"
+	}
+	return "an unknown node"
+}
+
+// parse checks n against key kd. fullKey names the key in diagnostics
+// ("groups.web.rooms"); where names the level in Sources ("group web").
+func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bool) {
+	kd := &keyTable[ki]
+	n = resolveAlias(n)
+	v := val{slot: kd.slot, key: int16(ki), file: file, line: int32(n.Line), col: int32(n.Column)}
+	v.src = formatSrc(file, n.Line, n.Column, where)
+	bad := func(format string, args ...any) (val, bool) {
+		c.errorf(file, n.Line, n.Column, fullKey, format, args...)
+		return val{}, false
+	}
+	scalar := func() (string, bool) {
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			c.errorf(file, n.Line, n.Column, fullKey, "want %s, got %s", kindWant(kd.kind), kindName(n))
+			return "", false
+		}
+		if strings.IndexByte(n.Value, 0) >= 0 {
+			c.errorf(file, n.Line, n.Column, fullKey, "value contains a NUL byte")
+			return "", false
+		}
+		return n.Value, true
+	}
+	// list returns the items of a list value; a single scalar is a list of
+	// one, and when comma is true a comma-separated string is split.
+	list := func(comma bool) ([]*yaml.Node, bool) {
+		switch {
+		case n.Kind == yaml.SequenceNode:
+			items := make([]*yaml.Node, 0, len(n.Content))
+			for _, it := range n.Content {
+				it = resolveAlias(it)
+				if it.Kind != yaml.ScalarNode || it.Tag == "!!null" {
+					c.errorf(file, it.Line, it.Column, fullKey, "list items must be strings, got %s", kindName(it))
+					return nil, false
+				}
+				items = append(items, it)
+			}
+			return items, true
+		case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+			if !comma {
+				return []*yaml.Node{n}, true
+			}
+			var items []*yaml.Node
+			for part := range strings.SplitSeq(n.Value, ",") {
+				part = strings.TrimSpace(part)
+				if part != "" {
+					items = append(items, scalarNode(part, n.Line, n.Column))
+				}
+			}
+			return items, true
+		}
+		c.errorf(file, n.Line, n.Column, fullKey, "want %s, got %s", kindWant(kd.kind), kindName(n))
+		return nil, false
+	}
+
+	switch kd.kind {
+	case kString, kSecret:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		if strings.TrimSpace(s) == "" {
+			return bad("must not be empty")
+		}
+		if kd.kind == kString && strings.ContainsAny(s, "\n\r") {
+			return bad("must be a single line")
+		}
+		v.s = s
+	case kAddress:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		host, port, err := splitHostPort(s)
+		if err != nil {
+			return bad("%v", err)
+		}
+		v.s, v.n = host, int64(port)
+	case kPort:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		p, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || p < 1 || p > 65535 {
+			return bad("want a port number 1-65535, got %q", s)
+		}
+		v.n = int64(p)
+	case kLocalPath:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		if strings.TrimSpace(s) == "" {
+			return bad("must not be empty")
+		}
+		v.s = c.localPath(s)
+	case kLocalPaths:
+		items, ok := list(false)
+		if !ok {
+			return val{}, false
+		}
+		v.list = make([]string, 0, len(items))
+		for _, it := range items {
+			if strings.IndexByte(it.Value, 0) >= 0 {
+				c.errorf(file, it.Line, it.Column, fullKey, "value contains a NUL byte")
+				return val{}, false
+			}
+			if strings.TrimSpace(it.Value) == "" {
+				c.errorf(file, it.Line, it.Column, fullKey, "empty path")
+				return val{}, false
+			}
+			v.list = append(v.list, c.localPath(it.Value))
+		}
+	case kRemotePath:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		if !strings.HasPrefix(s, "/") {
+			return bad("must be an absolute path on the host, got %q", s)
+		}
+		v.s = filepath.Clean(s)
+	case kBool:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		b, ok := parseBool(s)
+		if !ok {
+			return bad("want true or false, got %q", s)
+		}
+		if b {
+			v.n = 1
+		}
+	case kDuration:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		d, err := parseDuration(s)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if kd.slot == sConnectTimeout && d <= 0 {
+			return bad("must be greater than zero")
+		}
+		v.n = int64(d)
+	case kEnum:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		ls := strings.ToLower(strings.TrimSpace(s))
+		if !slices.Contains(kd.enum, ls) {
+			return bad("want one of %s, got %q%s", strings.Join(kd.enum, "|"), s, didYouMean(ls, kd.enum))
+		}
+		v.s = ls
+	case kURL:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		u, err := checkURL(s, []string{"https", "http"})
+		if err != nil {
+			return bad("%v", err)
+		}
+		v.s = u
+	case kProxy:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		ls := strings.ToLower(strings.TrimSpace(s))
+		if ls == "none" || ls == "env" {
+			v.s = ls
+			break
+		}
+		u, err := checkURL(s, []string{"http", "https", "socks5", "socks5h"})
+		if err != nil {
+			return bad("want none, env or a proxy URL: %v", err)
+		}
+		v.s = u
+	case kRooms:
+		items, ok := list(true)
+		if !ok {
+			return val{}, false
+		}
+		v.list = make([]string, 0, len(items))
+		good := true
+		for _, it := range items {
+			r := strings.TrimSpace(it.Value)
+			if !isUUID(r) {
+				c.errorf(file, it.Line, it.Column, fullKey, "room id %q is not a UUID", truncate(r, 80))
+				good = false
+				continue
+			}
+			r = strings.ToLower(r)
+			if !slices.Contains(v.list, r) {
+				v.list = append(v.list, r)
+			}
+		}
+		if !good {
+			return val{}, false
+		}
+		if len(v.list) == 0 {
+			return bad("no room ids")
+		}
+	case kJump:
+		var specs []string
+		if n.Kind == yaml.SequenceNode {
+			items, ok := list(false)
+			if !ok {
+				return val{}, false
+			}
+			for _, it := range items {
+				specs = append(specs, it.Value)
+			}
+		} else {
+			s, ok := scalar()
+			if !ok {
+				return val{}, false
+			}
+			specs = []string{s}
+		}
+		j, err := parseJump(strings.Join(specs, ","))
+		if err != nil {
+			return bad("%v", err)
+		}
+		v.jump = j
+	case kEnvName:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		if !isEnvName(s) {
+			return bad("%q is not an environment variable name", s)
+		}
+		v.s = s
+	case kSHA256:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		s = strings.ToLower(strings.TrimSpace(s))
+		if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+			return bad("want 64 hexadecimal digits")
+		}
+		v.s = s
+	}
+	return v, true
+}
+
+func kindWant(k kind) string {
+	switch k {
+	case kLocalPaths:
+		return "a list of paths"
+	case kRooms:
+		return "a list of room ids"
+	case kJump:
+		return "a jump host list"
+	case kBool:
+		return "true or false"
+	case kPort:
+		return "a port number"
+	case kDuration:
+		return "a duration"
+	}
+	return "a string"
+}
+
+func formatSrc(file string, line, col int, where string) string {
+	var b strings.Builder
+	b.Grow(len(file) + len(where) + 16)
+	b.WriteString(file)
+	if line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(line))
+		if col > 0 {
+			b.WriteByte(':')
+			b.WriteString(strconv.Itoa(col))
+		}
+	}
+	if where != "" {
+		b.WriteString(" (")
+		b.WriteString(where)
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// localPath expands ~ and makes s absolute relative to the inventory's
+// directory.
+func (c *conv) localPath(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "~" {
+		return c.home
+	}
+	if rest, ok := strings.CutPrefix(s, "~/"); ok {
+		return filepath.Join(c.home, rest)
+	}
+	if !filepath.IsAbs(s) {
+		return filepath.Join(c.dir, s)
+	}
+	return filepath.Clean(s)
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "on", "1":
+		return true, true
+	case "false", "no", "off", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// parseDuration accepts a Go duration ("1m30s") or plain seconds ("10").
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration such as 10s or 1m30s, or seconds, got %q", truncate(s, 40))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must not be negative")
+	}
+	return d, nil
+}
+
+func checkURL(s string, schemes []string) (string, error) {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%q does not parse: %w", truncate(s, 80), err)
+	}
+	if !slices.Contains(schemes, strings.ToLower(u.Scheme)) {
+		return "", fmt.Errorf("%q: scheme must be %s", truncate(s, 80), strings.Join(schemes, ", "))
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("%q has no host", truncate(s, 80))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%q: bad port", truncate(s, 80))
+		}
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		ch := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if ch != '-' {
+				return false
+			}
+		default:
+			if !isHex(ch) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(ch byte) bool {
+	return '0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F'
+}
+
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch == '_' || 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || i > 0 && '0' <= ch && ch <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// splitHostPort splits "host", "host:port", "[v6]", "[v6]:port" or a bare
+// IPv6 literal. Port 0 means none was given.
+func splitHostPort(s string) (string, int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", 0, fmt.Errorf("empty address")
+	}
+	var host, port string
+	switch {
+	case strings.HasPrefix(s, "["):
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", 0, fmt.Errorf("%q: missing ']'", truncate(s, 80))
+		}
+		host = s[1:end]
+		rest := s[end+1:]
+		if rest != "" {
+			p, ok := strings.CutPrefix(rest, ":")
+			if !ok {
+				return "", 0, fmt.Errorf("%q: unexpected text after ']'", truncate(s, 80))
+			}
+			port = p
+		}
+		if net.ParseIP(host) == nil {
+			return "", 0, fmt.Errorf("%q is not an IP address", truncate(host, 80))
+		}
+	case strings.Count(s, ":") == 1:
+		host, port, _ = strings.Cut(s, ":")
+	case strings.Count(s, ":") > 1:
+		if net.ParseIP(s) == nil {
+			return "", 0, fmt.Errorf("%q is not an IPv6 address (write [addr]:port for a port)", truncate(s, 80))
+		}
+		host = s
+	default:
+		host = s
+	}
+	if !strings.Contains(host, ":") {
+		if err := checkHostName(host); err != nil {
+			return "", 0, err
+		}
+	}
+	p := 0
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", 0, fmt.Errorf("%q: bad port %q", truncate(s, 80), truncate(port, 20))
+		}
+		p = n
+	}
+	return host, p, nil
+}
+
+// checkHostName accepts DNS names, IPv4 addresses and ssh_config-style
+// aliases; it refuses what could never be a host (spaces, slashes, @).
+func checkHostName(h string) error {
+	if h == "" {
+		return fmt.Errorf("empty host name")
+	}
+	if len(h) > 253 {
+		return fmt.Errorf("host name %q is too long", truncate(h, 40))
+	}
+	for i := 0; i < len(h); i++ {
+		ch := h[i]
+		if ch <= ' ' || ch == 0x7f || strings.IndexByte("/@[]\\\"'`,;$&|<>(){}", ch) >= 0 {
+			return fmt.Errorf("%q is not a valid host name", truncate(h, 80))
+		}
+	}
+	if h[0] == '-' {
+		return fmt.Errorf("host name %q must not start with '-'", truncate(h, 80))
+	}
+	return nil
+}
+
+// parseJump parses ProxyJump syntax: "[user@]host[:port],…" or "none".
+func parseJump(s string) ([]Endpoint, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "none") {
+		return []Endpoint{}, nil
+	}
+	var out []Endpoint
+	for hop := range strings.SplitSeq(s, ",") {
+		hop = strings.TrimSpace(hop)
+		if hop == "" {
+			return nil, fmt.Errorf("empty hop in jump list %q", truncate(s, 80))
+		}
+		hop = strings.TrimPrefix(hop, "ssh://")
+		var e Endpoint
+		if at := strings.LastIndexByte(hop, '@'); at >= 0 {
+			e.User = hop[:at]
+			hop = hop[at+1:]
+			if e.User == "" || strings.ContainsAny(e.User, " \t") {
+				return nil, fmt.Errorf("bad user in jump hop %q", truncate(hop, 80))
+			}
+		}
+		h, p, err := splitHostPort(hop)
+		if err != nil {
+			return nil, fmt.Errorf("jump hop: %w", err)
+		}
+		e.Address = h
+		e.Port = p
+		if e.Port == 0 {
+			e.Port = 22
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
