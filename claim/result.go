@@ -32,28 +32,28 @@ func (s Status) OK() bool {
 
 // Claim failure categories (connection categories come from package remote).
 const (
-	CatNotInstalled        = "not-installed"
-	CatUnsupportedInstall  = "unsupported-install"
-	CatCommandNotFound     = "command-not-found"
-	CatNoPrivilege         = remote.CatNoPrivilege
-	CatTokenRejected       = "token-rejected"
-	CatRoomInvalid         = "room-invalid"
-	CatAlreadyClaimedElse  = "already-claimed-elsewhere"
-	CatCloudUnreachable    = "cloud-unreachable"
-	CatCloudError          = "cloud-error"
-	CatCertificate         = "certificate-untrusted"
-	CatOldOpenSSL          = "old-openssl"
-	CatClaimedOffline      = "claimed-offline"
-	CatBanned              = "banned"
-	CatAgentNotRunning     = "agent-not-running"
-	CatClaimFailed         = "claim-failed"
-	CatWriteFailed         = "write-failed"
-	CatMethodUnavailable   = "method-unavailable"
-	CatDuplicateGUID       = "duplicate-machine-guid"
-	CatTimeout             = remote.CatTimeout
-	CatCanceled            = remote.CatCanceled
-	CatInvalidNode         = "invalid-node"
-	CatTokenUnavailable    = "token-unavailable"
+	CatNotInstalled       = "not-installed"
+	CatUnsupportedInstall = "unsupported-install"
+	CatCommandNotFound    = "command-not-found"
+	CatNoPrivilege        = remote.CatNoPrivilege
+	CatTokenRejected      = "token-rejected"
+	CatRoomInvalid        = "room-invalid"
+	CatAlreadyClaimedElse = "already-claimed-elsewhere"
+	CatCloudUnreachable   = "cloud-unreachable"
+	CatCloudError         = "cloud-error"
+	CatCertificate        = "certificate-untrusted"
+	CatOldOpenSSL         = "old-openssl"
+	CatClaimedOffline     = "claimed-offline"
+	CatBanned             = "banned"
+	CatAgentNotRunning    = "agent-not-running"
+	CatClaimFailed        = "claim-failed"
+	CatWriteFailed        = "write-failed"
+	CatMethodUnavailable  = "method-unavailable"
+	CatDuplicateGUID      = "duplicate-machine-guid"
+	CatTimeout            = remote.CatTimeout
+	CatCanceled           = remote.CatCanceled
+	CatInvalidNode        = "invalid-node"
+	CatTokenUnavailable   = "token-unavailable"
 )
 
 // remedies says, per category, what an admin does about it.

@@ -73,10 +73,10 @@ type DialerOptions struct {
 type Dialer struct {
 	opts DialerOptions
 
-	mu       sync.Mutex
-	signers  map[string]*signerEntry
-	hostKeys map[string]*hostKeyStore
-	jumps    map[string]*jumpConn
+	mu        sync.Mutex
+	signers   map[string]*signerEntry
+	hostKeys  map[string]*hostKeyStore
+	jumps     map[string]*jumpConn
 	agentOnce sync.Once
 	agent     agent.ExtendedAgent
 	agentErr  error

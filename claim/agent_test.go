@@ -1,0 +1,98 @@
+package claim
+
+import (
+	"testing"
+)
+
+func TestParseReload(t *testing.T) {
+	cases := []struct {
+		out             string
+		status          string
+		claimed, online bool
+		reason          string
+	}{
+		{"Netdata Agent is claimed to Netdata Cloud and is currently online.\n", "online", true, true, ""},
+		{"Netdata Agent is claimed to Netdata Cloud, but it is currently offline: connection refused\n", "offline", true, false, "connection refused"},
+		{"Netdata Agent is claimed to Netdata Cloud, but it is banned.", "banned", true, false, ""},
+		{"Netdata Agent is not claimed to Netdata Cloud: Agent is not claimed yet\n", "available", false, false, "Agent is not claimed yet"},
+		{"Netdata Agent is not claimed to Netdata Cloud: failed to claim: ErrForbidden (HTTP 403)", "available", false, false, "failed to claim: ErrForbidden (HTTP 403)"},
+		{"Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent.", "indirect", false, false, ""},
+	}
+	for _, c := range cases {
+		st, err := ParseReload(c.out)
+		if err != nil {
+			t.Errorf("ParseReload(%q): %v", c.out, err)
+			continue
+		}
+		if st.Status != c.status || st.Claimed != c.claimed || st.Online != c.online || st.Reason != c.reason {
+			t.Errorf("ParseReload(%q) = %+v, want status %s claimed %v online %v reason %q", c.out, st, c.status, c.claimed, c.online, c.reason)
+		}
+	}
+	if _, err := ParseReload("Segmentation fault"); err == nil {
+		t.Error("an unknown answer was accepted")
+	}
+}
+
+func TestReloadFailureCategories(t *testing.T) {
+	cases := map[string]string{
+		"failed to claim: ErrForbidden":            CatTokenRejected,
+		"Cloud answered HTTP 422 ErrInvalidRoomID": CatRoomInvalid,
+		"ErrAlreadyClaimed":                        CatAlreadyClaimedElse,
+		"tls: failed to verify certificate: x509: certificate signed by unknown authority": CatCertificate,
+		"dial tcp 10.0.0.1:443: connect: connection refused":                               CatCloudUnreachable,
+		"Cloud answered HTTP 503 Service Unavailable":                                      CatCloudError,
+		"ErrInvalidPublicKey":       CatInvalidNode,
+		"something nobody expected": CatClaimFailed,
+	}
+	for reason, want := range cases {
+		if got := CategoryOf(reloadFailure(reason)); got != want {
+			t.Errorf("reloadFailure(%q) category %s, want %s", reason, got, want)
+		}
+	}
+}
+
+func TestParseACLKStateJSON(t *testing.T) {
+	st, err := ParseACLKStateJSON([]byte(`{"aclk-available":true,"aclk-version":2,"protocols-supported":["Protobuf"],"agent-claimed":true,"claimed-id":"8a2a6bc3-1c47-4f5e-b1a0-2b8b0f5a3d10","cloud-url":"https://app.netdata.cloud","online":true,"used-cloud-protocol":"Protobuf","banned-by-cloud":false}`))
+	if err != nil || !st.Online || !st.Claimed || st.ClaimedID != "8a2a6bc3-1c47-4f5e-b1a0-2b8b0f5a3d10" || st.Status != "online" {
+		t.Fatalf("got %+v, %v", st, err)
+	}
+	st, err = ParseACLKStateJSON([]byte(`{"aclk-available":true,"agent-claimed":false,"claimed-id":null,"online":false,"banned-by-cloud":false}`))
+	if err != nil || st.Claimed || st.Status != "available" {
+		t.Fatalf("got %+v, %v", st, err)
+	}
+	for _, bad := range []string{``, `{}`, `[1]`, `{"agent-claimed":"yes","online":true}`} {
+		if _, err := ParseACLKStateJSON([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestParseInfo(t *testing.T) {
+	st, err := ParseInfoV2([]byte(`{"agents":[{"mg":"x","cloud":{"id":1,"status":"online","since":1700000000,"age":5,"url":"https://app.netdata.cloud","claim_id":"c1"}}]}`))
+	if err != nil || !st.Online || st.ClaimedID != "c1" {
+		t.Fatalf("v2: %+v %v", st, err)
+	}
+	st, err = ParseInfoV2([]byte(`{"agents":[{"cloud":{"status":"offline","reason":"proxy refused"}}]}`))
+	if err != nil || st.Online || !st.Claimed || st.Reason != "proxy refused" {
+		t.Fatalf("v2 offline: %+v %v", st, err)
+	}
+	if _, err := ParseInfoV2([]byte(`{"agents":[{"cloud":{"status":"weird"}}]}`)); err == nil {
+		t.Fatal("unknown status accepted")
+	}
+	st, err = ParseInfoV1([]byte(`{"version":"v1.37.1","cloud-enabled":false,"cloud-available":false,"agent-claimed":false,"aclk-available":false}`))
+	if err != nil || st.Claimed || st.CloudEnabled == nil || *st.CloudEnabled {
+		t.Fatalf("v1: %+v %v", st, err)
+	}
+}
+
+func FuzzParseAgentOutput(f *testing.F) {
+	f.Add([]byte("Netdata Agent is claimed to Netdata Cloud and is currently online."))
+	f.Add([]byte(`{"agent-claimed":true,"online":false}`))
+	f.Add([]byte(`{"agents":[{"cloud":{"status":"online"}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseReload(string(b))
+		ParseACLKStateJSON(b)
+		ParseInfoV2(b)
+		ParseInfoV1(b)
+	})
+}

@@ -1,0 +1,62 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os/exec"
+)
+
+// Local runs commands on this machine with /bin/sh, like an SSH host that
+// is the machine itself (Ansible's "connection: local"). Dial, if set,
+// replaces the network dialer (tests point it at a local server).
+type Local struct {
+	Dir  string
+	Env  []string
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Run implements Runner.
+func (l Local) Run(ctx context.Context, cmd string, stdin io.Reader) (Result, error) {
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
+	c.Dir = l.Dir
+	if l.Env != nil {
+		c.Env = l.Env
+	}
+	var out, errb limitedBuffer
+	out.max, errb.max = MaxOutput, MaxOutput
+	c.Stdout, c.Stderr, c.Stdin = &out, &errb, stdin
+	err := c.Run()
+	res := Result{Stdout: out.b, Stderr: errb.b, Truncated: out.cut || errb.cut}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		cat := CatCanceled
+		if ctx.Err() == context.DeadlineExceeded {
+			cat = CatTimeout
+		}
+		return res, &Error{Op: "run", Host: "local", Category: cat, Err: ctx.Err()}
+	case errors.As(err, &ee):
+		res.ExitCode = ee.ExitCode()
+		if res.ExitCode < 0 {
+			res.ExitCode = 128
+		}
+	default:
+		return res, &Error{Op: "run", Host: "local", Category: CatCommand, Err: err}
+	}
+	return res, nil
+}
+
+// DialContext implements Runner.
+func (l Local) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if l.Dial != nil {
+		return l.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// Close does nothing; it lets Local stand for a connection.
+func (Local) Close() error { return nil }
