@@ -1,0 +1,30 @@
+#!/bin/sh
+# make demo: start a lab fleet, claim it, show the lab Cloud's record of the
+# claims, claim again (nothing changes), stop the lab. Everything lives in
+# one temporary directory, removed at the end.
+set -eu
+BIN=${BIN:-bin/fleetclaim}
+HOSTS=${HOSTS:-20}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-demo.XXXXXX")
+cleanup() {
+	"$BIN" lab down --dir "$dir" >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+echo "== starting a lab of $HOSTS hosts in $dir"
+"$BIN" lab up --hosts "$HOSTS" --dir "$dir"
+
+echo
+echo "== fleetclaim claim -i $dir/inventory.yml"
+"$BIN" claim -i "$dir/inventory.yml" --results "$dir/results.jsonl"
+
+echo
+echo "== what the lab Cloud accepted"
+"$BIN" lab claims --dir "$dir"
+
+echo
+echo "== the same claim again: every host is already claimed"
+"$BIN" claim -i "$dir/inventory.yml" --output jsonl | sed 's/"start".*//' | head -3
+echo "   …"
+"$BIN" claim -i "$dir/inventory.yml" --output table >/dev/null
