@@ -24,7 +24,6 @@ echo "== what the lab Cloud accepted"
 "$BIN" lab claims --dir "$dir"
 
 echo
-echo "== the same claim again: every host is already claimed"
-"$BIN" claim -i "$dir/inventory.yml" --output jsonl | sed 's/"start".*//' | head -3
-echo "   …"
-"$BIN" claim -i "$dir/inventory.yml" --output table >/dev/null
+echo "== the same claim again: nothing changes, every host is already claimed"
+"$BIN" claim -i "$dir/inventory.yml" --no-progress >/dev/null
+"$BIN" lab claims --dir "$dir" --count
