@@ -140,6 +140,9 @@ type nameRef struct {
 // the hosts of a range share one entry.
 type hostEntry struct {
 	vals []val
+	// override marks host_vars files, which beat the inventory's inline
+	// host variables as they do in Ansible.
+	override bool
 }
 
 type hostRec struct {

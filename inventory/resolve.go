@@ -372,18 +372,32 @@ func differingSlot(a, b *[nSlots]*val) int {
 // buildHost decides every setting of one host. eff receives the value
 // chosen for each slot.
 func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
-	// Host level: every entry that names the host; they must agree.
-	for _, e := range h.entries {
-		for i := range e.vals {
-			v := &e.vals[i]
-			if prev := eff[v.slot]; prev != nil && prev != v {
-				if !sameValue(prev, v) {
-					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
-						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
-				}
+	// Host level: every entry that names the host; they must agree, except
+	// that host_vars files beat inline variables.
+	var fromOverride uint64
+	for pass := 0; pass < 2; pass++ {
+		for _, e := range h.entries {
+			if e.override != (pass == 0) {
 				continue
 			}
-			eff[v.slot] = v
+			for i := range e.vals {
+				v := &e.vals[i]
+				prev := eff[v.slot]
+				if prev != nil && pass == 1 && fromOverride&(1<<v.slot) != 0 {
+					continue
+				}
+				if prev != nil && prev != v {
+					if !sameValue(prev, v) {
+						l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
+							"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
+					}
+					continue
+				}
+				eff[v.slot] = v
+				if pass == 0 {
+					fromOverride |= 1 << v.slot
+				}
+			}
 		}
 	}
 	if eff[sPort] == nil && h.port != 0 {

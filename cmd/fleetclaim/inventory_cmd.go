@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+)
+
+const inventoryUsage = `usage: fleetclaim inventory list  -i INVENTORY [--limit PATTERN] [--shard K/N] [--output table|long|json]
+       fleetclaim inventory check -i INVENTORY [--limit PATTERN] [--shard K/N]
+
+list   prints the resolved hosts with their effective settings (json and long
+       also tell where each setting came from); tokens are never printed.
+check  loads the inventory, selects hosts and checks that the token source,
+       identity files and known_hosts files are there, without contacting
+       any host.
+
+Exit codes: 0 fine, 2 bad invocation or inventory.
+
+Examples:
+  fleetclaim inventory list -i inventory.yml --limit 'web:&prod:!web-canary*'
+  fleetclaim inventory list -i hosts.ini --output json --shard 2/4
+  fleetclaim inventory check -i inventory.yml --set proxy=env
+`
+
+// invStrings is a repeatable string flag.
+type invStrings []string
+
+func (s *invStrings) String() string     { return strings.Join(*s, ",") }
+func (s *invStrings) Set(v string) error { *s = append(*s, v); return nil }
+
+type inventoryFlags struct {
+	inventory string
+	format    string
+	sshConfig string
+	limit     string
+	shard     string
+	output    string
+	sets      invStrings
+}
+
+// runInventory runs `fleetclaim inventory list|check`.
+func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	_ = ctx
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, inventoryUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub := args[0]
+	if sub != "list" && sub != "check" {
+		fmt.Fprintf(stderr, "fleetclaim inventory: unknown subcommand %q (want list or check)\n\n%s", sub, inventoryUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("fleetclaim inventory "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, inventoryUsage+"\nflags:\n")
+		fs.PrintDefaults()
+	}
+	var f inventoryFlags
+	fs.StringVar(&f.inventory, "i", "", "inventory file (native YAML or Ansible YAML/INI)")
+	fs.StringVar(&f.inventory, "inventory", "", "inventory file (same as -i)")
+	fs.StringVar(&f.format, "inventory-format", "", "force the inventory format: native or ansible")
+	fs.StringVar(&f.sshConfig, "F", "", "ssh_config file (default ~/.ssh/config; 'none' to ignore it)")
+	fs.StringVar(&f.limit, "limit", "", "select hosts: names, globs, groups, a:b, a:&b, a:!b, @file")
+	fs.StringVar(&f.shard, "shard", "", "K/N: only the K-th of N stable, near-equal shards of the selection")
+	fs.Var(&f.sets, "set", "override a setting for every host, key=value (repeatable)")
+	if sub == "list" {
+		fs.StringVar(&f.output, "output", "table", "table, long (every setting and its source) or json")
+	}
+	rest, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(rest) > 0 && f.inventory == "" && len(rest) == 1 {
+		f.inventory = rest[0]
+		rest = nil
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "fleetclaim inventory %s: unexpected arguments %q\n", sub, rest)
+		return 2
+	}
+	if f.inventory == "" {
+		fmt.Fprintf(stderr, "fleetclaim inventory %s: -i INVENTORY is required\n", sub)
+		return 2
+	}
+	switch f.output {
+	case "", "table", "long", "json":
+	default:
+		fmt.Fprintf(stderr, "fleetclaim inventory list: --output %q: want table, long or json\n", f.output)
+		return 2
+	}
+	inv, err := inventory.Load(f.inventory, inventory.LoadOptions{Format: f.format, SSHConfig: f.sshConfig, Overrides: f.sets})
+	if err != nil {
+		printInventoryDiagnostics(stderr, err)
+		return 2
+	}
+	for _, w := range inv.Warnings {
+		fmt.Fprintln(stderr, "warning:", w.String())
+	}
+	hosts, err := inv.Select(f.limit, f.shard)
+	if err != nil {
+		printInventoryDiagnostics(stderr, err)
+		return 2
+	}
+	if sub == "check" {
+		if err := inv.CheckSecrets(hosts); err != nil {
+			printInventoryDiagnostics(stderr, err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "%s: %d hosts selected of %d, %d groups; inventory is valid\n", f.inventory, len(hosts), len(inv.Hosts), len(inv.Groups))
+		return 0
+	}
+	switch f.output {
+	case "json":
+		views := make([]inventory.HostView, len(hosts))
+		for i, h := range hosts {
+			views[i] = h.View()
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(views); err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return 1
+		}
+	case "long":
+		for i, h := range hosts {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "%s\n", h.Name)
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "  groups\t%s\t\n", strings.Join(h.Groups, ", "))
+			for _, s := range h.Settings() {
+				fmt.Fprintf(tw, "  %s\t%s\t# %s\n", s.Key, s.Value, s.Source)
+			}
+			tw.Flush()
+		}
+	default:
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "HOST\tGROUPS\tADDRESS\tUSER\tJUMP\tROOMS\tTOKEN\tMETHOD")
+		for _, h := range hosts {
+			addr := inventory.Endpoint{Address: h.Address, Port: h.Port}.String()
+			jump := "-"
+			if len(h.Jump) > 0 {
+				parts := make([]string, len(h.Jump))
+				for i, e := range h.Jump {
+					parts[i] = e.String()
+				}
+				jump = strings.Join(parts, ",")
+			}
+			groups := strings.Join(h.Groups, ",")
+			if groups == "" {
+				groups = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", h.Name, groups, addr, h.User, jump, len(h.Claim.Rooms), h.Claim.Token, h.Claim.Method)
+		}
+		tw.Flush()
+	}
+	return 0
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		if args[0] == "--" {
+			return append(rest, args[1:]...), nil
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+}
+
+func printInventoryDiagnostics(w io.Writer, err error) {
+	var errs inventory.Errors
+	if errors.As(err, &errs) {
+		for _, d := range errs {
+			fmt.Fprintln(w, "error:", d.String())
+		}
+		fmt.Fprintf(w, "%d error(s); nothing was contacted\n", len(errs))
+		return
+	}
+	fmt.Fprintln(w, "error:", err)
+}

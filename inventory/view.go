@@ -1,0 +1,142 @@
+package inventory
+
+import (
+	"strings"
+)
+
+// HostView is a host's effective settings as `fleetclaim inventory list`
+// prints them: every setting, with the place each came from ("default" when
+// nothing set it). Secrets appear only as their source.
+type HostView struct {
+	Name                string            `json:"name"`
+	Groups              []string          `json:"groups"`
+	Address             string            `json:"address"`
+	Port                int               `json:"port"`
+	User                string            `json:"user"`
+	IdentityFiles       []string          `json:"identity_files"`
+	Jump                string            `json:"jump"`
+	KnownHosts          []string          `json:"known_hosts"`
+	HostKeyPolicy       string            `json:"host_key_policy"`
+	ConnectTimeout      string            `json:"connect_timeout"`
+	ServerAliveInterval string            `json:"server_alive_interval"`
+	Become              string            `json:"become"`
+	SudoPassword        string            `json:"sudo_password"`
+	URL                 string            `json:"url"`
+	Token               string            `json:"token"`
+	Rooms               []string          `json:"rooms"`
+	Proxy               string            `json:"proxy"`
+	Insecure            bool              `json:"insecure"`
+	CAFile              string            `json:"ca_file"`
+	Method              string            `json:"method"`
+	DockerContainer     string            `json:"docker_container"`
+	NetdataPrefix       string            `json:"netdata_prefix"`
+	Hostname            string            `json:"hostname"`
+	Kickstart           KickstartView     `json:"kickstart"`
+	Sources             map[string]string `json:"sources"`
+}
+
+// KickstartView is Kickstart with JSON names.
+type KickstartView struct {
+	Channel          string `json:"channel"`
+	StaticOnly       bool   `json:"static_only"`
+	NativeOnly       bool   `json:"native_only"`
+	ScriptFile       string `json:"script_file"`
+	ScriptSHA256     string `json:"script_sha256"`
+	OfflineBundle    string `json:"offline_bundle"`
+	AllowReinstall   bool   `json:"allow_reinstall"`
+	DisableTelemetry bool   `json:"disable_telemetry"`
+}
+
+// View returns h's settings for printing.
+func (h *Host) View() HostView {
+	nz := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	v := HostView{
+		Name:                h.Name,
+		Groups:              nz(h.Groups),
+		Address:             h.Address,
+		Port:                h.Port,
+		User:                h.User,
+		IdentityFiles:       nz(h.IdentityFiles),
+		Jump:                jumpString(h.Jump),
+		KnownHosts:          nz(h.KnownHosts),
+		HostKeyPolicy:       h.HostKeyPolicy,
+		ConnectTimeout:      h.ConnectTimeout.String(),
+		ServerAliveInterval: h.ServerAliveInterval.String(),
+		Become:              h.Become,
+		SudoPassword:        h.SudoPassword.String(),
+		URL:                 h.Claim.URL,
+		Token:               h.Claim.Token.String(),
+		Rooms:               nz(h.Claim.Rooms),
+		Proxy:               h.Claim.Proxy,
+		Insecure:            h.Claim.Insecure,
+		CAFile:              h.Claim.CAFile,
+		Method:              h.Claim.Method,
+		DockerContainer:     h.Claim.DockerContainer,
+		NetdataPrefix:       h.Claim.NetdataPrefix,
+		Hostname:            h.Claim.Hostname,
+		Kickstart: KickstartView{
+			Channel:          h.Claim.Kickstart.Channel,
+			StaticOnly:       h.Claim.Kickstart.StaticOnly,
+			NativeOnly:       h.Claim.Kickstart.NativeOnly,
+			ScriptFile:       h.Claim.Kickstart.ScriptFile,
+			ScriptSHA256:     h.Claim.Kickstart.ScriptSHA256,
+			OfflineBundle:    h.Claim.Kickstart.OfflineBundle,
+			AllowReinstall:   h.Claim.Kickstart.AllowReinstall,
+			DisableTelemetry: h.Claim.Kickstart.DisableTelemetry,
+		},
+		Sources: make(map[string]string, nSlots),
+	}
+	for _, name := range slotNames {
+		src, ok := h.Sources[name]
+		if !ok {
+			src = "default"
+			if name == "address" {
+				src = "host name"
+			}
+		}
+		v.Sources[name] = src
+	}
+	return v
+}
+
+// Setting is one line of a host's long listing.
+type Setting struct {
+	Key, Value, Source string
+}
+
+// Settings lists h's effective settings in documentation order, secrets
+// redacted, each with its source.
+func (h *Host) Settings() []Setting {
+	v := h.View()
+	vals := [nSlots]string{
+		sAddress: v.Address, sPort: itoa(v.Port), sUser: v.User,
+		sIdentityFiles: strings.Join(v.IdentityFiles, ", "), sJump: v.Jump,
+		sKnownHosts: strings.Join(v.KnownHosts, ", "), sHostKeyPolicy: v.HostKeyPolicy,
+		sConnectTimeout: v.ConnectTimeout, sServerAliveInterval: v.ServerAliveInterval,
+		sBecome: v.Become, sSudoPassword: v.SudoPassword, sURL: v.URL, sToken: v.Token,
+		sRooms: strings.Join(v.Rooms, ", "), sProxy: v.Proxy, sInsecure: boolString(v.Insecure),
+		sCAFile: v.CAFile, sMethod: v.Method, sDockerContainer: v.DockerContainer,
+		sNetdataPrefix: v.NetdataPrefix, sHostname: v.Hostname,
+		sKsChannel: v.Kickstart.Channel, sKsStaticOnly: boolString(v.Kickstart.StaticOnly),
+		sKsNativeOnly: boolString(v.Kickstart.NativeOnly), sKsScriptFile: v.Kickstart.ScriptFile,
+		sKsScriptSHA256: v.Kickstart.ScriptSHA256, sKsOfflineBundle: v.Kickstart.OfflineBundle,
+		sKsAllowReinstall: boolString(v.Kickstart.AllowReinstall), sKsDisableTelemetry: boolString(v.Kickstart.DisableTelemetry),
+	}
+	out := make([]Setting, 0, nSlots)
+	for s, name := range slotNames {
+		out = append(out, Setting{Key: name, Value: vals[s], Source: v.Sources[name]})
+	}
+	return out
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
