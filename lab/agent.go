@@ -1,0 +1,730 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// agentWebPort is the web port every lab agent's netdata.conf declares.
+const agentWebPort = 19999
+
+// defaultCloudURL is what an unconfigured agent reports as its Cloud URL.
+const defaultCloudURL = "https://app.netdata.cloud"
+
+// agent is the simulated Netdata Agent of one lab host. Its state lives here,
+// in the lab process; the files under the host's prefix are what a real agent
+// would leave on disk, and are re-read where a real agent re-reads them.
+type agent struct {
+	h      *host
+	keys   *agentKeys
+	logf   func(format string, args ...any)
+	mu     sync.Mutex
+	claimM sync.Mutex // serialises claims, like the agent's claiming spinlock
+
+	running     bool
+	startedAt   time.Time
+	claimedID   string // in-memory claim id; survives a reload, cleared by a restart
+	cloudURL    string // from cloud.conf
+	proxy       string
+	online      bool
+	connectedAt time.Time
+	connections int
+	failure     string // last claim failure reason
+}
+
+// agentKeys is the RSA key pair every simulated agent shares.
+type agentKeys struct{ privPEM, pubPEM []byte }
+
+// cloudStatus is the agent's Cloud status as /api/v2/info names it.
+func (a *agent) cloudStatusLocked() string {
+	switch {
+	case a.claimedID != "" && a.online:
+		return "online"
+	case a.claimedID != "":
+		return "offline"
+	default:
+		return "available"
+	}
+}
+
+// start brings the agent up: it loads the claim from disk and, like a real v2
+// agent at start-up, claims from claim.conf when it is not claimed yet.
+func (a *agent) start(ctx context.Context) {
+	a.mu.Lock()
+	if a.running {
+		a.mu.Unlock()
+		return
+	}
+	a.running = true
+	a.startedAt = time.Now()
+	a.claimedID, a.cloudURL, a.proxy = "", "", ""
+	a.online = false
+	a.failure = ""
+	a.mu.Unlock()
+	a.loadClaim()
+	if a.h.personality.Kind == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
+		a.claimFromConf(ctx)
+	}
+}
+
+func (a *agent) stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.running = false
+	a.online = false
+}
+
+func (a *agent) isRunning() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.running
+}
+
+func (a *agent) isClaimed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.claimedID != ""
+}
+
+// loadClaim merges the claim on disk (cloud.d/cloud.conf, cloud.d/claimed_id)
+// into the agent's memory: a claim the agent already holds is kept even when
+// the files are gone, which is why a reload alone cannot un-claim a node.
+func (a *agent) loadClaim() {
+	conf := readINI(filepath.Join(a.h.paths.cloudDir, "cloud.conf"))
+	id := conf["global.claimed_id"]
+	if !isUUID(id) {
+		if data, err := os.ReadFile(filepath.Join(a.h.paths.cloudDir, "claimed_id")); err == nil {
+			id = strings.TrimSpace(string(data))
+		}
+	}
+	u := conf["global.url"]
+	if u == "" {
+		u = conf["global.cloud base url"]
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if isUUID(id) && a.claimedID == "" {
+		a.claimedID = strings.ToLower(id)
+	}
+	if u != "" {
+		a.cloudURL = u
+	}
+	if p := conf["global.proxy"]; p != "" {
+		a.proxy = p
+	}
+	if a.claimedID != "" && a.running && !a.online && !a.h.personality.Has(FaultOffline) {
+		a.online = true
+		a.connectedAt = time.Now()
+		a.connections++
+	}
+}
+
+// reloadClaimingState is `netdatacli reload-claiming-state`.
+func (a *agent) reloadClaimingState(ctx context.Context) string {
+	a.loadClaim()
+	if !a.isClaimed() && a.h.personality.Kind == KindV2 {
+		a.claimFromConf(ctx)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch a.cloudStatusLocked() {
+	case "online":
+		return "Netdata Agent is claimed to Netdata Cloud and is currently online."
+	case "offline":
+		return "Netdata Agent is claimed to Netdata Cloud, but it is currently offline: " + a.offlineReasonLocked()
+	default:
+		return "Netdata Agent is not claimed to Netdata Cloud: " + a.failureReasonLocked()
+	}
+}
+
+func (a *agent) offlineReasonLocked() string {
+	return "connection to Netdata Cloud failed (lab host personality: offline)"
+}
+
+func (a *agent) failureReasonLocked() string {
+	if a.failure == "" {
+		return "Agent is not claimed yet"
+	}
+	return a.failure
+}
+
+// claimFromConf claims with the settings in claim.conf, if it has a token.
+func (a *agent) claimFromConf(ctx context.Context) {
+	conf := readINI(filepath.Join(a.h.paths.conf, "claim.conf"))
+	u, ok := conf["global.url"]
+	if !ok || u == "" {
+		u = defaultCloudURL
+	}
+	token := conf["global.token"]
+	proxy, ok := conf["global.proxy"]
+	if !ok {
+		proxy = "env"
+	}
+	if token == "" {
+		return
+	}
+	a.claim(ctx, claimRequest{url: u, token: token, rooms: conf["global.rooms"], proxy: proxy,
+		insecure: iniBool(conf["global.insecure"])})
+}
+
+type claimRequest struct {
+	url, token, rooms, proxy string
+	insecure                 bool
+	nodeID                   string // v1 only: the id to claim as (default: a fresh random one)
+	hostname                 string // v1 only
+}
+
+// claimResult is one claim attempt's outcome.
+type claimResult struct {
+	ok       bool
+	status   int    // HTTP status, 0 when the request failed
+	errorKey string // errorMsgKey of a 4xx answer
+	reason   string // the agent's failure reason
+	retry    bool
+	nodeID   string
+}
+
+// claim runs the agent's claim: up to five attempts while the failure is retryable.
+func (a *agent) claim(ctx context.Context, req claimRequest) claimResult {
+	a.claimM.Lock()
+	defer a.claimM.Unlock()
+	if err := a.ensureKeys(); err != nil {
+		res := claimResult{reason: err.Error()}
+		a.setFailure(res.reason)
+		return res
+	}
+	var res claimResult
+	for attempt := 0; attempt < 5; attempt++ {
+		res = a.claimOnce(ctx, req)
+		if res.ok || !res.retry {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			a.setFailure(res.reason)
+			return res
+		case <-time.After(time.Duration(300+100*attempt) * time.Millisecond):
+		}
+	}
+	if !res.ok {
+		a.setFailure(res.reason)
+		return res
+	}
+	if err := a.saveClaim(req, res.nodeID); err != nil {
+		res = claimResult{reason: "Failed to save claiming info to disk"}
+		a.logf("host %s: save claim: %v", a.h.name, err)
+		a.setFailure(res.reason)
+		return res
+	}
+	a.mu.Lock()
+	a.claimedID = res.nodeID
+	a.cloudURL = req.url
+	a.proxy = req.proxy
+	a.failure = ""
+	if a.running && !a.h.personality.Has(FaultOffline) {
+		a.online = true
+		a.connectedAt = time.Now()
+		a.connections++
+	}
+	a.mu.Unlock()
+	return res
+}
+
+func (a *agent) setFailure(reason string) {
+	a.mu.Lock()
+	a.failure = reason
+	a.mu.Unlock()
+}
+
+// ensureKeys installs the shared RSA key pair as the agent's cloud.d key pair.
+func (a *agent) ensureKeys() error {
+	dir := a.h.paths.cloudDir
+	if fileExists(filepath.Join(dir, "public.pem")) {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o770); err != nil {
+		return fmt.Errorf("Cannot create directory %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "private.pem"), a.keys.privPEM, 0o600); err != nil {
+		return fmt.Errorf("Cannot write private key file: %s", filepath.Join(dir, "private.pem"))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "public.pem"), a.keys.pubPEM, 0o600); err != nil {
+		return fmt.Errorf("Cannot write public key file: %s", filepath.Join(dir, "public.pem"))
+	}
+	return nil
+}
+
+// claimOnce sends one claim request to Cloud.
+func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
+	nodeID := req.nodeID
+	if nodeID == "" {
+		nodeID = randomUUID()
+	}
+	hostname := req.hostname
+	if hostname == "" {
+		hostname = a.h.name
+	}
+	target := req.url
+	if !strings.HasSuffix(target, "/") {
+		target += "/"
+	}
+	target += "api/v1/spaces/nodes/" + nodeID
+	pubFile := filepath.Join(a.h.paths.cloudDir, "public.pem")
+	pub, err := os.ReadFile(pubFile)
+	if err != nil || len(pub) == 0 {
+		return claimResult{reason: fmt.Sprintf("cannot read public key file '%s'", pubFile)}
+	}
+	rooms := []string{}
+	for r := range strings.SplitSeq(req.rooms, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			rooms = append(rooms, r)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{
+		"node":      map[string]string{"id": nodeID, "hostname": hostname},
+		"token":     req.token,
+		"rooms":     rooms,
+		"publicKey": string(pub),
+		"mGUID":     a.h.guid,
+	})
+
+	trusted := ""
+	for _, name := range []string{"trusted.pem", "cloud_fullchain.pem"} {
+		if p := filepath.Join(a.h.paths.cloudDir, name); fileExists(p) {
+			trusted = p
+			break
+		}
+	}
+	tlsConf := &tls.Config{InsecureSkipVerify: req.insecure} //nolint:gosec // the agent's own -insecure option
+	if trusted != "" && !req.insecure {
+		pool := x509.NewCertPool()
+		if pem, err := os.ReadFile(trusted); err == nil {
+			pool.AppendCertsFromPEM(pem)
+		}
+		tlsConf.RootCAs = pool // like curl's CAINFO: the file replaces the default bundle
+	}
+	proxyShown := req.proxy
+	tr := &http.Transport{
+		TLSClientConfig:     tlsConf,
+		DisableKeepAlives:   true,
+		TLSHandshakeTimeout: 5 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}
+	switch req.proxy {
+	case "", "none":
+		proxyShown = "none"
+	case "env":
+		tr.Proxy = http.ProxyFromEnvironment
+	default:
+		p := req.proxy
+		if !strings.Contains(p, "://") {
+			p = "http://" + p
+		}
+		pu, err := url.Parse(p)
+		if err != nil {
+			return claimResult{reason: a.requestFailure("Couldn't resolve proxy name", proxyShown, req.insecure, pubFile, trusted)}
+		}
+		if pu.Scheme == "socks5h" {
+			pu.Scheme = "socks5"
+		}
+		tr.Proxy = http.ProxyURL(pu)
+	}
+	defer tr.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
+	if err != nil {
+		return claimResult{reason: a.requestFailure("URL using bad/illegal format or missing URL", proxyShown, req.insecure, pubFile, trusted)}
+	}
+	httpReq.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: tr}).Do(httpReq)
+	if err != nil {
+		a.logf("host %s: claim request: %v", a.h.name, err)
+		return claimResult{retry: true, reason: a.requestFailure(curlError(err, tr.Proxy != nil), proxyShown, req.insecure, pubFile, trusted)}
+	}
+	defer resp.Body.Close()
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	res := claimResult{status: resp.StatusCode, nodeID: nodeID}
+	var e struct {
+		ErrorMsgKey string `json:"errorMsgKey"`
+	}
+	_ = json.Unmarshal(respBody, &e)
+	res.errorKey = e.ErrorMsgKey
+	switch code := resp.StatusCode; {
+	case e.ErrorMsgKey == "ErrProcessingClaim":
+		res.reason = "Claiming is in progress"
+	case code == http.StatusNoContent:
+		res.ok = true
+	case code == http.StatusUnprocessableEntity:
+		switch e.ErrorMsgKey {
+		case "ErrInvalidNodeID":
+			res.reason = "Failed: the node id is invalid"
+		case "ErrInvalidNodeName":
+			res.reason = "Failed: the node name is invalid"
+		case "ErrInvalidRoomID":
+			res.reason = "Failed: one or more room ids are invalid"
+		case "ErrInvalidPublicKey":
+			res.reason = "Failed: the public key is invalid"
+		case "":
+			if len(respBody) == 0 {
+				res.reason = fmt.Sprintf("Failed with an empty response, code %d", code)
+			} else {
+				res.reason = fmt.Sprintf("Failed with a response code %d", code)
+			}
+		default:
+			res.reason = fmt.Sprintf("Failed with description '%s'", e.ErrorMsgKey)
+		}
+	case code == http.StatusProcessing:
+		res.reason = "Claiming is in progress"
+	case code == http.StatusForbidden:
+		res.reason = "Failed: token is expired, not found, or invalid"
+	case code == http.StatusConflict:
+		res.reason = "Failed: agent is already claimed"
+	case code == http.StatusInternalServerError:
+		res.reason, res.retry = "Failed: received Internal Server Error", true
+	case code == http.StatusServiceUnavailable:
+		res.reason, res.retry = "Failed: Netdata Cloud is unavailable", true
+	case code == http.StatusGatewayTimeout:
+		res.reason, res.retry = "Failed: Gateway Timeout", true
+	default:
+		res.reason, res.retry = fmt.Sprintf("Failed with response code %d", code), true
+	}
+	return res
+}
+
+// requestFailure formats a transport failure the way the agent reports it.
+func (a *agent) requestFailure(what, proxy string, insecure bool, pubFile, trusted string) string {
+	if trusted == "" {
+		trusted = "none"
+	}
+	return fmt.Sprintf("Request failed with error: %s\nproxy: '%s',\ninsecure: %t,\npublic key file: '%s',\ntrusted key file: '%s'",
+		what, proxy, insecure, pubFile, trusted)
+}
+
+// curlError names a Go transport error the way libcurl's curl_easy_strerror
+// names the matching failure, since that is what real agents print.
+func curlError(err error, viaProxy bool) string {
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid):
+		return "SSL peer certificate or SSH remote key was not OK"
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return "Timeout was reached"
+	case errors.As(err, &dnsErr):
+		if viaProxy {
+			return "Couldn't resolve proxy name"
+		}
+		return "Couldn't resolve host name"
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return "Couldn't connect to server"
+	case viaProxy && strings.Contains(err.Error(), "proxyconnect"):
+		return "Couldn't connect to server"
+	case strings.Contains(err.Error(), "tls:"):
+		return "SSL connect error"
+	default:
+		return "Failure when receiving data from the peer"
+	}
+}
+
+// saveClaim writes what a real agent writes after a successful claim.
+func (a *agent) saveClaim(req claimRequest, nodeID string) error {
+	dir := a.h.paths.cloudDir
+	if err := os.MkdirAll(dir, 0o770); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "claimed_id"), []byte(nodeID), 0o640); err != nil {
+		return err
+	}
+	var conf string
+	if a.h.personality.Kind == KindV1 {
+		conf = fmt.Sprintf("[global]\n    enabled = yes\n    cloud base url = %s\n", req.url)
+	} else {
+		conf = fmt.Sprintf("[global]\n    url = %s\n    proxy = %s\n    token = %s\n    rooms = %s\n    insecure = %s\n    machine_guid = %s\n    claimed_id = %s\n    hostname = %s\n",
+			req.url, req.proxy, req.token, req.rooms, map[bool]string{true: "yes", false: "no"}[req.insecure],
+			a.h.guid, nodeID, a.h.name)
+	}
+	return writeFileAtomic(filepath.Join(dir, "cloud.conf"), []byte(conf), 0o600)
+}
+
+// aclkState is `netdatacli aclk-state` (text).
+func (a *agent) aclkState() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.h.personality.Kind == KindNoCloud {
+		return "ACLK Available: No"
+	}
+	var b strings.Builder
+	b.WriteString("ACLK Available: Yes\nACLK Version: 2\nProtocols Supported: Protobuf\nProtocol Used: Protobuf\nMQTT Version: 5\nClaimed: ")
+	if a.claimedID == "" {
+		b.WriteString("No\n")
+	} else {
+		fmt.Fprintf(&b, "Yes\nClaimed Id: %s\nCloud URL: %s\nACLK Proxy: %s\nPublish Latency: %s\n",
+			a.claimedID, a.cloudURLLocked(), a.proxyDisplayLocked(), "0us")
+	}
+	fmt.Fprintf(&b, "Online: %s\nReconnect count: %d\nBanned By Cloud: No\n", yesNo(a.online), max(a.connections-1, 0))
+	if !a.connectedAt.IsZero() {
+		t := a.connectedAt.Local().Format(time.DateTime)
+		fmt.Fprintf(&b, "Last Connection Time: %s\nLast Connection Time + 3 PUBACKs received: %s\n", t, t)
+	}
+	if a.online {
+		b.WriteString("Received Cloud MQTT Messages: 3\nMQTT Messages Confirmed by Remote Broker (PUBACKs): 3\nPending PUBACKS: 0\nMQTT Messages Dropped Without a PUBACK (since start): 0\nServer Receive Maximum: 100\n")
+		fmt.Fprintf(&b, "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: 0\n\tRelationship: self\n\tAlert Streaming Status:\n\t\tUpdates: 1\n\t\tCheckpoints: 0\n\t\tAlert count: 0\n\t\tAlert snapshot count: 0",
+			a.h.guid, a.h.name, a.claimedID, a.claimedID)
+	}
+	return b.String()
+}
+
+func (a *agent) cloudURLLocked() string {
+	if a.cloudURL == "" {
+		return defaultCloudURL
+	}
+	return a.cloudURL
+}
+
+func (a *agent) proxyDisplayLocked() string {
+	switch a.proxy {
+	case "", "none", "env":
+		return "none"
+	}
+	cred := "without credentials"
+	if strings.Contains(a.proxy, "@") {
+		cred = "with credentials"
+	}
+	host := a.proxy
+	if u, err := url.Parse(a.proxy); err == nil && u.Host != "" {
+		host = u.Scheme + "://" + u.Host
+	}
+	return fmt.Sprintf("%s (%s, from cloud.conf)", host, cred)
+}
+
+// aclkStateJSON is `netdatacli aclk-state json`, keys in the agent's order.
+func (a *agent) aclkStateJSON() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.h.personality.Kind == KindNoCloud {
+		return `{"aclk-available":false}`
+	}
+	type nodeInstance struct {
+		Hostname        string         `json:"hostname"`
+		MGUID           string         `json:"mguid"`
+		ClaimedID       *string        `json:"claimed_id"`
+		NodeID          *string        `json:"node-id"`
+		StreamingHops   int            `json:"streaming-hops"`
+		Relationship    string         `json:"relationship"`
+		StreamingOnline bool           `json:"streaming-online"`
+		AlertSync       map[string]int `json:"alert-sync-status"`
+	}
+	type state struct {
+		Available      bool           `json:"aclk-available"`
+		Version        int            `json:"aclk-version"`
+		Protocols      []string       `json:"protocols-supported"`
+		Claimed        bool           `json:"agent-claimed"`
+		ClaimedID      *string        `json:"claimed-id"`
+		CloudURL       string         `json:"cloud-url"`
+		Proxy          string         `json:"aclk_proxy"`
+		PublishLatency int64          `json:"publish_latency_us"`
+		Online         bool           `json:"online"`
+		Protocol       string         `json:"used-cloud-protocol"`
+		MQTTVersion    int            `json:"mqtt-version"`
+		Received       int            `json:"received-app-layer-msgs"`
+		Pubacks        int            `json:"received-mqtt-pubacks"`
+		Pending        int            `json:"pending-mqtt-pubacks"`
+		TimedOut       int            `json:"timed-out-mqtt-pubacks-since-start"`
+		RecvMax        int            `json:"server-receive-maximum"`
+		Reconnects     int            `json:"reconnect-count"`
+		LastConnect    *string        `json:"last-connect-time-utc"`
+		LastConnectAck *string        `json:"last-connect-time-puback-utc"`
+		LastDisconnect *string        `json:"last-disconnect-time-utc"`
+		NextAttempt    *string        `json:"next-connection-attempt-utc"`
+		LastBackoff    *float64       `json:"last-backoff-value"`
+		Banned         bool           `json:"banned-by-cloud"`
+		NodeInstances  []nodeInstance `json:"node-instances"`
+	}
+	s := state{Available: true, Version: 2, Protocols: []string{"Protobuf"}, Claimed: a.claimedID != "",
+		CloudURL: a.cloudURLLocked(), Proxy: a.proxyDisplayLocked(), Online: a.online, Protocol: "Protobuf",
+		MQTTVersion: 5, Reconnects: max(a.connections-1, 0)}
+	ni := nodeInstance{Hostname: a.h.name, MGUID: a.h.guid, Relationship: "self", StreamingOnline: true,
+		AlertSync: map[string]int{"updates": 1, "checkpoints": 0, "alert-count": 0, "alert-snapshot-count": 0}}
+	if a.claimedID != "" {
+		id := a.claimedID
+		s.ClaimedID, ni.ClaimedID = &id, &id
+		if a.online {
+			ni.NodeID = &id
+		}
+	}
+	if !a.connectedAt.IsZero() {
+		t := a.connectedAt.UTC().Format(time.DateTime)
+		s.LastConnect, s.LastConnectAck = &t, &t
+	}
+	if a.online {
+		s.Received, s.Pubacks, s.RecvMax = 3, 3, 100
+	}
+	s.NodeInstances = []nodeInstance{ni}
+	out, _ := json.Marshal(s)
+	return string(out)
+}
+
+// serveHTTP is the agent's web API, reached through direct-tcpip.
+func (a *agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := a.h.personality
+	var v any
+	switch r.URL.Path {
+	case "/api/v1/info":
+		v = a.infoV1()
+	case "/api/v2/info":
+		if versionBefore(p.Version, 1, 40) {
+			http.NotFound(w, r)
+			return
+		}
+		v = a.infoV2()
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "\t")
+	_ = enc.Encode(v)
+}
+
+func (a *agent) infoV1() any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cloud := a.h.personality.Kind != KindNoCloud
+	type info struct {
+		Version        string   `json:"version"`
+		UID            string   `json:"uid"`
+		HostsAvailable int      `json:"hosts-available"`
+		MirroredHosts  []string `json:"mirrored_hosts"`
+		OSName         string   `json:"os_name"`
+		KernelName     string   `json:"kernel_name"`
+		Architecture   string   `json:"architecture"`
+		CloudEnabled   bool     `json:"cloud-enabled"`
+		CloudAvailable bool     `json:"cloud-available"`
+		AgentClaimed   bool     `json:"agent-claimed"`
+		ACLKAvailable  bool     `json:"aclk-available"`
+		MemoryMode     string   `json:"memory-mode"`
+		WebEnabled     bool     `json:"web-enabled"`
+		StreamEnabled  bool     `json:"stream-enabled"`
+		HTTPSEnabled   bool     `json:"https-enabled"`
+	}
+	return info{Version: "v" + a.h.personality.Version, UID: a.h.guid, HostsAvailable: 1,
+		MirroredHosts: []string{a.h.name}, OSName: "Debian GNU/Linux", KernelName: "Linux",
+		Architecture: prebuiltArch(), CloudEnabled: cloud, CloudAvailable: cloud,
+		AgentClaimed: a.claimedID != "", ACLKAvailable: a.online, MemoryMode: "dbengine",
+		WebEnabled: true, HTTPSEnabled: true}
+}
+
+func (a *agent) infoV2() any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	since := a.startedAt
+	if !a.connectedAt.IsZero() {
+		since = a.connectedAt
+	}
+	cloud := map[string]any{"id": a.connections, "status": a.cloudStatusLocked(),
+		"since": since.Unix(), "age": int64(now.Sub(since).Seconds())}
+	switch a.cloudStatusLocked() {
+	case "online":
+		cloud["claim_id"], cloud["url"], cloud["reason"] = a.claimedID, a.cloudURLLocked(), ""
+	case "offline":
+		cloud["claim_id"], cloud["url"], cloud["reason"] = a.claimedID, a.cloudURLLocked(), a.offlineReasonLocked()
+	default:
+		cloud["url"], cloud["reason"] = a.cloudURLLocked(), a.failureReasonLocked()
+	}
+	var nd *string
+	if a.online {
+		id := a.claimedID
+		nd = &id
+	}
+	type agentInfo struct {
+		MG          string         `json:"mg"`
+		ND          *string        `json:"nd"`
+		NM          string         `json:"nm"`
+		Now         int64          `json:"now"`
+		AI          int            `json:"ai"`
+		Application map[string]any `json:"application"`
+		Cloud       map[string]any `json:"cloud"`
+	}
+	return map[string]any{"api": 2, "agents": []agentInfo{{MG: a.h.guid, ND: nd, NM: a.h.name, Now: now.Unix(),
+		Application: map[string]any{"package": map[string]any{"version": "v" + a.h.personality.Version,
+			"type": "kickstart-static", "arch": prebuiltArch()}},
+		Cloud: cloud}}}
+}
+
+// readINI parses a netdata-style ini file into "section.key" -> value.
+// Missing files read as empty.
+func readINI(path string) map[string]string {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' && strings.HasSuffix(line, "]") {
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		out[section+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+func iniBool(v string) bool {
+	switch strings.ToLower(v) {
+	case "yes", "true", "on", "1", "auto":
+		return true
+	}
+	return false
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}

@@ -1,0 +1,364 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const usage = `usage: fleetclaim lab COMMAND [options]
+
+commands:
+  up     --hosts N --dir DIR [--seed S] [--personalities SPEC] [--timeout D]
+         start a lab in the background and wait until it is ready
+  down   --dir DIR      stop the lab running in DIR
+  status --dir DIR      say whether a lab runs in DIR (exit 0 running, 3 not)
+  serve  --hosts N --dir DIR ...   run the lab in the foreground (what "up" starts)
+
+personality spec: comma-separated KIND[:VERSION][+FAULT...]=COUNT, e.g.
+  v1=2,nocloud=1,none=1,v2+cloud-503=3     (other hosts are healthy v2 agents)
+`
+
+// Main runs `fleetclaim lab ARGS...` and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Host-side helpers come first and parse nothing else: they run once per
+	// netdatacli or init-script call on a lab host, so they must stay cheap.
+	if len(args) > 0 {
+		switch args[0] {
+		case "netdatacli", "service", "claim-v1":
+			return runHelper(ctx, args[0], args[1:], stdout, stderr)
+		}
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "up":
+		return cmdUp(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "down":
+		return cmdDown(ctx, args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "fleetclaim lab: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+type upFlags struct {
+	dir, seed, personalities string
+	hosts                    int
+	timeout                  time.Duration
+}
+
+func parseUpFlags(name string, args []string, stderr io.Writer) (*upFlags, error) {
+	fs := flag.NewFlagSet("fleetclaim lab "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &upFlags{}
+	fs.IntVar(&f.hosts, "hosts", 20, "number of SSH hosts")
+	fs.StringVar(&f.dir, "dir", "", "lab directory (required)")
+	fs.StringVar(&f.seed, "seed", "", "seed for a reproducible new lab")
+	fs.StringVar(&f.personalities, "personalities", "", "host personalities, e.g. v1=2,nocloud=1")
+	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for the lab to be ready (default: 60s + 10s per 1000 hosts)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.dir == "" {
+		return nil, errors.New("--dir is required")
+	}
+	if f.hosts < 1 {
+		return nil, errors.New("--hosts must be at least 1")
+	}
+	if _, err := ParsePersonalities(f.personalities); err != nil {
+		return nil, err
+	}
+	if f.timeout == 0 {
+		f.timeout = 60*time.Second + time.Duration(f.hosts)*10*time.Millisecond
+	}
+	abs, err := filepath.Abs(f.dir)
+	if err != nil {
+		return nil, err
+	}
+	f.dir = abs
+	return f, nil
+}
+
+// cmdUp starts `lab serve` detached and waits for its ready file.
+func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseUpFlags("up", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		return 2
+	}
+	if pid, alive := runningPID(f.dir); alive {
+		fmt.Fprintf(stderr, "fleetclaim lab up: a lab is already running in %s (pid %d); run `fleetclaim lab down --dir %s` first\n", f.dir, pid, f.dir)
+		return 1
+	}
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		return 1
+	}
+	ready := filepath.Join(f.dir, "lab.ready")
+	_ = os.Remove(ready)
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		return 1
+	}
+	logPath := filepath.Join(f.dir, "lab.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		return 1
+	}
+	defer logFile.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		return 1
+	}
+	defer devnull.Close()
+	serveArgs := []string{"lab", "serve", "--dir", f.dir, "--hosts", strconv.Itoa(f.hosts)}
+	if f.seed != "" {
+		serveArgs = append(serveArgs, "--seed", f.seed)
+	}
+	if f.personalities != "" {
+		serveArgs = append(serveArgs, "--personalities", f.personalities)
+	}
+	cmd := exec.Command(exe, serveArgs...)
+	cmd.Dir = f.dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab up: start lab process: %v\n", err)
+		return 1
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.NewTimer(f.timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			fmt.Fprintf(stderr, "fleetclaim lab up: the lab process exited before it was ready (%v); %s:\n%s", err, logPath, logTail(logPath))
+			return 1
+		case <-deadline.C:
+			_ = cmd.Process.Kill()
+			fmt.Fprintf(stderr, "fleetclaim lab up: the lab was not ready after %s; %s:\n%s", f.timeout, logPath, logTail(logPath))
+			return 1
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", ctx.Err())
+			return 1
+		case <-tick.C:
+			if data, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(cmd.Process.Pid) {
+				info, err := ReadInfo(f.dir)
+				if err != nil {
+					fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+					return 1
+				}
+				fmt.Fprintf(stdout, "lab up: %d hosts in %s (pid %d)\n  inventory: %s\n  cloud:     %s\n  stop with: fleetclaim lab down --dir %s\n",
+					len(info.Hosts), f.dir, info.PID, info.Inventory(), info.CloudURL, f.dir)
+				return 0
+			}
+		}
+	}
+}
+
+// logTail is the last lines of a log file, for error messages.
+func logTail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "  (no log: " + err.Error() + ")\n"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("  | " + l + "\n")
+	}
+	return b.String()
+}
+
+// cmdServe runs the lab in the foreground until SIGTERM/SIGINT.
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
+	f, err := parseUpFlags("serve", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
+	l, err := Start(ctx, Options{Dir: f.dir, Hosts: f.hosts, Seed: f.seed, Personalities: f.personalities, Log: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		return 1
+	}
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if err := writeFileAtomic(filepath.Join(f.dir, "lab.pid"), pid, 0o644); err != nil {
+		l.Close()
+		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		return 1
+	}
+	if err := writeFileAtomic(filepath.Join(f.dir, "lab.ready"), pid, 0o644); err != nil {
+		l.Close()
+		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		return 1
+	}
+	<-ctx.Done()
+	l.logf("stopping")
+	_ = os.Remove(filepath.Join(f.dir, "lab.ready"))
+	l.Close()
+	_ = os.Remove(filepath.Join(f.dir, "lab.pid"))
+	l.logf("stopped")
+	return 0
+}
+
+func dirFlag(name string, args []string, stderr io.Writer) (string, error) {
+	fs := flag.NewFlagSet("fleetclaim lab "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "lab directory (required)")
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if *dir == "" {
+		return "", errors.New("--dir is required")
+	}
+	return filepath.Abs(*dir)
+}
+
+// runningPID returns the pid in DIR/lab.pid and whether that process is
+// alive and is a lab serving DIR (so a recycled pid is never signalled).
+func runningPID(dir string) (int, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, "lab.pid"))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, isLabProcess(pid, dir)
+}
+
+func isLabProcess(pid int, dir string) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return true // no /proc: trust the pid file
+	}
+	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
+	hasServe, hasDir := false, false
+	for _, a := range args {
+		hasServe = hasServe || string(a) == "serve"
+		hasDir = hasDir || string(a) == dir
+	}
+	return hasServe && hasDir
+}
+
+// cmdDown stops the lab: SIGTERM, wait, SIGKILL as a last resort.
+func cmdDown(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	dir, err := dirFlag("down", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab down: %v\n", err)
+		return 2
+	}
+	pid, alive := runningPID(dir)
+	if !alive {
+		cleanupRunFiles(dir)
+		fmt.Fprintf(stdout, "lab down: no lab running in %s\n", dir)
+		return 0
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	if !waitGone(ctx, pid, dir, 15*time.Second) {
+		fmt.Fprintf(stderr, "fleetclaim lab down: pid %d did not stop after SIGTERM; killing it\n", pid)
+		_ = syscall.Kill(-pid, syscall.SIGKILL) // its session/process group
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if !waitGone(ctx, pid, dir, 5*time.Second) {
+			fmt.Fprintf(stderr, "fleetclaim lab down: pid %d is still running\n", pid)
+			return 1
+		}
+	}
+	cleanupRunFiles(dir)
+	fmt.Fprintf(stdout, "lab down: stopped pid %d\n", pid)
+	return 0
+}
+
+func waitGone(ctx context.Context, pid int, dir string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !isLabProcess(pid, dir) || isZombie(pid) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// isZombie reports whether pid has exited but is not reaped yet (its parent,
+// e.g. a test that ran `lab up`, has not waited for it).
+func isZombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(data, ')'); i > 0 && i+2 < len(data) {
+		return data[i+2] == 'Z'
+	}
+	return false
+}
+
+func cleanupRunFiles(dir string) {
+	for _, f := range []string{"lab.pid", "lab.ready", "lab.sock"} {
+		_ = os.Remove(filepath.Join(dir, f))
+	}
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	dir, err := dirFlag("status", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab status: %v\n", err)
+		return 2
+	}
+	pid, alive := runningPID(dir)
+	if !alive {
+		fmt.Fprintf(stdout, "no lab running in %s\n", dir)
+		return 3
+	}
+	info, err := ReadInfo(dir)
+	if err != nil {
+		fmt.Fprintf(stdout, "lab running in %s (pid %d)\n", dir, pid)
+		return 0
+	}
+	fmt.Fprintf(stdout, "lab running in %s (pid %d): %d hosts, Cloud %s\n", dir, pid, len(info.Hosts), info.CloudURL)
+	return 0
+}

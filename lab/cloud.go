@@ -1,0 +1,363 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Room is a room of the lab Cloud's Space.
+type Room struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Claim is one node the lab Cloud accepted.
+type Claim struct {
+	NodeID   string    `json:"node_id"`
+	Hostname string    `json:"hostname"`
+	MGUID    string    `json:"mguid"`
+	Rooms    []string  `json:"rooms"`
+	Time     time.Time `json:"time"`
+	// ReplacedBy is set (in the full history only) when a later claim with the
+	// same machine GUID replaced this one.
+	ReplacedBy string `json:"replaced_by,omitempty"`
+}
+
+// labRoomNames are the rooms of the lab Space, in inventory order.
+var labRoomNames = []string{"production", "web servers", "databases", "staging"}
+
+// cloud is the lab's Netdata Cloud: the claim endpoint agents call, and the
+// read endpoint tests use as the proof of what was claimed.
+//
+// Claim policy (documented because real Cloud's is not): a claim whose node id
+// is already claimed is refused with 409 ErrAlreadyClaimed; a claim for a
+// machine GUID that is already claimed under another node id replaces the
+// earlier claim, the way cloned machines replace each other in real Cloud.
+type cloud struct {
+	dir     string
+	token   string
+	spaceID string
+	rooms   []Room
+	faults  map[string]Personality // by machine GUID
+	logf    func(string, ...any)
+
+	srv *http.Server
+	ln  net.Listener
+	url string
+
+	mu      sync.Mutex
+	claims  []Claim        // full history, in order
+	byNode  map[string]int // node id -> index in claims
+	byGUID  map[string]int // machine GUID -> index of its active claim
+	store   *os.File       // DIR/cloud-claims.jsonl
+	reqLog  *bufio.Writer  // DIR/cloud-requests.log
+	reqFile *os.File
+}
+
+func newCloud(dir string, k keyring, logf func(string, ...any)) *cloud {
+	c := &cloud{dir: dir, token: k.token(), spaceID: k.uuid("space"), logf: logf,
+		byNode: map[string]int{}, byGUID: map[string]int{}, faults: map[string]Personality{}}
+	for _, name := range labRoomNames {
+		c.rooms = append(c.rooms, Room{ID: k.uuid("room:" + name), Name: name})
+	}
+	return c
+}
+
+func (c *cloud) roomID(name string) string {
+	for _, r := range c.rooms {
+		if r.Name == name {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+// start loads the claim history and serves HTTPS on 127.0.0.1 (port 0 = any).
+func (c *cloud) start(ca *cloudCA, port int) error {
+	if err := c.loadClaims(); err != nil {
+		return err
+	}
+	var err error
+	if c.store, err = os.OpenFile(filepath.Join(c.dir, "cloud-claims.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+		return fmt.Errorf("lab Cloud: %w", err)
+	}
+	if c.reqFile, err = os.OpenFile(filepath.Join(c.dir, "cloud-requests.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+		return fmt.Errorf("lab Cloud: %w", err)
+	}
+	c.reqLog = bufio.NewWriter(c.reqFile)
+	leaf, err := ca.serverCert()
+	if err != nil {
+		return err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{leaf.der, ca.cert.Raw}, PrivateKey: leaf.key}
+	c.ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil && port != 0 {
+		c.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return fmt.Errorf("lab Cloud: listen: %w", err)
+	}
+	c.url = "https://" + c.ln.Addr().String()
+	c.srv = &http.Server{
+		Handler:           http.HandlerFunc(c.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(logWriter(c.logf), "lab Cloud: ", 0),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	}
+	go func() {
+		if err := c.srv.Serve(tls.NewListener(c.ln, c.srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.logf("lab Cloud: %v", err)
+		}
+	}()
+	return nil
+}
+
+func (c *cloud) close(ctx context.Context) {
+	if c.srv != nil {
+		_ = c.srv.Shutdown(ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reqLog != nil {
+		_ = c.reqLog.Flush()
+		_ = c.reqFile.Close()
+		c.reqLog = nil
+	}
+	if c.store != nil {
+		_ = c.store.Close()
+		c.store = nil
+	}
+}
+
+func (c *cloud) loadClaims() error {
+	f, err := os.Open(filepath.Join(c.dir, "cloud-claims.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lab Cloud: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var cl Claim
+		if json.Unmarshal(sc.Bytes(), &cl) == nil && cl.NodeID != "" {
+			c.recordLocked(cl)
+		}
+	}
+	return nil
+}
+
+// recordLocked adds an accepted claim to the in-memory history.
+func (c *cloud) recordLocked(cl Claim) {
+	if prev, ok := c.byGUID[cl.MGUID]; ok && cl.MGUID != "" {
+		c.claims[prev].ReplacedBy = cl.NodeID
+	}
+	c.claims = append(c.claims, cl)
+	c.byNode[cl.NodeID] = len(c.claims) - 1
+	if cl.MGUID != "" {
+		c.byGUID[cl.MGUID] = len(c.claims) - 1
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (c *cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	switch {
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/spaces/nodes/"):
+		c.handleClaim(rec, r, strings.TrimPrefix(r.URL.Path, "/api/v1/spaces/nodes/"))
+	case r.Method == http.MethodGet && r.URL.Path == "/lab/claims":
+		c.handleClaims(rec, r)
+	default:
+		cloudError(rec, http.StatusNotFound, "ErrNotFound", "not found")
+	}
+	c.mu.Lock()
+	if c.reqLog != nil {
+		// Method, path and status only: never the body (which carries the token).
+		fmt.Fprintf(c.reqLog, "%s %s %s %d %s\n", start.UTC().Format(time.RFC3339Nano), r.Method, r.URL.Path,
+			rec.status, time.Since(start).Round(time.Microsecond))
+		_ = c.reqLog.Flush()
+	}
+	c.mu.Unlock()
+}
+
+func cloudError(w http.ResponseWriter, status int, key, msg string) {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errorCode":         hex.EncodeToString(id[:]),
+		"errorMsgKey":       key,
+		"errorMessage":      msg,
+		"errorNonRetryable": status < 500,
+		"errorRetryDelay":   0,
+	})
+}
+
+type claimBody struct {
+	Node struct {
+		ID       string `json:"id"`
+		Hostname string `json:"hostname"`
+	} `json:"node"`
+	Token     string   `json:"token"`
+	Rooms     []string `json:"rooms"`
+	PublicKey string   `json:"publicKey"`
+	MGUID     string   `json:"mGUID"`
+}
+
+func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID string) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 256<<10))
+	if err != nil {
+		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "cannot read request body")
+		return
+	}
+	var body claimBody
+	if err := json.Unmarshal(data, &body); err != nil {
+		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "request body is not valid JSON")
+		return
+	}
+	c.mu.Lock()
+	p, faulty := c.faults[body.MGUID]
+	c.mu.Unlock()
+	if faulty && c.injectFault(w, r, p) {
+		return
+	}
+	if !isUUID(nodeID) || (body.Node.ID != "" && !strings.EqualFold(body.Node.ID, nodeID)) {
+		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "invalid node id")
+		return
+	}
+	nodeID = strings.ToLower(nodeID)
+	if body.Token != c.token {
+		cloudError(w, http.StatusForbidden, "ErrForbidden", "token is expired, not found, or invalid")
+		return
+	}
+	if strings.TrimSpace(body.Node.Hostname) == "" {
+		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeName", "invalid node name")
+		return
+	}
+	for _, room := range body.Rooms {
+		if !slices.ContainsFunc(c.rooms, func(rm Room) bool { return rm.ID == room }) {
+			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidRoomID", "invalid room id")
+			return
+		}
+	}
+	if !validPublicKey(body.PublicKey) {
+		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidPublicKey", "invalid public key")
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, taken := c.byNode[nodeID]; taken {
+		cloudError(w, http.StatusConflict, "ErrAlreadyClaimed", "node is already claimed")
+		return
+	}
+	rooms := body.Rooms
+	if rooms == nil {
+		rooms = []string{}
+	}
+	cl := Claim{NodeID: nodeID, Hostname: body.Node.Hostname, MGUID: body.MGUID, Rooms: rooms, Time: time.Now().UTC()}
+	if c.store != nil {
+		line, _ := json.Marshal(cl)
+		if _, err := c.store.Write(append(line, '\n')); err != nil {
+			cloudError(w, http.StatusInternalServerError, "ErrInternalServerError", "cannot store claim")
+			return
+		}
+	}
+	c.recordLocked(cl)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// injectFault answers a claim from a host whose personality says Cloud
+// misbehaves for it; it reports whether it answered.
+func (c *cloud) injectFault(w http.ResponseWriter, r *http.Request, p Personality) bool {
+	if p.Has(FaultCloudSlow) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	switch {
+	case p.Has(FaultCloud403):
+		cloudError(w, http.StatusForbidden, "ErrForbidden", "token is expired, not found, or invalid")
+	case p.Has(FaultCloud409):
+		cloudError(w, http.StatusConflict, "ErrAlreadyClaimed", "node is already claimed")
+	case p.Has(FaultCloud422):
+		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidRoomID", "invalid room id")
+	case p.Has(FaultCloud102):
+		// Real Cloud answers 102; HTTP clients treat a 1xx as informational and
+		// keep waiting, so the lab sends a final 503 carrying the same
+		// errorMsgKey, which lab agents report as "Claiming is in progress".
+		cloudError(w, http.StatusServiceUnavailable, "ErrProcessingClaim", "claim is being processed")
+	case p.Has(FaultCloud500):
+		cloudError(w, http.StatusInternalServerError, "ErrInternalServerError", "internal server error")
+	case p.Has(FaultCloud503):
+		cloudError(w, http.StatusServiceUnavailable, "ErrServiceUnavailable", "service unavailable")
+	case p.Has(FaultCloud504):
+		cloudError(w, http.StatusGatewayTimeout, "ErrGatewayTimeout", "gateway timeout")
+	default:
+		return false
+	}
+	return true
+}
+
+func validPublicKey(s string) bool {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return false
+	}
+	_, err := x509.ParsePKIXPublicKey(block.Bytes)
+	return err == nil
+}
+
+func (c *cloud) handleClaims(w http.ResponseWriter, r *http.Request) {
+	all := r.URL.Query().Get("all") != ""
+	c.mu.Lock()
+	out := make([]Claim, 0, len(c.byGUID))
+	for _, cl := range c.claims {
+		if all || cl.ReplacedBy == "" {
+			out = append(out, cl)
+		}
+	}
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// logWriter adapts a printf-style logger to an io.Writer.
+type logWriter func(string, ...any)
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,267 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The control socket (DIR/lab.sock) is how the programs installed on lab
+// hosts (netdatacli, the init script, a v1 netdata-claim.sh) reach their agent
+// inside the lab process. One request per connection: a JSON line in, a JSON
+// line out.
+
+type ctlRequest struct {
+	Op   string   `json:"op"` // "netdatacli", "service", "claim-v1"
+	Host string   `json:"host"`
+	Args []string `json:"args"`
+}
+
+type ctlReply struct {
+	Exit   int    `json:"exit"`
+	Stdout string `json:"stdout,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
+}
+
+// serveCtl accepts control connections until the listener is closed.
+func (l *Lab) serveCtl() {
+	for {
+		c, err := l.ctlLn.Accept()
+		if err != nil {
+			return
+		}
+		go l.handleCtl(c)
+	}
+}
+
+func (l *Lab) handleCtl(c net.Conn) {
+	if !l.track(c) {
+		c.Close()
+		return
+	}
+	defer l.untrack(c)
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var req ctlRequest
+	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(c, 64<<10))).Decode(&req); err != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	// The request's context ends when the lab stops or the caller hangs up.
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	go func() {
+		var b [1]byte
+		_, _ = c.Read(b[:])
+		cancel()
+	}()
+	rep := l.dispatch(ctx, req)
+	_ = json.NewEncoder(c).Encode(rep)
+}
+
+func (l *Lab) dispatch(ctx context.Context, req ctlRequest) ctlReply {
+	h := l.byName[req.Host]
+	if h == nil || h.agent == nil {
+		return ctlReply{Exit: 127, Stderr: fmt.Sprintf("fleetclaim lab: host %q has no Netdata Agent\n", req.Host)}
+	}
+	switch req.Op {
+	case "netdatacli":
+		return h.agent.netdatacli(ctx, req.Args)
+	case "service":
+		return h.agent.service(ctx, req.Args)
+	case "claim-v1":
+		return h.agent.claimV1(ctx, req.Args)
+	}
+	return ctlReply{Exit: 2, Stderr: fmt.Sprintf("fleetclaim lab: unknown control operation %q\n", req.Op)}
+}
+
+// pipeName is where a real agent's command pipe would be for this install.
+func (p hostPaths) pipeName() string {
+	return filepath.Join(p.netdata, "var", "run", "netdata", "netdata.pipe")
+}
+
+// notRunning is what netdatacli prints when it cannot reach the agent.
+func notRunning(pipe string) ctlReply {
+	return ctlReply{Exit: 255, Stderr: fmt.Sprintf("uv_pipe_connect(): connection refused\nCannot connect to '%s'.\nMake sure the netdata service is running.\n", pipe)}
+}
+
+var netdatacliCommands = []struct{ name, args, help string }{
+	{"help", "", "Show this help menu."},
+	{"reload-health", "", "Reload health configuration."},
+	{"reopen-logs", "", "Close and reopen log files."},
+	{"shutdown-agent", "", "Cleanup and exit the netdata agent."},
+	{"fatal-agent", "", "Log the state and halt the netdata agent."},
+	{"reload-claiming-state", "", "Reload agent claiming state from disk."},
+	{"reload-labels", "", "Reload all localhost labels."},
+	{"read-config", "", ""},
+	{"write-config", "", ""},
+	{"ping", "", "Return with 'pong'; exit 0 when ready, 1 while initializing, 255 if the agent cannot be contacted."},
+	{"aclk-state", "[json]", "Returns current state of ACLK and Netdata Cloud connection. (optionally in json)."},
+	{"version", "", "Returns the netdata version."},
+	{"dumpconfig", "", "Returns the current netdata.conf on stdout."},
+}
+
+// netdatacli runs one netdatacli command against the agent. Like the real
+// command server, it matches the command by prefix of the joined arguments.
+func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
+	if !a.isRunning() {
+		return notRunning(a.h.paths.pipeName())
+	}
+	line := strings.TrimSpace(strings.Join(args, " "))
+	name, rest := "", ""
+	for _, c := range netdatacliCommands {
+		if strings.HasPrefix(line, c.name) {
+			name, rest = c.name, strings.TrimSpace(line[len(c.name):])
+			break
+		}
+	}
+	ok := func(msg string) ctlReply {
+		if msg == "" {
+			return ctlReply{}
+		}
+		return ctlReply{Stdout: msg + "\n"}
+	}
+	switch name {
+	case "help":
+		var b strings.Builder
+		b.WriteString("\nExecutable Name     : netdatacli\n\nAvailable Commands:\n")
+		for _, c := range netdatacliCommands {
+			if c.help != "" {
+				fmt.Fprintf(&b, "%-21s %-7s : %s\n", c.name, c.args, c.help)
+			}
+		}
+		return ok(b.String())
+	case "ping":
+		return ok("pong")
+	case "version":
+		return ok("netdata v" + a.h.personality.Version)
+	case "shutdown-agent", "fatal-agent":
+		// The real agent exits before it answers: netdatacli gets no reply.
+		a.stop()
+		return ctlReply{Exit: 255}
+	case "reload-claiming-state":
+		if a.h.personality.Has(FaultClaimHang) {
+			<-ctx.Done()
+			return ctlReply{Exit: 255}
+		}
+		if a.h.personality.Kind != KindV2 {
+			// Agents before v2 only re-read claimed_id and answer nothing.
+			a.loadClaim()
+			return ok("")
+		}
+		return ok(a.reloadClaimingState(ctx))
+	case "aclk-state":
+		if strings.Contains(rest, "json") {
+			return ok(a.aclkStateJSON())
+		}
+		return ok(a.aclkState())
+	case "reload-health", "reopen-logs", "reload-labels":
+		return ok("")
+	case "dumpconfig":
+		data, _ := os.ReadFile(filepath.Join(a.h.paths.conf, "netdata.conf"))
+		return ok(strings.TrimRight(string(data), "\n"))
+	case "read-config", "write-config":
+		return ctlReply{Exit: 1}
+	}
+	return ctlReply{Exit: 1, Stderr: "Illegal command. Please type \"help\" for instructions.\n"}
+}
+
+// service is the host's init script: start|stop|restart|status.
+func (a *agent) service(ctx context.Context, args []string) ctlReply {
+	verb := ""
+	if len(args) > 0 {
+		verb = args[0]
+	}
+	switch verb {
+	case "start":
+		if a.isRunning() {
+			return ctlReply{Stdout: "netdata is already running\n"}
+		}
+		a.start(ctx)
+		return ctlReply{Stdout: "Starting netdata: OK\n"}
+	case "stop":
+		if !a.isRunning() {
+			return ctlReply{Stdout: "netdata is not running\n"}
+		}
+		a.stop()
+		return ctlReply{Stdout: "Stopping netdata: OK\n"}
+	case "restart", "force-reload":
+		a.stop()
+		a.start(ctx)
+		return ctlReply{Stdout: "Restarting netdata: OK\n"}
+	case "status":
+		if a.isRunning() {
+			return ctlReply{Stdout: "netdata is running\n"}
+		}
+		return ctlReply{Exit: 3, Stdout: "netdata is not running\n"}
+	}
+	return ctlReply{Exit: 2, Stderr: "Usage: /etc/init.d/netdata {start|stop|restart|force-reload|status}\n"}
+}
+
+// ctlCall sends one request to the lab process and returns its reply.
+func ctlCall(ctx context.Context, sock string, req ctlRequest) (ctlReply, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return ctlReply{}, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return ctlReply{}, err
+	}
+	var rep ctlReply
+	if err := json.NewDecoder(c).Decode(&rep); err != nil {
+		if errors.Is(err, io.EOF) {
+			return ctlReply{}, io.ErrUnexpectedEOF
+		}
+		return ctlReply{}, err
+	}
+	return rep, nil
+}
+
+// runHelper is the host-side end of the control socket: `fleetclaim lab
+// netdatacli|service|claim-v1 --sock S --host H ARGS...`.
+func runHelper(ctx context.Context, op string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lab "+op, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sock := fs.String("sock", "", "lab control socket")
+	name := fs.String("host", "", "lab host name")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) > 0 && rest[0] == "--" {
+		rest = rest[1:]
+	}
+	rep, err := ctlCall(ctx, *sock, ctlRequest{Op: op, Host: *name, Args: rest})
+	if err != nil {
+		switch op {
+		case "netdatacli":
+			// The lab process is gone: to the host, its agent is not running.
+			prefix := filepath.Join(filepath.Dir(*sock), "hosts", *name)
+			rep = notRunning(newHostPaths(prefix).pipeName())
+		case "service":
+			if len(rest) > 0 && rest[0] == "status" {
+				rep = ctlReply{Exit: 3, Stdout: "netdata is not running\n"}
+			} else {
+				rep = ctlReply{Exit: 1, Stderr: fmt.Sprintf("netdata: the fleetclaim lab is not running (%v)\n", err)}
+			}
+		default:
+			rep = ctlReply{Exit: 5, Stderr: fmt.Sprintf("fleetclaim lab is not running (%v)\n", err)}
+		}
+	}
+	_, _ = io.WriteString(stdout, rep.Stdout)
+	_, _ = io.WriteString(stderr, rep.Stderr)
+	return rep.Exit
+}

@@ -1,0 +1,487 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Options configure a lab.
+type Options struct {
+	// Dir holds everything the lab writes. Required.
+	Dir string
+	// Hosts is how many SSH hosts to serve (at least 1).
+	Hosts int
+	// Seed makes a new lab directory's identities (host keys, machine GUIDs,
+	// room ids, token, personality placement) reproducible. An existing
+	// directory keeps its identities whatever the seed.
+	Seed string
+	// Personalities is a spec for ParsePersonalities; empty means all v2.
+	Personalities string
+	// Executable is the program the hosts' netdatacli, init script and v1
+	// netdata-claim.sh run as `EXE lab ...`. Default: os.Executable().
+	Executable string
+	// Log receives the lab's own log lines. Default: discarded.
+	Log io.Writer
+}
+
+// groupNames are the inventory groups hosts are spread over, round-robin.
+var groupNames = []string{"web", "db", "staging"}
+
+// groupRooms are the room names of each group.
+var groupRooms = map[string][]string{
+	"web":     {"production", "web servers"},
+	"db":      {"databases"},
+	"staging": {"staging"},
+}
+
+// Lab is a running lab.
+type Lab struct {
+	dir     string
+	runUser string
+	logger  *log.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	hosts  []*host
+	byName map[string]*host
+	cloud  *cloud
+	api    *apiListener
+	apiSrv *http.Server
+	ctlLn  net.Listener
+	info   Info
+
+	wg     sync.WaitGroup
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	once   sync.Once
+}
+
+// Start creates (or reopens) the lab in opts.Dir and serves it until Close.
+func Start(ctx context.Context, opts Options) (*Lab, error) {
+	if opts.Hosts < 1 {
+		return nil, errors.New("lab: at least one host is needed")
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("lab: a directory is needed")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "hosts"), 0o755); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	sock := filepath.Join(dir, "lab.sock")
+	if len(sock) >= 104 {
+		return nil, fmt.Errorf("lab: socket path %s is too long for a unix socket; use a shorter --dir", sock)
+	}
+	spec, err := ParsePersonalities(opts.Personalities)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	exe := opts.Executable
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("lab: locate own executable: %w", err)
+		}
+	}
+	if exe, err = filepath.Abs(exe); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	logw := opts.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	u, err := user.Current()
+	if err != nil {
+		return nil, fmt.Errorf("lab: current user: %w", err)
+	}
+
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &Lab{dir: dir, runUser: u.Username, logger: log.New(logw, "lab: ", log.LstdFlags|log.Lmicroseconds),
+		ctx: lctx, cancel: cancel, byName: map[string]*host{}, conns: map[net.Conn]struct{}{}, api: newAPIListener()}
+	ok := false
+	defer func() {
+		if !ok {
+			l.Close()
+		}
+	}()
+	began := time.Now()
+
+	k, err := loadKeyring(dir, opts.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	privPEM, pubPEM, err := agentKeyPEM(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	keys := &agentKeys{privPEM: privPEM, pubPEM: pubPEM}
+	ca, err := loadCloudCA(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	clientKey, err := writeClientKey(dir, k)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	personalities, err := assignPersonalities(opts.Hosts, spec, k.derive("personalities"))
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	prev, _ := ReadInfo(dir) // reuse ports (and so known_hosts lines) across restarts
+	prevPort := map[string]int{}
+	cloudPort := 0
+	if prev != nil {
+		for _, h := range prev.Hosts {
+			prevPort[h.Name] = h.Port
+		}
+		if i := strings.LastIndex(prev.CloudURL, ":"); i > 0 {
+			cloudPort, _ = strconv.Atoi(prev.CloudURL[i+1:])
+		}
+	}
+
+	l.cloud = newCloud(dir, k, l.logf)
+	width := max(3, len(strconv.Itoa(opts.Hosts)))
+	for i := range opts.Hosts {
+		name := fmt.Sprintf("lab-%0*d", width, i+1)
+		h := &host{index: i, name: name, group: groupNames[i%len(groupNames)], personality: personalities[i],
+			paths: newHostPaths(filepath.Join(dir, "hosts", name)), guid: k.uuid(fmt.Sprintf("machine-guid:%d", i)),
+			lab: l}
+		if h.personality.Kind != KindNone {
+			h.agent = &agent{h: h, keys: keys, logf: l.logf}
+		}
+		if len(h.personality.Faults) > 0 {
+			l.cloud.faults[h.guid] = h.personality
+		}
+		l.hosts = append(l.hosts, h)
+		l.byName[name] = h
+	}
+
+	// Keys and listeners: one TCP port per host, nothing else per host.
+	err = l.parallel(func(h *host) error {
+		signer, err := ssh.NewSignerFromKey(k.hostKey(h.name, false))
+		if err != nil {
+			return err
+		}
+		h.hostKey = signer
+		served := signer
+		if h.personality.Has(FaultHostKeyChanged) {
+			if served, err = ssh.NewSignerFromKey(k.hostKey(h.name, true)); err != nil {
+				return err
+			}
+		}
+		h.newServerConfig(clientKey, served)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: host keys: %w", err)
+	}
+	for _, h := range l.hosts {
+		ln, err := listenReuse(prevPort[h.name])
+		if err != nil {
+			return nil, fmt.Errorf("lab: host %s: listen: %w", h.name, err)
+		}
+		h.port = ln.Addr().(*net.TCPAddr).Port
+		if h.personality.Has(FaultSSHRefuse) {
+			ln.Close() // the port stays reserved in the inventory, but refuses
+			continue
+		}
+		h.ln = ln
+	}
+
+	env := helperEnv{exe: exe, sock: sock, runUser: l.runUser}
+	if err := l.parallel(func(h *host) error { return installHost(h, env) }); err != nil {
+		return nil, fmt.Errorf("lab: install: %w", err)
+	}
+	if err := l.cloud.start(ca, cloudPort); err != nil {
+		return nil, err
+	}
+
+	_ = os.Remove(sock)
+	if l.ctlLn, err = net.Listen("unix", sock); err != nil {
+		return nil, fmt.Errorf("lab: control socket: %w", err)
+	}
+	l.apiSrv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h, _ := r.Context().Value(hostCtxKey{}).(*host)
+			if h == nil || h.agent == nil {
+				http.NotFound(w, r)
+				return
+			}
+			h.agent.serveHTTP(w, r)
+		}),
+		ConnContext:       apiConnContext,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	l.goRun(func() { _ = l.apiSrv.Serve(l.api) })
+	l.goRun(l.serveCtl)
+
+	// Agents come up with their claims from disk; unclaimed v2 agents that
+	// find a claim.conf claim in the background, as they would at boot.
+	var pending []*host
+	_ = l.parallel(func(h *host) error {
+		if h.agent == nil || h.personality.Has(FaultAgentStopped) {
+			return nil
+		}
+		a := h.agent
+		a.mu.Lock()
+		a.running, a.startedAt = true, time.Now()
+		a.mu.Unlock()
+		a.loadClaim()
+		return nil
+	})
+	for _, h := range l.hosts {
+		if a := h.agent; a != nil && a.isRunning() && h.personality.Kind == KindV2 && !a.isClaimed() &&
+			fileExists(filepath.Join(h.paths.conf, "claim.conf")) {
+			pending = append(pending, h)
+		}
+	}
+	if len(pending) > 0 {
+		l.goRun(func() {
+			sem := make(chan struct{}, 8)
+			var wg sync.WaitGroup
+			for _, h := range pending {
+				select {
+				case sem <- struct{}{}:
+				case <-l.ctx.Done():
+					wg.Wait()
+					return
+				}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					h.agent.claimFromConf(l.ctx)
+				})
+			}
+			wg.Wait()
+		})
+	}
+
+	if err := l.writeFiles(k); err != nil {
+		return nil, err
+	}
+	for _, h := range l.hosts {
+		if h.ln != nil {
+			l.goRun(h.acceptLoop)
+		}
+	}
+	l.logf("%d hosts, Cloud %s, ready in %s", len(l.hosts), l.cloud.url, time.Since(began).Round(time.Millisecond))
+	ok = true
+	return l, nil
+}
+
+// listenReuse listens on 127.0.0.1:port, or any port if that one is taken.
+func listenReuse(port int) (net.Listener, error) {
+	if port > 0 {
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return ln, nil
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// parallel runs f for every host on a few workers and returns the first error.
+func (l *Lab) parallel(f func(*host) error) error {
+	workers := min(max(2*runtime.NumCPU(), 4), len(l.hosts))
+	var (
+		mu    sync.Mutex
+		first error
+		next  = make(chan *host)
+		wg    sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for h := range next {
+				if err := f(h); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, h := range l.hosts {
+		next <- h
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+func (l *Lab) goRun(f func()) {
+	l.wg.Go(f)
+}
+
+func (l *Lab) logf(format string, args ...any) { l.logger.Printf(format, args...) }
+
+// track registers a live connection so Close can end it; false once closing.
+func (l *Lab) track(c net.Conn) bool {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	return true
+}
+
+func (l *Lab) untrack(c net.Conn) {
+	l.connMu.Lock()
+	delete(l.conns, c)
+	l.connMu.Unlock()
+}
+
+// Info describes the running lab (what lab.json holds).
+func (l *Lab) Info() *Info {
+	i := l.info
+	return &i
+}
+
+// Dir is the lab directory.
+func (l *Lab) Dir() string { return l.dir }
+
+// Close stops serving: listeners, connections (and the commands they run),
+// the control socket, the agent API and the lab Cloud. It is idempotent.
+func (l *Lab) Close() error {
+	l.once.Do(func() {
+		l.cancel()
+		l.connMu.Lock()
+		l.closed = true
+		conns := make([]net.Conn, 0, len(l.conns))
+		for c := range l.conns {
+			conns = append(conns, c)
+		}
+		l.connMu.Unlock()
+		for _, h := range l.hosts {
+			if h.ln != nil {
+				h.ln.Close()
+			}
+		}
+		if l.ctlLn != nil {
+			l.ctlLn.Close()
+			_ = os.Remove(filepath.Join(l.dir, "lab.sock"))
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		_ = l.api.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if l.apiSrv != nil {
+			_ = l.apiSrv.Shutdown(ctx)
+		}
+		if l.cloud != nil {
+			l.cloud.close(ctx)
+		}
+		done := make(chan struct{})
+		go func() { l.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			l.logf("close: some goroutines did not stop in time")
+		}
+	})
+	return nil
+}
+
+// writeFiles writes the files clients use: known_hosts, inventory.yml, token, lab.json.
+func (l *Lab) writeFiles(k keyring) error {
+	var kh strings.Builder
+	for _, h := range l.hosts {
+		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s", h.port, ssh.MarshalAuthorizedKey(h.hostKey.PublicKey()))
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, "known_hosts"), []byte(kh.String()), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, "token"), []byte(l.cloud.token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, "inventory.yml"), []byte(l.inventory()), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	info := Info{PID: os.Getpid(), Dir: l.dir, User: l.runUser, CloudURL: l.cloud.url, SpaceID: l.cloud.spaceID,
+		Rooms: l.cloud.rooms, Socket: filepath.Join(l.dir, "lab.sock"), Started: time.Now().UTC()}
+	for _, h := range l.hosts {
+		info.Hosts = append(info.Hosts, HostInfo{Name: h.name, Address: "127.0.0.1", Port: h.port,
+			Prefix: h.paths.prefix, Group: h.group, Personality: h.personality, MachineGUID: h.guid})
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, "lab.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	l.info = info
+	return nil
+}
+
+// inventory renders inventory.yml in fleetclaim's native format.
+func (l *Lab) inventory() string {
+	var b strings.Builder
+	b.WriteString("# fleetclaim lab inventory (generated)\n")
+	b.WriteString("defaults:\n")
+	fmt.Fprintf(&b, "  user: %s\n", yamlScalar(l.runUser))
+	fmt.Fprintf(&b, "  identity_files: [%s]\n", yamlScalar(filepath.Join(l.dir, "id_ed25519")))
+	fmt.Fprintf(&b, "  known_hosts: [%s]\n", yamlScalar(filepath.Join(l.dir, "known_hosts")))
+	fmt.Fprintf(&b, "  url: %s\n", yamlScalar(l.cloud.url))
+	fmt.Fprintf(&b, "  token_file: %s\n", yamlScalar(filepath.Join(l.dir, "token")))
+	fmt.Fprintf(&b, "  ca_file: %s\n", yamlScalar(filepath.Join(l.dir, "cloud-ca.pem")))
+	b.WriteString("groups:\n")
+	for _, g := range groupNames {
+		fmt.Fprintf(&b, "  %s:\n", g)
+		var rooms []string
+		for _, name := range groupRooms[g] {
+			rooms = append(rooms, l.cloud.roomID(name))
+		}
+		fmt.Fprintf(&b, "    rooms: [%s]  # %s\n", strings.Join(rooms, ", "), strings.Join(groupRooms[g], ", "))
+		b.WriteString("    hosts:\n")
+		for _, h := range l.hosts {
+			if h.group != g {
+				continue
+			}
+			fmt.Fprintf(&b, "      %s: {address: 127.0.0.1, port: %d, netdata_prefix: %s}", h.name, h.port, yamlScalar(h.paths.prefix))
+			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.Version != KindV2.defaultVersion() {
+				fmt.Fprintf(&b, "  # personality: %s", p)
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// yamlScalar returns s as a YAML scalar, double-quoted unless it is plainly safe.
+func yamlScalar(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-:+@", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe && !strings.HasPrefix(s, "-") && !strings.HasPrefix(s, "@") && !strings.Contains(s, ": ") {
+		return s
+	}
+	q, _ := json.Marshal(s)
+	return string(q)
+}

@@ -1,0 +1,321 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// hostPaths are the places a simulated static install uses under a host's prefix.
+type hostPaths struct {
+	prefix   string // DIR/hosts/NAME, the host's "/"
+	netdata  string // PREFIX/opt/netdata
+	bin      string // PREFIX/opt/netdata/bin
+	conf     string // PREFIX/opt/netdata/etc/netdata
+	varLib   string // PREFIX/opt/netdata/var/lib/netdata
+	cloudDir string // PREFIX/opt/netdata/var/lib/netdata/cloud.d
+	initd    string // PREFIX/etc/init.d/netdata
+}
+
+func newHostPaths(prefix string) hostPaths {
+	nd := filepath.Join(prefix, "opt", "netdata")
+	return hostPaths{
+		prefix:   prefix,
+		netdata:  nd,
+		bin:      filepath.Join(nd, "bin"),
+		conf:     filepath.Join(nd, "etc", "netdata"),
+		varLib:   filepath.Join(nd, "var", "lib", "netdata"),
+		cloudDir: filepath.Join(nd, "var", "lib", "netdata", "cloud.d"),
+		initd:    filepath.Join(prefix, "etc", "init.d", "netdata"),
+	}
+}
+
+func (p hostPaths) guidFile() string {
+	return filepath.Join(p.varLib, "registry", "netdata.public.unique.id")
+}
+
+// prebuiltArch is the `uname -m` spelling of the machine the lab runs on.
+func prebuiltArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	case "386":
+		return "i386"
+	case "arm":
+		return "armv7l"
+	default:
+		return runtime.GOARCH
+	}
+}
+
+// shellQuote quotes s as one POSIX shell word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// helperEnv is what every generated script needs to reach the lab process.
+type helperEnv struct {
+	exe     string // the fleetclaim binary (or a test binary that dispatches "lab")
+	sock    string // DIR/lab.sock
+	runUser string // the OS user the lab runs as
+}
+
+// installHost lays out a host's prefix for its personality. It rewrites the
+// programs and configuration every time (the binary path may have changed) but
+// never touches agent state (machine GUID, cloud.d, claim.conf).
+func installHost(h *host, env helperEnv) error {
+	p := h.paths
+	if h.personality.Kind == KindNone {
+		return os.MkdirAll(p.prefix, 0o755)
+	}
+	for _, d := range []string{p.bin, p.conf, filepath.Join(p.varLib, "registry"),
+		filepath.Join(p.netdata, "var", "log", "netdata"), filepath.Join(p.netdata, "var", "cache", "netdata"),
+		filepath.Join(p.prefix, "etc", "init.d")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("host %s: %w", h.name, err)
+		}
+	}
+	files := []struct {
+		path string
+		data string
+		mode os.FileMode
+	}{
+		{filepath.Join(p.conf, "netdata.conf"), netdataConf(h, env), 0o644},
+		{filepath.Join(p.bin, "netdata"), netdataProgram(h), 0o755},
+		{filepath.Join(p.bin, "netdatacli"), helperScript(env, "netdatacli", h.name,
+			"simulated netdatacli: talks to this host's agent inside the lab process"), 0o755},
+		{filepath.Join(p.bin, "netdata-claim.sh"), claimScript(h, env), 0o755},
+		{p.initd, helperScript(env, "service", h.name,
+			"SysV-style init script (start|stop|restart|status) for this host's simulated agent"), 0o755},
+	}
+	if h.personality.Kind != KindNoCloud {
+		files = append(files, struct {
+			path string
+			data string
+			mode os.FileMode
+		}{filepath.Join(p.conf, ".install-type"),
+			"INSTALL_TYPE='kickstart-static'\nPREBUILT_ARCH='" + prebuiltArch() + "'\n", 0o644})
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f.path, []byte(f.data), f.mode); err != nil {
+			return fmt.Errorf("host %s: %w", h.name, err)
+		}
+		if err := os.Chmod(f.path, f.mode); err != nil {
+			return fmt.Errorf("host %s: %w", h.name, err)
+		}
+	}
+	if _, err := os.Stat(p.guidFile()); errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(p.guidFile(), []byte(h.guid), 0o644); err != nil {
+			return fmt.Errorf("host %s: %w", h.name, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("host %s: %w", h.name, err)
+	}
+	return nil
+}
+
+func netdataConf(h *host, env helperEnv) string {
+	return fmt.Sprintf(`# netdata configuration (fleetclaim lab host %s)
+[global]
+    run as user = %s
+    hostname = %s
+
+[web]
+    default port = %d
+`, h.name, env.runUser, h.name, agentWebPort)
+}
+
+func helperScript(env helperEnv, verb, name, what string) string {
+	return fmt.Sprintf("#!/bin/sh\n# fleetclaim lab: %s\nexec %s lab %s --sock %s --host %s \"$@\"\n",
+		what, shellQuote(env.exe), verb, shellQuote(env.sock), shellQuote(name))
+}
+
+// claimScript is netdata-claim.sh: for v2 a POSIX sh wrapper that writes
+// claim.conf and asks the agent to reload; for v1 (and the old builds without
+// Cloud) a script that claims through the lab process itself.
+func claimScript(h *host, env helperEnv) string {
+	if h.personality.Kind == KindV1 || h.personality.Kind == KindNoCloud {
+		return fmt.Sprintf(`#!/bin/sh
+# netdata-claim.sh (fleetclaim lab, Netdata v%s behaviour): claims this node itself
+# and reports the outcome through its exit code.
+exec %s lab claim-v1 --sock %s --host %s -- "$@"
+`, h.personality.Version, shellQuote(env.exe), shellQuote(env.sock), shellQuote(h.name))
+	}
+	return fmt.Sprintf(`#!/bin/sh
+# netdata-claim.sh (fleetclaim lab, Netdata v2 behaviour)
+#
+# %%%%NEW_CLAIMING_METHOD%%%%
+#
+# Writes claim.conf and asks the running agent to reload its claiming state.
+
+set -e
+
+config_dir=%s
+netdatacli=%s
+
+warn() { printf 'WARNING: %%s\n' "$1" >&2; }
+die() { printf 'ERROR: %%s\n' "$1" >&2; exit "$2"; }
+
+token= rooms= url= proxy= insecure= noreload=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -token=*) token=${1#-token=} ;;
+        -rooms=*) rooms=${1#-rooms=} ;;
+        -url=*) url=${1#-url=} ;;
+        -proxy=*) proxy=${1#-proxy=} ;;
+        --claim-token) token=$2; shift ;;
+        --claim-rooms) rooms=$2; shift ;;
+        --claim-url) url=$2; shift ;;
+        --claim-proxy) proxy=$2; shift ;;
+        -noproxy|--noproxy) proxy=none ;;
+        -insecure|--insecure) insecure=yes ;;
+        -noreload|--noreload) noreload=1 ;;
+        -verbose|-daemon-not-running) ;;
+        -id=*) warn "-id option is no longer supported. Remove the node ID file instead." ;;
+        -hostname=*) warn "-hostname option is no longer supported. Update the main netdata configuration manually instead." ;;
+        -user=*) warn "-user option is no longer supported." ;;
+        *) warn "Ignoring unrecognized option $1" ;;
+    esac
+    shift
+done
+
+[ -w "$config_dir" ] || die "Script must be run by a user with write access to $config_dir." 32
+[ -n "$token" ] || die "Claim token must be specified" 1
+[ -n "$url" ] || url=https://app.netdata.cloud/
+
+umask 077
+tmp="$config_dir/claim.conf.tmp.$$"
+{
+    printf '[global]\n'
+    printf '    url = %%s\n' "$url"
+    printf '    token = %%s\n' "$token"
+    [ -z "$rooms" ] || printf '    rooms = %%s\n' "$rooms"
+    [ -z "$proxy" ] || printf '    proxy = %%s\n' "$proxy"
+    [ -z "$insecure" ] || printf '    insecure = %%s\n' "$insecure"
+} > "$tmp"
+chmod 0640 "$tmp"
+mv -f "$tmp" "$config_dir/claim.conf"
+
+[ -n "$noreload" ] || "$netdatacli" reload-claiming-state
+`, shellQuote(h.paths.conf), shellQuote(filepath.Join(h.paths.bin, "netdatacli")))
+}
+
+// netdataProgram is the `netdata` binary stand-in: it only answers the version
+// and build-info queries a fleet tool asks before claiming.
+func netdataProgram(h *host) string {
+	v := "v" + h.personality.Version
+	return fmt.Sprintf(`#!/bin/sh
+# fleetclaim lab: simulated netdata daemon binary (version and build info only;
+# the agent itself runs inside the lab process, see ../../../etc/init.d/netdata)
+case "$1" in
+    -v|-V|--version|version) echo %s; exit 0 ;;
+    -W)
+        case "$2" in
+            buildinfo)
+                cat <<'BUILDINFO'
+%sBUILDINFO
+                exit 0 ;;
+        esac ;;
+esac
+echo "netdata: the fleetclaim lab runs this agent; use %s start|stop|restart|status" >&2
+exit 1
+`, shellQuote("netdata "+v), buildInfo(h), h.paths.initd)
+}
+
+// buildInfo is `netdata -W buildinfo` in the layout of the agent's version.
+func buildInfo(h *host) string {
+	p := h.personality
+	cloud := p.Kind != KindNoCloud
+	v := "v" + p.Version
+	if versionBefore(p.Version, 1, 41) {
+		// The older, colon-aligned layout.
+		yes := func(b bool, why string) string {
+			if b {
+				return "YES"
+			}
+			return "NO" + why
+		}
+		return fmt.Sprintf(`Version: netdata %s
+Configure options:  '--prefix=/usr' '--sysconfdir=/etc' '--localstatedir=/var'%s
+Install type: custom
+Features:
+    dbengine:                   YES
+    Native HTTPS:               YES
+    Netdata Cloud:              %s
+    ACLK:                       %s
+    TLS Host Verification:      YES
+    Machine Learning:           YES
+    Stream Compression:         YES
+Libraries:
+    protobuf:                YES (system)
+    jemalloc:                NO
+    JSON-C:                  YES
+    libcap:                  NO
+    libcrypto:               YES
+    libm:                    YES
+    LWS:                     NO
+    mosquitto:               NO
+    zlib:                    YES
+`, v, map[bool]string{true: "", false: " '--disable-cloud'"}[cloud],
+			yes(cloud, " (by user request)"), yes(cloud, ""))
+	}
+	line := func(k, v string) string {
+		pad := max(60-len(k)-1, 0)
+		return "    " + k + " " + strings.Repeat("_", pad) + " : " + v + "\n"
+	}
+	yn := func(b bool) string {
+		if b {
+			return "YES"
+		}
+		return "NO"
+	}
+	nd := h.paths.netdata
+	var b strings.Builder
+	b.WriteString("Packaging:\n")
+	b.WriteString(line("Netdata Version", v))
+	b.WriteString(line("Installation Type", "kickstart-static"))
+	b.WriteString(line("Package Architecture", prebuiltArch()))
+	b.WriteString(line("Package Distro", ""))
+	b.WriteString(line("Configure Options", "dummy-configure-command"))
+	b.WriteString("Default Directories:\n")
+	b.WriteString(line("User Configurations", nd+"/etc/netdata"))
+	b.WriteString(line("Stock Configurations", nd+"/usr/lib/netdata/conf.d"))
+	b.WriteString(line("Ephemeral Databases (metrics data, metadata)", nd+"/var/cache/netdata"))
+	b.WriteString(line("Permanent Databases", nd+"/var/lib/netdata"))
+	b.WriteString(line("Plugins", nd+"/usr/libexec/netdata/plugins.d"))
+	b.WriteString(line("Log Files", nd+"/var/log/netdata"))
+	b.WriteString("Operating System:\n")
+	b.WriteString(line("Kernel", "Linux"))
+	b.WriteString(line("Operating System", "Debian GNU/Linux"))
+	b.WriteString("Features:\n")
+	b.WriteString(line("Built For", "Linux"))
+	b.WriteString(line("Netdata Cloud", yn(cloud)))
+	b.WriteString(line("Health (trigger alerts and send notifications)", "YES"))
+	b.WriteString(line("Streaming (stream metrics to parent Netdata servers)", "YES"))
+	b.WriteString(line("Machine Learning", "YES"))
+	b.WriteString("Connectivity Capabilities:\n")
+	b.WriteString(line("ACLK (Agent-Cloud Link: MQTT over WebSockets over TLS)", yn(cloud)))
+	b.WriteString(line("static (Netdata internal web server)", "YES"))
+	b.WriteString(line("Native HTTPS (TLS Support)", "YES"))
+	b.WriteString(line("TLS Host Verification", "YES"))
+	b.WriteString("Libraries:\n")
+	b.WriteString(line("protobuf", "YES (bundled)"))
+	b.WriteString(line("OpenSSL", "YES"))
+	b.WriteString(line("JSON-C", "YES"))
+	return b.String()
+}
+
+// versionBefore reports whether version v (like "1.37.1") is older than major.minor.
+func versionBefore(v string, major, minor int) bool {
+	var a, b int
+	if _, err := fmt.Sscanf(v, "%d.%d", &a, &b); err != nil {
+		return false
+	}
+	return a < major || a == major && b < minor
+}

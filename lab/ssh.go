@@ -1,0 +1,461 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// maxSessions is how many sessions one connection may have open at once
+// (OpenSSH's MaxSessions default).
+const maxSessions = 10
+
+// serverVersion is what lab hosts announce. It deliberately does not claim to
+// be OpenSSH, so OpenSSH clients apply no server-specific compatibility quirks.
+const serverVersion = "SSH-2.0-fleetclaim_lab"
+
+// defaultPath is the PATH commands run with: the system's, as sshd sets it.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// host is one lab host: an SSH server on its own port and its agent.
+type host struct {
+	index       int
+	name        string
+	group       string
+	personality Personality
+	paths       hostPaths
+	guid        string
+	port        int
+	hostKey     ssh.Signer // the key known_hosts lists
+	config      *ssh.ServerConfig
+	ln          net.Listener
+	agent       *agent // nil for KindNone
+	lab         *Lab
+}
+
+// newServerConfig builds the host's SSH server configuration.
+func (h *host) newServerConfig(clientKey ssh.PublicKey, served ssh.Signer) {
+	want := clientKey.Marshal()
+	reject := h.personality.Has(FaultAuthReject)
+	cfg := &ssh.ServerConfig{
+		ServerVersion: serverVersion,
+		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if !reject && bytes.Equal(key.Marshal(), want) {
+				return nil, nil
+			}
+			return nil, errors.New("public key not accepted")
+		},
+	}
+	cfg.AddHostKey(served)
+	h.config = cfg
+}
+
+// acceptLoop serves the host's listener until it is closed.
+func (h *host) acceptLoop() {
+	for {
+		nc, err := h.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		go h.serveConn(nc)
+	}
+}
+
+// serveConn runs one SSH connection.
+func (h *host) serveConn(nc net.Conn) {
+	l := h.lab
+	if !l.track(nc) {
+		nc.Close()
+		return
+	}
+	defer l.untrack(nc)
+	defer nc.Close()
+	switch {
+	case h.personality.Has(FaultSSHSilent):
+		_, _ = io.Copy(io.Discard, nc)
+		return
+	case h.personality.Has(FaultSSHStall):
+		_, _ = io.WriteString(nc, serverVersion+"\r\n")
+		_, _ = io.Copy(io.Discard, nc)
+		return
+	}
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	conn, chans, reqs, err := ssh.NewServerConn(nc, h.config)
+	if err != nil {
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	defer conn.Close()
+	go func() {
+		for req := range reqs {
+			// keepalive@openssh.com, no-more-sessions@openssh.com, tcpip-forward...:
+			// answered, never granted, as sshd answers requests it does not serve.
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+		}
+	}()
+	var sessions atomic.Int32
+	var wg sync.WaitGroup
+	for nch := range chans {
+		switch nch.ChannelType() {
+		case "session":
+			if sessions.Add(1) > maxSessions {
+				sessions.Add(-1)
+				_ = nch.Reject(ssh.ResourceShortage, "too many open sessions")
+				continue
+			}
+			ch, creqs, err := nch.Accept()
+			if err != nil {
+				sessions.Add(-1)
+				continue
+			}
+			wg.Go(func() {
+				defer sessions.Add(-1)
+				h.serveSession(conn, ch, creqs)
+			})
+		case "direct-tcpip":
+			h.serveDirect(nch)
+		default:
+			_ = nch.Reject(ssh.UnknownChannelType, "unknown channel type")
+		}
+	}
+	wg.Wait()
+}
+
+// serveDirect answers a direct-tcpip request: only the agent's web port on
+// the host's loopback is reachable, and it is served in memory.
+func (h *host) serveDirect(nch ssh.NewChannel) {
+	var req struct {
+		Host     string
+		Port     uint32
+		OrigHost string
+		OrigPort uint32
+	}
+	if err := ssh.Unmarshal(nch.ExtraData(), &req); err != nil {
+		_ = nch.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
+		return
+	}
+	loopback := req.Host == "127.0.0.1" || req.Host == "localhost" || req.Host == "::1"
+	if !loopback || req.Port != agentWebPort {
+		_ = nch.Reject(ssh.Prohibited, "administratively prohibited: open failed")
+		return
+	}
+	if h.agent == nil || !h.agent.isRunning() {
+		_ = nch.Reject(ssh.ConnectionFailed, "Connection refused")
+		return
+	}
+	ch, creqs, err := nch.Accept()
+	if err != nil {
+		return
+	}
+	go ssh.DiscardRequests(creqs)
+	h.lab.api.push(&chanConn{Channel: ch, host: h,
+		remote: &net.TCPAddr{IP: net.ParseIP(req.OrigHost), Port: int(req.OrigPort)}})
+}
+
+// session is one SSH session channel.
+type session struct {
+	h      *host
+	conn   *ssh.ServerConn
+	ch     ssh.Channel
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited bool
+}
+
+func (h *host) serveSession(conn *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
+	s := &session{h: h, conn: conn, ch: ch}
+	started := false
+	done := make(chan struct{})
+	for {
+		select {
+		case req, ok := <-reqs:
+			if !ok {
+				// The client closed the channel or went away: end what still runs.
+				s.kill()
+				if started {
+					<-done
+				}
+				_ = ch.Close()
+				return
+			}
+			switch req.Type {
+			case "exec", "shell", "subsystem":
+				if started {
+					_ = req.Reply(false, nil)
+					continue
+				}
+				run, ok := s.prepare(req)
+				_ = req.Reply(ok, nil)
+				if ok {
+					started = true
+					go func() {
+						defer close(done)
+						run()
+					}()
+				}
+			case "pty-req":
+				_ = req.Reply(true, nil) // accepted, ignored: commands still run without a terminal
+			case "signal":
+				var sig struct{ Name string }
+				if ssh.Unmarshal(req.Payload, &sig) == nil {
+					s.signal(sig.Name)
+				}
+			default: // env, window-change, auth-agent-req@openssh.com, x11-req, ...
+				if req.WantReply {
+					_ = req.Reply(false, nil)
+				}
+			}
+		case <-done:
+			// The command finished: drain what is left of the requests, then close.
+			go ssh.DiscardRequests(reqs)
+			_ = ch.Close()
+			return
+		}
+	}
+}
+
+// prepare validates an exec/shell/subsystem request and returns what runs it.
+func (s *session) prepare(req *ssh.Request) (func(), bool) {
+	switch req.Type {
+	case "exec":
+		var p struct{ Command string }
+		if ssh.Unmarshal(req.Payload, &p) != nil {
+			return nil, false
+		}
+		return func() { s.runShell([]string{"-c", p.Command}, p.Command) }, true
+	case "shell":
+		return func() { s.runShell(nil, "") }, true
+	case "subsystem":
+		var p struct{ Name string }
+		if ssh.Unmarshal(req.Payload, &p) != nil || p.Name != "sftp" {
+			return nil, false
+		}
+		return s.runSFTP, true
+	}
+	return nil, false
+}
+
+func (s *session) environ() []string {
+	h := s.h
+	remote, _ := s.conn.RemoteAddr().(*net.TCPAddr)
+	rip, rport := "127.0.0.1", 0
+	if remote != nil {
+		rip, rport = remote.IP.String(), remote.Port
+	}
+	return []string{
+		"HOME=" + h.paths.prefix,
+		"PATH=" + defaultPath,
+		"USER=" + h.lab.runUser,
+		"LOGNAME=" + h.lab.runUser,
+		"SHELL=/bin/sh",
+		"LANG=C.UTF-8",
+		fmt.Sprintf("SSH_CLIENT=%s %d %d", rip, rport, h.port),
+		fmt.Sprintf("SSH_CONNECTION=%s %d 127.0.0.1 %d", rip, rport, h.port),
+	}
+}
+
+// runShell runs /bin/sh with args, wired to the channel, and reports its exit.
+func (s *session) runShell(args []string, command string) {
+	cmd := exec.Command("/bin/sh", args...)
+	cmd.Dir = s.h.paths.prefix
+	cmd.Env = s.environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = s.ch
+	cmd.Stderr = s.ch.Stderr()
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		fmt.Fprintf(s.ch.Stderr(), "fleetclaim lab: cannot run /bin/sh: %v\n", err)
+		s.exit(127, "")
+		return
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	go func() {
+		_, _ = io.Copy(stdin, s.ch)
+		_ = stdin.Close()
+	}()
+	err = cmd.Wait()
+	s.mu.Lock()
+	s.exited = true
+	s.mu.Unlock()
+	if s.h.personality.Has(FaultSSHDrop) && isClaimCommand(command) {
+		_ = s.conn.Close() // dropped mid-claim: the client never learns the outcome
+		return
+	}
+	code, sig := 0, ""
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sig = signalName(ws.Signal())
+		} else {
+			code = ee.ExitCode()
+		}
+	} else if err != nil {
+		code = 255
+	}
+	s.exit(code, sig)
+}
+
+func isClaimCommand(c string) bool {
+	return strings.Contains(c, "reload-claiming-state") || strings.Contains(c, "netdata-claim.sh")
+}
+
+func (s *session) exit(code int, sig string) {
+	_ = s.ch.CloseWrite()
+	if sig != "" {
+		_, _ = s.ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+			Signal     string
+			CoreDumped bool
+			Msg        string
+			Lang       string
+		}{Signal: sig}))
+		return
+	}
+	_, _ = s.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+}
+
+func (s *session) runSFTP() {
+	srv, err := sftp.NewServer(s.ch, sftp.WithServerWorkingDirectory(s.h.paths.prefix))
+	if err != nil {
+		s.exit(1, "")
+		return
+	}
+	err = srv.Serve()
+	_ = srv.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.exit(1, "")
+		return
+	}
+	s.exit(0, "")
+}
+
+// kill ends the session's process group (the client went away).
+func (s *session) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && !s.exited {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+func (s *session) signal(name string) {
+	sigs := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "INT": syscall.SIGINT,
+		"HUP": syscall.SIGHUP, "QUIT": syscall.SIGQUIT, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2}
+	sig, ok := sigs[name]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok && s.cmd != nil && !s.exited {
+		_ = syscall.Kill(-s.cmd.Process.Pid, sig)
+	}
+}
+
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGKILL:
+		return "KILL"
+	case syscall.SIGTERM:
+		return "TERM"
+	case syscall.SIGINT:
+		return "INT"
+	case syscall.SIGHUP:
+		return "HUP"
+	case syscall.SIGPIPE:
+		return "PIPE"
+	case syscall.SIGSEGV:
+		return "SEGV"
+	case syscall.SIGABRT:
+		return "ABRT"
+	case syscall.SIGQUIT:
+		return "QUIT"
+	default:
+		return strconv.Itoa(int(sig))
+	}
+}
+
+// chanConn is an SSH channel seen as a net.Conn by the agent API server.
+type chanConn struct {
+	ssh.Channel
+	host   *host
+	remote net.Addr
+}
+
+var _ net.Conn = (*chanConn)(nil)
+
+func (c *chanConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: agentWebPort}
+}
+func (c *chanConn) RemoteAddr() net.Addr             { return c.remote }
+func (c *chanConn) SetDeadline(time.Time) error      { return nil }
+func (c *chanConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *chanConn) SetWriteDeadline(time.Time) error { return nil }
+
+// apiListener hands forwarded channels of every host to one shared
+// http.Server: no listener and no goroutine per host for the agent API.
+type apiListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newAPIListener() *apiListener {
+	return &apiListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *apiListener) push(c *chanConn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+func (l *apiListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *apiListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *apiListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: agentWebPort}
+}
+
+type hostCtxKey struct{}
+
+// apiConnContext tags each agent API connection with its host.
+func apiConnContext(ctx context.Context, c net.Conn) context.Context {
+	if cc, ok := c.(*chanConn); ok {
+		return context.WithValue(ctx, hostCtxKey{}, cc.host)
+	}
+	return ctx
+}
