@@ -178,8 +178,9 @@ func didYouMean(s string, candidates []string) string {
 
 func quote(s string) string { return "\"" + s + "\"" }
 
-// editDistance is the Levenshtein distance of a and b, bounded to keep
-// pathological inputs cheap.
+// editDistance is the optimal-string-alignment distance of a and b (a
+// transposition counts as one edit), bounded to keep pathological inputs
+// cheap.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		if a == b {
@@ -187,23 +188,28 @@ func editDistance(a, b string) int {
 		}
 		return 1 << 20
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	w := len(b) + 1
+	d := make([]int, (len(a)+1)*w)
+	for i := 0; i <= len(a); i++ {
+		d[i*w] = i
+	}
+	for j := 0; j <= len(b); j++ {
+		d[j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			v := min(d[(i-1)*w+j]+1, d[i*w+j-1]+1, d[(i-1)*w+j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				v = min(v, d[(i-2)*w+j-2]+1)
+			}
+			d[i*w+j] = v
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)*w+len(b)]
 }
 
 // settingKeyNames is keyTable's names plus "kickstart", for suggestions at
