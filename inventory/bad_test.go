@@ -209,3 +209,5 @@ func TestInlineTokenWarnsAndIsRedacted(t *testing.T) {
 		t.Errorf("Resolve = %v, %v", sec, err)
 	}
 }
+
+func writeFile(p, content string) error { return os.WriteFile(p, []byte(content), 0o644) }

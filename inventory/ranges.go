@@ -37,7 +37,7 @@ func (r rangePart) item(i int) string {
 // HasRange reports whether name contains a range to expand (as opposed to a
 // bracketed IPv6 literal).
 func HasRange(name string) bool {
-	return strings.IndexByte(name, '[') >= 0 && !isBracketedIP(name)
+	return strings.ContainsAny(name, "[]") && !isBracketedIP(name)
 }
 
 // isBracketedIP reports "[v6]" or "[v6]:port".
