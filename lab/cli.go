@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type upFlags struct {
 	dir, seed, personalities string
+	cpuProfile               string
 	hosts                    int
 	timeout                  time.Duration
 }
@@ -75,6 +77,7 @@ func parseUpFlags(name string, args []string, stderr io.Writer) (*upFlags, error
 	fs.StringVar(&f.dir, "dir", "", "lab directory (required)")
 	fs.StringVar(&f.seed, "seed", "", "seed for a reproducible new lab")
 	fs.StringVar(&f.personalities, "personalities", "", "host personalities, e.g. v1=2,nocloud=1")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the lab process's CPU profile to this file (serve)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for the lab to be ready (default: 60s + 10s per 1000 hosts)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -144,6 +147,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.personalities != "" {
 		serveArgs = append(serveArgs, "--personalities", f.personalities)
 	}
+	if f.cpuProfile != "" {
+		serveArgs = append(serveArgs, "--cpuprofile", f.cpuProfile)
+	}
 	cmd := exec.Command(exe, serveArgs...)
 	cmd.Dir = f.dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logFile, logFile
@@ -212,6 +218,17 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(pf)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetclaim lab serve: cpu profile: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	l, err := Start(ctx, Options{Dir: f.dir, Hosts: f.hosts, Seed: f.seed, Personalities: f.personalities, Log: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)

@@ -74,9 +74,7 @@ func installHost(h *host, env helperEnv) error {
 	if h.personality.Kind == KindNone {
 		return os.MkdirAll(p.prefix, 0o755)
 	}
-	for _, d := range []string{p.bin, p.conf, filepath.Join(p.varLib, "registry"),
-		filepath.Join(p.netdata, "var", "log", "netdata"), filepath.Join(p.netdata, "var", "cache", "netdata"),
-		filepath.Join(p.prefix, "etc", "init.d")} {
+	for _, d := range []string{p.bin, p.conf, filepath.Join(p.varLib, "registry"), filepath.Join(p.prefix, "etc", "init.d")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("host %s: %w", h.name, err)
 		}
@@ -103,10 +101,9 @@ func installHost(h *host, env helperEnv) error {
 			"INSTALL_TYPE='kickstart-static'\nPREBUILT_ARCH='" + prebuiltArch() + "'\n", 0o644})
 	}
 	for _, f := range files {
+		// Created with their mode (under the umask, like any install); an
+		// existing file keeps the mode it has.
 		if err := os.WriteFile(f.path, []byte(f.data), f.mode); err != nil {
-			return fmt.Errorf("host %s: %w", h.name, err)
-		}
-		if err := os.Chmod(f.path, f.mode); err != nil {
 			return fmt.Errorf("host %s: %w", h.name, err)
 		}
 	}
