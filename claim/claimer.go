@@ -32,6 +32,12 @@ const (
 	ModeClaim  Mode = "claim"
 	ModePlan   Mode = "plan"
 	ModeVerify Mode = "verify"
+	// ModeReclaim starts over: stop the agent, remove cloud.d, start it,
+	// claim again.
+	ModeReclaim Mode = "reclaim"
+	// ModeReconcile verifies, claims what is not claimed and reclaims what
+	// is claimed to the wrong Cloud or offline for too long.
+	ModeReconcile Mode = "reconcile"
 )
 
 // Options control how hosts are claimed.
@@ -47,6 +53,10 @@ type Options struct {
 	// Token returns the claim token of a host (resolved once per source by
 	// the caller).
 	Token func(h *inventory.Host) (inventory.Secret, error)
+	// NewIdentity gives reclaimed nodes a new machine GUID (cloned VMs).
+	NewIdentity bool
+	// OfflineFor: reconcile reclaims nodes offline for longer than this.
+	OfflineFor time.Duration
 	// ReadFile reads local files (the CA chain); nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }

@@ -2,70 +2,246 @@ package claim
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
 )
 
-// FleetOptions control a fleet run.
-type FleetOptions struct {
-	// Forks is how many hosts are in flight at once (a sliding window).
+// Fleet runs one per-host function over many hosts: a sliding window of
+// Forks hosts in flight, optional rolling batches, a failure threshold,
+// retries of transient failures, and a record for every host whatever
+// happens.
+type Fleet struct {
+	// Forks is how many hosts are in flight at once.
 	Forks int
-	// HostTimeout bounds one host's whole run; 0 means no limit.
+	// Splay delays each host's start by a random time up to Splay.
+	Splay time.Duration
+	// HostTimeout bounds one host's whole run (all attempts); 0: no limit.
 	HostTimeout time.Duration
+	// Serial is the rolling rollout: batch sizes, the last one repeating.
+	// Empty means one batch of every host.
+	Serial []BatchSize
+	// MaxFailPercent stops starting hosts once more than this percentage
+	// of the finished hosts failed; negative disables it.
+	MaxFailPercent float64
+	// Retries is how many more attempts a host gets after a transient
+	// failure; Backoff is the first pause, doubled each time.
+	Retries int
+	Backoff time.Duration
 	// OnStart is called when a host starts; OnResult once per host when it
 	// ends, never concurrently.
 	OnStart  func(h *inventory.Host)
 	OnResult func(r Result)
 }
 
-// RunFleet runs do on every host, Forks at a time, and returns one result
-// per host in inventory order. A host that had not started when ctx ended
-// is recorded as not-started.
-func RunFleet(ctx context.Context, hosts []*inventory.Host, opts FleetOptions, do func(context.Context, *inventory.Host) Result) []Result {
-	if opts.Forks <= 0 {
-		opts.Forks = 50
+// BatchSize is one entry of --serial: a count or a percentage of the hosts.
+type BatchSize struct {
+	N       int
+	Percent float64
+}
+
+// ParseSerial parses "1,10%,100%".
+func ParseSerial(s string) ([]BatchSize, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []BatchSize
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if p, ok := strings.CutSuffix(part, "%"); ok {
+			v, err := strconv.ParseFloat(p, 64)
+			if err != nil || v <= 0 || v > 100 {
+				return nil, fmt.Errorf("--serial: %q is not a percentage in (0, 100]", part)
+			}
+			out = append(out, BatchSize{Percent: v})
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--serial: %q is not a positive number or percentage", part)
+		}
+		out = append(out, BatchSize{N: n})
+	}
+	return out, nil
+}
+
+// Batches splits total hosts into batch lengths: each size in turn, the last
+// repeating; a percentage is of total, rounded up, at least one.
+func Batches(sizes []BatchSize, total int) []int {
+	if total == 0 {
+		return nil
+	}
+	if len(sizes) == 0 {
+		return []int{total}
+	}
+	var out []int
+	left := total
+	for i := 0; left > 0; i++ {
+		s := sizes[min(i, len(sizes)-1)]
+		n := s.N
+		if s.Percent > 0 {
+			n = int(math.Ceil(s.Percent * float64(total) / 100))
+		}
+		n = max(1, min(n, left))
+		out = append(out, n)
+		left -= n
+	}
+	return out
+}
+
+// Transient reports whether a failure category is worth another attempt:
+// the network or Cloud hiccuped, nothing was refused on purpose.
+func Transient(category string) bool {
+	switch category {
+	case remote.CatConnectRefused, remote.CatConnectionLost, CatCloudError:
+		return true
+	}
+	return false
+}
+
+// Outcome tells how a fleet run ended.
+type Outcome struct {
+	Results []Result
+	// StoppedByMaxFail is set when the failure threshold (or a failed
+	// canary) stopped the run.
+	StoppedByMaxFail bool
+	// Interrupted is set when startCtx ended before every host started.
+	Interrupted bool
+}
+
+// Run runs do on every host and returns one result per host, in inventory
+// order. startCtx ending stops new hosts from starting; runCtx ending also
+// cancels the hosts in flight. Hosts that never started are recorded as
+// not-started with the reason.
+func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, do func(context.Context, *inventory.Host) Result) Outcome {
+	forks := f.Forks
+	if forks <= 0 {
+		forks = 50
 	}
 	results := make([]Result, len(hosts))
-	var mu sync.Mutex
+	var (
+		mu       sync.Mutex
+		finished int
+		failed   int
+		maxFail  bool
+	)
 	record := func(i int, r Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		results[i] = r
-		if opts.OnResult != nil {
-			opts.OnResult(r)
+		finished++
+		if r.Status == StatusFailed {
+			failed++
+			if f.MaxFailPercent >= 0 && float64(failed)*100 > f.MaxFailPercent*float64(finished) {
+				maxFail = true
+			}
+		}
+		if f.OnResult != nil {
+			f.OnResult(r)
 		}
 	}
-	var g errgroup.Group
-	g.SetLimit(opts.Forks)
-	for i, h := range hosts {
-		if ctx.Err() != nil {
-			record(i, NotStarted(h, "the run was stopped before this host started"))
-			continue
+	stopReason := func() string {
+		mu.Lock()
+		mf := maxFail
+		mu.Unlock()
+		switch {
+		case mf:
+			return fmt.Sprintf("not started: more than %g%% of the hosts failed (--max-fail-percentage)", f.MaxFailPercent)
+		case runCtx.Err() == context.DeadlineExceeded || startCtx.Err() == context.DeadlineExceeded:
+			return "not started: the run's deadline was reached"
+		case startCtx.Err() != nil || runCtx.Err() != nil:
+			return "not started: the run was interrupted"
 		}
-		g.Go(func() error {
-			if ctx.Err() != nil {
-				record(i, NotStarted(h, "the run was stopped before this host started"))
+		return ""
+	}
+
+	next := 0
+	for _, n := range Batches(f.Serial, len(hosts)) {
+		var g errgroup.Group
+		g.SetLimit(forks)
+		for i := next; i < next+n; i++ {
+			h := hosts[i]
+			if why := stopReason(); why != "" {
+				record(i, NotStarted(h, why))
+				continue
+			}
+			g.Go(func() error {
+				if why := stopReason(); why != "" {
+					record(i, NotStarted(h, why))
+					return nil
+				}
+				if f.Splay > 0 && !sleepCtx(startCtx, rand.N(f.Splay)) {
+					record(i, NotStarted(h, stopReason()))
+					return nil
+				}
+				if f.OnStart != nil {
+					f.OnStart(h)
+				}
+				record(i, f.runHost(runCtx, h, do))
 				return nil
-			}
-			if opts.OnStart != nil {
-				opts.OnStart(h)
-			}
-			hctx := ctx
-			if opts.HostTimeout > 0 {
-				var cancel context.CancelFunc
-				hctx, cancel = context.WithTimeout(ctx, opts.HostTimeout)
-				defer cancel()
-			}
-			record(i, do(hctx, h))
-			return nil
-		})
+			})
+		}
+		g.Wait()
+		next += n
 	}
-	g.Wait()
-	return results
+	return Outcome{Results: results, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
+}
+
+// runHost runs one host, retrying transient failures with backoff.
+func (f *Fleet) runHost(ctx context.Context, h *inventory.Host, do func(context.Context, *inventory.Host) Result) Result {
+	if f.HostTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)
+		defer cancel()
+	}
+	backoff := f.Backoff
+	if backoff <= 0 {
+		backoff = 2 * time.Second
+	}
+	var res Result
+	var warnings []string
+	for attempt := 1; ; attempt++ {
+		res = do(ctx, h)
+		res.Attempts = attempt
+		if res.Status.OK() || attempt > f.Retries || !Transient(res.Category) || ctx.Err() != nil {
+			res.Warnings = append(warnings, res.Warnings...)
+			return res
+		}
+		warnings = append(warnings, fmt.Sprintf("attempt %d failed [%s]: %s", attempt, res.Category, res.Message))
+		pause := backoff << (attempt - 1)
+		pause += rand.N(pause/4 + 1)
+		if !sleepCtx(ctx, pause) {
+			res.Warnings = append(warnings, res.Warnings...)
+			return res
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// RunFleet runs do over hosts with forks in flight and no other policy: the
+// simplest form of Fleet.Run.
+func RunFleet(ctx context.Context, hosts []*inventory.Host, forks int, do func(context.Context, *inventory.Host) Result) []Result {
+	f := Fleet{Forks: forks, MaxFailPercent: -1}
+	return f.Run(ctx, ctx, hosts, do).Results
 }
 
 // NotStarted is the record of a host the run never reached.

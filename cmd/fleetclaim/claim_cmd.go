@@ -8,19 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
-)
-
-const (
-	modeClaim  = claim.ModeClaim
-	modePlan   = claim.ModePlan
-	modeVerify = claim.ModeVerify
 )
 
 // stringList is a repeatable flag.
@@ -29,72 +25,36 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-type claimFlags struct {
-	inventory  string
-	format     string
-	sshConfig  string
-	limit      string
-	shard      string
-	sets       stringList
-	forks      int
-	results    string
-	output     string
-	tokenFile  string
-	wait       time.Duration
-	timeout    time.Duration
-	force      bool
-	noProgress bool
+// selectFlags choose the inventory and the hosts; every host command has them.
+type selectFlags struct {
+	inventory string
+	format    string
+	sshConfig string
+	limit     string
+	shard     string
+	sets      stringList
 }
 
-func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
-	fs.StringVar(&f.inventory, "i", "", "inventory file (native YAML or Ansible)")
+func (f *selectFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.inventory, "i", "", "inventory file (native YAML or Ansible YAML/INI)")
 	fs.StringVar(&f.inventory, "inventory", "", "inventory file (same as -i)")
 	fs.StringVar(&f.format, "inventory-format", "", "force the inventory format: native or ansible")
 	fs.StringVar(&f.sshConfig, "F", "", "ssh_config file (default ~/.ssh/config; 'none' to ignore it)")
 	fs.StringVar(&f.limit, "limit", "", "select hosts: names, globs, groups, a:b, a:&b, a:!b, @file")
-	fs.StringVar(&f.shard, "shard", "", "K/N: run only the K-th of N stable shards of the selection")
+	fs.StringVar(&f.shard, "shard", "", "K/N: only the K-th of N stable shards of the selection (1 ≤ K ≤ N)")
 	fs.Var(&f.sets, "set", "override a setting for every host, key=value (repeatable)")
-	fs.IntVar(&f.forks, "forks", 50, "hosts in flight at once")
-	fs.StringVar(&f.results, "results", "", "write one JSON line per host to FILE as each host finishes")
-	fs.StringVar(&f.output, "output", "table", "stdout format: table, json or jsonl")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "limit for one host's whole run")
-	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
-	if mode == modeClaim || mode == modePlan {
-		fs.StringVar(&f.tokenFile, "token-file", "", "read the claim token from FILE (overrides the inventory's token source)")
-		fs.BoolVar(&f.force, "force", false, "claim even nodes that are claimed and online")
-	}
-	if mode == modeClaim {
-		fs.DurationVar(&f.wait, "wait", 60*time.Second, "after a claim, wait this long for the agent to be online (0: do not wait)")
-	}
 }
 
-func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fleetclaim "+string(mode), flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f claimFlags
-	f.register(fs, mode)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "fleetclaim %s: unexpected argument %q\n", mode, fs.Arg(0))
-		return exitUsage
-	}
+// load reads the inventory and selects the hosts, printing every problem.
+func (f *selectFlags) load(cmd string, stderr io.Writer) (*inventory.Inventory, []*inventory.Host, bool) {
 	if f.inventory == "" {
-		fmt.Fprintf(stderr, "fleetclaim %s: -i INVENTORY is required\n", mode)
-		return exitUsage
+		fmt.Fprintf(stderr, "fleetclaim %s: -i INVENTORY is required\n", cmd)
+		return nil, nil, false
 	}
-	switch f.output {
-	case "table", "json", "jsonl":
-	default:
-		fmt.Fprintf(stderr, "fleetclaim %s: --output must be table, json or jsonl, not %q\n", mode, f.output)
-		return exitUsage
-	}
-
 	inv, err := inventory.Load(f.inventory, inventory.LoadOptions{Format: f.format, SSHConfig: f.sshConfig, Overrides: f.sets})
 	if err != nil {
 		printInventoryError(stderr, err)
-		return exitUsage
+		return nil, nil, false
 	}
 	for _, w := range inv.Warnings {
 		fmt.Fprintln(stderr, "warning:", w.String())
@@ -102,6 +62,127 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	hosts, err := inv.Select(f.limit, f.shard)
 	if err != nil {
 		printInventoryError(stderr, err)
+		return nil, nil, false
+	}
+	return inv, hosts, true
+}
+
+type claimFlags struct {
+	selectFlags
+	forks       int
+	results     string
+	output      string
+	retryFile   string
+	history     string
+	noHistory   bool
+	tokenFile   string
+	wait        time.Duration
+	timeout     time.Duration
+	deadline    time.Duration
+	splay       time.Duration
+	grace       time.Duration
+	serial      string
+	canary      bool
+	maxFail     float64
+	retries     int
+	backoff     time.Duration
+	force       bool
+	newIdentity bool
+	offlineFor  time.Duration
+	noProgress  bool
+}
+
+func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
+	f.selectFlags.register(fs)
+	fs.IntVar(&f.forks, "forks", 50, "hosts in flight at once (a sliding window)")
+	fs.StringVar(&f.results, "results", "", "write one JSON line per host to FILE as each host finishes (synced)")
+	fs.StringVar(&f.output, "output", "table", "stdout format: table, json, jsonl, junit or markdown")
+	fs.StringVar(&f.retryFile, "retry-file", "", "write the hosts that did not end well to FILE (use with --limit @FILE)")
+	fs.StringVar(&f.history, "history", "", "run history directory (default: $XDG_STATE_HOME/fleetclaim/history)")
+	fs.BoolVar(&f.noHistory, "no-history", false, "do not record this run in the history")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "limit for one host's whole run, retries included")
+	fs.DurationVar(&f.deadline, "deadline", 0, "limit for the whole run; hosts not started by then are recorded as not-started")
+	fs.DurationVar(&f.splay, "splay", 0, "delay each host's start by a random time up to this")
+	fs.DurationVar(&f.grace, "grace", 30*time.Second, "after Ctrl-C/SIGTERM, how long hosts in flight may take before they are cancelled")
+	fs.StringVar(&f.serial, "serial", "", "rolling batches: sizes or percentages, the last repeating (e.g. 1,10%,100%)")
+	fs.BoolVar(&f.canary, "canary", false, "run one host first; stop (exit 3) if it fails")
+	fs.Float64Var(&f.maxFail, "max-fail-percentage", -1, "stop starting hosts once more than this % of finished hosts failed (exit 3)")
+	fs.IntVar(&f.retries, "retries", 2, "extra attempts for transient failures (refused/lost connection, Cloud 5xx)")
+	fs.DurationVar(&f.backoff, "retry-backoff", 2*time.Second, "first pause before a retry, doubled each time")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	switch mode {
+	case claim.ModeClaim, claim.ModePlan, claim.ModeReclaim, claim.ModeReconcile:
+		fs.StringVar(&f.tokenFile, "token-file", "", "read the claim token from FILE (overrides the inventory's token source)")
+		fs.DurationVar(&f.wait, "wait", 60*time.Second, "after a claim, wait this long for the agent to be online (0: record the state, do not wait)")
+	}
+	switch mode {
+	case claim.ModeClaim, claim.ModePlan:
+		fs.BoolVar(&f.force, "force", false, "claim even nodes that are claimed and online")
+	}
+	switch mode {
+	case claim.ModeClaim, claim.ModeReclaim, claim.ModeReconcile, claim.ModePlan:
+		fs.BoolVar(&f.newIdentity, "new-identity", false, "reclaim: also give the node a new machine GUID (cloned VMs); claim: allow claiming hosts that share a GUID by giving them new ones")
+	}
+	if mode == claim.ModeReconcile {
+		fs.DurationVar(&f.offlineFor, "offline-for", 30*time.Minute, "reclaim nodes claimed but offline for longer than this")
+	}
+}
+
+const claimExamples = `
+Examples:
+  export NETDATA_CLAIM_TOKEN=...
+  fleetclaim claim -i inventory.yml
+  fleetclaim claim -i inventory.yml --limit 'web:!web03*' --forks 100
+  fleetclaim claim -i inventory.yml --serial 1,10%,100% --max-fail-percentage 5 --output junit > report.xml
+  fleetclaim claim -i inventory.yml --results results.jsonl --retry-file retry.txt
+  fleetclaim claim -i inventory.yml --limit @retry.txt
+`
+
+func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fleetclaim "+string(mode), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f claimFlags
+	f.register(fs, mode)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: fleetclaim %s -i INVENTORY [flags]\n\n%s\n\nFlags:\n", mode, modeHelp[mode])
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, claimExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fleetclaim %s: unexpected argument %q\n", mode, fs.Arg(0))
+		return exitUsage
+	}
+	if !validOutput(f.output) {
+		fmt.Fprintf(stderr, "fleetclaim %s: --output must be table, json, jsonl, junit or markdown, not %q\n", mode, f.output)
+		return exitUsage
+	}
+	serial, err := claim.ParseSerial(f.serial)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+		return exitUsage
+	}
+	if f.canary {
+		serial = append([]claim.BatchSize{{N: 1}}, serial...)
+		if len(serial) == 1 {
+			serial = append(serial, claim.BatchSize{Percent: 100})
+		}
+		if f.maxFail < 0 {
+			f.maxFail = 0
+		}
+	}
+	if f.forks < 1 {
+		fmt.Fprintf(stderr, "fleetclaim %s: --forks must be at least 1\n", mode)
+		return exitUsage
+	}
+
+	inv, hosts, ok := f.load(string(mode), stderr)
+	if !ok {
 		return exitUsage
 	}
 	if f.tokenFile != "" {
@@ -109,11 +190,14 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 			h.Claim.Token = inventory.SecretRef{File: f.tokenFile}
 		}
 	}
-	if err := inv.CheckSecrets(hosts); err != nil && mode == modeClaim {
-		printInventoryError(stderr, err)
-		return exitUsage
+	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
+	if changes {
+		if err := inv.CheckSecrets(hosts); err != nil {
+			printInventoryError(stderr, err)
+			return exitUsage
+		}
 	}
-	tokens, err := resolveTokens(hosts, mode)
+	tokens, err := resolveTokens(hosts, changes)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return exitUsage
@@ -128,13 +212,22 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		}
 		defer resultsFile.Close()
 	}
+	var hist *historyRun
+	if !f.noHistory {
+		hist, err = startHistory(f.history, string(mode), f.inventory, len(hosts))
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
+		}
+	}
 
 	dialer := remote.NewDialer(remote.DialerOptions{AgentSocket: os.Getenv("SSH_AUTH_SOCK")})
 	defer dialer.Close()
 	c := claim.New(claim.SSHConnector{Dialer: dialer}, claim.Options{
-		Mode:  mode,
-		Wait:  f.wait,
-		Force: f.force,
+		Mode:        mode,
+		Wait:        f.wait,
+		Force:       f.force,
+		NewIdentity: f.newIdentity,
+		OfflineFor:  f.offlineFor,
 		Token: func(h *inventory.Host) (inventory.Secret, error) {
 			t, ok := tokens[h.Claim.Token]
 			if !ok {
@@ -144,42 +237,147 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		},
 	})
 
+	// Signals: the first stops new hosts and gives those in flight --grace;
+	// a second one (or the end of the grace) cancels them.
+	startCtx, stopStarting := context.WithCancel(ctx)
+	defer stopStarting()
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	if f.deadline > 0 {
+		var c1, c2 context.CancelFunc
+		startCtx, c1 = context.WithTimeout(startCtx, f.deadline)
+		runCtx, c2 = context.WithTimeout(runCtx, f.deadline)
+		defer c1()
+		defer c2()
+	}
+	interrupted := watchSignals(stderr, stopStarting, cancelRun, f.grace)
+	defer interrupted.stop()
+
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
 	var outMu sync.Mutex
 	enc := json.NewEncoder(stdout)
-	onResult := func(r claim.Result) {
-		if resultsFile != nil {
-			writeJSONLine(resultsFile, r)
-		}
-		if f.output == "jsonl" {
-			outMu.Lock()
-			enc.Encode(r)
-			outMu.Unlock()
-		}
-		prog.done(r)
+	fleet := claim.Fleet{
+		Forks:          f.forks,
+		Splay:          f.splay,
+		HostTimeout:    f.timeout,
+		Serial:         serial,
+		MaxFailPercent: f.maxFail,
+		Retries:        f.retries,
+		Backoff:        f.backoff,
+		OnResult: func(r claim.Result) {
+			if resultsFile != nil {
+				writeJSONLine(resultsFile, r)
+			}
+			hist.add(r)
+			if f.output == "jsonl" {
+				outMu.Lock()
+				enc.Encode(r)
+				outMu.Unlock()
+			}
+			prog.done(r)
+		},
 	}
-	results := claim.RunFleet(ctx, hosts, claim.FleetOptions{Forks: f.forks, HostTimeout: f.timeout, OnResult: onResult}, c.Do)
+	if mode != claim.ModeVerify && mode != claim.ModePlan {
+		fleet.Retries = max(f.retries, 0)
+	} else {
+		fleet.Retries = 0
+	}
+	start := time.Now()
+	out := fleet.Run(startCtx, runCtx, hosts, c.Do)
 	prog.finish()
+	elapsed := time.Since(start)
 
-	switch f.output {
-	case "table":
-		renderTable(stdout, results)
-	case "json":
-		e := json.NewEncoder(stdout)
-		e.SetIndent("", "  ")
-		e.Encode(results)
+	if err := renderResults(stdout, f.output, string(mode), out.Results, elapsed); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, err)
 	}
-	printSummary(stderr, results)
+	printSummary(stderr, out.Results)
+	if f.retryFile != "" {
+		if err := writeRetryFile(f.retryFile, out.Results); err != nil {
+			fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
+		}
+	}
+	code := exitCode(out, interrupted.fired())
+	hist.finish(code)
+	return code
+}
 
-	if ctx.Err() != nil {
+var modeHelp = map[claim.Mode]string{
+	claim.ModeClaim:     "Claim every selected host: probe, pick the method, claim, wait until online.\nNodes that are claimed and online are left alone.",
+	claim.ModePlan:      "Show, per host, the method and steps claim would take. Changes nothing.",
+	claim.ModeVerify:    "Read-only: is each node claimed and online? Reports the troubleshooting keys.",
+	claim.ModeReclaim:   "Start over: stop the agent, remove cloud.d, start it, claim again.\n--new-identity also gives cloned machines their own machine GUID.",
+	claim.ModeReconcile: "For schedules: verify everything, claim what is not claimed, reclaim what is claimed\nto the wrong Cloud url or offline for longer than --offline-for, report the rest.",
+}
+
+func validOutput(o string) bool {
+	switch o {
+	case "table", "json", "jsonl", "junit", "markdown":
+		return true
+	}
+	return false
+}
+
+func exitCode(out claim.Outcome, signalled bool) int {
+	switch {
+	case signalled:
 		return exitInterrupted
+	case out.StoppedByMaxFail:
+		return exitMaxFail
 	}
-	for _, r := range results {
+	for _, r := range out.Results {
 		if !r.Status.OK() {
 			return exitFailed
 		}
 	}
 	return exitOK
+}
+
+// signalWatch handles Ctrl-C and SIGTERM during a run.
+type signalWatch struct {
+	ch   chan os.Signal
+	done chan struct{}
+	mu   sync.Mutex
+	got  bool
+}
+
+func watchSignals(stderr io.Writer, stopStarting, cancelRun context.CancelFunc, grace time.Duration) *signalWatch {
+	w := &signalWatch{ch: make(chan os.Signal, 2), done: make(chan struct{})}
+	signal.Notify(w.ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-w.done:
+			return
+		case s := <-w.ch:
+			w.mu.Lock()
+			w.got = true
+			w.mu.Unlock()
+			fmt.Fprintf(stderr, "\n%v: no new hosts will start; hosts in flight have %s to finish (again to cancel them now)\n", s, grace)
+			stopStarting()
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-w.done:
+		case <-w.ch:
+			fmt.Fprintln(stderr, "cancelling the hosts in flight")
+			cancelRun()
+		case <-t.C:
+			fmt.Fprintln(stderr, "grace period over: cancelling the hosts in flight")
+			cancelRun()
+		}
+	}()
+	return w
+}
+
+func (w *signalWatch) fired() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.got
+}
+
+func (w *signalWatch) stop() {
+	signal.Stop(w.ch)
+	close(w.done)
 }
 
 func printInventoryError(w io.Writer, err error) {
@@ -188,7 +386,7 @@ func printInventoryError(w io.Writer, err error) {
 		for _, d := range errs {
 			fmt.Fprintln(w, "error:", d.String())
 		}
-		fmt.Fprintf(w, "%d error(s) in the inventory; nothing was contacted\n", len(errs))
+		fmt.Fprintf(w, "%d error(s); nothing was contacted\n", len(errs))
 		return
 	}
 	fmt.Fprintln(w, "error:", err)
@@ -196,9 +394,9 @@ func printInventoryError(w io.Writer, err error) {
 
 // resolveTokens reads each distinct token source once, before any host is
 // contacted, so that a missing token stops the run with nothing touched.
-func resolveTokens(hosts []*inventory.Host, mode claim.Mode) (map[inventory.SecretRef]inventory.Secret, error) {
+func resolveTokens(hosts []*inventory.Host, needed bool) (map[inventory.SecretRef]inventory.Secret, error) {
 	out := map[inventory.SecretRef]inventory.Secret{}
-	if mode != modeClaim {
+	if !needed {
 		return out, nil
 	}
 	for _, h := range hosts {
@@ -225,4 +423,17 @@ func writeJSONLine(f *os.File, r claim.Result) {
 	b = append(b, '\n')
 	f.Write(b)
 	f.Sync()
+}
+
+// writeRetryFile lists the hosts that did not end well, one per line, for
+// --limit @FILE.
+func writeRetryFile(path string, results []claim.Result) error {
+	var b strings.Builder
+	for _, r := range results {
+		if !r.Status.OK() {
+			b.WriteString(r.Host)
+			b.WriteByte('\n')
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

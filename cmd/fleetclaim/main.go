@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/fleetclaim/fleetclaim/claim"
 )
 
 // Exit codes, documented in --help and the README.
@@ -22,6 +24,15 @@ const (
 
 var version = "dev"
 
+// hostModes are the commands that run over hosts.
+var hostModes = map[string]claim.Mode{
+	"claim":     claim.ModeClaim,
+	"plan":      claim.ModePlan,
+	"verify":    claim.ModeVerify,
+	"reclaim":   claim.ModeReclaim,
+	"reconcile": claim.ModeReconcile,
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -31,9 +42,13 @@ const usage = `fleetclaim connects the Netdata Agents of a fleet to Netdata Clou
 Usage:
   fleetclaim claim     -i INVENTORY [flags]   claim every selected host
   fleetclaim plan      -i INVENTORY [flags]   show what claim would do, change nothing
+  fleetclaim reclaim   -i INVENTORY [flags]   start over: remove the claim, claim again
   fleetclaim verify    -i INVENTORY [flags]   read-only: is each node claimed and online?
+  fleetclaim reconcile -i INVENTORY [flags]   for schedules: claim or reclaim what needs it
   fleetclaim inventory list|check -i INVENTORY
-  fleetclaim lab up|down --dir DIR            the built-in simulated fleet
+  fleetclaim history [HOST...]                past runs, and how a host changed between them
+  fleetclaim lab up|down|claims --dir DIR     the built-in simulated fleet and Cloud
+  fleetclaim completion bash|zsh|fish         shell completion script
   fleetclaim version
 
 Run 'fleetclaim COMMAND -h' for a command's flags.
@@ -51,15 +66,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
+	// Host commands handle signals themselves (grace period, second
+	// Ctrl-C); the others stop at the first one.
+	if mode, ok := hostModes[args[0]]; ok {
+		return runClaim(context.Background(), mode, args[1:], stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {
-	case "claim":
-		return runClaim(ctx, modeClaim, args[1:], stdout, stderr)
-	case "plan":
-		return runClaim(ctx, modePlan, args[1:], stdout, stderr)
-	case "verify":
-		return runClaim(ctx, modeVerify, args[1:], stdout, stderr)
+	case "history":
+		return runHistory(args[1:], stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "inventory":
 		return runInventory(ctx, args[1:], stdout, stderr)
 	case "lab":

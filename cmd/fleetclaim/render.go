@@ -120,7 +120,7 @@ func printSummary(w io.Writer, results []claim.Result) {
 		}
 	}
 	var parts []string
-	for _, s := range []claim.Status{claim.StatusClaimed, claim.StatusAlreadyClaimed, claim.StatusReclaimed, claim.StatusPlanned, claim.StatusSkipped, claim.StatusFailed, claim.StatusNotStarted} {
+	for _, s := range allStatuses {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

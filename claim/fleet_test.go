@@ -1,0 +1,193 @@
+package claim
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+func hostsN(n int) []*inventory.Host {
+	out := make([]*inventory.Host, n)
+	for i := range out {
+		out[i] = &inventory.Host{Name: fmt.Sprintf("h%03d", i)}
+	}
+	return out
+}
+
+func TestBatches(t *testing.T) {
+	cases := []struct {
+		serial string
+		total  int
+		want   []int
+	}{
+		{"", 7, []int{7}},
+		{"1", 3, []int{1, 1, 1}},
+		{"1,10%,100%", 200, []int{1, 20, 179}},
+		{"2,50%", 10, []int{2, 5, 3}},
+		{"30%", 10, []int{3, 3, 3, 1}},
+		{"5", 0, nil},
+	}
+	for _, c := range cases {
+		sizes, err := ParseSerial(c.serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Batches(sizes, c.total); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Batches(%q, %d) = %v, want %v", c.serial, c.total, got, c.want)
+		}
+	}
+	for _, bad := range []string{"0", "-1", "x", "0%", "101%", "1,,2"} {
+		if _, err := ParseSerial(bad); err == nil {
+			t.Errorf("ParseSerial(%q) accepted", bad)
+		}
+	}
+}
+
+func ok(h *inventory.Host) Result { return Result{Host: h.Name, Status: StatusClaimed} }
+
+func TestFleetEveryHostRecordedInOrder(t *testing.T) {
+	hosts := hostsN(40)
+	var inFlight, peak atomic.Int32
+	f := Fleet{Forks: 5, MaxFailPercent: -1}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+		inFlight.Add(-1)
+		return ok(h)
+	})
+	if len(out.Results) != 40 {
+		t.Fatalf("%d results", len(out.Results))
+	}
+	for i, r := range out.Results {
+		if r.Host != hosts[i].Name || r.Status != StatusClaimed || r.Attempts != 1 {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+	}
+	if peak.Load() > 5 {
+		t.Fatalf("%d hosts in flight, more than --forks 5", peak.Load())
+	}
+}
+
+func TestFleetCanaryFailureStopsLaterBatches(t *testing.T) {
+	hosts := hostsN(10)
+	var started sync.Map
+	sizes, _ := ParseSerial("1,100%")
+	f := Fleet{Forks: 4, Serial: sizes, MaxFailPercent: 0}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+		started.Store(h.Name, true)
+		return Result{Host: h.Name, Status: StatusFailed, Category: CatTokenRejected}
+	})
+	if !out.StoppedByMaxFail {
+		t.Fatal("a failed canary did not stop the run")
+	}
+	n := 0
+	started.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("%d hosts started, want only the canary", n)
+	}
+	for _, r := range out.Results[1:] {
+		if r.Status != StatusNotStarted || r.Message == "" {
+			t.Fatalf("later host: %+v", r)
+		}
+	}
+}
+
+func TestFleetMaxFailPercentage(t *testing.T) {
+	hosts := hostsN(20)
+	f := Fleet{Forks: 1, MaxFailPercent: 25}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+		if h.Name == "h001" || h.Name == "h002" {
+			return Result{Host: h.Name, Status: StatusFailed, Category: CatRoomInvalid}
+		}
+		return ok(h)
+	})
+	// h000 ok, h001 fails (50% > 25%): the run stops there.
+	if !out.StoppedByMaxFail {
+		t.Fatal("threshold not applied")
+	}
+	counts := map[Status]int{}
+	for _, r := range out.Results {
+		counts[r.Status]++
+	}
+	if counts[StatusClaimed] != 1 || counts[StatusFailed] != 1 || counts[StatusNotStarted] != 18 {
+		t.Fatalf("counts %v", counts)
+	}
+}
+
+func TestFleetRetriesTransientOnly(t *testing.T) {
+	var calls sync.Map
+	do := func(_ context.Context, h *inventory.Host) Result {
+		v, _ := calls.LoadOrStore(h.Name, new(atomic.Int32))
+		n := v.(*atomic.Int32).Add(1)
+		switch h.Name {
+		case "h000": // flaky: refused twice, then fine
+			if n <= 2 {
+				return Result{Host: h.Name, Status: StatusFailed, Category: remote.CatConnectRefused}
+			}
+			return ok(h)
+		case "h001": // a rejected token is never retried
+			return Result{Host: h.Name, Status: StatusFailed, Category: CatTokenRejected}
+		}
+		return Result{Host: h.Name, Status: StatusFailed, Category: CatCloudError}
+	}
+	f := Fleet{Forks: 3, Retries: 2, Backoff: time.Millisecond, MaxFailPercent: -1}
+	out := f.Run(context.Background(), context.Background(), hostsN(3), do)
+	if r := out.Results[0]; r.Status != StatusClaimed || r.Attempts != 3 || len(r.Warnings) != 2 {
+		t.Errorf("flaky host: %+v", r)
+	}
+	if r := out.Results[1]; r.Attempts != 1 {
+		t.Errorf("token-rejected host retried: %+v", r)
+	}
+	if r := out.Results[2]; r.Status != StatusFailed || r.Attempts != 3 {
+		t.Errorf("cloud-error host: %+v", r)
+	}
+}
+
+func TestFleetStopStartingOnInterrupt(t *testing.T) {
+	startCtx, stop := context.WithCancel(context.Background())
+	hosts := hostsN(30)
+	var once sync.Once
+	f := Fleet{Forks: 2, MaxFailPercent: -1}
+	out := f.Run(startCtx, context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+		once.Do(stop)
+		time.Sleep(time.Millisecond)
+		return ok(h)
+	})
+	if !out.Interrupted {
+		t.Fatal("not marked interrupted")
+	}
+	counts := map[Status]int{}
+	for i, r := range out.Results {
+		if r.Host != hosts[i].Name {
+			t.Fatalf("host %d has no record: %+v", i, r)
+		}
+		counts[r.Status]++
+	}
+	if counts[StatusNotStarted] == 0 || counts[StatusClaimed] == 0 || counts[StatusNotStarted]+counts[StatusClaimed] != 30 {
+		t.Fatalf("counts %v", counts)
+	}
+}
+
+func TestFleetHostTimeoutCancelsHost(t *testing.T) {
+	f := Fleet{Forks: 1, HostTimeout: 20 * time.Millisecond, MaxFailPercent: -1}
+	out := f.Run(context.Background(), context.Background(), hostsN(1), func(ctx context.Context, h *inventory.Host) Result {
+		<-ctx.Done()
+		return Result{Host: h.Name, Status: StatusFailed, Category: CatTimeout}
+	})
+	if out.Results[0].Category != CatTimeout {
+		t.Fatalf("%+v", out.Results[0])
+	}
+}

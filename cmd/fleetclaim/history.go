@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/claim"
+)
+
+// The run history: every run appends its host records to DIR/RUN.jsonl and
+// describes itself in DIR/RUN.json. `fleetclaim history` reads them back.
+
+// runMeta describes one run in the history.
+type runMeta struct {
+	ID        string         `json:"id"`
+	Command   string         `json:"command"`
+	Inventory string         `json:"inventory"`
+	Hosts     int            `json:"hosts"`
+	Start     time.Time      `json:"start"`
+	End       *time.Time     `json:"end,omitempty"`
+	ExitCode  *int           `json:"exit_code,omitempty"`
+	Counts    map[string]int `json:"counts,omitempty"`
+}
+
+type historyRun struct {
+	dir  string
+	meta runMeta
+	mu   sync.Mutex
+	f    *os.File
+}
+
+// defaultHistoryDir is $XDG_STATE_HOME/fleetclaim/history, else
+// ~/.local/state/fleetclaim/history.
+func defaultHistoryDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "fleetclaim", "history"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "state", "fleetclaim", "history"), nil
+}
+
+func startHistory(dir, command, inv string, hosts int) (*historyRun, error) {
+	if dir == "" {
+		var err error
+		if dir, err = defaultHistoryDir(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var rb [3]byte
+	rand.Read(rb[:])
+	now := time.Now().UTC()
+	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(rb[:])
+	abs, _ := filepath.Abs(inv)
+	h := &historyRun{dir: dir, meta: runMeta{ID: id, Command: command, Inventory: abs, Hosts: hosts, Start: now, Counts: map[string]int{}}}
+	f, err := os.OpenFile(filepath.Join(dir, id+".jsonl"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	h.f = f
+	if err := h.writeMeta(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *historyRun) writeMeta() error {
+	b, err := json.MarshalIndent(h.meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(h.dir, "."+h.meta.ID+".json.tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(h.dir, h.meta.ID+".json"))
+}
+
+// add appends one host record (nil-safe: a run without history).
+func (h *historyRun) add(r claim.Result) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.meta.Counts[string(r.Status)]++
+	writeJSONLine(h.f, r)
+}
+
+func (h *historyRun) finish(code int) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now().UTC()
+	h.meta.End, h.meta.ExitCode = &now, &code
+	h.writeMeta()
+	h.f.Close()
+}
+
+func readRuns(dir string) ([]runMeta, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var runs []runMeta
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var m runMeta
+		if json.Unmarshal(b, &m) == nil && m.ID != "" {
+			runs = append(runs, m)
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].Start.Before(runs[j].Start) })
+	return runs, nil
+}
+
+// readHostRecords returns the records of one run, by host name.
+func readHostRecords(dir, id string) (map[string]claim.Result, error) {
+	f, err := os.Open(filepath.Join(dir, id+".jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]claim.Result{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var r claim.Result
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Host != "" {
+			out[r.Host] = r
+		}
+	}
+	return out, sc.Err()
+}
+
+const historyUsage = `Usage:
+  fleetclaim history [--history DIR]            list runs, oldest first
+  fleetclaim history [--history DIR] HOST...    how each host's state changed from run to run
+  fleetclaim history [--history DIR] --run ID   the records of one run (JSON lines)
+`
+
+func runHistory(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fleetclaim history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("history", "", "run history directory (default: $XDG_STATE_HOME/fleetclaim/history)")
+	run := fs.String("run", "", "print the records of this run")
+	fs.Usage = func() { fmt.Fprint(stderr, historyUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *dir == "" {
+		d, err := defaultHistoryDir()
+		if err != nil {
+			fmt.Fprintln(stderr, "fleetclaim history:", err)
+			return exitUsage
+		}
+		*dir = d
+	}
+	if *run != "" {
+		b, err := os.ReadFile(filepath.Join(*dir, filepath.Base(*run)+".jsonl"))
+		if err != nil {
+			fmt.Fprintln(stderr, "fleetclaim history:", err)
+			return exitUsage
+		}
+		stdout.Write(b)
+		return exitOK
+	}
+	runs, err := readRuns(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "fleetclaim history:", err)
+		return exitUsage
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
+	if fs.NArg() == 0 {
+		fmt.Fprintln(tw, "RUN\tCOMMAND\tHOSTS\tEXIT\tRESULTS\tINVENTORY")
+		for _, m := range runs {
+			exit := "running?"
+			if m.ExitCode != nil {
+				exit = fmt.Sprint(*m.ExitCode)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.Command, m.Hosts, exit, countsString(m.Counts), m.Inventory)
+		}
+		return exitOK
+	}
+	fmt.Fprintln(tw, "HOST\tRUN\tCOMMAND\tSTATUS\tCATEGORY\tCLAIMED ID\tCHANGE")
+	for _, host := range fs.Args() {
+		prev := ""
+		for _, m := range runs {
+			recs, err := readHostRecords(*dir, m.ID)
+			if err != nil {
+				continue
+			}
+			r, ok := recs[host]
+			if !ok {
+				continue
+			}
+			// A change is a different claim, online state or failure, not
+			// claimed turning into already-claimed on the next run.
+			online := "unknown"
+			if r.Online != nil {
+				online = fmt.Sprint(*r.Online)
+			}
+			state := r.ClaimedID + "/" + online + "/" + r.Category
+			change := ""
+			switch {
+			case prev == "":
+				change = "first seen"
+			case prev != state:
+				change = "changed"
+			}
+			prev = state
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", host, m.ID, m.Command, r.Status, r.Category, r.ClaimedID, change)
+		}
+	}
+	return exitOK
+}
+
+func countsString(c map[string]int) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, c[k])
+	}
+	return strings.Join(parts, " ")
+}
