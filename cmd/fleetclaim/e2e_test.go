@@ -89,7 +89,6 @@ func startLab(t *testing.T, n int, extra ...string) *lab.Info {
 	return info
 }
 
-
 func readResults(t *testing.T, path string) []claim.Result {
 	t.Helper()
 	f, err := os.Open(path)
