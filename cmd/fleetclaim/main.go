@@ -47,6 +47,7 @@ Usage:
   fleetclaim reconcile -i INVENTORY [flags]   for schedules: claim or reclaim what needs it
   fleetclaim inventory list|check -i INVENTORY
   fleetclaim history [HOST...]                past runs, and how a host changed between them
+  fleetclaim report --results FILE --output junit|markdown|table   render a results file again
   fleetclaim lab up|down|claims --dir DIR     the built-in simulated fleet and Cloud
   fleetclaim completion bash|zsh|fish         shell completion script
   fleetclaim version
@@ -74,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {
+	case "report":
+		return runReport(args[1:], stdout, stderr)
 	case "history":
 		return runHistory(args[1:], stdout, stderr)
 	case "completion":
