@@ -63,6 +63,7 @@ type Lab struct {
 	cloud  *cloud
 	api    *apiListener
 	apiSrv *http.Server
+	acc    *acceptor
 	ctlLn  net.Listener
 	info   Info
 
@@ -194,17 +195,16 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab: host keys: %w", err)
 	}
+	if l.acc, err = newAcceptor(l); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
 	for _, h := range l.hosts {
-		ln, err := listenReuse(prevPort[h.name])
+		// A refusing host keeps its port in the inventory, but nothing listens.
+		port, err := l.acc.listen(h, prevPort[h.name], !h.personality.Has(FaultSSHRefuse))
 		if err != nil {
 			return nil, fmt.Errorf("lab: host %s: listen: %w", h.name, err)
 		}
-		h.port = ln.Addr().(*net.TCPAddr).Port
-		if h.personality.Has(FaultSSHRefuse) {
-			ln.Close() // the port stays reserved in the inventory, but refuses
-			continue
-		}
-		h.ln = ln
+		h.port = port
 	}
 
 	env := helperEnv{exe: exe, sock: sock, runUser: l.runUser}
@@ -278,24 +278,10 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err := l.writeFiles(k); err != nil {
 		return nil, err
 	}
-	for _, h := range l.hosts {
-		if h.ln != nil {
-			l.goRun(h.acceptLoop)
-		}
-	}
+	l.acc.start()
 	l.logf("%d hosts, Cloud %s, ready in %s", len(l.hosts), l.cloud.url, time.Since(began).Round(time.Millisecond))
 	ok = true
 	return l, nil
-}
-
-// listenReuse listens on 127.0.0.1:port, or any port if that one is taken.
-func listenReuse(port int) (net.Listener, error) {
-	if port > 0 {
-		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			return ln, nil
-		}
-	}
-	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // parallel runs f for every host on a few workers and returns the first error.
@@ -372,10 +358,8 @@ func (l *Lab) Close() error {
 			conns = append(conns, c)
 		}
 		l.connMu.Unlock()
-		for _, h := range l.hosts {
-			if h.ln != nil {
-				h.ln.Close()
-			}
+		if l.acc != nil {
+			l.acc.close()
 		}
 		if l.ctlLn != nil {
 			l.ctlLn.Close()

@@ -41,7 +41,6 @@ type host struct {
 	port        int
 	hostKey     ssh.Signer // the key known_hosts lists
 	config      *ssh.ServerConfig
-	ln          net.Listener
 	agent       *agent // nil for KindNone
 	lab         *Lab
 }
@@ -61,21 +60,6 @@ func (h *host) newServerConfig(clientKey ssh.PublicKey, served ssh.Signer) {
 	}
 	cfg.AddHostKey(served)
 	h.config = cfg
-}
-
-// acceptLoop serves the host's listener until it is closed.
-func (h *host) acceptLoop() {
-	for {
-		nc, err := h.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return
-		}
-		go h.serveConn(nc)
-	}
 }
 
 // serveConn runs one SSH connection.
