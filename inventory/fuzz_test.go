@@ -18,6 +18,7 @@ func fuzzLoad(t *testing.T, name, format string, data []byte) {
 	}
 	opts := testOpts()
 	opts.Format = format
+	opts.MaxHosts = 2000
 	inv, err := Load(p, opts)
 	if err != nil {
 		var errs Errors

@@ -29,6 +29,9 @@ type LoadOptions struct {
 	// User is the default SSH user when neither the inventory nor
 	// ssh_config names one; "" means the current user.
 	User string
+	// MaxHosts caps the number of hosts (ranges included) as a guard
+	// against a mistyped range; 0 means MaxRangeHosts.
+	MaxHosts int
 }
 
 // Load reads, validates and resolves the inventory at path. On bad input it
@@ -226,7 +229,14 @@ func (l *loader) group(name, file string, line, col int) *groupRec {
 // addHost records a host name (possibly a range) as a member of group gi
 // (-1: no group) with the settings of entry (nil: none).
 func (l *loader) addHost(pattern string, gi int32, entry *hostEntry, file string, line, col int, key string) {
-	names, err := ExpandRange(pattern, MaxRangeHosts)
+	limit := l.opts.MaxHosts
+	if limit <= 0 {
+		limit = MaxRangeHosts
+	}
+	names, err := ExpandRange(pattern, limit)
+	if err == nil && len(l.hosts)+len(names) > limit && len(names) > 1 {
+		err = fmt.Errorf("range %q would take the inventory past %d hosts", truncate(pattern, 80), limit)
+	}
 	if err != nil {
 		l.errorf(file, line, col, key, "%v", err)
 		return
