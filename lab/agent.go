@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ type agent struct {
 	claimM sync.Mutex // serialises claims, like the agent's claiming spinlock
 
 	running     bool
+	webPort     int // [web] default port of netdata.conf at start; 0 = API off
 	startedAt   time.Time
 	claimedID   string // in-memory claim id; survives a reload, cleared by a restart
 	cloudURL    string // from cloud.conf
@@ -73,6 +75,7 @@ func (a *agent) start(ctx context.Context) {
 	}
 	a.running = true
 	a.startedAt = time.Now()
+	a.webPort = a.readWebPort()
 	a.claimedID, a.cloudURL, a.proxy = "", "", ""
 	a.online = false
 	a.failure = ""
@@ -81,6 +84,29 @@ func (a *agent) start(ctx context.Context) {
 	if a.h.personality.Kind == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
 		a.claimFromConf(ctx)
 	}
+}
+
+// readWebPort reads the agent's web port from netdata.conf, as the agent
+// does at start: [web] default port (19999), or 0 for [web] mode = none.
+func (a *agent) readWebPort() int {
+	conf := readINI(filepath.Join(a.h.paths.conf, "netdata.conf"))
+	if conf["web.mode"] == "none" {
+		return 0
+	}
+	if p, err := strconv.Atoi(conf["web.default port"]); err == nil && p > 0 && p < 65536 {
+		return p
+	}
+	return agentWebPort
+}
+
+// apiPort is the port the running agent's web API listens on (0: none).
+func (a *agent) apiPort() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.running {
+		return 0
+	}
+	return a.webPort
 }
 
 func (a *agent) stop() {

@@ -138,3 +138,28 @@ type errTimeout struct{}
 func (errTimeout) Error() string   { return "timeout" }
 func (errTimeout) Timeout() bool   { return true }
 func (errTimeout) Temporary() bool { return true }
+
+// TestWebPortFromConfig: the agent API answers on the port netdata.conf
+// names when the agent starts, and not at all with [web] mode = none.
+func TestWebPortFromConfig(t *testing.T) {
+	l := startLab(t, 1, "")
+	info := l.Info()
+	c := dial(t, info, "lab-001")
+	if _, e, code := run(t, c, `sed -i 's/default port = 19999/default port = 20000/' opt/netdata/etc/netdata/netdata.conf && etc/init.d/netdata restart`, ""); code != 0 {
+		t.Fatal(e)
+	}
+	if _, err := c.Dial("tcp", "127.0.0.1:19999"); err == nil {
+		t.Error("old port still served")
+	}
+	conn, err := c.Dial("tcp", "localhost:20000")
+	if err != nil {
+		t.Fatalf("new port: %v", err)
+	}
+	conn.Close()
+	if _, e, code := run(t, c, `printf '[web]\n    mode = none\n' >> opt/netdata/etc/netdata/netdata.conf && etc/init.d/netdata restart`, ""); code != 0 {
+		t.Fatal(e)
+	}
+	if _, err := c.Dial("tcp", "localhost:20000"); err == nil {
+		t.Error("API served with [web] mode = none")
+	}
+}

@@ -246,6 +246,10 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		a.mu.Lock()
 		a.running, a.startedAt = true, time.Now()
 		a.mu.Unlock()
+		port := a.readWebPort()
+		a.mu.Lock()
+		a.webPort = port
+		a.mu.Unlock()
 		a.loadClaim()
 		return nil
 	})

@@ -305,6 +305,7 @@ func TestLabHostsAndClaim(t *testing.T) {
 		}{
 			{"bad token", info.Hosts[2].Name, "nope", info.RoomID("staging"), "is not claimed to Netdata Cloud: Failed: token is expired, not found, or invalid"},
 			{"bad room", info.Hosts[2].Name, token, "11111111-2222-4333-8444-555555555555", "Failed: one or more room ids are invalid"},
+			{"refusing proxy", info.Hosts[2].Name, token + "\n    proxy = http://127.0.0.1:1", "", "Request failed with error: Couldn't connect to server\nproxy: 'http://127.0.0.1:1'"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

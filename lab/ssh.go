@@ -138,11 +138,13 @@ func (h *host) serveDirect(nch ssh.NewChannel) {
 		return
 	}
 	loopback := req.Host == "127.0.0.1" || req.Host == "localhost" || req.Host == "::1"
-	if !loopback || req.Port != agentWebPort {
+	if !loopback {
 		_ = nch.Reject(ssh.Prohibited, "administratively prohibited: open failed")
 		return
 	}
-	if h.agent == nil || !h.agent.isRunning() {
+	if h.agent == nil || h.agent.apiPort() == 0 || int(req.Port) != h.agent.apiPort() {
+		// Nothing listens there on the host: what sshd reports when its
+		// connect() to the destination is refused.
 		_ = nch.Reject(ssh.ConnectionFailed, "Connection refused")
 		return
 	}
@@ -151,7 +153,7 @@ func (h *host) serveDirect(nch ssh.NewChannel) {
 		return
 	}
 	go ssh.DiscardRequests(creqs)
-	h.lab.api.push(&chanConn{Channel: ch, host: h,
+	h.lab.api.push(&chanConn{Channel: ch, host: h, port: int(req.Port),
 		remote: &net.TCPAddr{IP: net.ParseIP(req.OrigHost), Port: int(req.OrigPort)}})
 }
 
@@ -383,13 +385,14 @@ func signalName(sig syscall.Signal) string {
 type chanConn struct {
 	ssh.Channel
 	host   *host
+	port   int
 	remote net.Addr
 }
 
 var _ net.Conn = (*chanConn)(nil)
 
 func (c *chanConn) LocalAddr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: agentWebPort}
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: c.port}
 }
 func (c *chanConn) RemoteAddr() net.Addr             { return c.remote }
 func (c *chanConn) SetDeadline(time.Time) error      { return nil }
