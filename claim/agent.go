@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetclaim/fleetclaim/remote"
 )
@@ -23,6 +24,9 @@ type CloudState struct {
 	ClaimedID string `json:"claimed_id,omitempty"`
 	URL       string `json:"url,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	// Since is when the agent's Cloud status last changed (zero when the
+	// agent does not say).
+	Since time.Time `json:"since,omitempty"`
 	// Source says where the state was read: "api-v2", "api-v1", "aclk-state", "reload".
 	Source string `json:"source"`
 	// CloudEnabled / CloudAvailable are the troubleshooting keys of
@@ -81,6 +85,14 @@ func clip(s string, n int) string {
 	return s
 }
 
+// OfflineFor is how long an offline agent has been offline, 0 when unknown.
+func (s CloudState) OfflineFor(now time.Time) time.Duration {
+	if s.Online || s.Since.IsZero() || now.Before(s.Since) {
+		return 0
+	}
+	return now.Sub(s.Since)
+}
+
 // ParseACLKStateJSON reads `netdatacli aclk-state json`.
 func ParseACLKStateJSON(b []byte) (CloudState, error) {
 	var v struct {
@@ -128,6 +140,7 @@ func ParseInfoV2(b []byte) (CloudState, error) {
 				ClaimID string `json:"claim_id"`
 				URL     string `json:"url"`
 				Reason  string `json:"reason"`
+				Since   int64  `json:"since"`
 			} `json:"cloud"`
 		} `json:"agents"`
 	}
@@ -139,6 +152,9 @@ func ParseInfoV2(b []byte) (CloudState, error) {
 	}
 	c := v.Agents[0].Cloud
 	st := CloudState{Source: "api-v2", Status: c.Status, ClaimedID: c.ClaimID, URL: c.URL, Reason: c.Reason}
+	if c.Since > 0 {
+		st.Since = time.Unix(c.Since, 0)
+	}
 	switch c.Status {
 	case "online":
 		st.Claimed, st.Online = true, true

@@ -25,18 +25,31 @@ case "$1" in
 reload-claiming-state)
   if [ -f "$lib/cloud.d/claimed_id" ]; then echo "Netdata Agent is claimed to Netdata Cloud and is currently online."; exit 0; fi
   if grep -q '^    token = good-token$' "$conf" 2>/dev/null; then
-    mkdir -p "$lib/cloud.d"; echo 11111111-2222-4333-8444-555555555555 > "$lib/cloud.d/claimed_id"
+    n=$(cat "$base/claims" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$base/claims"
+    mkdir -p "$lib/cloud.d"; echo 11111111-2222-4333-8444-55555555555$n > "$lib/cloud.d/claimed_id"
+    sed -n 's/^    url = //p' "$conf" > "$lib/cloud.d/url"
     echo "Netdata Agent is claimed to Netdata Cloud and is currently online."
   else
     echo "Netdata Agent is not claimed to Netdata Cloud: failed to claim: HTTP 403 ErrForbidden"
   fi ;;
 aclk-state)
   if [ -f "$lib/cloud.d/claimed_id" ]; then
-    echo '{"aclk-available":true,"agent-claimed":true,"claimed-id":"'$(cat "$lib/cloud.d/claimed_id")'","online":true,"banned-by-cloud":false}'
+    echo '{"aclk-available":true,"agent-claimed":true,"claimed-id":"'$(cat "$lib/cloud.d/claimed_id")'","cloud-url":"'$(cat "$lib/cloud.d/url")'","online":true,"banned-by-cloud":false}'
   else
     echo '{"aclk-available":true,"agent-claimed":false,"claimed-id":null,"online":false,"banned-by-cloud":false}'
   fi ;;
 *) echo "unknown command"; exit 1 ;;
+esac
+`
+
+// fakeInitScript controls the fake agent like a SysV init script and logs
+// what it was asked to do.
+const fakeInitScript = `#!/bin/sh
+nd="$(cd "$(dirname "$0")/../.." && pwd)/opt/netdata"
+echo "$1" >> "$nd/service.log"
+case "$1" in
+stop) touch "$nd/stopped" ;;
+start) rm -f "$nd/stopped" ;;
 esac
 `
 
@@ -58,6 +71,9 @@ func fakeInstall(t *testing.T, runAs string) string {
 		"etc/netdata/.install-type": "INSTALL_TYPE='kickstart-static'\nPREBUILT_ARCH='x86_64'\n",
 		"var/lib/netdata/registry/netdata.public.unique.id": "0f6a3c55-7c1e-4f0e-9d55-0c4f5d2d9e11\n",
 	}
+	initd := filepath.Join(root, "etc/init.d")
+	os.MkdirAll(initd, 0o755)
+	os.WriteFile(filepath.Join(initd, "netdata"), []byte(fakeInitScript), 0o755)
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(nd, name), []byte(body), 0o755); err != nil {
 			t.Fatal(err)
@@ -103,7 +119,7 @@ func TestClaimConfFlow(t *testing.T) {
 	if res.Status != StatusClaimed || res.Method != MethodClaimConf {
 		t.Fatalf("first run: %+v", res)
 	}
-	if res.ClaimedID != "11111111-2222-4333-8444-555555555555" || res.Online == nil || !*res.Online {
+	if res.ClaimedID != "11111111-2222-4333-8444-555555555551" || res.Online == nil || !*res.Online {
 		t.Fatalf("first run did not record the claimed id and online state: %+v", res)
 	}
 	if res.AgentVersion != "2.7.1" || res.InstallType != "kickstart-static" || res.RunAsUser != me {
@@ -214,5 +230,47 @@ func TestPlanChangesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "opt/netdata/etc/netdata/claim.conf")); err == nil {
 		t.Fatal("plan wrote claim.conf")
+	}
+}
+
+func TestReclaimStartsOver(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	nd := filepath.Join(root, "opt/netdata")
+	h := testHost(root, "")
+	first := New(localConnector{}, Options{Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if first.Status != StatusClaimed {
+		t.Fatalf("claim: %+v", first)
+	}
+	res := New(localConnector{}, Options{Mode: ModeReclaim, NewIdentity: true, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if res.Status != StatusReclaimed || res.ClaimedID == first.ClaimedID || !strings.Contains(res.Message, first.ClaimedID) {
+		t.Fatalf("reclaim: %+v (first claimed id %s)", res, first.ClaimedID)
+	}
+	log, _ := os.ReadFile(filepath.Join(nd, "service.log"))
+	if string(log) != "stop\nstart\n" {
+		t.Fatalf("service calls %q, want stop then start", log)
+	}
+	if _, err := os.Stat(filepath.Join(nd, "var/lib/netdata/registry/netdata.public.unique.id")); err == nil {
+		t.Fatal("--new-identity kept the machine GUID")
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	h := testHost(root, "")
+	rec := New(localConnector{}, Options{Mode: ModeReconcile, Token: tokenOf("good-token"), OfflineFor: time.Hour})
+	if r := rec.Do(context.Background(), h); r.Status != StatusClaimed {
+		t.Fatalf("unclaimed host: %+v", r)
+	}
+	if r := rec.Do(context.Background(), h); r.Status != StatusAlreadyClaimed || len(r.Steps) != 2 {
+		t.Fatalf("claimed host: %+v", r)
+	}
+	claims, _ := os.ReadFile(filepath.Join(root, "opt/netdata/claims"))
+	if strings.TrimSpace(string(claims)) != "1" {
+		t.Fatalf("reconcile of a claimed, online host claimed again (%s claims)", claims)
+	}
+	h.Claim.URL = "https://other-cloud.example"
+	r := rec.Do(context.Background(), h)
+	if r.Status != StatusReclaimed || !strings.Contains(r.Message, "not https://other-cloud.example") {
+		t.Fatalf("host claimed to another url: %+v", r)
 	}
 }

@@ -51,7 +51,7 @@ func orDefault(s, d string) string {
 // claimConf writes claim.conf (and the CA chain) atomically and asks the
 // agent to reload its claiming state, all in one session. The token travels
 // on the session's stdin, never on a command line.
-func (c *Claimer) claimConf(ctx context.Context, r *hostRun) error {
+func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) error {
 	h, in := r.h, r.inst
 	if c.opts.Token == nil {
 		return fail(CatTokenUnavailable, "no claim token")
@@ -70,7 +70,7 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun) error {
 			return &Error{Category: remote.CatInvalidValue, Msg: "ca_file", Err: err}
 		}
 	}
-	script, err := claimConfScript(in, conf, ca)
+	script, err := claimConfScript(in, conf, ca, reset)
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,10 @@ func scriptError(code string, res remote.Result) error {
 	switch code {
 	case "no-config-dir":
 		return fail(CatNotInstalled, "the agent's config directory is gone: %s", detail)
+	case "start-agent":
+		return fail(CatAgentNotRunning, "the agent did not start again after its claim was removed: %s", detail)
+	case "remove-cloud.d", "remove-identity":
+		return fail(CatWriteFailed, "could not %s: %s", strings.ReplaceAll(code, "-", " "), detail)
 	case "write-ca", "write-cloud.d", "write-claim-conf":
 		return fail(CatWriteFailed, "%s failed (disk full or read-only?): %s", strings.TrimPrefix(code, "write-"), detail)
 	}
@@ -142,7 +146,11 @@ func scriptError(code string, res remote.Result) error {
 
 // claimConfScript builds the shell script run by claimConf. Every value is
 // quoted; file contents travel in here-documents with a random delimiter.
-func claimConfScript(in *remote.Install, conf string, ca []byte) (string, error) {
+//
+// With a reset, the agent is stopped, its cloud.d removed (and with a new
+// identity its machine GUID too) before the files are written, and started
+// again after: the "remove and reconnect" of a node.
+func claimConfScript(in *remote.Install, conf string, ca []byte, reset *resetPlan) (string, error) {
 	delim := randomDelimiter()
 	if strings.Contains(conf, delim) || strings.Contains(string(ca), delim) {
 		return "", fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
@@ -163,6 +171,18 @@ func claimConfScript(in *remote.Install, conf string, ca []byte) (string, error)
 	b.WriteString(`fail() { echo "fleetclaim-error=$1"; rm -f "${tmp:-}" "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
 	b.WriteString(`root=no; [ "$(id -u)" = 0 ] && root=yes` + "\n")
 	fmt.Fprintf(&b, "[ -d %s ] || fail no-config-dir\n", confDir)
+	if reset != nil {
+		fmt.Fprintf(&b, "%s >/dev/null 2>&1; echo \"stop-rc=$?\"\n", reset.Stop)
+		fmt.Fprintf(&b, "rm -rf %s || fail remove-cloud.d\n", cloudD)
+		if reset.NewIdentity {
+			lib := path.Join(in.VarLibDir)
+			fmt.Fprintf(&b, "rm -f %s %s %s || fail remove-identity\n",
+				q.Q(path.Join(lib, "registry", "netdata.public.unique.id")),
+				q.Q(path.Join(lib, "status-netdata.json")),
+				q.Q(path.Join(cacheDir(lib), "status-netdata.json")))
+		}
+		b.WriteString("echo reset=1\n")
+	}
 	if len(ca) > 0 {
 		fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
 		fmt.Fprintf(&b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
@@ -177,7 +197,13 @@ func claimConfScript(in *remote.Install, conf string, ca []byte) (string, error)
 	b.WriteString("chmod 0640 \"$tmp\" || fail write-claim-conf\n")
 	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
 	b.WriteString("echo written=1\n")
-	fmt.Fprintf(&b, "out=$(%s reload-claiming-state 2>&1); rc=$?\n", cli)
+	if reset != nil {
+		fmt.Fprintf(&b, "%s >/dev/null 2>&1 || fail start-agent\n", reset.Start)
+		// The agent takes a moment to answer after a start.
+		fmt.Fprintf(&b, "i=0; while :; do out=$(%s reload-claiming-state 2>&1); rc=$?; [ $rc != 255 ] && break; i=$((i+1)); [ $i -ge 30 ] && break; sleep 1; done\n", cli)
+	} else {
+		fmt.Fprintf(&b, "out=$(%s reload-claiming-state 2>&1); rc=$?\n", cli)
+	}
 	b.WriteString("echo \"reload-rc=$rc\"\n")
 	b.WriteString("printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'reload-out=%s\\n' \"$l\"; done\n")
 	return b.String(), nil

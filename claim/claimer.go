@@ -182,8 +182,13 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		}
 	}
 
-	if c.opts.Mode == ModeVerify {
+	switch c.opts.Mode {
+	case ModeVerify:
 		return c.verify(ctx, r)
+	case ModeReclaim:
+		return c.reclaim(ctx, r, method, "")
+	case ModeReconcile:
+		return c.reconcile(ctx, r, method)
 	}
 
 	if inst.Claimed() && !c.opts.Force {
@@ -205,16 +210,20 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		}
 		return c.waitOnline(ctx, r, StatusAlreadyClaimed, "already claimed")
 	}
+	return c.claim(ctx, r, method)
+}
 
+// claim claims a host that is not claimed, with method.
+func (c *Claimer) claim(ctx context.Context, r *hostRun, method string) error {
 	switch method {
 	case MethodClaimConf:
 		if c.opts.Mode == ModePlan {
 			r.res.Status = StatusPlanned
-			r.res.Plan = claimConfPlan(h, inst)
+			r.res.Plan = claimConfPlan(r.h, r.inst)
 			r.res.Message = "would claim with claim.conf"
 			return nil
 		}
-		if err := r.step("claim", func() error { return c.claimConf(ctx, r) }); err != nil {
+		if err := r.step("claim", func() error { return c.claimConf(ctx, r, nil) }); err != nil {
 			return err
 		}
 		return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed") })
