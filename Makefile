@@ -2,10 +2,19 @@
 GO      ?= go
 BIN     := bin/fleetclaim
 HOSTS   ?= 20
-FUZZTIME ?= 4s
+FUZZTIME ?= 5s
+FUZZTIME_LONG ?= 10s
 
-# Fuzz targets run for FUZZTIME each by `make test` (package:target).
+# Fuzz targets run for FUZZTIME each by `make test` (package:target); the
+# inventory loaders get FUZZTIME_LONG (their inputs take longer to explore).
+FUZZ_LONG := \
+	./inventory:FuzzLoadNative \
+	./inventory:FuzzLoadAnsibleINI \
+	./inventory:FuzzLoadAnsibleYAML
 FUZZ_TARGETS := \
+	./inventory:FuzzExpandRange \
+	./inventory:FuzzLimit \
+	./inventory:FuzzParseJump \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \
 	./remote:FuzzParseOSRelease \
@@ -34,10 +43,10 @@ unit: build
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/fleetclaim-fuzz.log 2>&1 || { cat /tmp/fleetclaim-fuzz.log; exit 1; }; \
+	@for t in $(FUZZ_LONG:%=%:$(FUZZTIME_LONG)) $(FUZZ_TARGETS:%=%:$(FUZZTIME)); do \
+		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$${rest#*:}; \
+		echo "fuzz $$pkg $$name ($$time)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time >/tmp/fleetclaim-fuzz.log 2>&1 || { cat /tmp/fleetclaim-fuzz.log; exit 1; }; \
 	done
 
 bench:
