@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/lab"
+)
+
+// withHostSetting rewrites the lab inventory so that the named hosts carry an
+// extra setting (e.g. a room the lab Cloud does not know), and returns the
+// new inventory's path.
+func withHostSetting(t *testing.T, info *lab.Info, setting string, hosts ...string) string {
+	t.Helper()
+	inv := mustRead(t, info.Inventory())
+	for _, h := range hosts {
+		re := regexp.MustCompile(`(?m)^(\s+` + regexp.QuoteMeta(h) + `: \{)`)
+		if !re.MatchString(inv) {
+			t.Fatalf("host %s not in the lab inventory", h)
+		}
+		inv = re.ReplaceAllString(inv, "${1}"+setting+", ")
+	}
+	path := filepath.Join(t.TempDir(), "inventory.yml")
+	if err := os.WriteFile(path, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const unknownRoom = "rooms: [9f0e6d4c-0000-4000-8000-00000000dead]"
+
+func statusCounts(rs []claim.Result) map[claim.Status]int {
+	m := map[claim.Status]int{}
+	for _, r := range rs {
+		m[r.Status]++
+	}
+	return m
+}
+
+func claimedHosts(t *testing.T, info *lab.Info) map[string]int {
+	t.Helper()
+	all, err := info.ClaimHistory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, c := range all {
+		m[c.Hostname]++
+	}
+	return m
+}
+
+// TestE2ECanaryFailureStopsRollout: --serial 1,100% --canary with a failing
+// first host exits 3 and leaves every later host untouched.
+func TestE2ECanaryFailureStopsRollout(t *testing.T) {
+	info := startLab(t, 10)
+	inv := withHostSetting(t, info, unknownRoom, info.Hosts[0].Name)
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	r := fleetclaim(t, nil, "claim", "-i", inv, "--canary", "--forks", "4", "--results", results)
+	if r.code != exitMaxFail {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	recs := readResults(t, results)
+	counts := statusCounts(recs)
+	if len(recs) != 10 || counts[claim.StatusFailed] != 1 || counts[claim.StatusNotStarted] != 9 {
+		t.Fatalf("records %d, counts %v", len(recs), counts)
+	}
+	for _, rec := range recs {
+		if rec.Status == claim.StatusFailed && rec.Category != claim.CatRoomInvalid {
+			t.Fatalf("canary failed with %s: %s", rec.Category, rec.Message)
+		}
+	}
+	if n := len(claimedHosts(t, info)); n != 0 {
+		t.Fatalf("%d hosts were claimed after the canary failed", n)
+	}
+}
+
+// TestE2EMaxFailPercentage stops starting hosts once the threshold is passed.
+func TestE2EMaxFailPercentage(t *testing.T) {
+	info := startLab(t, 12)
+	names := []string{}
+	for _, h := range info.Hosts[:4] {
+		names = append(names, h.Name)
+	}
+	inv := withHostSetting(t, info, unknownRoom, names...)
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	// One host at a time in inventory order: the failures come early.
+	r := fleetclaim(t, nil, "claim", "-i", inv, "--forks", "1", "--max-fail-percentage", "20", "--results", results, "--limit", strings.Join(names, ",")+",lab-1*")
+	if r.code != exitMaxFail {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	counts := statusCounts(readResults(t, results))
+	if counts[claim.StatusNotStarted] == 0 || counts[claim.StatusFailed] == 0 {
+		t.Fatalf("counts %v", counts)
+	}
+}
+
+// TestE2ESIGINTRecordsEveryHost: Ctrl-C mid-run stops new hosts, lets the
+// hosts in flight finish, records every host, exits 130.
+func TestE2ESIGINTRecordsEveryHost(t *testing.T) {
+	info := startLab(t, 30)
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", "2", "--results", results, "--grace", "60s", "--no-history")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, results, 2)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want 130\n%s", err, stderr.String())
+	}
+	recs := readResults(t, results)
+	if len(recs) != 30 {
+		t.Fatalf("%d records, want one per host (30)", len(recs))
+	}
+	counts := statusCounts(recs)
+	if counts[claim.StatusNotStarted] == 0 || counts[claim.StatusClaimed] < 2 || counts[claim.StatusFailed] != 0 {
+		t.Fatalf("counts %v: in-flight hosts should have finished, the rest not started", counts)
+	}
+	claimed := claimedHosts(t, info)
+	for _, rec := range recs {
+		if rec.Status == claim.StatusClaimed && claimed[rec.Host] != 1 {
+			t.Errorf("%s recorded claimed but the Cloud has %d claims for it", rec.Host, claimed[rec.Host])
+		}
+		if rec.Status == claim.StatusNotStarted && claimed[rec.Host] != 0 {
+			t.Errorf("%s recorded not-started but was claimed", rec.Host)
+		}
+	}
+}
+
+// TestE2ESIGKILLKeepsFinishedHosts: kill -9 mid-run keeps every finished
+// host's line; a rerun finishes the rest without claiming anything twice.
+func TestE2ESIGKILLKeepsFinishedHosts(t *testing.T) {
+	info := startLab(t, 30)
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", "2", "--results", results, "--no-history")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, results, 3)
+	cmd.Process.Kill()
+	cmd.Wait()
+	recs := readResults(t, results) // fails on a torn line
+	if len(recs) < 3 || len(recs) >= 30 {
+		t.Fatalf("%d records after kill -9", len(recs))
+	}
+	for _, rec := range recs {
+		if rec.Status != claim.StatusClaimed {
+			t.Fatalf("record %+v", rec)
+		}
+	}
+	again := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--output", "json")
+	if again.code != 0 {
+		t.Fatalf("rerun exit %d\n%s", again.code, again.stderr)
+	}
+	var rerun []claim.Result
+	if err := json.Unmarshal([]byte(again.stdout), &rerun); err != nil {
+		t.Fatal(err)
+	}
+	counts := statusCounts(rerun)
+	if counts[claim.StatusAlreadyClaimed] < len(recs) || counts[claim.StatusAlreadyClaimed]+counts[claim.StatusClaimed] != 30 {
+		t.Fatalf("rerun counts %v (first run finished %d)", counts, len(recs))
+	}
+	for host, n := range claimedHosts(t, info) {
+		if n != 1 {
+			t.Errorf("%s was claimed %d times", host, n)
+		}
+	}
+}
+
+// TestE2EDeadline: hosts not started by --deadline are recorded, none lost.
+func TestE2EDeadline(t *testing.T) {
+	info := startLab(t, 40)
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	start := time.Now()
+	r := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--forks", "1", "--deadline", "700ms", "--results", results)
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	recs := readResults(t, results)
+	counts := statusCounts(recs)
+	if len(recs) != 40 || counts[claim.StatusNotStarted] == 0 {
+		t.Fatalf("%d records, counts %v", len(recs), counts)
+	}
+	for _, rec := range recs {
+		if rec.Status == claim.StatusNotStarted && !strings.Contains(rec.Message, "deadline") {
+			t.Fatalf("not-started record without the reason: %+v", rec)
+		}
+	}
+	t.Logf("deadline run took %s", time.Since(start))
+}
+
+// TestE2EReconcileTwice: the first reconcile claims the fleet, the second
+// changes nothing and sends Cloud no claim.
+func TestE2EReconcileTwice(t *testing.T) {
+	info := startLab(t, 8)
+	first := fleetclaim(t, nil, "reconcile", "-i", info.Inventory(), "--output", "json")
+	if first.code != 0 {
+		t.Fatalf("first reconcile: %d\n%s", first.code, first.stderr)
+	}
+	puts := countPUTs(t, info)
+	second := fleetclaim(t, nil, "reconcile", "-i", info.Inventory(), "--output", "json")
+	if second.code != 0 {
+		t.Fatalf("second reconcile: %d\n%s", second.code, second.stderr)
+	}
+	var rs []claim.Result
+	if err := json.Unmarshal([]byte(second.stdout), &rs); err != nil {
+		t.Fatal(err)
+	}
+	if c := statusCounts(rs); c[claim.StatusAlreadyClaimed] != 8 {
+		t.Fatalf("second reconcile: %v", c)
+	}
+	if got := countPUTs(t, info); got != puts {
+		t.Fatalf("the second reconcile sent %d claims", got-puts)
+	}
+	if puts != 8 {
+		t.Fatalf("the first reconcile sent %d claims, want 8", puts)
+	}
+}
+
+// waitForLines waits until path has at least n complete lines.
+func waitForLines(t *testing.T, path string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		if bytes.Count(b, []byte("\n")) >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s never reached %d lines", path, n)
+}
