@@ -25,9 +25,13 @@ import (
 
 // Room is a room of the lab Cloud's Space.
 type Room struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
 }
+
+// allNodesRoom is the room every claimed node of a Space is in.
+const allNodesRoom = "All nodes"
 
 // Claim is one node the lab Cloud accepted.
 type Claim struct {
@@ -63,6 +67,13 @@ type cloud struct {
 	ln  net.Listener
 	url string
 
+	// apiToken and readToken authorise the Cloud API (full access, read only).
+	apiToken, readToken string
+	// online reports whether the agent with a machine GUID is connected now.
+	online func(mguid string) bool
+	// extraRooms are room memberships added through the API, by node id.
+	extraRooms map[string][]string
+
 	mu      sync.Mutex
 	claims  []Claim        // full history, in order
 	byNode  map[string]int // node id -> index in claims
@@ -74,9 +85,19 @@ type cloud struct {
 
 func newCloud(dir string, k keyring, logf func(string, ...any)) *cloud {
 	c := &cloud{dir: dir, token: k.token(), spaceID: k.uuid("space"), logf: logf,
-		byNode: map[string]int{}, byGUID: map[string]int{}, faults: map[string]Personality{}}
+		apiToken: "lab-api-" + k.uuid("api-token"), readToken: "lab-api-ro-" + k.uuid("api-token-ro"),
+		byNode: map[string]int{}, byGUID: map[string]int{}, faults: map[string]Personality{},
+		extraRooms: map[string][]string{}, online: func(string) bool { return true }}
+	// A rotated token (see the Cloud API) survives restarts in DIR/token.
+	if data, err := os.ReadFile(filepath.Join(dir, "token")); err == nil {
+		if t := strings.TrimSpace(string(data)); t != "" {
+			c.token = t
+		}
+	}
+	c.rooms = append(c.rooms, Room{ID: k.uuid("room:All nodes"), Name: allNodesRoom,
+		Description: "every node of the Space"})
 	for _, name := range labRoomNames {
-		c.rooms = append(c.rooms, Room{ID: k.uuid("room:" + name), Name: name})
+		c.rooms = append(c.rooms, Room{ID: k.uuid("room:" + name), Name: name, Description: "lab room " + name})
 	}
 	return c
 }
@@ -159,12 +180,29 @@ func (c *cloud) loadClaims() error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var cl Claim
-		if json.Unmarshal(sc.Bytes(), &cl) == nil && cl.NodeID != "" {
-			c.recordLocked(cl)
+		var line storeLine
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		if line.RoomAdd != nil {
+			c.addRoomLocked(line.RoomAdd.Room, line.RoomAdd.NodeIDs)
+		} else if line.NodeID != "" {
+			c.recordLocked(line.Claim)
 		}
 	}
 	return nil
+}
+
+// storeLine is one line of DIR/cloud-claims.jsonl: an accepted claim, or
+// nodes added to a room through the Cloud API.
+type storeLine struct {
+	Claim
+	RoomAdd *roomAdd `json:"room_add,omitempty"`
+}
+
+type roomAdd struct {
+	Room    string   `json:"room"`
+	NodeIDs []string `json:"node_ids"`
 }
 
 // recordLocked adds an accepted claim to the in-memory history.
@@ -197,6 +235,8 @@ func (c *cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.handleClaim(rec, r, strings.TrimPrefix(r.URL.Path, "/api/v1/spaces/nodes/"))
 	case r.Method == http.MethodGet && r.URL.Path == "/lab/claims":
 		c.handleClaims(rec, r)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		c.serveAPI(rec, r)
 	default:
 		cloudError(rec, http.StatusNotFound, "ErrNotFound", "not found")
 	}
@@ -257,7 +297,10 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 		return
 	}
 	nodeID = strings.ToLower(nodeID)
-	if body.Token != c.token {
+	c.mu.Lock()
+	current := c.token
+	c.mu.Unlock()
+	if body.Token != current {
 		cloudError(w, http.StatusForbidden, "ErrForbidden", "token is expired, not found, or invalid")
 		return
 	}

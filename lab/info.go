@@ -60,6 +60,11 @@ func (i *Info) IdentityFile() string { return filepath.Join(i.Dir, "id_ed25519")
 func (i *Info) TokenFile() string    { return filepath.Join(i.Dir, "token") }
 func (i *Info) CAFile() string       { return filepath.Join(i.Dir, "cloud-ca.pem") }
 
+// APITokenFile holds a Cloud API token with full access; APIReadOnlyTokenFile
+// one that may only read (writes get 403).
+func (i *Info) APITokenFile() string         { return filepath.Join(i.Dir, "api-token") }
+func (i *Info) APIReadOnlyTokenFile() string { return filepath.Join(i.Dir, "api-token-readonly") }
+
 // Token reads the lab Cloud's claim token.
 func (i *Info) Token() (string, error) {
 	data, err := os.ReadFile(i.TokenFile())

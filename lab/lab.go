@@ -60,6 +60,7 @@ type Lab struct {
 
 	hosts  []*host
 	byName map[string]*host
+	byGUID map[string]*host
 	cloud  *cloud
 	api    *apiListener
 	apiSrv *http.Server
@@ -117,7 +118,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Lab{dir: dir, runUser: u.Username, logger: log.New(logw, "lab: ", log.LstdFlags|log.Lmicroseconds),
-		ctx: lctx, cancel: cancel, byName: map[string]*host{}, conns: map[net.Conn]struct{}{}, api: newAPIListener()}
+		ctx: lctx, cancel: cancel, byName: map[string]*host{}, byGUID: map[string]*host{}, conns: map[net.Conn]struct{}{}, api: newAPIListener()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -160,6 +161,15 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	}
 
 	l.cloud = newCloud(dir, k, l.logf)
+	l.cloud.online = func(mguid string) bool {
+		h := l.byGUID[mguid]
+		if h == nil || h.agent == nil {
+			return false
+		}
+		h.agent.mu.Lock()
+		defer h.agent.mu.Unlock()
+		return h.agent.online
+	}
 	width := max(3, len(strconv.Itoa(opts.Hosts)))
 	for i := range opts.Hosts {
 		name := fmt.Sprintf("lab-%0*d", width, i+1)
@@ -174,6 +184,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		}
 		l.hosts = append(l.hosts, h)
 		l.byName[name] = h
+		l.byGUID[h.guid] = h
 	}
 
 	// Keys and listeners: one TCP port per host, nothing else per host.
@@ -402,6 +413,9 @@ func (l *Lab) writeFiles(k keyring) error {
 		return fmt.Errorf("lab: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(l.dir, "token"), []byte(l.cloud.token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if err := l.cloud.writeAPITokens(); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(l.dir, "inventory.yml"), []byte(l.inventory()), 0o644); err != nil {

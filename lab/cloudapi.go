@@ -1,0 +1,166 @@
+package lab
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// The lab Cloud's user API: the few endpoints of Netdata Cloud's API that
+// fleetclaim uses, with the shapes Netdata's own clients expect, answered
+// from the claims the lab Cloud really received. Requests need
+// "Authorization: Bearer TOKEN" with the token in DIR/api-token (full access)
+// or DIR/api-token-readonly (reads only: writes get 403).
+//
+//	GET  /api/v3/spaces                                     [{id,name,description}]
+//	GET  /api/v2/spaces/{space}/rooms                       [{id,name,description}]
+//	POST /api/v3/spaces/{space}/rooms/{room}/nodes          {"nodes":[{nd,nm,state}]}
+//	POST /api/v1/spaces/{space}/rooms/{room}/claimed-nodes  body ["node-id", ...]
+//	POST /api/v1/spaces/{space}/token/rotate                {"token": NEW} (the old token stops working)
+
+const labSpaceName = "fleetclaim lab"
+
+func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
+	auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	write := r.Method != http.MethodGet
+	switch {
+	case auth == c.apiToken:
+	case auth == c.readToken && !write:
+	case auth == c.readToken:
+		cloudError(w, http.StatusForbidden, "ErrForbidden", "the API token lacks the scope for this operation")
+		return
+	default:
+		cloudError(w, http.StatusUnauthorized, "ErrUnauthorized", "missing or invalid API token")
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// parts[0] = "api", parts[1] = version
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[1] == "v3" && parts[2] == "spaces":
+		writeJSON(w, []Room{{ID: c.spaceID, Name: labSpaceName, Description: "the fleetclaim lab Space"}})
+	case len(parts) >= 4 && parts[2] == "spaces" && parts[3] != c.spaceID:
+		cloudError(w, http.StatusNotFound, "ErrSpaceNotFound", "space not found")
+	case r.Method == http.MethodGet && len(parts) == 5 && parts[1] == "v2" && parts[4] == "rooms":
+		writeJSON(w, c.rooms)
+	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v3" && parts[4] == "rooms" && parts[6] == "nodes":
+		c.apiRoomNodes(w, parts[5])
+	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v1" && parts[4] == "rooms" && parts[6] == "claimed-nodes":
+		c.apiAddToRoom(w, r, parts[5])
+	case r.Method == http.MethodPost && len(parts) == 6 && parts[1] == "v1" && parts[4] == "token" && parts[5] == "rotate":
+		c.apiRotate(w)
+	default:
+		cloudError(w, http.StatusNotFound, "ErrNotFound", "not found")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (c *cloud) roomByID(id string) (Room, bool) {
+	for _, r := range c.rooms {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Room{}, false
+}
+
+// apiRoomNodes lists the nodes Cloud sees in a room, with their state.
+func (c *cloud) apiRoomNodes(w http.ResponseWriter, roomID string) {
+	room, ok := c.roomByID(roomID)
+	if !ok {
+		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		return
+	}
+	type node struct {
+		ND    string `json:"nd"`
+		NM    string `json:"nm"`
+		State string `json:"state"`
+	}
+	out := struct {
+		Nodes []node `json:"nodes"`
+	}{Nodes: []node{}}
+	c.mu.Lock()
+	active := make([]Claim, 0, len(c.byGUID))
+	for _, cl := range c.claims {
+		if cl.ReplacedBy != "" {
+			continue
+		}
+		in := room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.NodeID], roomID)
+		if in {
+			active = append(active, cl)
+		}
+	}
+	c.mu.Unlock()
+	for _, cl := range active {
+		state := "unreachable"
+		if c.online(cl.MGUID) {
+			state = "reachable"
+		}
+		out.Nodes = append(out.Nodes, node{ND: cl.NodeID, NM: cl.Hostname, State: state})
+	}
+	writeJSON(w, out)
+}
+
+// apiAddToRoom adds claimed nodes of the Space to a room.
+func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID string) {
+	if _, ok := c.roomByID(roomID); !ok {
+		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		return
+	}
+	var ids []string
+	data, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err := json.Unmarshal(data, &ids); err != nil {
+		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "body must be a JSON array of node ids")
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := c.byNode[strings.ToLower(id)]; !ok {
+			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "node "+id+" is not claimed in this space")
+			return
+		}
+	}
+	c.addRoomLocked(roomID, ids)
+	if c.store != nil {
+		line, _ := json.Marshal(storeLine{RoomAdd: &roomAdd{Room: roomID, NodeIDs: ids}})
+		_, _ = c.store.Write(append(line, '\n'))
+	}
+	writeJSON(w, map[string]any{})
+}
+
+func (c *cloud) addRoomLocked(roomID string, ids []string) {
+	for _, id := range ids {
+		id = strings.ToLower(id)
+		if !slices.Contains(c.extraRooms[id], roomID) {
+			c.extraRooms[id] = append(c.extraRooms[id], roomID)
+		}
+	}
+}
+
+// apiRotate replaces the claim token; the old one is refused from now on.
+func (c *cloud) apiRotate(w http.ResponseWriter) {
+	c.mu.Lock()
+	c.token = "rotated-" + strings.ReplaceAll(randomUUID()+randomUUID(), "-", "")
+	tok := c.token
+	c.mu.Unlock()
+	if err := writeFileAtomic(filepath.Join(c.dir, "token"), []byte(tok+"\n"), 0o600); err != nil {
+		cloudError(w, http.StatusInternalServerError, "ErrInternalServerError", "cannot store the new token")
+		return
+	}
+	writeJSON(w, map[string]string{"token": tok})
+}
+
+// writeAPITokens writes DIR/api-token and DIR/api-token-readonly.
+func (c *cloud) writeAPITokens() error {
+	if err := writeFileAtomic(filepath.Join(c.dir, "api-token"), []byte(c.apiToken+"\n"), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.dir, "api-token-readonly"), []byte(c.readToken+"\n"), 0o600)
+}

@@ -1,0 +1,116 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestCloudAPI(t *testing.T) {
+	l := startLab(t, 3, "")
+	info := l.Info()
+	token, _ := info.Token()
+	apiToken := strings.TrimSpace(string(must(os.ReadFile(info.APITokenFile()))))
+	roToken := strings.TrimSpace(string(must(os.ReadFile(info.APIReadOnlyTokenFile()))))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(must(os.ReadFile(info.CAFile())))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	call := func(t *testing.T, method, path, bearer string, body any, out any) int {
+		t.Helper()
+		var rd *bytes.Reader
+		if body != nil {
+			rd = bytes.NewReader(must(json.Marshal(body)))
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, _ := http.NewRequest(method, info.CloudURL+path, rd)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil && resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.StatusCode
+	}
+
+	// Claim lab-001 (production) and lab-002 (databases), then stop lab-002's agent.
+	for i, room := range []string{"production", "databases"} {
+		h := info.Hosts[i]
+		c := dial(t, info, h.Name)
+		writeClaimConf(t, c, h.Prefix, info.CloudURL, token, info.RoomID(room), "    insecure = yes\n")
+		if out, _, _ := run(t, c, "opt/netdata/bin/netdatacli reload-claiming-state", ""); !strings.Contains(out, "online") {
+			t.Fatal(out)
+		}
+	}
+	c2 := dial(t, info, info.Hosts[1].Name)
+	run(t, c2, "etc/init.d/netdata stop", "")
+
+	var spaces []Room
+	if code := call(t, "GET", "/api/v3/spaces", apiToken, nil, &spaces); code != 200 || len(spaces) != 1 || spaces[0].ID != info.SpaceID {
+		t.Fatalf("spaces: %d %+v", code, spaces)
+	}
+	if code := call(t, "GET", "/api/v3/spaces", "", nil, nil); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	var rooms []Room
+	if code := call(t, "GET", "/api/v2/spaces/"+info.SpaceID+"/rooms", roToken, nil, &rooms); code != 200 || len(rooms) != 5 {
+		t.Fatalf("rooms: %d %+v", code, rooms)
+	}
+	type nodes struct {
+		Nodes []struct{ ND, NM, State string } `json:"nodes"`
+	}
+	var all nodes
+	call(t, "POST", "/api/v3/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("All nodes")+"/nodes", apiToken, map[string]any{"scope": map[string]any{"nodes": []string{}}}, &all)
+	states := map[string]string{}
+	for _, n := range all.Nodes {
+		states[n.NM] = n.State
+	}
+	if len(all.Nodes) != 2 || states["lab-001"] != "reachable" || states["lab-002"] != "unreachable" {
+		t.Fatalf("All nodes: %+v", all)
+	}
+	var staging nodes
+	call(t, "POST", "/api/v3/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("staging")+"/nodes", apiToken, nil, &staging)
+	if len(staging.Nodes) != 0 {
+		t.Fatalf("staging: %+v", staging)
+	}
+	if code := call(t, "POST", "/api/v1/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("staging")+"/claimed-nodes", roToken, []string{all.Nodes[0].ND}, nil); code != 403 {
+		t.Fatalf("read-only write: %d", code)
+	}
+	if code := call(t, "POST", "/api/v1/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("staging")+"/claimed-nodes", apiToken, []string{all.Nodes[0].ND}, nil); code != 200 {
+		t.Fatalf("add to room: %d", code)
+	}
+	call(t, "POST", "/api/v3/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("staging")+"/nodes", apiToken, nil, &staging)
+	if len(staging.Nodes) != 1 || staging.Nodes[0].ND != all.Nodes[0].ND {
+		t.Fatalf("staging after add: %+v", staging)
+	}
+	var rotated struct{ Token string }
+	if code := call(t, "POST", "/api/v1/spaces/"+info.SpaceID+"/token/rotate", apiToken, nil, &rotated); code != 200 || rotated.Token == "" || rotated.Token == token {
+		t.Fatalf("rotate: %d %+v", code, rotated)
+	}
+	if got, _ := info.Token(); got != rotated.Token {
+		t.Fatalf("token file not updated: %q", got)
+	}
+	h := info.Hosts[2]
+	c3 := dial(t, info, h.Name)
+	writeClaimConf(t, c3, h.Prefix, info.CloudURL, token, "", "    insecure = yes\n")
+	if out, _, _ := run(t, c3, "opt/netdata/bin/netdatacli reload-claiming-state", ""); !strings.Contains(out, "token is expired") {
+		t.Fatalf("old token after rotation: %q", out)
+	}
+	if code := call(t, "GET", "/api/v2/spaces/nope/rooms", apiToken, nil, nil); code != 404 {
+		t.Fatalf("unknown space: %d", code)
+	}
+	_ = context.Background
+}
