@@ -321,9 +321,44 @@ func cmdDown(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if n := killSession(pid); n > 0 {
+		fmt.Fprintf(stderr, "fleetclaim lab down: killed %d leftover process(es) of the lab's session\n", n)
+	}
 	cleanupRunFiles(dir)
 	fmt.Fprintf(stdout, "lab down: stopped pid %d\n", pid)
 	return 0
+}
+
+// killSession SIGKILLs every process left in session sid (the lab process
+// is a session leader, and every command its hosts ran stays in its session)
+// and returns how many it found.
+func killSession(sid int) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == sid {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 {
+			continue
+		}
+		// After ") ": state ppid pgrp session ...
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 3 && f[3] == strconv.Itoa(sid) && f[0] != "Z" {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			n++
+		}
+	}
+	return n
 }
 
 func waitGone(ctx context.Context, pid int, dir string, d time.Duration) bool {

@@ -46,7 +46,7 @@ type Claim struct {
 }
 
 // labRoomNames are the rooms of the lab Space, in inventory order.
-var labRoomNames = []string{"production", "web servers", "databases", "staging"}
+func labRoomNames() []string { return []string{"production", "web servers", "databases", "staging"} }
 
 // cloud is the lab's Netdata Cloud: the claim endpoint agents call, and the
 // read endpoint tests use as the proof of what was claimed.
@@ -96,7 +96,7 @@ func newCloud(dir string, k keyring, logf func(string, ...any)) *cloud {
 	}
 	c.rooms = append(c.rooms, Room{ID: k.uuid("room:All nodes"), Name: allNodesRoom,
 		Description: "every node of the Space"})
-	for _, name := range labRoomNames {
+	for _, name := range labRoomNames() {
 		c.rooms = append(c.rooms, Room{ID: k.uuid("room:" + name), Name: name, Description: "lab room " + name})
 	}
 	return c

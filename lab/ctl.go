@@ -94,20 +94,25 @@ func notRunning(pipe string) ctlReply {
 	return ctlReply{Exit: 255, Stderr: fmt.Sprintf("uv_pipe_connect(): connection refused\nCannot connect to '%s'.\nMake sure the netdata service is running.\n", pipe)}
 }
 
-var netdatacliCommands = []struct{ name, args, help string }{
-	{"help", "", "Show this help menu."},
-	{"reload-health", "", "Reload health configuration."},
-	{"reopen-logs", "", "Close and reopen log files."},
-	{"shutdown-agent", "", "Cleanup and exit the netdata agent."},
-	{"fatal-agent", "", "Log the state and halt the netdata agent."},
-	{"reload-claiming-state", "", "Reload agent claiming state from disk."},
-	{"reload-labels", "", "Reload all localhost labels."},
-	{"read-config", "", ""},
-	{"write-config", "", ""},
-	{"ping", "", "Return with 'pong'; exit 0 when ready, 1 while initializing, 255 if the agent cannot be contacted."},
-	{"aclk-state", "[json]", "Returns current state of ACLK and Netdata Cloud connection. (optionally in json)."},
-	{"version", "", "Returns the netdata version."},
-	{"dumpconfig", "", "Returns the current netdata.conf on stdout."},
+type cliCommand struct{ name, args, help string }
+
+// netdatacliCommands are the commands of the agent's command server, in its order.
+func netdatacliCommands() []cliCommand {
+	return []cliCommand{
+		{"help", "", "Show this help menu."},
+		{"reload-health", "", "Reload health configuration."},
+		{"reopen-logs", "", "Close and reopen log files."},
+		{"shutdown-agent", "", "Cleanup and exit the netdata agent."},
+		{"fatal-agent", "", "Log the state and halt the netdata agent."},
+		{"reload-claiming-state", "", "Reload agent claiming state from disk."},
+		{"reload-labels", "", "Reload all localhost labels."},
+		{"read-config", "", ""},
+		{"write-config", "", ""},
+		{"ping", "", "Return with 'pong'; exit 0 when ready, 1 while initializing, 255 if the agent cannot be contacted."},
+		{"aclk-state", "[json]", "Returns current state of ACLK and Netdata Cloud connection. (optionally in json)."},
+		{"version", "", "Returns the netdata version."},
+		{"dumpconfig", "", "Returns the current netdata.conf on stdout."},
+	}
 }
 
 // netdatacli runs one netdatacli command against the agent. Like the real
@@ -118,7 +123,7 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 	}
 	line := strings.TrimSpace(strings.Join(args, " "))
 	name, rest := "", ""
-	for _, c := range netdatacliCommands {
+	for _, c := range netdatacliCommands() {
 		if strings.HasPrefix(line, c.name) {
 			name, rest = c.name, strings.TrimSpace(line[len(c.name):])
 			break
@@ -134,7 +139,7 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 	case "help":
 		var b strings.Builder
 		b.WriteString("\nExecutable Name     : netdatacli\n\nAvailable Commands:\n")
-		for _, c := range netdatacliCommands {
+		for _, c := range netdatacliCommands() {
 			if c.help != "" {
 				fmt.Fprintf(&b, "%-21s %-7s : %s\n", c.name, c.args, c.help)
 			}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -41,13 +42,18 @@ type Options struct {
 }
 
 // groupNames are the inventory groups hosts are spread over, round-robin.
-var groupNames = []string{"web", "db", "staging"}
+func groupNames() []string { return []string{"web", "db", "staging"} }
 
-// groupRooms are the room names of each group.
-var groupRooms = map[string][]string{
-	"web":     {"production", "web servers"},
-	"db":      {"databases"},
-	"staging": {"staging"},
+// groupRooms are the room names of a group.
+func groupRooms(group string) []string {
+	switch group {
+	case "web":
+		return []string{"production", "web servers"}
+	case "db":
+		return []string{"databases"}
+	default:
+		return []string{group}
+	}
 }
 
 // Lab is a running lab.
@@ -71,6 +77,7 @@ type Lab struct {
 	wg     sync.WaitGroup
 	connMu sync.Mutex
 	conns  map[net.Conn]struct{}
+	procs  map[int]struct{} // process groups of running commands
 	closed bool
 	once   sync.Once
 }
@@ -118,7 +125,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Lab{dir: dir, runUser: u.Username, logger: log.New(logw, "lab: ", log.LstdFlags|log.Lmicroseconds),
-		ctx: lctx, cancel: cancel, byName: map[string]*host{}, byGUID: map[string]*host{}, conns: map[net.Conn]struct{}{}, api: newAPIListener()}
+		ctx: lctx, cancel: cancel, byName: map[string]*host{}, byGUID: map[string]*host{}, conns: map[net.Conn]struct{}{}, procs: map[int]struct{}{}, api: newAPIListener()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -171,9 +178,10 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return h.agent.online
 	}
 	width := max(3, len(strconv.Itoa(opts.Hosts)))
+	groups := groupNames()
 	for i := range opts.Hosts {
 		name := fmt.Sprintf("lab-%0*d", width, i+1)
-		h := &host{index: i, name: name, group: groupNames[i%len(groupNames)], personality: personalities[i],
+		h := &host{index: i, name: name, group: groups[i%len(groups)], personality: personalities[i],
 			paths: newHostPaths(filepath.Join(dir, "hosts", name)), guid: k.uuid(fmt.Sprintf("machine-guid:%d", i)),
 			lab: l}
 		if h.personality.Kind != KindNone {
@@ -352,6 +360,24 @@ func (l *Lab) untrack(c net.Conn) {
 	l.connMu.Unlock()
 }
 
+// trackProc registers the process group of a running command so Close can
+// end it; a command started while the lab closes is killed at once.
+func (l *Lab) trackProc(pgid int) {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.closed {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		return
+	}
+	l.procs[pgid] = struct{}{}
+}
+
+func (l *Lab) untrackProc(pgid int) {
+	l.connMu.Lock()
+	delete(l.procs, pgid)
+	l.connMu.Unlock()
+}
+
 // Info describes the running lab (what lab.json holds).
 func (l *Lab) Info() *Info {
 	i := l.info
@@ -371,6 +397,10 @@ func (l *Lab) Close() error {
 		conns := make([]net.Conn, 0, len(l.conns))
 		for c := range l.conns {
 			conns = append(conns, c)
+		}
+		for pgid := range l.procs {
+			// Whatever clients left running on lab hosts ends with the lab.
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
 		l.connMu.Unlock()
 		if l.acc != nil {
@@ -450,13 +480,13 @@ func (l *Lab) inventory() string {
 	fmt.Fprintf(&b, "  token_file: %s\n", yamlScalar(filepath.Join(l.dir, "token")))
 	fmt.Fprintf(&b, "  ca_file: %s\n", yamlScalar(filepath.Join(l.dir, "cloud-ca.pem")))
 	b.WriteString("groups:\n")
-	for _, g := range groupNames {
+	for _, g := range groupNames() {
 		fmt.Fprintf(&b, "  %s:\n", g)
 		var rooms []string
-		for _, name := range groupRooms[g] {
+		for _, name := range groupRooms(g) {
 			rooms = append(rooms, l.cloud.roomID(name))
 		}
-		fmt.Fprintf(&b, "    rooms: [%s]  # %s\n", strings.Join(rooms, ", "), strings.Join(groupRooms[g], ", "))
+		fmt.Fprintf(&b, "    rooms: [%s]  # %s\n", strings.Join(rooms, ", "), strings.Join(groupRooms(g), ", "))
 		b.WriteString("    hosts:\n")
 		for _, h := range l.hosts {
 			if h.group != g {

@@ -582,6 +582,10 @@ func TestUpDownBinary(t *testing.T) {
 	} else {
 		t.Log("ssh not installed: skipping the OpenSSH client check")
 	}
+	// A command a client left running in the background must not outlive the lab.
+	if _, e, code := run(t, c, "sleep 321 </dev/null >/dev/null 2>&1 &", ""); code != 0 {
+		t.Fatal(e)
+	}
 	if out, code := runCLI("status", "--dir", dir); code != 0 {
 		t.Fatalf("status: %d %s", code, out)
 	}
@@ -593,6 +597,13 @@ func TestUpDownBinary(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "lab.sock")); err == nil {
 		t.Error("lab.sock left behind")
+	}
+	time.Sleep(50 * time.Millisecond)
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if data, err := os.ReadFile(p); err == nil && string(data) == "sleep\x00321\x00" {
+			t.Errorf("a command started on a lab host survived lab down: %s", p)
+		}
 	}
 	// With the lab down, a host's netdatacli says the agent is not running.
 	h, _ := info.Host("lab-001")

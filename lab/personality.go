@@ -76,12 +76,14 @@ const (
 	FaultOffline Fault = "offline"
 )
 
-// knownFaults lists every Fault, in the order the usage text shows them.
-var knownFaults = []Fault{
-	FaultAgentStopped, FaultSSHRefuse, FaultSSHSilent, FaultSSHStall, FaultSSHDrop,
-	FaultHostKeyChanged, FaultAuthReject, FaultClaimHang,
-	FaultCloud403, FaultCloud409, FaultCloud422, FaultCloud500, FaultCloud503, FaultCloud504,
-	FaultCloud102, FaultCloudSlow, FaultOffline,
+// KnownFaults lists every Fault the lab can inject.
+func KnownFaults() []Fault {
+	return []Fault{
+		FaultAgentStopped, FaultSSHRefuse, FaultSSHSilent, FaultSSHStall, FaultSSHDrop,
+		FaultHostKeyChanged, FaultAuthReject, FaultClaimHang,
+		FaultCloud403, FaultCloud409, FaultCloud422, FaultCloud500, FaultCloud503, FaultCloud504,
+		FaultCloud102, FaultCloudSlow, FaultOffline,
+	}
 }
 
 // Personality is what a lab host is: which agent it runs and how it misbehaves.
@@ -163,9 +165,9 @@ func parsePersonality(s string) (Personality, error) {
 	p := Personality{Kind: kind, Version: version}
 	for _, f := range parts[1:] {
 		fault := Fault(f)
-		if !slices.Contains(knownFaults, fault) {
-			names := make([]string, len(knownFaults))
-			for i, k := range knownFaults {
+		if known := KnownFaults(); !slices.Contains(known, fault) {
+			names := make([]string, len(known))
+			for i, k := range known {
 				names[i] = string(k)
 			}
 			return Personality{}, fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))

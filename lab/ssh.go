@@ -279,6 +279,8 @@ func (s *session) runShell(args []string, command string) {
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
+	s.h.lab.trackProc(cmd.Process.Pid)
+	defer s.h.lab.untrackProc(cmd.Process.Pid)
 	go func() {
 		_, _ = io.Copy(stdin, s.ch)
 		_ = stdin.Close()
