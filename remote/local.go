@@ -49,6 +49,37 @@ func (l Local) Run(ctx context.Context, cmd string, stdin io.Reader) (Result, er
 	return res, nil
 }
 
+// Exec implements Streamer; PTY is not supported.
+func (l Local) Exec(ctx context.Context, e Exec) (int, error) {
+	if e.PTY {
+		return 0, &Error{Op: "run", Host: "local", Category: CatCommand, Err: errors.New("a pseudo-terminal is not supported on the local runner")}
+	}
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", e.Cmd)
+	c.Dir = l.Dir
+	if l.Env != nil {
+		c.Env = l.Env
+	}
+	c.Stdin, c.Stdout, c.Stderr = e.Stdin, e.Stdout, e.Stderr
+	err := c.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case ctx.Err() != nil:
+		cat := CatCanceled
+		if ctx.Err() == context.DeadlineExceeded {
+			cat = CatTimeout
+		}
+		return 0, &Error{Op: "run", Host: "local", Category: cat, Err: ctx.Err()}
+	case errors.As(err, &ee):
+		if ee.ExitCode() < 0 {
+			return 128, nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, &Error{Op: "run", Host: "local", Category: CatCommand, Err: err}
+}
+
 // DialContext implements Runner.
 func (l Local) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if l.Dial != nil {

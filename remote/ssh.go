@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 )
 
 // Hop is one SSH endpoint: a target or a jump host.
@@ -60,9 +60,25 @@ type Target struct {
 type DialerOptions struct {
 	// AgentSocket is the ssh-agent socket; "" disables agent auth.
 	AgentSocket string
-	// Passphrase returns the passphrase of an encrypted identity file. It is
-	// called at most once per file. nil means encrypted keys are skipped.
+	// AgentConns is how many connections to ssh-agent are shared by the
+	// run's handshakes; 0 means 4.
+	AgentConns int
+	// Passphrase returns the passphrase of an encrypted identity file (see
+	// TerminalPassphrase). It is asked at most once per file, and not at all
+	// for a file whose key the agent holds or that a passphrase given
+	// earlier opens. When nil, PassphraseFile and then PassphraseEnv are
+	// used; with none of the three, encrypted keys are skipped.
 	Passphrase func(file string) ([]byte, error)
+	// PassphraseFile holds the passphrase of encrypted identity files (for
+	// CI); a trailing newline is ignored.
+	PassphraseFile string
+	// PassphraseEnv names an environment variable holding the passphrase.
+	PassphraseEnv string
+	// PasswordAuth enables password and keyboard-interactive
+	// authentication, after keys, with the one password of the run, asked
+	// from Password once (see TerminalPassword, PasswordFromFile).
+	PasswordAuth bool
+	Password     func(where string) ([]byte, error)
 	// JumpHandshakes caps concurrent handshakes through one jump host so
 	// that its MaxStartups is never tripped; 0 means 8.
 	JumpHandshakes int
@@ -71,26 +87,29 @@ type DialerOptions struct {
 // Dialer opens SSH connections. It caches parsed keys, known_hosts files and
 // jump-host connections for the whole run; it is safe for concurrent use.
 type Dialer struct {
-	opts DialerOptions
+	opts   DialerOptions
+	agents *agentPool
+	ctx    context.Context // canceled by Close; shared dials live in it
+	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	signers   map[string]*signerEntry
-	hostKeys  map[string]*hostKeyStore
-	jumps     map[string]*jumpConn
-	agentOnce sync.Once
-	agent     agent.ExtendedAgent
-	agentErr  error
-}
+	mu          sync.Mutex
+	identities  map[string]*signerEntry
+	passphrases [][]byte
+	hostKeys    map[string]*hostKeyStore
+	jumps       map[string]*jumpConn
 
-type signerEntry struct {
-	once   sync.Once
-	signer ssh.Signer
-	err    error
+	pwOnce sync.Once
+	pw     []byte
+	pwErr  error
+
+	// handshakes, when set (by tests), is told of every handshake through
+	// a jump host starting (+1) and ending (-1).
+	handshakes func(jump string, delta int)
 }
 
 type jumpConn struct {
-	once   sync.Once
-	client *ssh.Client
+	ready  chan struct{}
+	client *Client
 	err    error
 	slots  chan struct{}
 }
@@ -100,23 +119,38 @@ func NewDialer(opts DialerOptions) *Dialer {
 	if opts.JumpHandshakes <= 0 {
 		opts.JumpHandshakes = 8
 	}
-	return &Dialer{
-		opts:     opts,
-		signers:  map[string]*signerEntry{},
-		hostKeys: map[string]*hostKeyStore{},
-		jumps:    map[string]*jumpConn{},
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Dialer{
+		opts:       opts,
+		ctx:        ctx,
+		cancel:     cancel,
+		identities: map[string]*signerEntry{},
+		hostKeys:   map[string]*hostKeyStore{},
+		jumps:      map[string]*jumpConn{},
 	}
+	if opts.AgentSocket != "" {
+		d.agents = newAgentPool(opts.AgentSocket, opts.AgentConns)
+	}
+	return d
 }
 
-// Close closes the shared jump-host connections.
+func (d *Dialer) agentPool() *agentPool { return d.agents }
+
+// Close closes the shared jump-host connections and the agent connections.
 func (d *Dialer) Close() error {
+	d.cancel()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for k, j := range d.jumps {
+	jumps := d.jumps
+	d.jumps = map[string]*jumpConn{}
+	d.mu.Unlock()
+	for _, j := range jumps {
+		<-j.ready
 		if j.client != nil {
 			j.client.Close()
 		}
-		delete(d.jumps, k)
+	}
+	if d.agents != nil {
+		d.agents.close()
 	}
 	return nil
 }
@@ -130,7 +164,7 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (*Client, error) {
 	if len(t.Jump) > 0 {
 		j, err := d.jump(ctx, t, len(t.Jump))
 		if err != nil {
-			return nil, err
+			return nil, &Error{Op: "dial", Host: t.Name, Category: CategoryOf(err), Err: err}
 		}
 		via = j
 	}
@@ -138,48 +172,74 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (*Client, error) {
 }
 
 // jump returns the shared connection to the n-th hop of t's jump chain
-// (1-based), opening it and the hops before it as needed.
+// (1-based), opening it and the hops before it as needed. The connection
+// belongs to the run, not to the first target that needed it: a caller that
+// gives up does not tear it down for the others.
 func (d *Dialer) jump(ctx context.Context, t Target, n int) (*jumpConn, error) {
 	chain := make([]string, n)
 	for i := 0; i < n; i++ {
-		chain[i] = t.Jump[i].key()
+		h := t.Jump[i]
+		if h.User == "" {
+			h.User = t.User
+		}
+		chain[i] = h.key()
 	}
 	key := strings.Join(chain, ",")
 	d.mu.Lock()
 	j, ok := d.jumps[key]
+	if ok && j.failed() {
+		ok = false // a failed jump host is tried again by later targets
+	}
 	if !ok {
-		j = &jumpConn{slots: make(chan struct{}, d.opts.JumpHandshakes)}
+		j = &jumpConn{ready: make(chan struct{}), slots: make(chan struct{}, d.opts.JumpHandshakes)}
 		d.jumps[key] = j
+		go d.openJump(j, t, n)
 	}
 	d.mu.Unlock()
-	j.once.Do(func() {
-		var via *jumpConn
-		if n > 1 {
-			via, j.err = d.jump(ctx, t, n-1)
-			if j.err != nil {
-				return
-			}
+	select {
+	case <-j.ready:
+	case <-ctx.Done():
+		cat := CatCanceled
+		if ctx.Err() == context.DeadlineExceeded {
+			cat = CatTimeout
 		}
-		hop := t.Jump[n-1]
-		if hop.User == "" {
-			hop.User = t.User
-		}
-		var c *Client
-		c, j.err = d.dialHop(ctx, t, hop, via)
-		if j.err == nil {
-			j.client = c.ssh
-		}
-	})
+		return nil, &Error{Op: "dial", Host: t.Jump[n-1].addr(), Category: cat, Err: fmt.Errorf("waiting for jump host: %w", ctx.Err())}
+	}
 	if j.err != nil {
 		return nil, fmt.Errorf("jump host %s: %w", t.Jump[n-1].addr(), j.err)
 	}
 	return j, nil
 }
 
+func (j *jumpConn) failed() bool {
+	select {
+	case <-j.ready:
+		return j.err != nil
+	default:
+		return false
+	}
+}
+
+func (d *Dialer) openJump(j *jumpConn, t Target, n int) {
+	defer close(j.ready)
+	var via *jumpConn
+	if n > 1 {
+		via, j.err = d.jump(d.ctx, t, n-1)
+		if j.err != nil {
+			return
+		}
+	}
+	hop := t.Jump[n-1]
+	if hop.User == "" {
+		hop.User = t.User
+	}
+	j.client, j.err = d.dialHop(d.ctx, t, hop, via)
+}
+
 func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*Client, error) {
 	addr := h.addr()
 	name := t.Name
-	if h != t.Hop {
+	if h != t.Hop || name == "" {
 		name = addr
 	}
 	var conn net.Conn
@@ -191,15 +251,24 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 			defer func() { <-via.slots }()
 		case <-dctx.Done():
 			cancel()
-			return nil, &Error{Op: "dial", Host: name, Category: CatConnectTimeout, Err: fmt.Errorf("waiting for a handshake slot on the jump host: %w", dctx.Err())}
+			return nil, &Error{Op: "dial", Host: name, Category: dialCategory(ctx, dctx.Err()), Err: fmt.Errorf("waiting for a handshake slot on the jump host: %w", dctx.Err())}
 		}
-		conn, err = via.client.DialContext(dctx, "tcp", addr)
+		if d.handshakes != nil {
+			d.handshakes(via.client.name, 1)
+			defer d.handshakes(via.client.name, -1)
+		}
+		conn, err = via.client.ssh.DialContext(dctx, "tcp", addr)
 	} else {
 		var nd net.Dialer
 		conn, err = nd.DialContext(dctx, "tcp", addr)
 	}
 	cancel()
 	if err != nil {
+		if via != nil && ctx.Err() == nil && !isTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
+			// The jump host refused to open the channel: it reports why
+			// (connect failed, administratively prohibited).
+			return nil, &Error{Op: "dial", Host: name, Category: jumpDialCategory(err), Err: fmt.Errorf("through %s: %w", via.client.name, err)}
+		}
 		return nil, &Error{Op: "dial", Host: name, Category: dialCategory(ctx, err), Err: err}
 	}
 
@@ -208,41 +277,61 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 		conn.Close()
 		return nil, &Error{Op: "handshake", Host: name, Category: CatHostKeyUnknown, Err: err}
 	}
-	auth, authErr := d.authMethods(t)
-	if authErr != nil && len(auth) == 0 {
-		conn.Close()
-		return nil, &Error{Op: "handshake", Host: name, Category: CatAuth, Err: authErr}
-	}
+	tr := &authTrace{}
 	cfg := &ssh.ClientConfig{
 		User:            h.User,
-		Auth:            auth,
+		Auth:            d.authMethods(t, tr),
 		HostKeyCallback: store.callback(t.HostKeyPolicy),
 		Timeout:         t.ConnectTimeout,
+		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			tr.setAllowed(ac.AllowedMethods)
+			return nil, nil
+		},
 	}
 	if store != nil {
 		cfg.HostKeyAlgorithms = store.algorithms(addr)
 	}
 
-	// x/crypto/ssh's Timeout covers only its own dial; the handshake gets
-	// its own deadline, and cancellation closes the socket.
+	// x/crypto/ssh's Timeout covers only its own dial: the whole handshake,
+	// authentication included, gets its own deadline, and cancellation
+	// closes the socket. A channel through a jump host has no deadlines,
+	// so a timer closes it instead.
+	var expired atomic.Bool
 	conn.SetDeadline(time.Now().Add(t.ConnectTimeout))
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			conn.Close()
-		case <-stop:
-		}
-	}()
+	timer := time.AfterFunc(t.ConnectTimeout, func() { expired.Store(true); conn.Close() })
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	close(stop)
+	timer.Stop()
+	stop()
 	if err != nil {
 		conn.Close()
-		return nil, &Error{Op: "handshake", Host: name, Category: handshakeCategory(ctx, err), Err: describeAuth(err, t)}
+		cat := handshakeCategory(ctx, err)
+		if expired.Load() && CategoryOf(err) == "" && ctx.Err() == nil {
+			cat = CatHandshakeTimeout
+		}
+		if cat == CatHandshakeTimeout {
+			err = fmt.Errorf("no complete SSH handshake within %v: %w", t.ConnectTimeout, err)
+		}
+		return nil, &Error{Op: "handshake", Host: name, Category: cat, Err: describeAuth(err, h, tr)}
 	}
 	conn.SetDeadline(time.Time{})
 	c := newClient(name, ssh.NewClient(sc, chans, reqs), t)
 	return c, nil
+}
+
+func jumpDialCategory(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Connection refused"):
+		return CatConnectRefused
+	case strings.Contains(msg, "No route to host"), strings.Contains(msg, "Network is unreachable"):
+		return CatUnreachable
+	case strings.Contains(msg, "Name or service not known"), strings.Contains(msg, "not known"):
+		return CatDNS
+	case strings.Contains(msg, "timed out"):
+		return CatConnectTimeout
+	}
+	return CatUnreachable
 }
 
 func dialCategory(ctx context.Context, err error) string {
@@ -284,110 +373,17 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func describeAuth(err error, t Target) error {
-	if !strings.Contains(err.Error(), "unable to authenticate") {
-		return err
-	}
-	offered := "no identity files"
-	if len(t.IdentityFiles) > 0 {
-		offered = "identity files " + strings.Join(t.IdentityFiles, ", ")
-	}
-	return fmt.Errorf("%w (offered: %s)", err, offered)
-}
-
-// authMethods builds the authentication methods in OpenSSH's order: agent
-// keys first, then identity files.
-func (d *Dialer) authMethods(t Target) ([]ssh.AuthMethod, error) {
-	var signers []ssh.Signer
-	var errs []error
-	if a := d.sshAgent(); a != nil {
-		if s, err := a.Signers(); err == nil {
-			signers = append(signers, s...)
-		} else {
-			errs = append(errs, fmt.Errorf("ssh-agent: %w", err))
-		}
-	}
-	for _, f := range t.IdentityFiles {
-		s, err := d.signer(f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		signers = append(signers, s)
-	}
-	if len(signers) == 0 {
-		if len(errs) == 0 {
-			errs = append(errs, errors.New("no identity files and no ssh-agent keys to offer"))
-		}
-		return nil, errors.Join(errs...)
-	}
-	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, errors.Join(errs...)
-}
-
-func (d *Dialer) sshAgent() agent.ExtendedAgent {
-	if d.opts.AgentSocket == "" {
-		return nil
-	}
-	d.agentOnce.Do(func() {
-		conn, err := net.Dial("unix", d.opts.AgentSocket)
-		if err != nil {
-			d.agentErr = err
-			return
-		}
-		d.agent = agent.NewClient(conn)
-	})
-	return d.agent
-}
-
-func (d *Dialer) signer(file string) (ssh.Signer, error) {
-	d.mu.Lock()
-	e, ok := d.signers[file]
-	if !ok {
-		e = &signerEntry{}
-		d.signers[file] = e
-	}
-	d.mu.Unlock()
-	e.once.Do(func() {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			e.err = fmt.Errorf("identity file: %w", err)
-			return
-		}
-		s, err := ssh.ParsePrivateKey(b)
-		var missing *ssh.PassphraseMissingError
-		if errors.As(err, &missing) {
-			if d.opts.Passphrase == nil {
-				e.err = fmt.Errorf("identity file %s is encrypted and no passphrase source was given", file)
-				return
-			}
-			pass, perr := d.opts.Passphrase(file)
-			if perr != nil {
-				e.err = fmt.Errorf("passphrase for %s: %w", file, perr)
-				return
-			}
-			s, err = ssh.ParsePrivateKeyWithPassphrase(b, pass)
-			if err != nil {
-				e.err = fmt.Errorf("identity file %s: wrong passphrase or unreadable key: %w", file, err)
-				return
-			}
-		} else if err != nil {
-			e.err = fmt.Errorf("identity file %s: %w", file, err)
-			return
-		}
-		e.signer = s
-	})
-	return e.signer, e.err
-}
-
 // Client is one authenticated SSH connection to a host. Every operation on
 // the host shares it.
 type Client struct {
 	name     string
 	ssh      *ssh.Client
-	sessions chan struct{}
+	sessions *sessionGate
 	done     chan struct{}
 	closeMu  sync.Once
 	lost     chan struct{}
+	lostOnce sync.Once
+	lostWhy  error
 }
 
 func newClient(name string, c *ssh.Client, t Target) *Client {
@@ -395,13 +391,145 @@ func newClient(name string, c *ssh.Client, t Target) *Client {
 	if max <= 0 {
 		max = 8
 	}
-	cl := &Client{name: name, ssh: c, sessions: make(chan struct{}, max), done: make(chan struct{}), lost: make(chan struct{})}
+	cl := &Client{name: name, ssh: c, sessions: newSessionGate(max), done: make(chan struct{}), lost: make(chan struct{})}
 	interval := t.KeepaliveInterval
 	if interval <= 0 {
 		interval = 15 * time.Second
 	}
 	go cl.keepalive(interval)
 	return cl
+}
+
+// Name is the host's name in errors.
+func (c *Client) Name() string { return c.name }
+
+// SSH returns the underlying x/crypto/ssh client, for protocols layered on
+// the connection (sftp). Sessions opened on it should hold a slot
+// (Acquire) so that the host's MaxSessions is respected.
+func (c *Client) SSH() *ssh.Client { return c.ssh }
+
+// Acquire takes one of the connection's session slots; release gives it
+// back.
+func (c *Client) Acquire(ctx context.Context) (release func(), err error) {
+	if err := c.sessions.acquire(ctx, c.lost); err != nil {
+		if ctx.Err() != nil {
+			return nil, c.ctxErr(ctx, "run")
+		}
+		return nil, c.lostErr("run")
+	}
+	return c.sessions.release, nil
+}
+
+// sessionGate keeps the sessions open on a connection under a limit: the
+// configured one at first, lowered to what the server actually allowed when
+// it refuses a session (a MaxSessions below ours).
+type sessionGate struct {
+	mu       sync.Mutex
+	limit    int
+	inflight int // slots taken
+	open     int // sessions the server accepted and that are still open
+	wake     chan struct{}
+}
+
+func newSessionGate(limit int) *sessionGate {
+	return &sessionGate{limit: limit, wake: make(chan struct{})}
+}
+
+func (g *sessionGate) acquire(ctx context.Context, lost <-chan struct{}) error {
+	for {
+		g.mu.Lock()
+		if g.inflight < g.limit {
+			g.inflight++
+			g.mu.Unlock()
+			return nil
+		}
+		w := g.wake
+		g.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-lost:
+			return errors.New("connection lost")
+		}
+	}
+}
+
+func (g *sessionGate) broadcast() {
+	close(g.wake)
+	g.wake = make(chan struct{})
+}
+
+func (g *sessionGate) release() {
+	g.mu.Lock()
+	g.inflight--
+	g.broadcast()
+	g.mu.Unlock()
+}
+
+func (g *sessionGate) opened(delta int) {
+	g.mu.Lock()
+	g.open += delta
+	if delta < 0 {
+		g.broadcast()
+	}
+	g.mu.Unlock()
+}
+
+// refused records that the server refused a session while others were
+// open, lowering the limit to what it accepted. It reports false when no
+// other session was open: the refusal is then not about MaxSessions.
+func (g *sessionGate) refused() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open == 0 {
+		return false
+	}
+	if g.open < g.limit {
+		g.limit = g.open
+	}
+	return true
+}
+
+// Limit is the current session limit of the connection.
+func (c *Client) Limit() int {
+	c.sessions.mu.Lock()
+	defer c.sessions.mu.Unlock()
+	return c.sessions.limit
+}
+
+// newSession opens a session, waiting for a slot; when the server refuses
+// it because of its MaxSessions, the limit is lowered and it waits for
+// another session to end.
+func (c *Client) newSession(ctx context.Context) (*ssh.Session, func(), error) {
+	for attempt := 0; ; attempt++ {
+		release, err := c.Acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := c.ssh.NewSession()
+		if err == nil {
+			c.sessions.opened(1)
+			return s, func() { c.sessions.opened(-1); release() }, nil
+		}
+		release()
+		var oc *ssh.OpenChannelError
+		if !errors.As(err, &oc) {
+			return nil, nil, c.sessionErr(err)
+		}
+		if !c.sessions.refused() {
+			// Nothing else is open: the server may still be tearing down a
+			// session that just ended. Try a few times before giving up.
+			if attempt >= 3 {
+				return nil, nil, c.sessionErr(err)
+			}
+			select {
+			case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, nil, c.ctxErr(ctx, "run")
+			}
+		}
+	}
 }
 
 // keepalive sends keepalive@openssh.com and drops the connection after
@@ -419,7 +547,7 @@ func (c *Client) keepalive(interval time.Duration) {
 		case err := <-answered:
 			pending = false
 			if err != nil {
-				c.drop()
+				c.drop(fmt.Errorf("keepalive: %w", err))
 				return
 			}
 			missed = 0
@@ -427,7 +555,7 @@ func (c *Client) keepalive(interval time.Duration) {
 			if pending {
 				missed++
 				if missed >= 3 {
-					c.drop()
+					c.drop(fmt.Errorf("the host stopped answering: no reply to keepalives for %v", 3*interval))
 					return
 				}
 				continue
@@ -441,13 +569,16 @@ func (c *Client) keepalive(interval time.Duration) {
 	}
 }
 
-func (c *Client) drop() {
-	select {
-	case <-c.lost:
-	default:
+func (c *Client) drop(why error) {
+	c.lostOnce.Do(func() {
+		c.lostWhy = why
 		close(c.lost)
-	}
+	})
 	c.ssh.Close()
+}
+
+func (c *Client) lostErr(op string) error {
+	return &Error{Op: op, Host: c.name, Category: CatConnectionLost, Err: c.lostWhy}
 }
 
 // Close closes the connection and every session on it.
@@ -484,47 +615,136 @@ type Runner interface {
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+// Exec is one command with streamed input and output, for callers that
+// react to what the host prints while the command runs (Privileged).
+type Exec struct {
+	Cmd   string
+	Stdin io.Reader
+	// Stdout and Stderr receive the output as it arrives; nil discards it.
+	Stdout, Stderr io.Writer
+	// PTY runs the command on a pseudo-terminal in raw mode without echo
+	// (what sudo's requiretty wants); stderr then arrives on Stdout.
+	PTY bool
+}
+
+// Streamer is a Runner that can also stream (*Client and Local).
+type Streamer interface {
+	Runner
+	Exec(ctx context.Context, e Exec) (exitCode int, err error)
+}
+
 // Run implements Runner.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) (Result, error) {
-	select {
-	case c.sessions <- struct{}{}:
-		defer func() { <-c.sessions }()
-	case <-ctx.Done():
-		return Result{}, c.ctxErr(ctx, "run")
-	}
-	s, err := c.ssh.NewSession()
-	if err != nil {
-		return Result{}, &Error{Op: "run", Host: c.name, Category: CatConnectionLost, Err: err}
-	}
-	defer s.Close()
+	return c.run(ctx, cmd, stdin, false)
+}
+
+// RunPTY is Run on a pseudo-terminal in raw mode without echo: stdout and
+// stderr arrive merged in Stdout.
+func (c *Client) RunPTY(ctx context.Context, cmd string, stdin io.Reader) (Result, error) {
+	return c.run(ctx, cmd, stdin, true)
+}
+
+func (c *Client) run(ctx context.Context, cmd string, stdin io.Reader, pty bool) (Result, error) {
 	var out, errb limitedBuffer
 	out.max, errb.max = MaxOutput, MaxOutput
-	s.Stdout, s.Stderr = &out, &errb
-	if stdin != nil {
-		s.Stdin = stdin
+	code, err := c.Exec(ctx, Exec{Cmd: cmd, Stdin: stdin, Stdout: &out, Stderr: &errb, PTY: pty})
+	return Result{Stdout: out.b, Stderr: errb.b, ExitCode: code, Truncated: out.cut || errb.cut}, err
+}
+
+// rawModes returns the terminal modes of a PTY session: bytes pass
+// unchanged in both directions and nothing is echoed.
+func rawModes() ssh.TerminalModes {
+	return ssh.TerminalModes{
+		ssh.ECHO: 0, ssh.ECHONL: 0, ssh.ICANON: 0, ssh.ISIG: 0, ssh.IEXTEN: 0,
+		ssh.ICRNL: 0, ssh.INLCR: 0, ssh.IGNCR: 0, ssh.IXON: 0, ssh.IXOFF: 0, ssh.ISTRIP: 0,
+		ssh.OPOST: 0, ssh.ONLCR: 0,
+		ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400,
+	}
+}
+
+// Exec implements Streamer. The session holds one of the connection's
+// slots; a canceled context signals the command (TERM, then KILL) and
+// closes its session.
+func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
+	s, release, err := c.newSession(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	if e.PTY {
+		if err := s.RequestPty("dumb", 24, 200, rawModes()); err != nil {
+			s.Close()
+			return 0, &Error{Op: "run", Host: c.name, Category: CatCommand, Err: fmt.Errorf("pseudo-terminal: %w", err)}
+		}
+	}
+	s.Stdout, s.Stderr = e.Stdout, e.Stderr
+	if s.Stdout == nil {
+		s.Stdout = io.Discard
+	}
+	if s.Stderr == nil {
+		s.Stderr = io.Discard
+	}
+	// Stdin is copied by our own goroutine so that waiting for the
+	// command never waits for a reader that is still blocked.
+	var in io.WriteCloser
+	if e.Stdin != nil {
+		if in, err = s.StdinPipe(); err != nil {
+			s.Close()
+			return 0, c.sessionErr(err)
+		}
+	}
+	if err := s.Start(e.Cmd); err != nil {
+		s.Close()
+		return 0, c.sessionErr(err)
+	}
+	if in != nil {
+		go func() {
+			io.Copy(in, e.Stdin)
+			in.Close()
+		}()
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Run(cmd) }()
+	go func() { done <- s.Wait() }()
 	select {
 	case err = <-done:
-	case <-ctx.Done():
-		s.Signal(ssh.SIGKILL)
 		s.Close()
-		return Result{Stdout: out.b, Stderr: errb.b}, c.ctxErr(ctx, "run")
+	case <-ctx.Done():
+		s.Signal(ssh.SIGTERM)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(time.Second):
+				s.Signal(ssh.SIGKILL)
+			}
+			s.Close()
+		}()
+		return 0, c.ctxErr(ctx, "run")
 	}
-	res := Result{Stdout: out.b, Stderr: errb.b, Truncated: out.cut || errb.cut}
 	if err == nil {
-		return res, nil
+		return 0, nil
 	}
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
-		res.ExitCode = ee.ExitStatus()
-		if ee.Signal() != "" && ee.ExitStatus() == 0 {
-			res.ExitCode = 128
+		code := ee.ExitStatus()
+		if ee.Signal() != "" && code == 0 {
+			code = 128
 		}
-		return res, nil
+		return code, nil
 	}
-	return res, &Error{Op: "run", Host: c.name, Category: CatConnectionLost, Err: err}
+	return 0, c.sessionErr(err)
+}
+
+func (c *Client) sessionErr(err error) error {
+	select {
+	case <-c.lost:
+		return &Error{Op: "run", Host: c.name, Category: CatConnectionLost, Err: fmt.Errorf("%w (%v)", c.lostWhy, err)}
+	default:
+	}
+	var oc *ssh.OpenChannelError
+	if errors.As(err, &oc) {
+		return &Error{Op: "run", Host: c.name, Category: CatCommand, Err: fmt.Errorf("the host refused a new session (MaxSessions?): %w", err)}
+	}
+	return &Error{Op: "run", Host: c.name, Category: CatConnectionLost, Err: err}
 }
 
 func (c *Client) ctxErr(ctx context.Context, op string) error {
@@ -539,6 +759,11 @@ func (c *Client) ctxErr(ctx context.Context, op string) error {
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	conn, err := c.ssh.DialContext(ctx, network, addr)
 	if err != nil {
+		select {
+		case <-c.lost:
+			return nil, c.lostErr("forward")
+		default:
+		}
 		return nil, &Error{Op: "forward", Host: c.name, Category: CatCommand, Err: err}
 	}
 	return conn, nil

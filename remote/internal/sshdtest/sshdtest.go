@@ -606,7 +606,18 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	p := &Proxy{Addr: l.Addr().String(), frozen: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); l.Close(); wg.Wait() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		cancel()
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -623,6 +634,9 @@ func NewProxy(t testing.TB, target string) *Proxy {
 					return
 				}
 				defer u.Close()
+				mu.Lock()
+				conns = append(conns, c, u)
+				mu.Unlock()
 				go p.pipe(ctx, u, c)
 				p.pipe(ctx, c, u)
 				<-ctx.Done()

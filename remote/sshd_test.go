@@ -1,0 +1,565 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"golang.org/x/crypto/ssh"
+)
+
+// fleet is the set of real OpenSSH servers the tests share.
+type fleet struct {
+	env *sshdtest.Env
+	// main offers ed25519, RSA and ECDSA host keys and password auth.
+	main *sshdtest.Server
+	// rsa256 offers only an RSA host key, signed with rsa-sha2-256 only.
+	rsa256 *sshdtest.Server
+	// cert presents host certificates signed by env.CA.
+	cert *sshdtest.Server
+	// max2 has MaxSessions 2, nosftp no sftp subsystem.
+	max2, nosftp *sshdtest.Server
+	// jump is a jump host in front of behind (MaxStartups 4:100:4).
+	jump, behind *sshdtest.Server
+	// known is a known_hosts file with every server's keys.
+	known string
+}
+
+func startFleet(t *testing.T) *fleet {
+	e := sshdtest.New(t)
+	f := &fleet{env: e}
+	var wg sync.WaitGroup
+	start := func(p **sshdtest.Server, o sshdtest.Options) {
+		wg.Add(1)
+		go func() { defer wg.Done(); *p = e.Start(t, o) }()
+	}
+	start(&f.main, sshdtest.Options{Name: "main", HostKeys: []string{"ed25519", "rsa", "ecdsa"}, Password: true})
+	start(&f.rsa256, sshdtest.Options{Name: "rsa256", HostKeys: []string{"rsa"}, Extra: []string{"HostKeyAlgorithms rsa-sha2-256"}})
+	start(&f.cert, sshdtest.Options{Name: "cert", HostCertificate: true})
+	start(&f.max2, sshdtest.Options{Name: "max2", MaxSessions: 2})
+	start(&f.nosftp, sshdtest.Options{Name: "nosftp", NoSFTP: true})
+	start(&f.jump, sshdtest.Options{Name: "jump"})
+	start(&f.behind, sshdtest.Options{Name: "behind", MaxStartups: "4:100:4"})
+	wg.Wait()
+	var lines []string
+	for _, s := range []*sshdtest.Server{f.main, f.rsa256, f.max2, f.nosftp, f.jump, f.behind} {
+		for typ := range s.HostKeyFiles {
+			lines = append(lines, s.KnownHostsLine(t, typ))
+		}
+	}
+	f.known = e.WriteKnownHosts(t, false, lines...)
+	return f
+}
+
+func (f *fleet) target(s *sshdtest.Server, user string) Target {
+	return Target{
+		Name:           s.Name,
+		Hop:            Hop{User: user, Address: s.Host, Port: s.Port},
+		IdentityFiles:  []string{f.env.Key},
+		KnownHosts:     []string{f.known},
+		ConnectTimeout: 5 * time.Second,
+	}
+}
+
+func dialRun(t *testing.T, d *Dialer, tg Target, cmd string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := d.Dial(ctx, tg)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	res, err := c.Run(ctx, cmd, nil)
+	if err != nil {
+		return "", err
+	}
+	if res.ExitCode != 0 {
+		return "", fmt.Errorf("%q exited %d: %s", cmd, res.ExitCode, res.Stderr)
+	}
+	return strings.TrimSpace(string(res.Stdout)), nil
+}
+
+func wantCategory(t *testing.T, err error, cat string, contains ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want category %s", cat)
+	}
+	if got := CategoryOf(err); got != cat {
+		t.Fatalf("category %q, want %q: %v", got, cat, err)
+	}
+	for _, c := range contains {
+		if !strings.Contains(err.Error(), c) {
+			t.Errorf("error lacks %q: %v", c, err)
+		}
+	}
+}
+
+func fingerprint(t *testing.T, s *sshdtest.Server, typ string) string {
+	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s.PublicKey(t, typ)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.FingerprintSHA256(pk)
+}
+
+// TestSSHD runs everything against real OpenSSH servers.
+func TestSSHD(t *testing.T) {
+	f := startFleet(t)
+	e := f.env
+
+	t.Run("HostKeyTypes", func(t *testing.T) {
+		t.Parallel()
+		for _, typ := range []string{"ed25519", "rsa", "ecdsa"} {
+			for _, hashed := range []bool{false, true} {
+				// Only this type is known: the client must ask the server for
+				// it, or verification fails.
+				kh := e.WriteKnownHosts(t, hashed, f.main.KnownHostsLine(t, typ))
+				if hashed {
+					b, _ := os.ReadFile(kh)
+					if !strings.HasPrefix(string(b), "|1|") {
+						t.Fatalf("ssh-keygen -H did not hash: %s", b)
+					}
+				}
+				tg := f.target(f.main, "root")
+				tg.KnownHosts = []string{kh}
+				var seen string
+				d := NewDialer(DialerOptions{})
+				tg2 := tg
+				out, err := dialRun(t, d, tg2, "echo ok")
+				if err != nil || out != "ok" {
+					t.Errorf("%s hashed=%v: %q %v", typ, hashed, out, err)
+				}
+				_ = seen
+				d.Close()
+			}
+		}
+	})
+
+	t.Run("RSASHA256", func(t *testing.T) {
+		t.Parallel()
+		kh := e.WriteKnownHosts(t, true, f.rsa256.KnownHostsLine(t, "rsa"))
+		tg := f.target(f.rsa256, "root")
+		tg.KnownHosts = []string{kh}
+		d := NewDialer(DialerOptions{})
+		defer d.Close()
+		if _, err := dialRun(t, d, tg, "true"); err != nil {
+			t.Fatal(err)
+		}
+		// The RSA client key signs with SHA-2 too.
+		tg.IdentityFiles = []string{e.RSAKey}
+		if _, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true"); err != nil {
+			t.Fatalf("RSA client key: %v", err)
+		}
+	})
+
+	t.Run("SeveralFiles", func(t *testing.T) {
+		t.Parallel()
+		other := e.WriteKnownHosts(t, false, f.jump.KnownHostsLine(t, "ed25519"))
+		mine := e.WriteKnownHosts(t, true, f.max2.KnownHostsLine(t, "ed25519"))
+		tg := f.target(f.max2, "root")
+		tg.KnownHosts = []string{"/nonexistent/known_hosts", other, mine}
+		if _, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("Unknown", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.main, "root")
+		tg.KnownHosts = []string{e.WriteKnownHosts(t, false, f.jump.KnownHostsLine(t, "ed25519"))}
+		_, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true")
+		wantCategory(t, err, CatHostKeyUnknown, "no host key is known", "accept-new")
+	})
+
+	t.Run("Changed", func(t *testing.T) {
+		t.Parallel()
+		// main's address with jump's key: what an impersonator looks like.
+		line := fmt.Sprintf("[%s]:%d %s", f.main.Host, f.main.Port, f.jump.PublicKey(t, "ed25519"))
+		for _, hashed := range []bool{false, true} {
+			for _, policy := range []string{"strict", "accept-new"} {
+				tg := f.target(f.main, "root")
+				tg.HostKeyPolicy = policy
+				tg.KnownHosts = []string{e.WriteKnownHosts(t, hashed, line)}
+				_, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true")
+				wantCategory(t, err, CatHostKeyChanged, "REMOTE HOST IDENTIFICATION HAS CHANGED",
+					"expected ssh-ed25519 key "+fingerprint(t, f.jump, "ed25519"),
+					"received ssh-ed25519 key "+fingerprint(t, f.main, "ed25519"))
+			}
+		}
+	})
+
+	t.Run("Revoked", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.main, "root")
+		tg.KnownHosts = []string{e.WriteKnownHosts(t, false,
+			f.main.KnownHostsLine(t, "ed25519"),
+			"@revoked * "+f.main.PublicKey(t, "ed25519"))}
+		_, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true")
+		wantCategory(t, err, CatHostKeyRevoked, "@revoked")
+	})
+
+	t.Run("CertAuthority", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.cert, "root")
+		tg.KnownHosts = []string{e.WriteKnownHosts(t, false, e.CALine(t, "127.0.0.*"))}
+		if _, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true"); err != nil {
+			t.Fatal(err)
+		}
+		// Without the CA line the host is unknown.
+		tg.KnownHosts = []string{e.WriteKnownHosts(t, false, f.main.KnownHostsLine(t, "ed25519"))}
+		_, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true")
+		wantCategory(t, err, CatHostKeyUnknown)
+	})
+
+	t.Run("AcceptNew", func(t *testing.T) {
+		t.Parallel()
+		kh := e.Dir + "/accept-new/known_hosts"
+		tg := f.target(f.main, "root")
+		tg.KnownHosts = []string{kh, f.known + ".absent"}
+		tg.HostKeyPolicy = "accept-new"
+		d := NewDialer(DialerOptions{})
+		for i := 0; i < 2; i++ {
+			if _, err := dialRun(t, d, tg, "true"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(kh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("[%s]:%d ", f.main.Host, f.main.Port)
+		if !strings.HasPrefix(string(b), want) || strings.Count(string(b), "\n") != 1 {
+			t.Fatalf("known_hosts after accept-new:\n%s", b)
+		}
+		// OpenSSH reads what was written, and so does a strict run.
+		out, err := exec.Command("ssh-keygen", "-F", want[:len(want)-1], "-f", kh).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh-keygen -F: %v: %s", err, out)
+		}
+		tg.HostKeyPolicy = "strict"
+		if _, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("Off", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.main, "root")
+		tg.KnownHosts = nil
+		tg.HostKeyPolicy = "off"
+		if _, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("Agent", func(t *testing.T) {
+		t.Parallel()
+		sock := e.StartAgent(t, e.AgentKey)
+		d := NewDialer(DialerOptions{AgentSocket: sock})
+		defer d.Close()
+		tg := f.target(f.main, sshdtest.UserSudo)
+		tg.IdentityFiles = nil
+		out, err := dialRun(t, d, tg, "id -un")
+		if err != nil || out != sshdtest.UserSudo {
+			t.Fatalf("%q %v", out, err)
+		}
+		// Many handshakes at once share the agent.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := dialRun(t, d, tg, "true")
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
+	t.Run("EncryptedKey", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.main, sshdtest.UserNoSudo)
+		tg.IdentityFiles = []string{e.EncryptedKey}
+		if _, err := dialRun(t, NewDialer(DialerOptions{PassphraseFile: e.PassphraseFile}), tg, "true"); err != nil {
+			t.Fatalf("passphrase file: %v", err)
+		}
+		os.Setenv("FLEETCLAIM_TEST_PASSPHRASE", sshdtest.KeyPassphrase)
+		defer os.Unsetenv("FLEETCLAIM_TEST_PASSPHRASE")
+		if _, err := dialRun(t, NewDialer(DialerOptions{PassphraseEnv: "FLEETCLAIM_TEST_PASSPHRASE"}), tg, "true"); err != nil {
+			t.Fatalf("passphrase env: %v", err)
+		}
+		var asked atomic.Int32
+		d := NewDialer(DialerOptions{Passphrase: func(string) ([]byte, error) {
+			asked.Add(1)
+			return []byte(sshdtest.KeyPassphrase), nil
+		}})
+		for i := 0; i < 3; i++ {
+			if _, err := dialRun(t, d, tg, "true"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if asked.Load() != 1 {
+			t.Errorf("passphrase asked %d times, want once", asked.Load())
+		}
+		_, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true")
+		wantCategory(t, err, CatAuth, "is encrypted and no passphrase source", "no key was offered", "the server accepts publickey,password")
+		bad := e.Dir + "/bad-passphrase"
+		os.WriteFile(bad, []byte("wrong\n"), 0o600)
+		_, err = dialRun(t, NewDialer(DialerOptions{PassphraseFile: bad}), tg, "true")
+		wantCategory(t, err, CatAuth, "wrong passphrase")
+	})
+
+	t.Run("AuthRejected", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.main, "nosuchuser")
+		_, err := dialRun(t, NewDialer(DialerOptions{}), tg, "true")
+		wantCategory(t, err, CatAuth, "permission denied for nosuchuser", "the server accepts publickey,password",
+			"offered "+e.Key, "password authentication was not enabled")
+	})
+
+	t.Run("Password", func(t *testing.T) {
+		t.Parallel()
+		var asked atomic.Int32
+		d := NewDialer(DialerOptions{PasswordAuth: true, Password: func(string) ([]byte, error) {
+			asked.Add(1)
+			return []byte(sshdtest.LoginPassword), nil
+		}})
+		tg := f.target(f.main, sshdtest.UserNoSudo)
+		tg.IdentityFiles = nil
+		for i := 0; i < 3; i++ {
+			out, err := dialRun(t, d, tg, "id -un")
+			if err != nil || out != sshdtest.UserNoSudo {
+				t.Fatalf("%q %v", out, err)
+			}
+		}
+		if asked.Load() != 1 {
+			t.Errorf("password asked %d times, want once", asked.Load())
+		}
+		d = NewDialer(DialerOptions{PasswordAuth: true, Password: func(string) ([]byte, error) { return []byte("wrong"), nil }})
+		_, err := dialRun(t, d, tg, "true")
+		wantCategory(t, err, CatAuth, "attempted methods", "password")
+	})
+
+	t.Run("Jump", func(t *testing.T) {
+		t.Parallel()
+		d := NewDialer(DialerOptions{JumpHandshakes: 2})
+		defer d.Close()
+		var mu sync.Mutex
+		cur, peak := 0, 0
+		via := map[string]int{}
+		d.handshakes = func(jump string, delta int) {
+			mu.Lock()
+			via[jump] += max(delta, 0)
+			cur += delta
+			if cur > peak {
+				peak = cur
+			}
+			mu.Unlock()
+		}
+		tg := f.target(f.behind, "root")
+		tg.Jump = []Hop{{User: sshdtest.UserSudo, Address: f.jump.Host, Port: f.jump.Port}}
+		var wg sync.WaitGroup
+		errs := make(chan error, 12)
+		for i := 0; i < 12; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := dialRun(t, d, tg, "true")
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if peak > 2 || peak == 0 {
+			t.Errorf("peak concurrent handshakes through the jump host: %d, want 1..2", peak)
+		}
+		if n := strings.Count(f.jump.Log(), "Accepted publickey for "+sshdtest.UserSudo); n != 1 {
+			t.Errorf("jump host saw %d logins, want one shared connection", n)
+		}
+		if via[f.jump.Addr] != 12 {
+			t.Errorf("handshakes through the jump host: %v", via)
+		}
+		// A chain: jump, then main, then behind.
+		tg.Jump = append(tg.Jump, Hop{Address: f.main.Host, Port: f.main.Port})
+		if _, err := dialRun(t, d, tg, "true"); err != nil {
+			t.Fatalf("chain: %v", err)
+		}
+		if via[f.main.Addr] != 1 || via[f.jump.Addr] != 13 {
+			t.Errorf("handshakes through the chain: %v", via)
+		}
+		// A refused target behind the jump host.
+		tg.Jump = tg.Jump[:1]
+		tg.Port = 1
+		_, err := dialRun(t, d, tg, "true")
+		wantCategory(t, err, CatConnectRefused, "through")
+		// A jump host that is down.
+		tg = f.target(f.behind, "root")
+		tg.Jump = []Hop{{User: "root", Address: "127.0.0.1", Port: 1}}
+		_, err = dialRun(t, d, tg, "true")
+		wantCategory(t, err, CatConnectRefused, "jump host 127.0.0.1:1")
+	})
+
+	t.Run("MaxSessions", func(t *testing.T) {
+		t.Parallel()
+		for _, limit := range []int{2, 0} {
+			tg := f.target(f.max2, "root")
+			tg.MaxSessions = limit
+			c, err := NewDialer(DialerOptions{}).Dial(context.Background(), tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for i := 0; i < 8; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := c.Run(context.Background(), "sleep 0.2; echo ok", nil)
+					if err == nil && strings.TrimSpace(string(res.Stdout)) != "ok" {
+						err = fmt.Errorf("output %q", res.Stdout)
+					}
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("limit %d: %v", limit, err)
+				}
+			}
+			if c.Limit() > 2 {
+				t.Errorf("limit %d: session limit is still %d after refusals", limit, c.Limit())
+			}
+			c.Close()
+		}
+	})
+
+	t.Run("Silent", func(t *testing.T) {
+		t.Parallel()
+		addr := e.Silent(t)
+		tg := f.target(f.main, "root")
+		host, port := splitAddr(t, addr)
+		tg.Address, tg.Port = host, port
+		tg.ConnectTimeout = 500 * time.Millisecond
+		start := time.Now()
+		_, err := NewDialer(DialerOptions{}).Dial(context.Background(), tg)
+		wantCategory(t, err, CatHandshakeTimeout, "no complete SSH handshake within 500ms")
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("took %v", el)
+		}
+		// Behind a jump host, the channel has no deadline of its own.
+		tg.Jump = []Hop{{User: "root", Address: f.jump.Host, Port: f.jump.Port}}
+		tg.ConnectTimeout = 2 * time.Second
+		start = time.Now()
+		d := NewDialer(DialerOptions{})
+		defer d.Close()
+		if _, err := d.Dial(context.Background(), tg); CategoryOf(err) != CatHandshakeTimeout {
+			t.Errorf("through a jump host: %v", err)
+		}
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("through a jump host took %v", el)
+		}
+	})
+
+	t.Run("Stopped", func(t *testing.T) {
+		t.Parallel()
+		s := e.Start(t, sshdtest.Options{Name: "stopped"})
+		s.Stop()
+		tg := f.target(s, "root")
+		_, err := NewDialer(DialerOptions{}).Dial(context.Background(), tg)
+		wantCategory(t, err, CatConnectRefused, "connection refused")
+	})
+
+	t.Run("Keepalive", func(t *testing.T) {
+		t.Parallel()
+		p := sshdtest.NewProxy(t, f.main.Addr)
+		tg := f.target(f.main, "root")
+		host, port := splitAddr(t, p.Addr)
+		tg.Address, tg.Port = host, port
+		tg.KnownHosts = []string{e.WriteKnownHosts(t, false, fmt.Sprintf("[%s]:%d %s", host, port, f.main.PublicKey(t, "ed25519")))}
+		tg.KeepaliveInterval = 200 * time.Millisecond
+		c, err := NewDialer(DialerOptions{}).Dial(context.Background(), tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go func() { time.Sleep(300 * time.Millisecond); p.Freeze() }()
+		start := time.Now()
+		_, err = c.Run(context.Background(), "sleep 20", nil)
+		wantCategory(t, err, CatConnectionLost, "stopped answering")
+		if el := time.Since(start); el > 3*time.Second {
+			t.Errorf("dead host noticed after %v", el)
+		}
+	})
+
+	t.Run("Cancel", func(t *testing.T) {
+		t.Parallel()
+		tg := f.target(f.main, sshdtest.UserSudo)
+		c, err := NewDialer(DialerOptions{}).Dial(context.Background(), tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		_, err = c.Run(ctx, "sleep 41.5", nil)
+		wantCategory(t, err, CatCanceled)
+		if el := time.Since(start); el > time.Second {
+			t.Errorf("cancel took %v", el)
+		}
+		waitGone(t, "sleep 41.5")
+		// A canceled dial closes its socket.
+		ctx, cancel = context.WithCancel(context.Background())
+		cancel()
+		_, err = NewDialer(DialerOptions{}).Dial(ctx, tg)
+		wantCategory(t, err, CatCanceled)
+	})
+}
+
+func splitAddr(t *testing.T, addr string) (string, int) {
+	i := strings.LastIndexByte(addr, ':')
+	var port int
+	fmt.Sscan(addr[i+1:], &port)
+	return addr[:i], port
+}
+
+// waitGone waits until no process's command line contains s.
+func waitGone(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := exec.Command("pgrep", "-f", s).Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%q still runs on the host after cancellation", s)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
