@@ -1,26 +1,45 @@
 // Package lab is fleetclaim's local simulated fleet: the thing `make demo`, the
-// end-to-end tests and the benchmarks claim instead of real machines.
+// end-to-end tests and the benchmarks claim instead of real machines. It needs
+// no root, no internet, no sshd and no Netdata, and writes only under its
+// directory.
 //
-// One lab process (`fleetclaim lab serve`, normally started in the background by
-// `fleetclaim lab up`) owns, under a single directory:
+// One lab process (`fleetclaim lab serve`, normally started in the background
+// by `fleetclaim lab up --hosts N --dir DIR` and stopped by `fleetclaim lab
+// down --dir DIR`) serves:
 //
-//   - N SSH hosts on 127.0.0.1, one TCP port each, each with its own ed25519
-//     host key, public-key auth against the lab's client key, `exec` through the
-//     real /bin/sh, the sftp subsystem, and direct-tcpip to the host's agent web
-//     port served in memory;
-//   - one simulated Netdata Agent per host, installed under a per-host prefix with
-//     the static-install layout (netdata.conf, .install-type, machine GUID, the
-//     netdata, netdatacli and netdata-claim.sh programs, an init script), whose
-//     state lives in the lab process and is reached through one shared unix
-//     socket (DIR/lab.sock);
-//   - a lab Netdata Cloud: an HTTPS claim endpoint with its own CA, one claim
-//     token and a Space with a few rooms, plus a read endpoint (/lab/claims)
-//     listing the claims it accepted.
+//   - N SSH hosts on 127.0.0.1, one TCP port each (all accepted by one epoll
+//     loop on Linux), each with its own ed25519 host key; public-key auth with
+//     the lab's client key only, any user name; `exec` and `shell` through the
+//     real /bin/sh in the host's prefix (HOME is the prefix: each host is its
+//     own machine); the sftp subsystem; direct-tcpip to the agent's web port on
+//     the host's loopback, served in memory by one shared HTTP server.
+//   - One simulated Netdata Agent per host, installed under DIR/hosts/NAME with
+//     the static-install layout (opt/netdata/{bin,etc/netdata,var/lib/netdata},
+//     etc/init.d/netdata). The programs on the host (netdatacli, the init
+//     script, a v1 netdata-claim.sh) run `fleetclaim lab netdatacli|service|
+//     claim-v1`, which reach the agent through one unix socket, DIR/lab.sock.
+//     The agent's state lives in the lab process and is re-read from disk where
+//     a real agent re-reads it, so a restarted lab keeps its claims.
+//   - A lab Netdata Cloud over HTTPS with its own CA: the claim endpoint
+//     (PUT /api/v1/spaces/nodes/{id}), a user API (see cloudapi.go), and
+//     GET /lab/claims, the proof tests and `make demo` read.
 //
-// Hosts carry a Personality (agent generation, version, injected faults) so the
-// same lab can stand for a mixed or misbehaving fleet.
+// Files in DIR: inventory.yml (fleetclaim's native format), known_hosts,
+// id_ed25519 and id_ed25519.pub (client key), token (claim token),
+// api-token and api-token-readonly (Cloud API), cloud-ca.pem, lab.json
+// (see Info), lab.pid, lab.log, lab.sock, cloud-requests.log (method, path,
+// status: never a body), and the lab's own state: lab-secret (from which host
+// keys, machine GUIDs, room ids and tokens derive), agent-rsa.pem (the one
+// RSA key pair every agent shares, so the lab never generates RSA per claim),
+// cloud-ca.key, cloud-claims.jsonl.
+//
+// Hosts carry a Personality: the agent generation (v2, v1, nocloud, none),
+// its version, and faults injected at one point each (TCP accept, SSH
+// handshake, an exec, the agent's claim, the lab Cloud's answer), chosen with
+// a spec like "v1=2,nocloud=1,v2+cloud-503=3".
 //
 // The lab never imports fleetclaim's product packages, and no product package
-// imports the lab: the only contract between them is the files the lab writes
-// (inventory.yml, known_hosts, the client key, token, cloud-ca.pem, lab.json).
+// imports the lab: the contract between them is the files above. Tests in
+// other packages use Start (a lab in-process) or ReadInfo on a lab started
+// with `fleetclaim lab up`, and Info.Claims to see what the lab Cloud accepted.
 package lab
