@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,8 +72,12 @@ type cloud struct {
 	apiToken, readToken string
 	// online reports whether the agent with a machine GUID is connected now.
 	online func(mguid string) bool
+	// stats reports the lab's counters for GET /lab/stats.
+	stats func() Stats
 	// extraRooms are room memberships added through the API, by node id.
 	extraRooms map[string][]string
+
+	claimRequests atomic.Int64
 
 	mu      sync.Mutex
 	claims  []Claim        // full history, in order
@@ -235,6 +240,8 @@ func (c *cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.handleClaim(rec, r, strings.TrimPrefix(r.URL.Path, "/api/v1/spaces/nodes/"))
 	case r.Method == http.MethodGet && r.URL.Path == "/lab/claims":
 		c.handleClaims(rec, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/lab/stats" && c.stats != nil:
+		writeJSON(rec, c.stats())
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		c.serveAPI(rec, r)
 	default:
@@ -276,6 +283,7 @@ type claimBody struct {
 }
 
 func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID string) {
+	c.claimRequests.Add(1)
 	data, err := io.ReadAll(io.LimitReader(r.Body, 256<<10))
 	if err != nil {
 		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "cannot read request body")

@@ -56,6 +56,7 @@ func (l *Lab) handleCtl(c net.Conn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
+	l.stats.ctl.Add(1)
 	// The request's context ends when the lab stops or the caller hangs up.
 	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()

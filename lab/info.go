@@ -106,32 +106,46 @@ func (i *Info) ClaimHistory(ctx context.Context) ([]Claim, error) {
 }
 
 func (i *Info) claims(ctx context.Context, query string) ([]Claim, error) {
+	var out []Claim
+	if err := i.getJSON(ctx, "/lab/claims"+query, &out); err != nil {
+		return nil, fmt.Errorf("lab claims: %w", err)
+	}
+	return out, nil
+}
+
+// Stats asks the running lab what it has served since it started.
+func (i *Info) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	if err := i.getJSON(ctx, "/lab/stats", &s); err != nil {
+		return Stats{}, fmt.Errorf("lab stats: %w", err)
+	}
+	return s, nil
+}
+
+// getJSON reads a lab Cloud endpoint, trusting only the lab's CA.
+func (i *Info) getJSON(ctx context.Context, path string, out any) error {
 	pem, err := os.ReadFile(i.CAFile())
 	if err != nil {
-		return nil, fmt.Errorf("lab claims: %w", err)
+		return err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("lab claims: no certificate in " + i.CAFile())
+		return errors.New("no certificate in " + i.CAFile())
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, i.CloudURL+"/lab/claims"+query, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, i.CloudURL+path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("lab claims: %w", err)
+		return err
 	}
 	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("lab claims: %w", err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("lab claims: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	var out []Claim
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("lab claims: %w", err)
-	}
-	return out, nil
+	return json.NewDecoder(resp.Body).Decode(out)
 }

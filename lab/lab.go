@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,6 +74,8 @@ type Lab struct {
 	acc    *acceptor
 	ctlLn  net.Listener
 	info   Info
+
+	stats counters
 
 	wg     sync.WaitGroup
 	connMu sync.Mutex
@@ -168,6 +171,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	}
 
 	l.cloud = newCloud(dir, k, l.logf)
+	l.cloud.stats = l.Stats
 	l.cloud.online = func(mguid string) bool {
 		h := l.byGUID[mguid]
 		if h == nil || h.agent == nil {
@@ -376,6 +380,33 @@ func (l *Lab) untrackProc(pgid int) {
 	l.connMu.Lock()
 	delete(l.procs, pgid)
 	l.connMu.Unlock()
+}
+
+// counters are what the lab has served since it started.
+type counters struct {
+	conns, handshakes, authFailures, sessions, execs, sftp, forwards, ctl atomic.Int64
+}
+
+// Stats counts what the lab served since it started: benchmarks read them
+// (GET /lab/stats on the lab Cloud) to report round trips per host.
+type Stats struct {
+	Connections   int64 `json:"connections"`    // TCP connections accepted on host ports
+	Handshakes    int64 `json:"handshakes"`     // SSH handshakes completed
+	AuthFailures  int64 `json:"auth_failures"`  // handshakes that failed (auth or otherwise)
+	Sessions      int64 `json:"sessions"`       // session channels opened
+	Execs         int64 `json:"execs"`          // exec and shell requests run
+	SFTP          int64 `json:"sftp"`           // sftp subsystems started
+	Forwards      int64 `json:"forwards"`       // direct-tcpip channels to agent APIs
+	CtlRequests   int64 `json:"ctl_requests"`   // netdatacli / init script / v1 claim calls
+	ClaimRequests int64 `json:"claim_requests"` // claim PUTs the lab Cloud answered
+}
+
+// Stats returns the lab's counters.
+func (l *Lab) Stats() Stats {
+	c := &l.stats
+	return Stats{Connections: c.conns.Load(), Handshakes: c.handshakes.Load(), AuthFailures: c.authFailures.Load(),
+		Sessions: c.sessions.Load(), Execs: c.execs.Load(), SFTP: c.sftp.Load(), Forwards: c.forwards.Load(),
+		CtlRequests: c.ctl.Load(), ClaimRequests: l.cloud.claimRequests.Load()}
 }
 
 // Info describes the running lab (what lab.json holds).

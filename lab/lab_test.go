@@ -339,6 +339,16 @@ func TestLabHostsAndClaim(t *testing.T) {
 		}
 	})
 
+	t.Run("stats", func(t *testing.T) {
+		st, err := info.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Handshakes == 0 || st.Sessions == 0 || st.Execs == 0 || st.SFTP != 1 || st.Forwards == 0 || st.CtlRequests == 0 || st.ClaimRequests == 0 {
+			t.Fatalf("stats: %+v", st)
+		}
+	})
+
 	t.Run("concurrent sessions", func(t *testing.T) {
 		errs := make(chan error, 10)
 		for range 10 {

@@ -71,6 +71,7 @@ func (h *host) serveConn(nc net.Conn) {
 	}
 	defer l.untrack(nc)
 	defer nc.Close()
+	l.stats.conns.Add(1)
 	switch {
 	case h.personality.Has(FaultSSHSilent):
 		_, _ = io.Copy(io.Discard, nc)
@@ -83,8 +84,10 @@ func (h *host) serveConn(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
 	conn, chans, reqs, err := ssh.NewServerConn(nc, h.config)
 	if err != nil {
+		l.stats.authFailures.Add(1)
 		return
 	}
+	l.stats.handshakes.Add(1)
 	_ = nc.SetDeadline(time.Time{})
 	defer conn.Close()
 	go func() {
@@ -111,6 +114,7 @@ func (h *host) serveConn(nc net.Conn) {
 				sessions.Add(-1)
 				continue
 			}
+			l.stats.sessions.Add(1)
 			wg.Go(func() {
 				defer sessions.Add(-1)
 				h.serveSession(conn, ch, creqs)
@@ -153,6 +157,7 @@ func (h *host) serveDirect(nch ssh.NewChannel) {
 		return
 	}
 	go ssh.DiscardRequests(creqs)
+	h.lab.stats.forwards.Add(1)
 	h.lab.api.push(&chanConn{Channel: ch, host: h, port: int(req.Port),
 		remote: &net.TCPAddr{IP: net.ParseIP(req.OrigHost), Port: int(req.OrigPort)}})
 }
@@ -227,14 +232,17 @@ func (s *session) prepare(req *ssh.Request) (func(), bool) {
 		if ssh.Unmarshal(req.Payload, &p) != nil {
 			return nil, false
 		}
+		s.h.lab.stats.execs.Add(1)
 		return func() { s.runShell([]string{"-c", p.Command}, p.Command) }, true
 	case "shell":
+		s.h.lab.stats.execs.Add(1)
 		return func() { s.runShell(nil, "") }, true
 	case "subsystem":
 		var p struct{ Name string }
 		if ssh.Unmarshal(req.Payload, &p) != nil || p.Name != "sftp" {
 			return nil, false
 		}
+		s.h.lab.stats.sftp.Add(1)
 		return s.runSFTP, true
 	}
 	return nil, false
