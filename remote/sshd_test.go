@@ -514,6 +514,74 @@ func TestSSHD(t *testing.T) {
 		}
 	})
 
+	t.Run("Privilege", func(t *testing.T) {
+		t.Parallel()
+		d := NewDialer(DialerOptions{})
+		defer d.Close()
+		conn := func(user string) *Client {
+			c, err := d.Dial(context.Background(), f.target(f.main, user))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		ctx := context.Background()
+		script := "read a; read b; echo \"$(id -un) $a $b\"; echo to-stderr >&2; exit 3"
+		check := func(name string, r Runner, wantUser string) {
+			t.Helper()
+			res, err := r.Run(ctx, script, strings.NewReader("one\ntwo\n"))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := strings.TrimSpace(string(res.Stdout)); !strings.HasPrefix(got, wantUser+" one two") || res.ExitCode != 3 {
+				t.Errorf("%s: stdout %q exit %d stderr %q", name, got, res.ExitCode, res.Stderr)
+			}
+			if !strings.Contains(string(res.Stdout)+string(res.Stderr), "to-stderr") || strings.Contains(string(res.Stdout)+string(res.Stderr), "fleetclaim-") {
+				t.Errorf("%s: stderr %q stdout %q", name, res.Stderr, res.Stdout)
+			}
+		}
+		sudo := conn(sshdtest.UserSudo)
+		check("sudo -n", Privileged(sudo, Become{Method: "sudo"}, ""), "root")
+		check("sudo -n -u", Privileged(sudo, Become{Method: "sudo"}, sshdtest.UserAgent), sshdtest.UserAgent)
+		check("none", Privileged(sudo, Become{Method: "none"}, ""), sshdtest.UserSudo)
+
+		pw := conn(sshdtest.UserSudoPassword)
+		check("sudo -S", Privileged(pw, Become{Method: "sudo", Password: []byte(sshdtest.SudoPassword)}, ""), "root")
+		check("sudo -S -u", Privileged(pw, Become{Method: "sudo", Password: []byte(sshdtest.SudoPassword)}, sshdtest.UserAgent), sshdtest.UserAgent)
+		secret := "wrong-" + sshdtest.SudoPassword
+		_, err := Privileged(pw, Become{Method: "sudo", Password: []byte(secret)}, "").Run(ctx, "echo SHOULD-NOT-RUN", strings.NewReader("echo script\n"))
+		wantCategory(t, err, CatSudoPassword, "not accepted")
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the password leaked into the error: %v", err)
+		}
+		_, err = Privileged(conn(sshdtest.UserSudoPassword), Become{Method: "sudo"}, "").Run(ctx, "true", nil)
+		wantCategory(t, err, CatNoPrivilege, "wants a password")
+
+		_, err = Privileged(conn(sshdtest.UserNoSudo), Become{Method: "sudo"}, "").Run(ctx, "true", nil)
+		wantCategory(t, err, CatNoPrivilege)
+		_, err = Privileged(conn(sshdtest.UserNoSudo), Become{Method: "sudo", Password: []byte(sshdtest.LoginPassword)}, "").Run(ctx, "true", nil)
+		wantCategory(t, err, CatNoPrivilege, "may not use sudo")
+		_, err = Privileged(sudo, Become{Method: "doas"}, "").Run(ctx, "true", nil)
+		wantCategory(t, err, CatNoPrivilege, "doas is not installed")
+
+		// requiretty: the first command finds out, later ones go straight
+		// to a terminal; stdin still reaches the command byte for byte.
+		tty := Privileged(conn(sshdtest.UserTTY), Become{Method: "sudo"}, "")
+		for i := 0; i < 2; i++ {
+			res, err := tty.Run(ctx, "id -un; [ -t 2 ] && echo has-tty; od -An -c | tr -d ' \\n'", strings.NewReader("a\x04b\x03c\r\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(res.Stdout); !strings.Contains(got, "root") || !strings.Contains(got, "has-tty") || !strings.Contains(got, `a004b003c\r\n`) {
+				t.Errorf("requiretty run %d: %q", i, got)
+			}
+		}
+		if out, err := Privileged(conn(sshdtest.UserTTY), Become{Method: "sudo"}, "").Run(ctx, "id -un", nil); err != nil || strings.TrimSpace(string(out.Stdout)) != "root" {
+			t.Errorf("requiretty without stdin: %q %v", out.Stdout, err)
+		}
+	})
+
 	t.Run("Cancel", func(t *testing.T) {
 		t.Parallel()
 		tg := f.target(f.main, sshdtest.UserSudo)
