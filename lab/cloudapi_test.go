@@ -2,7 +2,6 @@ package lab
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -112,5 +111,4 @@ func TestCloudAPI(t *testing.T) {
 	if code := call(t, "GET", "/api/v2/spaces/nope/rooms", apiToken, nil, nil); code != 404 {
 		t.Fatalf("unknown space: %d", code)
 	}
-	_ = context.Background
 }

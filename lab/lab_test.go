@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -629,4 +628,17 @@ func TestUpDownBinary(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
+
+// TestUpReportsServeFailure: when the lab process dies before it is ready,
+// `lab up` fails and quotes the log.
+func TestUpReportsServeFailure(t *testing.T) {
+	dir := shortTempDir(t)
+	cmd := exec.Command(testExe(t), "lab", "up", "--hosts", "2", "--dir", dir, "--personalities", "v1=3")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "exited before it was ready") || !strings.Contains(string(out), "personalities cover 3 hosts but the lab has only 2") {
+		t.Fatalf("output:\n%s", out)
+	}
+}
