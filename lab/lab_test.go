@@ -628,7 +628,6 @@ func TestUpDownBinary(t *testing.T) {
 	}
 }
 
-
 // TestUpReportsServeFailure: when the lab process dies before it is ready,
 // `lab up` fails and quotes the log.
 func TestUpReportsServeFailure(t *testing.T) {
