@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -580,6 +581,71 @@ func TestSSHD(t *testing.T) {
 		if out, err := Privileged(conn(sshdtest.UserTTY), Become{Method: "sudo"}, "").Run(ctx, "id -un", nil); err != nil || strings.TrimSpace(string(out.Stdout)) != "root" {
 			t.Errorf("requiretty without stdin: %q %v", out.Stdout, err)
 		}
+	})
+
+	t.Run("Upload", func(t *testing.T) {
+		t.Parallel()
+		d := NewDialer(DialerOptions{})
+		defer d.Close()
+		ctx := context.Background()
+		content := []byte("[global]\n    token = not-a-real-token\n\x00\xff binary tail\n")
+		for _, tc := range []struct {
+			name   string
+			srv    *sshdtest.Server
+			user   string
+			become Become
+		}{
+			{"root-sftp", f.main, "root", Become{}},
+			{"root-exec", f.nosftp, "root", Become{}},
+			{"sudo-sftp", f.main, sshdtest.UserSudoPassword, Become{Method: "sudo", Password: []byte(sshdtest.SudoPassword)}},
+			{"sudo-exec", f.nosftp, sshdtest.UserSudo, Become{Method: "sudo"}},
+		} {
+			c, err := d.Dial(ctx, f.target(tc.srv, tc.user))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			root := Privileged(c, tc.become, "")
+			res, err := root.Run(ctx, "umask 022; mktemp -d /etc/fleetclaim-test.XXXXXX", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := strings.TrimSpace(string(res.Stdout))
+			defer root.Run(ctx, "rm -rf "+dir, nil)
+			dst := dir + "/claim conf's.conf"
+			var p Pushed
+			if err := p.Upload(ctx, c, root, dst, content, 0o640, sshdtest.UserAgent+":"+sshdtest.UserAgent); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			q, _ := Quote(dst)
+			res, err = root.Run(ctx, "stat -c '%U:%G %a %s' "+q+"; sha256sum < "+q+"; ls -A "+dir+"; ls -d /tmp/fleetclaim.* 2>/dev/null | wc -l", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(content)
+			want := fmt.Sprintf("%s:%s 640 %d\n%x  -\nclaim conf's.conf\n", sshdtest.UserAgent, sshdtest.UserAgent, len(content), sum)
+			if got := string(res.Stdout); !strings.HasPrefix(got, want) {
+				t.Errorf("%s: on the host:\n%s\nwant:\n%s", tc.name, got, want)
+			}
+			if err := p.Cleanup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			res, _ = root.Run(ctx, "ls -A "+dir, nil)
+			if len(res.Stdout) != 0 {
+				t.Errorf("%s: left after cleanup: %s", tc.name, res.Stdout)
+			}
+		}
+		if !strings.Contains(f.nosftp.Log(), "subsystem not found") || !strings.Contains(f.main.Log(), "subsystem request for sftp") {
+			t.Errorf("sftp was not tried where it exists, or was where it does not")
+		}
+		// A destination the login user cannot write, with no privilege.
+		c, err := d.Dial(ctx, f.target(f.main, sshdtest.UserNoSudo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		err = Upload(ctx, c, c, "/etc/fleetclaim-denied.conf", content, 0o600, "")
+		wantCategory(t, err, CatUpload, "cannot write a temporary file next to /etc/fleetclaim-denied.conf")
 	})
 
 	t.Run("Cancel", func(t *testing.T) {
