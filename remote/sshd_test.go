@@ -635,7 +635,7 @@ func TestSSHD(t *testing.T) {
 				t.Errorf("%s: left after cleanup: %s", tc.name, res.Stdout)
 			}
 		}
-		if !strings.Contains(f.nosftp.Log(), "subsystem not found") || !strings.Contains(f.main.Log(), "subsystem request for sftp") {
+		if !strings.Contains(f.nosftp.Log(), "subsystem not found") || !strings.Contains(f.main.Log(), "subsystem 'sftp'") {
 			t.Errorf("sftp was not tried where it exists, or was where it does not")
 		}
 		// A destination the login user cannot write, with no privilege.
