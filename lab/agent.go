@@ -50,8 +50,22 @@ type agent struct {
 	failure     string // last claim failure reason
 }
 
-// agentKeys is the RSA key pair every simulated agent shares.
-type agentKeys struct{ privPEM, pubPEM []byte }
+// agentKeys is what every simulated agent shares: the RSA key pair, and TLS
+// session caches (one per trust configuration) so that claims after the first
+// resume a TLS session instead of verifying the lab Cloud's chain again: a real
+// agent would not, but the lab must stay cheap next to what it measures.
+type agentKeys struct {
+	privPEM, pubPEM []byte
+	sessions        sync.Map // trust key -> tls.ClientSessionCache
+}
+
+func (k *agentKeys) sessionCache(trust string) tls.ClientSessionCache {
+	if c, ok := k.sessions.Load(trust); ok {
+		return c.(tls.ClientSessionCache)
+	}
+	c, _ := k.sessions.LoadOrStore(trust, tls.NewLRUClientSessionCache(64))
+	return c.(tls.ClientSessionCache)
+}
 
 // cloudStatus is the agent's Cloud status as /api/v2/info names it.
 func (a *agent) cloudStatusLocked() string {
@@ -338,12 +352,17 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 		}
 	}
 	tlsConf := &tls.Config{InsecureSkipVerify: req.insecure} //nolint:gosec // the agent's own -insecure option
+	trust := "system"
 	if trusted != "" && !req.insecure {
 		pool := x509.NewCertPool()
 		if pem, err := os.ReadFile(trusted); err == nil {
 			pool.AppendCertsFromPEM(pem)
+			trust = "file:" + string(pem)
 		}
 		tlsConf.RootCAs = pool // like curl's CAINFO: the file replaces the default bundle
+	}
+	if !req.insecure {
+		tlsConf.ClientSessionCache = a.keys.sessionCache(trust)
 	}
 	proxyShown := req.proxy
 	tr := &http.Transport{
