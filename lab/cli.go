@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,9 +13,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 )
 
@@ -25,6 +28,9 @@ commands:
          start a lab in the background and wait until it is ready
   down   --dir DIR      stop the lab running in DIR
   status --dir DIR      say whether a lab runs in DIR (exit 0 running, 3 not)
+  claims --dir DIR [--count|--json] [--all]
+                        what the lab Cloud accepted (--all: with replaced claims)
+  stats  --dir DIR      what the lab served (connections, sessions, execs, ...) as JSON
   serve  --hosts N --dir DIR ...   run the lab in the foreground (what "up" starts)
 
 personality spec: comma-separated KIND[:VERSION][+FAULT...]=COUNT, e.g.
@@ -54,6 +60,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDown(ctx, args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "claims":
+		return cmdClaims(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return cmdStats(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -412,5 +422,94 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stdout, "lab running in %s (pid %d): %d hosts, Cloud %s\n", dir, pid, len(info.Hosts), info.CloudURL)
+	return 0
+}
+
+// cmdClaims prints what the lab Cloud accepted.
+func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fleetclaim lab claims", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "lab directory (required)")
+	count := fs.Bool("count", false, "print only how many nodes are claimed")
+	asJSON := fs.Bool("json", false, "print the claims as JSON")
+	all := fs.Bool("all", false, "include claims replaced by a later claim of the same machine")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "fleetclaim lab claims: --dir is required")
+		return 2
+	}
+	info, err := ReadInfo(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab claims: %v\n", err)
+		return 1
+	}
+	get := info.Claims
+	if *all {
+		get = info.ClaimHistory
+	}
+	claims, err := get(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab claims: %v (is the lab running? fleetclaim lab status --dir %s)\n", err, *dir)
+		return 1
+	}
+	slices.SortStableFunc(claims, func(a, b Claim) int { return strings.Compare(a.Hostname, b.Hostname) })
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(claims)
+		return 0
+	case *count:
+		fmt.Fprintf(stdout, "%d of %d lab hosts claimed in the lab Cloud\n", len(claims), len(info.Hosts))
+		return 0
+	}
+	names := map[string]string{}
+	for _, r := range info.Rooms {
+		names[r.ID] = r.Name
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tROOMS\tNODE ID\tCLAIMED AT")
+	for _, cl := range claims {
+		var rooms []string
+		for _, id := range cl.Rooms {
+			if n, ok := names[id]; ok {
+				rooms = append(rooms, n)
+			} else {
+				rooms = append(rooms, id)
+			}
+		}
+		host := cl.Hostname
+		if cl.ReplacedBy != "" {
+			host += " (replaced)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", host, strings.Join(rooms, ", "), cl.NodeID, cl.Time.Local().Format(time.DateTime))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(stdout, "%d of %d lab hosts claimed in the lab Cloud\n", len(claims), len(info.Hosts))
+	return 0
+}
+
+// cmdStats prints the running lab's counters as JSON.
+func cmdStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	dir, err := dirFlag("stats", args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab stats: %v\n", err)
+		return 2
+	}
+	info, err := ReadInfo(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab stats: %v\n", err)
+		return 1
+	}
+	st, err := info.Stats(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim lab stats: %v\n", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(st)
 	return 0
 }

@@ -595,6 +595,25 @@ func TestUpDownBinary(t *testing.T) {
 	if _, e, code := run(t, c, "sleep 321 </dev/null >/dev/null 2>&1 &", ""); code != 0 {
 		t.Fatal(e)
 	}
+	// Claim one host, then the claims and stats commands show it.
+	{
+		token, _ := info.Token()
+		h1, _ := info.Host("lab-002")
+		writeClaimConf(t, c, h1.Prefix, info.CloudURL, token, info.RoomID("databases"), "    insecure = yes\n")
+		if out, _, _ := run(t, c, "opt/netdata/bin/netdatacli reload-claiming-state", ""); !strings.Contains(out, "online") {
+			t.Fatal(out)
+		}
+		out, code := runCLI("claims", "--dir", dir)
+		if code != 0 || !strings.Contains(out, "lab-002  databases") || !strings.Contains(out, "1 of 5 lab hosts claimed") {
+			t.Fatalf("claims: %d\n%s", code, out)
+		}
+		if out, code := runCLI("claims", "--dir", dir, "--count"); code != 0 || out != "1 of 5 lab hosts claimed in the lab Cloud\n" {
+			t.Fatalf("claims --count: %d %q", code, out)
+		}
+		if out, code := runCLI("stats", "--dir", dir); code != 0 || !strings.Contains(out, `"claim_requests": 1`) {
+			t.Fatalf("stats: %d %s", code, out)
+		}
+	}
 	if out, code := runCLI("status", "--dir", dir); code != 0 {
 		t.Fatalf("status: %d %s", code, out)
 	}
