@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -685,9 +684,7 @@ func waitGone(t *testing.T, s string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		err := exec.Command("pgrep", "-f", s).Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		if !running(s) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -696,4 +693,16 @@ func waitGone(t *testing.T, s string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// running reports whether a process's command line contains s.
+func running(s string) bool {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
+			return true
+		}
+	}
+	return false
 }
