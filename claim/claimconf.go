@@ -74,7 +74,7 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	res, err := r.conn.Run(ctx, r.wrap("sh -s"), strings.NewReader(script))
+	res, err := r.priv.Run(ctx, "sh -s", strings.NewReader(script))
 	if err != nil {
 		return err
 	}

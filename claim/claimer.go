@@ -53,6 +53,9 @@ type Options struct {
 	// Token returns the claim token of a host (resolved once per source by
 	// the caller).
 	Token func(h *inventory.Host) (inventory.Secret, error)
+	// SudoPassword returns the sudo/doas password of a host whose inventory
+	// names one (resolved once per source by the caller).
+	SudoPassword func(h *inventory.Host) (inventory.Secret, error)
 	// NewIdentity gives reclaimed nodes a new machine GUID (cloned VMs).
 	NewIdentity bool
 	// OfflineFor: reconcile reclaims nodes offline for longer than this.
@@ -89,8 +92,10 @@ type hostRun struct {
 	conn  Conn
 	facts *remote.Facts
 	inst  *remote.Install
-	// wrap runs a command with the privilege the claim needs.
-	wrap func(string) string
+	// priv runs commands with the privilege the claim needs: the
+	// connection itself when the login user is root or the agent's run-as
+	// user, else through sudo/doas.
+	priv remote.Runner
 }
 
 func (r *hostRun) step(name string, f func() error) error {
@@ -174,10 +179,11 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 	if err != nil {
 		return err
 	}
-	if r.wrap, err = privilege(h, f, inst); err != nil {
-		if c.opts.Mode != ModeClaim {
-			r.wrap = nil
-		} else {
+	if r.priv, err = c.privilege(h, r.conn, f, inst); err != nil {
+		switch c.opts.Mode {
+		case ModeVerify, ModePlan:
+			// Reading needs no privilege when the API answers.
+		default:
 			return err
 		}
 	}
@@ -304,16 +310,22 @@ func probeWrap(h *inventory.Host) func(string) string {
 }
 
 // privilege decides how the claim's commands run: directly when the login
-// user is root or the agent's run-as user, else through sudo/doas.
-func privilege(h *inventory.Host, f *remote.Facts, in *remote.Install) (func(string) string, error) {
+// user is root or the agent's run-as user, else through sudo/doas as root.
+func (c *Claimer) privilege(h *inventory.Host, conn Conn, f *remote.Facts, in *remote.Install) (remote.Runner, error) {
 	if f.Root() || f.User == in.RunAsUser {
-		return func(cmd string) string { return cmd }, nil
+		return conn, nil
 	}
 	switch h.Become {
-	case "sudo":
-		return func(cmd string) string { return "sudo -n " + cmd }, nil
-	case "doas":
-		return func(cmd string) string { return "doas -n " + cmd }, nil
+	case "sudo", "doas":
+		b := remote.Become{Method: h.Become}
+		if !h.SudoPassword.IsZero() && c.opts.SudoPassword != nil {
+			pw, err := c.opts.SudoPassword(h)
+			if err != nil {
+				return nil, &Error{Category: CatNoPrivilege, Msg: "sudo password", Err: err}
+			}
+			b.Password = []byte(pw.Reveal())
+		}
+		return remote.Privileged(conn, b, ""), nil
 	}
 	return nil, fail(CatNoPrivilege, "logged in as %s, but claiming needs root or the agent's run-as user %s (set become: sudo)", f.User, in.RunAsUser)
 }
@@ -346,10 +358,11 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	if q.Err != nil {
 		return CloudState{}, q.Err
 	}
-	if r.wrap != nil {
-		cmd = r.wrap(cmd)
+	run := remote.Runner(r.conn)
+	if r.priv != nil {
+		run = r.priv
 	}
-	res, err := r.conn.Run(ctx, cmd, nil)
+	res, err := run.Run(ctx, cmd, nil)
 	if err != nil {
 		return CloudState{}, err
 	}

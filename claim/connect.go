@@ -14,7 +14,12 @@ type SSHConnector struct {
 
 // Connect implements Connector.
 func (s SSHConnector) Connect(ctx context.Context, h *inventory.Host) (Conn, error) {
-	return s.Dialer.Dial(ctx, Target(h))
+	c, err := s.Dialer.Dial(ctx, Target(h))
+	if err != nil {
+		// Never a typed nil in the interface: callers test conn != nil.
+		return nil, err
+	}
+	return c, nil
 }
 
 // Target maps an inventory host onto what package remote needs to reach it.

@@ -41,7 +41,8 @@ func (c *Claimer) reclaim(ctx context.Context, r *hostRun, method, why string) e
 	}
 	switch method {
 	case MethodClaimConf:
-		reset := &resetPlan{Stop: r.wrap(stop), Start: r.wrap(start), NewIdentity: c.opts.NewIdentity}
+		// The script already runs with the claim's privilege.
+		reset := &resetPlan{Stop: stop, Start: start, NewIdentity: c.opts.NewIdentity}
 		if err := r.step("reclaim", func() error { return c.claimConf(ctx, r, reset) }); err != nil {
 			return err
 		}

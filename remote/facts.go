@@ -402,7 +402,9 @@ func applyBuildinfo(in *Install, lines []string) {
 		if !ok {
 			continue
 		}
-		k, v = strings.TrimSpace(k), strings.ToUpper(strings.TrimSpace(v))
+		// v2 pads the name with underscores ("Netdata Cloud ____ : YES").
+		k = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(k), "_"))
+		v = strings.ToUpper(strings.TrimSpace(v))
 		if k == "Netdata Cloud" || k == "ACLK" {
 			switch {
 			case strings.HasPrefix(v, "NO"):

@@ -90,6 +90,12 @@ type claimFlags struct {
 	newIdentity bool
 	offlineFor  time.Duration
 	noProgress  bool
+
+	passphraseFile string
+	passphraseEnv  string
+	askPass        bool
+	passwordFile   string
+	askBecomePass  bool
 }
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
@@ -110,6 +116,11 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	fs.IntVar(&f.retries, "retries", 2, "extra attempts for transient failures (refused/lost connection, Cloud 5xx)")
 	fs.DurationVar(&f.backoff, "retry-backoff", 2*time.Second, "first pause before a retry, doubled each time")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "passphrase of encrypted identity files (default: asked once on a terminal)")
+	fs.StringVar(&f.passphraseEnv, "passphrase-env", "", "environment variable holding the passphrase of encrypted identity files")
+	fs.BoolVar(&f.askPass, "ask-pass", false, "allow SSH password authentication; ask the password once on the terminal")
+	fs.StringVar(&f.passwordFile, "password-file", "", "allow SSH password authentication with the password in FILE")
+	fs.BoolVar(&f.askBecomePass, "ask-become-pass", false, "ask the sudo/doas password once on the terminal (else sudo_password_env/_file, or passwordless)")
 	switch mode {
 	case claim.ModeClaim, claim.ModePlan, claim.ModeReclaim, claim.ModeReconcile:
 		fs.StringVar(&f.tokenFile, "token-file", "", "read the claim token from FILE (overrides the inventory's token source)")
@@ -220,7 +231,12 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		}
 	}
 
-	dialer := remote.NewDialer(remote.DialerOptions{AgentSocket: os.Getenv("SSH_AUTH_SOCK")})
+	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && changes)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+		return exitUsage
+	}
+	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	c := claim.New(claim.SSHConnector{Dialer: dialer}, claim.Options{
 		Mode:        mode,
@@ -228,6 +244,12 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		Force:       f.force,
 		NewIdentity: f.newIdentity,
 		OfflineFor:  f.offlineFor,
+		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
+			if s, ok := sudoPasswords[h.SudoPassword]; ok {
+				return s, nil
+			}
+			return inventory.Secret{}, errors.New("no sudo password for this host")
+		},
 		Token: func(h *inventory.Host) (inventory.Secret, error) {
 			t, ok := tokens[h.Claim.Token]
 			if !ok {
@@ -407,6 +429,60 @@ func resolveTokens(hosts []*inventory.Host, needed bool) (map[inventory.SecretRe
 		s, err := ref.Resolve(os.LookupEnv)
 		if err != nil {
 			return nil, fmt.Errorf("claim token for %s (%s): %w", h.Name, ref.String(), err)
+		}
+		out[ref] = s
+	}
+	return out, nil
+}
+
+// dialerOptions turns the auth flags into the SSH dialer's options.
+func (f *claimFlags) dialerOptions(stderr io.Writer) remote.DialerOptions {
+	o := remote.DialerOptions{
+		AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
+		PassphraseFile: f.passphraseFile,
+		PassphraseEnv:  f.passphraseEnv,
+	}
+	if f.passphraseFile == "" && f.passphraseEnv == "" && isTerminal(os.Stdin) {
+		o.Passphrase = remote.TerminalPassphrase()
+	}
+	switch {
+	case f.passwordFile != "":
+		o.PasswordAuth, o.Password = true, remote.PasswordFromFile(f.passwordFile)
+	case f.askPass:
+		o.PasswordAuth, o.Password = true, remote.TerminalPassword()
+	}
+	return o
+}
+
+// resolveSudoPasswords reads each distinct sudo password source once; with
+// ask, hosts that become root get the one password asked on the terminal.
+func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.SecretRef]inventory.Secret, error) {
+	out := map[inventory.SecretRef]inventory.Secret{}
+	var asked *inventory.Secret
+	for _, h := range hosts {
+		ref := h.SudoPassword
+		if _, ok := out[ref]; ok {
+			continue
+		}
+		if ref.IsZero() {
+			if !ask || h.Become == "" || h.Become == "none" {
+				continue
+			}
+			if asked == nil {
+				pw, err := remote.TerminalPassword()("sudo")
+				if err != nil {
+					return nil, fmt.Errorf("--ask-become-pass: %w", err)
+				}
+				s := inventory.NewSecret(string(pw))
+				asked = &s
+			}
+			h.SudoPassword = inventory.SecretRef{Inline: asked.Reveal()}
+			out[h.SudoPassword] = *asked
+			continue
+		}
+		s, err := ref.Resolve(os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("sudo password for %s (%s): %w", h.Name, ref.String(), err)
 		}
 		out[ref] = s
 	}
