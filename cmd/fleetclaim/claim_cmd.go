@@ -159,14 +159,15 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, claimExamples)
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "fleetclaim %s: unexpected argument %q\n", mode, fs.Arg(0))
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "fleetclaim %s: unexpected argument %q\n", mode, rest[0])
 		return exitUsage
 	}
 	if !validOutput(f.output) {

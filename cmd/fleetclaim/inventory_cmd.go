@@ -30,20 +30,9 @@ Examples:
   fleetclaim inventory check -i inventory.yml --set proxy=env
 `
 
-// invStrings is a repeatable string flag.
-type invStrings []string
-
-func (s *invStrings) String() string     { return strings.Join(*s, ",") }
-func (s *invStrings) Set(v string) error { *s = append(*s, v); return nil }
-
 type inventoryFlags struct {
-	inventory string
-	format    string
-	sshConfig string
-	limit     string
-	shard     string
-	output    string
-	sets      invStrings
+	selectFlags
+	output string
 }
 
 // runInventory runs `fleetclaim inventory list|check`.
@@ -68,13 +57,7 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.PrintDefaults()
 	}
 	var f inventoryFlags
-	fs.StringVar(&f.inventory, "i", "", "inventory file (native YAML or Ansible YAML/INI)")
-	fs.StringVar(&f.inventory, "inventory", "", "inventory file (same as -i)")
-	fs.StringVar(&f.format, "inventory-format", "", "force the inventory format: native or ansible")
-	fs.StringVar(&f.sshConfig, "F", "", "ssh_config file (default ~/.ssh/config; 'none' to ignore it)")
-	fs.StringVar(&f.limit, "limit", "", "select hosts: names, globs, groups, a:b, a:&b, a:!b, @file")
-	fs.StringVar(&f.shard, "shard", "", "K/N: only the K-th of N stable, near-equal shards of the selection")
-	fs.Var(&f.sets, "set", "override a setting for every host, key=value (repeatable)")
+	f.selectFlags.register(fs)
 	if sub == "list" {
 		fs.StringVar(&f.output, "output", "table", "table, long (every setting and its source) or json")
 	}
@@ -93,32 +76,19 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "fleetclaim inventory %s: unexpected arguments %q\n", sub, rest)
 		return 2
 	}
-	if f.inventory == "" {
-		fmt.Fprintf(stderr, "fleetclaim inventory %s: -i INVENTORY is required\n", sub)
-		return 2
-	}
 	switch f.output {
 	case "", "table", "long", "json":
 	default:
 		fmt.Fprintf(stderr, "fleetclaim inventory list: --output %q: want table, long or json\n", f.output)
 		return 2
 	}
-	inv, err := inventory.Load(f.inventory, inventory.LoadOptions{Format: f.format, SSHConfig: f.sshConfig, Overrides: f.sets})
-	if err != nil {
-		printInventoryDiagnostics(stderr, err)
-		return 2
-	}
-	for _, w := range inv.Warnings {
-		fmt.Fprintln(stderr, "warning:", w.String())
-	}
-	hosts, err := inv.Select(f.limit, f.shard)
-	if err != nil {
-		printInventoryDiagnostics(stderr, err)
+	inv, hosts, ok := f.load("inventory "+sub, stderr)
+	if !ok {
 		return 2
 	}
 	if sub == "check" {
 		if err := inv.CheckSecrets(hosts); err != nil {
-			printInventoryDiagnostics(stderr, err)
+			printInventoryError(stderr, err)
 			return 2
 		}
 		fmt.Fprintf(stdout, "%s: %d hosts selected of %d, %d groups; inventory is valid\n", f.inventory, len(hosts), len(inv.Hosts), len(inv.Groups))
@@ -191,16 +161,4 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest = append(rest, args[0])
 		args = args[1:]
 	}
-}
-
-func printInventoryDiagnostics(w io.Writer, err error) {
-	var errs inventory.Errors
-	if errors.As(err, &errs) {
-		for _, d := range errs {
-			fmt.Fprintln(w, "error:", d.String())
-		}
-		fmt.Fprintf(w, "%d error(s); nothing was contacted\n", len(errs))
-		return
-	}
-	fmt.Fprintln(w, "error:", err)
 }
