@@ -244,3 +244,88 @@ func waitForLines(t *testing.T, path string, n int) {
 	}
 	t.Fatalf("%s never reached %d lines", path, n)
 }
+
+// TestE2ERetryFileAndHistory: the retry file lists exactly the hosts that
+// did not end well and works as --limit @FILE; the history shows both runs
+// and how a host changed between them.
+func TestE2ERetryFileAndHistory(t *testing.T) {
+	info := startLab(t, 6)
+	bad := info.Hosts[2].Name
+	inv := withHostSetting(t, info, unknownRoom, bad)
+	dir := t.TempDir()
+	retry, hist := filepath.Join(dir, "retry.txt"), filepath.Join(dir, "history")
+	first := fleetclaim(t, nil, "claim", "-i", inv, "--retry-file", retry, "--history", hist)
+	if first.code != exitFailed {
+		t.Fatalf("first run exit %d\n%s", first.code, first.stderr)
+	}
+	if got := strings.TrimSpace(mustRead(t, retry)); got != bad {
+		t.Fatalf("retry file %q, want %q", got, bad)
+	}
+	// The room is fixed: the retry claims only that host.
+	second := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--limit", "@"+retry, "--history", hist, "--output", "json")
+	if second.code != 0 {
+		t.Fatalf("retry run exit %d\n%s", second.code, second.stderr)
+	}
+	var rs []claim.Result
+	if err := json.Unmarshal([]byte(second.stdout), &rs); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Host != bad || rs[0].Status != claim.StatusClaimed {
+		t.Fatalf("retry run: %+v", rs)
+	}
+	runs := fleetclaim(t, nil, "history", "--history", hist)
+	if runs.code != 0 || strings.Count(runs.stdout, " claim ") != 2 || !strings.Contains(runs.stdout, "failed=1") {
+		t.Fatalf("history list:\n%s%s", runs.stdout, runs.stderr)
+	}
+	host := fleetclaim(t, nil, "history", "--history", hist, bad)
+	lines := strings.Split(strings.TrimSpace(host.stdout), "\n")
+	if host.code != 0 || len(lines) != 3 || !strings.Contains(lines[1], "room-invalid") || !strings.Contains(lines[2], "changed") {
+		t.Fatalf("host history:\n%s", host.stdout)
+	}
+}
+
+// TestE2ESecondSIGINTCancelsAtOnce: with hosts stuck in a claim, a second
+// Ctrl-C cancels them; every host still gets a record and the run exits 130.
+func TestE2ESecondSIGINTCancelsAtOnce(t *testing.T) {
+	info := startLab(t, 6, "--personalities", "v2+claim-hang=6")
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", "2", "--results", results, "--grace", "10m", "--timeout", "10m", "--no-history")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until both hosts in flight are inside their claim.
+	waitForStats(t, info, func(s lab.Stats) bool { return s.CtlRequests >= 2 })
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(50 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want 130\n%s", err, stderr.String())
+	}
+	recs := readResults(t, results)
+	counts := statusCounts(recs)
+	if len(recs) != 6 || counts[claim.StatusFailed] != 2 || counts[claim.StatusNotStarted] != 4 {
+		t.Fatalf("%d records, counts %v\n%s", len(recs), counts, stderr.String())
+	}
+	for _, r := range recs {
+		if r.Status == claim.StatusFailed && r.Category != claim.CatCanceled {
+			t.Fatalf("in-flight host recorded as %s: %s", r.Category, r.Message)
+		}
+	}
+}
+
+// waitForStats polls the lab's counters until ok says yes.
+func waitForStats(t *testing.T, info *lab.Info, ok func(lab.Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		s, err := info.Stats(context.Background())
+		if err == nil && ok(s) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the lab never reached the expected state")
+}

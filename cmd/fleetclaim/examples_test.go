@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
 var (
@@ -141,4 +143,24 @@ func containerArgs(doc any) [][]string {
 	}
 	walk(doc)
 	return out
+}
+
+// TestExampleInventoriesLoad: every example inventory loads without error.
+func TestExampleInventoriesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/inventory-*.yml")
+	ansible, _ := filepath.Glob("../../examples/ansible/*.ini")
+	files = append(files, ansible...)
+	if len(files) < 3 {
+		t.Fatalf("only %d example inventories", len(files))
+	}
+	for _, f := range files {
+		inv, err := inventory.Load(f, inventory.LoadOptions{SSHConfig: "none", User: "tester"})
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if len(inv.Hosts) == 0 {
+			t.Errorf("%s: no hosts", f)
+		}
+	}
 }
