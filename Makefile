@@ -33,7 +33,7 @@ build:
 demo: build
 	@BIN=$(BIN) HOSTS=$(HOSTS) sh lab/demo.sh
 
-test: vet unit fuzz
+test: vet fuzz unit
 
 vet:
 	$(GO) vet ./...
