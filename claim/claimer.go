@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -460,4 +459,3 @@ func fmtBool(b bool) string {
 	return "no"
 }
 
-var _ = fmt.Sprintf

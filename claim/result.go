@@ -1,6 +1,7 @@
 package claim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -173,10 +174,11 @@ func CategoryOf(err error) string {
 	if c := remote.CategoryOf(err); c != "" {
 		return c
 	}
-	if errors.Is(err, errCanceled) {
+	if errors.Is(err, context.Canceled) {
 		return CatCanceled
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return CatTimeout
 	}
 	return CatClaimFailed
 }
-
-var errCanceled = errors.New("canceled")
