@@ -147,7 +147,10 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		return err
 	}
 	if err := r.step("probe", func() (err error) {
-		r.facts, err = remote.Probe(ctx, r.conn, h.Claim.NetdataPrefix, probeWrap(h))
+		r.facts, err = remote.ProbeWith(ctx, r.conn, remote.ProbeOptions{
+			Root: h.Claim.NetdataPrefix, Wrap: probeWrap(h), Become: h.Become,
+			Docker: h.Claim.Method == MethodDocker, Container: h.Claim.DockerContainer,
+		})
 		return err
 	}); err != nil {
 		return err

@@ -29,7 +29,15 @@ type Facts struct {
 	// SudoNoPassword / DoasNoPassword: `sudo -n true` / `doas -n true` worked.
 	SudoNoPassword bool        `json:"sudo_nopasswd,omitempty"`
 	DoasNoPassword bool        `json:"doas_nopasswd,omitempty"`
-	Containers     []Container `json:"containers,omitempty"`
+	// DockerSocket is "accessible", "denied", "absent" or "remote"
+	// (DOCKER_HOST is not a unix socket); "" when docker is not installed.
+	DockerSocket string `json:"docker_socket,omitempty"`
+	// DockerVersion is the Docker engine's version, read only when a
+	// Netdata container runs.
+	DockerVersion string `json:"docker_version,omitempty"`
+	// LibSeccomp is the host's libseccomp version ("" when not found).
+	LibSeccomp string      `json:"libseccomp,omitempty"`
+	Containers []Container `json:"containers,omitempty"`
 	Installs       []Install   `json:"installs,omitempty"`
 }
 
@@ -92,6 +100,9 @@ type Install struct {
 	CloudSupport string `json:"cloud_support,omitempty"`
 	// InitScript is a SysV-style service script under the probed root.
 	InitScript string `json:"init_script,omitempty"`
+	// Running is "yes" or "no" when the agent's pid file was found, ""
+	// when the probe could not tell.
+	Running string `json:"running,omitempty"`
 }
 
 // Claimed reports whether the install has a claimed id on disk.
@@ -101,13 +112,52 @@ func (i *Install) Claimed() bool { return i.ClaimedID != "" }
 // where installs are looked for ("" for the host's own /). wrap, if not nil,
 // wraps the command for privilege (sudo/doas).
 func Probe(ctx context.Context, r Runner, root string, wrap func(string) string) (*Facts, error) {
-	q, err := Quote(root)
+	return ProbeWith(ctx, r, ProbeOptions{Root: root, Wrap: wrap})
+}
+
+// ProbeOptions tell the probe what the inventory configures, so that it
+// runs the costly checks only where they matter.
+type ProbeOptions struct {
+	// Root is where installs are looked for ("" for the host's own /).
+	Root string
+	// Wrap, if not nil, wraps the command for privilege (sudo/doas).
+	Wrap func(string) string
+	// Become is "sudo" or "doas" when the inventory configures it: only
+	// then does the probe test it without a password.
+	Become string
+	// Docker lists containers even when the docker socket looks out of
+	// reach; Container is the inventory's container name.
+	Docker    bool
+	Container string
+}
+
+// ProbeCommand is the command line the probe runs with (its script goes on
+// stdin).
+func ProbeCommand(o ProbeOptions) (string, error) {
+	var flags []string
+	switch o.Become {
+	case "sudo", "doas":
+		flags = append(flags, o.Become)
+	}
+	if o.Docker || o.Container != "" {
+		flags = append(flags, "docker")
+	}
+	q := &Quoter{}
+	cmd := "sh -s -- " + q.Q(o.Root) + " " + q.Q(strings.Join(flags, ",")) + " " + q.Q(o.Container)
+	if q.Err != nil {
+		return "", q.Err
+	}
+	if o.Wrap != nil {
+		cmd = o.Wrap(cmd)
+	}
+	return cmd, nil
+}
+
+// ProbeWith runs the probe script once on r and parses what it prints.
+func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
+	cmd, err := ProbeCommand(o)
 	if err != nil {
 		return nil, err
-	}
-	cmd := "sh -s -- " + q
-	if wrap != nil {
-		cmd = wrap(cmd)
 	}
 	res, err := r.Run(ctx, cmd, strings.NewReader(probeScript))
 	if err != nil {
@@ -209,7 +259,21 @@ func ParseProbe(out []byte) (*Facts, error) {
 			f.SudoNoPassword = v == "1"
 		case "doas_nopasswd":
 			f.DoasNoPassword = v == "1"
+		case "docker_socket":
+			switch v {
+			case "accessible", "denied", "absent", "remote":
+				f.DockerSocket = v
+			default:
+				err = fmt.Errorf("unknown docker socket state %q", clip(v))
+			}
+		case "docker_version":
+			f.DockerVersion = v
+		case "libseccomp":
+			f.LibSeccomp = v
 		case "container":
+			if len(f.Containers) >= maxInstalls*4 {
+				return nil, fmt.Errorf("probe output line %d: too many containers", n+1)
+			}
 			name, image, _ := strings.Cut(v, " ")
 			f.Containers = append(f.Containers, Container{Name: name, Image: image})
 		case "install":
@@ -256,6 +320,15 @@ func ParseProbe(out []byte) (*Facts, error) {
 			cur.ClaimedID = strings.TrimSpace(v)
 		case "i.initd":
 			cur.InitScript = v
+		case "i.running":
+			switch v {
+			case "1":
+				cur.Running = "yes"
+			case "0":
+				cur.Running = "no"
+			default:
+				err = fmt.Errorf("want 0 or 1, not %q", clip(v))
+			}
 		case "i.version":
 			cur.Version = parseVersion(v)
 		case "i.buildinfo":

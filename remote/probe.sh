@@ -1,20 +1,61 @@
 # fleetclaim probe: one round trip that reports what fleetclaim needs to know
 # about a host. POSIX sh only (dash, bash, BusyBox ash, macOS and FreeBSD sh).
 # $1: the root under which Netdata installs are looked for ("" = the host's /).
+# $2: comma-separated flags: sudo / doas (become is configured: test it without
+#     a password), docker (the inventory asks for a container: list them even
+#     when the socket looks out of reach).
+# $3: the inventory's container name, if any.
 # Output: key=value lines, parsed by remote.ParseProbe.
+#
+# Cost: this runs on every host of every run, so it forks as little as it
+# can: shell builtins read /proc, /etc/passwd, os-release, .install-type, the
+# machine GUID and the claim script; one awk reads each netdata.conf; the
+# agent's binary runs once for its version, and for its build info only when
+# the install type leaves Cloud support in doubt; docker runs only when its
+# socket is reachable or the inventory asks for it.
 LC_ALL=C
 export LC_ALL
 PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/local/bin:/opt/homebrew/bin"
 R="${1:-}"
+F=",${2:-},"
+want_ctr="${3:-}"
+nl='
+'
+set -f
 echo "fleetclaim-probe=1"
-u=$(id -u 2>/dev/null)
+
+# Who we are: /proc and /etc/passwd through builtins; id(1) only elsewhere.
+u=
+if [ -r "/proc/$$/status" ]; then
+  while IFS=' 	' read -r k _r e _rest; do
+    if [ "$k" = "Uid:" ]; then u=$e; break; fi
+  done < "/proc/$$/status"
+fi
+[ -n "$u" ] || u=$(id -u 2>/dev/null)
+un=
+if [ -n "$u" ] && [ -r /etc/passwd ]; then
+  while IFS=: read -r n _x i _rest; do
+    if [ "$i" = "$u" ]; then un=$n; break; fi
+  done < /etc/passwd
+fi
+[ -n "$un" ] || un=$(id -un 2>/dev/null)
 echo "uid=$u"
-echo "user=$(id -un 2>/dev/null)"
-set -- $(uname -s -r -m 2>/dev/null)
-echo "kernel=${1:-}"
-echo "kernel_release=${2:-}"
-echo "arch=${3:-}"
-kernel="${1:-}"
+echo "user=$un"
+
+# Kernel: /proc/sys/kernel on Linux, uname(1) elsewhere.
+ks= kr= ka=
+if [ -r /proc/sys/kernel/ostype ] && [ -r /proc/sys/kernel/osrelease ] && [ -r /proc/sys/kernel/arch ]; then
+  read -r ks < /proc/sys/kernel/ostype
+  read -r kr < /proc/sys/kernel/osrelease
+  read -r ka < /proc/sys/kernel/arch
+else
+  set -- $(uname -s -r -m 2>/dev/null)
+  ks="${1:-}" kr="${2:-}" ka="${3:-}"
+fi
+echo "kernel=$ks"
+echo "kernel_release=$kr"
+echo "arch=$ka"
+kernel="$ks"
 for f in /etc/os-release /usr/lib/os-release; do
   if [ -r "$f" ]; then
     while IFS= read -r l || [ -n "$l" ]; do printf 'osr=%s\n' "$l"; done < "$f"
@@ -35,14 +76,44 @@ fi
 for t in sudo doas curl wget openssl sha256sum shasum docker systemctl uuidgen; do
   command -v "$t" >/dev/null 2>&1 && echo "tool=$t"
 done
+# A password-less sudo/doas is tested only when the inventory configures it.
 if [ "$u" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1 && echo "sudo_nopasswd=1"
-  command -v doas >/dev/null 2>&1 && doas -n true >/dev/null 2>&1 && echo "doas_nopasswd=1"
+  case "$F" in *,sudo,*) command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1 && echo "sudo_nopasswd=1" ;; esac
+  case "$F" in *,doas,*) command -v doas >/dev/null 2>&1 && doas -n true >/dev/null 2>&1 && echo "doas_nopasswd=1" ;; esac
 fi
+# libseccomp's version from its file name (Docker's seccomp limitation).
+set +f
+for l in /usr/lib/*/libseccomp.so.2.* /usr/lib64/libseccomp.so.2.* /usr/lib/libseccomp.so.2.* /lib/*/libseccomp.so.2.* /lib64/libseccomp.so.2.*; do
+  [ -e "$l" ] || continue
+  echo "libseccomp=${l##*/libseccomp.so.}"
+  break
+done
+set -f
 if command -v docker >/dev/null 2>&1; then
-  docker ps --format '{{.Names}} {{.Image}}' 2>/dev/null | while read -r n i; do
-    case "$i" in *netdata*) echo "container=$n $i" ;; esac
-  done
+  sock=/var/run/docker.sock
+  case "${DOCKER_HOST:-}" in unix://*) sock="${DOCKER_HOST#unix://}" ;; ?*) sock= ;; esac
+  ds=absent
+  if [ -z "$sock" ]; then ds=remote
+  elif [ -S "$sock" ]; then
+    if [ -r "$sock" ] && [ -w "$sock" ]; then ds=accessible; else ds=denied; fi
+  fi
+  echo "docker_socket=$ds"
+  case "$ds$F" in
+  accessible*|remote*|*,docker,*)
+    out=$(docker ps --format '{{.Names}} {{.Image}}' 2>/dev/null)
+    found=
+    IFS="$nl"
+    for l in $out; do
+      n="${l%% *}" i="${l#* }"
+      case "$i" in *netdata*) echo "container=$n $i"; found=1; continue ;; esac
+      [ -n "$want_ctr" ] && [ "$n" = "$want_ctr" ] && { echo "container=$n $i"; found=1; }
+    done
+    unset IFS
+    if [ -n "$found" ]; then
+      v=$(docker version --format '{{.Server.Version}}' 2>/dev/null) && echo "docker_version=${v%%"$nl"*}"
+    fi
+    ;;
+  esac
 fi
 # Netdata installs: layout:config dir:binary dir:default var lib dir, relative to $R.
 for spec in \
@@ -56,6 +127,8 @@ do
   IFS=: read -r layout conf bin lib <<EOF
 $spec
 EOF
+  # FreeBSD ports keep the agent's state in /var/db/netdata.
+  [ "$layout" = local ] && [ "$kernel" = FreeBSD ] && lib=/var/db/netdata
   conf="$R$conf"; bin="$R$bin"; lib="$R$lib"
   [ -d "$conf" ] || [ -x "$bin/netdata" ] || continue
   echo "install=$layout"
@@ -64,10 +137,21 @@ EOF
   [ -x "$bin/netdatacli" ] && echo "i.cli=$bin/netdatacli"
   if [ -f "$bin/netdata-claim.sh" ]; then
     echo "i.claim_script=$bin/netdata-claim.sh"
-    grep -q 'NEW_CLAIMING_METHOD' "$bin/netdata-claim.sh" 2>/dev/null && echo "i.claim_v2=1"
+    # The v2 wrapper carries its marker near the top.
+    if [ -r "$bin/netdata-claim.sh" ]; then
+      n=0
+      while IFS= read -r l && [ $n -lt 400 ]; do
+        case "$l" in *NEW_CLAIMING_METHOD*) echo "i.claim_v2=1"; break ;; esac
+        n=$((n+1))
+      done < "$bin/netdata-claim.sh"
+    fi
   fi
+  it=
   if [ -r "$conf/.install-type" ]; then
-    while IFS= read -r l || [ -n "$l" ]; do printf 'i.itype=%s\n' "$l"; done < "$conf/.install-type"
+    while IFS= read -r l || [ -n "$l" ]; do
+      printf 'i.itype=%s\n' "$l"
+      case "$l" in INSTALL_TYPE=*) it="${l#INSTALL_TYPE=}" ;; esac
+    done < "$conf/.install-type"
   fi
   if [ -r "$conf/netdata.conf" ]; then
     out=$(awk '/^[ \t]*\[/ { s = $0; gsub(/[ \t\[\]]/, "", s); print "i.conf=" $0; next }
@@ -84,11 +168,11 @@ EOF
   fi
   [ -e "$conf/claim.conf" ] && echo "i.claim_conf=1"
   echo "i.varlib=$lib"
-  [ -r "$lib/registry/netdata.public.unique.id" ] && { read -r g < "$lib/registry/netdata.public.unique.id"; echo "i.guid=$g"; }
+  [ -r "$lib/registry/netdata.public.unique.id" ] && { g=; read -r g < "$lib/registry/netdata.public.unique.id"; echo "i.guid=$g"; }
   if [ -d "$lib/cloud.d" ]; then
     if [ -r "$lib/cloud.d" ] && [ -x "$lib/cloud.d" ]; then
       echo "i.cloudd=present"
-      [ -r "$lib/cloud.d/claimed_id" ] && { read -r c < "$lib/cloud.d/claimed_id"; echo "i.claimed_id=$c"; }
+      [ -r "$lib/cloud.d/claimed_id" ] && { c=; read -r c < "$lib/cloud.d/claimed_id"; echo "i.claimed_id=$c"; }
     else
       echo "i.cloudd=unreadable"
     fi
@@ -96,11 +180,33 @@ EOF
     echo "i.cloudd=absent"
   fi
   [ -x "$R/etc/init.d/netdata" ] && echo "i.initd=$R/etc/init.d/netdata"
+  # Is the agent running? Its pid file, checked without a fork.
+  for p in "$R/run/netdata/netdata.pid" "$R/var/run/netdata/netdata.pid" "${lib%/lib/netdata}/run/netdata/netdata.pid"; do
+    [ -r "$p" ] || continue
+    pid=; read -r pid < "$p"
+    case "$pid" in ''|*[!0-9]*) continue ;; esac
+    if [ -d /proc/1 ]; then
+      if [ -d "/proc/$pid" ]; then echo "i.running=1"; else echo "i.running=0"; fi
+    elif kill -0 "$pid" 2>/dev/null; then echo "i.running=1"
+    else echo "i.running=0"
+    fi
+    break
+  done
   if [ -x "$bin/netdata" ]; then
-    v=$("$bin/netdata" -v 2>/dev/null) && printf 'i.version=%s\n' "$v" | head -n 1
-    "$bin/netdata" -W buildinfo 2>/dev/null | while IFS= read -r l; do
-      case "$l" in *[Cc]loud*|*ACLK*) printf 'i.buildinfo=%s\n' "$l" ;; esac
-    done
+    v=$("$bin/netdata" -v 2>/dev/null) && printf 'i.version=%s\n' "${v%%"$nl"*}"
+    # Official builds (kickstart, native packages, static, Docker) always
+    # carry Cloud; distribution packages and hand builds may not.
+    case "$it" in
+    *kickstart-static*|*kickstart-build*|*binpkg-*|*oci*|*manual-static*) ;;
+    *)
+      out=$("$bin/netdata" -W buildinfo 2>/dev/null)
+      IFS="$nl"
+      for l in $out; do
+        case "$l" in *[Cc]loud*|*ACLK*) printf 'i.buildinfo=%s\n' "$l" ;; esac
+      done
+      unset IFS
+      ;;
+    esac
   fi
 done
 echo "end=1"
