@@ -461,4 +461,3 @@ func fmtBool(b bool) string {
 	}
 	return "no"
 }
-

@@ -27,8 +27,8 @@ type Facts struct {
 	Init          string    `json:"init"`
 	Tools         []string  `json:"tools,omitempty"`
 	// SudoNoPassword / DoasNoPassword: `sudo -n true` / `doas -n true` worked.
-	SudoNoPassword bool        `json:"sudo_nopasswd,omitempty"`
-	DoasNoPassword bool        `json:"doas_nopasswd,omitempty"`
+	SudoNoPassword bool `json:"sudo_nopasswd,omitempty"`
+	DoasNoPassword bool `json:"doas_nopasswd,omitempty"`
 	// DockerSocket is "accessible", "denied", "absent" or "remote"
 	// (DOCKER_HOST is not a unix socket); "" when docker is not installed.
 	DockerSocket string `json:"docker_socket,omitempty"`
@@ -38,7 +38,7 @@ type Facts struct {
 	// LibSeccomp is the host's libseccomp version ("" when not found).
 	LibSeccomp string      `json:"libseccomp,omitempty"`
 	Containers []Container `json:"containers,omitempty"`
-	Installs       []Install   `json:"installs,omitempty"`
+	Installs   []Install   `json:"installs,omitempty"`
 }
 
 // Root reports whether the login user is root.
