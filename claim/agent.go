@@ -33,6 +33,8 @@ type CloudState struct {
 	// /api/v1/info (always true on v2 agents).
 	CloudEnabled   *bool `json:"cloud_enabled,omitempty"`
 	CloudAvailable *bool `json:"cloud_available,omitempty"`
+	// Keys are the troubleshooting keys as the agent reported them.
+	Keys *Troubleshooting `json:"keys,omitempty"`
 }
 
 // Reload outcomes of `netdatacli reload-claiming-state`, read from its
@@ -128,6 +130,8 @@ func ParseACLKStateJSON(b []byte) (CloudState, error) {
 		f := false
 		st.CloudAvailable = &f
 	}
+	claimed, online := st.Claimed, st.Online
+	st.Keys = &Troubleshooting{Source: "aclk-state", AgentClaimed: &claimed, ACLKAvailable: &online, CloudAvailable: st.CloudAvailable}
 	return st, nil
 }
 
@@ -183,6 +187,7 @@ func ParseInfoV1(b []byte) (CloudState, error) {
 	}
 	st := CloudState{Source: "api-v1", Claimed: *v.Claimed, CloudEnabled: v.CloudEnabled, CloudAvailable: v.CloudAvailable}
 	st.Online = v.ACLK != nil && *v.ACLK
+	st.Keys = &Troubleshooting{Source: "api-v1", CloudEnabled: v.CloudEnabled, CloudAvailable: v.CloudAvailable, AgentClaimed: v.Claimed, ACLKAvailable: v.ACLK}
 	switch {
 	case st.Online:
 		st.Status = "online"
@@ -228,6 +233,13 @@ func apiState(ctx context.Context, r remote.Runner, port int) (CloudState, error
 	}
 	if code == http.StatusOK {
 		if st, err := ParseInfoV2(b); err == nil {
+			// The troubleshooting keys live in /api/v1/info.
+			if b1, code1, err1 := get("/api/v1/info"); err1 == nil && code1 == http.StatusOK {
+				if st1, err := ParseInfoV1(b1); err == nil {
+					st.Keys = st1.Keys
+					st.CloudEnabled, st.CloudAvailable = st1.CloudEnabled, st1.CloudAvailable
+				}
+			}
 			return st, nil
 		}
 	}

@@ -200,6 +200,8 @@ func TestClaimFailures(t *testing.T) {
 	t.Run("built without cloud", func(t *testing.T) {
 		root := fakeInstall(t, me)
 		os.WriteFile(filepath.Join(root, "opt/netdata/bin/netdata"), []byte("#!/bin/sh\ncase \"$1\" in -v) echo 'netdata v1.37.1';; -W) echo 'Netdata Cloud: NO (by user request)';; esac\n"), 0o755)
+		// A distribution package: no .install-type, so the probe reads the build info.
+		os.Remove(filepath.Join(root, "opt/netdata/etc/netdata/.install-type"))
 		c := New(localConnector{}, Options{Token: tokenOf("good-token")})
 		res := c.Do(context.Background(), testHost(root, ""))
 		if res.Category != CatUnsupportedInstall || !strings.Contains(res.Message, "1.37.1") {

@@ -235,6 +235,17 @@ func (c *Claimer) claim(ctx context.Context, r *hostRun, method string) error {
 			return err
 		}
 		return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed") })
+	case MethodClaimScript:
+		if c.opts.Mode == ModePlan {
+			r.res.Status = StatusPlanned
+			r.res.Plan = claimScriptPlan(r.h, r.inst, false)
+			r.res.Message = "would claim with netdata-claim.sh"
+			return nil
+		}
+		if err := r.step("claim", func() error { return c.claimScript(ctx, r, nil) }); err != nil {
+			return err
+		}
+		return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed") })
 	}
 	return fail(CatMethodUnavailable, "method %s is not available in this version of fleetclaim", method)
 }
@@ -337,6 +348,9 @@ func (r *Result) setState(st CloudState) {
 	r.Online = &on
 	if st.ClaimedID != "" {
 		r.ClaimedID = st.ClaimedID
+	}
+	if st.Keys != nil {
+		r.Troubleshooting = st.Keys
 	}
 }
 

@@ -36,7 +36,12 @@ func (c *Claimer) reclaim(ctx context.Context, r *hostRun, method, why string) e
 		if c.opts.NewIdentity {
 			r.res.Plan = append(r.res.Plan, "remove the machine GUID")
 		}
-		r.res.Plan = append(r.res.Plan, claimConfPlan(r.h, r.inst)...)
+		if method == MethodClaimScript {
+			r.res.Plan = append(r.res.Plan, "start the agent ("+start+")")
+			r.res.Plan = append(r.res.Plan, claimScriptPlan(r.h, r.inst, c.opts.NewIdentity)...)
+		} else {
+			r.res.Plan = append(r.res.Plan, claimConfPlan(r.h, r.inst)...)
+		}
 		return nil
 	}
 	switch method {
@@ -44,6 +49,11 @@ func (c *Claimer) reclaim(ctx context.Context, r *hostRun, method, why string) e
 		// The script already runs with the claim's privilege.
 		reset := &resetPlan{Stop: stop, Start: start, NewIdentity: c.opts.NewIdentity}
 		if err := r.step("reclaim", func() error { return c.claimConf(ctx, r, reset) }); err != nil {
+			return err
+		}
+	case MethodClaimScript:
+		reset := &resetPlan{Stop: stop, Start: start, NewIdentity: c.opts.NewIdentity}
+		if err := r.step("reclaim", func() error { return c.claimScript(ctx, r, reset) }); err != nil {
 			return err
 		}
 	default:

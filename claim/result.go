@@ -55,6 +55,7 @@ const (
 	CatCanceled           = remote.CatCanceled
 	CatInvalidNode        = "invalid-node"
 	CatTokenUnavailable   = "token-unavailable"
+	CatNoMachineGUID      = "machine-guid-missing"
 )
 
 // remedies says, per category, what an admin does about it.
@@ -100,6 +101,18 @@ func remedy(cat string) string {
 		return "the server accepted TCP but did not finish the SSH handshake: check sshd and MaxStartups"
 	case CatTokenUnavailable:
 		return "set the token's environment variable or token_file"
+	case CatClaimFailed:
+		return "read the message and the agent's error.log; `fleetclaim facts` shows what fleetclaim found on the host"
+	case CatNoMachineGUID:
+		return "the agent has no machine GUID yet: start it once (it creates one), then claim again"
+	case CatCloudError:
+		return "Cloud answered with an error: retry later; if it persists, check Netdata's status page"
+	case CatInvalidNode:
+		return "Cloud refused the node's id, name or key: reclaim with --new-identity"
+	case CatWriteFailed:
+		return "a file on the host could not be written: check free space, a read-only filesystem and permissions"
+	case CatMethodUnavailable:
+		return "the host cannot be claimed with this method: set method: auto, or see `fleetclaim facts`"
 	}
 	return ""
 }
@@ -131,14 +144,30 @@ type Result struct {
 	MachineGUID  string   `json:"machine_guid,omitempty"`
 	ClaimedID    string   `json:"claimed_id,omitempty"`
 	Online       *bool    `json:"online,omitempty"`
-	Rooms        []string `json:"rooms,omitempty"`
-	Steps        []Step   `json:"steps,omitempty"`
-	Attempts     int      `json:"attempts"`
+	// Troubleshooting holds the agent's own Cloud keys, as last read by
+	// claim or verify.
+	Troubleshooting *Troubleshooting `json:"troubleshooting,omitempty"`
+	Rooms           []string         `json:"rooms,omitempty"`
+	Steps           []Step           `json:"steps,omitempty"`
+	Attempts        int              `json:"attempts"`
 	// Plan lists what the run did or, for plan, would do.
 	Plan     []string  `json:"plan,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
+}
+
+// Troubleshooting is what the agent says of its Cloud support and link: the
+// keys of its /api/v1/info (read through the SSH connection), or of
+// `netdatacli aclk-state` when the API is off. A nil key was not reported.
+type Troubleshooting struct {
+	CloudEnabled   *bool `json:"cloud-enabled,omitempty"`
+	CloudAvailable *bool `json:"cloud-available,omitempty"`
+	AgentClaimed   *bool `json:"agent-claimed,omitempty"`
+	// ACLKAvailable is true while the agent is connected to Cloud.
+	ACLKAvailable *bool `json:"aclk-available,omitempty"`
+	// Source: "api-v1" or "aclk-state".
+	Source string `json:"source"`
 }
 
 // Error is a categorised claim failure.

@@ -56,6 +56,11 @@ func (p *progress) done(r claim.Result) {
 		if r.Message != "" {
 			line += ": " + r.Message
 		}
+		if r.Status == claim.StatusPlanned {
+			for i, s := range r.Plan {
+				line += fmt.Sprintf("\n    %d. %s", i+1, s)
+			}
+		}
 		fmt.Fprintln(p.w, line)
 		return
 	}
