@@ -68,6 +68,8 @@ type Options struct {
 type Claimer struct {
 	conn Connector
 	opts Options
+	// guids finds hosts of this run that share a machine GUID.
+	guids *guidRegistry
 }
 
 // New returns a Claimer.
@@ -81,7 +83,7 @@ func New(c Connector, opts Options) *Claimer {
 	if opts.Mode == "" {
 		opts.Mode = ModeClaim
 	}
-	return &Claimer{conn: c, opts: opts}
+	return &Claimer{conn: c, opts: opts, guids: newGUIDRegistry()}
 }
 
 // hostRun is the state of one host's run.
@@ -95,6 +97,20 @@ type hostRun struct {
 	// connection itself when the login user is root or the agent's run-as
 	// user, else through sudo/doas.
 	priv remote.Runner
+	// ctr and dockerRun: the container of the docker method, and the
+	// runner that may use docker.
+	ctr       *remote.Container
+	dockerRun remote.Runner
+}
+
+// setInstall makes in the install the run works on and records it.
+func (r *hostRun) setInstall(in *remote.Install) {
+	r.inst = in
+	r.res.AgentVersion = in.Version
+	r.res.InstallType = installTypeOr(in)
+	r.res.RunAsUser = in.RunAsUser
+	r.res.MachineGUID = in.MachineGUID
+	r.res.ClaimedID = in.ClaimedID
 }
 
 func (r *hostRun) step(name string, f func() error) error {
@@ -147,10 +163,7 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		return err
 	}
 	if err := r.step("probe", func() (err error) {
-		r.facts, err = remote.ProbeWith(ctx, r.conn, remote.ProbeOptions{
-			Root: h.Claim.NetdataPrefix, Wrap: probeWrap(h), Become: h.Become,
-			Docker: h.Claim.Method == MethodDocker, Container: h.Claim.DockerContainer,
-		})
+		r.facts, err = remote.ProbeWith(ctx, r.conn, probeOptions(h))
 		return err
 	}); err != nil {
 		return err
@@ -162,31 +175,39 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 	}
 	r.res.Arch = f.Arch
 
-	inst, err := pickInstall(f)
-	if err != nil {
-		return err
+	d := decide(h, f)
+	r.res.Method = d.method
+	if d.inst != nil {
+		r.setInstall(d.inst)
 	}
-	r.inst = inst
-	r.res.AgentVersion = inst.Version
-	r.res.InstallType = inst.InstallType
-	if r.res.InstallType == "" {
-		r.res.InstallType = "distribution/third-party package"
+	if d.err != nil {
+		return d.err
 	}
-	r.res.RunAsUser = inst.RunAsUser
-	r.res.MachineGUID = inst.MachineGUID
-	r.res.ClaimedID = inst.ClaimedID
-
-	method, err := chooseMethod(h.Claim.Method, inst)
-	r.res.Method = method
-	if err != nil {
-		return err
+	switch d.method {
+	case MethodDocker:
+		return c.docker(ctx, r, d.ctr)
+	case MethodKickstart:
+		return c.kickstart(ctx, r, d)
 	}
+	inst, method := r.inst, d.method
 	if r.priv, err = c.privilege(h, r.conn, f, inst); err != nil {
 		switch c.opts.Mode {
 		case ModeVerify, ModePlan:
 			// Reading needs no privilege when the API answers.
 		default:
 			return err
+		}
+	}
+	// Clones: a machine GUID already seen on another host of this run.
+	if other := c.guids.register(inst.MachineGUID, h.Name); other != "" {
+		switch c.opts.Mode {
+		case ModeClaim, ModePlan, ModeReconcile:
+			r.res.DuplicateOf = other
+			if !c.opts.NewIdentity {
+				return fail(CatDuplicateGUID, "machine GUID %s is also the GUID of %s: not claimed (clones replace each other in Cloud)", inst.MachineGUID, other)
+			}
+			r.res.Warnings = append(r.res.Warnings, "machine GUID shared with "+other+": claimed with a new identity")
+			return c.reclaim(ctx, r, method, "machine GUID shared with "+other+", new identity")
 		}
 	}
 
@@ -277,7 +298,8 @@ func pickInstall(f *remote.Facts) (*remote.Install, error) {
 // chooseMethod picks the claim method for an install.
 func chooseMethod(want string, in *remote.Install) (string, error) {
 	if in.CloudSupport == "no" {
-		return "", fail(CatUnsupportedInstall, "agent %s (%s) was built without Netdata Cloud support", in.Version, installTypeOr(in))
+		return "", fail(CatUnsupportedInstall, "agent %s (%s: binary %s, config %s, var lib %s, run as %s) was built without Netdata Cloud support and cannot be claimed",
+			orDefault(in.Version, "of unknown version"), installTypeOr(in), orDefault(in.Binary, "not found"), in.ConfigDir, in.VarLibDir, in.RunAsUser)
 	}
 	gen := in.ClaimGeneration
 	if gen == 0 && remote.Major(in.Version) >= 2 {
@@ -357,6 +379,9 @@ func (r *Result) setState(st CloudState) {
 // state reads the agent's Cloud state: the web API through the SSH
 // connection first, netdatacli when the API is off or unreachable.
 func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
+	if r.ctr != nil {
+		return c.containerState(ctx, r)
+	}
 	if r.inst.WebMode != "none" {
 		st, err := apiState(ctx, r.conn, r.inst.WebPort)
 		if err == nil {

@@ -142,8 +142,11 @@ type Result struct {
 	InstallType  string   `json:"install_type,omitempty"`
 	RunAsUser    string   `json:"run_as_user,omitempty"`
 	MachineGUID  string   `json:"machine_guid,omitempty"`
-	ClaimedID    string   `json:"claimed_id,omitempty"`
-	Online       *bool    `json:"online,omitempty"`
+	// DuplicateOf names the host seen first in this run with the same
+	// machine GUID (category duplicate-machine-guid).
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	ClaimedID   string `json:"claimed_id,omitempty"`
+	Online      *bool  `json:"online,omitempty"`
 	// Troubleshooting holds the agent's own Cloud keys, as last read by
 	// claim or verify.
 	Troubleshooting *Troubleshooting `json:"troubleshooting,omitempty"`

@@ -1,0 +1,208 @@
+package claim
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// The docker method: a Netdata Agent in a running container. fleetclaim
+// probes inside the container (docker exec, the probe on stdin), writes
+// claim.conf there with `docker exec -i` and the file's content on stdin —
+// the token never reaches docker's argv — and asks the agent to reload.
+
+// seccompLimited reports whether the host's Docker or libseccomp is older
+// than the versions the agent's container needs without
+// `--security-opt seccomp=unconfined` (Docker 18.04, libseccomp 2.3.3).
+func seccompLimited(f *remote.Facts) string {
+	var why []string
+	if f.DockerVersion != "" && versionLess(f.DockerVersion, []int{18, 4}) {
+		why = append(why, "Docker "+f.DockerVersion+" < 18.04")
+	}
+	if f.LibSeccomp != "" && versionLess(f.LibSeccomp, []int{2, 3, 3}) {
+		why = append(why, "libseccomp "+f.LibSeccomp+" < 2.3.3")
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return strings.Join(why, ", ") + ": the agent's container may need --security-opt seccomp=unconfined"
+}
+
+// versionLess compares a dotted version with want, numerically.
+func versionLess(v string, want []int) bool {
+	parts := strings.FieldsFunc(v, func(r rune) bool { return r == '.' || r == '-' || r == '+' || r == '~' })
+	for i, w := range want {
+		n := 0
+		if i < len(parts) {
+			n, _ = strconv.Atoi(strings.TrimLeft(parts[i], "v"))
+		}
+		if n != w {
+			return n < w
+		}
+	}
+	return false
+}
+
+func dockerExec(ctr string, interactive bool, args ...string) (string, error) {
+	q := &remote.Quoter{}
+	cmd := "docker exec"
+	if interactive {
+		cmd += " -i"
+	}
+	cmd += " " + q.Q(ctr)
+	for _, a := range args {
+		cmd += " " + q.Q(a)
+	}
+	return cmd, q.Err
+}
+
+func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container) error {
+	h := r.h
+	r.res.Plan = nil
+	if w := seccompLimited(r.facts); w != "" {
+		r.res.Warnings = append(r.res.Warnings, w)
+	}
+	// Docker needs its socket: the login user's, or root's.
+	run := remote.Runner(r.conn)
+	if r.facts.DockerSocket != "accessible" && !r.facts.Root() {
+		p, err := c.rootRunner(h, r.conn, r.facts)
+		if err != nil {
+			return fail(CatNoPrivilege, "docker's socket is not accessible to %s and no become is configured (add the user to the docker group, or set become: sudo)", r.facts.User)
+		}
+		run = p
+	}
+	// The agent inside the container.
+	probe, err := dockerExec(ctr.Name, true, "sh", "-s", "--", h.Claim.NetdataPrefix, "", "")
+	if err != nil {
+		return err
+	}
+	var inner *remote.Facts
+	if err := r.step("probe-container", func() error {
+		res, err := run.Run(ctx, probe, strings.NewReader(remote.ProbeScript()))
+		if err != nil {
+			return err
+		}
+		inner, err = remote.ParseProbe(res.Stdout)
+		if err != nil {
+			return fail(CatAgentNotRunning, "cannot probe inside container %s (exit %d): %v: %s", ctr.Name, res.ExitCode, err, clip(strings.TrimSpace(string(res.Stderr)), 200))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	inst, err := pickInstall(inner)
+	if err != nil {
+		return &Error{Category: CategoryOf(err), Msg: "container " + ctr.Name, Err: err}
+	}
+	r.setInstall(inst)
+	r.res.InstallType = orDefault(inst.InstallType, "oci")
+	method, err := chooseMethod("auto", inst)
+	if err != nil {
+		return err
+	}
+	if method != MethodClaimConf {
+		return fail(CatMethodUnavailable, "the agent in container %s is v%s: recreate the container with NETDATA_CLAIM_TOKEN, NETDATA_CLAIM_ROOMS and NETDATA_CLAIM_URL", ctr.Name, orDefault(inst.Version, "1"))
+	}
+	r.ctr = ctr
+	r.dockerRun = run
+	if inst.Claimed() && !c.opts.Force && c.opts.Mode != ModeVerify {
+		st, err := c.state(ctx, r)
+		if err == nil && st.Online {
+			r.res.setState(st)
+			r.res.Status = StatusAlreadyClaimed
+			r.res.Message = "already claimed and online (container " + ctr.Name + ")"
+			return nil
+		}
+	}
+	switch c.opts.Mode {
+	case ModeVerify:
+		return c.verify(ctx, r)
+	case ModePlan:
+		r.res.Status = StatusPlanned
+		r.res.Message = "would claim the agent in container " + ctr.Name
+		r.res.Plan = []string{
+			fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
+			"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
+			"wait until the agent reports online"}
+		return nil
+	case ModeClaim, ModeReconcile:
+	default:
+		return fail(CatMethodUnavailable, "%s of a container is not available: recreate the container with a new volume instead", c.opts.Mode)
+	}
+	if c.opts.Token == nil {
+		return fail(CatTokenUnavailable, "no claim token")
+	}
+	token, err := c.opts.Token(h)
+	if err != nil {
+		return &Error{Category: CatTokenUnavailable, Msg: "claim token", Err: err}
+	}
+	conf, err := claimConfText(h, token)
+	if err != nil {
+		return err
+	}
+	inside := `umask 077
+t="$1/.claim.conf.fleetclaim.$$"
+cat > "$t" || { echo fleetclaim-error=write-claim-conf; rm -f "$t"; exit 0; }
+if [ "$(id -u)" = 0 ]; then g=$(id -gn "$3" 2>/dev/null) || g=0; chown "root:$g" "$t" 2>/dev/null; fi
+chmod 0640 "$t" && mv -f "$t" "$1/claim.conf" || { echo fleetclaim-error=write-claim-conf; rm -f "$t"; exit 0; }
+echo written=1
+out=$("$2" reload-claiming-state 2>&1); rc=$?
+echo "reload-rc=$rc"
+printf '%s\n' "$out" | while IFS= read -r l; do printf 'reload-out=%s\n' "$l"; done`
+	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", inside, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
+	if err != nil {
+		return err
+	}
+	if err := r.step("claim", func() error {
+		res, err := run.Run(ctx, cmd, strings.NewReader(conf))
+		if err != nil {
+			return err
+		}
+		out := parseKV(res.Stdout)
+		if e := out["fleetclaim-error"]; e != "" {
+			return scriptError(e, res)
+		}
+		if out["written"] != "1" {
+			return fail(CatWriteFailed, "docker exec into %s failed (exit %d): %s", ctr.Name, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+		}
+		reload := strings.Join(outLines(res.Stdout, "reload-out="), "\n")
+		if out["reload-rc"] == "255" {
+			return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent in %s: %s", ctr.Name, clip(reload, 200))
+		}
+		st, err := ParseReload(reload)
+		if err != nil {
+			return &Error{Category: CatClaimFailed, Err: err}
+		}
+		r.res.setState(st)
+		switch st.Status {
+		case "online", "offline":
+			return nil
+		case "banned":
+			return fail(CatBanned, "%s", reload)
+		}
+		return reloadFailure(st.Reason)
+	}); err != nil {
+		return err
+	}
+	return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed in container "+ctr.Name) })
+}
+
+// containerState asks the agent in the container with netdatacli.
+func (c *Claimer) containerState(ctx context.Context, r *hostRun) (CloudState, error) {
+	cmd, err := dockerExec(r.ctr.Name, false, r.inst.CLI, "aclk-state", "json")
+	if err != nil {
+		return CloudState{}, err
+	}
+	res, err := r.dockerRun.Run(ctx, cmd, nil)
+	if err != nil {
+		return CloudState{}, err
+	}
+	if res.ExitCode == 255 {
+		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent in %s", r.ctr.Name)
+	}
+	return ParseACLKStateJSON(res.Stdout)
+}

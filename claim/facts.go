@@ -1,0 +1,59 @@
+package claim
+
+import (
+	"context"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// HostFacts is what one probe learned about a host, or why it could not.
+type HostFacts struct {
+	Host     string        `json:"host"`
+	Address  string        `json:"address"`
+	Facts    *remote.Facts `json:"facts,omitempty"`
+	Category string        `json:"category,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Remedy   string        `json:"remedy,omitempty"`
+	// Method is what `method: auto` would choose, or why none applies.
+	Method string `json:"method,omitempty"`
+	Note   string `json:"note,omitempty"`
+}
+
+// probeOptions are the probe options a host's inventory settings imply.
+func probeOptions(h *inventory.Host) remote.ProbeOptions {
+	return remote.ProbeOptions{
+		Root: h.Claim.NetdataPrefix, Wrap: probeWrap(h), Become: h.Become,
+		Docker: h.Claim.Method == MethodDocker, Container: h.Claim.DockerContainer,
+	}
+}
+
+// Facts connects to a host, probes it once and says which method claim
+// would use. It changes nothing.
+func Facts(ctx context.Context, c Connector, h *inventory.Host) HostFacts {
+	out := HostFacts{Host: h.Name, Address: h.Address}
+	setErr := func(err error) HostFacts {
+		out.Category = CategoryOf(err)
+		out.Error = err.Error()
+		out.Remedy = remedy(out.Category)
+		return out
+	}
+	conn, err := c.Connect(ctx, h)
+	if err != nil {
+		return setErr(err)
+	}
+	defer conn.Close()
+	f, err := remote.ProbeWith(ctx, conn, probeOptions(h))
+	if err != nil {
+		return setErr(err)
+	}
+	out.Facts = f
+	d := decide(h, f)
+	out.Method = d.method
+	if d.err != nil {
+		out.Category = CategoryOf(d.err)
+		out.Note = d.err.Error()
+		out.Remedy = remedy(out.Category)
+	}
+	return out
+}

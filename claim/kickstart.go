@@ -1,0 +1,275 @@
+package claim
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// KickstartURL is where the host fetches kickstart.sh when no local copy is
+// pushed.
+const KickstartURL = "https://get.netdata.cloud/kickstart.sh"
+
+// kickstartArgs are kickstart.sh's install options for a host. The claim is
+// never left to kickstart (it exits 0 on failed claims and mangles room
+// lists): fleetclaim claims after the install.
+func kickstartArgs(h *inventory.Host, reinstall bool) []string {
+	k := h.Claim.Kickstart
+	args := []string{"--non-interactive"}
+	switch k.Channel {
+	case "nightly":
+		args = append(args, "--nightly-channel")
+	case "stable":
+		args = append(args, "--stable-channel")
+	}
+	if k.StaticOnly {
+		args = append(args, "--static-only")
+	}
+	if k.NativeOnly {
+		args = append(args, "--native-only")
+	}
+	if k.DisableTelemetry {
+		args = append(args, "--disable-telemetry")
+	}
+	if reinstall {
+		args = append(args, "--reinstall-even-if-unsafe")
+	}
+	if h.Claim.NetdataPrefix != "" {
+		// Static installs go to PREFIX/netdata: this puts them where the
+		// probe looks (netdata_prefix/opt/netdata).
+		args = append(args, "--install-prefix", path.Join(h.Claim.NetdataPrefix, "opt"))
+	}
+	return args
+}
+
+func kickstartPlan(h *inventory.Host, d decision) []string {
+	k := h.Claim.Kickstart
+	var p []string
+	if d.reinstall && d.inst != nil {
+		p = append(p, fmt.Sprintf("the agent %s in %s cannot be claimed; reinstall allowed", orDefault(d.inst.Version, "?"), d.inst.ConfigDir))
+	}
+	args := strings.Join(kickstartArgs(h, d.reinstall), " ")
+	switch {
+	case k.OfflineBundle != "":
+		p = append(p, "push the offline bundle "+k.OfflineBundle+" to a temporary directory on the host (sha256 checked)",
+			"run install.sh "+args)
+	case k.ScriptFile != "":
+		p = append(p, "push "+k.ScriptFile+" (sha256 "+orDefault(k.ScriptSHA256, "not pinned")+", checked on the host)",
+			"run kickstart.sh "+args)
+	default:
+		p = append(p, "fetch "+KickstartURL+" on the host with curl or wget"+map[bool]string{true: " (sha256 pinned)", false: ""}[k.ScriptSHA256 != ""],
+			"run kickstart.sh "+args)
+	}
+	return append(p, "probe the host again (kickstart's exit code is not trusted)",
+		"claim the new agent (claim.conf, or netdata-claim.sh on a v1 agent)", "wait until the agent reports online")
+}
+
+// kickstart installs the agent with kickstart.sh, then claims it with the
+// new agent's own method and verifies it.
+func (c *Claimer) kickstart(ctx context.Context, r *hostRun, d decision) error {
+	h := r.h
+	if c.opts.Mode == ModePlan {
+		r.res.Status = StatusPlanned
+		r.res.Plan = kickstartPlan(h, d)
+		r.res.Message = "would install the agent with kickstart, then claim it"
+		return nil
+	}
+	if c.opts.Mode != ModeClaim && c.opts.Mode != ModeReconcile {
+		return fail(CatNotInstalled, "no claimable Netdata Agent on the host")
+	}
+	priv, err := c.rootRunner(h, r.conn, r.facts)
+	if err != nil {
+		return err
+	}
+	var rc string
+	if err := r.step("install", func() (err error) {
+		rc, err = c.runKickstart(ctx, r, priv, d.reinstall)
+		return err
+	}); err != nil {
+		return err
+	}
+	r.res.Plan = append(r.res.Plan, "kickstart exited "+rc)
+	// Whatever kickstart said, look at what is there now.
+	if err := r.step("probe", func() (err error) {
+		r.facts, err = remote.ProbeWith(ctx, r.conn, probeOptions(h))
+		return err
+	}); err != nil {
+		return err
+	}
+	inst, err := pickInstall(r.facts)
+	if err != nil {
+		return fail(CatNotInstalled, "kickstart exited %s but no agent is installed: %v", rc, err)
+	}
+	method, err := chooseMethod("auto", inst)
+	if err != nil {
+		return &Error{Category: CategoryOf(err), Msg: "kickstart exited " + rc + ", but", Err: err}
+	}
+	r.setInstall(inst)
+	if r.priv, err = c.privilege(h, r.conn, r.facts, inst); err != nil {
+		return err
+	}
+	if err := c.claim(ctx, r, method); err != nil {
+		return err
+	}
+	r.res.Message = "installed with kickstart, " + r.res.Message
+	return nil
+}
+
+// rootRunner runs commands as root: the connection itself for root, else
+// through the configured sudo/doas.
+func (c *Claimer) rootRunner(h *inventory.Host, conn Conn, f *remote.Facts) (remote.Runner, error) {
+	if f.Root() {
+		return conn, nil
+	}
+	fake := &remote.Install{RunAsUser: "root"}
+	return c.privilege(h, conn, f, fake)
+}
+
+// push puts content at dst on the host (a fresh temporary directory), with
+// its sha256 checked there: sftp or exec-stdin through remote.Upload on an
+// SSH connection, a here-less stdin copy elsewhere.
+func push(ctx context.Context, conn Conn, priv remote.Runner, dst string, content []byte, mode os.FileMode) error {
+	if cl, ok := conn.(*remote.Client); ok {
+		return remote.Upload(ctx, cl, priv, dst, content, mode, "")
+	}
+	sum := sha256.Sum256(content)
+	q := &remote.Quoter{}
+	qd := q.Q(dst)
+	if q.Err != nil {
+		return q.Err
+	}
+	cmd := fmt.Sprintf("umask 077; cat > %s && chmod %o %s && h=$(sha256sum %s 2>/dev/null || shasum -a 256 %s) && [ \"${h%%%% *}\" = %s ]",
+		qd, mode, qd, qd, qd, hex.EncodeToString(sum[:]))
+	res, err := priv.Run(ctx, cmd, strings.NewReader(string(content)))
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fail(remote.CatUpload, "pushing %s failed or its sha256 differs on the host: %s", dst, clip(strings.TrimSpace(string(res.Stderr)), 200))
+	}
+	return nil
+}
+
+// runKickstart gets kickstart.sh (or the offline bundle) onto the host and
+// runs it; it returns kickstart's exit code as text, for the record only.
+func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runner, reinstall bool) (string, error) {
+	h := r.h
+	k := h.Claim.Kickstart
+	mk, err := priv.Run(ctx, `d=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-kickstart.XXXXXX") && echo "$d"`, nil)
+	if err != nil {
+		return "", err
+	}
+	dir := strings.TrimSpace(string(mk.Stdout))
+	if mk.ExitCode != 0 || !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\n'\"") {
+		return "", fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", clip(strings.TrimSpace(string(mk.Stderr)), 200))
+	}
+	q := &remote.Quoter{}
+	qdir := q.Q(dir)
+	var args []string
+	for _, a := range kickstartArgs(h, reinstall) {
+		args = append(args, q.Q(a))
+	}
+	var run string
+	switch {
+	case k.OfflineBundle != "":
+		files, err := bundleFiles(k.OfflineBundle)
+		if err != nil {
+			return "", err
+		}
+		for _, rel := range files {
+			b, err := c.opts.ReadFile(filepath.Join(k.OfflineBundle, rel))
+			if err != nil {
+				return "", &Error{Category: remote.CatInvalidValue, Msg: "offline_bundle", Err: err}
+			}
+			mode := os.FileMode(0o644)
+			if strings.HasSuffix(rel, ".sh") || strings.HasSuffix(rel, ".run") {
+				mode = 0o755
+			}
+			if err := push(ctx, r.conn, priv, path.Join(dir, rel), b, mode); err != nil {
+				return "", err
+			}
+		}
+		run = "cd " + qdir + " && sh ./install.sh " + strings.Join(args, " ")
+	case k.ScriptFile != "":
+		b, err := c.opts.ReadFile(k.ScriptFile)
+		if err != nil {
+			return "", &Error{Category: remote.CatInvalidValue, Msg: "kickstart script_file", Err: err}
+		}
+		if want := strings.ToLower(k.ScriptSHA256); want != "" {
+			sum := sha256.Sum256(b)
+			if got := hex.EncodeToString(sum[:]); got != want {
+				return "", fail(remote.CatInvalidValue, "kickstart script_file %s has sha256 %s, the inventory pins %s", k.ScriptFile, got, want)
+			}
+		}
+		if err := push(ctx, r.conn, priv, path.Join(dir, "kickstart.sh"), b, 0o700); err != nil {
+			return "", err
+		}
+		run = "sh " + qdir + "/kickstart.sh " + strings.Join(args, " ")
+	default:
+		f := qdir + "/kickstart.sh"
+		fetch := "if command -v curl >/dev/null 2>&1; then curl -fsSL " + KickstartURL + " -o " + f + "; " +
+			"elif command -v wget >/dev/null 2>&1; then wget -q -O " + f + " " + KickstartURL + "; " +
+			"else echo 'fleetclaim-error=no-fetcher'; exit 0; fi || { echo 'fleetclaim-error=fetch'; exit 0; }\n"
+		if want := strings.ToLower(k.ScriptSHA256); want != "" {
+			fetch += "h=$(sha256sum " + f + " 2>/dev/null || shasum -a 256 " + f + "); [ \"${h%% *}\" = " + q.Q(want) + " ] || { echo 'fleetclaim-error=sha256'; exit 0; }\n"
+		}
+		run = fetch + "sh " + f + " " + strings.Join(args, " ")
+	}
+	if q.Err != nil {
+		return "", q.Err
+	}
+	script := "(\n" + run + "\n) >" + qdir + "/kickstart.log 2>&1\nrc=$?\necho \"kickstart-rc=$rc\"\ntail -n 20 " + qdir + "/kickstart.log | while IFS= read -r l; do printf 'log=%s\\n' \"$l\"; done\nrm -rf " + qdir + "\n"
+	res, err := priv.Run(ctx, "sh -s", strings.NewReader(script))
+	if err != nil {
+		return "", err
+	}
+	out := parseKV(res.Stdout)
+	log := strings.Join(outLines(res.Stdout, "log="), "\n")
+	switch out["fleetclaim-error"] {
+	case "no-fetcher":
+		return "", fail(CatCommandNotFound, "neither curl nor wget on the host to fetch kickstart.sh: push a local copy (kickstart.script_file)")
+	case "fetch":
+		return "", fail(CatCloudUnreachable, "the host cannot download %s (firewall, proxy?): push a local copy (kickstart.script_file) or an offline bundle", KickstartURL)
+	case "sha256":
+		return "", fail(remote.CatInvalidValue, "the kickstart.sh the host downloaded does not match the pinned sha256")
+	}
+	rc := out["kickstart-rc"]
+	if rc == "" {
+		return "", fail(CatClaimFailed, "kickstart did not finish: %s", clip(strings.TrimSpace(string(res.Stderr)), 300))
+	}
+	if rc != "0" {
+		r.res.Warnings = append(r.res.Warnings, "kickstart exited "+rc+": "+clip(log, 400))
+	}
+	return rc, nil
+}
+
+// bundleFiles lists the regular files of an offline bundle directory,
+// which must hold install.sh.
+func bundleFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, &Error{Category: remote.CatInvalidValue, Msg: "offline_bundle", Err: err}
+	}
+	var files []string
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			files = append(files, e.Name())
+		}
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if f == "install.sh" {
+			return files, nil
+		}
+	}
+	return nil, fail(remote.CatInvalidValue, "offline_bundle %s has no install.sh (make it with kickstart.sh --prepare-offline-install-source)", dir)
+}
