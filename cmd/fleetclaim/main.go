@@ -46,6 +46,7 @@ Usage:
   fleetclaim verify    -i INVENTORY [flags]   read-only: is each node claimed and online?
   fleetclaim reconcile -i INVENTORY [flags]   for schedules: claim or reclaim what needs it
   fleetclaim inventory list|check -i INVENTORY
+  fleetclaim facts     -i INVENTORY [--output table|json]   what each host has, and the method claim would use
   fleetclaim history [HOST...]                past runs, and how a host changed between them
   fleetclaim report --results FILE --output junit|markdown|table   render a results file again
   fleetclaim lab up|down|claims --dir DIR     the built-in simulated fleet and Cloud
@@ -83,6 +84,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runCompletion(args[1:], stdout, stderr)
 	case "inventory":
 		return runInventory(ctx, args[1:], stdout, stderr)
+	case "facts":
+		return runFacts(ctx, args[1:], stdout, stderr)
 	case "lab":
 		return runLab(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
