@@ -26,12 +26,13 @@ func TestE2ERealNetdataPackage(t *testing.T) {
 	}
 	env := sshdtest.New(t)
 	srv := env.Start(t, sshdtest.Options{Name: "realnetdata"})
+	srv2 := env.Start(t, sshdtest.Options{Name: "realnetdata-plain"})
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "fleetclaim")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/fleetclaim").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	kh := env.WriteKnownHosts(t, false, srv.KnownHostsLine(t, "ed25519"))
+	kh := env.WriteKnownHosts(t, false, srv.KnownHostsLine(t, "ed25519"), srv2.KnownHostsLine(t, "ed25519"))
 	tok := filepath.Join(dir, "token")
 	os.WriteFile(tok, []byte("real-netdata-test-token\n"), 0o600)
 	inv := filepath.Join(dir, "inventory.yml")
@@ -46,7 +47,7 @@ groups:
     hosts:
       with-sudo: {address: %s, port: %d, user: %s, become: sudo}
       plain: {address: %s, port: %d, user: %s}
-`, env.Key, kh, tok, srv.Host, srv.Port, sshdtest.UserSudo, srv.Host, srv.Port, sshdtest.UserNoSudo)), 0o644)
+`, env.Key, kh, tok, srv.Host, srv.Port, sshdtest.UserSudo, srv2.Host, srv2.Port, sshdtest.UserNoSudo)), 0o644)
 
 	for _, cmd := range []string{"claim", "facts"} {
 		args := []string{cmd, "-i", inv, "--output", "json"}
