@@ -53,22 +53,13 @@ func orDefault(s, d string) string {
 // on the session's stdin, never on a command line.
 func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) error {
 	h, in := r.h, r.inst
-	if c.opts.Token == nil {
-		return fail(CatTokenUnavailable, "no claim token")
-	}
-	token, err := c.opts.Token(h)
+	token, ca, err := c.claimInputs(h)
 	if err != nil {
-		return &Error{Category: CatTokenUnavailable, Msg: "claim token", Err: err}
+		return err
 	}
 	conf, err := claimConfText(h, token)
 	if err != nil {
 		return err
-	}
-	var ca []byte
-	if h.Claim.CAFile != "" {
-		if ca, err = c.opts.ReadFile(h.Claim.CAFile); err != nil {
-			return &Error{Category: remote.CatInvalidValue, Msg: "ca_file", Err: err}
-		}
 	}
 	script, err := claimConfScript(in, conf, ca, reset)
 	if err != nil {
@@ -78,19 +69,48 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
+	return r.readReload(res, in.CLI, "")
+}
+
+// claimInputs reads what every method sends: the host's claim token and the
+// CA chain to install, if any.
+func (c *Claimer) claimInputs(h *inventory.Host) (inventory.Secret, []byte, error) {
+	if c.opts.Token == nil {
+		return inventory.Secret{}, nil, fail(CatTokenUnavailable, "no claim token")
+	}
+	token, err := c.opts.Token(h)
+	if err != nil {
+		return inventory.Secret{}, nil, &Error{Category: CatTokenUnavailable, Msg: "claim token", Err: err}
+	}
+	var ca []byte
+	if h.Claim.CAFile != "" {
+		if ca, err = c.opts.ReadFile(h.Claim.CAFile); err != nil {
+			return inventory.Secret{}, nil, &Error{Category: remote.CatInvalidValue, Msg: "ca_file", Err: err}
+		}
+	}
+	return token, ca, nil
+}
+
+// readReload reads what a claim.conf script printed: whether the file was
+// written, and the agent's answer to reload-claiming-state. where names a
+// container, when the script ran in one.
+func (r *hostRun) readReload(res remote.Result, cli, where string) error {
 	out := parseKV(res.Stdout)
 	if e := out["fleetclaim-error"]; e != "" {
 		return scriptError(e, res)
 	}
+	if where != "" {
+		where = " in " + where
+	}
 	if out["written"] != "1" {
-		return fail(CatWriteFailed, "the claim script did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+		return fail(CatWriteFailed, "the claim script did not finish%s (exit %d): %s", where, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	reload := strings.Join(outLines(res.Stdout, "reload-out="), "\n")
-	if out["reload-rc"] == "255" {
-		return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent: %s", clip(reload, 200))
-	}
-	if out["reload-rc"] == "127" {
-		return fail(CatCommandNotFound, "claim.conf written, but %s could not be run: %s", in.CLI, clip(reload, 200))
+	switch out["reload-rc"] {
+	case "255":
+		return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent%s: %s", where, clip(reload, 200))
+	case "127":
+		return fail(CatCommandNotFound, "claim.conf written, but %s could not be run%s: %s", cli, where, clip(reload, 200))
 	}
 	st, err := ParseReload(reload)
 	if err != nil {

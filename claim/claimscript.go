@@ -70,21 +70,12 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	if in.ClaimScript == "" {
 		return fail(CatCommandNotFound, "netdata-claim.sh not found next to %s", orDefault(in.Binary, in.ConfigDir))
 	}
-	if c.opts.Token == nil {
-		return fail(CatTokenUnavailable, "no claim token")
-	}
-	token, err := c.opts.Token(h)
+	token, ca, err := c.claimInputs(h)
 	if err != nil {
-		return &Error{Category: CatTokenUnavailable, Msg: "claim token", Err: err}
+		return err
 	}
 	if err := checkINIValue("token", token.Reveal()); err != nil {
 		return err
-	}
-	var ca []byte
-	if h.Claim.CAFile != "" {
-		if ca, err = c.opts.ReadFile(h.Claim.CAFile); err != nil {
-			return &Error{Category: remote.CatInvalidValue, Msg: "ca_file", Err: err}
-		}
 	}
 	newID := ""
 	if reset != nil && reset.NewIdentity {

@@ -133,12 +133,9 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	default:
 		return fail(CatMethodUnavailable, "%s of a container is not available: recreate the container with a new volume instead", c.opts.Mode)
 	}
-	if c.opts.Token == nil {
-		return fail(CatTokenUnavailable, "no claim token")
-	}
-	token, err := c.opts.Token(h)
+	token, _, err := c.claimInputs(h)
 	if err != nil {
-		return &Error{Category: CatTokenUnavailable, Msg: "claim token", Err: err}
+		return err
 	}
 	conf, err := claimConfText(h, token)
 	if err != nil {
@@ -162,29 +159,7 @@ printf '%s\n' "$out" | while IFS= read -r l; do printf 'reload-out=%s\n' "$l"; d
 		if err != nil {
 			return err
 		}
-		out := parseKV(res.Stdout)
-		if e := out["fleetclaim-error"]; e != "" {
-			return scriptError(e, res)
-		}
-		if out["written"] != "1" {
-			return fail(CatWriteFailed, "docker exec into %s failed (exit %d): %s", ctr.Name, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
-		}
-		reload := strings.Join(outLines(res.Stdout, "reload-out="), "\n")
-		if out["reload-rc"] == "255" {
-			return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent in %s: %s", ctr.Name, clip(reload, 200))
-		}
-		st, err := ParseReload(reload)
-		if err != nil {
-			return &Error{Category: CatClaimFailed, Err: err}
-		}
-		r.res.setState(st)
-		switch st.Status {
-		case "online", "offline":
-			return nil
-		case "banned":
-			return fail(CatBanned, "%s", reload)
-		}
-		return reloadFailure(st.Reason)
+		return r.readReload(res, inst.CLI, "container "+ctr.Name)
 	}); err != nil {
 		return err
 	}
