@@ -20,7 +20,7 @@ FUZZ_TARGETS := \
 	./remote:FuzzParseOSRelease \
 	./claim:FuzzParseAgentOutput
 
-.PHONY: all build demo test unit fuzz vet bench clean
+.PHONY: all build demo test unit fuzz vet bench bench-go bench-fleet bench-sshd clean
 
 all: build
 
@@ -49,8 +49,24 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time >/tmp/fleetclaim-fuzz.log 2>&1 || { cat /tmp/fleetclaim-fuzz.log; exit 1; }; \
 	done
 
-bench:
+# Benchmarks (never part of `make test`; see BENCHMARKS.md): the Go
+# benchmarks of the hot paths, then the fleet benchmark on a lab of
+# BENCH_HOSTS hosts, every tool BENCH_RUNS times in alternation.
+BENCH_HOSTS ?= 100
+BENCH_RUNS  ?= 3
+BENCH_TOOLS ?= fleetclaim,floor,pssh,ansible
+
+bench: bench-go bench-fleet
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-fleet: build
+	$(GO) run ./cmd/fleetbench --fleetclaim $(BIN) --hosts $(BENCH_HOSTS) --runs $(BENCH_RUNS) --tools $(BENCH_TOOLS)
+
+# The same comparison on real OpenSSH: one sshd per host (needs root), v1 claim.
+bench-sshd: build
+	$(GO) run ./cmd/fleetbench --fleetclaim $(BIN) --sshd --method v1 --hosts 50 --runs $(BENCH_RUNS) --tools $(BENCH_TOOLS)
 
 clean:
 	rm -rf bin

@@ -34,7 +34,7 @@ var hostModes = map[string]claim.Mode{
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(withProfiles(func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
 }
 
 const usage = `fleetclaim connects the Netdata Agents of a fleet to Netdata Cloud over SSH.

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// startSSHD puts one real OpenSSH sshd (run as root, public-key auth with
+// the lab's client key) in front of every lab host, each on its own port,
+// with FC_PREFIX set to the host's prefix for the scripts of pssh and the
+// floor. fleetclaim gets the lab's inventory with the ports and known_hosts
+// swapped; the hosts' programs are the lab's (netdatacli, netdata-claim.sh).
+func (f *fleet) startSSHD(ctx context.Context, c *config) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("--sshd needs root (sshd runs as root and logs users in)")
+	}
+	dir := filepath.Join(c.dir, "sshd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	_ = os.MkdirAll("/run/sshd", 0o755)
+	hostKey := filepath.Join(dir, "host_ed25519")
+	if out, err := exec.CommandContext(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
+		return fmt.Errorf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, err := os.ReadFile(hostKey + ".pub")
+	if err != nil {
+		return err
+	}
+	fields := strings.Fields(string(pub))
+	clientPub, err := os.ReadFile(f.info.IdentityFile() + ".pub")
+	if err != nil {
+		return err
+	}
+	auth := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(auth, clientPub, 0o644); err != nil {
+		return err
+	}
+	var kh strings.Builder
+	ports := map[int]int{} // lab port -> sshd port
+	for i, t := range f.targets {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		cfg := filepath.Join(dir, fmt.Sprintf("sshd-%d.conf", i))
+		conf := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+PidFile none
+AuthorizedKeysFile %s
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxStartups 200
+MaxSessions 20
+LogLevel ERROR
+SetEnv FC_PREFIX=%s
+Subsystem sftp internal-sftp
+`, port, hostKey, auth, t.prefix)
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+			return err
+		}
+		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfg)
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("sshd-%d.log", i)))
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			return fmt.Errorf("sshd: %w", err)
+		}
+		logf.Close()
+		f.sshds = append(f.sshds, cmd)
+		ports[t.port] = port
+		f.targets[i].port = port
+		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s %s\n", port, fields[0], fields[1])
+	}
+	for _, t := range f.targets {
+		if err := waitPort(ctx, t.port); err != nil {
+			return err
+		}
+	}
+	f.knownHosts = filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(f.knownHosts, []byte(kh.String()), 0o644); err != nil {
+		return err
+	}
+	inv, err := os.ReadFile(f.info.Inventory())
+	if err != nil {
+		return err
+	}
+	text := strings.ReplaceAll(string(inv), f.info.KnownHosts(), f.knownHosts)
+	text = regexp.MustCompile(`port: (\d+)`).ReplaceAllStringFunc(text, func(m string) string {
+		p, _ := strconv.Atoi(strings.TrimPrefix(m, "port: "))
+		if np, ok := ports[p]; ok {
+			return "port: " + strconv.Itoa(np)
+		}
+		return m
+	})
+	f.inventory = filepath.Join(dir, "inventory.yml")
+	fmt.Printf("sshd:    %d servers up\n", len(f.sshds))
+	return os.WriteFile(f.inventory, []byte(text), 0o600)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitPort(ctx context.Context, port int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("sshd on port %d: %v", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
