@@ -43,6 +43,14 @@ func TestReloadFailureCategories(t *testing.T) {
 		"Cloud answered HTTP 503 Service Unavailable":                                      CatCloudError,
 		"ErrInvalidPublicKey":       CatInvalidNode,
 		"something nobody expected": CatClaimFailed,
+		// The agent's own words for Cloud's answers.
+		"Failed: Netdata Cloud is unavailable":            CatCloudError,
+		"Failed: Gateway Timeout":                         CatCloudError,
+		"Failed: received Internal Server Error":          CatCloudError,
+		"Claiming is in progress":                         CatCloudError,
+		"Failed: agent is already claimed":                CatAlreadyClaimedElse,
+		"Failed: token is expired, not found, or invalid": CatTokenRejected,
+		"Failed: one or more room ids are invalid":        CatRoomInvalid,
 	}
 	for reason, want := range cases {
 		if got := CategoryOf(reloadFailure(reason)); got != want {

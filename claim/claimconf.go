@@ -135,13 +135,15 @@ func reloadFailure(reason string) error {
 		cat = CatTokenRejected
 	case strings.Contains(reason, "ErrInvalidRoomID") || strings.Contains(l, "room"):
 		cat = CatRoomInvalid
-	case strings.Contains(reason, "ErrAlreadyClaimed") || strings.Contains(l, "409"):
+	case strings.Contains(reason, "ErrAlreadyClaimed") || strings.Contains(l, "409") || strings.Contains(l, "already claimed"):
 		cat = CatAlreadyClaimedElse
 	case strings.Contains(reason, "ErrInvalidNodeID") || strings.Contains(reason, "ErrInvalidNodeName") || strings.Contains(reason, "ErrInvalidPublicKey"):
 		cat = CatInvalidNode
 	case strings.Contains(l, "certificate") || strings.Contains(l, "x509") || strings.Contains(l, "ssl") || strings.Contains(l, "tls"):
 		cat = CatCertificate
-	case strings.Contains(reason, "ErrProcessingClaim") || strings.Contains(l, " 50") || strings.Contains(l, "503") || strings.Contains(l, "504") || strings.Contains(l, "500"):
+	case strings.Contains(reason, "ErrProcessingClaim") || strings.Contains(l, "in progress") || strings.Contains(l, " 50") ||
+		strings.Contains(l, "503") || strings.Contains(l, "504") || strings.Contains(l, "500") ||
+		strings.Contains(l, "cloud is unavailable") || strings.Contains(l, "gateway timeout") || strings.Contains(l, "internal server error"):
 		cat = CatCloudError
 	case strings.Contains(l, "connect") || strings.Contains(l, "resolve") || strings.Contains(l, "timed out") || strings.Contains(l, "timeout") || strings.Contains(l, "proxy") || strings.Contains(l, "refused"):
 		cat = CatCloudUnreachable

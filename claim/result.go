@@ -111,6 +111,18 @@ func remedy(cat string) string {
 		return "Cloud refused the node's id, name or key: reclaim with --new-identity"
 	case CatWriteFailed:
 		return "a file on the host could not be written: check free space, a read-only filesystem and permissions"
+	case CatTimeout:
+		return "a step did not finish within --timeout (the record's steps show which): check the host's agent and network, or raise --timeout"
+	case CatCanceled:
+		return "the run was interrupted before this host finished: run again (hosts already claimed are left alone)"
+	case remote.CatConnectionLost:
+		return "the SSH connection broke during the run: check the network and sshd, then run again (a claim that went through is recognised)"
+	case remote.CatSudoPassword:
+		return "the sudo password was refused: check sudo_password_env/sudo_password_file or --ask-become-pass"
+	case remote.CatHostKeyRevoked:
+		return "the host's key is marked @revoked in known_hosts: find out why before trusting this host"
+	case remote.CatInvalidValue:
+		return "an inventory value cannot be sent to a host safely (e.g. a NUL byte or a line break): fix it in the inventory"
 	case CatMethodUnavailable:
 		return "the host cannot be claimed with this method: set method: auto, or see `fleetclaim facts`"
 	}

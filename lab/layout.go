@@ -71,6 +71,9 @@ type helperEnv struct {
 // never touches agent state (machine GUID, cloud.d, claim.conf).
 func installHost(h *host, env helperEnv) error {
 	p := h.paths
+	if err := installFaultTools(h); err != nil {
+		return err
+	}
 	if h.personality.Kind == KindNone {
 		return os.MkdirAll(p.prefix, 0o755)
 	}
@@ -125,7 +128,7 @@ func netdataConf(h *host, env helperEnv) string {
 
 [web]
     default port = %d
-`, h.name, env.runUser, h.name, agentWebPort)
+`, h.name, h.runAsUser(env.runUser), h.name, agentWebPort)
 }
 
 func helperScript(env helperEnv, verb, name, what string) string {

@@ -82,7 +82,7 @@ func KnownFaults() []Fault {
 		FaultAgentStopped, FaultSSHRefuse, FaultSSHSilent, FaultSSHStall, FaultSSHDrop,
 		FaultHostKeyChanged, FaultAuthReject, FaultClaimHang,
 		FaultCloud403, FaultCloud409, FaultCloud422, FaultCloud500, FaultCloud503, FaultCloud504,
-		FaultCloud102, FaultCloudSlow, FaultOffline,
+		FaultCloud102, FaultCloudSlow, FaultOffline, FaultNoSudo, FaultDiskFull, FaultFlaky,
 	}
 }
 

@@ -43,6 +43,7 @@ type host struct {
 	config      *ssh.ServerConfig
 	agent       *agent // nil for KindNone
 	lab         *Lab
+	flaked      atomic.Bool // a flaky host has dropped its first connection
 }
 
 // newServerConfig builds the host's SSH server configuration.
@@ -72,6 +73,9 @@ func (h *host) serveConn(nc net.Conn) {
 	defer l.untrack(nc)
 	defer nc.Close()
 	l.stats.conns.Add(1)
+	if h.dropFirstConn() {
+		return
+	}
 	switch {
 	case h.personality.Has(FaultSSHSilent):
 		_, _ = io.Copy(io.Discard, nc)
@@ -269,10 +273,10 @@ func (s *session) environ() []string {
 
 // runShell runs /bin/sh with args, wired to the channel, and reports its exit.
 func (s *session) runShell(args []string, command string) {
-	cmd := exec.Command("/bin/sh", args...)
+	cmd := exec.Command("/bin/sh", s.h.shellArgs(args, command)...)
 	cmd.Dir = s.h.paths.prefix
-	cmd.Env = s.environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = s.h.faultEnv(s.environ())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.h.faultCredential()}
 	cmd.Stdout = s.ch
 	cmd.Stderr = s.ch.Stderr()
 	stdin, err := cmd.StdinPipe()
@@ -287,6 +291,7 @@ func (s *session) runShell(args []string, command string) {
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
+	claimedBefore := s.h.agentClaimed()
 	s.h.lab.trackProc(cmd.Process.Pid)
 	defer s.h.lab.untrackProc(cmd.Process.Pid)
 	go func() {
@@ -297,7 +302,7 @@ func (s *session) runShell(args []string, command string) {
 	s.mu.Lock()
 	s.exited = true
 	s.mu.Unlock()
-	if s.h.personality.Has(FaultSSHDrop) && isClaimCommand(command) {
+	if s.h.personality.Has(FaultSSHDrop) && (isClaimCommand(command) || !claimedBefore && s.h.agentClaimed()) {
 		_ = s.conn.Close() // dropped mid-claim: the client never learns the outcome
 		return
 	}

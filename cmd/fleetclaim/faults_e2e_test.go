@@ -1,0 +1,244 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/lab"
+	"github.com/fleetclaim/fleetclaim/remote"
+)
+
+// faultCase is one way a lab host misbehaves in the fault run, and how
+// fleetclaim must record it.
+type faultCase struct {
+	fault lab.Fault // "" for a setting in the inventory instead of a lab fault
+	// setting is an inventory setting added to these hosts.
+	setting string
+	status  claim.Status
+	cat     string
+	// written says what claim.conf must be after the run: "absent",
+	// "complete", or "" when either is fine (but never half-written).
+	written string
+	// cloud: whether the lab Cloud must have accepted a claim for the host.
+	cloud bool
+}
+
+// faultCases: about a fifth of a 200-host fleet, two hosts per way of failing.
+var faultCases = map[string]faultCase{
+	"ssh-refuse":       {fault: lab.FaultSSHRefuse, status: claim.StatusFailed, cat: remote.CatConnectRefused, written: "absent"},
+	"ssh-silent":       {fault: lab.FaultSSHSilent, status: claim.StatusFailed, cat: remote.CatHandshakeTimeout, written: "absent"},
+	"ssh-stall":        {fault: lab.FaultSSHStall, status: claim.StatusFailed, cat: remote.CatHandshakeTimeout, written: "absent"},
+	"ssh-drop":         {fault: lab.FaultSSHDrop, status: claim.StatusFailed, cat: remote.CatConnectionLost, written: "complete", cloud: true},
+	"hostkey-changed":  {fault: lab.FaultHostKeyChanged, status: claim.StatusFailed, cat: remote.CatHostKeyChanged, written: "absent"},
+	"auth-reject":      {fault: lab.FaultAuthReject, status: claim.StatusFailed, cat: remote.CatAuth, written: "absent"},
+	"no-sudo":          {fault: lab.FaultNoSudo, setting: "become: sudo", status: claim.StatusFailed, cat: claim.CatNoPrivilege, written: "absent"},
+	"disk-full":        {fault: lab.FaultDiskFull, status: claim.StatusFailed, cat: claim.CatWriteFailed, written: "absent"},
+	"agent-stopped":    {fault: lab.FaultAgentStopped, status: claim.StatusFailed, cat: claim.CatAgentNotRunning, written: "complete"},
+	"claim-hang":       {fault: lab.FaultClaimHang, status: claim.StatusFailed, cat: claim.CatTimeout, written: "complete"},
+	"cloud-403":        {fault: lab.FaultCloud403, status: claim.StatusFailed, cat: claim.CatTokenRejected, written: "complete"},
+	"cloud-409":        {fault: lab.FaultCloud409, status: claim.StatusFailed, cat: claim.CatAlreadyClaimedElse, written: "complete"},
+	"cloud-422":        {fault: lab.FaultCloud422, status: claim.StatusFailed, cat: claim.CatRoomInvalid, written: "complete"},
+	"cloud-503":        {fault: lab.FaultCloud503, status: claim.StatusFailed, cat: claim.CatCloudError, written: "complete"},
+	"cloud-504":        {fault: lab.FaultCloud504, status: claim.StatusFailed, cat: claim.CatCloudError, written: "complete"},
+	"cloud-processing": {fault: lab.FaultCloud102, status: claim.StatusFailed, cat: claim.CatCloudError, written: "complete"},
+	"cloud-slow":       {fault: lab.FaultCloudSlow, status: claim.StatusClaimed, written: "complete", cloud: true},
+	"offline":          {fault: lab.FaultOffline, status: claim.StatusFailed, cat: claim.CatClaimedOffline, written: "complete", cloud: true},
+	"proxy-refused":    {setting: "proxy: 'http://127.0.0.1:1'", status: claim.StatusFailed, cat: claim.CatCloudUnreachable, written: "complete"},
+}
+
+// TestE2EFaultRun is one run over 200 lab hosts of which about a fifth
+// misbehave, each in its own way: every healthy host is claimed, every
+// faulty one ends with its category and a remedy, the run ends by its
+// deadline with one record per host, and nothing is half-written anywhere.
+func TestE2EFaultRun(t *testing.T) {
+	const hosts, perCase = 200, 2
+	var spec []string
+	for _, fc := range faultCases {
+		if fc.fault != "" {
+			spec = append(spec, fmt.Sprintf("v2+%s=%d", fc.fault, perCase))
+		}
+	}
+	info := startLab(t, hosts, "--personalities", strings.Join(spec, ","))
+
+	// Which host is which case: lab faults from the lab's own record, the
+	// inventory-made cases on healthy hosts picked in order.
+	caseOf := map[string]string{}
+	for _, h := range info.Hosts {
+		for name, fc := range faultCases {
+			if fc.fault != "" && h.Personality.Has(fc.fault) {
+				caseOf[h.Name] = name
+			}
+		}
+	}
+	invPath := info.Inventory()
+	for name, fc := range faultCases {
+		if fc.setting == "" {
+			continue
+		}
+		var picked []string
+		for _, h := range info.Hosts {
+			if fc.fault != "" && h.Personality.Has(fc.fault) {
+				picked = append(picked, h.Name)
+			}
+			if fc.fault == "" && len(picked) < perCase && caseOf[h.Name] == "" {
+				caseOf[h.Name] = name
+				picked = append(picked, h.Name)
+			}
+		}
+		invPath = withHostSettingIn(t, invPath, fc.setting, picked...)
+	}
+	faulty := len(caseOf)
+	if faulty < hosts/6 || faulty > hosts/4 {
+		t.Fatalf("%d faulty hosts of %d, want about a fifth", faulty, hosts)
+	}
+
+	results := filepath.Join(t.TempDir(), "results.jsonl")
+	r := fleetclaim(t, nil, "claim", "-i", invPath, "--results", results, "--forks", "64",
+		"--timeout", "15s", "--deadline", "40s", "--wait", "2s", "--retries", "0",
+		"--set", "connect_timeout=2s", "--no-progress")
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d (some hosts failed)\n%s", r.code, exitFailed, tail(r.stderr, 4000))
+	}
+
+	recs := readResults(t, results)
+	byHost := map[string]claim.Result{}
+	for _, rec := range recs {
+		if _, dup := byHost[rec.Host]; dup {
+			t.Errorf("%s has two records", rec.Host)
+		}
+		byHost[rec.Host] = rec
+	}
+	if len(recs) != hosts || len(byHost) != hosts {
+		t.Fatalf("%d records for %d distinct hosts, want %d", len(recs), len(byHost), hosts)
+	}
+	claimed := claimedHosts(t, info)
+	for _, h := range info.Hosts {
+		rec, name := byHost[h.Name], caseOf[h.Name]
+		fc, faultyHost := faultCases[name]
+		if !faultyHost {
+			fc = faultCase{status: claim.StatusClaimed, written: "complete", cloud: true}
+			name = "healthy"
+		}
+		if rec.Status != fc.status || rec.Category != fc.cat {
+			t.Errorf("%s (%s): %s/%s %q, want %s/%s", h.Name, name, rec.Status, rec.Category, rec.Message, fc.status, fc.cat)
+		}
+		if rec.Status == claim.StatusFailed && (rec.Remedy == "" || rec.Remedy != claim.Remedy(rec.Category) || rec.Message == "") {
+			t.Errorf("%s (%s): failure without message or remedy: %+v", h.Name, name, rec)
+		}
+		if got := claimed[h.Name] > 0; got != fc.cloud {
+			t.Errorf("%s (%s): lab Cloud claim %v, want %v", h.Name, name, got, fc.cloud)
+		}
+		checkHostFiles(t, h, name, fc.written)
+	}
+	token, err := info.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "results": mustRead(t, results)} {
+		if strings.Contains(text, token) {
+			t.Errorf("the claim token appears in %s", what)
+		}
+	}
+}
+
+// checkHostFiles checks a host's claim.conf is complete or absent as
+// expected, and that no temporary file of fleetclaim's is left anywhere
+// under the host's prefix.
+func checkHostFiles(t *testing.T, h lab.HostInfo, name, want string) {
+	t.Helper()
+	conf := filepath.Join(h.Prefix, "opt", "netdata", "etc", "netdata", "claim.conf")
+	b, err := os.ReadFile(conf)
+	switch {
+	case os.IsNotExist(err):
+		if want == "complete" {
+			t.Errorf("%s (%s): claim.conf absent", h.Name, name)
+		}
+	case err != nil:
+		t.Errorf("%s (%s): %v", h.Name, name, err)
+	default:
+		s := string(b)
+		complete := strings.HasPrefix(s, "[global]\n") && strings.Contains(s, "    token = ") &&
+			strings.Contains(s, "    rooms = ") && (strings.HasSuffix(s, "    insecure = no\n") || strings.HasSuffix(s, "    insecure = yes\n"))
+		if !complete {
+			t.Errorf("%s (%s): claim.conf half-written:\n%s", h.Name, name, s)
+		}
+		if want == "absent" {
+			t.Errorf("%s (%s): claim.conf written", h.Name, name)
+		}
+	}
+	filepath.WalkDir(h.Prefix, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".fleetclaim") {
+			t.Errorf("%s (%s): leftover temporary file %s", h.Name, name, p)
+		}
+		return nil
+	})
+}
+
+// withHostSettingIn is withHostSetting on an inventory file already rewritten.
+func withHostSettingIn(t *testing.T, path, setting string, hosts ...string) string {
+	t.Helper()
+	inv := mustRead(t, path)
+	for _, h := range hosts {
+		re := regexp.MustCompile(`(?m)^(\s+` + regexp.QuoteMeta(h) + `: \{)`)
+		if !re.MatchString(inv) {
+			t.Fatalf("host %s not in the inventory", h)
+		}
+		inv = re.ReplaceAllString(inv, "${1}"+setting+", ")
+	}
+	out := filepath.Join(t.TempDir(), "inventory.yml")
+	if err := os.WriteFile(out, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestE2ERetriesRecoverFlakyHost: a host that drops its first connection is
+// claimed on the second attempt (its record says so), while a host whose
+// token Cloud rejects is tried once only.
+func TestE2ERetriesRecoverFlakyHost(t *testing.T) {
+	info := startLab(t, 4, "--personalities", "v2+flaky=1,v2+cloud-403=1")
+	results := filepath.Join(t.TempDir(), "r.jsonl")
+	r := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--results", results, "--retries", "2",
+		"--retry-backoff", "10ms", "--wait", "5s", "--no-progress")
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	puts := map[string]int{}
+	for host, n := range claimedHosts(t, info) {
+		puts[host] = n
+	}
+	for _, rec := range readResults(t, results) {
+		var p lab.Personality
+		for _, h := range info.Hosts {
+			if h.Name == rec.Host {
+				p = h.Personality
+			}
+		}
+		switch {
+		case p.Has(lab.FaultFlaky):
+			if rec.Status != claim.StatusClaimed || rec.Attempts != 2 {
+				t.Errorf("flaky host: %s/%s after %d attempts, want claimed after 2: %s", rec.Status, rec.Category, rec.Attempts, rec.Message)
+			}
+		case p.Has(lab.FaultCloud403):
+			if rec.Category != claim.CatTokenRejected || rec.Attempts != 1 {
+				t.Errorf("rejected token: %s after %d attempts, want token-rejected after 1", rec.Category, rec.Attempts)
+			}
+		default:
+			if rec.Status != claim.StatusClaimed || rec.Attempts != 1 {
+				t.Errorf("healthy host %s: %s after %d attempts", rec.Host, rec.Status, rec.Attempts)
+			}
+		}
+	}
+}
