@@ -54,7 +54,11 @@ func TestBadInput(t *testing.T) {
 			"inv.yml:2:9: defaults.port: want a port number, got a list",
 			`inv.yml:3:13: defaults.insecure: want true or false, got "maybe"`,
 			"inv.yml:4:20: defaults.connect_timeout: want a duration"}},
-		{"room not uuid", "inv.yml", "groups:\n  web:\n    rooms: [general, 0b9d4c8e-4f0a-4bd5-9a1c-6b0e1f7a2c11]\n", []string{`inv.yml:3:13: groups.web.rooms: room id "general" is not a UUID`}},
+		{"empty room name", "inv.yml", "groups:\n  web:\n    rooms: [\"\", 0b9d4c8e-4f0a-4bd5-9a1c-6b0e1f7a2c11]\n", []string{`inv.yml:3:13: groups.web.rooms: empty room name`}},
+		{"multi-line room name", "inv.yml", "groups:\n  web:\n    rooms: [\"a\\nb\"]\n", []string{`inv.yml:3:13: groups.web.rooms: room name "a\nb" must be a single line`}},
+		{"inline api token", "inv.yml", "defaults:\n  api_token: secret-value\n", []string{`inv.yml:2:14: defaults.api_token: an inline API token is not allowed: set api_token_file or api_token_env`}},
+		{"api token twice", "inv.yml", "defaults:\n  api_token_env: A\n  api_token_file: /x\n", []string{`inv.yml:3:19: defaults.api_token_file: conflicts with api_token_env at line 2: set only one of them`}},
+		{"bad api token env", "inv.yml", "defaults:\n  api_token_env: 9x\n", []string{`inv.yml:2:18: defaults.api_token_env: "9x" is not an environment variable name`}},
 		{"bad url", "inv.yml", "defaults:\n  url: ftp://cloud\n", []string{`inv.yml:2:8: defaults.url: "ftp://cloud": scheme must be https, http`}},
 		{"url does not parse", "inv.yml", "defaults:\n  url: \"https://[::1\"\n", []string{"inv.yml:2:8: defaults.url:", "does not parse"}},
 		{"bad proxy", "inv.yml", "defaults:\n  proxy: ftp://p:3128\n", []string{"inv.yml:2:10: defaults.proxy: want none, env or a proxy URL"}},
@@ -106,7 +110,7 @@ func TestAllErrorsInOnePass(t *testing.T) {
   url: ftp://x
 groups:
   web:
-    rooms: [nope]
+    rooms: [""]
     children: [ghost]
     hosts:
       w1: {port: 0}
@@ -120,10 +124,10 @@ groups:
 
 func TestOverrideErrors(t *testing.T) {
 	opts := testOpts()
-	opts.Overrides = []string{"prxy=env", "rooms=x", "noequals"}
+	opts.Overrides = []string{"prxy=env", "rooms=[\"\"]", "noequals", "api_token=x"}
 	_, err := loadString(t, "inv.yml", "hosts: {h: {}}\n", opts)
 	text := err.Error()
-	for _, w := range []string{`--set: prxy: unknown key (did you mean "proxy"?)`, `--set: rooms: room id "x" is not a UUID`, "--set: noequals: want key=value"} {
+	for _, w := range []string{`--set: prxy: unknown key (did you mean "proxy"?)`, `rooms: empty room name`, "--set: noequals: want key=value", "--set: api_token: an inline API token is not allowed"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("missing %q in:\n%s", w, text)
 		}

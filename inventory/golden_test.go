@@ -20,6 +20,7 @@ var goldenCases = []struct {
 }{
 	{name: "native-lab", path: "testdata/native/lab.yml"},
 	{name: "native-ssh", path: "testdata/native-ssh/fleet.yml", sshConfig: "testdata/native-ssh/ssh_config"},
+	{name: "native-cloud", path: "testdata/native-cloud/fleet.yml"},
 	{name: "native-set", path: "testdata/native/lab.yml", sets: []string{"proxy=none", "rooms=[1e2d3c4b-5a69-4788-9900-aabbccddeeff]", "kickstart.channel=nightly"}},
 	{name: "ansible-ini", path: "testdata/ansible-ini/hosts.ini"},
 	{name: "ansible-yaml", path: "testdata/ansible-yaml/inventory.yml"},

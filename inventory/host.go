@@ -23,6 +23,8 @@ type Inventory struct {
 
 	// lookupEnv is LoadOptions.LookupEnv, used by CheckSecrets.
 	lookupEnv func(string) (string, bool)
+	// roomRefs are the rooms the inventory gives by name, where written.
+	roomRefs []RoomRef
 }
 
 // Group is a named set of hosts, possibly with child groups.
@@ -90,7 +92,14 @@ func (e Endpoint) String() string {
 type Claim struct {
 	URL   string
 	Token SecretRef
+	// Rooms are room ids (lowercase UUIDs) or room names; names are
+	// turned into ids by ResolveRoomNames before a run.
 	Rooms []string
+	// Space is the Netdata Cloud Space (name or id) the Cloud API is asked
+	// about; empty: the only Space the API token sees.
+	Space string
+	// APIToken is the source of the Cloud API token (never inline).
+	APIToken SecretRef
 	// Proxy is "none", "env" or a proxy URL; empty leaves the agent's own setting.
 	Proxy    string
 	Insecure bool

@@ -39,6 +39,8 @@ const (
 	sKsOfflineBundle
 	sKsAllowReinstall
 	sKsDisableTelemetry
+	sSpace
+	sAPIToken
 	nSlots
 )
 
@@ -57,11 +59,12 @@ const (
 	kEnum                   // one of keyDef.enum
 	kURL                    // http(s) URL
 	kProxy                  // none | env | proxy URL
-	kRooms                  // list of UUIDs (comma-separated string accepted)
+	kRooms                  // list of room UUIDs or names (comma-separated string accepted)
 	kJump                   // ProxyJump syntax, or a list of hops
 	kEnvName                // environment variable name
 	kSHA256                 // 64 hex digits
 	kSecret                 // inline secret, redacted everywhere
+	kNoInline               // a secret that must never be written inline: always an error
 )
 
 // keyDef describes one setting key.
@@ -107,6 +110,10 @@ var keyTable = []keyDef{
 	{name: "kickstart.offline_bundle", slot: sKsOfflineBundle, kind: kLocalPath},
 	{name: "kickstart.allow_reinstall", slot: sKsAllowReinstall, kind: kBool},
 	{name: "kickstart.disable_telemetry", slot: sKsDisableTelemetry, kind: kBool},
+	{name: "space", slot: sSpace, kind: kString},
+	{name: "api_token_env", slot: sAPIToken, kind: kEnvName},
+	{name: "api_token_file", slot: sAPIToken, kind: kLocalPath},
+	{name: "api_token", slot: sAPIToken, kind: kNoInline},
 }
 
 // keyIndex maps a key name to its index in keyTable. Read-only after init.
@@ -130,6 +137,7 @@ var slotNames = [nSlots]string{
 	sKsNativeOnly: "kickstart.native_only", sKsScriptFile: "kickstart.script_file",
 	sKsScriptSHA256: "kickstart.script_sha256", sKsOfflineBundle: "kickstart.offline_bundle",
 	sKsAllowReinstall: "kickstart.allow_reinstall", sKsDisableTelemetry: "kickstart.disable_telemetry",
+	sSpace: "space", sAPIToken: "api_token",
 }
 
 // SettingKeys returns every setting key fleetclaim understands, in

@@ -92,6 +92,7 @@ func LoadBytes(path string, data []byte, opts LoadOptions) (*Inventory, error) {
 	}
 	inv.Warnings = dedupe(Errors(l.warns))
 	inv.lookupEnv = l.lookup
+	inv.roomRefs = l.roomNames
 	return inv, nil
 }
 
@@ -116,6 +117,8 @@ type loader struct {
 
 	ssh       *sshConf
 	overrides []val
+	// roomNames are the rooms written by name, with their places.
+	roomNames []RoomRef
 }
 
 // groupRec is a group as read, before resolution.
@@ -181,7 +184,7 @@ func newLoader(path string, opts LoadOptions) (*loader, error) {
 	if l.lookup == nil {
 		l.lookup = os.LookupEnv
 	}
-	l.conv = conv{dir: l.dir, home: l.home, errs: &l.errs}
+	l.conv = conv{dir: l.dir, home: l.home, errs: &l.errs, roomNames: &l.roomNames}
 	// Group 0 is "all": the defaults, ancestor of every group.
 	l.group("all", path, 0, 0).defined = true
 	return l, nil

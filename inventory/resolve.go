@@ -13,6 +13,7 @@ import (
 const (
 	DefaultURL            = "https://app.netdata.cloud"
 	DefaultTokenEnv       = "NETDATA_CLAIM_TOKEN"
+	DefaultAPITokenEnv    = "NETDATA_CLOUD_API_TOKEN"
 	DefaultPort           = 22
 	DefaultConnectTimeout = 10 * time.Second
 )
@@ -438,9 +439,10 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		ConnectTimeout: DefaultConnectTimeout,
 		Become:         "none",
 		Claim: Claim{
-			URL:    DefaultURL,
-			Token:  SecretRef{Env: DefaultTokenEnv},
-			Method: "auto",
+			URL:      DefaultURL,
+			Token:    SecretRef{Env: DefaultTokenEnv},
+			APIToken: SecretRef{Env: DefaultAPITokenEnv},
+			Method:   "auto",
 			Kickstart: Kickstart{
 				Channel: "stable",
 			},
@@ -517,6 +519,10 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 			host.Claim.Kickstart.AllowReinstall = v.n != 0
 		case sKsDisableTelemetry:
 			host.Claim.Kickstart.DisableTelemetry = v.n != 0
+		case sSpace:
+			host.Claim.Space = v.s
+		case sAPIToken:
+			host.Claim.APIToken = secretRef(v)
 		}
 	}
 	if len(host.KnownHosts) == 0 && l.home != "" {

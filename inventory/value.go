@@ -78,6 +78,8 @@ type conv struct {
 	dir  string // inventory directory, absolute
 	home string
 	errs *Errors
+	// roomNames receives every room given by name, where it is written.
+	roomNames *[]RoomRef
 }
 
 func (c *conv) errorf(file string, line, col int, key, format string, args ...any) {
@@ -175,6 +177,8 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 	}
 
 	switch kd.kind {
+	case kNoInline:
+		return bad("an inline API token is not allowed: set api_token_file or api_token_env (default %s)", DefaultAPITokenEnv)
 	case kString, kSecret:
 		s, ok := scalar()
 		if !ok {
@@ -311,12 +315,23 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 		good := true
 		for _, it := range items {
 			r := strings.TrimSpace(it.Value)
-			if !isUUID(r) {
-				c.errorf(file, it.Line, it.Column, fullKey, "room id %q is not a UUID", truncate(r, 80))
+			switch {
+			case isUUID(r):
+				r = strings.ToLower(r)
+			case r == "":
+				c.errorf(file, it.Line, it.Column, fullKey, "empty room name")
 				good = false
 				continue
+			case strings.ContainsAny(r, "\r\n") || strings.IndexByte(r, 0) >= 0 || len(r) > 200:
+				c.errorf(file, it.Line, it.Column, fullKey, "room name %q must be a single line of at most 200 bytes", truncate(r, 80))
+				good = false
+				continue
+			default:
+				// A name: resolved to its id through the Cloud API at run time.
+				if c.roomNames != nil {
+					*c.roomNames = append(*c.roomNames, RoomRef{Name: r, File: file, Line: it.Line, Col: it.Column, Key: fullKey})
+				}
 			}
-			r = strings.ToLower(r)
 			if !slices.Contains(v.list, r) {
 				v.list = append(v.list, r)
 			}
@@ -325,7 +340,7 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 			return val{}, false
 		}
 		if len(v.list) == 0 {
-			return bad("no room ids")
+			return bad("no rooms")
 		}
 	case kJump:
 		var specs []string
@@ -377,7 +392,7 @@ func kindWant(k kind) string {
 	case kLocalPaths:
 		return "a list of paths"
 	case kRooms:
-		return "a list of room ids"
+		return "a list of room ids or names"
 	case kJump:
 		return "a jump host list"
 	case kBool:

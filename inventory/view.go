@@ -32,6 +32,8 @@ type HostView struct {
 	NetdataPrefix       string            `json:"netdata_prefix"`
 	Hostname            string            `json:"hostname"`
 	Kickstart           KickstartView     `json:"kickstart"`
+	Space               string            `json:"space"`
+	APIToken            string            `json:"api_token"`
 	Sources             map[string]string `json:"sources"`
 }
 
@@ -89,7 +91,9 @@ func (h *Host) View() HostView {
 			AllowReinstall:   h.Claim.Kickstart.AllowReinstall,
 			DisableTelemetry: h.Claim.Kickstart.DisableTelemetry,
 		},
-		Sources: make(map[string]string, nSlots),
+		Space:    h.Claim.Space,
+		APIToken: h.Claim.APIToken.String(),
+		Sources:  make(map[string]string, nSlots),
 	}
 	for _, name := range slotNames {
 		src, ok := h.Sources[name]
@@ -126,6 +130,7 @@ func (h *Host) Settings() []Setting {
 		sKsNativeOnly: boolString(v.Kickstart.NativeOnly), sKsScriptFile: v.Kickstart.ScriptFile,
 		sKsScriptSHA256: v.Kickstart.ScriptSHA256, sKsOfflineBundle: v.Kickstart.OfflineBundle,
 		sKsAllowReinstall: boolString(v.Kickstart.AllowReinstall), sKsDisableTelemetry: boolString(v.Kickstart.DisableTelemetry),
+		sSpace: v.Space, sAPIToken: v.APIToken,
 	}
 	out := make([]Setting, 0, nSlots)
 	for s, name := range slotNames {
