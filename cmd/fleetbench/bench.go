@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"flag"
 	"fmt"
@@ -44,6 +45,7 @@ type fleet struct {
 	ansibleInv string
 	script     string // the claim script, on stdin of `sh -s`
 	sshds      []*exec.Cmd
+	method     string
 }
 
 type target struct {
@@ -212,7 +214,7 @@ func setup(ctx context.Context, c *config) (*fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{info: info, knownHosts: info.KnownHosts(), inventory: info.Inventory()}
+	f := &fleet{info: info, knownHosts: info.KnownHosts(), inventory: info.Inventory(), method: c.method}
 	for _, h := range info.Hosts {
 		f.targets = append(f.targets, target{name: h.Name, prefix: h.Prefix, port: h.Port})
 	}
@@ -291,6 +293,14 @@ func (f *fleet) reset(ctx context.Context) error {
 				for _, p := range []string{"etc/netdata/claim.conf", "var/lib/netdata/cloud.d/claimed_id", "var/lib/netdata/cloud.d/cloud.conf", "var/lib/netdata/cloud.d/token"} {
 					_ = os.Remove(filepath.Join(nd, p))
 				}
+				// A v1 node's id is its machine GUID, and the lab Cloud (like
+				// Netdata Cloud) refuses a node id it already holds: give the
+				// host a new GUID, as a re-imaged machine would have.
+				if f.method == "v1" {
+					if err := os.WriteFile(filepath.Join(nd, "var/lib/netdata/registry/netdata.public.unique.id"), []byte(newUUID()+"\n"), 0o644); err != nil {
+						errs <- err
+					}
+				}
 				if out, err := exec.CommandContext(ctx, filepath.Join(t.prefix, "etc/init.d/netdata"), "restart").CombinedOutput(); err != nil {
 					errs <- fmt.Errorf("%s: restart: %v: %s", t.name, err, out)
 				}
@@ -308,6 +318,14 @@ func (f *fleet) reset(ctx context.Context) error {
 	}
 	fmt.Printf("      (hosts reset in %s)\n", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func (f *fleet) close(c *config) {

@@ -18,6 +18,9 @@ import (
 // with FC_PREFIX set to the host's prefix for the scripts of pssh and the
 // floor. fleetclaim gets the lab's inventory with the ports and known_hosts
 // swapped; the hosts' programs are the lab's (netdatacli, netdata-claim.sh).
+// SHLVL=1 keeps bash (root's login shell here) from sourcing ~/.bashrc in
+// every session, as it does under sshd: this machine's runs `pyenv init`
+// (~100 ms per session), which a fleet's servers would not.
 func (f *fleet) startSSHD(ctx context.Context, c *config) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("--sshd needs root (sshd runs as root and logs users in)")
@@ -66,7 +69,7 @@ StrictModes no
 MaxStartups 200
 MaxSessions 20
 LogLevel ERROR
-SetEnv FC_PREFIX=%s
+SetEnv FC_PREFIX=%s SHLVL=1
 Subsystem sftp internal-sftp
 `, port, hostKey, auth, t.prefix)
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
