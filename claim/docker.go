@@ -126,6 +126,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 		r.res.Message = "would claim the agent in container " + ctr.Name
 		r.res.Plan = []string{
 			fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
+			"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/cloud_fullchain.pem") + ", when set",
 			"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
 			"wait until the agent reports online"}
 		return nil
@@ -133,13 +134,36 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	default:
 		return fail(CatMethodUnavailable, "%s of a container is not available: recreate the container with a new volume instead", c.opts.Mode)
 	}
-	token, _, err := c.claimInputs(h)
+	token, ca, err := c.claimInputs(h)
 	if err != nil {
 		return err
 	}
 	conf, err := claimConfText(h, token)
 	if err != nil {
 		return err
+	}
+	if len(ca) > 0 {
+		// The CA chain goes into the container's cloud.d, content on stdin.
+		writeCA := `umask 022
+mkdir -p "$1" && t="$1/.cloud_fullchain.pem.fleetclaim.$$" && cat > "$t" && chmod 0644 "$t" && mv -f "$t" "$1/cloud_fullchain.pem" || { rm -f "${t:-}"; echo fleetclaim-error=write-ca; exit 0; }
+if [ "$(id -u)" = 0 ]; then chown -R "$2" "$1" 2>/dev/null; fi
+echo written=1`
+		cmd, err := dockerExec(ctr.Name, true, "sh", "-c", writeCA, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.RunAsUser)
+		if err != nil {
+			return err
+		}
+		if err := r.step("ca-chain", func() error {
+			res, err := run.Run(ctx, cmd, strings.NewReader(string(ca)))
+			if err != nil {
+				return err
+			}
+			if out := parseKV(res.Stdout); out["fleetclaim-error"] != "" || out["written"] != "1" {
+				return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 200))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	inside := `umask 077
 t="$1/.claim.conf.fleetclaim.$$"

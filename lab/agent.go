@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,11 @@ type agent struct {
 	logf   func(format string, args ...any)
 	mu     sync.Mutex
 	claimM sync.Mutex // serialises claims, like the agent's claiming spinlock
+	// installed is false on a host without Netdata until the lab's
+	// kickstart.sh installs the agent.
+	installed atomic.Bool
+
+	guid string // machine GUID, read from disk (or made) at start
 
 	running     bool
 	webPort     int // [web] default port of netdata.conf at start; 0 = API off
@@ -94,10 +100,46 @@ func (a *agent) start(ctx context.Context) {
 	a.online = false
 	a.failure = ""
 	a.mu.Unlock()
+	a.loadGUID()
 	a.loadClaim()
-	if a.h.personality.Kind == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
+	if a.kind() == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
 		a.claimFromConf(ctx)
 	}
+}
+
+// kind is how this agent behaves (see AgentKind.agentKind).
+func (a *agent) kind() AgentKind { return a.h.personality.Kind.agentKind() }
+
+// loadGUID reads the machine GUID from disk, as the agent does at start;
+// when the file is gone (a new identity) it makes a new one and writes it.
+func (a *agent) loadGUID() {
+	file := a.h.paths.guidFile()
+	g := ""
+	if data, err := os.ReadFile(file); err == nil {
+		g = strings.ToLower(strings.TrimSpace(string(data)))
+	}
+	if !isUUID(g) {
+		g = randomUUID()
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err == nil {
+			if err := writeFileAtomic(file, []byte(g), 0o644); err != nil {
+				a.logf("host %s: write machine GUID: %v", a.h.name, err)
+			}
+		}
+	}
+	a.mu.Lock()
+	old := a.guid
+	a.guid = g
+	a.mu.Unlock()
+	if old != g && a.h.lab != nil {
+		a.h.lab.setGUID(a.h, old, g)
+	}
+}
+
+// machineGUID is the agent's current machine GUID.
+func (a *agent) machineGUID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.guid
 }
 
 // readWebPort reads the agent's web port from netdata.conf, as the agent
@@ -178,7 +220,7 @@ func (a *agent) loadClaim() {
 // reloadClaimingState is `netdatacli reload-claiming-state`.
 func (a *agent) reloadClaimingState(ctx context.Context) string {
 	a.loadClaim()
-	if !a.isClaimed() && a.h.personality.Kind == KindV2 {
+	if !a.isClaimed() && a.kind() == KindV2 {
 		a.claimFromConf(ctx)
 	}
 	a.mu.Lock()
@@ -341,7 +383,7 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 		"token":     req.token,
 		"rooms":     rooms,
 		"publicKey": string(pub),
-		"mGUID":     a.h.guid,
+		"mGUID":     a.machineGUID(),
 	})
 
 	trusted := ""
@@ -503,12 +545,12 @@ func (a *agent) saveClaim(req claimRequest, nodeID string) error {
 		return err
 	}
 	var conf string
-	if a.h.personality.Kind == KindV1 {
+	if a.kind() == KindV1 {
 		conf = fmt.Sprintf("[global]\n    enabled = yes\n    cloud base url = %s\n", req.url)
 	} else {
 		conf = fmt.Sprintf("[global]\n    url = %s\n    proxy = %s\n    token = %s\n    rooms = %s\n    insecure = %s\n    machine_guid = %s\n    claimed_id = %s\n    hostname = %s\n",
 			req.url, req.proxy, req.token, req.rooms, map[bool]string{true: "yes", false: "no"}[req.insecure],
-			a.h.guid, nodeID, a.h.name)
+			a.machineGUID(), nodeID, a.h.name)
 	}
 	return writeFileAtomic(filepath.Join(dir, "cloud.conf"), []byte(conf), 0o600)
 }
@@ -517,7 +559,7 @@ func (a *agent) saveClaim(req claimRequest, nodeID string) error {
 func (a *agent) aclkState() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.h.personality.Kind == KindNoCloud {
+	if a.kind() == KindNoCloud {
 		return "ACLK Available: No"
 	}
 	var b strings.Builder
@@ -536,7 +578,7 @@ func (a *agent) aclkState() string {
 	if a.online {
 		b.WriteString("Received Cloud MQTT Messages: 3\nMQTT Messages Confirmed by Remote Broker (PUBACKs): 3\nPending PUBACKS: 0\nMQTT Messages Dropped Without a PUBACK (since start): 0\nServer Receive Maximum: 100\n")
 		fmt.Fprintf(&b, "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: 0\n\tRelationship: self\n\tAlert Streaming Status:\n\t\tUpdates: 1\n\t\tCheckpoints: 0\n\t\tAlert count: 0\n\t\tAlert snapshot count: 0",
-			a.h.guid, a.h.name, a.claimedID, a.claimedID)
+			a.guid, a.h.name, a.claimedID, a.claimedID)
 	}
 	return b.String()
 }
@@ -568,7 +610,7 @@ func (a *agent) proxyDisplayLocked() string {
 func (a *agent) aclkStateJSON() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.h.personality.Kind == KindNoCloud {
+	if a.kind() == KindNoCloud {
 		return `{"aclk-available":false}`
 	}
 	type nodeInstance struct {
@@ -610,7 +652,7 @@ func (a *agent) aclkStateJSON() string {
 	s := state{Available: true, Version: 2, Protocols: []string{"Protobuf"}, Claimed: a.claimedID != "",
 		CloudURL: a.cloudURLLocked(), Proxy: a.proxyDisplayLocked(), Online: a.online, Protocol: "Protobuf",
 		MQTTVersion: 5, Reconnects: max(a.connections-1, 0)}
-	ni := nodeInstance{Hostname: a.h.name, MGUID: a.h.guid, Relationship: "self", StreamingOnline: true,
+	ni := nodeInstance{Hostname: a.h.name, MGUID: a.guid, Relationship: "self", StreamingOnline: true,
 		AlertSync: map[string]int{"updates": 1, "checkpoints": 0, "alert-count": 0, "alert-snapshot-count": 0}}
 	if a.claimedID != "" {
 		id := a.claimedID
@@ -662,7 +704,7 @@ func (a *agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (a *agent) infoV1() any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cloud := a.h.personality.Kind != KindNoCloud
+	cloud := a.kind() != KindNoCloud
 	type info struct {
 		Version        string   `json:"version"`
 		UID            string   `json:"uid"`
@@ -680,7 +722,7 @@ func (a *agent) infoV1() any {
 		StreamEnabled  bool     `json:"stream-enabled"`
 		HTTPSEnabled   bool     `json:"https-enabled"`
 	}
-	return info{Version: "v" + a.h.personality.Version, UID: a.h.guid, HostsAvailable: 1,
+	return info{Version: "v" + a.h.personality.Version, UID: a.guid, HostsAvailable: 1,
 		MirroredHosts: []string{a.h.name}, OSName: "Debian GNU/Linux", KernelName: "Linux",
 		Architecture: prebuiltArch(), CloudEnabled: cloud, CloudAvailable: cloud,
 		AgentClaimed: a.claimedID != "", ACLKAvailable: a.online, MemoryMode: "dbengine",
@@ -719,7 +761,7 @@ func (a *agent) infoV2() any {
 		Application map[string]any `json:"application"`
 		Cloud       map[string]any `json:"cloud"`
 	}
-	return map[string]any{"api": 2, "agents": []agentInfo{{MG: a.h.guid, ND: nd, NM: a.h.name, Now: now.Unix(),
+	return map[string]any{"api": 2, "agents": []agentInfo{{MG: a.guid, ND: nd, NM: a.h.name, Now: now.Unix(),
 		Application: map[string]any{"package": map[string]any{"version": "v" + a.h.personality.Version,
 			"type": "kickstart-static", "arch": prebuiltArch()}},
 		Cloud: cloud}}}

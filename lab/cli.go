@@ -33,8 +33,11 @@ commands:
   stats  --dir DIR      what the lab served (connections, sessions, execs, ...) as JSON
   serve  --hosts N --dir DIR ...   run the lab in the foreground (what "up" starts)
 
-personality spec: comma-separated KIND[:VERSION][+FAULT...]=COUNT, e.g.
+personality spec: comma-separated KIND[:VERSION][+FAULT...][+cloned]=COUNT, e.g.
   v1=2,nocloud=1,none=1,v2+cloud-503=3     (other hosts are healthy v2 agents)
+  kinds: v2, v1, nocloud, distro (native layout, no Cloud), docker (agent in a
+  container behind a docker stand-in), none (DIR/kickstart.sh installs one);
+  +cloned: the entry's hosts share one machine GUID
 `
 
 // Main runs `fleetclaim lab ARGS...` and returns the exit code.
@@ -43,7 +46,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// netdatacli or init-script call on a lab host, so they must stay cheap.
 	if len(args) > 0 {
 		switch args[0] {
-		case "netdatacli", "service", "claim-v1":
+		case "netdatacli", "service", "claim-v1", "kickstart":
 			return runHelper(ctx, args[0], args[1:], stdout, stderr)
 		}
 	}

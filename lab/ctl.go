@@ -70,8 +70,11 @@ func (l *Lab) handleCtl(c net.Conn) {
 }
 
 func (l *Lab) dispatch(ctx context.Context, req ctlRequest) ctlReply {
+	if req.Op == "kickstart" {
+		return l.kickstart(ctx, req.Args)
+	}
 	h := l.byName[req.Host]
-	if h == nil || h.agent == nil {
+	if h == nil || !h.agent.installed.Load() {
 		return ctlReply{Exit: 127, Stderr: fmt.Sprintf("fleetclaim lab: host %q has no Netdata Agent\n", req.Host)}
 	}
 	switch req.Op {
@@ -159,7 +162,7 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 			<-ctx.Done()
 			return ctlReply{Exit: 255}
 		}
-		if a.h.personality.Kind != KindV2 {
+		if a.kind() != KindV2 {
 			// Agents before v2 only re-read claimed_id and answer nothing.
 			a.loadClaim()
 			return ok("")

@@ -36,7 +36,15 @@
 // Hosts carry a Personality: the agent generation (v2, v1, nocloud, none),
 // its version, and faults injected at one point each (TCP accept, SSH
 // handshake, an exec, the agent's claim, the lab Cloud's answer), chosen with
-// a spec like "v1=2,nocloud=1,v2+cloud-503=3".
+// a spec like "v1=2,nocloud=1,v2+cloud-503=3". Three kinds need more than
+// an agent: "distro" is a package without Cloud in the native layout
+// (PREFIX/etc/netdata, PREFIX/usr/sbin, no .install-type); "docker" has no
+// agent of its own but a `docker` stand-in on its PATH and one running
+// container whose agent is a v2 agent (docker.go); "none" has no Netdata
+// until DIR/kickstart.sh, pushed and run on it, installs a v2 agent
+// (kickstart.go). "+cloned" makes an entry's hosts share one machine GUID;
+// an agent re-reads its GUID at start and makes a new one when the file is
+// gone, as a real agent does.
 //
 // The lab never imports fleetclaim's product packages, and no product package
 // imports the lab: the contract between them is the files above. Tests in

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +68,8 @@ type Lab struct {
 
 	hosts  []*host
 	byName map[string]*host
-	byGUID map[string]*host
+	guidMu sync.Mutex
+	byGUID map[string][]*host // clones share a machine GUID
 	cloud  *cloud
 	api    *apiListener
 	apiSrv *http.Server
@@ -76,6 +78,9 @@ type Lab struct {
 	info   Info
 
 	stats counters
+
+	env       helperEnv  // what the hosts' programs run (kickstart installs with it)
+	installMu sync.Mutex // one kickstart install at a time
 
 	wg     sync.WaitGroup
 	connMu sync.Mutex
@@ -128,7 +133,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Lab{dir: dir, runUser: u.Username, logger: log.New(logw, "lab: ", log.LstdFlags|log.Lmicroseconds),
-		ctx: lctx, cancel: cancel, byName: map[string]*host{}, byGUID: map[string]*host{}, conns: map[net.Conn]struct{}{}, procs: map[int]struct{}{}, api: newAPIListener()}
+		ctx: lctx, cancel: cancel, byName: map[string]*host{}, byGUID: map[string][]*host{}, conns: map[net.Conn]struct{}{}, procs: map[int]struct{}{}, api: newAPIListener()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -173,30 +178,39 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.cloud = newCloud(dir, k, l.logf)
 	l.cloud.stats = l.Stats
 	l.cloud.online = func(mguid string) bool {
-		h := l.byGUID[mguid]
-		if h == nil || h.agent == nil {
-			return false
+		l.guidMu.Lock()
+		hosts := l.byGUID[mguid]
+		l.guidMu.Unlock()
+		for _, h := range hosts {
+			h.agent.mu.Lock()
+			on := h.agent.online
+			h.agent.mu.Unlock()
+			if on {
+				return true
+			}
 		}
-		h.agent.mu.Lock()
-		defer h.agent.mu.Unlock()
-		return h.agent.online
+		return false
 	}
 	width := max(3, len(strconv.Itoa(opts.Hosts)))
 	groups := groupNames()
 	for i := range opts.Hosts {
 		name := fmt.Sprintf("lab-%0*d", width, i+1)
-		h := &host{index: i, name: name, group: groups[i%len(groups)], personality: personalities[i],
-			paths: newHostPaths(filepath.Join(dir, "hosts", name)), guid: k.uuid(fmt.Sprintf("machine-guid:%d", i)),
-			lab: l}
-		if h.personality.Kind != KindNone {
-			h.agent = &agent{h: h, keys: keys, logf: l.logf}
+		p := personalities[i]
+		guid := k.uuid(fmt.Sprintf("machine-guid:%d", i))
+		if p.CloneGroup != 0 {
+			guid = k.uuid(fmt.Sprintf("clone-guid:%d", p.CloneGroup))
 		}
+		h := &host{index: i, name: name, group: groups[i%len(groups)], personality: p,
+			paths: pathsFor(filepath.Join(dir, "hosts", name), p.Kind), guid: guid, lab: l}
+		// Every host has an agent; on a host without Netdata it counts as
+		// installed only once kickstart put it there (in this run or before).
+		h.agent = &agent{h: h, keys: keys, logf: l.logf}
+		h.agent.installed.Store(p.Kind != KindNone || fileExists(filepath.Join(h.paths.conf, ".install-type")))
 		if len(h.personality.Faults) > 0 {
 			l.cloud.faults[h.guid] = h.personality
 		}
 		l.hosts = append(l.hosts, h)
 		l.byName[name] = h
-		l.byGUID[h.guid] = h
 	}
 
 	// Keys and listeners: one TCP port per host, nothing else per host.
@@ -231,6 +245,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	}
 
 	env := helperEnv{exe: exe, sock: sock, runUser: l.runUser}
+	l.env = env
 	if err := l.parallel(func(h *host) error { return installHost(h, env) }); err != nil {
 		return nil, fmt.Errorf("lab: install: %w", err)
 	}
@@ -245,7 +260,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.apiSrv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h, _ := r.Context().Value(hostCtxKey{}).(*host)
-			if h == nil || h.agent == nil {
+			if h == nil || !h.agent.installed.Load() {
 				http.NotFound(w, r)
 				return
 			}
@@ -262,10 +277,11 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	// find a claim.conf claim in the background, as they would at boot.
 	var pending []*host
 	_ = l.parallel(func(h *host) error {
-		if h.agent == nil || h.personality.Has(FaultAgentStopped) {
+		if !h.agent.installed.Load() || h.personality.Has(FaultAgentStopped) {
 			return nil
 		}
 		a := h.agent
+		a.loadGUID()
 		a.mu.Lock()
 		a.running, a.startedAt = true, time.Now()
 		a.mu.Unlock()
@@ -277,7 +293,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil
 	})
 	for _, h := range l.hosts {
-		if a := h.agent; a != nil && a.isRunning() && h.personality.Kind == KindV2 && !a.isClaimed() &&
+		if a := h.agent; a.isRunning() && a.kind() == KindV2 && !a.isClaimed() &&
 			fileExists(filepath.Join(h.paths.conf, "claim.conf")) {
 			pending = append(pending, h)
 		}
@@ -309,6 +325,19 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.logf("%d hosts, Cloud %s, ready in %s", len(l.hosts), l.cloud.url, time.Since(began).Round(time.Millisecond))
 	ok = true
 	return l, nil
+}
+
+// setGUID records that h's agent now has machine GUID guid (was old).
+func (l *Lab) setGUID(h *host, old, guid string) {
+	l.guidMu.Lock()
+	defer l.guidMu.Unlock()
+	if old != "" {
+		l.byGUID[old] = slices.DeleteFunc(l.byGUID[old], func(x *host) bool { return x == h })
+		if len(l.byGUID[old]) == 0 {
+			delete(l.byGUID, old)
+		}
+	}
+	l.byGUID[guid] = append(l.byGUID[guid], h)
 }
 
 // parallel runs f for every host on a few workers and returns the first error.
@@ -476,6 +505,9 @@ func (l *Lab) writeFiles(k keyring) error {
 	if err := writeFileAtomic(filepath.Join(l.dir, "token"), []byte(l.cloud.token+"\n"), 0o600); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
+	if err := writeFileAtomic(filepath.Join(l.dir, "kickstart.sh"), []byte(kickstartScript(l.env)), 0o755); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
 	if err := l.cloud.writeAPITokens(); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
@@ -485,8 +517,15 @@ func (l *Lab) writeFiles(k keyring) error {
 	info := Info{PID: os.Getpid(), Dir: l.dir, User: l.runUser, CloudURL: l.cloud.url, SpaceID: l.cloud.spaceID,
 		Rooms: l.cloud.rooms, Socket: filepath.Join(l.dir, "lab.sock"), Started: time.Now().UTC()}
 	for _, h := range l.hosts {
+		guid := h.agent.machineGUID()
+		switch {
+		case !h.agent.installed.Load():
+			guid = ""
+		case guid == "":
+			guid = h.guid
+		}
 		info.Hosts = append(info.Hosts, HostInfo{Name: h.name, Address: "127.0.0.1", Port: h.port,
-			Prefix: h.paths.prefix, Group: h.group, Personality: h.personality, MachineGUID: h.guid})
+			Prefix: h.paths.prefix, Group: h.group, Personality: h.personality, MachineGUID: guid})
 	}
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
@@ -524,7 +563,7 @@ func (l *Lab) inventory() string {
 				continue
 			}
 			fmt.Fprintf(&b, "      %s: {address: 127.0.0.1, port: %d, netdata_prefix: %s}", h.name, h.port, yamlScalar(h.paths.prefix))
-			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.Version != KindV2.defaultVersion() {
+			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.CloneGroup != 0 || p.Version != KindV2.defaultVersion() {
 				fmt.Fprintf(&b, "  # personality: %s", p)
 			}
 			b.WriteString("\n")

@@ -10,9 +10,12 @@ import (
 	"strings"
 )
 
-// hostPaths are the places a simulated static install uses under a host's prefix.
+// hostPaths are the places a simulated install uses under a host's prefix:
+// the static-install layout by default, the native layout (a distribution
+// package, or the netdata/netdata image inside a container) with nativePaths.
 type hostPaths struct {
 	prefix   string // DIR/hosts/NAME, the host's "/"
+	root     string // the agent's "/": the prefix, or a container's root directory
 	netdata  string // PREFIX/opt/netdata
 	bin      string // PREFIX/opt/netdata/bin
 	conf     string // PREFIX/opt/netdata/etc/netdata
@@ -25,6 +28,7 @@ func newHostPaths(prefix string) hostPaths {
 	nd := filepath.Join(prefix, "opt", "netdata")
 	return hostPaths{
 		prefix:   prefix,
+		root:     prefix,
 		netdata:  nd,
 		bin:      filepath.Join(nd, "bin"),
 		conf:     filepath.Join(nd, "etc", "netdata"),
@@ -32,6 +36,49 @@ func newHostPaths(prefix string) hostPaths {
 		cloudDir: filepath.Join(nd, "var", "lib", "netdata", "cloud.d"),
 		initd:    filepath.Join(prefix, "etc", "init.d", "netdata"),
 	}
+}
+
+// nativePaths is the native layout (/etc/netdata, /usr/sbin,
+// /var/lib/netdata) rooted at root, on the host with prefix.
+func nativePaths(prefix, root string) hostPaths {
+	return hostPaths{
+		prefix:   prefix,
+		root:     root,
+		netdata:  root,
+		bin:      filepath.Join(root, "usr", "sbin"),
+		conf:     filepath.Join(root, "etc", "netdata"),
+		varLib:   filepath.Join(root, "var", "lib", "netdata"),
+		cloudDir: filepath.Join(root, "var", "lib", "netdata", "cloud.d"),
+		initd:    filepath.Join(root, "etc", "init.d", "netdata"),
+	}
+}
+
+// containerRoot is the root directory of a docker host's "netdata" container.
+func containerRoot(prefix string) string {
+	return filepath.Join(prefix, "var", "lib", "lab-docker", "containers", "netdata")
+}
+
+// pathsFor is the layout of a host's agent.
+func pathsFor(prefix string, kind AgentKind) hostPaths {
+	switch kind {
+	case KindDistro:
+		return nativePaths(prefix, prefix)
+	case KindDocker:
+		return nativePaths(prefix, containerRoot(prefix))
+	}
+	return newHostPaths(prefix)
+}
+
+// binDir is the directory of lab programs on a host's own PATH (the docker
+// stand-in), searched before the system's.
+func (p hostPaths) binDir() string { return filepath.Join(p.prefix, "usr", "local", "lab-bin") }
+
+// dockerSocket is the docker host's socket (DOCKER_HOST points at it).
+func (p hostPaths) dockerSocket() string { return filepath.Join(p.prefix, "run", "docker.sock") }
+
+// dockerLog is where the docker stand-in logs every argv it was given.
+func (p hostPaths) dockerLog() string {
+	return filepath.Join(p.prefix, "var", "log", "lab-docker-argv.log")
 }
 
 func (p hostPaths) guidFile() string {
@@ -71,13 +118,27 @@ type helperEnv struct {
 // never touches agent state (machine GUID, cloud.d, claim.conf).
 func installHost(h *host, env helperEnv) error {
 	p := h.paths
+	if err := os.MkdirAll(p.prefix, 0o755); err != nil {
+		return fmt.Errorf("host %s: %w", h.name, err)
+	}
 	if err := installFaultTools(h); err != nil {
 		return err
 	}
-	if h.personality.Kind == KindNone {
-		return os.MkdirAll(p.prefix, 0o755)
+	if h.personality.Kind == KindDocker {
+		if err := installDocker(h); err != nil {
+			return fmt.Errorf("host %s: %w", h.name, err)
+		}
 	}
-	for _, d := range []string{p.bin, p.conf, filepath.Join(p.varLib, "registry"), filepath.Join(p.prefix, "etc", "init.d")} {
+	if !h.agent.installed.Load() {
+		return nil // no Netdata until kickstart installs it
+	}
+	return installAgent(h, env)
+}
+
+// installAgent lays out the agent's programs and configuration.
+func installAgent(h *host, env helperEnv) error {
+	p := h.paths
+	for _, d := range []string{p.bin, p.conf, filepath.Join(p.varLib, "registry"), filepath.Dir(p.initd)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("host %s: %w", h.name, err)
 		}
@@ -95,13 +156,17 @@ func installHost(h *host, env helperEnv) error {
 		{p.initd, helperScript(env, "service", h.name,
 			"SysV-style init script (start|stop|restart|status) for this host's simulated agent"), 0o755},
 	}
-	if h.personality.Kind != KindNoCloud {
+	if h.personality.Kind.agentKind() != KindNoCloud {
+		itype := "kickstart-static"
+		if h.personality.Kind == KindDocker {
+			itype = "oci"
+		}
 		files = append(files, struct {
 			path string
 			data string
 			mode os.FileMode
 		}{filepath.Join(p.conf, ".install-type"),
-			"INSTALL_TYPE='kickstart-static'\nPREBUILT_ARCH='" + prebuiltArch() + "'\n", 0o644})
+			"INSTALL_TYPE='" + itype + "'\nPREBUILT_ARCH='" + prebuiltArch() + "'\n", 0o644})
 	}
 	for _, f := range files {
 		// Created with their mode (under the umask, like any install); an
@@ -140,7 +205,7 @@ func helperScript(env helperEnv, verb, name, what string) string {
 // claim.conf and asks the agent to reload; for v1 (and the old builds without
 // Cloud) a script that claims through the lab process itself.
 func claimScript(h *host, env helperEnv) string {
-	if h.personality.Kind == KindV1 || h.personality.Kind == KindNoCloud {
+	if k := h.personality.Kind.agentKind(); k == KindV1 || k == KindNoCloud {
 		return fmt.Sprintf(`#!/bin/sh
 # netdata-claim.sh (fleetclaim lab, Netdata v%s behaviour): claims this node itself
 # and reports the outcome through its exit code.
@@ -231,7 +296,7 @@ exit 1
 // buildInfo is `netdata -W buildinfo` in the layout of the agent's version.
 func buildInfo(h *host) string {
 	p := h.personality
-	cloud := p.Kind != KindNoCloud
+	cloud := p.Kind.agentKind() != KindNoCloud
 	v := "v" + p.Version
 	if versionBefore(p.Version, 1, 41) {
 		// The older, colon-aligned layout.

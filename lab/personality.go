@@ -22,16 +22,39 @@ const (
 	// KindNoCloud is an agent built without Cloud support (like Debian's own
 	// package): it can never be claimed.
 	KindNoCloud AgentKind = "nocloud"
-	// KindNone is a host without any Netdata installed.
+	// KindNone is a host without any Netdata installed. The lab's
+	// kickstart.sh (DIR/kickstart.sh) installs a v2 agent on it.
 	KindNone AgentKind = "none"
+	// KindDocker is a host without an agent of its own but with a `docker`
+	// command (a stand-in on the host's PATH) and one running container,
+	// "netdata" from the netdata/netdata image, whose agent is a v2 agent
+	// with the image's native layout.
+	KindDocker AgentKind = "docker"
+	// KindDistro is a distribution's own package built without Cloud (like
+	// Debian's netdata 1.37.1): native layout (/etc/netdata, /usr/sbin,
+	// /var/lib/netdata under the prefix), no .install-type.
+	KindDistro AgentKind = "distro"
 )
+
+// agentKind is how the host's agent behaves: a container's agent and the
+// agent kickstart installs on a bare host are v2 agents, a distribution
+// package without Cloud behaves like any agent without Cloud.
+func (k AgentKind) agentKind() AgentKind {
+	switch k {
+	case KindDocker, KindNone:
+		return KindV2
+	case KindDistro:
+		return KindNoCloud
+	}
+	return k
+}
 
 // defaultVersion is the version each kind reports unless a personality says otherwise.
 func (k AgentKind) defaultVersion() string {
 	switch k {
 	case KindV1:
 		return "1.44.3"
-	case KindNoCloud:
+	case KindNoCloud, KindDistro:
 		return "1.37.1"
 	case KindNone:
 		return ""
@@ -91,6 +114,11 @@ type Personality struct {
 	Kind    AgentKind `json:"kind"`
 	Version string    `json:"version,omitempty"`
 	Faults  []Fault   `json:"faults,omitempty"`
+	// CloneGroup, when not 0, makes the host a clone: every host of the
+	// same group starts with the same machine GUID (a VM image copied
+	// with its agent's identity). Spec: "+cloned"; each spec entry with
+	// it is its own group.
+	CloneGroup int `json:"clone_group,omitempty"`
 }
 
 // DefaultPersonality is a healthy, current v2 agent.
@@ -111,6 +139,9 @@ func (p Personality) String() string {
 	for _, f := range p.Faults {
 		b.WriteString("+" + string(f))
 	}
+	if p.CloneGroup != 0 {
+		b.WriteString("+" + cloneModifier)
+	}
 	return b.String()
 }
 
@@ -120,9 +151,14 @@ type PersonalityCount struct {
 	Count       int
 }
 
+// cloneModifier marks a spec entry whose hosts share one machine GUID.
+const cloneModifier = "cloned"
+
 // ParsePersonalities reads a spec like "v1=2,nocloud=1,none=1,v2:2.5.0+cloud-503=3".
-// Each entry is KIND[:VERSION][+FAULT...]=COUNT; hosts not covered by the spec
-// are healthy v2 agents. An empty spec means every host is a default v2 agent.
+// Each entry is KIND[:VERSION][+FAULT...][+cloned]=COUNT; hosts not covered
+// by the spec are healthy v2 agents. An empty spec means every host is a
+// default v2 agent. The hosts of one entry with +cloned share one machine
+// GUID (entries are separate clone groups).
 func ParsePersonalities(spec string) ([]PersonalityCount, error) {
 	var out []PersonalityCount
 	for entry := range strings.SplitSeq(spec, ",") {
@@ -142,6 +178,9 @@ func ParsePersonalities(spec string) ([]PersonalityCount, error) {
 		if err != nil {
 			return nil, fmt.Errorf("personality %q: %w", entry, err)
 		}
+		if p.CloneGroup != 0 {
+			p.CloneGroup = len(out) + 1
+		}
 		out = append(out, PersonalityCount{Personality: p, Count: count})
 	}
 	return out, nil
@@ -152,11 +191,11 @@ func parsePersonality(s string) (Personality, error) {
 	kindText, version, _ := strings.Cut(parts[0], ":")
 	kind := AgentKind(kindText)
 	switch kind {
-	case KindV2, KindV1, KindNoCloud, KindNone:
+	case KindV2, KindV1, KindNoCloud, KindNone, KindDocker, KindDistro:
 	case "":
 		kind = KindV2
 	default:
-		return Personality{}, fmt.Errorf("unknown agent kind %q (want v2, v1, nocloud or none)", kindText)
+		return Personality{}, fmt.Errorf("unknown agent kind %q (want v2, v1, nocloud, distro, docker or none)", kindText)
 	}
 	if version == "" {
 		version = kind.defaultVersion()
@@ -164,6 +203,13 @@ func parsePersonality(s string) (Personality, error) {
 	version = strings.TrimPrefix(version, "v")
 	p := Personality{Kind: kind, Version: version}
 	for _, f := range parts[1:] {
+		if f == cloneModifier {
+			if kind == KindNone {
+				return Personality{}, fmt.Errorf("a host without an agent has no machine GUID to clone")
+			}
+			p.CloneGroup = -1 // numbered by ParsePersonalities
+			continue
+		}
 		fault := Fault(f)
 		if known := KnownFaults(); !slices.Contains(known, fault) {
 			names := make([]string, len(known))

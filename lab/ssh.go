@@ -41,7 +41,7 @@ type host struct {
 	port        int
 	hostKey     ssh.Signer // the key known_hosts lists
 	config      *ssh.ServerConfig
-	agent       *agent // nil for KindNone
+	agent       *agent // on a host without Netdata, not installed until kickstart
 	lab         *Lab
 	flaked      atomic.Bool // a flaky host has dropped its first connection
 }
@@ -259,16 +259,23 @@ func (s *session) environ() []string {
 	if remote != nil {
 		rip, rport = remote.IP.String(), remote.Port
 	}
-	return []string{
+	path := "PATH=" + defaultPath
+	var extra []string
+	if h.personality.Kind == KindDocker {
+		// The docker stand-in comes first on PATH; DOCKER_HOST names its socket.
+		env := h.paths.dockerEnv()
+		path, extra = env[0], env[1:]
+	}
+	return append([]string{
 		"HOME=" + h.paths.prefix,
-		"PATH=" + defaultPath,
+		path,
 		"USER=" + h.lab.runUser,
 		"LOGNAME=" + h.lab.runUser,
 		"SHELL=/bin/sh",
 		"LANG=C.UTF-8",
 		fmt.Sprintf("SSH_CLIENT=%s %d %d", rip, rport, h.port),
 		fmt.Sprintf("SSH_CONNECTION=%s %d 127.0.0.1 %d", rip, rport, h.port),
-	}
+	}, extra...)
 }
 
 // runShell runs /bin/sh with args, wired to the channel, and reports its exit.

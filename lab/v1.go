@@ -15,7 +15,7 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 	fail := func(code int, msg string) ctlReply {
 		return ctlReply{Exit: code, Stderr: msg + "\n"}
 	}
-	if a.h.personality.Kind == KindNoCloud {
+	if a.kind() == KindNoCloud {
 		return fail(3, "This agent was built with --disable-cloud and cannot be claimed")
 	}
 	req := claimRequest{url: defaultCloudURL, proxy: "env"}
