@@ -90,6 +90,8 @@ type claimFlags struct {
 	newIdentity bool
 	offlineFor  time.Duration
 	noProgress  bool
+	debug       bool
+	debugFile   string
 
 	passphraseFile string
 	passphraseEnv  string
@@ -116,6 +118,8 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	fs.IntVar(&f.retries, "retries", 2, "extra attempts for transient failures (refused/lost connection, Cloud 5xx)")
 	fs.DurationVar(&f.backoff, "retry-backoff", 2*time.Second, "first pause before a retry, doubled each time")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	fs.BoolVar(&f.debug, "debug", false, "trace connections, the commands run (never their input) and timings to stderr, secrets redacted")
+	fs.StringVar(&f.debugFile, "debug-file", "", "write the --debug trace to FILE (mode 0600, appended) instead of stderr")
 	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "passphrase of encrypted identity files (default: asked once on a terminal)")
 	fs.StringVar(&f.passphraseEnv, "passphrase-env", "", "environment variable holding the passphrase of encrypted identity files")
 	fs.BoolVar(&f.askPass, "ask-pass", false, "allow SSH password authentication; ask the password once on the terminal")
@@ -237,9 +241,26 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return exitUsage
 	}
+	var secrets []inventory.Secret
+	for _, s := range tokens {
+		secrets = append(secrets, s)
+	}
+	for _, s := range sudoPasswords {
+		secrets = append(secrets, s)
+	}
+	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, secrets)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
+		return exitUsage
+	}
+	defer closeDebug()
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
-	c := claim.New(claim.SSHConnector{Dialer: dialer}, claim.Options{
+	var connector claim.Connector = claim.SSHConnector{Dialer: dialer}
+	if dlog != nil {
+		connector = debugConnector{inner: connector, log: dlog}
+	}
+	c := claim.New(connector, claim.Options{
 		Mode:        mode,
 		Wait:        f.wait,
 		Force:       f.force,
