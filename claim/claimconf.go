@@ -61,7 +61,8 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	script, err := claimConfScript(in, conf, ca, reset)
+	script, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset,
+		CloudProxy: h.Claim.Proxy, AgentOwned: r.facts.Kernel == "Darwin"})
 	if err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func scriptError(code string, res remote.Result) error {
 		return fail(CatAgentNotRunning, "the agent did not start again after its claim was removed: %s", detail)
 	case "remove-cloud.d", "remove-identity":
 		return fail(CatWriteFailed, "could not %s: %s", strings.ReplaceAll(code, "-", " "), detail)
-	case "write-ca", "write-cloud.d", "write-claim-conf":
+	case "write-ca", "write-cloud.d", "write-claim-conf", "write-netdata-conf":
 		return fail(CatWriteFailed, "%s failed (disk full or read-only?): %s", strings.TrimPrefix(code, "write-"), detail)
 	}
 	return fail(CatWriteFailed, "%s: %s", code, detail)
@@ -173,6 +174,25 @@ func scriptError(code string, res remote.Result) error {
 // identity its machine GUID too) before the files are written, and started
 // again after: the "remove and reconnect" of a node.
 func claimConfScript(in *remote.Install, conf string, ca []byte, reset *resetPlan) (string, error) {
+	return buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset})
+}
+
+// claimConfSpec is everything the claim.conf script writes and runs.
+type claimConfSpec struct {
+	In    *remote.Install
+	Conf  string
+	CA    []byte
+	Reset *resetPlan
+	// CloudProxy, when set, is written to netdata.conf's [cloud] proxy as
+	// well, as the seed instructs for proxied nodes.
+	CloudProxy string
+	// AgentOwned: claim.conf belongs to the agent's user, mode 0600 (macOS),
+	// instead of root:<agent group> 0640.
+	AgentOwned bool
+}
+
+func buildClaimConfScript(sp claimConfSpec) (string, error) {
+	in, conf, ca, reset := sp.In, sp.Conf, sp.CA, sp.Reset
 	delim := randomDelimiter()
 	if strings.Contains(conf, delim) || strings.Contains(string(ca), delim) {
 		return "", fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
@@ -215,9 +235,21 @@ func claimConfScript(in *remote.Install, conf string, ca []byte, reset *resetPla
 	}
 	fmt.Fprintf(&b, "tmp=%s/.claim.conf.fleetclaim.$$\n", confDir)
 	fmt.Fprintf(&b, "cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\n", delim, conf, delim)
-	fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
-	b.WriteString("chmod 0640 \"$tmp\" || fail write-claim-conf\n")
+	if sp.AgentOwned {
+		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+		b.WriteString("chmod 0600 \"$tmp\" || fail write-claim-conf\n")
+	} else {
+		fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+		b.WriteString("chmod 0640 \"$tmp\" || fail write-claim-conf\n")
+	}
 	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
+	if sp.CloudProxy != "" {
+		snippet, err := cloudProxySnippet(in.ConfigDir, sp.CloudProxy)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(snippet)
+	}
 	b.WriteString("echo written=1\n")
 	if reset != nil {
 		fmt.Fprintf(&b, "%s >/dev/null 2>&1 || fail start-agent\n", reset.Start)
@@ -255,3 +287,41 @@ func outLines(b []byte, prefix string) []string {
 	}
 	return out
 }
+
+// cloudProxySnippet sets `proxy` in the [cloud] section of netdata.conf, as
+// the manual instructs for nodes behind a proxy: every other line and
+// comment is kept, an existing proxy line of that section is replaced, the
+// section is added when missing, and the file is replaced atomically with
+// its owner and mode kept. A missing netdata.conf is created.
+func cloudProxySnippet(confDir, proxy string) (string, error) {
+	if err := checkINIValue("proxy", proxy); err != nil {
+		return "", err
+	}
+	q := &remote.Quoter{}
+	nc := q.Q(path.Join(confDir, "netdata.conf"))
+	tmp := path.Join(confDir, ".netdata.conf.fleetclaim.")
+	qtmp := q.Q(tmp)
+	qp := q.Q(proxy)
+	if q.Err != nil {
+		return "", q.Err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "nctmp=%s$$\n", qtmp)
+	// The value reaches awk through the environment: -v would interpret
+	// backslashes in it. cp -p keeps the file's owner and mode.
+	fmt.Fprintf(&b, "if [ -f %s ]; then cp -p %s \"$nctmp\" && FLEETCLAIM_PROXY=%s awk '%s' %s > \"$nctmp\"; "+
+		"else FLEETCLAIM_PROXY=%s awk '%s' /dev/null > \"$nctmp\" && chmod 0644 \"$nctmp\"; fi || { rm -f \"$nctmp\"; fail write-netdata-conf; }\n",
+		nc, nc, qp, proxyAwk, nc, qp, proxyAwk)
+	fmt.Fprintf(&b, "mv -f \"$nctmp\" %s || { rm -f \"$nctmp\"; fail write-netdata-conf; }\n", nc)
+	b.WriteString("echo cloud-proxy=1\n")
+	return b.String(), nil
+}
+
+// proxyAwk rewrites netdata.conf with [cloud] proxy set to $FLEETCLAIM_PROXY.
+const proxyAwk = `BEGIN { p = ENVIRON["FLEETCLAIM_PROXY"] }
+/^[ \t]*\[/ { if (cloud && !done) { print "    proxy = " p; done = 1 }
+  cloud = ($0 ~ /^[ \t]*\[cloud\][ \t]*$/); print; next }
+cloud && /^[ \t]*proxy[ \t]*=/ { if (!done) { print "    proxy = " p; done = 1 }; next }
+{ print }
+END { if (cloud && !done) { print "    proxy = " p; done = 1 }
+  if (!done) { print ""; print "[cloud]"; print "    proxy = " p } }`

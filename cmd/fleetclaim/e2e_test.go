@@ -295,3 +295,29 @@ func TestE2EBadInventoryTouchesNothing(t *testing.T) {
 		t.Fatalf("unset token env: exit %d\n%s", noToken.code, noToken.stderr)
 	}
 }
+
+// TestE2EProxyWrittenToNetdataConf: a group's proxy goes into claim.conf and
+// into netdata.conf's [cloud] section, keeping the rest of that file.
+func TestE2EProxyWrittenToNetdataConf(t *testing.T) {
+	info := startLab(t, 2)
+	h := info.Hosts[0]
+	nc := filepath.Join(h.Prefix, "opt", "netdata", "etc", "netdata", "netdata.conf")
+	before := mustRead(t, nc)
+	r := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--limit", h.Name, "--set", "proxy=none")
+	if r.code != 0 {
+		t.Fatalf("claim: %d\n%s", r.code, r.stderr)
+	}
+	after := mustRead(t, nc)
+	if !strings.Contains(after, "[cloud]\n    proxy = none\n") {
+		t.Fatalf("netdata.conf has no [cloud] proxy:\n%s", after)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(before), "\n") {
+		if !strings.Contains(after, l) {
+			t.Fatalf("netdata.conf lost %q", l)
+		}
+	}
+	conf := mustRead(t, filepath.Join(h.Prefix, "opt", "netdata", "etc", "netdata", "claim.conf"))
+	if !strings.Contains(conf, "    proxy = none\n") {
+		t.Fatalf("claim.conf:\n%s", conf)
+	}
+}
