@@ -18,7 +18,8 @@ FUZZ_TARGETS := \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \
 	./remote:FuzzParseOSRelease \
-	./claim:FuzzParseAgentOutput
+	./claim:FuzzParseAgentOutput \
+	./claim:FuzzParseCloudAnswers
 
 .PHONY: all build demo test unit fuzz vet bench bench-go bench-fleet bench-sshd clean
 

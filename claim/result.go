@@ -125,6 +125,12 @@ func remedy(cat string) string {
 		return "an inventory value cannot be sent to a host safely (e.g. a NUL byte or a line break): fix it in the inventory"
 	case CatMethodUnavailable:
 		return "the host cannot be claimed with this method: set method: auto, or see `fleetclaim facts`"
+	case CatCloudMissing:
+		return "Cloud does not see the node connected: check the firewall (outbound HTTPS to the Cloud url) and the proxy setting, that the claim token and the space setting name the same Space, then the agent's error.log"
+	case CatCloudAPIScope:
+		return "create a Cloud API token with the scopes fleetclaim needs (Space rooms and nodes) and point api_token_env or api_token_file at it"
+	case CatCloudAPI:
+		return "the Cloud API did not answer well: retry later; check the Cloud url, proxy and Netdata's status page"
 	}
 	return ""
 }
@@ -163,8 +169,11 @@ type Result struct {
 	// claim or verify.
 	Troubleshooting *Troubleshooting `json:"troubleshooting,omitempty"`
 	Rooms           []string         `json:"rooms,omitempty"`
-	Steps           []Step           `json:"steps,omitempty"`
-	Attempts        int              `json:"attempts"`
+	// Cloud is what Netdata Cloud itself says of the node (when a Cloud
+	// API token is configured).
+	Cloud    *CloudCheck `json:"cloud,omitempty"`
+	Steps    []Step      `json:"steps,omitempty"`
+	Attempts int         `json:"attempts"`
 	// Plan lists what the run did or, for plan, would do.
 	Plan     []string  `json:"plan,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`

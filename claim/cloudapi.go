@@ -1,0 +1,492 @@
+package claim
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+)
+
+// Cloud API failure categories.
+const (
+	// CatCloudAPIScope: the Cloud API refused the API token (401/403).
+	CatCloudAPIScope = "cloud-api-scope"
+	// CatCloudAPI: the Cloud API failed otherwise (unreachable, 5xx and 429
+	// after the retries, an answer fleetclaim cannot read).
+	CatCloudAPI = "cloud-api-error"
+	// CatCloudMissing: the host says it is claimed, but Cloud does not list
+	// the node as connected in its rooms.
+	CatCloudMissing = "cloud-missing"
+)
+
+// CloudAPIOptions tune a CloudAPI client.
+type CloudAPIOptions struct {
+	// CAFile is a PEM file of CA certificates trusted besides the system's
+	// (the inventory's ca_file: the Cloud url is shared with the claim url).
+	CAFile string
+	// Insecure skips certificate verification (the inventory's insecure).
+	Insecure bool
+	// MaxAttempts bounds the tries of one request (429, 5xx, network
+	// errors); default 5. A request is never retried forever.
+	MaxAttempts int
+	// Backoff is the first pause before a retry, doubled each time up to
+	// MaxBackoff (defaults 1s and 30s). A Retry-After answer is honored
+	// when it is longer, up to MaxRetryAfter (default 60s); a longer one
+	// ends the retries.
+	Backoff, MaxBackoff, MaxRetryAfter time.Duration
+	// Rate is the most requests per second this client sends (default 10).
+	Rate float64
+	// HTTPClient replaces the client built from CAFile/Insecure (tests).
+	HTTPClient *http.Client
+	// Sleep waits between attempts; nil waits for real (tests record the
+	// pauses instead).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// CloudAPI is a client of Netdata Cloud's user API. The API token is a
+// Secret: it only ever goes into the Authorization header, and any error
+// text that would echo it is redacted. Safe for concurrent use.
+type CloudAPI struct {
+	base  string
+	token inventory.Secret
+	hc    *http.Client
+	opts  CloudAPIOptions
+
+	mu   sync.Mutex
+	next time.Time // earliest start of the next request (rate limit)
+}
+
+// NewCloudAPI returns a client of the Cloud at baseURL.
+func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (*CloudAPI, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: bad url %q", baseURL)}
+	}
+	if token.IsZero() {
+		return nil, &Error{Category: CatCloudAPIScope, Msg: "Cloud API: no API token"}
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = time.Minute
+	}
+	if opts.Rate <= 0 {
+		opts.Rate = 10
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = apiSleep
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.Insecure}
+		if opts.CAFile != "" && !opts.Insecure {
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			pem, err := os.ReadFile(opts.CAFile)
+			if err != nil {
+				return nil, &Error{Category: CatCloudAPI, Msg: "Cloud API: CA file", Err: err}
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: no certificate in %s", opts.CAFile)}
+			}
+			tc.RootCAs = pool
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		tr.MaxIdleConnsPerHost = 4
+		hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+	return &CloudAPI{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc, opts: opts}, nil
+}
+
+// String and GoString keep the token out of any printing of the client.
+func (c *CloudAPI) String() string   { return "CloudAPI(" + c.base + ")" }
+func (c *CloudAPI) GoString() string { return c.String() }
+
+func apiSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// CloudSpace is a Space the API token sees.
+type CloudSpace struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Slug string `json:"slug,omitempty"`
+}
+
+// CloudRoom is a room of a Space.
+type CloudRoom struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// CloudNode is a node as Cloud lists it in a room.
+type CloudNode struct {
+	ID    string `json:"nd"`
+	Name  string `json:"nm"`
+	State string `json:"state"`
+}
+
+// Spaces lists the Spaces the API token sees.
+func (c *CloudAPI) Spaces(ctx context.Context) ([]CloudSpace, error) {
+	body, err := c.do(ctx, http.MethodGet, "/api/v3/spaces", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []CloudSpace
+	if err := decodeList(body, &out); err != nil {
+		return nil, c.parseErr("/api/v3/spaces", err)
+	}
+	return out, nil
+}
+
+// Rooms lists the rooms of a Space.
+func (c *CloudAPI) Rooms(ctx context.Context, space string) ([]CloudRoom, error) {
+	p := "/api/v2/spaces/" + url.PathEscape(space) + "/rooms"
+	body, err := c.do(ctx, http.MethodGet, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	rooms, err := ParseRooms(body)
+	if err != nil {
+		return nil, c.parseErr(p, err)
+	}
+	return rooms, nil
+}
+
+// RoomNodes lists the nodes Cloud sees in a room, with their state.
+func (c *CloudAPI) RoomNodes(ctx context.Context, space, room string) ([]CloudNode, error) {
+	p := "/api/v3/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/nodes"
+	body, err := c.do(ctx, http.MethodPost, p, []byte(`{"scope":{"nodes":[]}}`))
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := ParseRoomNodes(body)
+	if err != nil {
+		return nil, c.parseErr(p, err)
+	}
+	return nodes, nil
+}
+
+// AddToRoom adds claimed nodes of the Space to a room.
+func (c *CloudAPI) AddToRoom(ctx context.Context, space, room string, nodeIDs []string) error {
+	p := "/api/v1/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/claimed-nodes"
+	body, err := json.Marshal(nodeIDs)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodPost, p, body)
+	return err
+}
+
+// RotateClaimToken asks Cloud for a new claim token of the Space. The old
+// token stops working for everyone who uses it.
+func (c *CloudAPI) RotateClaimToken(ctx context.Context, space string) (inventory.Secret, error) {
+	p := "/api/v1/spaces/" + url.PathEscape(space) + "/token/rotate"
+	body, err := c.do(ctx, http.MethodPost, p, nil)
+	if err != nil {
+		return inventory.Secret{}, err
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil || strings.TrimSpace(out.Token) == "" {
+		return inventory.Secret{}, &Error{Category: CatCloudAPI, Msg: "Cloud API: POST " + p + ": the answer holds no token"}
+	}
+	return inventory.NewSecret(strings.TrimSpace(out.Token)), nil
+}
+
+// ResolveSpace finds the Space named (or with the id) want; an empty want
+// picks the only Space the token sees.
+func (c *CloudAPI) ResolveSpace(ctx context.Context, want string) (CloudSpace, error) {
+	spaces, err := c.Spaces(ctx)
+	if err != nil {
+		if want != "" && inventory.IsRoomID(want) {
+			// An id is usable even when the token may not list Spaces.
+			var e *Error
+			if errors.As(err, &e) && e.Category == CatCloudAPIScope {
+				return CloudSpace{ID: strings.ToLower(want)}, nil
+			}
+		}
+		return CloudSpace{}, err
+	}
+	return pickSpace(want, spaces)
+}
+
+func pickSpace(want string, spaces []CloudSpace) (CloudSpace, error) {
+	names := func() string {
+		cs := make([]string, len(spaces))
+		for i, s := range spaces {
+			cs[i] = strconv.Quote(s.Name)
+		}
+		sort.Strings(cs)
+		if len(cs) == 0 {
+			return "(none)"
+		}
+		return strings.Join(cs, ", ")
+	}
+	if want == "" {
+		if len(spaces) == 1 {
+			return spaces[0], nil
+		}
+		return CloudSpace{}, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("the API token sees %d Spaces: set space to one of %s", len(spaces), names())}
+	}
+	var match []CloudSpace
+	for _, s := range spaces {
+		if strings.EqualFold(s.ID, want) || s.Name == want || (s.Slug != "" && s.Slug == want) {
+			match = append(match, s)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		if inventory.IsRoomID(want) {
+			return CloudSpace{ID: strings.ToLower(want), Name: want}, nil
+		}
+		return CloudSpace{}, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("no Space %q among the API token's Spaces: %s", want, names())}
+	}
+	return CloudSpace{}, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("%d Spaces are named %q: set space to the id of the one you mean", len(match), want)}
+}
+
+// ParseRooms reads the answer of GET /api/v2/spaces/{space}/rooms.
+func ParseRooms(body []byte) ([]CloudRoom, error) {
+	var out []CloudRoom
+	if err := decodeList(body, &out); err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		if r.ID == "" {
+			return nil, errors.New("a room without an id")
+		}
+	}
+	return out, nil
+}
+
+// ParseRoomNodes reads the answer of POST /api/v3/spaces/{space}/rooms/{room}/nodes:
+// {"nodes":[{nd,nm,state}]} (a bare list is accepted too).
+func ParseRoomNodes(body []byte) ([]CloudNode, error) {
+	body = bytes.TrimSpace(body)
+	var out []CloudNode
+	if len(body) > 0 && body[0] == '[' {
+		if err := json.Unmarshal(body, &out); err != nil {
+			return nil, err
+		}
+	} else {
+		var wrap struct {
+			Nodes *[]CloudNode `json:"nodes"`
+		}
+		if err := json.Unmarshal(body, &wrap); err != nil {
+			return nil, err
+		}
+		if wrap.Nodes == nil {
+			return nil, errors.New(`no "nodes" in the answer`)
+		}
+		out = *wrap.Nodes
+	}
+	for i := range out {
+		if out[i].ID == "" {
+			return nil, errors.New("a node without an id (nd)")
+		}
+		out[i].ID = strings.ToLower(out[i].ID)
+	}
+	return out, nil
+}
+
+// decodeList reads a JSON list, also when Cloud wraps it as {"data":[...]}.
+func decodeList(body []byte, out any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '{' {
+		var wrap struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(body, &wrap); err != nil {
+			return err
+		}
+		if len(wrap.Data) == 0 {
+			return errors.New("want a list")
+		}
+		body = wrap.Data
+	}
+	return json.Unmarshal(body, out)
+}
+
+func (c *CloudAPI) parseErr(path string, err error) error {
+	return &Error{Category: CatCloudAPI, Msg: "Cloud API: " + path + ": unexpected answer", Err: errors.New(c.redact(err.Error()))}
+}
+
+// redact removes the API token from a text that might echo it.
+func (c *CloudAPI) redact(s string) string {
+	if t := c.token.Reveal(); t != "" {
+		s = strings.ReplaceAll(s, t, "[REDACTED]")
+	}
+	return s
+}
+
+// wait holds a request back to the configured rate.
+func (c *CloudAPI) wait(ctx context.Context) error {
+	gap := time.Duration(float64(time.Second) / c.opts.Rate)
+	c.mu.Lock()
+	now := time.Now()
+	at := c.next
+	if at.Before(now) {
+		at = now
+	}
+	c.next = at.Add(gap)
+	c.mu.Unlock()
+	if d := time.Until(at); d > 0 {
+		return apiSleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// apiError is Cloud's error body.
+type apiError struct {
+	Key string `json:"errorMsgKey"`
+	Msg string `json:"errorMessage"`
+}
+
+// do sends one request, retrying 429, 5xx and network errors with backoff
+// (honoring Retry-After) at most MaxAttempts times.
+func (c *CloudAPI) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	backoff := c.opts.Backoff
+	var last error
+	for attempt := 1; ; attempt++ {
+		if err := c.wait(ctx); err != nil {
+			return nil, err
+		}
+		data, status, retryAfter, err := c.once(ctx, method, path, body)
+		if err == nil {
+			return data, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		retryable := status == 0 || status == http.StatusTooManyRequests || status >= 500
+		if !retryable {
+			return nil, err
+		}
+		if attempt >= c.opts.MaxAttempts {
+			return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: gave up after %d attempts", attempt), Err: last}
+		}
+		pause := backoff
+		if retryAfter > c.opts.MaxRetryAfter {
+			return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: asked to retry after %s (more than %s): not waiting", retryAfter, c.opts.MaxRetryAfter), Err: last}
+		}
+		if retryAfter > pause {
+			pause = retryAfter
+		}
+		if err := c.opts.Sleep(ctx, pause); err != nil {
+			return nil, err
+		}
+		backoff = min(backoff*2, c.opts.MaxBackoff)
+	}
+}
+
+// once sends one request; status is 0 when no answer came.
+func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) ([]byte, int, time.Duration, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, 0, 0, &Error{Category: CatCloudAPI, Msg: "Cloud API: " + c.redact(err.Error())}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, 0, 0, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s", method, path), Err: errors.New(c.redact(unwrapURLError(err)))}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, 0, 0, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s: reading the answer", method, path), Err: errors.New(c.redact(err.Error()))}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return data, resp.StatusCode, 0, nil
+	}
+	var ae apiError
+	_ = json.Unmarshal(data, &ae)
+	detail := strings.TrimSpace(ae.Key + " " + ae.Msg)
+	if detail == "" {
+		detail = strings.TrimSpace(clip(string(data), 200))
+	}
+	detail = c.redact(detail)
+	what := fmt.Sprintf("Cloud API: %s %s: %d %s", method, path, resp.StatusCode, http.StatusText(resp.StatusCode))
+	if detail != "" {
+		what += " (" + detail + ")"
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return nil, resp.StatusCode, 0, &Error{Category: CatCloudAPIScope, Msg: what + ": the API token lacks scope for this request, or is invalid or expired; create one with the scopes fleetclaim needs (read rooms and nodes; add nodes to rooms and rotate the claim token only for --fix-rooms and --fetch-claim-token)"}
+	}
+	return nil, resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &Error{Category: CatCloudAPI, Msg: what}
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0
+		}
+		if n > 1<<20 {
+			n = 1 << 20
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func unwrapURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
