@@ -72,6 +72,11 @@ type cloud struct {
 	apiToken, readToken string
 	// online reports whether the agent with a machine GUID is connected now.
 	online func(mguid string) bool
+	// everOnline reports whether that agent has ever connected (nil: assume
+	// it has); a claimed node that never connected is "unseen".
+	everOnline func(mguid string) bool
+	// apiFaultsMu serialises the reads and rewrites of DIR/api-faults.
+	apiFaultsMu sync.Mutex
 	// stats reports the lab's counters for GET /lab/stats.
 	stats func() Stats
 	// extraRooms are room memberships added through the API, by node id.
@@ -103,6 +108,11 @@ func newCloud(dir string, k keyring, logf func(string, ...any)) *cloud {
 		Description: "every node of the Space"})
 	for _, name := range labRoomNames() {
 		c.rooms = append(c.rooms, Room{ID: k.uuid("room:" + name), Name: name, Description: "lab room " + name})
+	}
+	// Two rooms share a name, as real Spaces allow: a name that cannot
+	// be resolved to one id.
+	for i := 1; i <= 2; i++ {
+		c.rooms = append(c.rooms, Room{ID: k.uuid(fmt.Sprintf("room:edge#%d", i)), Name: "edge", Description: fmt.Sprintf("lab room edge (%d of 2)", i)})
 	}
 	return c
 }

@@ -2,10 +2,14 @@ package lab
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -20,10 +24,22 @@ import (
 //	POST /api/v3/spaces/{space}/rooms/{room}/nodes          {"nodes":[{nd,nm,state}]}
 //	POST /api/v1/spaces/{space}/rooms/{room}/claimed-nodes  body ["node-id", ...]
 //	POST /api/v1/spaces/{space}/token/rotate                {"token": NEW} (the old token stops working)
+//
+// Node states: reachable (connected now), unreachable (connected once, not
+// now), unseen (claimed, never connected).
+//
+// Faults for clients' retry tests: DIR/api-faults, when it exists, holds
+// lines "STATUS COUNT [RETRY-AFTER]": the next COUNT API requests (COUNT
+// "*": every one) are answered STATUS, with a Retry-After header when
+// given; the lines are used in order and the file is rewritten as they are
+// used up.
 
 const labSpaceName = "fleetclaim lab"
 
 func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if c.apiFault(w) {
+		return
+	}
 	auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	write := r.Method != http.MethodGet
 	switch {
@@ -99,8 +115,11 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, roomID string) {
 	c.mu.Unlock()
 	for _, cl := range active {
 		state := "unreachable"
-		if c.online(cl.MGUID) {
+		switch {
+		case c.online(cl.MGUID):
 			state = "reachable"
+		case c.everOnline != nil && !c.everOnline(cl.MGUID):
+			state = "unseen"
 		}
 		out.Nodes = append(out.Nodes, node{ND: cl.NodeID, NM: cl.Hostname, State: state})
 	}
@@ -163,4 +182,45 @@ func (c *cloud) writeAPITokens() error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(c.dir, "api-token-readonly"), []byte(c.readToken+"\n"), 0o600)
+}
+
+// apiFault answers an API request from DIR/api-faults; it reports whether
+// it answered.
+func (c *cloud) apiFault(w http.ResponseWriter) bool {
+	c.apiFaultsMu.Lock()
+	defer c.apiFaultsMu.Unlock()
+	path := filepath.Join(c.dir, "api-faults")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || err != nil {
+		return false
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for i, line := range lines {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		status, err := strconv.Atoi(f[0])
+		if err != nil || status < 400 || status > 599 {
+			continue
+		}
+		if f[1] != "*" {
+			n, err := strconv.Atoi(f[1])
+			if err != nil || n <= 0 {
+				continue
+			}
+			if n == 1 {
+				lines = append(lines[:i:i], lines[i+1:]...)
+			} else {
+				lines[i] = fmt.Sprintf("%d %d %s", status, n-1, strings.Join(f[2:], " "))
+			}
+			_ = writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		}
+		if len(f) > 2 {
+			w.Header().Set("Retry-After", f[2])
+		}
+		cloudError(w, status, "ErrLabFault", "lab API fault "+f[0])
+		return true
+	}
+	return false
 }

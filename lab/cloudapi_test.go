@@ -5,14 +5,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestCloudAPI(t *testing.T) {
-	l := startLab(t, 3, "")
+	l := startLab(t, 4, "v2=3,v2+offline=1")
 	info := l.Info()
 	token, _ := info.Token()
 	apiToken := strings.TrimSpace(string(must(os.ReadFile(info.APITokenFile()))))
@@ -45,17 +47,34 @@ func TestCloudAPI(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	// Claim lab-001 (production) and lab-002 (databases), then stop lab-002's agent.
+	// hosts: the three healthy hosts, then the offline one.
+	var hosts []HostInfo
+	for _, h := range info.Hosts {
+		if !h.Personality.Has(FaultOffline) {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, h := range info.Hosts {
+		if h.Personality.Has(FaultOffline) {
+			hosts = append(hosts, h)
+		}
+	}
+	// Claim hosts[0] (production) and hosts[1] (databases), then stop hosts[1]'s agent.
 	for i, room := range []string{"production", "databases"} {
-		h := info.Hosts[i]
+		h := hosts[i]
 		c := dial(t, info, h.Name)
 		writeClaimConf(t, c, h.Prefix, info.CloudURL, token, info.RoomID(room), "    insecure = yes\n")
 		if out, _, _ := run(t, c, "opt/netdata/bin/netdatacli reload-claiming-state", ""); !strings.Contains(out, "online") {
 			t.Fatal(out)
 		}
 	}
-	c2 := dial(t, info, info.Hosts[1].Name)
+	c2 := dial(t, info, hosts[1].Name)
 	run(t, c2, "etc/init.d/netdata stop", "")
+	// hosts[3] never gets online: Cloud has its claim but never saw it.
+	h4 := hosts[3]
+	c4 := dial(t, info, h4.Name)
+	writeClaimConf(t, c4, h4.Prefix, info.CloudURL, token, "", "    insecure = yes\n")
+	run(t, c4, "opt/netdata/bin/netdatacli reload-claiming-state", "")
 
 	var spaces []Room
 	if code := call(t, "GET", "/api/v3/spaces", apiToken, nil, &spaces); code != 200 || len(spaces) != 1 || spaces[0].ID != info.SpaceID {
@@ -65,7 +84,7 @@ func TestCloudAPI(t *testing.T) {
 		t.Fatalf("no token: %d", code)
 	}
 	var rooms []Room
-	if code := call(t, "GET", "/api/v2/spaces/"+info.SpaceID+"/rooms", roToken, nil, &rooms); code != 200 || len(rooms) != 5 {
+	if code := call(t, "GET", "/api/v2/spaces/"+info.SpaceID+"/rooms", roToken, nil, &rooms); code != 200 || len(rooms) != 7 {
 		t.Fatalf("rooms: %d %+v", code, rooms)
 	}
 	type nodes struct {
@@ -77,7 +96,7 @@ func TestCloudAPI(t *testing.T) {
 	for _, n := range all.Nodes {
 		states[n.NM] = n.State
 	}
-	if len(all.Nodes) != 2 || states["lab-001"] != "reachable" || states["lab-002"] != "unreachable" {
+	if len(all.Nodes) != 3 || states[hosts[0].Name] != "reachable" || states[hosts[1].Name] != "unreachable" || states[h4.Name] != "unseen" {
 		t.Fatalf("All nodes: %+v", all)
 	}
 	var staging nodes
@@ -102,7 +121,7 @@ func TestCloudAPI(t *testing.T) {
 	if got, _ := info.Token(); got != rotated.Token {
 		t.Fatalf("token file not updated: %q", got)
 	}
-	h := info.Hosts[2]
+	h := hosts[2]
 	c3 := dial(t, info, h.Name)
 	writeClaimConf(t, c3, h.Prefix, info.CloudURL, token, "", "    insecure = yes\n")
 	if out, _, _ := run(t, c3, "opt/netdata/bin/netdatacli reload-claiming-state", ""); !strings.Contains(out, "token is expired") {
@@ -110,5 +129,24 @@ func TestCloudAPI(t *testing.T) {
 	}
 	if code := call(t, "GET", "/api/v2/spaces/nope/rooms", apiToken, nil, nil); code != 404 {
 		t.Fatalf("unknown space: %d", code)
+	}
+
+	// Faults from DIR/api-faults, in order, then normal answers.
+	if err := os.WriteFile(filepath.Join(info.Dir, "api-faults"), []byte("429 2 7\n503 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 4 {
+		req, _ := http.NewRequest("GET", info.CloudURL+"/api/v3/spaces", nil)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got = append(got, fmt.Sprintf("%d/%s", resp.StatusCode, resp.Header.Get("Retry-After")))
+	}
+	if strings.Join(got, " ") != "429/7 429/7 503/ 200/" {
+		t.Fatalf("faults: %v", got)
 	}
 }

@@ -26,7 +26,8 @@
 //
 // Files in DIR: inventory.yml (fleetclaim's native format), known_hosts,
 // id_ed25519 and id_ed25519.pub (client key), token (claim token),
-// api-token and api-token-readonly (Cloud API), cloud-ca.pem, lab.json
+// api-token and api-token-readonly (Cloud API), api-faults (optional: API
+// answers to inject, see cloudapi.go), cloud-ca.pem, lab.json
 // (see Info), lab.pid, lab.log, lab.sock, cloud-requests.log (method, path,
 // status: never a body), and the lab's own state: lab-secret (from which host
 // keys, machine GUIDs, room ids and tokens derive), agent-rsa.pem (the one
