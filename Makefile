@@ -19,7 +19,10 @@ FUZZ_TARGETS := \
 	./remote:FuzzParseProbe \
 	./remote:FuzzParseOSRelease \
 	./claim:FuzzParseAgentOutput \
-	./claim:FuzzParseCloudAnswers
+	./claim:FuzzParseCloudAnswers \
+	./claim:FuzzReadScriptAnswer \
+	./claim:FuzzParseSerial \
+	./cmd/fleetclaim:FuzzReadResults
 
 .PHONY: all build demo test unit fuzz vet bench bench-go bench-fleet bench-sshd clean
 

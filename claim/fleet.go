@@ -59,7 +59,7 @@ func ParseSerial(s string) ([]BatchSize, error) {
 		part = strings.TrimSpace(part)
 		if p, ok := strings.CutSuffix(part, "%"); ok {
 			v, err := strconv.ParseFloat(p, 64)
-			if err != nil || v <= 0 || v > 100 {
+			if err != nil || !(v > 0 && v <= 100) { // NaN fails too
 				return nil, fmt.Errorf("--serial: %q is not a percentage in (0, 100]", part)
 			}
 			out = append(out, BatchSize{Percent: v})
