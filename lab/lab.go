@@ -191,6 +191,20 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		}
 		return false
 	}
+	l.cloud.everOnline = func(mguid string) bool {
+		l.guidMu.Lock()
+		hosts := l.byGUID[mguid]
+		l.guidMu.Unlock()
+		for _, h := range hosts {
+			h.agent.mu.Lock()
+			n := h.agent.connections
+			h.agent.mu.Unlock()
+			if n > 0 {
+				return true
+			}
+		}
+		return false
+	}
 	width := max(3, len(strconv.Itoa(opts.Hosts)))
 	groups := groupNames()
 	for i := range opts.Hosts {
@@ -549,14 +563,18 @@ func (l *Lab) inventory() string {
 	fmt.Fprintf(&b, "  url: %s\n", yamlScalar(l.cloud.url))
 	fmt.Fprintf(&b, "  token_file: %s\n", yamlScalar(filepath.Join(l.dir, "token")))
 	fmt.Fprintf(&b, "  ca_file: %s\n", yamlScalar(filepath.Join(l.dir, "cloud-ca.pem")))
+	// Rooms by name: fleetclaim resolves them through the lab Cloud's API.
+	fmt.Fprintf(&b, "  space: %s\n", yamlScalar(labSpaceName))
+	fmt.Fprintf(&b, "  api_token_file: %s\n", yamlScalar(filepath.Join(l.dir, "api-token")))
 	b.WriteString("groups:\n")
 	for _, g := range groupNames() {
 		fmt.Fprintf(&b, "  %s:\n", g)
-		var rooms []string
+		var rooms, ids []string
 		for _, name := range groupRooms(g) {
-			rooms = append(rooms, l.cloud.roomID(name))
+			rooms = append(rooms, yamlScalar(name))
+			ids = append(ids, l.cloud.roomID(name))
 		}
-		fmt.Fprintf(&b, "    rooms: [%s]  # %s\n", strings.Join(rooms, ", "), strings.Join(groupRooms(g), ", "))
+		fmt.Fprintf(&b, "    rooms: [%s]  # %s\n", strings.Join(rooms, ", "), strings.Join(ids, ", "))
 		b.WriteString("    hosts:\n")
 		for _, h := range l.hosts {
 			if h.group != g {

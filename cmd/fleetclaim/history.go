@@ -36,10 +36,10 @@ type runMeta struct {
 }
 
 type historyRun struct {
-	dir  string
-	meta runMeta
-	mu   sync.Mutex
-	f    *os.File
+	dir   string
+	meta  runMeta
+	mu    sync.Mutex
+	lines *jsonLines
 }
 
 // defaultHistoryDir is $XDG_STATE_HOME/fleetclaim/history, else
@@ -75,9 +75,9 @@ func startHistory(dir, command, inv string, hosts int) (*historyRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.f = f
+	h.lines = newJSONLines(f)
 	if err := h.writeMeta(); err != nil {
-		f.Close()
+		h.lines.close()
 		return nil, err
 	}
 	return h, nil
@@ -103,7 +103,7 @@ func (h *historyRun) add(r claim.Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.meta.Counts[string(r.Status)]++
-	writeJSONLine(h.f, r)
+	h.lines.write(r)
 }
 
 func (h *historyRun) finish(code int) {
@@ -115,7 +115,7 @@ func (h *historyRun) finish(code int) {
 	now := time.Now().UTC()
 	h.meta.End, h.meta.ExitCode = &now, &code
 	h.writeMeta()
-	h.f.Close()
+	h.lines.close()
 }
 
 func readRuns(dir string) ([]runMeta, error) {
