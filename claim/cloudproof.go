@@ -79,7 +79,7 @@ type CloudProof struct {
 	// reachable; 0 looks once.
 	Wait time.Duration
 	// Refresh is the shortest time between two listings of one room
-	// (default 3s).
+	// (default 1s).
 	Refresh time.Duration
 	// FixRooms adds nodes that Cloud lists in the Space but not in one of
 	// their rooms to that room (never removes).
@@ -131,7 +131,7 @@ func (p *CloudProof) nodesIn(ctx context.Context, t *CloudTarget, room string, s
 	}
 	refresh := p.Refresh
 	if refresh <= 0 {
-		refresh = 3 * time.Second
+		refresh = time.Second
 	}
 	if d := time.Until(l.at.Add(refresh)); !l.at.IsZero() && d > 0 {
 		if err := apiSleep(ctx, d); err != nil {
@@ -186,7 +186,13 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 		chk.Error = "the Space has no \"All nodes\" room and the host names no rooms"
 		return
 	}
-	deadline := start.Add(p.Wait)
+	// Only a host that ended well waits for Cloud; the others are looked
+	// at once, for the record.
+	wait := p.Wait
+	if !res.Status.OK() {
+		wait = 0
+	}
+	deadline := start.Add(wait)
 	var since time.Time
 	for {
 		var in, missing []string
@@ -242,14 +248,6 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	if chk.Confirmed {
 		return
 	}
-	// Only a host that ended well, or one the agent reports claimed but
-	// offline, becomes cloud-missing: Cloud's answer is then the news.
-	if !res.Status.OK() && res.Category != CatClaimedOffline {
-		return
-	}
-	res.Status = StatusFailed
-	res.Category = CatCloudMissing
-	res.Remedy = remedy(CatCloudMissing)
 	what := ""
 	switch {
 	case !chk.Listed:
@@ -261,7 +259,15 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	default:
 		what = fmt.Sprintf("Cloud lists node %s as %s, not reachable", node, orDefault(chk.State, "having no state"))
 	}
-	res.Message = fmt.Sprintf("%s after %s (the host says: %s)", what, p.Wait, orDefault(res.Message, "claimed"))
+	if !res.Status.OK() {
+		// The host's own failure stays the news; Cloud's view is added.
+		res.Message += "; " + what
+		return
+	}
+	res.Status = StatusFailed
+	res.Category = CatCloudMissing
+	res.Remedy = remedy(CatCloudMissing)
+	res.Message = fmt.Sprintf("%s after %s (the host says: %s)", what, wait, orDefault(res.Message, "claimed"))
 }
 
 func names(t *CloudTarget, ids []string) []string {

@@ -54,7 +54,7 @@ func TestCloudProof(t *testing.T) {
 			status: StatusClaimed, wantStatus: StatusFailed, wantCat: CatCloudMissing, wantMsg: "Cloud does not list node n1 in Space lab",
 			wantCheck: CloudCheck{Space: "lab", Missing: []string{"production", "All nodes"}}},
 		{name: "unseen (agent stopped before it connected)", all: nodesBody("n1=unseen"),
-			status: StatusFailed, category: CatClaimedOffline, wantStatus: StatusFailed, wantCat: CatCloudMissing, wantMsg: "as unseen: claimed, but it never connected",
+			status: StatusFailed, category: CatClaimedOffline, wantStatus: StatusFailed, wantCat: CatClaimedOffline, wantMsg: "claimed and online; Cloud lists node n1 as unseen: claimed, but it never connected",
 			wantCheck: CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes"}, State: "unseen"}},
 		{name: "missing from one room", rooms: []string{roomProd}, all: nodesBody("n1=reachable"), prod: nodesBody(),
 			status: StatusAlreadyClaimed, wantStatus: StatusFailed, wantCat: CatCloudMissing, wantMsg: "but not in room production",

@@ -214,7 +214,11 @@ func (c *cloud) apiFault(w http.ResponseWriter) bool {
 			} else {
 				lines[i] = fmt.Sprintf("%d %d %s", status, n-1, strings.Join(f[2:], " "))
 			}
-			_ = writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+			if len(lines) == 0 {
+				_ = os.Remove(path)
+			} else {
+				_ = writeFileAtomic(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+			}
 		}
 		if len(f) > 2 {
 			w.Header().Set("Retry-After", f[2])

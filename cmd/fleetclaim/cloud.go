@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/inventory"
+)
+
+// cloudRun is what a run knows of Netdata Cloud through its API: one target
+// per distinct (url, Space, API token source), and the host → target map.
+type cloudRun struct {
+	byHost  map[*inventory.Host]*claim.CloudTarget
+	targets map[cloudKey]*claim.CloudTarget
+	order   []cloudKey
+}
+
+type cloudKey struct {
+	url, space, caFile string
+	insecure           bool
+	token              inventory.SecretRef
+}
+
+func keyOf(h *inventory.Host) cloudKey {
+	return cloudKey{url: h.Claim.URL, space: h.Claim.Space, caFile: h.Claim.CAFile, insecure: h.Claim.Insecure, token: h.Claim.APIToken}
+}
+
+// apiTokenExplicit reports whether the inventory names the host's API token
+// source (rather than the default environment variable).
+func apiTokenExplicit(h *inventory.Host) bool {
+	_, ok := h.Sources["api_token"]
+	return ok
+}
+
+// setupCloud opens the Cloud API for the hosts that have an API token, finds
+// their Space and its rooms, and turns room names into ids, all before any
+// host is contacted. A host gives an API token when its inventory names a
+// source, or when the default environment variable is set. Room names
+// without a token, an unknown or shared room name, and an API that refuses
+// the token stop the run here.
+func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventory.Host, stderr io.Writer) (*cloudRun, error) {
+	cr := &cloudRun{byHost: map[*inventory.Host]*claim.CloudTarget{}, targets: map[cloudKey]*claim.CloudTarget{}}
+	failed := map[cloudKey]error{}
+	for _, h := range hosts {
+		k := keyOf(h)
+		if t, ok := cr.targets[k]; ok {
+			cr.byHost[h] = t
+			continue
+		}
+		if err, ok := failed[k]; ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		named := inventory.NeedsRoomNames([]*inventory.Host{h})
+		tok, err := h.Claim.APIToken.Resolve(os.LookupEnv)
+		if err != nil {
+			switch {
+			case apiTokenExplicit(h):
+				err = fmt.Errorf("Cloud API token for %s (%s, from %s): %w", h.Name, h.Claim.APIToken, h.Sources["api_token"], err)
+			case named:
+				err = fmt.Errorf("host %s gives rooms by name (from %s), which needs a Cloud API token: set %s, or api_token_env/api_token_file in the inventory; or write room ids",
+					h.Name, h.Sources["rooms"], inventory.DefaultAPITokenEnv)
+			default:
+				err = nil // no API for this host: claims work without it
+			}
+			failed[k] = err
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		api, err := claim.NewCloudAPI(h.Claim.URL, tok, claim.CloudAPIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure})
+		if err != nil {
+			return nil, err
+		}
+		space, err := api.ResolveSpace(ctx, h.Claim.Space)
+		if err != nil {
+			return nil, fmt.Errorf("Space for %s (space %s): %w", h.Name, orQuoted(h.Claim.Space, "not set"), err)
+		}
+		rooms, err := api.Rooms(ctx, space.ID)
+		if err != nil {
+			return nil, fmt.Errorf("rooms of Space %s: %w", orQuoted(space.Name, space.ID), err)
+		}
+		t := &claim.CloudTarget{API: api, Space: space, Rooms: rooms}
+		cr.targets[k] = t
+		cr.order = append(cr.order, k)
+		cr.byHost[h] = t
+	}
+	err := inv.ResolveRoomNames(hosts, func(h *inventory.Host) (string, []inventory.CloudRoom, error) {
+		t := cr.byHost[h]
+		if t == nil {
+			return "", nil, errors.New("no Cloud API token")
+		}
+		out := make([]inventory.CloudRoom, len(t.Rooms))
+		for i, r := range t.Rooms {
+			out[i] = inventory.CloudRoom{ID: r.ID, Name: r.Name}
+		}
+		return orQuoted(t.Space.Name, t.Space.ID), out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cr, nil
+}
+
+func orQuoted(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return strconv.Quote(s)
+}
+
+// proof returns the Cloud-side check of the run, nil when no host has a
+// Cloud API token.
+func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *claim.CloudProof {
+	if cr == nil || len(cr.byHost) == 0 {
+		return nil
+	}
+	return &claim.CloudProof{
+		Target:   func(h *inventory.Host) *claim.CloudTarget { return cr.byHost[h] },
+		Wait:     wait,
+		FixRooms: fixRooms,
+	}
+}
+
+// fetchClaimTokens rotates the claim token of every Space of the run and
+// makes the hosts of that Space use the new one. The old token stops
+// working for every other user of it: the caller asked for this explicitly.
+func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Host, stderr io.Writer) error {
+	if cr == nil || len(cr.targets) == 0 {
+		return errors.New("--fetch-claim-token needs a Cloud API token (NETDATA_CLOUD_API_TOKEN, api_token_env or api_token_file)")
+	}
+	fetched := map[*claim.CloudTarget]inventory.Secret{}
+	for _, k := range cr.order {
+		t := cr.targets[k]
+		fmt.Fprintf(stderr, "WARNING: --fetch-claim-token rotates the claim token of Space %s: the old token stops working NOW for every other\n"+
+			"WARNING: automation, script, Docker/Helm deployment and teammate that uses it. Update them with the new token.\n", orQuoted(t.Space.Name, t.Space.ID))
+		tok, err := t.API.RotateClaimToken(ctx, t.Space.ID)
+		if err != nil {
+			return fmt.Errorf("rotating the claim token of Space %s: %w", orQuoted(t.Space.Name, t.Space.ID), err)
+		}
+		fetched[t] = tok
+	}
+	for _, h := range hosts {
+		if t := cr.byHost[h]; t != nil {
+			h.Claim.Token = inventory.SecretRef{Inline: fetched[t].Reveal()}
+		}
+	}
+	return nil
+}
+
+// printCloudSummary prints how many hosts Cloud confirmed: listed in every
+// room they belong to, and reachable.
+func printCloudSummary(w io.Writer, results []claim.Result) {
+	confirmed, missing := 0, 0
+	for _, r := range results {
+		switch {
+		case r.Cloud != nil && r.Cloud.Confirmed:
+			confirmed++
+		case r.Category == claim.CatCloudMissing:
+			missing++
+		}
+	}
+	line := fmt.Sprintf("%d/%d nodes confirmed by Cloud", confirmed, len(results))
+	if missing > 0 {
+		line += fmt.Sprintf(" (%d claimed but missing in Cloud: see category %s)", missing, claim.CatCloudMissing)
+	}
+	fmt.Fprintln(w, strings.TrimSpace(line))
+}
