@@ -1,6 +1,7 @@
 #!/bin/sh
-# make demo: start a lab fleet, claim it, show the lab Cloud's record of the
-# claims, claim again (nothing changes), stop the lab. Everything lives in
+# make demo: start a lab fleet, claim it (rooms given by name), show the lab
+# Cloud's record of the claims, claim again (nothing changes), ask the Cloud
+# API whether every node arrived, stop the lab. Everything lives in
 # one temporary directory, removed at the end.
 set -eu
 BIN=${BIN:-bin/fleetclaim}
@@ -27,3 +28,8 @@ echo
 echo "== the same claim again: nothing changes, every host is already claimed"
 "$BIN" claim -i "$dir/inventory.yml" --no-progress >/dev/null
 "$BIN" lab claims --dir "$dir" --count
+
+echo
+echo "== ask Netdata Cloud itself (its API): is every node listed and reachable in its rooms?"
+"$BIN" verify -i "$dir/inventory.yml" --no-progress --no-history >/dev/null 2>"$dir/verify.err" || { cat "$dir/verify.err"; exit 1; }
+tail -n 1 "$dir/verify.err"
