@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
@@ -394,7 +395,8 @@ func (c *CloudAPI) do(ctx context.Context, method, path string, body []byte) ([]
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		retryable := status == 0 || status == http.StatusTooManyRequests || status >= 500
+		// A refused connection is an answer too (nothing listens): not retried.
+		retryable := (status == 0 && !errors.Is(err, syscall.ECONNREFUSED)) || status == http.StatusTooManyRequests || status >= 500
 		if !retryable {
 			return nil, err
 		}
@@ -432,7 +434,11 @@ func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) (
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, 0, 0, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s", method, path), Err: errors.New(c.redact(unwrapURLError(err)))}
+		e := &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s", method, path), Err: errors.New(c.redact(unwrapURLError(err)))}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			e.Err = fmt.Errorf("%w (%s)", syscall.ECONNREFUSED, c.redact(unwrapURLError(err)))
+		}
+		return nil, 0, 0, e
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))

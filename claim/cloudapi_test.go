@@ -307,3 +307,16 @@ func FuzzParseCloudAnswers(f *testing.F) {
 		}
 	})
 }
+
+// TestCloudAPIRefused: nothing listening is an answer, not retried.
+func TestCloudAPIRefused(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	var sleeps []time.Duration
+	api := testAPI(t, url, &sleeps)
+	_, err := api.Spaces(context.Background())
+	if err == nil || CategoryOf(err) != CatCloudAPI || len(sleeps) != 0 || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("%v (pauses %v)", err, sleeps)
+	}
+}

@@ -43,9 +43,10 @@ func apiTokenExplicit(h *inventory.Host) bool {
 // their Space and its rooms, and turns room names into ids, all before any
 // host is contacted. A host gives an API token when its inventory names a
 // source, or when the default environment variable is set. Room names
-// without a token, an unknown or shared room name, and an API that refuses
-// the token stop the run here.
-func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventory.Host, stderr io.Writer) (*cloudRun, error) {
+// without a token, an unknown or shared room name, and an API that fails
+// when room names or needAPI (--fix-rooms, --fetch-claim-token) need it
+// stop the run here; otherwise a failing API only skips the proof.
+func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventory.Host, needAPI bool, stderr io.Writer) (*cloudRun, error) {
 	cr := &cloudRun{byHost: map[*inventory.Host]*claim.CloudTarget{}, targets: map[cloudKey]*claim.CloudTarget{}}
 	failed := map[cloudKey]error{}
 	for _, h := range hosts {
@@ -78,19 +79,17 @@ func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventor
 			}
 			continue
 		}
-		api, err := claim.NewCloudAPI(h.Claim.URL, tok, claim.CloudAPIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure})
+		t, err := openTarget(ctx, h, tok)
 		if err != nil {
-			return nil, err
+			if named || needAPI {
+				return nil, err
+			}
+			// Claims do not need the API: go on without the Cloud-side
+			// proof for these hosts, and say so.
+			fmt.Fprintf(stderr, "warning: %v; the Cloud-side proof is skipped for the hosts of %s\n", err, h.Claim.URL)
+			failed[k] = nil
+			continue
 		}
-		space, err := api.ResolveSpace(ctx, h.Claim.Space)
-		if err != nil {
-			return nil, fmt.Errorf("Space for %s (space %s): %w", h.Name, orQuoted(h.Claim.Space, "not set"), err)
-		}
-		rooms, err := api.Rooms(ctx, space.ID)
-		if err != nil {
-			return nil, fmt.Errorf("rooms of Space %s: %w", orQuoted(space.Name, space.ID), err)
-		}
-		t := &claim.CloudTarget{API: api, Space: space, Rooms: rooms}
 		cr.targets[k] = t
 		cr.order = append(cr.order, k)
 		cr.byHost[h] = t
@@ -110,6 +109,23 @@ func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventor
 		return nil, err
 	}
 	return cr, nil
+}
+
+// openTarget opens the API for a host's Space and lists its rooms.
+func openTarget(ctx context.Context, h *inventory.Host, tok inventory.Secret) (*claim.CloudTarget, error) {
+	api, err := claim.NewCloudAPI(h.Claim.URL, tok, claim.CloudAPIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	space, err := api.ResolveSpace(ctx, h.Claim.Space)
+	if err != nil {
+		return nil, fmt.Errorf("Space for %s (space %s): %w", h.Name, orQuoted(h.Claim.Space, "not set"), err)
+	}
+	rooms, err := api.Rooms(ctx, space.ID)
+	if err != nil {
+		return nil, fmt.Errorf("rooms of Space %s: %w", orQuoted(space.Name, space.ID), err)
+	}
+	return &claim.CloudTarget{API: api, Space: space, Rooms: rooms}, nil
 }
 
 func orQuoted(s, d string) string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,12 +97,21 @@ func TestE2ECloudProof(t *testing.T) {
 			break
 		}
 	}
+	// The healthy staging hosts (the offline one has its own failure).
+	var staging []string
+	for _, h := range info.Hosts {
+		if h.Group == "staging" && !h.Personality.Has(lab.FaultOffline) {
+			staging = append(staging, h.Name)
+		}
+	}
+	n := strconv.Itoa(len(staging))
+	limit := strings.Join(staging, ",")
 	moved := filepath.Join(info.Dir, "moved.yml")
 	writeTestFile(t, moved, strings.Replace(invText, "rooms: [staging]", "rooms: [staging, "+edge+"]", 1))
 	// The API answers 503 once and 429 once first: retried, not fatal.
 	writeTestFile(t, filepath.Join(info.Dir, "api-faults"), "503 1\n429 1 1\n")
-	r = keep(fleetclaim(t, nil, "verify", "-i", moved, "--limit", "staging", "--no-progress", "--no-history", "--results", results))
-	if r.code != exitFailed || !strings.Contains(r.stderr, "0/2 nodes confirmed by Cloud (2 claimed but missing in Cloud") {
+	r = keep(fleetclaim(t, nil, "verify", "-i", moved, "--limit", limit, "--no-progress", "--no-history", "--results", results))
+	if r.code != exitFailed || !strings.Contains(r.stderr, "0/"+n+" nodes confirmed by Cloud ("+n+" claimed but missing in Cloud") {
 		t.Fatalf("verify before --fix-rooms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, res := range readResults(t, results) {
@@ -113,8 +123,8 @@ func TestE2ECloudProof(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(info.Dir, "api-faults")); !os.IsNotExist(err) {
 		t.Errorf("the API faults were not all served: %v", err)
 	}
-	r = keep(fleetclaim(t, nil, "reconcile", "-i", moved, "--limit", "staging", "--fix-rooms", "--no-progress", "--no-history", "--results", results))
-	if r.code != exitOK || !strings.Contains(r.stderr, "2/2 nodes confirmed by Cloud") {
+	r = keep(fleetclaim(t, nil, "reconcile", "-i", moved, "--limit", limit, "--fix-rooms", "--no-progress", "--no-history", "--results", results))
+	if r.code != exitOK || !strings.Contains(r.stderr, n+"/"+n+" nodes confirmed by Cloud") {
 		t.Fatalf("reconcile --fix-rooms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, res := range readResults(t, results) {
@@ -122,8 +132,8 @@ func TestE2ECloudProof(t *testing.T) {
 			t.Errorf("%s: cloud %+v", res.Host, res.Cloud)
 		}
 	}
-	r = keep(fleetclaim(t, nil, "verify", "-i", moved, "--limit", "staging", "--no-progress", "--no-history"))
-	if r.code != exitOK || !strings.Contains(r.stderr, "2/2 nodes confirmed by Cloud") {
+	r = keep(fleetclaim(t, nil, "verify", "-i", moved, "--limit", limit, "--no-progress", "--no-history"))
+	if r.code != exitOK || !strings.Contains(r.stderr, n+"/"+n+" nodes confirmed by Cloud") {
 		t.Fatalf("verify after --fix-rooms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -146,9 +156,23 @@ func TestE2ECloudProof(t *testing.T) {
 		t.Errorf("inline: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// --fetch-claim-token: the claim token comes from the API (rotated, with a
+	// warning); the inventory's own token source is not even set.
+	r = keep(fleetclaim(t, nil, "reclaim", "-i", inv, "--limit", staging[0], "--fetch-claim-token", "--set", "token_env=FLEETCLAIM_NO_SUCH_TOKEN",
+		"--no-progress", "--no-history", "--results", results))
+	newToken, _ := info.Token()
+	if r.code != exitOK || !strings.Contains(r.stderr, "the old token stops working NOW for every other") || newToken == claimToken ||
+		!strings.Contains(r.stderr, "1/1 nodes confirmed by Cloud") {
+		t.Errorf("--fetch-claim-token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = keep(fleetclaim(t, nil, "claim", "-i", inv, "--limit", staging[0], "--token-file", info.APITokenFile(), "--fetch-claim-token", "--no-progress", "--no-history"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "exclude each other") {
+		t.Errorf("--fetch-claim-token with --token-file: exit %d\n%s", r.code, r.stderr)
+	}
+
 	outputs = append(outputs, mustRead(t, results))
 	for _, out := range outputs {
-		for name, secret := range map[string]string{"API token": apiToken, "claim token": claimToken} {
+		for name, secret := range map[string]string{"API token": apiToken, "claim token": claimToken, "fetched claim token": newToken} {
 			if secret != "" && strings.Contains(out, secret) {
 				t.Errorf("%s in output:\n%s", name, out)
 			}

@@ -139,7 +139,14 @@ func TestE2EClaimLabFleet(t *testing.T) {
 	}
 	wantRooms := map[string][]string{}
 	for _, h := range inv.Hosts {
-		rooms := slices.Clone(h.Claim.Rooms)
+		// The lab inventory names its rooms: the claim carries their ids.
+		var rooms []string
+		for _, r := range h.Claim.Rooms {
+			if !inventory.IsRoomID(r) {
+				r = info.RoomID(r)
+			}
+			rooms = append(rooms, r)
+		}
 		sort.Strings(rooms)
 		wantRooms[h.Name] = rooms
 	}
