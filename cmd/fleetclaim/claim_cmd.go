@@ -98,6 +98,12 @@ type claimFlags struct {
 	askPass        bool
 	passwordFile   string
 	askBecomePass  bool
+
+	// Cloud API: how long to wait for Cloud to list a node (-1: --wait),
+	// repair room membership, rotate the claim token.
+	waitCloud       time.Duration
+	fixRooms        bool
+	fetchClaimToken bool
 }
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
@@ -140,6 +146,14 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	}
 	if mode == claim.ModeReconcile {
 		fs.DurationVar(&f.offlineFor, "offline-for", 30*time.Minute, "reclaim nodes claimed but offline for longer than this")
+		fs.BoolVar(&f.fixRooms, "fix-rooms", false, "Cloud API: add nodes that are in the Space but missing from their group's rooms to those rooms (never removes)")
+	}
+	switch mode {
+	case claim.ModeClaim, claim.ModeReclaim, claim.ModeReconcile:
+		fs.DurationVar(&f.waitCloud, "wait-cloud", -1, "with a Cloud API token: how long each claimed node may take to be listed and reachable in its rooms (default: --wait)")
+		fs.BoolVar(&f.fetchClaimToken, "fetch-claim-token", false, "rotate the Space's claim token through the Cloud API and claim with the new one; INVALIDATES the old token for every other automation")
+	case claim.ModeVerify:
+		fs.DurationVar(&f.waitCloud, "wait-cloud", 0, "with a Cloud API token: how long each node may take to be listed and reachable in its rooms")
 	}
 }
 
@@ -207,6 +221,30 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		}
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
+	// Cloud API: room names become ids before anything else happens.
+	cloud, err := setupCloud(ctx, inv, hosts, f.fixRooms || f.fetchClaimToken, stderr)
+	if err != nil {
+		printInventoryError(stderr, err)
+		return exitUsage
+	}
+	if f.fetchClaimToken {
+		if f.tokenFile != "" {
+			fmt.Fprintf(stderr, "fleetclaim %s: --fetch-claim-token and --token-file exclude each other\n", mode)
+			return exitUsage
+		}
+		if err := cloud.fetchClaimTokens(ctx, hosts, stderr); err != nil {
+			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+			return exitUsage
+		}
+	}
+	if f.waitCloud < 0 {
+		f.waitCloud = f.wait
+	}
+	proof := cloud.proof(f.waitCloud, f.fixRooms)
+	if f.fixRooms && proof == nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: --fix-rooms needs a Cloud API token (%s, api_token_env or api_token_file)\n", mode, inventory.DefaultAPITokenEnv)
+		return exitUsage
+	}
 	if changes {
 		if err := inv.CheckSecrets(hosts); err != nil {
 			printInventoryError(stderr, err)
@@ -326,7 +364,15 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		fleet.Retries = 0
 	}
 	start := time.Now()
-	out := fleet.Run(startCtx, runCtx, hosts, c.Do)
+	do := c.Do
+	if proof != nil && mode != claim.ModePlan {
+		do = func(ctx context.Context, h *inventory.Host) claim.Result {
+			r := c.Do(ctx, h)
+			proof.Check(ctx, h, &r)
+			return r
+		}
+	}
+	out := fleet.Run(startCtx, runCtx, hosts, do)
 	prog.finish()
 	elapsed := time.Since(start)
 
@@ -334,6 +380,9 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, err)
 	}
 	printSummary(stderr, out.Results)
+	if proof != nil && mode != claim.ModePlan {
+		printCloudSummary(stderr, out.Results)
+	}
 	if f.retryFile != "" {
 		if err := writeRetryFile(f.retryFile, out.Results); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
