@@ -25,6 +25,9 @@ type acceptor struct {
 	done  chan struct{}
 	// started is set by start; close only waits for a loop that was started.
 	started bool
+	// reserved are the sockets holding the ports of hosts that refuse
+	// connections: bound, never listening.
+	reserved []int
 }
 
 func newAcceptor(l *Lab) (*acceptor, error) {
@@ -46,9 +49,12 @@ func newAcceptor(l *Lab) (*acceptor, error) {
 }
 
 // listen opens 127.0.0.1:port (or any port when that one is taken or 0) for
-// h and returns the port. With serve false the port is only reserved: it is
-// closed again, so connections to it are refused.
+// h and returns the port. With serve false the port is only reserved (see
+// reserve), so connections to it are refused.
 func (a *acceptor) listen(h *host, port int, serve bool) (int, error) {
+	if !serve {
+		return a.reserve(port)
+	}
 	fd, got, err := listenLoopback(port)
 	if err != nil && port != 0 {
 		fd, got, err = listenLoopback(0)
@@ -170,7 +176,46 @@ func (a *acceptor) close() {
 		unix.Close(int(fd))
 	}
 	a.hosts = map[int32]*host{}
+	for _, fd := range a.reserved {
+		unix.Close(fd)
+	}
+	a.reserved = nil
 	a.mu.Unlock()
 	unix.Close(a.wake)
 	unix.Close(a.epfd)
+}
+
+// reserve holds 127.0.0.1:port (any port when that one is taken or 0) for a
+// host that refuses connections: the socket is bound but never listens, so
+// a connection is refused (RST), and without SO_REUSEADDR no other socket,
+// not another refusing host's nor a serving one's, can get the same port.
+func (a *acceptor) reserve(port int) (int, error) {
+	try := func(port int) (int, int, error) {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return -1, 0, fmt.Errorf("socket: %w", err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			unix.Close(fd)
+			return -1, 0, fmt.Errorf("bind 127.0.0.1:%d: %w", port, err)
+		}
+		sa, err := unix.Getsockname(fd)
+		in4, ok := sa.(*unix.SockaddrInet4)
+		if err != nil || !ok {
+			unix.Close(fd)
+			return -1, 0, fmt.Errorf("getsockname: %v", err)
+		}
+		return fd, in4.Port, nil
+	}
+	fd, got, err := try(port)
+	if err != nil && port != 0 {
+		fd, got, err = try(0)
+	}
+	if err != nil {
+		return 0, err
+	}
+	a.mu.Lock()
+	a.reserved = append(a.reserved, fd)
+	a.mu.Unlock()
+	return got, nil
 }

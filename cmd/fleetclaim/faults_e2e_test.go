@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -99,7 +102,7 @@ func TestE2EFaultRun(t *testing.T) {
 
 	results := filepath.Join(t.TempDir(), "results.jsonl")
 	r := fleetclaim(t, nil, "claim", "-i", invPath, "--results", results, "--forks", "64",
-		"--timeout", "15s", "--deadline", "40s", "--wait", "2s", "--retries", "0",
+		"--timeout", "10s", "--deadline", "40s", "--wait", "2s", "--retries", "0",
 		"--set", "connect_timeout=2s", "--no-progress")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d, want %d (some hosts failed)\n%s", r.code, exitFailed, tail(r.stderr, 4000))
@@ -240,5 +243,51 @@ func TestE2ERetriesRecoverFlakyHost(t *testing.T) {
 				t.Errorf("healthy host %s: %s after %d attempts", rec.Host, rec.Status, rec.Attempts)
 			}
 		}
+	}
+}
+
+// TestE2EKillMidClaimRerunCompletes: kill -9 lands while every host is
+// inside its claim (Cloud answers slowly). Each host is left complete or
+// untouched (claim.conf whole or absent, no temporary file); a rerun
+// recognises what went through and finishes the rest, with one claim per
+// host in Cloud; a reconcile afterwards sends Cloud nothing.
+func TestE2EKillMidClaimRerunCompletes(t *testing.T) {
+	const n = 6
+	info := startLab(t, n, "--personalities", fmt.Sprintf("v2+cloud-slow=%d", n))
+	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", strconv.Itoa(n), "--no-history", "--no-progress")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForStats(t, info, func(s lab.Stats) bool { return s.CtlRequests >= n })
+	cmd.Process.Kill()
+	cmd.Wait()
+	for _, h := range info.Hosts {
+		checkHostFiles(t, h, "killed mid-claim", "")
+	}
+	again := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--output", "json", "--wait", "10s", "--no-history")
+	if again.code != 0 {
+		t.Fatalf("rerun exit %d\n%s\n%s", again.code, again.stderr, again.stdout)
+	}
+	var rerun []claim.Result
+	if err := json.Unmarshal([]byte(again.stdout), &rerun); err != nil {
+		t.Fatal(err)
+	}
+	if c := statusCounts(rerun); c[claim.StatusClaimed]+c[claim.StatusAlreadyClaimed] != n {
+		t.Fatalf("rerun counts %v", c)
+	}
+	claimed := claimedHosts(t, info)
+	for _, h := range info.Hosts {
+		if claimed[h.Name] != 1 {
+			t.Errorf("%s: %d claims in Cloud, want 1", h.Name, claimed[h.Name])
+		}
+		checkHostFiles(t, h, "after the rerun", "complete")
+	}
+	puts := countPUTs(t, info)
+	rec := fleetclaim(t, nil, "reconcile", "-i", info.Inventory(), "--output", "json", "--no-history")
+	if rec.code != 0 {
+		t.Fatalf("reconcile exit %d\n%s", rec.code, rec.stderr)
+	}
+	if got := countPUTs(t, info); got != puts {
+		t.Fatalf("reconcile of a claimed fleet sent %d claim requests", got-puts)
 	}
 }

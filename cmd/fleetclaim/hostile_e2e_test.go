@@ -31,12 +31,13 @@ func TestE2EHostileValues(t *testing.T) {
 	if err := os.Symlink(".", evil); err != nil {
 		t.Fatal(err)
 	}
-	nonUTF8 := "room-\xff\xfe-$(touch PWN5)"
+	nonUTF8 := "p-\xff\xfe-$(touch PWN5)"
 	cases := []struct {
 		name    string
 		host    int
 		setting string   // added to the host's inventory line
 		prefix  string   // replaces the host's netdata_prefix
+		noSpace bool     // drop the lab's Space (room names looked up through the Cloud API)
 		refusal string   // what the error says when the run is refused (exit 2)
 		set     []string // --set overrides (raw bytes, which YAML cannot carry)
 		// confLine is the claim.conf line the value must appear in, literally.
@@ -46,16 +47,18 @@ func TestE2EHostileValues(t *testing.T) {
 		exit     int
 	}{
 		{name: "prefix", host: 0, prefix: evil, status: claim.StatusClaimed, exit: 0},
+		// Room names are looked up in the Space before any host is contacted.
 		{name: "rooms", host: 1, setting: "rooms: [" + strconv.Quote(hostile) + ", '-rf']",
-			confLine: "    rooms = " + hostile + ",-rf", status: claim.StatusFailed, cat: claim.CatRoomInvalid, exit: 1},
+			refusal: "no room named " + strconv.Quote(hostile), exit: 2},
 		{name: "proxy", host: 2, setting: "proxy: " + strconv.Quote("http://127.0.0.1:1/"+hostile),
 			confLine: "    proxy = http://127.0.0.1:1/" + hostile, status: claim.StatusFailed, exit: 1},
-		{name: "url", host: 3, setting: "url: " + strconv.Quote("https://127.0.0.1:1/"+hostile),
+		// Room ids and no Space: nothing to look up at the (unreachable) url.
+		{name: "url", host: 3, noSpace: true, setting: "rooms: [" + info.Rooms[0].ID + "], url: " + strconv.Quote("https://127.0.0.1:1/"+hostile),
 			confLine: "    url = https://127.0.0.1:1/" + hostile, status: claim.StatusFailed, exit: 1},
 		{name: "room with a newline", host: 4, setting: "rooms: [" + strconv.Quote("r1\n[global]\n    url = https://evil.example") + "]",
 			refusal: "must be a single line", exit: 2},
-		{name: "non-UTF-8 room", host: 5, set: []string{"rooms=" + nonUTF8},
-			confLine: "    rooms = " + nonUTF8, status: claim.StatusFailed, cat: claim.CatRoomInvalid, exit: 1},
+		{name: "non-UTF-8 proxy", host: 5, set: []string{"proxy=http://127.0.0.1:1/" + nonUTF8},
+			confLine: "    proxy = http://127.0.0.1:1/" + nonUTF8, status: claim.StatusFailed, exit: 1},
 		{name: "prefix with a NUL", host: 6, prefix: "/opt/a\x00b", refusal: "NUL byte", exit: 2},
 	}
 	for _, tc := range cases {
@@ -64,6 +67,18 @@ func TestE2EHostileValues(t *testing.T) {
 			inv := info.Inventory()
 			if tc.setting != "" {
 				inv = withHostSettingIn(t, inv, tc.setting, host.Name)
+			}
+			if tc.noSpace {
+				var kept []string
+				for _, l := range strings.Split(mustRead(t, inv), "\n") {
+					if !strings.HasPrefix(l, "  space:") && !strings.HasPrefix(l, "  api_token_file:") {
+						kept = append(kept, l)
+					}
+				}
+				inv = filepath.Join(t.TempDir(), "inventory.yml")
+				if err := os.WriteFile(inv, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if tc.prefix != "" {
 				text := mustRead(t, inv)
