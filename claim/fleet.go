@@ -41,6 +41,14 @@ type Fleet struct {
 	// ends, never concurrently.
 	OnStart  func(h *inventory.Host)
 	OnResult func(r Result)
+	// After, when set, runs once per host after its last attempt, outside
+	// the window of Forks, and the host's result is recorded when it
+	// returns. It is for work that only waits, such as the Cloud-side proof
+	// (waiting for a room listing every host shares): inside the window, it
+	// held a slot another host's SSH work could use (1,000 lab hosts: the
+	// wait was a third of each slot). Its context is the run's, bounded by
+	// HostTimeout. A batch of --serial ends when every After of it returned.
+	After func(ctx context.Context, h *inventory.Host, r *Result)
 }
 
 // BatchSize is one entry of --serial: a count or a percentage of the hosts.
@@ -164,6 +172,23 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 		return ""
 	}
 
+	var after sync.WaitGroup
+	finish := func(i int, h *inventory.Host, r Result) {
+		if f.After == nil {
+			record(i, r)
+			return
+		}
+		after.Go(func() {
+			ctx := runCtx
+			if f.HostTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)
+				defer cancel()
+			}
+			f.After(ctx, h, &r)
+			record(i, r)
+		})
+	}
 	next := 0
 	for _, n := range Batches(f.Serial, len(hosts)) {
 		var g errgroup.Group
@@ -186,11 +211,12 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 				if f.OnStart != nil {
 					f.OnStart(h)
 				}
-				record(i, f.runHost(runCtx, h, do))
+				finish(i, h, f.runHost(runCtx, h, do))
 				return nil
 			})
 		}
 		g.Wait()
+		after.Wait()
 		next += n
 	}
 	return Outcome{Results: results, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}

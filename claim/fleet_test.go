@@ -191,3 +191,43 @@ func TestFleetHostTimeoutCancelsHost(t *testing.T) {
 		t.Fatalf("%+v", out.Results[0])
 	}
 }
+
+// After runs outside the window: with one fork, three hosts are in After at
+// once (each waits for the others), and each result carries what After did.
+func TestFleetAfterRunsOutsideTheWindow(t *testing.T) {
+	hosts := hostsN(3)
+	var mu sync.Mutex
+	inAfter, peak := 0, 0
+	all := make(chan struct{})
+	var recorded []string
+	f := Fleet{Forks: 1, MaxFailPercent: -1, HostTimeout: time.Minute,
+		After: func(ctx context.Context, h *inventory.Host, r *Result) {
+			mu.Lock()
+			inAfter++
+			peak = max(peak, inAfter)
+			if inAfter == len(hosts) {
+				close(all)
+			}
+			mu.Unlock()
+			select {
+			case <-all:
+				r.Message = "after " + h.Name
+			case <-ctx.Done():
+				r.Message = "after gave up"
+			}
+		},
+		OnResult: func(r Result) { recorded = append(recorded, r.Message) },
+	}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result { return ok(h) })
+	if peak != len(hosts) {
+		t.Fatalf("at most %d hosts were in After at once with 1 fork, want %d (After held the window)", peak, len(hosts))
+	}
+	for i, r := range out.Results {
+		if r.Host != hosts[i].Name || r.Message != "after "+hosts[i].Name {
+			t.Errorf("result %d = %s %q", i, r.Host, r.Message)
+		}
+	}
+	if len(recorded) != len(hosts) {
+		t.Errorf("OnResult called %d times, want %d", len(recorded), len(hosts))
+	}
+}
