@@ -55,6 +55,9 @@ type Options struct {
 	// SudoPassword returns the sudo/doas password of a host whose inventory
 	// names one (resolved once per source by the caller).
 	SudoPassword func(h *inventory.Host) (inventory.Secret, error)
+	// KeepPushed leaves files pushed to hosts (kickstart scripts, offline
+	// bundles) in place when a host's run ends, instead of removing them.
+	KeepPushed bool
 	// NewIdentity gives reclaimed nodes a new machine GUID (cloned VMs).
 	NewIdentity bool
 	// OfflineFor: reconcile reclaims nodes offline for longer than this.

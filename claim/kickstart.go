@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
@@ -174,6 +175,17 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 	}
 	q := &remote.Quoter{}
 	qdir := q.Q(dir)
+	// What was pushed goes when the host's run ends, whatever happened,
+	// unless the user asked to keep it (to debug an install).
+	defer func() {
+		if c.opts.KeepPushed {
+			r.res.Warnings = append(r.res.Warnings, "pushed files kept in "+dir+" (--keep-pushed)")
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		priv.Run(cctx, "rm -rf "+qdir, nil)
+	}()
 	var args []string
 	for _, a := range kickstartArgs(h, reinstall) {
 		args = append(args, q.Q(a))
@@ -227,7 +239,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 	if q.Err != nil {
 		return "", q.Err
 	}
-	script := "(\n" + run + "\n) >" + qdir + "/kickstart.log 2>&1\nrc=$?\necho \"kickstart-rc=$rc\"\ntail -n 20 " + qdir + "/kickstart.log | while IFS= read -r l; do printf 'log=%s\\n' \"$l\"; done\nrm -rf " + qdir + "\n"
+	script := "(\n" + run + "\n) >" + qdir + "/kickstart.log 2>&1\nrc=$?\necho \"kickstart-rc=$rc\"\ntail -n 20 " + qdir + "/kickstart.log | while IFS= read -r l; do printf 'log=%s\\n' \"$l\"; done\n"
 	res, err := priv.Run(ctx, "sh -s", strings.NewReader(script))
 	if err != nil {
 		return "", err

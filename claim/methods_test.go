@@ -107,8 +107,13 @@ func TestKickstartPushedScript(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(root, "opt")); err == nil {
 				t.Fatal("plan installed something")
 			}
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
 			c := New(localConnector{}, Options{Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")})
 			res := c.Do(context.Background(), h)
+			if left, _ := filepath.Glob(filepath.Join(tmp, "fleetclaim-kickstart.*")); len(left) != 0 {
+				t.Fatalf("pushed files left on the host: %v", left)
+			}
 			if tc.want != "" {
 				if res.Category != tc.want {
 					t.Fatalf("%+v", res)
@@ -175,5 +180,23 @@ esac
 	h.Claim.DockerContainer = "other"
 	if res := c.Do(context.Background(), h); res.Category != CatNotInstalled {
 		t.Fatalf("missing container: %+v", res)
+	}
+}
+
+// TestKickstartKeepPushed: with KeepPushed the pushed script stays, and the
+// record says where.
+func TestKickstartKeepPushed(t *testing.T) {
+	script := fakeKickstart(currentUser(t))
+	ks := filepath.Join(t.TempDir(), "kickstart.sh")
+	os.WriteFile(ks, []byte(script), 0o644)
+	h := testHost(t.TempDir(), "")
+	h.Claim.Method = MethodKickstart
+	h.Claim.Kickstart.ScriptFile = ks
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	res := New(localConnector{}, Options{KeepPushed: true, Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	left, _ := filepath.Glob(filepath.Join(tmp, "fleetclaim-kickstart.*", "kickstart.sh"))
+	if res.Status != StatusClaimed || len(left) != 1 || !strings.Contains(strings.Join(res.Warnings, " "), "--keep-pushed") {
+		t.Fatalf("%+v, left %v", res, left)
 	}
 }

@@ -90,6 +90,7 @@ type claimFlags struct {
 	newIdentity bool
 	offlineFor  time.Duration
 	noProgress  bool
+	keepPushed  bool
 	debug       bool
 	debugFile   string
 
@@ -142,6 +143,7 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	}
 	switch mode {
 	case claim.ModeClaim, claim.ModeReclaim, claim.ModeReconcile, claim.ModePlan:
+		fs.BoolVar(&f.keepPushed, "keep-pushed", false, "leave files pushed to hosts (kickstart script, offline bundle) in place for debugging")
 		fs.BoolVar(&f.newIdentity, "new-identity", false, "reclaim: also give the node a new machine GUID (cloned VMs); claim: allow claiming hosts that share a GUID by giving them new ones")
 	}
 	if mode == claim.ModeReconcile {
@@ -305,6 +307,7 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		Force:       f.force,
 		NewIdentity: f.newIdentity,
 		OfflineFor:  f.offlineFor,
+		KeepPushed:  f.keepPushed,
 		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
 			if s, ok := sudoPasswords[h.SudoPassword]; ok {
 				return s, nil

@@ -12,7 +12,7 @@ var completionFlags = []string{
 	"-i", "--inventory", "--inventory-format", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",
 	"--retry-file", "--history", "--no-history", "--timeout", "--deadline", "--splay", "--grace", "--serial", "--canary",
 	"--max-fail-percentage", "--retries", "--retry-backoff", "--no-progress", "--token-file", "--wait", "--force",
-	"--new-identity", "--offline-for", "--passphrase-file", "--passphrase-env", "--ask-pass", "--password-file", "--ask-become-pass",
+	"--new-identity", "--offline-for", "--passphrase-file", "--passphrase-env", "--ask-pass", "--password-file", "--ask-become-pass", "--keep-pushed",
 }
 
 // runCompletion prints a completion script for bash, zsh or fish.
