@@ -192,13 +192,10 @@ type claimConfSpec struct {
 }
 
 func buildClaimConfScript(sp claimConfSpec) (string, error) {
-	in, conf, ca, reset := sp.In, sp.Conf, sp.CA, sp.Reset
-	delim := randomDelimiter()
-	if strings.Contains(conf, delim) || strings.Contains(string(ca), delim) {
-		return "", fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
-	}
-	if len(ca) > 0 && ca[len(ca)-1] != '\n' {
-		ca = append(ca, '\n')
+	in, conf, reset := sp.In, sp.Conf, sp.Reset
+	delim, ca, err := hereDocs(sp.CA, conf)
+	if err != nil {
+		return "", err
 	}
 	q := &remote.Quoter{}
 	confDir := q.Q(in.ConfigDir)
@@ -227,10 +224,7 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 	}
 	if len(ca) > 0 {
 		fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
-		fmt.Fprintf(&b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
-		fmt.Fprintf(&b, "cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\n", delim, ca, delim)
-		b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
-		fmt.Fprintf(&b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
+		writeCAChain(&b, delim, ca, cloudD, runAs)
 		fmt.Fprintf(&b, "if [ $root = yes ]; then chown -R %s %s 2>/dev/null; fi\n", runAs, cloudD)
 	}
 	fmt.Fprintf(&b, "tmp=%s/.claim.conf.fleetclaim.$$\n", confDir)
@@ -325,3 +319,29 @@ cloud && /^[ \t]*proxy[ \t]*=/ { if (!done) { print "    proxy = " p; done = 1 }
 { print }
 END { if (cloud && !done) { print "    proxy = " p; done = 1 }
   if (!done) { print ""; print "[cloud]"; print "    proxy = " p } }`
+
+// hereDocs picks the here-document delimiter of a script that carries ca and
+// contents, refusing contents that hold it, and returns ca ending in a
+// newline (a here-document needs one before its delimiter).
+func hereDocs(ca []byte, contents ...string) (string, []byte, error) {
+	delim := randomDelimiter()
+	for _, c := range append(contents, string(ca)) {
+		if strings.Contains(c, delim) {
+			return "", nil, fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
+		}
+	}
+	if len(ca) > 0 && ca[len(ca)-1] != '\n' {
+		ca = append(ca[:len(ca):len(ca)], '\n')
+	}
+	return delim, ca, nil
+}
+
+// writeCAChain installs the Cloud CA chain as cloud.d/cloud_fullchain.pem:
+// a temporary file, then a rename. cloudD and runAs are quoted already.
+func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD, runAs string) {
+	fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
+	fmt.Fprintf(b, "cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\n", delim, ca, delim)
+	b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
+	fmt.Fprintf(b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
+	fmt.Fprintf(b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
+}

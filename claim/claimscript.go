@@ -175,12 +175,9 @@ func claimScriptFailure(rc int, msg string) error {
 // claimScriptScript builds the script that runs netdata-claim.sh. The token
 // travels in a here-document with a random delimiter.
 func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca []byte, reset *resetPlan, newID string) (string, error) {
-	delim := randomDelimiter()
-	if strings.Contains(token, delim) || strings.Contains(string(ca), delim) {
-		return "", fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
-	}
-	if len(ca) > 0 && ca[len(ca)-1] != '\n' {
-		ca = append(ca, '\n')
+	delim, ca, err := hereDocs(ca, token)
+	if err != nil {
+		return "", err
 	}
 	q := &remote.Quoter{}
 	cloudD := q.Q(path.Join(in.VarLibDir, "cloud.d"))
@@ -218,11 +215,7 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 	fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
 	fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s 2>/dev/null; chmod 0770 %s; fi\n", runAs, cloudD, cloudD)
 	if len(ca) > 0 {
-		fmt.Fprintf(&b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
-		fmt.Fprintf(&b, "cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\n", delim, ca, delim)
-		b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
-		fmt.Fprintf(&b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
-		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
+		writeCAChain(&b, delim, ca, cloudD, runAs)
 	}
 	// The token file exists with its final mode and owner before the token
 	// is written into it.
