@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,11 +42,14 @@ type fleet struct {
 	targets    []target
 	knownHosts string
 	inventory  string // fleetclaim's inventory
-	pssh       string // USER@ADDR:PORT lines (pssh and the floor)
-	ansibleInv string
-	script     string // the claim script, on stdin of `sh -s`
-	sshds      []*exec.Cmd
-	method     string
+	// noAPIInventory is the same without the Cloud API (room ids instead
+	// of names, no api_token_file): no Cloud-side proof.
+	noAPIInventory string
+	pssh           string // USER@ADDR:PORT lines (pssh and the floor)
+	ansibleInv     string
+	script         string // the claim script, on stdin of `sh -s`
+	sshds          []*exec.Cmd
+	method         string
 }
 
 type target struct {
@@ -76,7 +80,7 @@ func benchMain(ctx context.Context, args []string) int {
 	fs.IntVar(&c.hosts, "hosts", 200, "lab hosts")
 	fs.IntVar(&c.runs, "runs", 3, "rounds: every tool runs once per round, in a rotating order")
 	fs.IntVar(&c.forks, "forks", 50, "hosts in flight for every tool")
-	tools := fs.String("tools", "fleetclaim,floor,pssh,ansible", "tools to run: fleetclaim, floor, pssh, ansible")
+	tools := fs.String("tools", "fleetclaim,floor,pssh,ansible", "tools to run: fleetclaim, fleetclaim-noapi (no Cloud API: the agent's word only), floor, pssh, ansible")
 	fs.StringVar(&c.method, "method", "v2", "claim method of the hosts: v2 (claim.conf + reload) or v1 (netdata-claim.sh)")
 	fs.BoolVar(&c.sshd, "sshd", false, "put a real OpenSSH sshd (root, one per host) in front of every lab host")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary one, removed at the end)")
@@ -90,7 +94,7 @@ func benchMain(ctx context.Context, args []string) int {
 	}
 	for t := range strings.SplitSeq(*tools, ",") {
 		switch t {
-		case "fleetclaim", "floor", "pssh", "ansible":
+		case "fleetclaim", "fleetclaim-noapi", "floor", "pssh", "ansible":
 			c.tools = append(c.tools, t)
 		default:
 			return fatalf("unknown tool %q", t)
@@ -223,6 +227,9 @@ func setup(ctx context.Context, c *config) (*fleet, error) {
 			return f, err
 		}
 	}
+	if err := f.writeNoAPIInventory(c); err != nil {
+		return f, err
+	}
 	token, err := info.Token()
 	if err != nil {
 		return f, err
@@ -260,6 +267,30 @@ func setup(ctx context.Context, c *config) (*fleet, error) {
 	f.pssh = filepath.Join(c.dir, "hosts.txt")
 	f.ansibleInv = filepath.Join(c.dir, "fleet.ini")
 	return f, nil
+}
+
+// writeNoAPIInventory writes fleetclaim's inventory without the Cloud API:
+// each group's rooms by id (the lab writes them in a comment after the
+// names), no space or api_token_file.
+func (f *fleet) writeNoAPIInventory(c *config) error {
+	data, err := os.ReadFile(f.inventory)
+	if err != nil {
+		return err
+	}
+	rooms := regexp.MustCompile(`(?m)^(\s*rooms: )\[.*\]\s*#\s*(.*)$`)
+	var out strings.Builder
+	for line := range strings.Lines(string(data)) {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "api_token_file:") || strings.HasPrefix(t, "space:") {
+			continue
+		}
+		if m := rooms.FindStringSubmatch(strings.TrimRight(line, "\n")); m != nil {
+			line = m[1] + "[" + m[2] + "]\n"
+		}
+		out.WriteString(line)
+	}
+	f.noAPIInventory = filepath.Join(c.dir, "inventory-noapi.yml")
+	return os.WriteFile(f.noAPIInventory, []byte(out.String()), 0o600)
 }
 
 // claimScript is what pssh, the floor and nothing else run on each host:
@@ -341,9 +372,13 @@ func command(ctx context.Context, c *config, f *fleet, tool string, round int, p
 	var cmd *exec.Cmd
 	results := ""
 	switch tool {
-	case "fleetclaim":
-		results = filepath.Join(c.dir, fmt.Sprintf("results-%d.jsonl", round))
-		cmd = exec.CommandContext(ctx, c.fleetclaim, "claim", "-i", f.inventory, "--force", "--no-progress",
+	case "fleetclaim", "fleetclaim-noapi":
+		results = filepath.Join(c.dir, fmt.Sprintf("results-%s-%d.jsonl", tool, round))
+		inv := f.inventory
+		if tool == "fleetclaim-noapi" {
+			inv = f.noAPIInventory
+		}
+		cmd = exec.CommandContext(ctx, c.fleetclaim, "claim", "-i", inv, "--force", "--no-progress",
 			"--forks", strconv.Itoa(c.forks), "--results", results, "--wait", c.wait.String())
 		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(c.dir, "state"), "SSH_AUTH_SOCK=")
 		if profile && c.cpuProfile != "" {
@@ -564,8 +599,8 @@ func printRun(c *config, r run) {
 		r.round+1, r.tool, r.wall.Seconds(), n/r.wall.Seconds(), r.cpu.Seconds(), perHost(c, r.cpu), float64(r.maxRSS)/1024,
 		float64(s.Connections)/n, float64(s.Handshakes)/n, float64(s.Sessions)/n, float64(s.Execs)/n, float64(s.SFTP)/n,
 		float64(s.Forwards)/n, float64(s.ClaimRequests)/n, perHost(c, r.labSelf), perHost(c, r.labKid), status)
-	if r.tool == "fleetclaim" && len(r.rss) > 0 {
-		fmt.Printf("      fleetclaim RSS by hosts finished:")
+	if strings.HasPrefix(r.tool, "fleetclaim") && len(r.rss) > 0 {
+		fmt.Printf("      %s RSS by hosts finished:", r.tool)
 		for _, pct := range []int{10, 25, 50, 75, 90, 100} {
 			want := c.hosts * pct / 100
 			for _, smp := range r.rss {
@@ -622,16 +657,24 @@ func summarize(c *config, runs []run) {
 	}
 	// Ratios per round (the tools of one round ran back to back), then the
 	// median ratio.
+	for _, base := range c.tools {
+		if strings.HasPrefix(base, "fleetclaim") {
+			ratios(c, byTool, base)
+		}
+	}
+}
+
+func ratios(c *config, byTool map[string][]run, base string) {
 	fc := map[int]run{}
-	for _, r := range byTool["fleetclaim"] {
+	for _, r := range byTool[base] {
 		fc[r.round] = r
 	}
 	if len(fc) == 0 {
 		return
 	}
-	fmt.Printf("\nfleetclaim / tool, per round then median [min–max]:\n")
+	fmt.Printf("\n%s / tool, per round then median [min–max]:\n", base)
 	for _, tool := range c.tools {
-		if tool == "fleetclaim" {
+		if strings.HasPrefix(tool, "fleetclaim") {
 			continue
 		}
 		var wr, cr []float64
