@@ -341,15 +341,8 @@ var ansibleGroupKeys = []string{"hosts", "vars", "children"}
 // parseAnsibleYAML reads an Ansible YAML inventory: top-level groups (all,
 // usually), each with hosts, vars and children.
 func (l *loader) parseAnsibleYAML(file string, data []byte) {
-	root := l.parseYAML(file, data)
+	root := l.parseRoot(file, data, "an Ansible YAML inventory is a mapping of groups")
 	if root == nil {
-		if len(l.errs) == 0 {
-			l.errorf(file, 0, 0, "", "empty inventory")
-		}
-		return
-	}
-	if root.Kind != yaml.MappingNode {
-		l.errorf(file, root.Line, root.Column, "", "an Ansible YAML inventory is a mapping of groups, got %s", kindName(root))
 		return
 	}
 	l.pairs(file, "", root, func(k, v *yaml.Node) {

@@ -81,16 +81,27 @@ func isNull(n *yaml.Node) bool {
 // nativeTopKeys are the keys of a native inventory.
 var nativeTopKeys = []string{"defaults", "groups", "hosts"}
 
-func (l *loader) parseNative(file string, data []byte) {
+// parseRoot parses file and returns its top-level mapping, or nil after
+// reporting an empty file or another kind of document (want says what a
+// valid one is).
+func (l *loader) parseRoot(file string, data []byte, want string) *yaml.Node {
 	root := l.parseYAML(file, data)
 	if root == nil {
 		if len(l.errs) == 0 {
 			l.errorf(file, 0, 0, "", "empty inventory")
 		}
-		return
+		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		l.errorf(file, root.Line, root.Column, "", "an inventory is a mapping with defaults, groups and hosts, got %s", kindName(root))
+		l.errorf(file, root.Line, root.Column, "", "%s, got %s", want, kindName(root))
+		return nil
+	}
+	return root
+}
+
+func (l *loader) parseNative(file string, data []byte) {
+	root := l.parseRoot(file, data, "an inventory is a mapping with defaults, groups and hosts")
+	if root == nil {
 		return
 	}
 	l.pairs(file, "", root, func(k, v *yaml.Node) {
