@@ -66,7 +66,7 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	res, err := r.priv.Run(ctx, "sh -s", strings.NewReader(script))
+	res, err := r.priv.Run(ctx, "exec sh -s", strings.NewReader(script))
 	if err != nil {
 		return err
 	}
@@ -222,18 +222,27 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 		}
 		b.WriteString("echo reset=1\n")
 	}
+	// An agent that runs as root owns what root creates: no chown needed.
+	chownToAgent := in.RunAsUser != "root"
 	if len(ca) > 0 {
 		fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
-		writeCAChain(&b, delim, ca, cloudD, runAs)
-		fmt.Fprintf(&b, "if [ $root = yes ]; then chown -R %s %s 2>/dev/null; fi\n", runAs, cloudD)
+		writeCAChain(&b, delim, ca, cloudD)
+		if chownToAgent {
+			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD, cloudD)
+		}
 	}
 	fmt.Fprintf(&b, "tmp=%s/.claim.conf.fleetclaim.$$\n", confDir)
 	fmt.Fprintf(&b, "cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\n", delim, conf, delim)
-	if sp.AgentOwned {
-		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+	switch {
+	case sp.AgentOwned:
+		if chownToAgent {
+			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+		}
 		b.WriteString("chmod 0600 \"$tmp\" || fail write-claim-conf\n")
-	} else {
-		fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+	default:
+		if chownToAgent {
+			fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+		}
 		b.WriteString("chmod 0640 \"$tmp\" || fail write-claim-conf\n")
 	}
 	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
@@ -337,11 +346,11 @@ func hereDocs(ca []byte, contents ...string) (string, []byte, error) {
 }
 
 // writeCAChain installs the Cloud CA chain as cloud.d/cloud_fullchain.pem:
-// a temporary file, then a rename. cloudD and runAs are quoted already.
-func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD, runAs string) {
+// a temporary file, then a rename; the caller gives it to the agent's user.
+// cloudD is quoted already.
+func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
 	fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
 	fmt.Fprintf(b, "cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\n", delim, ca, delim)
 	b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
 	fmt.Fprintf(b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
-	fmt.Fprintf(b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
 }

@@ -85,7 +85,7 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	if err != nil {
 		return err
 	}
-	res, err := r.priv.Run(ctx, "sh -s", strings.NewReader(script))
+	res, err := r.priv.Run(ctx, "exec sh -s", strings.NewReader(script))
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,8 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 	fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
 	fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s 2>/dev/null; chmod 0770 %s; fi\n", runAs, cloudD, cloudD)
 	if len(ca) > 0 {
-		writeCAChain(&b, delim, ca, cloudD, runAs)
+		writeCAChain(&b, delim, ca, cloudD)
+		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
 	}
 	// The token file exists with its final mode and owner before the token
 	// is written into it.

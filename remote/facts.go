@@ -148,9 +148,10 @@ func ProbeCommand(o ProbeOptions) (string, error) {
 		return "", q.Err
 	}
 	if o.Wrap != nil {
-		cmd = o.Wrap(cmd)
+		return o.Wrap(cmd), nil
 	}
-	return cmd, nil
+	// The login shell hands over to the probe's shell: one process, not two.
+	return "exec " + cmd, nil
 }
 
 // ProbeWith runs the probe script once on r and parses what it prints.

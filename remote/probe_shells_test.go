@@ -72,7 +72,7 @@ func TestProbeShells(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				args := strings.Fields(strings.TrimPrefix(cmd, "sh "))
+				args := strings.Fields(strings.TrimPrefix(strings.TrimPrefix(cmd, "exec "), "sh "))
 				if filepath.Base(sh) == "busybox" {
 					args = append([]string{"sh"}, args...)
 				}
