@@ -208,7 +208,7 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 	var b strings.Builder
 	b.WriteString("set -u\numask 077\n")
 	b.WriteString(`fail() { echo "fleetclaim-error=$1"; rm -f "${tmp:-}" "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
-	b.WriteString(`root=no; [ "$(id -u)" = 0 ] && root=yes` + "\n")
+	b.WriteString(rootCheck)
 	fmt.Fprintf(&b, "[ -d %s ] || fail no-config-dir\n", confDir)
 	if reset != nil {
 		fmt.Fprintf(&b, "%s >/dev/null 2>&1; echo \"stop-rc=$?\"\n", reset.Stop)
@@ -225,7 +225,7 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 	// An agent that runs as root owns what root creates: no chown needed.
 	chownToAgent := in.RunAsUser != "root"
 	if len(ca) > 0 {
-		fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
+		fmt.Fprintf(&b, "[ -d %s ] || mkdir -p %s || fail write-cloud.d\n", cloudD, cloudD)
 		writeCAChain(&b, delim, ca, cloudD)
 		if chownToAgent {
 			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD, cloudD)
@@ -354,3 +354,14 @@ func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
 	b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
 	fmt.Fprintf(b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
 }
+
+// rootCheck sets $root to yes when the script runs as root: the effective
+// uid from /proc through shell builtins where there is a /proc, id(1) only
+// elsewhere (one process fewer per host).
+const rootCheck = `e=
+if [ -r "/proc/$$/status" ]; then
+  while IFS=' 	' read -r k _r e _rest; do [ "$k" = "Uid:" ] && break; e=; done < "/proc/$$/status"
+fi
+[ -n "$e" ] || e=$(id -u)
+root=no; [ "$e" = 0 ] && root=yes
+`

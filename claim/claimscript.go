@@ -196,7 +196,7 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 	var b strings.Builder
 	b.WriteString("set -u\numask 077\n")
 	b.WriteString(`fail() { echo "fleetclaim-error=$1"; [ -n "${tok:-}" ] && rm -f "$tok" && echo token-removed=1; rm -f "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
-	b.WriteString(`root=no; [ "$(id -u)" = 0 ] && root=yes` + "\n")
+	b.WriteString(rootCheck)
 	if reset != nil {
 		fmt.Fprintf(&b, "%s >/dev/null 2>&1; echo \"stop-rc=$?\"\n", reset.Stop)
 		fmt.Fprintf(&b, "rm -rf %s || fail remove-cloud.d\n", cloudD)
