@@ -11,7 +11,10 @@ cleanup() {
 	"$BIN" lab down --dir "$dir" >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+# A signal (Ctrl-C, a closed pipe, a hang-up) ends the script through exit,
+# so the EXIT trap stops the lab whatever happens.
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
 
 echo "== starting a lab of $HOSTS hosts in $dir"
 "$BIN" lab up --hosts "$HOSTS" --dir "$dir"
