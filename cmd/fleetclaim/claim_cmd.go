@@ -169,10 +169,12 @@ Examples:
   fleetclaim claim -i inventory.yml --limit @retry.txt
 `
 
-func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stderr io.Writer) int {
+// parseClaimFlags parses and checks a host command's flags. When ok is
+// false the command ends with code (0 for -h).
+func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claimFlags, serial []claim.BatchSize, code int, ok bool) {
 	fs := flag.NewFlagSet("fleetclaim "+string(mode), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f claimFlags
+	f = &claimFlags{}
 	f.register(fs, mode)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: fleetclaim %s -i INVENTORY [flags]\n\n%s\n\nFlags:\n", mode, modeHelp[mode])
@@ -182,22 +184,22 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return nil, nil, exitOK, false
 		}
-		return exitUsage
+		return nil, nil, exitUsage, false
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(stderr, "fleetclaim %s: unexpected argument %q\n", mode, rest[0])
-		return exitUsage
+		return nil, nil, exitUsage, false
 	}
 	if !validOutput(f.output) {
 		fmt.Fprintf(stderr, "fleetclaim %s: --output must be table, json, jsonl, junit or markdown, not %q\n", mode, f.output)
-		return exitUsage
+		return nil, nil, exitUsage, false
 	}
-	serial, err := claim.ParseSerial(f.serial)
+	serial, err = claim.ParseSerial(f.serial)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return exitUsage
+		return nil, nil, exitUsage, false
 	}
 	if f.canary {
 		serial = append([]claim.BatchSize{{N: 1}}, serial...)
@@ -210,7 +212,15 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	}
 	if f.forks < 1 {
 		fmt.Fprintf(stderr, "fleetclaim %s: --forks must be at least 1\n", mode)
-		return exitUsage
+		return nil, nil, exitUsage, false
+	}
+	return f, serial, exitOK, true
+}
+
+func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stderr io.Writer) int {
+	f, serial, usageCode, ok := parseClaimFlags(mode, args, stderr)
+	if !ok {
+		return usageCode
 	}
 
 	inv, hosts, ok := f.load(string(mode), stderr)
