@@ -32,7 +32,7 @@ func BenchmarkClaimConfScript(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := claimConfScript(in, conf, ca, nil); err != nil {
+		if _, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,11 +53,7 @@ func orDefault(s, d string) string {
 // on the session's stdin, never on a command line.
 func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) error {
 	h, in := r.h, r.inst
-	token, ca, err := c.claimInputs(h)
-	if err != nil {
-		return err
-	}
-	conf, err := claimConfText(h, token)
+	conf, ca, err := c.claimConfInputs(h)
 	if err != nil {
 		return err
 	}
@@ -90,6 +86,16 @@ func (c *Claimer) claimInputs(h *inventory.Host) (inventory.Secret, []byte, erro
 		}
 	}
 	return token, ca, nil
+}
+
+// claimConfInputs renders a host's claim.conf and reads its CA chain.
+func (c *Claimer) claimConfInputs(h *inventory.Host) (string, []byte, error) {
+	token, ca, err := c.claimInputs(h)
+	if err != nil {
+		return "", nil, err
+	}
+	conf, err := claimConfText(h, token)
+	return conf, ca, err
 }
 
 // readReload reads what a claim.conf script printed: whether the file was
@@ -167,16 +173,6 @@ func scriptError(code string, res remote.Result) error {
 	return fail(CatWriteFailed, "%s: %s", code, detail)
 }
 
-// claimConfScript builds the shell script run by claimConf. Every value is
-// quoted; file contents travel in here-documents with a random delimiter.
-//
-// With a reset, the agent is stopped, its cloud.d removed (and with a new
-// identity its machine GUID too) before the files are written, and started
-// again after: the "remove and reconnect" of a node.
-func claimConfScript(in *remote.Install, conf string, ca []byte, reset *resetPlan) (string, error) {
-	return buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset})
-}
-
 // claimConfSpec is everything the claim.conf script writes and runs.
 type claimConfSpec struct {
 	In    *remote.Install
@@ -191,6 +187,12 @@ type claimConfSpec struct {
 	AgentOwned bool
 }
 
+// buildClaimConfScript builds the shell script run by claimConf. Every value
+// is quoted; file contents travel in here-documents with a random delimiter.
+//
+// With a reset, the agent is stopped, its cloud.d removed (and with a new
+// identity its machine GUID too) before the files are written, and started
+// again after: the "remove and reconnect" of a node.
 func buildClaimConfScript(sp claimConfSpec) (string, error) {
 	in, conf, reset := sp.In, sp.Conf, sp.Reset
 	delim, ca, err := hereDocs(sp.CA, conf)

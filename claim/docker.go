@@ -134,11 +134,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	default:
 		return fail(CatMethodUnavailable, "%s of a container is not available: recreate the container with a new volume instead", c.opts.Mode)
 	}
-	token, ca, err := c.claimInputs(h)
-	if err != nil {
-		return err
-	}
-	conf, err := claimConfText(h, token)
+	conf, ca, err := c.claimConfInputs(h)
 	if err != nil {
 		return err
 	}

@@ -178,32 +178,10 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.cloud = newCloud(dir, k, l.logf)
 	l.cloud.stats = l.Stats
 	l.cloud.online = func(mguid string) bool {
-		l.guidMu.Lock()
-		hosts := l.byGUID[mguid]
-		l.guidMu.Unlock()
-		for _, h := range hosts {
-			h.agent.mu.Lock()
-			on := h.agent.online
-			h.agent.mu.Unlock()
-			if on {
-				return true
-			}
-		}
-		return false
+		return l.anyAgent(mguid, func(a *agent) bool { return a.online })
 	}
 	l.cloud.everOnline = func(mguid string) bool {
-		l.guidMu.Lock()
-		hosts := l.byGUID[mguid]
-		l.guidMu.Unlock()
-		for _, h := range hosts {
-			h.agent.mu.Lock()
-			n := h.agent.connections
-			h.agent.mu.Unlock()
-			if n > 0 {
-				return true
-			}
-		}
-		return false
+		return l.anyAgent(mguid, func(a *agent) bool { return a.connections > 0 })
 	}
 	width := max(3, len(strconv.Itoa(opts.Hosts)))
 	groups := groupNames()
@@ -442,6 +420,23 @@ type Stats struct {
 	Forwards      int64 `json:"forwards"`       // direct-tcpip channels to agent APIs
 	CtlRequests   int64 `json:"ctl_requests"`   // netdatacli / init script / v1 claim calls
 	ClaimRequests int64 `json:"claim_requests"` // claim PUTs the lab Cloud answered
+}
+
+// anyAgent reports whether test holds, under the agent's lock, for any
+// agent whose host has machine GUID mguid.
+func (l *Lab) anyAgent(mguid string, test func(*agent) bool) bool {
+	l.guidMu.Lock()
+	hosts := l.byGUID[mguid]
+	l.guidMu.Unlock()
+	for _, h := range hosts {
+		h.agent.mu.Lock()
+		ok := test(h.agent)
+		h.agent.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns the lab's counters.

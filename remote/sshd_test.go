@@ -69,6 +69,29 @@ func (f *fleet) target(s *sshdtest.Server, user string) Target {
 	}
 }
 
+// dialMany connects to tg n times at once, each running `true`, and
+// reports every failure.
+func dialMany(t *testing.T, d *Dialer, tg Target, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := dialRun(t, d, tg, "true")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func dialRun(t *testing.T, d *Dialer, tg Target, cmd string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -273,23 +296,7 @@ func TestSSHD(t *testing.T) {
 			t.Fatalf("%q %v", out, err)
 		}
 		// Many handshakes at once share the agent.
-		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		for i := 0; i < 8; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := dialRun(t, d, tg, "true")
-				errs <- err
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Error(err)
-			}
-		}
+		dialMany(t, d, tg, 8)
 	})
 
 	t.Run("EncryptedKey", func(t *testing.T) {
@@ -374,23 +381,7 @@ func TestSSHD(t *testing.T) {
 		}
 		tg := f.target(f.behind, "root")
 		tg.Jump = []Hop{{User: sshdtest.UserSudo, Address: f.jump.Host, Port: f.jump.Port}}
-		var wg sync.WaitGroup
-		errs := make(chan error, 12)
-		for i := 0; i < 12; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := dialRun(t, d, tg, "true")
-				errs <- err
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Error(err)
-			}
-		}
+		dialMany(t, d, tg, 12)
 		if peak > 2 || peak == 0 {
 			t.Errorf("peak concurrent handshakes through the jump host: %d, want 1..2", peak)
 		}
