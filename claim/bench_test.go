@@ -65,7 +65,7 @@ func BenchmarkResultJSONLine(b *testing.B) {
 // retries bookkeeping, results, callbacks) with a host that does nothing.
 func BenchmarkFleetNoop(b *testing.B) {
 	hosts := hostsN(1000)
-	f := Fleet{Forks: 50, MaxFailPercent: -1, OnResult: func(Result) {}}
+	f := Fleet{Forks: 50, MaxFailPercent: -1, OnResult: func(int, Result) {}}
 	do := func(_ context.Context, h *inventory.Host) Result { return Result{Host: h.Name, Status: StatusClaimed} }
 	b.ReportAllocs()
 	for b.Loop() {

@@ -38,9 +38,15 @@ type Fleet struct {
 	Retries int
 	Backoff time.Duration
 	// OnStart is called when a host starts; OnResult once per host when it
-	// ends, never concurrently.
+	// ends, never concurrently, with the host's position in the hosts given
+	// to Run.
 	OnStart  func(h *inventory.Host)
-	OnResult func(r Result)
+	OnResult func(i int, r Result)
+	// Discard keeps no results: Outcome.Results stays nil and OnResult is
+	// where each record is seen, once. A caller that spools the records
+	// there keeps the run's memory flat in the number of hosts (kept, each
+	// record is ~1.5 KB until the run ends).
+	Discard bool
 	// After, when set, runs once per host after its last attempt, outside
 	// the window of Forks, and the host's result is recorded when it
 	// returns. It is for work that only waits, such as the Cloud-side proof
@@ -118,7 +124,12 @@ func Transient(category string) bool {
 
 // Outcome tells how a fleet run ended.
 type Outcome struct {
+	// Results is one record per host, in the order of the hosts given to
+	// Run; nil with Fleet.Discard.
 	Results []Result
+	// Hosts is how many hosts got a record (all of them); NotOK how many
+	// of those did not end well (Status.OK is false).
+	Hosts, NotOK int
 	// StoppedByMaxFail is set when the failure threshold (or a failed
 	// canary) stopped the run.
 	StoppedByMaxFail bool
@@ -135,18 +146,27 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 	if forks <= 0 {
 		forks = 50
 	}
-	results := make([]Result, len(hosts))
+	var results []Result
+	if !f.Discard {
+		results = make([]Result, len(hosts))
+	}
 	var (
 		mu       sync.Mutex
 		finished int
 		failed   int
+		notOK    int
 		maxFail  bool
 	)
 	record := func(i int, r Result) {
 		mu.Lock()
 		defer mu.Unlock()
-		results[i] = r
+		if results != nil {
+			results[i] = r
+		}
 		finished++
+		if !r.Status.OK() {
+			notOK++
+		}
 		if r.Status == StatusFailed {
 			failed++
 			if f.MaxFailPercent >= 0 && float64(failed)*100 > f.MaxFailPercent*float64(finished) {
@@ -154,7 +174,7 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 			}
 		}
 		if f.OnResult != nil {
-			f.OnResult(r)
+			f.OnResult(i, r)
 		}
 	}
 	stopReason := func() string {
@@ -219,7 +239,9 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 		after.Wait()
 		next += n
 	}
-	return Outcome{Results: results, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
+	mu.Lock()
+	defer mu.Unlock()
+	return Outcome{Results: results, Hosts: finished, NotOK: notOK, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
 }
 
 // runHost runs one host, retrying transient failures with backoff.

@@ -216,7 +216,7 @@ func TestFleetAfterRunsOutsideTheWindow(t *testing.T) {
 				r.Message = "after gave up"
 			}
 		},
-		OnResult: func(r Result) { recorded = append(recorded, r.Message) },
+		OnResult: func(_ int, r Result) { recorded = append(recorded, r.Message) },
 	}
 	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result { return ok(h) })
 	if peak != len(hosts) {
@@ -229,5 +229,63 @@ func TestFleetAfterRunsOutsideTheWindow(t *testing.T) {
 	}
 	if len(recorded) != len(hosts) {
 		t.Errorf("OnResult called %d times, want %d", len(recorded), len(hosts))
+	}
+}
+
+// With Discard the run keeps no records: each reaches OnResult once with its
+// host's position, and the counts match what a run that keeps them says.
+func TestFleetDiscardKeepsNoResults(t *testing.T) {
+	do := func(_ context.Context, h *inventory.Host) Result {
+		var n int
+		fmt.Sscanf(h.Name, "h%d", &n)
+		switch n % 4 {
+		case 1:
+			return Result{Host: h.Name, Status: StatusFailed, Category: CatTokenRejected}
+		case 2:
+			return Result{Host: h.Name, Status: StatusAlreadyClaimed}
+		}
+		return ok(h)
+	}
+	cases := []struct {
+		name   string
+		hosts  int
+		serial string
+	}{
+		{"one batch", 37, ""},
+		{"rolling", 25, "1,10%,50%"},
+		{"no hosts", 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hosts := hostsN(c.hosts)
+			sizes, _ := ParseSerial(c.serial)
+			kept := (&Fleet{Forks: 3, Serial: sizes, MaxFailPercent: -1}).Run(context.Background(), context.Background(), hosts, do)
+			seen := make([]int, len(hosts))
+			f := Fleet{Forks: 3, Serial: sizes, MaxFailPercent: -1, Discard: true,
+				OnResult: func(i int, r Result) {
+					seen[i]++
+					if r.Host != hosts[i].Name {
+						t.Errorf("OnResult(%d) got host %s, want %s", i, r.Host, hosts[i].Name)
+					}
+				}}
+			out := f.Run(context.Background(), context.Background(), hosts, do)
+			if out.Results != nil {
+				t.Fatalf("Discard kept %d results", len(out.Results))
+			}
+			for i, n := range seen {
+				if n != 1 {
+					t.Errorf("host %d seen %d times by OnResult", i, n)
+				}
+			}
+			notOK := 0
+			for _, r := range kept.Results {
+				if !r.Status.OK() {
+					notOK++
+				}
+			}
+			if out.Hosts != len(hosts) || kept.Hosts != len(hosts) || out.NotOK != notOK || kept.NotOK != notOK {
+				t.Fatalf("counts: discard %d/%d, kept %d/%d, want %d hosts, %d not OK", out.Hosts, out.NotOK, kept.Hosts, kept.NotOK, len(hosts), notOK)
+			}
+		})
 	}
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -349,9 +349,18 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	interrupted := watchSignals(stderr, stopStarting, cancelRun, f.grace)
 	defer interrupted.stop()
 
+	// The records wait in the spool for the final outputs: the run keeps
+	// an index of a few bytes per host, not the records.
+	recs, err := newSpool(len(hosts))
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
+	defer func() {
+		if err := recs.close(); err != nil {
+			fmt.Fprintf(stderr, "warning: spool of the run's records: %v (records kept in memory instead)\n", err)
+		}
+	}()
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
-	var outMu sync.Mutex
-	enc := json.NewEncoder(stdout)
 	fleet := claim.Fleet{
 		Forks:          f.forks,
 		Splay:          f.splay,
@@ -360,13 +369,17 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		MaxFailPercent: f.maxFail,
 		Retries:        f.retries,
 		Backoff:        f.backoff,
-		OnResult: func(r claim.Result) {
-			resultsFile.write(r)
-			hist.add(r)
-			if f.output == "jsonl" {
-				outMu.Lock()
-				enc.Encode(r)
-				outMu.Unlock()
+		Discard:        true,
+		// Called one host at a time: the record is encoded once, for the
+		// results file, the history, the jsonl output and the spool.
+		OnResult: func(i int, r claim.Result) {
+			if line, err := encodeLine(r); err == nil {
+				resultsFile.write(line)
+				hist.add(r.Status, line)
+				if f.output == "jsonl" {
+					stdout.Write(line)
+				}
+				recs.add(i, line)
 			}
 			prog.done(r)
 		},
@@ -385,15 +398,19 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	prog.finish()
 	elapsed := time.Since(start)
 
-	if err := renderResults(stdout, f.output, string(mode), out.Results, elapsed); err != nil {
+	if err := renderResults(stdout, f.output, string(mode), recs, elapsed); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, err)
 	}
-	printSummary(stderr, out.Results)
+	if err := printSummary(stderr, recs); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: summary: %v\n", mode, err)
+	}
 	if proof != nil && mode != claim.ModePlan {
-		printCloudSummary(stderr, out.Results)
+		if err := printCloudSummary(stderr, recs); err != nil {
+			fmt.Fprintf(stderr, "fleetclaim %s: Cloud summary: %v\n", mode, err)
+		}
 	}
 	if f.retryFile != "" {
-		if err := writeRetryFile(f.retryFile, out.Results); err != nil {
+		if err := writeRetryFile(f.retryFile, recs); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
 		}
 	}
@@ -424,11 +441,8 @@ func exitCode(out claim.Outcome, signalled bool) int {
 		return exitInterrupted
 	case out.StoppedByMaxFail:
 		return exitMaxFail
-	}
-	for _, r := range out.Results {
-		if !r.Status.OK() {
-			return exitFailed
-		}
+	case out.NotOK > 0:
+		return exitFailed
 	}
 	return exitOK
 }
@@ -570,13 +584,24 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 
 // writeRetryFile lists the hosts that did not end well, one per line, for
 // --limit @FILE.
-func writeRetryFile(path string, results []claim.Result) error {
-	var b strings.Builder
-	for _, r := range results {
-		if !r.Status.OK() {
-			b.WriteString(r.Host)
-			b.WriteByte('\n')
-		}
+func writeRetryFile(path string, recs hostRecords) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	bw := bufio.NewWriter(f)
+	err = recs.each(func(r *claim.Result) error {
+		if !r.Status.OK() {
+			bw.WriteString(r.Host)
+			bw.WriteByte('\n')
+		}
+		return nil
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

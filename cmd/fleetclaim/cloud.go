@@ -176,19 +176,25 @@ func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Hos
 
 // printCloudSummary prints how many hosts Cloud confirmed: listed in every
 // room they belong to, and reachable.
-func printCloudSummary(w io.Writer, results []claim.Result) {
-	confirmed, missing := 0, 0
-	for _, r := range results {
+func printCloudSummary(w io.Writer, recs hostRecords) error {
+	total, confirmed, missing := 0, 0, 0
+	err := recs.each(func(r *claim.Result) error {
+		total++
 		switch {
 		case r.Cloud != nil && r.Cloud.Confirmed:
 			confirmed++
 		case r.Category == claim.CatCloudMissing:
 			missing++
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	line := fmt.Sprintf("%d/%d nodes confirmed by Cloud", confirmed, len(results))
+	line := fmt.Sprintf("%d/%d nodes confirmed by Cloud", confirmed, total)
 	if missing > 0 {
 		line += fmt.Sprintf(" (%d claimed but missing in Cloud: see category %s)", missing, claim.CatCloudMissing)
 	}
 	fmt.Fprintln(w, strings.TrimSpace(line))
+	return nil
 }

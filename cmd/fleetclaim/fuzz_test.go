@@ -33,7 +33,7 @@ func FuzzReadResults(f *testing.F) {
 		}
 		for _, format := range []string{"table", "json", "jsonl", "junit", "markdown"} {
 			var out bytes.Buffer
-			if err := renderResults(&out, format, "claim", recs, time.Second); err != nil {
+			if err := renderResults(&out, format, "claim", resultList(recs), time.Second); err != nil {
 				t.Fatalf("%s: %v", format, err)
 			}
 			if format == "junit" {

@@ -95,15 +95,16 @@ func (h *historyRun) writeMeta() error {
 	return os.Rename(tmp, filepath.Join(h.dir, h.meta.ID+".json"))
 }
 
-// add appends one host record (nil-safe: a run without history).
-func (h *historyRun) add(r claim.Result) {
+// add appends one host record, line from encodeLine (nil-safe: a run
+// without history).
+func (h *historyRun) add(status claim.Status, line []byte) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.meta.Counts[string(r.Status)]++
-	h.lines.write(r)
+	h.meta.Counts[string(status)]++
+	h.lines.write(line)
 }
 
 func (h *historyRun) finish(code int) {

@@ -33,18 +33,23 @@ func newJSONLines(f *os.File) *jsonLines {
 	return l
 }
 
-// write appends r (nil-safe).
-func (l *jsonLines) write(r claim.Result) {
-	if l == nil {
-		return
-	}
+// encodeLine is a record as one JSON line, as every per-host file and the
+// jsonl output hold it: encoded once per host, written to each.
+func encodeLine(r claim.Result) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// write appends one line from encodeLine (nil-safe).
+func (l *jsonLines) write(line []byte) {
+	if l == nil || len(line) == 0 {
 		return
 	}
-	b = append(b, '\n')
 	l.mu.Lock()
-	_, _ = l.f.Write(b)
+	_, _ = l.f.Write(line)
 	l.dirty = true
 	l.mu.Unlock()
 }

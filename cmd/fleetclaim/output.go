@@ -1,33 +1,107 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
 )
 
-// renderResults writes the run's machine-readable (or table) output to w.
-// jsonl was already streamed host by host.
-func renderResults(w io.Writer, format, command string, results []claim.Result, elapsed time.Duration) error {
-	switch format {
-	case "table":
-		renderTable(w, results)
-	case "json":
-		e := json.NewEncoder(w)
-		e.SetIndent("", "  ")
-		return e.Encode(results)
-	case "junit":
-		return writeJUnit(w, command, results, elapsed)
-	case "markdown":
-		writeMarkdown(w, command, results, elapsed)
+// hostRecords is a run's host records in output order, handed out one at a
+// time so that rendering a run of any size keeps one record in memory: the
+// run's spool, or a slice (a results file read back, tests).
+type hostRecords interface {
+	// each calls fn with every record in order; fn must not keep r.
+	each(fn func(r *claim.Result) error) error
+	// eachJSON calls fn with every record's json.Marshal encoding, valid
+	// during the call.
+	eachJSON(fn func(b []byte) error) error
+}
+
+// resultList is records held in memory.
+type resultList []claim.Result
+
+func (l resultList) each(fn func(r *claim.Result) error) error {
+	for i := range l {
+		if err := fn(&l[i]); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func (l resultList) eachJSON(fn func(b []byte) error) error {
+	for i := range l {
+		b, err := json.Marshal(&l[i])
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renderResults writes the run's machine-readable (or table) output to w.
+// jsonl was already streamed host by host.
+func renderResults(w io.Writer, format, command string, recs hostRecords, elapsed time.Duration) error {
+	switch format {
+	case "table":
+		return renderTable(w, recs)
+	case "json":
+		return writeJSON(w, recs)
+	case "junit":
+		return writeJUnit(w, command, recs, elapsed)
+	case "markdown":
+		return writeMarkdown(w, command, recs, elapsed)
+	}
+	return nil
+}
+
+// writeJSON writes the records as one indented JSON array, the bytes
+// json.Encoder with SetIndent("", "  ") gives for the whole slice, one
+// record at a time: each element is indented on its own (json.Indent, one
+// level deeper).
+func writeJSON(w io.Writer, recs hostRecords) error {
+	if l, ok := recs.(resultList); ok && l == nil {
+		_, err := io.WriteString(w, "null\n")
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	var elem bytes.Buffer
+	n := 0
+	err := recs.eachJSON(func(b []byte) error {
+		if n == 0 {
+			bw.WriteString("[\n  ")
+		} else {
+			bw.WriteString(",\n  ")
+		}
+		n++
+		elem.Reset()
+		if err := json.Indent(&elem, b, "  ", "  "); err != nil {
+			return err
+		}
+		_, err := bw.Write(elem.Bytes())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		bw.WriteString("[]\n")
+	} else {
+		bw.WriteString("\n]\n")
+	}
+	return bw.Flush()
 }
 
 type junitSuites struct {
@@ -71,89 +145,163 @@ type junitSkipped struct {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
+// junitCaseOf is a record's testcase.
+func junitCaseOf(r *claim.Result) junitCase {
+	class := "fleetclaim"
+	if len(r.Groups) > 0 {
+		class += "." + r.Groups[0]
+	}
+	tc := junitCase{Name: r.Host, Classname: class, Time: secs(r.End.Sub(r.Start)),
+		SystemOut: fmt.Sprintf("status: %s\nmethod: %s\nmessage: %s\nattempts: %d", r.Status, r.Method, r.Message, r.Attempts)}
+	switch {
+	case r.Status == claim.StatusNotStarted:
+		tc.Skipped = &junitSkipped{Message: r.Message}
+	case !r.Status.OK():
+		text := r.Message
+		if r.Remedy != "" {
+			text += "\nremedy: " + r.Remedy
+		}
+		tc.Failure = &junitFailure{Message: "[" + r.Category + "] " + oneLine(r.Message, 200), Type: r.Category, Text: text}
+	}
+	return tc
+}
+
 // writeJUnit writes one testsuite per run and one testcase per host, which
 // GitLab, GitHub and Jenkins render.
-func writeJUnit(w io.Writer, command string, results []claim.Result, elapsed time.Duration) error {
-	suite := junitSuite{Name: "fleetclaim " + command, Time: secs(elapsed), Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05")}
-	for _, r := range results {
-		class := "fleetclaim"
-		if len(r.Groups) > 0 {
-			class += "." + r.Groups[0]
-		}
-		tc := junitCase{Name: r.Host, Classname: class, Time: secs(r.End.Sub(r.Start)),
-			SystemOut: fmt.Sprintf("status: %s\nmethod: %s\nmessage: %s\nattempts: %d", r.Status, r.Method, r.Message, r.Attempts)}
+func writeJUnit(w io.Writer, command string, recs hostRecords, elapsed time.Duration) error {
+	return writeJUnitAt(w, command, recs, elapsed, time.Now())
+}
+
+// writeJUnitAt is writeJUnit with the suite's timestamp given. The counts
+// of the opening tags come from a first pass; the testcases are then
+// encoded one at a time by the same encoder (so the document is the one
+// xml.Encoder gives for the whole tree at once).
+func writeJUnitAt(w io.Writer, command string, recs hostRecords, elapsed time.Duration, now time.Time) error {
+	var tests, failures, skipped int
+	err := recs.each(func(r *claim.Result) error {
+		tests++
 		switch {
 		case r.Status == claim.StatusNotStarted:
-			tc.Skipped = &junitSkipped{Message: r.Message}
-			suite.Skipped++
+			skipped++
 		case !r.Status.OK():
-			text := r.Message
-			if r.Remedy != "" {
-				text += "\nremedy: " + r.Remedy
-			}
-			tc.Failure = &junitFailure{Message: "[" + r.Category + "] " + oneLine(r.Message, 200), Type: r.Category, Text: text}
-			suite.Failures++
+			failures++
 		}
-		suite.Cases = append(suite.Cases, tc)
-		suite.Tests++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	doc := junitSuites{Name: "fleetclaim", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	attrs := func(kv ...string) []xml.Attr {
+		out := make([]xml.Attr, 0, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, xml.Attr{Name: xml.Name{Local: kv[i]}, Value: kv[i+1]})
+		}
+		return out
+	}
+	count := strconv.Itoa
+	total := xml.StartElement{Name: xml.Name{Local: "testsuites"}, Attr: attrs(
+		"name", "fleetclaim", "tests", count(tests), "failures", count(failures), "skipped", count(skipped), "time", secs(elapsed))}
+	suite := xml.StartElement{Name: xml.Name{Local: "testsuite"}, Attr: attrs(
+		"name", "fleetclaim "+command, "tests", count(tests), "failures", count(failures), "skipped", count(skipped), "time", secs(elapsed),
+		"timestamp", now.UTC().Format("2006-01-02T15:04:05"))}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
 	e := xml.NewEncoder(w)
 	e.Indent("", "  ")
-	if err := e.Encode(doc); err != nil {
+	if err := e.EncodeToken(total); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "\n")
+	if err := e.EncodeToken(suite); err != nil {
+		return err
+	}
+	testcase := xml.StartElement{Name: xml.Name{Local: "testcase"}}
+	err = recs.each(func(r *claim.Result) error {
+		return e.EncodeElement(junitCaseOf(r), testcase)
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.EncodeToken(suite.End()); err != nil {
+		return err
+	}
+	if err := e.EncodeToken(total.End()); err != nil {
+		return err
+	}
+	if err := e.Close(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
 	return err
 }
 
-// writeMarkdown writes a summary for $GITHUB_STEP_SUMMARY and merge requests.
-func writeMarkdown(w io.Writer, command string, results []claim.Result, elapsed time.Duration) {
+// markdownHosts is how many hosts the markdown lists per category.
+const markdownHosts = 20
+
+// writeMarkdown writes a summary for $GITHUB_STEP_SUMMARY and merge
+// requests. It keeps counts and the lines it prints, never the records.
+func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.Duration) error {
+	total := 0
 	counts := map[claim.Status]int{}
-	byCat := map[string][]claim.Result{}
-	for _, r := range results {
+	type catLines struct {
+		n     int
+		lines []string
+	}
+	byCat := map[string]*catLines{}
+	err := recs.each(func(r *claim.Result) error {
+		total++
 		counts[r.Status]++
 		if r.Category != "" {
-			byCat[r.Category] = append(byCat[r.Category], r)
+			c := byCat[r.Category]
+			if c == nil {
+				c = &catLines{}
+				byCat[r.Category] = c
+			}
+			c.n++
+			if len(c.lines) < markdownHosts {
+				c.lines = append(c.lines, fmt.Sprintf("- `%s`: %s\n", r.Host, mdEscape(oneLine(r.Message, 200))))
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "## fleetclaim %s: %d hosts in %s\n\n", command, len(results), elapsed.Round(time.Second))
-	fmt.Fprintln(w, "| status | hosts |")
-	fmt.Fprintln(w, "|---|---:|")
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "## fleetclaim %s: %d hosts in %s\n\n", command, total, elapsed.Round(time.Second))
+	fmt.Fprintln(bw, "| status | hosts |")
+	fmt.Fprintln(bw, "|---|---:|")
 	for _, s := range allStatuses {
 		if counts[s] > 0 {
-			fmt.Fprintf(w, "| %s | %d |\n", s, counts[s])
+			fmt.Fprintf(bw, "| %s | %d |\n", s, counts[s])
 		}
 	}
 	if len(byCat) == 0 {
-		return
+		return bw.Flush()
 	}
 	cats := make([]string, 0, len(byCat))
 	for c := range byCat {
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
-	fmt.Fprint(w, "\n### Problems\n\n")
+	fmt.Fprint(bw, "\n### Problems\n\n")
 	for _, c := range cats {
-		rs := byCat[c]
-		fmt.Fprintf(w, "**%s** (%d)", c, len(rs))
+		cl := byCat[c]
+		fmt.Fprintf(bw, "**%s** (%d)", c, cl.n)
 		if rem := claim.Remedy(c); rem != "" {
-			fmt.Fprintf(w, ": %s", mdEscape(rem))
+			fmt.Fprintf(bw, ": %s", mdEscape(rem))
 		}
-		fmt.Fprintln(w)
-		fmt.Fprintln(w)
-		for i, r := range rs {
-			if i == 20 {
-				fmt.Fprintf(w, "- … and %d more\n", len(rs)-20)
-				break
-			}
-			fmt.Fprintf(w, "- `%s`: %s\n", r.Host, mdEscape(oneLine(r.Message, 200)))
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw)
+		for _, l := range cl.lines {
+			bw.WriteString(l)
 		}
-		fmt.Fprintln(w)
+		if cl.n > len(cl.lines) {
+			fmt.Fprintf(bw, "- … and %d more\n", cl.n-len(cl.lines))
+		}
+		fmt.Fprintln(bw)
 	}
+	return bw.Flush()
 }
 
 func mdEscape(s string) string {

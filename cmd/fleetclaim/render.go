@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -91,18 +93,92 @@ func (p *progress) finish() {
 	}
 }
 
-// renderTable prints the per-host table.
-func renderTable(w io.Writer, results []claim.Result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tGROUP\tSTATUS\tMETHOD\tDETAIL")
-	for _, r := range results {
-		detail := r.Message
-		if r.Category != "" {
-			detail = "[" + r.Category + "] " + detail
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, strings.Join(r.Groups, ","), r.Status, r.Method, oneLine(detail, 120))
+// tableHeader is the first line of the per-host table.
+var tableHeader = [5]string{"HOST", "GROUP", "STATUS", "METHOD", "DETAIL"}
+
+// tableRow is a record's cells in the per-host table.
+func tableRow(r *claim.Result) [5]string {
+	detail := r.Message
+	if r.Category != "" {
+		detail = "[" + r.Category + "] " + detail
 	}
-	tw.Flush()
+	return [5]string{r.Host, strings.Join(r.Groups, ","), string(r.Status), r.Method, oneLine(detail, 120)}
+}
+
+// tabwriterSpecial reports whether s holds a byte text/tabwriter gives a
+// meaning to (a cell or line end, its escape byte).
+func tabwriterSpecial(s string) bool {
+	return strings.ContainsAny(s, "\t\n\v\f") || strings.IndexByte(s, tabwriter.Escape) >= 0
+}
+
+// renderTable prints the per-host table, one record in memory at a time.
+// The first four columns are padded with spaces to their widest cell (in
+// runes) plus two, as text/tabwriter does with padding 2; but tabwriter
+// holds every line until Flush, so the widths come from a first pass over
+// the records instead. A cell with a tab, a line end or tabwriter's escape
+// byte (a results file can hold anything) changes tabwriter's columns: then
+// the table goes through tabwriter as it always did.
+func renderTable(w io.Writer, recs hostRecords) error {
+	var widths [4]int
+	for j := range widths {
+		widths[j] = utf8.RuneCountInString(tableHeader[j])
+	}
+	irregular := false
+	err := recs.each(func(r *claim.Result) error {
+		row := tableRow(r)
+		for j, c := range row {
+			if j < len(widths) {
+				widths[j] = max(widths[j], utf8.RuneCountInString(c))
+			}
+			if tabwriterSpecial(c) {
+				irregular = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if irregular {
+		return renderTableTabwriter(w, recs)
+	}
+	bw := bufio.NewWriter(w)
+	writeRow := func(row [5]string) {
+		for j, c := range row {
+			bw.WriteString(c)
+			if j < len(widths) {
+				for n := widths[j] + 2 - utf8.RuneCountInString(c); n > 0; n-- {
+					bw.WriteByte(' ')
+				}
+			}
+		}
+		bw.WriteByte('\n')
+	}
+	writeRow(tableHeader)
+	err = recs.each(func(r *claim.Result) error {
+		writeRow(tableRow(r))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// renderTableTabwriter is the table through text/tabwriter, which keeps
+// every line until the end.
+func renderTableTabwriter(w io.Writer, recs hostRecords) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(tableHeader[:], "\t"))
+	err := recs.each(func(r *claim.Result) error {
+		row := tableRow(r)
+		fmt.Fprintln(tw, strings.Join(row[:], "\t"))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Flush()
 }
 
 func oneLine(s string, n int) string {
@@ -113,16 +189,38 @@ func oneLine(s string, n int) string {
 	return s
 }
 
+// summaryHosts is how many hosts the summary names per category.
+const summaryHosts = 10
+
 // printSummary prints the counts per status and, per failure category, the
-// hosts and the remedy once.
-func printSummary(w io.Writer, results []claim.Result) {
+// hosts (the first few) and the remedy once. It keeps counts and the names
+// it prints, never the records.
+func printSummary(w io.Writer, recs hostRecords) error {
+	total := 0
 	counts := map[claim.Status]int{}
-	byCat := map[string][]string{}
-	for _, r := range results {
+	type catHosts struct {
+		n     int
+		names []string
+	}
+	byCat := map[string]*catHosts{}
+	err := recs.each(func(r *claim.Result) error {
+		total++
 		counts[r.Status]++
 		if r.Category != "" {
-			byCat[r.Category] = append(byCat[r.Category], r.Host)
+			c := byCat[r.Category]
+			if c == nil {
+				c = &catHosts{}
+				byCat[r.Category] = c
+			}
+			c.n++
+			if len(c.names) < summaryHosts {
+				c.names = append(c.names, r.Host)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	var parts []string
 	for _, s := range allStatuses {
@@ -130,21 +228,22 @@ func printSummary(w io.Writer, results []claim.Result) {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	fmt.Fprintf(w, "%d hosts: %s\n", len(results), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "%d hosts: %s\n", total, strings.Join(parts, ", "))
 	cats := make([]string, 0, len(byCat))
 	for c := range byCat {
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
 	for _, c := range cats {
-		hosts := byCat[c]
-		list := strings.Join(hosts, ", ")
-		if len(hosts) > 10 {
-			list = strings.Join(hosts[:10], ", ") + fmt.Sprintf(" and %d more", len(hosts)-10)
+		h := byCat[c]
+		list := strings.Join(h.names, ", ")
+		if h.n > len(h.names) {
+			list += fmt.Sprintf(" and %d more", h.n-len(h.names))
 		}
-		fmt.Fprintf(w, "  %s (%d): %s\n", c, len(hosts), list)
+		fmt.Fprintf(w, "  %s (%d): %s\n", c, h.n, list)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(w, "    remedy: %s\n", rem)
 		}
 	}
+	return nil
 }

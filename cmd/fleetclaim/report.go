@@ -50,7 +50,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			last = r.End
 		}
 	}
-	if err := renderResults(stdout, *output, *command, recs, last.Sub(first)); err != nil {
+	if err := renderResults(stdout, *output, *command, resultList(recs), last.Sub(first)); err != nil {
 		fmt.Fprintln(stderr, "fleetclaim report:", err)
 		return exitFailed
 	}
