@@ -36,28 +36,47 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	recs, err := readResultsFile(*results)
+	// The records wait in a spool, as in a run: a results file of any
+	// size is rendered with one record in memory.
+	recs, err := newSpool(0)
 	if err != nil {
-		fmt.Fprintln(stderr, "fleetclaim report:", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
+	defer recs.close()
 	var first, last time.Time
-	for _, r := range recs {
+	notOK := 0
+	err = scanResultsFile(*results, func(r *claim.Result) error {
 		if first.IsZero() || r.Start.Before(first) {
 			first = r.Start
 		}
 		if r.End.After(last) {
 			last = r.End
 		}
+		if !r.Status.OK() {
+			notOK++
+		}
+		// Encoded again, as the run did: the file may be spelled otherwise.
+		line, err := encodeLine(*r)
+		if err != nil {
+			return err
+		}
+		recs.push(line)
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "fleetclaim report:", err)
+		return exitUsage
 	}
-	if err := renderResults(stdout, *output, *command, resultList(recs), last.Sub(first)); err != nil {
+	var out hostRecords = recs
+	if recs.len() == 0 {
+		out = resultList(nil) // no record: JSON null, as always
+	}
+	if err := renderResults(stdout, *output, *command, out, last.Sub(first)); err != nil {
 		fmt.Fprintln(stderr, "fleetclaim report:", err)
 		return exitFailed
 	}
-	for _, r := range recs {
-		if !r.Status.OK() {
-			return exitFailed
-		}
+	if notOK > 0 {
+		return exitFailed
 	}
 	return exitOK
 }
@@ -65,12 +84,25 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 // readResultsFile reads JSON lines; a torn last line (a run killed while
 // writing) is skipped, any other bad line is an error naming it.
 func readResultsFile(path string) ([]claim.Result, error) {
-	f, err := os.Open(path)
+	var out []claim.Result
+	err := scanResultsFile(path, func(r *claim.Result) error {
+		out = append(out, *r)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// scanResultsFile calls fn with each record of a results file, as
+// readResultsFile reads them; fn must not keep r.
+func scanResultsFile(path string, fn func(r *claim.Result) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
 	defer f.Close()
-	var out []claim.Result
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	line := 0
@@ -78,7 +110,7 @@ func readResultsFile(path string) ([]claim.Result, error) {
 	for sc.Scan() {
 		line++
 		if pending != nil {
-			return nil, pending
+			return pending
 		}
 		if len(sc.Bytes()) == 0 {
 			continue
@@ -88,7 +120,9 @@ func readResultsFile(path string) ([]claim.Result, error) {
 			pending = fmt.Errorf("%s:%d: %v", path, line, err)
 			continue
 		}
-		out = append(out, r)
+		if err := fn(&r); err != nil {
+			return err
+		}
 	}
-	return out, sc.Err()
+	return sc.Err()
 }

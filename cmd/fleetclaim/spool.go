@@ -85,6 +85,13 @@ func (s *spool) add(i int, line []byte) {
 	s.size[i] = 0
 }
 
+// push stores a record at the next position (a results file read back).
+func (s *spool) push(line []byte) {
+	s.off = append(s.off, 0)
+	s.size = append(s.size, 0)
+	s.add(len(s.off)-1, line)
+}
+
 // len is the number of positions (hosts) of the run.
 func (s *spool) len() int { return len(s.off) }
 

@@ -461,3 +461,76 @@ func TestSpoolKeepsRecordsTheFileCannotTake(t *testing.T) {
 		})
 	}
 }
+
+// `fleetclaim report` renders a results file through a spool: the same
+// bytes as the whole-file renderers, whatever the file's spelling, a torn
+// last line skipped, the exit code from the statuses.
+func TestReportStreamsTheResultsFile(t *testing.T) {
+	recs := fixtureRecords(45)
+	var file bytes.Buffer
+	for i, r := range recs {
+		line, _ := encodeLine(r)
+		if i%2 == 0 { // another writer's spelling: indented, a field fleetclaim does not know
+			var ind bytes.Buffer
+			json.Indent(&ind, line[:len(line)-1], "", " ")
+			line = append(bytes.ReplaceAll(ind.Bytes(), []byte("\n"), nil), []byte("\n")...)
+			line = append([]byte(`{"extra":1,`), line[1:]...)
+		}
+		file.Write(line)
+		if i == 7 {
+			file.WriteString("\n")
+		}
+	}
+	file.WriteString(`{"host":"torn","sta`)
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	okOnly := filepath.Join(t.TempDir(), "ok.jsonl")
+	line, _ := encodeLine(recs[0])
+	os.WriteFile(okOnly, line, 0o600)
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	os.WriteFile(empty, nil, 0o600)
+
+	cases := []struct {
+		path   string
+		format string
+		recs   []claim.Result
+		code   int
+		legacy func(w io.Writer, rs []claim.Result)
+	}{
+		{path, "table", recs, exitFailed, legacyTable},
+		{path, "json", recs, exitFailed, func(w io.Writer, rs []claim.Result) { legacyJSON(w, rs) }},
+		{path, "markdown", recs, exitFailed, nil},
+		{okOnly, "json", recs[:1], exitOK, func(w io.Writer, rs []claim.Result) { legacyJSON(w, rs) }},
+		{empty, "json", nil, exitOK, func(w io.Writer, rs []claim.Result) { legacyJSON(w, rs) }},
+		{empty, "table", nil, exitOK, legacyTable},
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(c.path)+"/"+c.format, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runReport([]string{"--results", c.path, "--output", c.format, "--command", "verify"}, &stdout, &stderr)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\n%s", code, c.code, stderr.String())
+			}
+			var want bytes.Buffer
+			if c.legacy != nil {
+				c.legacy(&want, c.recs)
+			} else {
+				first, last := c.recs[0].Start, c.recs[0].End
+				for _, r := range c.recs {
+					if r.Start.Before(first) {
+						first = r.Start
+					}
+					if r.End.After(last) {
+						last = r.End
+					}
+				}
+				legacyMarkdown(&want, "verify", c.recs, last.Sub(first))
+			}
+			if !bytes.Equal(stdout.Bytes(), want.Bytes()) {
+				t.Errorf("report output differs\n got:\n%s\nwant:\n%s", stdout.Bytes(), want.Bytes())
+			}
+		})
+	}
+}
