@@ -186,10 +186,26 @@ func (c *CloudAPI) Rooms(ctx context.Context, space string) ([]CloudRoom, error)
 	return rooms, nil
 }
 
-// RoomNodes lists the nodes Cloud sees in a room, with their state.
-func (c *CloudAPI) RoomNodes(ctx context.Context, space, room string) ([]CloudNode, error) {
+// RoomNodes asks Cloud about nodes of a room, with their state: the nodes
+// named (the request's scope), or every node of the room when none is named.
+// An answer that lists more than was asked (a Cloud that ignores the scope)
+// is cut down to the nodes named.
+func (c *CloudAPI) RoomNodes(ctx context.Context, space, room string, nodeIDs []string) ([]CloudNode, error) {
 	p := "/api/v3/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/nodes"
-	body, err := c.do(ctx, http.MethodPost, p, []byte(`{"scope":{"nodes":[]}}`))
+	var req struct {
+		Scope struct {
+			Nodes []string `json:"nodes"`
+		} `json:"scope"`
+	}
+	req.Scope.Nodes = nodeIDs
+	if req.Scope.Nodes == nil {
+		req.Scope.Nodes = []string{}
+	}
+	reqBody, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.do(ctx, http.MethodPost, p, reqBody)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +213,20 @@ func (c *CloudAPI) RoomNodes(ctx context.Context, space, room string) ([]CloudNo
 	if err != nil {
 		return nil, c.parseErr(p, err)
 	}
-	return nodes, nil
+	if len(nodeIDs) == 0 {
+		return nodes, nil
+	}
+	asked := make(map[string]bool, len(nodeIDs))
+	for _, id := range nodeIDs {
+		asked[strings.ToLower(id)] = true
+	}
+	kept := nodes[:0]
+	for _, n := range nodes {
+		if asked[strings.ToLower(n.ID)] {
+			kept = append(kept, n)
+		}
+	}
+	return kept, nil
 }
 
 // AddToRoom adds claimed nodes of the Space to a room.

@@ -33,6 +33,8 @@ type fakeAnswer struct {
 	status     int
 	body       string
 	retryAfter string
+	// hold, when set, keeps the answer back until it is closed.
+	hold chan struct{}
 }
 
 func newFakeCloud(t *testing.T) (*fakeCloud, *httptest.Server) {
@@ -53,6 +55,9 @@ func newFakeCloud(t *testing.T) (*fakeCloud, *httptest.Server) {
 			return
 		}
 		a := s[min(n, len(s)-1)]
+		if a.hold != nil {
+			<-a.hold
+		}
 		if a.retryAfter != "" {
 			w.Header().Set("Retry-After", a.retryAfter)
 		}
@@ -197,7 +202,9 @@ func TestCloudAPIRedaction(t *testing.T) {
 func TestCloudAPICalls(t *testing.T) {
 	f, srv := newFakeCloud(t)
 	f.set("GET /api/v3/spaces", fakeAnswer{status: 200, body: `[{"id":"AAAAAAAA-1111-4111-8111-111111111111","name":"Ops"},{"id":"s2","name":"Dev","slug":"dev"}]`})
-	f.set("POST /api/v3/spaces/s2/rooms/r1/nodes", fakeAnswer{status: 200, body: `{"nodes":[{"nd":"N1","nm":"web01","state":"reachable"}]}`})
+	f.set("POST /api/v3/spaces/s2/rooms/r1/nodes", fakeAnswer{status: 200, body: `{"nodes":[{"nd":"N1","nm":"web01","state":"reachable"}]}`},
+		// A Cloud that ignores the scope and lists the whole room.
+		fakeAnswer{status: 200, body: `{"nodes":[{"nd":"N1","nm":"web01","state":"reachable"},{"nd":"n2","nm":"web02","state":"unreachable"},{"nd":"n3","nm":"db01","state":"reachable"}]}`})
 	f.set("POST /api/v1/spaces/s2/rooms/r1/claimed-nodes", fakeAnswer{status: 200, body: `{}`})
 	f.set("POST /api/v1/spaces/s2/token/rotate", fakeAnswer{status: 200, body: `{"token":"new-claim-token"}`})
 	api := testAPI(t, srv.URL, nil)
@@ -217,12 +224,20 @@ func TestCloudAPICalls(t *testing.T) {
 			t.Errorf("space %q: %+v %v", tc.want, sp, err)
 		}
 	}
-	nodes, err := api.RoomNodes(ctx, "s2", "r1")
+	nodes, err := api.RoomNodes(ctx, "s2", "r1", nil)
 	if err != nil || len(nodes) != 1 || nodes[0].ID != "n1" || nodes[0].State != "reachable" {
 		t.Fatalf("nodes %+v %v", nodes, err)
 	}
 	if b := f.bodies["POST /api/v3/spaces/s2/rooms/r1/nodes"][0]; b != `{"scope":{"nodes":[]}}` {
 		t.Errorf("nodes body %s", b)
+	}
+	// Named nodes go into the scope; what was not asked is dropped.
+	nodes, err = api.RoomNodes(ctx, "s2", "r1", []string{"n1", "N3", "n9"})
+	if err != nil || len(nodes) != 2 || nodes[0].ID != "n1" || nodes[1].ID != "n3" {
+		t.Fatalf("scoped nodes %+v %v", nodes, err)
+	}
+	if b := f.bodies["POST /api/v3/spaces/s2/rooms/r1/nodes"][1]; b != `{"scope":{"nodes":["n1","N3","n9"]}}` {
+		t.Errorf("scoped nodes body %s", b)
 	}
 	if err := api.AddToRoom(ctx, "s2", "r1", []string{"n1"}); err != nil {
 		t.Fatal(err)

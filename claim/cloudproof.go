@@ -69,24 +69,31 @@ func (t *CloudTarget) spaceLabel() string {
 
 // CloudProof asks Cloud, after each host's run, whether the host's node is
 // listed and reachable in every room it was claimed into. A fleet run has
-// one CloudProof: the listing of a room is shared by every host, fetched at
-// most once per Refresh however many hosts wait for it, so a thousand hosts
-// in three rooms cost a few calls every Refresh, not thousands.
+// one CloudProof. Hosts do not ask one by one: the nodes waiting on a room
+// are asked about together, in one request that names them (the request's
+// scope), at most once per Refresh per room. A thousand hosts finishing
+// together in three rooms cost a few requests every Refresh, each as large as
+// the nodes waiting, never the whole room's listing, and nothing is kept
+// once a host has its answer: the cost stays the same whether the Space
+// holds a hundred nodes or a hundred thousand.
 type CloudProof struct {
 	// Target returns the Space a host is checked in; nil skips the host.
 	Target func(h *inventory.Host) *CloudTarget
 	// Wait is how long a host waits for its node to be listed and
 	// reachable; 0 looks once.
 	Wait time.Duration
-	// Refresh is the shortest time between two listings of one room
-	// (default 1s).
+	// Refresh is the shortest time between two requests about one room
+	// (default 250ms): the nodes that start waiting meanwhile go into the
+	// next request.
 	Refresh time.Duration
+	// Batch is the most nodes one request names (default 500).
+	Batch int
 	// FixRooms adds nodes that Cloud lists in the Space but not in one of
 	// their rooms to that room (never removes).
 	FixRooms bool
 
 	mu    sync.Mutex
-	rooms map[roomKey]*roomListing
+	rooms map[roomKey]*roomQueue
 }
 
 type roomKey struct {
@@ -94,68 +101,148 @@ type roomKey struct {
 	space, room string
 }
 
-// roomListing is the shared, cached node list of one room.
-type roomListing struct {
-	lock  chan struct{} // held while fetching: one fetch at a time
-	at    time.Time     // when the listing was fetched (zero: never)
-	nodes map[string]CloudNode
-	err   error
+// roomQueue holds the nodes waiting for an answer about one room. One
+// goroutine serves it while anything waits, and ends when nothing does.
+type roomQueue struct {
+	waiting map[string][]*roomAsk // by lower-case node id
+	order   []string              // node ids in the order they started waiting
+	serving bool
+	last    time.Time // when the previous request started
 }
 
-func (p *CloudProof) listing(k roomKey) *roomListing {
+// roomAsk is one host waiting for one room's answer about its node.
+type roomAsk struct {
+	ctx    context.Context
+	node   string          // lower-case node id
+	answer chan roomAnswer // buffered: the server never blocks on it
+}
+
+type roomAnswer struct {
+	node   CloudNode
+	listed bool
+	err    error
+}
+
+// ask asks about node in each room, all rooms at once, and returns the
+// answers in the rooms' order. Every answer comes from a request sent after
+// ask was called.
+func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, node string) []roomAnswer {
+	asks := make([]*roomAsk, len(rooms))
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.rooms == nil {
-		p.rooms = map[roomKey]*roomListing{}
+		p.rooms = map[roomKey]*roomQueue{}
 	}
-	l, ok := p.rooms[k]
-	if !ok {
-		l = &roomListing{lock: make(chan struct{}, 1)}
-		p.rooms[k] = l
-	}
-	return l
-}
-
-// nodesIn returns a room's listing fetched after since, fetching it when
-// needed, but never sooner than Refresh after the previous fetch.
-func (p *CloudProof) nodesIn(ctx context.Context, t *CloudTarget, room string, since time.Time) (map[string]CloudNode, time.Time, error) {
-	l := p.listing(roomKey{t.API, t.Space.ID, room})
-	select {
-	case l.lock <- struct{}{}:
-	case <-ctx.Done():
-		return nil, time.Time{}, ctx.Err()
-	}
-	defer func() { <-l.lock }()
-	if l.at.After(since) {
-		return l.nodes, l.at, l.err
-	}
-	refresh := p.Refresh
-	if refresh <= 0 {
-		refresh = time.Second
-	}
-	if d := time.Until(l.at.Add(refresh)); !l.at.IsZero() && d > 0 {
-		if err := apiSleep(ctx, d); err != nil {
-			return nil, time.Time{}, err
+	for i, room := range rooms {
+		k := roomKey{t.API, t.Space.ID, room}
+		q, ok := p.rooms[k]
+		if !ok {
+			q = &roomQueue{waiting: map[string][]*roomAsk{}}
+			p.rooms[k] = q
+		}
+		a := &roomAsk{ctx: ctx, node: node, answer: make(chan roomAnswer, 1)}
+		if len(q.waiting[node]) == 0 {
+			q.order = append(q.order, node)
+		}
+		q.waiting[node] = append(q.waiting[node], a)
+		asks[i] = a
+		if !q.serving {
+			q.serving = true
+			go p.serve(k, t, q)
 		}
 	}
-	nodes, err := t.API.RoomNodes(ctx, t.Space.ID, room)
-	l.at = time.Now()
-	l.err = err
-	l.nodes = make(map[string]CloudNode, len(nodes))
-	for _, n := range nodes {
-		l.nodes[strings.ToLower(n.ID)] = n
+	p.mu.Unlock()
+	out := make([]roomAnswer, len(rooms))
+	for i, a := range asks {
+		select {
+		case out[i] = <-a.answer:
+		case <-ctx.Done():
+			out[i] = roomAnswer{err: ctx.Err()}
+		}
 	}
-	return l.nodes, l.at, l.err
+	return out
 }
 
-// invalidate makes the next look at a room fetch it again.
-func (p *CloudProof) invalidate(t *CloudTarget, room string) {
-	l := p.listing(roomKey{t.API, t.Space.ID, room})
-	select {
-	case l.lock <- struct{}{}:
-		l.at = time.Time{}
-		<-l.lock
-	default:
+// serve sends one room's requests while nodes wait on it: at most one every
+// Refresh, naming at most Batch nodes. A request is cancelled when every
+// host waiting on it has gone (their contexts ended).
+func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
+	refresh := p.Refresh
+	if refresh <= 0 {
+		refresh = 250 * time.Millisecond
+	}
+	batch := p.Batch
+	if batch <= 0 {
+		batch = 500
+	}
+	for {
+		p.mu.Lock()
+		if d := time.Until(q.last.Add(refresh)); !q.last.IsZero() && d > 0 {
+			p.mu.Unlock()
+			time.Sleep(d)
+			continue
+		}
+		var ids []string
+		var asks []*roomAsk
+		n := 0
+		for n < len(q.order) && len(ids) < batch {
+			id := q.order[n]
+			n++
+			live := 0
+			for _, a := range q.waiting[id] {
+				if a.ctx.Err() == nil {
+					asks = append(asks, a)
+					live++
+				}
+			}
+			if live > 0 {
+				ids = append(ids, id)
+			}
+			delete(q.waiting, id)
+		}
+		q.order = q.order[n:]
+		if len(q.order) == 0 {
+			q.order = nil // let the backing array go
+		}
+		if len(asks) == 0 && len(q.order) == 0 {
+			q.serving = false
+			p.mu.Unlock()
+			return
+		}
+		if len(asks) == 0 {
+			p.mu.Unlock()
+			continue
+		}
+		q.last = time.Now()
+		p.mu.Unlock()
+		p.answer(t, k.room, ids, asks)
+	}
+}
+
+// answer sends one request and hands its answer to every host waiting on it.
+func (p *CloudProof) answer(t *CloudTarget, room string, ids []string, asks []*roomAsk) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var live sync.WaitGroup
+	live.Add(len(asks))
+	stops := make([]func() bool, len(asks))
+	for i, a := range asks {
+		stops[i] = context.AfterFunc(a.ctx, live.Done)
+	}
+	go func() { live.Wait(); cancel() }()
+	nodes, err := t.API.RoomNodes(ctx, t.Space.ID, room, ids)
+	byID := make(map[string]CloudNode, len(nodes))
+	for _, n := range nodes {
+		byID[strings.ToLower(n.ID)] = n
+	}
+	for i, a := range asks {
+		if stops[i]() {
+			live.Done()
+		}
+		ans := roomAnswer{err: err}
+		if err == nil {
+			ans.node, ans.listed = byID[a.node]
+		}
+		a.answer <- ans
 	}
 }
 
@@ -193,28 +280,22 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 		wait = 0
 	}
 	deadline := start.Add(wait)
-	var since time.Time
 	for {
 		var in, missing []string
 		state := ""
-		var newest time.Time
-		for _, room := range targets {
-			nodes, at, err := p.nodesIn(ctx, t, room, since)
-			if err != nil {
-				chk.Error = err.Error()
+		for i, ans := range p.ask(ctx, t, targets, node) {
+			if ans.err != nil {
+				chk.Error = ans.err.Error()
 				if ctx.Err() == nil {
-					res.Warnings = append(res.Warnings, "Cloud could not be asked about this node: "+err.Error())
+					res.Warnings = append(res.Warnings, "Cloud could not be asked about this node: "+ans.err.Error())
 				}
 				return
 			}
-			if at.After(newest) {
-				newest = at
-			}
-			if n, ok := nodes[node]; ok {
-				in = append(in, room)
-				state = n.State
+			if ans.listed {
+				in = append(in, targets[i])
+				state = ans.node.State
 			} else {
-				missing = append(missing, room)
+				missing = append(missing, targets[i])
 			}
 		}
 		if p.FixRooms && len(in) > 0 && len(missing) > 0 {
@@ -227,7 +308,6 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 					continue
 				}
 				chk.Added = append(chk.Added, t.roomName(room))
-				p.invalidate(t, room)
 				in = append(in, room)
 			}
 			missing = still
@@ -240,7 +320,6 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 		if chk.Confirmed || !time.Now().Before(deadline) || ctx.Err() != nil {
 			break
 		}
-		since = newest
 	}
 	if len(chk.Added) > 0 {
 		res.Plan = append(res.Plan, "added to rooms "+strings.Join(chk.Added, ", ")+" through the Cloud API")

@@ -2,6 +2,7 @@ package claim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -100,38 +101,99 @@ func TestCloudProof(t *testing.T) {
 	}
 }
 
-// TestCloudProofSharesListings: many hosts checked at once cost one listing
-// per room, not one per host and room.
-func TestCloudProofSharesListings(t *testing.T) {
+// TestCloudProofBatchesHosts: hosts that wait at once are asked about
+// together: one request per room names every node waiting on it, not one
+// request per host and room. The first request is held back until every
+// other host waits, so the count does not depend on timing.
+func TestCloudProofBatchesHosts(t *testing.T) {
+	for _, batch := range []int{0, 50} {
+		t.Run(fmt.Sprint("batch ", batch), func(t *testing.T) { testCloudProofBatches(t, batch) })
+	}
+}
+
+func testCloudProofBatches(t *testing.T, batch int) {
 	f, srv := newFakeCloud(t)
 	var all []string
 	for i := range 200 {
 		all = append(all, fmt.Sprintf("n%d=reachable", i))
 	}
-	f.set(nodesPath(roomAll), fakeAnswer{status: 200, body: nodesBody(all...)})
-	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody(all...)})
+	hold := make(chan struct{})
+	for _, room := range []string{roomAll, roomWeb} {
+		f.set(nodesPath(room), fakeAnswer{status: 200, body: nodesBody(all...), hold: hold}, fakeAnswer{status: 200, body: nodesBody(all...)})
+	}
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
-	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Hour, Wait: time.Hour}
+	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Millisecond, Wait: time.Hour, Batch: batch}
 	var wg sync.WaitGroup
 	results := make([]Result, 200)
 	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			h := &inventory.Host{Name: fmt.Sprint("h", i), Claim: inventory.Claim{Rooms: []string{roomWeb}}}
 			results[i] = Result{Status: StatusClaimed, ClaimedID: fmt.Sprintf("N%d", i)}
 			p.Check(context.Background(), h, &results[i])
-		}()
+		})
 	}
+	named := func(room string) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := 0
+		for _, b := range f.bodies["POST /api/v3/spaces/S/rooms/"+room+"/nodes"] {
+			var req struct {
+				Scope struct{ Nodes []string } `json:"scope"`
+			}
+			if err := json.Unmarshal([]byte(b), &req); err != nil {
+				t.Fatal(err)
+			}
+			n += len(req.Scope.Nodes)
+		}
+		return n
+	}
+	// Wait until the first request of each room is in flight and every
+	// other host waits on both rooms.
+	for {
+		p.mu.Lock()
+		queued := 0
+		for _, q := range p.rooms {
+			for _, asks := range q.waiting {
+				queued += len(asks)
+			}
+		}
+		p.mu.Unlock()
+		if f.count(nodesPath(roomAll)) == 1 && f.count(nodesPath(roomWeb)) == 1 && queued+named(roomAll)+named(roomWeb) == 2*200 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
 	wg.Wait()
 	for i, r := range results {
 		if r.Cloud == nil || !r.Cloud.Confirmed {
 			t.Fatalf("host %d: %+v", i, r.Cloud)
 		}
 	}
-	if a, w := f.count(nodesPath(roomAll)), f.count(nodesPath(roomWeb)); a != 1 || w != 1 {
-		t.Errorf("listings: All nodes %d, web servers %d; want 1 each", a, w)
+	for _, room := range []string{roomAll, roomWeb} {
+		c := f.count(nodesPath(room))
+		if batch == 0 && c > 2 {
+			t.Errorf("room %s: %d requests for 200 hosts, want at most 2 (the first, then every host that waited meanwhile)", room, c)
+		}
+		f.mu.Lock()
+		for _, b := range f.bodies["POST /api/v3/spaces/S/rooms/"+room+"/nodes"] {
+			if n := strings.Count(b, `"N`); batch > 0 && n > batch {
+				t.Errorf("room %s: a request names %d nodes, more than the batch of %d", room, n, batch)
+			}
+		}
+		f.mu.Unlock()
+		named := named(room)
+		if named != 200 {
+			t.Errorf("room %s: %d nodes named over all requests, want each of the 200 once", room, named)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, q := range p.rooms {
+		if len(q.waiting) != 0 || len(q.order) != 0 {
+			t.Errorf("room %s still holds %d waiting nodes after every host had its answer", k.room, len(q.waiting))
+		}
 	}
 }
 
@@ -169,5 +231,45 @@ func TestCloudProofAPIFailure(t *testing.T) {
 	}
 	if c := f.count(nodesPath(roomAll)); c != 4 {
 		t.Errorf("%d calls, want 4", c)
+	}
+}
+
+// TestCloudProofCancel: a host whose run is cancelled stops waiting at once,
+// and a request nobody waits for any more is abandoned.
+func TestCloudProofCancel(t *testing.T) {
+	f, srv := newFakeCloud(t)
+	hold := make(chan struct{})
+	defer close(hold)
+	f.set(nodesPath(roomAll), fakeAnswer{status: 200, body: nodesBody("n1=reachable"), hold: hold})
+	api := testAPI(t, srv.URL, nil)
+	target := proofTarget(api)
+	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	res := Result{Status: StatusClaimed, ClaimedID: "n1"}
+	done := make(chan struct{})
+	go func() {
+		p.Check(ctx, &inventory.Host{Name: "h"}, &res)
+		close(done)
+	}()
+	for f.count(nodesPath(roomAll)) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if res.Cloud == nil || res.Cloud.Confirmed || res.Cloud.Error != context.Canceled.Error() || len(res.Warnings) != 0 || res.Status != StatusClaimed {
+		t.Fatalf("%+v %+v", res, res.Cloud)
+	}
+	// The room's server ends: its request was cancelled, nothing waits.
+	for {
+		p.mu.Lock()
+		serving := false
+		for _, q := range p.rooms {
+			serving = serving || q.serving
+		}
+		p.mu.Unlock()
+		if !serving {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -22,6 +22,7 @@ import (
 //	GET  /api/v3/spaces                                     [{id,name,description}]
 //	GET  /api/v2/spaces/{space}/rooms                       [{id,name,description}]
 //	POST /api/v3/spaces/{space}/rooms/{room}/nodes          {"nodes":[{nd,nm,state}]}
+//	     body {"scope":{"nodes":[ids]}}: only those nodes (an empty list: all)
 //	POST /api/v1/spaces/{space}/rooms/{room}/claimed-nodes  body ["node-id", ...]
 //	POST /api/v1/spaces/{space}/token/rotate                {"token": NEW} (the old token stops working)
 //
@@ -62,7 +63,7 @@ func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && len(parts) == 5 && parts[1] == "v2" && parts[4] == "rooms":
 		writeJSON(w, c.rooms)
 	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v3" && parts[4] == "rooms" && parts[6] == "nodes":
-		c.apiRoomNodes(w, parts[5])
+		c.apiRoomNodes(w, r, parts[5])
 	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v1" && parts[4] == "rooms" && parts[6] == "claimed-nodes":
 		c.apiAddToRoom(w, r, parts[5])
 	case r.Method == http.MethodPost && len(parts) == 6 && parts[1] == "v1" && parts[4] == "token" && parts[5] == "rotate":
@@ -86,12 +87,25 @@ func (c *cloud) roomByID(id string) (Room, bool) {
 	return Room{}, false
 }
 
-// apiRoomNodes lists the nodes Cloud sees in a room, with their state.
-func (c *cloud) apiRoomNodes(w http.ResponseWriter, roomID string) {
+// apiRoomNodes lists the nodes Cloud sees in a room, with their state: the
+// nodes of the body's scope, or every node of the room when the scope names
+// none.
+func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID string) {
 	room, ok := c.roomByID(roomID)
 	if !ok {
 		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
 		return
+	}
+	var body struct {
+		Scope struct {
+			Nodes []string `json:"nodes"`
+		} `json:"scope"`
+	}
+	if data, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20)); len(data) > 0 {
+		if err := json.Unmarshal(data, &body); err != nil {
+			cloudError(w, http.StatusBadRequest, "ErrBadRequest", "body must be {\"scope\":{\"nodes\":[...]}}")
+			return
+		}
 	}
 	type node struct {
 		ND    string `json:"nd"`
@@ -101,15 +115,23 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, roomID string) {
 	out := struct {
 		Nodes []node `json:"nodes"`
 	}{Nodes: []node{}}
+	in := func(cl Claim) bool {
+		return cl.ReplacedBy == "" && (room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.NodeID], roomID))
+	}
 	c.mu.Lock()
-	active := make([]Claim, 0, len(c.byGUID))
-	for _, cl := range c.claims {
-		if cl.ReplacedBy != "" {
-			continue
+	var active []Claim
+	if len(body.Scope.Nodes) == 0 {
+		active = make([]Claim, 0, len(c.byGUID))
+		for _, cl := range c.claims {
+			if in(cl) {
+				active = append(active, cl)
+			}
 		}
-		in := room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.NodeID], roomID)
-		if in {
-			active = append(active, cl)
+	} else {
+		for _, id := range body.Scope.Nodes {
+			if i, ok := c.byNode[strings.ToLower(id)]; ok && in(c.claims[i]) {
+				active = append(active, c.claims[i])
+			}
 		}
 	}
 	c.mu.Unlock()

@@ -99,8 +99,16 @@ func TestCloudAPI(t *testing.T) {
 	if len(all.Nodes) != 3 || states[hosts[0].Name] != "reachable" || states[hosts[1].Name] != "unreachable" || states[h4.Name] != "unseen" {
 		t.Fatalf("All nodes: %+v", all)
 	}
+	// A scope names the nodes wanted: only those that are in the room come
+	// back (upper case ids too), an unknown id is left out.
+	var scoped nodes
+	want := []string{strings.ToUpper(all.Nodes[2].ND), "00000000-0000-4000-8000-000000000000", all.Nodes[0].ND}
+	call(t, "POST", "/api/v3/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("All nodes")+"/nodes", apiToken, map[string]any{"scope": map[string]any{"nodes": want}}, &scoped)
+	if len(scoped.Nodes) != 2 || scoped.Nodes[0] != all.Nodes[2] || scoped.Nodes[1] != all.Nodes[0] {
+		t.Fatalf("scoped All nodes: %+v", scoped)
+	}
 	var staging nodes
-	call(t, "POST", "/api/v3/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("staging")+"/nodes", apiToken, nil, &staging)
+	call(t, "POST", "/api/v3/spaces/"+info.SpaceID+"/rooms/"+info.RoomID("staging")+"/nodes", apiToken, map[string]any{"scope": map[string]any{"nodes": []string{all.Nodes[0].ND}}}, &staging)
 	if len(staging.Nodes) != 0 {
 		t.Fatalf("staging: %+v", staging)
 	}

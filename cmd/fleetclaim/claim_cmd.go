@@ -391,7 +391,7 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	}
 	start := time.Now()
 	if proof != nil && mode != claim.ModePlan {
-		// The proof only waits for shared room listings: outside the window.
+		// The proof only waits for Cloud's batched answers: outside the window.
 		fleet.After = proof.Check
 	}
 	out := fleet.Run(startCtx, runCtx, hosts, c.Do)
