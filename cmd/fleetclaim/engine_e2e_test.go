@@ -108,7 +108,10 @@ func TestE2EMaxFailPercentage(t *testing.T) {
 // TestE2ESIGINTRecordsEveryHost: Ctrl-C mid-run stops new hosts, lets the
 // hosts in flight finish, records every host, exits 130.
 func TestE2ESIGINTRecordsEveryHost(t *testing.T) {
-	info := startLab(t, 30)
+	// lab-001 and lab-004 come first in the lab inventory and claim at
+	// once; every other host's claim takes the lab Cloud 3s, so the signal
+	// finds hosts in flight and others not started, however fast the rest is.
+	info := startLab(t, 30, "--personalities", "v2=1,v2+cloud-slow=2,v2=1,v2+cloud-slow=26")
 	results := filepath.Join(t.TempDir(), "r.jsonl")
 	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", "2", "--results", results, "--grace", "60s", "--no-history")
 	var stderr bytes.Buffer
