@@ -100,6 +100,7 @@ func (a *agent) start(ctx context.Context) {
 	a.online = false
 	a.failure = ""
 	a.mu.Unlock()
+	a.h.web.sync()
 	a.loadGUID()
 	a.loadClaim()
 	if a.kind() == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
@@ -167,9 +168,10 @@ func (a *agent) apiPort() int {
 
 func (a *agent) stop() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.running = false
 	a.online = false
+	a.mu.Unlock()
+	a.h.web.sync()
 }
 
 func (a *agent) isRunning() bool {
@@ -673,7 +675,8 @@ func (a *agent) aclkStateJSON() string {
 	return string(out)
 }
 
-// serveHTTP is the agent's web API, reached through direct-tcpip.
+// serveHTTP is the agent's web API, reached through direct-tcpip (and, with
+// Options.TCPWeb, on the host's own TCP port).
 func (a *agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

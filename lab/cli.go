@@ -25,7 +25,11 @@ const usage = `usage: fleetclaim lab COMMAND [options]
 
 commands:
   up     --hosts N --dir DIR [--seed S] [--personalities SPEC] [--timeout D]
+         [--tcp-web]
          start a lab in the background and wait until it is ready
+         (--tcp-web: every agent also serves its web API on a TCP port of
+         its own on 127.0.0.1, named in its netdata.conf, for a real sshd
+         in front of the host to forward to)
   down   --dir DIR      stop the lab running in DIR
   status --dir DIR      say whether a lab runs in DIR (exit 0 running, 3 not)
   claims --dir DIR [--count|--json] [--all]
@@ -79,6 +83,7 @@ type upFlags struct {
 	dir, seed, personalities string
 	cpuProfile               string
 	hosts                    int
+	tcpWeb                   bool
 	timeout                  time.Duration
 }
 
@@ -91,6 +96,7 @@ func parseUpFlags(name string, args []string, stderr io.Writer) (*upFlags, error
 	fs.StringVar(&f.seed, "seed", "", "seed for a reproducible new lab")
 	fs.StringVar(&f.personalities, "personalities", "", "host personalities, e.g. v1=2,nocloud=1")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the lab process's CPU profile to this file (serve)")
+	fs.BoolVar(&f.tcpWeb, "tcp-web", false, "every agent also serves its web API on a TCP port of its own (named in its netdata.conf)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for the lab to be ready (default: 60s + 10s per 1000 hosts)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -162,6 +168,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if f.cpuProfile != "" {
 		serveArgs = append(serveArgs, "--cpuprofile", f.cpuProfile)
+	}
+	if f.tcpWeb {
+		serveArgs = append(serveArgs, "--tcp-web")
 	}
 	cmd := exec.Command(exe, serveArgs...)
 	cmd.Dir = f.dir
@@ -242,7 +251,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
-	l, err := Start(ctx, Options{Dir: f.dir, Hosts: f.hosts, Seed: f.seed, Personalities: f.personalities, Log: stderr})
+	l, err := Start(ctx, Options{Dir: f.dir, Hosts: f.hosts, Seed: f.seed, Personalities: f.personalities, TCPWeb: f.tcpWeb, Log: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
 		return 1

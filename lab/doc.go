@@ -12,7 +12,11 @@
 //     the lab's client key only, any user name; `exec` and `shell` through the
 //     real /bin/sh in the host's prefix (HOME is the prefix: each host is its
 //     own machine); the sftp subsystem; direct-tcpip to the agent's web port on
-//     the host's loopback, served in memory by one shared HTTP server.
+//     the host's loopback, served in memory by one shared HTTP server. With
+//     --tcp-web (Options.TCPWeb) each agent also listens on a real TCP port
+//     of its own on 127.0.0.1 (its netdata.conf's [web] default port, in
+//     lab.json as web_port) while it runs, so that a real sshd in front of a
+//     host forwards to that host's agent.
 //   - One simulated Netdata Agent per host, installed under DIR/hosts/NAME with
 //     the static-install layout (opt/netdata/{bin,etc/netdata,var/lib/netdata},
 //     etc/init.d/netdata). The programs on the host (netdatacli, the init

@@ -34,6 +34,7 @@ type HostInfo struct {
 	Name        string      `json:"name"`
 	Address     string      `json:"address"`
 	Port        int         `json:"port"`
+	WebPort     int         `json:"web_port,omitempty"` // the agent's own TCP web port (TCPWeb), 0 without
 	Prefix      string      `json:"prefix"`
 	Group       string      `json:"group"`
 	Personality Personality `json:"personality"`

@@ -41,6 +41,11 @@ type Options struct {
 	Executable string
 	// Log receives the lab's own log lines. Default: discarded.
 	Log io.Writer
+	// TCPWeb makes every agent also listen on a TCP port of its own on
+	// 127.0.0.1 (picked at start, the previous run's when free), which its
+	// netdata.conf names as [web] default port: a real sshd in front of a
+	// host then forwards to that host's agent, as to a real one.
+	TCPWeb bool
 }
 
 // groupNames are the inventory groups hosts are spread over, round-robin.
@@ -164,11 +169,12 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	prev, _ := ReadInfo(dir) // reuse ports (and so known_hosts lines) across restarts
-	prevPort := map[string]int{}
+	prevPort, prevWebPort := map[string]int{}, map[string]int{}
 	cloudPort := 0
 	if prev != nil {
 		for _, h := range prev.Hosts {
 			prevPort[h.Name] = h.Port
+			prevWebPort[h.Name] = h.WebPort
 		}
 		if i := strings.LastIndex(prev.CloudURL, ":"); i > 0 {
 			cloudPort, _ = strconv.Atoi(prev.CloudURL[i+1:])
@@ -194,6 +200,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		}
 		h := &host{index: i, name: name, group: groups[i%len(groups)], personality: p,
 			paths: pathsFor(filepath.Join(dir, "hosts", name), p.Kind), guid: guid, lab: l}
+		h.web.h = h
 		// Every host has an agent; on a host without Netdata it counts as
 		// installed only once kickstart put it there (in this run or before).
 		h.agent = &agent{h: h, keys: keys, logf: l.logf}
@@ -235,6 +242,13 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		}
 		h.port = port
 	}
+	if opts.TCPWeb {
+		for _, h := range l.hosts {
+			if err := h.web.pick(prevWebPort[h.name]); err != nil {
+				return nil, fmt.Errorf("lab: host %s: web port: %w", h.name, err)
+			}
+		}
+	}
 
 	env := helperEnv{exe: exe, sock: sock, runUser: l.runUser}
 	l.env = env
@@ -255,6 +269,11 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 			if h == nil || !h.agent.installed.Load() {
 				http.NotFound(w, r)
 				return
+			}
+			if h.agent.apiPort() == 0 {
+				// The agent stopped (or turned its web server off) since
+				// this connection was made: it drops the connection.
+				panic(http.ErrAbortHandler)
 			}
 			h.agent.serveHTTP(w, r)
 		}),
@@ -284,6 +303,9 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		a.loadClaim()
 		return nil
 	})
+	for _, h := range l.hosts {
+		h.web.sync() // a stopped or uninstalled agent's port closes here
+	}
 	for _, h := range l.hosts {
 		if a := h.agent; a.isRunning() && a.kind() == KindV2 && !a.isClaimed() &&
 			fileExists(filepath.Join(h.paths.conf, "claim.conf")) {
@@ -405,7 +427,7 @@ func (l *Lab) untrackProc(pgid int) {
 
 // counters are what the lab has served since it started.
 type counters struct {
-	conns, handshakes, authFailures, sessions, execs, sftp, forwards, ctl atomic.Int64
+	conns, handshakes, authFailures, sessions, execs, sftp, forwards, webConns, ctl atomic.Int64
 }
 
 // Stats counts what the lab served since it started: benchmarks read them
@@ -418,6 +440,7 @@ type Stats struct {
 	Execs         int64 `json:"execs"`          // exec and shell requests run
 	SFTP          int64 `json:"sftp"`           // sftp subsystems started
 	Forwards      int64 `json:"forwards"`       // direct-tcpip channels to agent APIs
+	WebConns      int64 `json:"web_conns"`      // TCP connections to agents' own web ports (TCPWeb)
 	CtlRequests   int64 `json:"ctl_requests"`   // netdatacli / init script / v1 claim calls
 	ClaimRequests int64 `json:"claim_requests"` // claim PUTs the lab Cloud answered
 }
@@ -444,7 +467,7 @@ func (l *Lab) Stats() Stats {
 	c := &l.stats
 	return Stats{Connections: c.conns.Load(), Handshakes: c.handshakes.Load(), AuthFailures: c.authFailures.Load(),
 		Sessions: c.sessions.Load(), Execs: c.execs.Load(), SFTP: c.sftp.Load(), Forwards: c.forwards.Load(),
-		CtlRequests: c.ctl.Load(), ClaimRequests: l.cloud.claimRequests.Load()}
+		WebConns: c.webConns.Load(), CtlRequests: c.ctl.Load(), ClaimRequests: l.cloud.claimRequests.Load()}
 }
 
 // Info describes the running lab (what lab.json holds).
@@ -474,6 +497,9 @@ func (l *Lab) Close() error {
 		l.connMu.Unlock()
 		if l.acc != nil {
 			l.acc.close()
+		}
+		for _, h := range l.hosts {
+			h.web.close()
 		}
 		if l.ctlLn != nil {
 			l.ctlLn.Close()
@@ -533,7 +559,7 @@ func (l *Lab) writeFiles(k keyring) error {
 		case guid == "":
 			guid = h.guid
 		}
-		info.Hosts = append(info.Hosts, HostInfo{Name: h.name, Address: "127.0.0.1", Port: h.port,
+		info.Hosts = append(info.Hosts, HostInfo{Name: h.name, Address: "127.0.0.1", Port: h.port, WebPort: h.web.port,
 			Prefix: h.paths.prefix, Group: h.group, Personality: h.personality, MachineGUID: guid})
 	}
 	data, err := json.MarshalIndent(info, "", "  ")

@@ -186,6 +186,10 @@ func installAgent(h *host, env helperEnv) error {
 }
 
 func netdataConf(h *host, env helperEnv) string {
+	port := agentWebPort
+	if h.web.port != 0 {
+		port = h.web.port // the agent's own TCP port (Options.TCPWeb)
+	}
 	return fmt.Sprintf(`# netdata configuration (fleetclaim lab host %s)
 [global]
     run as user = %s
@@ -193,7 +197,7 @@ func netdataConf(h *host, env helperEnv) string {
 
 [web]
     default port = %d
-`, h.name, h.runAsUser(env.runUser), h.name, agentWebPort)
+`, h.name, h.runAsUser(env.runUser), h.name, port)
 }
 
 func helperScript(env helperEnv, verb, name, what string) string {

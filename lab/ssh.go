@@ -44,6 +44,7 @@ type host struct {
 	agent       *agent // on a host without Netdata, not installed until kickstart
 	lab         *Lab
 	flaked      atomic.Bool // a flaky host has dropped its first connection
+	web         hostWeb     // the agent's own TCP web port (Options.TCPWeb)
 }
 
 // newServerConfig builds the host's SSH server configuration.
@@ -463,7 +464,10 @@ type hostCtxKey struct{}
 
 // apiConnContext tags each agent API connection with its host.
 func apiConnContext(ctx context.Context, c net.Conn) context.Context {
-	if cc, ok := c.(*chanConn); ok {
+	switch cc := c.(type) {
+	case *chanConn:
+		return context.WithValue(ctx, hostCtxKey{}, cc.host)
+	case *webConn:
 		return context.WithValue(ctx, hostCtxKey{}, cc.host)
 	}
 	return ctx

@@ -209,6 +209,12 @@ func setup(ctx context.Context, c *config) (*fleet, error) {
 		p, _ := filepath.Abs(c.labCPUProfile)
 		args = append(args, "--cpuprofile", p)
 	}
+	if c.sshd {
+		// Behind a real sshd a forward reaches this machine's real ports:
+		// each agent listens on one of its own, named in its netdata.conf,
+		// so fleetclaim asks the agent's API as it would a real agent's.
+		args = append(args, "--tcp-web")
+	}
 	began := time.Now()
 	if out, err := exec.CommandContext(ctx, c.fleetclaim, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("lab up: %v\n%s", err, out)
@@ -580,7 +586,7 @@ func procCPU(pid int) (self, children time.Duration) {
 func diffStats(a, b lab.Stats) lab.Stats {
 	return lab.Stats{Connections: a.Connections - b.Connections, Handshakes: a.Handshakes - b.Handshakes,
 		AuthFailures: a.AuthFailures - b.AuthFailures, Sessions: a.Sessions - b.Sessions, Execs: a.Execs - b.Execs,
-		SFTP: a.SFTP - b.SFTP, Forwards: a.Forwards - b.Forwards, CtlRequests: a.CtlRequests - b.CtlRequests,
+		SFTP: a.SFTP - b.SFTP, Forwards: a.Forwards - b.Forwards, WebConns: a.WebConns - b.WebConns, CtlRequests: a.CtlRequests - b.CtlRequests,
 		ClaimRequests: a.ClaimRequests - b.ClaimRequests}
 }
 
@@ -595,10 +601,10 @@ func printRun(c *config, r run) {
 	if r.err != "" {
 		status = "FAILED: " + r.err
 	}
-	fmt.Printf("run %d %-10s wall %7.2fs  %7.1f hosts/s  cpu %7.2fs = %6.2f ms/host  peak RSS %6.1f MB  | lab: conns %.2f handshakes %.2f sessions %.2f execs %.2f sftp %.2f forwards %.2f claims %.2f per host; lab CPU %.2f ms/host, host shells %.2f ms/host  %s\n",
+	fmt.Printf("run %d %-10s wall %7.2fs  %7.1f hosts/s  cpu %7.2fs = %6.2f ms/host  peak RSS %6.1f MB  | lab: conns %.2f handshakes %.2f sessions %.2f execs %.2f sftp %.2f forwards %.2f web %.2f claims %.2f per host; lab CPU %.2f ms/host, host shells %.2f ms/host  %s\n",
 		r.round+1, r.tool, r.wall.Seconds(), n/r.wall.Seconds(), r.cpu.Seconds(), perHost(c, r.cpu), float64(r.maxRSS)/1024,
 		float64(s.Connections)/n, float64(s.Handshakes)/n, float64(s.Sessions)/n, float64(s.Execs)/n, float64(s.SFTP)/n,
-		float64(s.Forwards)/n, float64(s.ClaimRequests)/n, perHost(c, r.labSelf), perHost(c, r.labKid), status)
+		float64(s.Forwards)/n, float64(s.WebConns)/n, float64(s.ClaimRequests)/n, perHost(c, r.labSelf), perHost(c, r.labKid), status)
 	if strings.HasPrefix(r.tool, "fleetclaim") && len(r.rss) > 0 {
 		fmt.Printf("      %s RSS by hosts finished:", r.tool)
 		for _, pct := range []int{10, 25, 50, 75, 90, 100} {

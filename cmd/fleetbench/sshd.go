@@ -17,7 +17,9 @@ import (
 // the lab's client key) in front of every lab host, each on its own port,
 // with FC_PREFIX set to the host's prefix for the scripts of pssh and the
 // floor. fleetclaim gets the lab's inventory with the ports and known_hosts
-// swapped; the hosts' programs are the lab's (netdatacli, netdata-claim.sh).
+// swapped; the hosts' programs are the lab's (netdatacli, netdata-claim.sh),
+// and the lab runs with --tcp-web, so that a forward through sshd to the web
+// port in a host's netdata.conf reaches that host's agent.
 // SHLVL=1 keeps bash (root's login shell here) from sourcing ~/.bashrc in
 // every session, as it does under sshd: this machine's runs `pyenv init`
 // (~100 ms per session), which a fleet's servers would not.
