@@ -51,6 +51,12 @@ func TestReloadFailureCategories(t *testing.T) {
 		"Failed: agent is already claimed":                CatAlreadyClaimedElse,
 		"Failed: token is expired, not found, or invalid": CatTokenRejected,
 		"Failed: one or more room ids are invalid":        CatRoomInvalid,
+		"Cloud answered HTTP 409":                         CatAlreadyClaimedElse,
+		"HTTP 403: forbidden":                             CatTokenRejected,
+		"Cloud answered 502":                              CatCloudError,
+		// Digits of a path or an id are not HTTP statuses.
+		"Request failed with error: Couldn't connect to server\npublic key file: '/tmp/fclab2962840302/hosts/lab-001/cloud.d/public.pem'": CatCloudUnreachable,
+		"Couldn't connect to server (node 5040-1500-4093)": CatCloudUnreachable,
 	}
 	for reason, want := range cases {
 		if got := CategoryOf(reloadFailure(reason)); got != want {

@@ -62,7 +62,7 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	res, err := r.priv.Run(ctx, "exec sh -s", strings.NewReader(script))
+	res, err := remote.RunScript(ctx, r.priv, script)
 	if err != nil {
 		return err
 	}
@@ -133,23 +133,47 @@ func (r *hostRun) readReload(res remote.Result, cli, where string) error {
 	return reloadFailure(st.Reason)
 }
 
+// hasNumber reports whether s holds n as a number of its own (an HTTP
+// status), not as digits of a longer number or a path: "HTTP 403" does,
+// "/tmp/x8403/" does not.
+func hasNumber(s, n string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], n)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(n)
+		before := j == 0 || !isWordByte(s[j-1])
+		after := end == len(s) || !isWordByte(s[end])
+		if before && after {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == '/'
+}
+
 // reloadFailure turns the agent's failure reason into a category.
 func reloadFailure(reason string) error {
 	l := strings.ToLower(reason)
 	cat := CatClaimFailed
 	switch {
-	case strings.Contains(reason, "ErrForbidden") || strings.Contains(l, "403") || strings.Contains(l, "token"):
+	case strings.Contains(reason, "ErrForbidden") || hasNumber(l, "403") || strings.Contains(l, "token"):
 		cat = CatTokenRejected
 	case strings.Contains(reason, "ErrInvalidRoomID") || strings.Contains(l, "room"):
 		cat = CatRoomInvalid
-	case strings.Contains(reason, "ErrAlreadyClaimed") || strings.Contains(l, "409") || strings.Contains(l, "already claimed"):
+	case strings.Contains(reason, "ErrAlreadyClaimed") || hasNumber(l, "409") || strings.Contains(l, "already claimed"):
 		cat = CatAlreadyClaimedElse
 	case strings.Contains(reason, "ErrInvalidNodeID") || strings.Contains(reason, "ErrInvalidNodeName") || strings.Contains(reason, "ErrInvalidPublicKey"):
 		cat = CatInvalidNode
 	case strings.Contains(l, "certificate") || strings.Contains(l, "x509") || strings.Contains(l, "ssl") || strings.Contains(l, "tls"):
 		cat = CatCertificate
-	case strings.Contains(reason, "ErrProcessingClaim") || strings.Contains(l, "in progress") || strings.Contains(l, " 50") ||
-		strings.Contains(l, "503") || strings.Contains(l, "504") || strings.Contains(l, "500") ||
+	case strings.Contains(reason, "ErrProcessingClaim") || strings.Contains(l, "in progress") ||
+		hasNumber(l, "500") || hasNumber(l, "502") || hasNumber(l, "503") || hasNumber(l, "504") ||
 		strings.Contains(l, "cloud is unavailable") || strings.Contains(l, "gateway timeout") || strings.Contains(l, "internal server error"):
 		cat = CatCloudError
 	case strings.Contains(l, "connect") || strings.Contains(l, "resolve") || strings.Contains(l, "timed out") || strings.Contains(l, "timeout") || strings.Contains(l, "proxy") || strings.Contains(l, "refused"):
