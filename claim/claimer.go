@@ -406,7 +406,7 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	if r.priv != nil {
 		run = r.priv
 	}
-	res, err := run.Run(ctx, cmd, nil)
+	res, err := remote.RunScript(ctx, run, cmd)
 	if err != nil {
 		return CloudState{}, err
 	}

@@ -85,7 +85,7 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	if err != nil {
 		return err
 	}
-	res, err := r.priv.Run(ctx, "exec sh -s", strings.NewReader(script))
+	res, err := remote.RunScript(ctx, r.priv, script)
 	if err != nil {
 		return err
 	}

@@ -318,6 +318,7 @@ func (a *agent) claim(ctx context.Context, req claimRequest) claimResult {
 	}
 	a.mu.Lock()
 	a.claimedID = res.nodeID
+	a.h.claimLanded()
 	a.cloudURL = req.url
 	a.proxy = req.proxy
 	a.failure = ""

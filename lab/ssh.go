@@ -45,6 +45,41 @@ type host struct {
 	lab         *Lab
 	flaked      atomic.Bool // a flaky host has dropped its first connection
 	web         hostWeb     // the agent's own TCP web port (Options.TCPWeb)
+	// drops are the connections an ssh-drop host closes as soon as a claim
+	// lands: those with a session that started while the agent was not
+	// claimed.
+	dropMu sync.Mutex
+	drops  map[*ssh.ServerConn]int
+}
+
+// watchDrop makes conn one the ssh-drop fault closes when a claim lands,
+// until the returned func is called.
+func (h *host) watchDrop(conn *ssh.ServerConn) (unwatch func()) {
+	h.dropMu.Lock()
+	defer h.dropMu.Unlock()
+	if h.drops == nil {
+		h.drops = map[*ssh.ServerConn]int{}
+	}
+	h.drops[conn]++
+	return func() {
+		h.dropMu.Lock()
+		defer h.dropMu.Unlock()
+		if h.drops[conn]--; h.drops[conn] <= 0 {
+			delete(h.drops, conn)
+		}
+	}
+}
+
+// claimLanded closes, on an ssh-drop host, the connections whose session
+// was running when the agent got claimed: the claim holds, but the client
+// never learns the outcome, whether its session is a single claim command
+// or a shell it keeps open for more.
+func (h *host) claimLanded() {
+	h.dropMu.Lock()
+	defer h.dropMu.Unlock()
+	for c := range h.drops {
+		_ = c.Close()
+	}
 }
 
 // newServerConfig builds the host's SSH server configuration.
@@ -300,6 +335,9 @@ func (s *session) runShell(args []string, command string) {
 	s.cmd = cmd
 	s.mu.Unlock()
 	claimedBefore := s.h.agentClaimed()
+	if s.h.personality.Has(FaultSSHDrop) && !claimedBefore {
+		defer s.h.watchDrop(s.conn)()
+	}
 	s.h.lab.trackProc(cmd.Process.Pid)
 	defer s.h.lab.untrackProc(cmd.Process.Pid)
 	go func() {

@@ -134,16 +134,9 @@ type ProbeOptions struct {
 // ProbeCommand is the command line the probe runs with (its script goes on
 // stdin).
 func ProbeCommand(o ProbeOptions) (string, error) {
-	var flags []string
-	switch o.Become {
-	case "sudo", "doas":
-		flags = append(flags, o.Become)
-	}
-	if o.Docker || o.Container != "" {
-		flags = append(flags, "docker")
-	}
+	args := o.args()
 	q := &Quoter{}
-	cmd := "sh -s -- " + q.Q(o.Root) + " " + q.Q(strings.Join(flags, ",")) + " " + q.Q(o.Container)
+	cmd := "sh -s -- " + q.Q(args[0]) + " " + q.Q(args[1]) + " " + q.Q(args[2])
 	if q.Err != nil {
 		return "", q.Err
 	}
@@ -154,13 +147,34 @@ func ProbeCommand(o ProbeOptions) (string, error) {
 	return "exec " + cmd, nil
 }
 
-// ProbeWith runs the probe script once on r and parses what it prints.
-func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
-	cmd, err := ProbeCommand(o)
-	if err != nil {
-		return nil, err
+// args are the probe's positional parameters: the root, the flags, the
+// container.
+func (o ProbeOptions) args() []string {
+	var flags []string
+	switch o.Become {
+	case "sudo", "doas":
+		flags = append(flags, o.Become)
 	}
-	res, err := r.Run(ctx, cmd, strings.NewReader(probeScript))
+	if o.Docker || o.Container != "" {
+		flags = append(flags, "docker")
+	}
+	return []string{o.Root, strings.Join(flags, ","), o.Container}
+}
+
+// ProbeWith runs the probe script once on r and parses what it prints. On
+// a ScriptRunner without a Wrap it runs in the runner's shared shell.
+func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
+	var res Result
+	var err error
+	if _, shared := r.(ScriptRunner); shared && o.Wrap == nil {
+		res, err = RunScript(ctx, r, probeScript, o.args()...)
+	} else {
+		var cmd string
+		if cmd, err = ProbeCommand(o); err != nil {
+			return nil, err
+		}
+		res, err = r.Run(ctx, cmd, strings.NewReader(probeScript))
+	}
 	if err != nil {
 		return nil, err
 	}

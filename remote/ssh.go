@@ -384,6 +384,12 @@ type Client struct {
 	lost     chan struct{}
 	lostOnce sync.Once
 	lostWhy  error
+
+	// shell is the shell scripts share (RunScript); shellStarting is set
+	// while one is being opened.
+	shellMu       sync.Mutex
+	shell         *shell
+	shellStarting bool
 }
 
 func newClient(name string, c *ssh.Client, t Target) *Client {
@@ -411,7 +417,11 @@ func (c *Client) SSH() *ssh.Client { return c.ssh }
 // Acquire takes one of the connection's session slots; release gives it
 // back.
 func (c *Client) Acquire(ctx context.Context) (release func(), err error) {
-	if err := c.sessions.acquire(ctx, c.lost); err != nil {
+	// The shared shell, when idle, gives its slot to a session that needs it.
+	if !c.sessions.tryAcquire() && !(c.closeIdleShell() && c.sessions.tryAcquire()) {
+		err = c.sessions.acquire(ctx, c.lost)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, c.ctxErr(ctx, "run")
 		}
@@ -453,6 +463,17 @@ func (g *sessionGate) acquire(ctx context.Context, lost <-chan struct{}) error {
 			return errors.New("connection lost")
 		}
 	}
+}
+
+// tryAcquire takes a slot if one is free.
+func (g *sessionGate) tryAcquire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.inflight < g.limit {
+		g.inflight++
+		return true
+	}
+	return false
 }
 
 func (g *sessionGate) broadcast() {
