@@ -257,19 +257,24 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD, cloudD)
 		}
 	}
+	// The file is created with its final mode by the umask (no chmod
+	// process), after anything already at the temporary name is removed.
 	fmt.Fprintf(&b, "tmp=%s/.claim.conf.fleetclaim.$$\n", confDir)
-	fmt.Fprintf(&b, "cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\n", delim, conf, delim)
+	b.WriteString(freshFile("tmp", "write-claim-conf"))
+	umask := "027" // root:<agent group> 0640
+	if sp.AgentOwned {
+		umask = "077" // the agent's user, 0600
+	}
+	fmt.Fprintf(&b, "umask %s; cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\numask 077\n", umask, delim, conf, delim)
 	switch {
 	case sp.AgentOwned:
 		if chownToAgent {
 			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
 		}
-		b.WriteString("chmod 0600 \"$tmp\" || fail write-claim-conf\n")
 	default:
 		if chownToAgent {
 			fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
 		}
-		b.WriteString("chmod 0640 \"$tmp\" || fail write-claim-conf\n")
 	}
 	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
 	if sp.CloudProxy != "" {
@@ -288,7 +293,7 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 		fmt.Fprintf(&b, "out=$(%s reload-claiming-state 2>&1); rc=$?\n", cli)
 	}
 	b.WriteString("echo \"reload-rc=$rc\"\n")
-	b.WriteString("printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'reload-out=%s\\n' \"$l\"; done\n")
+	b.WriteString(emitLines("reload-out", "out"))
 	return b.String(), nil
 }
 
@@ -376,9 +381,25 @@ func hereDocs(ca []byte, contents ...string) (string, []byte, error) {
 // cloudD is quoted already.
 func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
 	fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
-	fmt.Fprintf(b, "cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\n", delim, ca, delim)
-	b.WriteString("chmod 0644 \"$catmp\" || fail write-ca\n")
+	b.WriteString(freshFile("catmp", "write-ca"))
+	fmt.Fprintf(b, "umask 022; cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\numask 077\n", delim, ca, delim)
 	fmt.Fprintf(b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
+}
+
+// freshFile removes what is at the path in variable v (a file or a link,
+// left by an earlier run) so that the next write creates the file, with the
+// mode of the umask, rather than follow a link or keep an old mode. The
+// test is a builtin: no process when nothing is there.
+func freshFile(v, failKey string) string {
+	return "if [ -e \"$" + v + "\" ] || [ -h \"$" + v + "\" ]; then rm -f \"$" + v + "\" || fail " + failKey + "; fi\n"
+}
+
+// emitLines prints each line of the variable v as "key=LINE", with shell
+// builtins only (a pipe into a read loop costs two processes per host). An
+// empty value prints one "key=" line.
+func emitLines(key, v string) string {
+	return "rest=$" + v + "\nwhile :; do case $rest in *'\n'*) l=${rest%%'\n'*}; rest=${rest#*'\n'} ;; *) l=$rest; rest= ;; esac; " +
+		"printf '" + key + "=%s\\n' \"$l\"; [ -n \"$rest\" ] || break; done\n"
 }
 
 // rootCheck sets $root to yes when the script runs as root: the effective

@@ -212,25 +212,34 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 		fmt.Fprintf(&b, "%s >/dev/null 2>&1 || fail start-agent\n", reset.Start)
 		b.WriteString("echo reset=1\n")
 	}
-	fmt.Fprintf(&b, "mkdir -p %s || fail write-cloud.d\n", cloudD)
-	fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s 2>/dev/null; chmod 0770 %s; fi\n", runAs, cloudD, cloudD)
+	// cloud.d is made for the agent when missing; an existing one is left
+	// as it is (netdata-claim.sh, run as root, gives it to the agent's user).
+	chownToAgent := in.RunAsUser != "root"
+	fmt.Fprintf(&b, "if [ ! -d %s ]; then mkdir -p %s || fail write-cloud.d\n", cloudD, cloudD)
+	if chownToAgent {
+		fmt.Fprintf(&b, "  if [ $root = yes ]; then chown %s %s 2>/dev/null; chmod 0770 %s; fi\n", runAs, cloudD, cloudD)
+	}
+	b.WriteString("fi\n")
 	if len(ca) > 0 {
 		writeCAChain(&b, delim, ca, cloudD)
-		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
+		if chownToAgent {
+			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
+		}
 	}
-	// The token file exists with its final mode and owner before the token
-	// is written into it.
+	// The token file exists with its final mode (umask 077: 0600) and
+	// owner before the token is written into it.
 	fmt.Fprintf(&b, "tok=%s/token\n", cloudD)
-	b.WriteString("rm -f \"$tok\" || fail write-token\n")
-	b.WriteString(": > \"$tok\" || fail write-token\n")
-	b.WriteString("chmod 0600 \"$tok\" || fail write-token\n")
-	fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tok\" || fail write-token; fi\n", runAs)
+	b.WriteString(freshFile("tok", "write-token"))
+	if chownToAgent {
+		b.WriteString(": > \"$tok\" || fail write-token\n")
+		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tok\" || fail write-token; fi\n", runAs)
+	}
 	fmt.Fprintf(&b, "cat > \"$tok\" <<'%s' || fail write-token\n%s\n%s\n", delim, token, delim)
 	fmt.Fprintf(&b, "if [ $root = yes ]; then out=$(%s %s 2>&1 </dev/null); rc=$?; else out=$(%s %s 2>&1 </dev/null); rc=$?; fi\n",
 		script, strings.Join(argsRoot, " "), script, strings.Join(argsUser, " "))
 	b.WriteString("rm -f \"$tok\" && [ ! -e \"$tok\" ] && echo token-removed=1\n")
 	b.WriteString("echo \"claim-rc=$rc\"\n")
 	fmt.Fprintf(&b, "[ -r %s/claimed_id ] && { c=; read -r c < %s/claimed_id; echo \"claimed-id=$c\"; }\n", cloudD, cloudD)
-	b.WriteString("printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'claim-out=%s\\n' \"$l\"; done\n")
+	b.WriteString(emitLines("claim-out", "out"))
 	return b.String(), nil
 }

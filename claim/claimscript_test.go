@@ -3,6 +3,7 @@ package claim
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -119,5 +120,32 @@ func TestClaimScriptExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmitLines: the builtin-only line loop prints what the read loop over a
+// pipe printed, for every value, in dash and bash.
+func TestEmitLines(t *testing.T) {
+	values := []string{"", "one", "a\nb", "a\n\nb", "cr\r", "  lead and trail  ", "*glob* $HOME `x` \\n", "-n", "\n\nx", "tab\there"}
+	for _, sh := range []string{"dash", "bash"} {
+		if _, err := exec.LookPath(sh); err != nil {
+			continue
+		}
+		for _, v := range values {
+			script := "out=$(printf '%s' \"$1\")\n"
+			oldLoop := script + "printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'k=%s\\n' \"$l\"; done\n"
+			newLoop := script + emitLines("k", "out")
+			var got [2]string
+			for i, s := range []string{oldLoop, newLoop} {
+				out, err := exec.Command(sh, "-c", s, "sh", v).CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s %q: %v\n%s", sh, v, err, out)
+				}
+				got[i] = string(out)
+			}
+			if got[0] != got[1] {
+				t.Errorf("%s %q: loop printed %q, the pipe %q", sh, v, got[1], got[0])
+			}
+		}
 	}
 }
