@@ -210,7 +210,9 @@ func apiState(ctx context.Context, r remote.Runner, port int) (CloudState, error
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return r.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		},
-		DisableKeepAlives: true,
+		// Both requests (v2 and v1 info) share one forward when the agent
+		// keeps the connection open.
+		MaxIdleConnsPerHost: 1,
 	}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}

@@ -49,8 +49,11 @@ type CloudAPIOptions struct {
 	// when it is longer, up to MaxRetryAfter (default 60s); a longer one
 	// ends the retries.
 	Backoff, MaxBackoff, MaxRetryAfter time.Duration
-	// Rate is the most requests per second this client sends (default 10).
-	Rate float64
+	// Rate is the most requests per second this client sends over time
+	// (default 10); Burst requests may go at once before the rate applies
+	// (default 20), so that a small fleet's checks are not queued.
+	Rate  float64
+	Burst int
 	// HTTPClient replaces the client built from CAFile/Insecure (tests).
 	HTTPClient *http.Client
 	// Sleep waits between attempts; nil waits for real (tests record the
@@ -94,6 +97,9 @@ func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (
 	}
 	if opts.Rate <= 0 {
 		opts.Rate = 10
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 20
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = apiSleep
@@ -386,19 +392,25 @@ func (c *CloudAPI) redact(s string) string {
 
 // wait holds a request back to the configured rate.
 func (c *CloudAPI) wait(ctx context.Context) error {
-	gap := time.Duration(float64(time.Second) / c.opts.Rate)
-	c.mu.Lock()
-	now := time.Now()
-	at := c.next
-	if at.Before(now) {
-		at = now
-	}
-	c.next = at.Add(gap)
-	c.mu.Unlock()
-	if d := time.Until(at); d > 0 {
+	if d := c.reserve(time.Now()); d > 0 {
 		return apiSleep(ctx, d)
 	}
 	return ctx.Err()
+}
+
+// reserve books the next request's start and returns how long to wait for
+// it: a virtual scheduling time advances by 1/Rate per request, and a
+// request may start once that time is less than Burst-1 gaps ahead of now.
+func (c *CloudAPI) reserve(now time.Time) time.Duration {
+	gap := time.Duration(float64(time.Second) / c.opts.Rate)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tat := c.next
+	if tat.Before(now) {
+		tat = now
+	}
+	c.next = tat.Add(gap)
+	return max(tat.Add(-gap*time.Duration(c.opts.Burst-1)).Sub(now), 0)
 }
 
 // apiError is Cloud's error body.

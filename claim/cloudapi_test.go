@@ -335,3 +335,36 @@ func TestCloudAPIRefused(t *testing.T) {
 		t.Fatalf("%v (pauses %v)", err, sleeps)
 	}
 }
+
+// TestCloudAPIRate: Burst requests start at once, the next ones one per
+// 1/Rate; an idle client gets its burst back.
+func TestCloudAPIRate(t *testing.T) {
+	api, err := NewCloudAPI("https://cloud.example", inventory.NewSecret(testAPIToken), CloudAPIOptions{Rate: 10, Burst: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	var got []time.Duration
+	for range 5 {
+		got = append(got, api.reserve(now))
+	}
+	want := []time.Duration{0, 0, 0, 100 * time.Millisecond, 200 * time.Millisecond}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	// A second later the bucket is full again.
+	later := now.Add(time.Second)
+	for i := range 3 {
+		if d := api.reserve(later); d > 0 {
+			t.Errorf("request %d after a pause waits %v", i, d)
+		}
+	}
+	if d := api.reserve(later); d != 100*time.Millisecond {
+		t.Errorf("fourth request after a pause waits %v, want 100ms", d)
+	}
+	// Burst 1 is the plain rate.
+	one, _ := NewCloudAPI("https://cloud.example", inventory.NewSecret(testAPIToken), CloudAPIOptions{Rate: 10, Burst: 1})
+	if a, b := one.reserve(now), one.reserve(now); a != 0 || b != 100*time.Millisecond {
+		t.Errorf("burst 1: %v %v", a, b)
+	}
+}

@@ -602,11 +602,29 @@ func (c *Client) lostErr(op string) error {
 	return &Error{Op: op, Host: c.name, Category: CatConnectionLost, Err: c.lostWhy}
 }
 
-// Close closes the connection and every session on it.
+// Close closes the connection and every session on it. An idle shared
+// shell is first told its input is over, so that it exits on the host as
+// after any session; the connection then closes when the shell has ended
+// (or after a second), without the caller waiting for it.
 func (c *Client) Close() error {
 	var err error
 	c.closeMu.Do(func() {
 		close(c.done)
+		c.shellMu.Lock()
+		sh := c.shell
+		c.shell = nil
+		c.shellMu.Unlock()
+		if sh != nil && sh.mu.TryLock() && !sh.dead() {
+			sh.stdin.Close()
+			go func() {
+				select {
+				case <-sh.ended:
+				case <-time.After(time.Second):
+				}
+				c.ssh.Close()
+			}()
+			return
+		}
 		err = c.ssh.Close()
 	})
 	return err
