@@ -71,9 +71,10 @@ func (t *CloudTarget) spaceLabel() string {
 // listed and reachable in every room it was claimed into. A fleet run has
 // one CloudProof. Hosts do not ask one by one: the nodes waiting on a room
 // are asked about together, in one request that names them (the request's
-// scope), at most once per Refresh per room. A thousand hosts finishing
-// together in three rooms cost a few requests every Refresh, each as large as
-// the nodes waiting, never the whole room's listing, and nothing is kept
+// scope), with one request per room in flight at a time and the API
+// client's rate over all. A thousand hosts finishing together in three
+// rooms cost a few requests per second, each as large as the nodes
+// waiting, never the whole room's listing, and nothing is kept
 // once a host has its answer: the cost stays the same whether the Space
 // holds a hundred nodes or a hundred thousand.
 type CloudProof struct {
@@ -82,9 +83,10 @@ type CloudProof struct {
 	// Wait is how long a host waits for its node to be listed and
 	// reachable; 0 looks once.
 	Wait time.Duration
-	// Refresh is the shortest time between two requests about one room
-	// (default 250ms): the nodes that start waiting meanwhile go into the
-	// next request.
+	// Refresh is the shortest time between the starts of two requests
+	// about one room (default 100ms); one request per room is in flight at
+	// a time, and the API client's rate bounds them all. The nodes that
+	// start waiting meanwhile go into the next request.
 	Refresh time.Duration
 	// Batch is the most nodes one request names (default 500).
 	Batch int
@@ -162,13 +164,13 @@ func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, no
 	return out
 }
 
-// serve sends one room's requests while nodes wait on it: at most one every
-// Refresh, naming at most Batch nodes. A request is cancelled when every
+// serve sends one room's requests while nodes wait on it, one at a time and
+// at most one every Refresh, naming at most Batch nodes. A request is cancelled when every
 // host waiting on it has gone (their contexts ended).
 func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
 	refresh := p.Refresh
 	if refresh <= 0 {
-		refresh = 250 * time.Millisecond
+		refresh = 100 * time.Millisecond
 	}
 	batch := p.Batch
 	if batch <= 0 {
@@ -263,10 +265,15 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 		res.End = time.Now().UTC()
 	}()
 	node := strings.ToLower(res.ClaimedID)
-	targets := slices.Clone(h.Claim.Rooms)
-	if all := t.allNodes(); all != "" && !slices.ContainsFunc(targets, func(r string) bool { return strings.EqualFold(r, all) }) {
-		targets = append(targets, all)
+	// The host's rooms are asked; "All nodes" (which lists every node of
+	// the Space) only for a host that names none, or to tell a node that
+	// is missing from a room from one that is not in the Space at all.
+	targets := h.Claim.Rooms
+	all := t.allNodes()
+	if len(targets) == 0 && all != "" {
+		targets = []string{all}
 	}
+	askAll := all != "" && !slices.ContainsFunc(targets, func(r string) bool { return strings.EqualFold(r, all) })
 	chk := &CloudCheck{Space: t.spaceLabel()}
 	res.Cloud = chk
 	if len(targets) == 0 {
@@ -280,15 +287,18 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 		wait = 0
 	}
 	deadline := start.Add(wait)
+	apiFailed := func(err error) {
+		chk.Error = err.Error()
+		if ctx.Err() == nil {
+			res.Warnings = append(res.Warnings, "Cloud could not be asked about this node: "+err.Error())
+		}
+	}
 	for {
 		var in, missing []string
 		state := ""
 		for i, ans := range p.ask(ctx, t, targets, node) {
 			if ans.err != nil {
-				chk.Error = ans.err.Error()
-				if ctx.Err() == nil {
-					res.Warnings = append(res.Warnings, "Cloud could not be asked about this node: "+ans.err.Error())
-				}
+				apiFailed(ans.err)
 				return
 			}
 			if ans.listed {
@@ -296,6 +306,17 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 				state = ans.node.State
 			} else {
 				missing = append(missing, targets[i])
+			}
+		}
+		if len(missing) > 0 && askAll {
+			ans := p.ask(ctx, t, []string{all}, node)[0]
+			if ans.err != nil {
+				apiFailed(ans.err)
+				return
+			}
+			if ans.listed {
+				in = append(in, all)
+				state = ans.node.State
 			}
 		}
 		if p.FixRooms && len(in) > 0 && len(missing) > 0 {
