@@ -33,7 +33,10 @@ if [ -r "/proc/$$/status" ]; then
 fi
 [ -n "$u" ] || u=$(id -u 2>/dev/null)
 un=
-if [ -n "$u" ] && [ -r /etc/passwd ]; then
+# uid 0 is root: no need to read /etc/passwd (a builtin read costs a system
+# call per byte in dash).
+[ "$u" = 0 ] && un=root
+if [ -z "$un" ] && [ -n "$u" ] && [ -r /etc/passwd ]; then
   while IFS=: read -r n _x i _rest; do
     if [ "$i" = "$u" ]; then un=$n; break; fi
   done < /etc/passwd
@@ -81,14 +84,6 @@ if [ "$u" != 0 ]; then
   case "$F" in *,sudo,*) command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1 && echo "sudo_nopasswd=1" ;; esac
   case "$F" in *,doas,*) command -v doas >/dev/null 2>&1 && doas -n true >/dev/null 2>&1 && echo "doas_nopasswd=1" ;; esac
 fi
-# libseccomp's version from its file name (Docker's seccomp limitation).
-set +f
-for l in /usr/lib/*/libseccomp.so.2.* /usr/lib64/libseccomp.so.2.* /usr/lib/libseccomp.so.2.* /lib/*/libseccomp.so.2.* /lib64/libseccomp.so.2.*; do
-  [ -e "$l" ] || continue
-  echo "libseccomp=${l##*/libseccomp.so.}"
-  break
-done
-set -f
 if command -v docker >/dev/null 2>&1; then
   sock=/var/run/docker.sock
   case "${DOCKER_HOST:-}" in unix://*) sock="${DOCKER_HOST#unix://}" ;; ?*) sock= ;; esac
@@ -111,6 +106,16 @@ if command -v docker >/dev/null 2>&1; then
     unset IFS
     if [ -n "$found" ]; then
       v=$(docker version --format '{{.Server.Version}}' 2>/dev/null) && echo "docker_version=${v%%"$nl"*}"
+      # libseccomp's version from its file name (Docker's seccomp
+      # limitation): only for a container, since the glob reads every
+      # directory of /usr/lib.
+      set +f
+      for l in /usr/lib/*/libseccomp.so.2.* /usr/lib64/libseccomp.so.2.* /usr/lib/libseccomp.so.2.* /lib/*/libseccomp.so.2.* /lib64/libseccomp.so.2.*; do
+        [ -e "$l" ] || continue
+        echo "libseccomp=${l##*/libseccomp.so.}"
+        break
+      done
+      set -f
     fi
     ;;
   esac
@@ -124,9 +129,10 @@ for spec in \
   local:/usr/local/etc/netdata:/usr/local/sbin:/usr/local/var/lib/netdata \
   homebrew:/opt/homebrew/etc/netdata:/opt/homebrew/sbin:/opt/homebrew/var/lib/netdata
 do
-  IFS=: read -r layout conf bin lib <<EOF
-$spec
-EOF
+  # Split with expansions: a here-document would be a pipe read a byte at a time.
+  layout=${spec%%:*} rest=${spec#*:}
+  conf=${rest%%:*} rest=${rest#*:}
+  bin=${rest%%:*} lib=${rest#*:}
   # FreeBSD ports keep the agent's state in /var/db/netdata.
   [ "$layout" = local ] && [ "$kernel" = FreeBSD ] && lib=/var/db/netdata
   conf="$R$conf"; bin="$R$bin"; lib="$R$lib"
@@ -140,7 +146,7 @@ EOF
     # The v2 wrapper carries its marker near the top.
     if [ -r "$bin/netdata-claim.sh" ]; then
       n=0
-      while IFS= read -r l && [ $n -lt 400 ]; do
+      while [ $n -lt 60 ] && IFS= read -r l; do
         case "$l" in *NEW_CLAIMING_METHOD*) echo "i.claim_v2=1"; break ;; esac
         n=$((n+1))
       done < "$bin/netdata-claim.sh"
