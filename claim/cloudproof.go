@@ -96,6 +96,21 @@ type CloudProof struct {
 
 	mu    sync.Mutex
 	rooms map[roomKey]*roomQueue
+	// flush is closed (and replaced) by Drain: the rooms' servers stop
+	// waiting out Refresh once.
+	flush chan struct{}
+}
+
+// Drain tells the proof that no more hosts are coming for now (the fleet
+// engine's Drained): requests waiting out Refresh to gather more hosts go
+// at once. Later requests keep the Refresh spacing.
+func (p *CloudProof) Drain() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.flush != nil {
+		close(p.flush)
+	}
+	p.flush = make(chan struct{})
 }
 
 type roomKey struct {
@@ -110,6 +125,7 @@ type roomQueue struct {
 	order   []string              // node ids in the order they started waiting
 	serving bool
 	last    time.Time // when the previous request started
+	flushed bool      // Drain cut the wait short: the next request goes now
 }
 
 // roomAsk is one host waiting for one room's answer about its node.
@@ -178,11 +194,24 @@ func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
 	}
 	for {
 		p.mu.Lock()
-		if d := time.Until(q.last.Add(refresh)); !q.last.IsZero() && d > 0 {
+		if d := time.Until(q.last.Add(refresh)); !q.last.IsZero() && d > 0 && !q.flushed {
+			if p.flush == nil {
+				p.flush = make(chan struct{})
+			}
+			flush := p.flush
 			p.mu.Unlock()
-			time.Sleep(d)
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-flush:
+				p.mu.Lock()
+				q.flushed = true
+				p.mu.Unlock()
+			}
+			t.Stop()
 			continue
 		}
+		q.flushed = false
 		var ids []string
 		var asks []*roomAsk
 		n := 0

@@ -274,3 +274,39 @@ func TestCloudProofCancel(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCloudProofDrain: a request waiting out Refresh to gather more hosts
+// goes at once when the fleet says no more hosts are coming.
+func TestCloudProofDrain(t *testing.T) {
+	f, srv := newFakeCloud(t)
+	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody("n1=reachable", "n2=reachable")})
+	api := testAPI(t, srv.URL, nil)
+	target := proofTarget(api)
+	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Hour, Wait: time.Hour}
+	h := &inventory.Host{Name: "h", Claim: inventory.Claim{Rooms: []string{roomWeb}}}
+	first := Result{Status: StatusClaimed, ClaimedID: "n1"}
+	p.Check(context.Background(), h, &first) // the room's first request goes at once
+	second := Result{Status: StatusClaimed, ClaimedID: "n2"}
+	done := make(chan struct{})
+	go func() {
+		p.Check(context.Background(), h, &second) // waits out the hour
+		close(done)
+	}()
+	for {
+		p.mu.Lock()
+		n := 0
+		for _, q := range p.rooms {
+			n += len(q.waiting)
+		}
+		p.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.Drain()
+	<-done
+	if !first.Cloud.Confirmed || !second.Cloud.Confirmed || f.count(nodesPath(roomWeb)) != 2 {
+		t.Fatalf("%+v %+v, %d requests", first.Cloud, second.Cloud, f.count(nodesPath(roomWeb)))
+	}
+}

@@ -55,6 +55,11 @@ type Fleet struct {
 	// wait was a third of each slot). Its context is the run's, bounded by
 	// HostTimeout. A batch of --serial ends when every After of it returned.
 	After func(ctx context.Context, h *inventory.Host, r *Result)
+	// Drained, when set, is called when every host of a batch has left the
+	// window: no more After calls will start for the batch, while those
+	// already started may still run (the Cloud-side proof then stops
+	// waiting for more hosts to batch their questions with).
+	Drained func()
 }
 
 // BatchSize is one entry of --serial: a count or a percentage of the hosts.
@@ -236,6 +241,9 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 			})
 		}
 		g.Wait()
+		if f.Drained != nil {
+			f.Drained()
+		}
 		after.Wait()
 		next += n
 	}

@@ -289,3 +289,46 @@ func TestFleetDiscardKeepsNoResults(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetDrainedPerBatch: Drained is called once per batch, when every
+// host of the batch has left the window and while their After calls may
+// still wait; the next batch starts only after those end.
+func TestFleetDrainedPerBatch(t *testing.T) {
+	hosts := hostsN(5)
+	var mu sync.Mutex
+	var events []string
+	var done atomic.Int32
+	release := make(chan struct{}, len(hosts))
+	f := Fleet{Forks: 2, MaxFailPercent: -1, Serial: []BatchSize{{N: 3}},
+		After: func(ctx context.Context, h *inventory.Host, r *Result) {
+			<-release // held until the batch is drained
+			mu.Lock()
+			events = append(events, "after "+h.Name)
+			mu.Unlock()
+		},
+		Drained: func() {
+			mu.Lock()
+			events = append(events, fmt.Sprintf("drained after %d hosts", done.Load()))
+			mu.Unlock()
+			for range 3 {
+				release <- struct{}{}
+			}
+		},
+	}
+	f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+		done.Add(1)
+		return ok(h)
+	})
+	var drained []string
+	for _, e := range events {
+		if len(e) > 7 && e[:7] == "drained" {
+			drained = append(drained, e)
+		}
+	}
+	if want := []string{"drained after 3 hosts", "drained after 5 hosts"}; !reflect.DeepEqual(drained, want) {
+		t.Fatalf("events %v, want drained %v", events, want)
+	}
+	if events[0] != "drained after 3 hosts" || events[4] != "drained after 5 hosts" {
+		t.Errorf("After ran before its batch was drained: %v", events)
+	}
+}

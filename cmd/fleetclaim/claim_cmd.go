@@ -393,6 +393,9 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	if proof != nil && mode != claim.ModePlan {
 		// The proof only waits for Cloud's batched answers: outside the window.
 		fleet.After = proof.Check
+		// Once the last host of a batch has left the window, Cloud is
+		// asked at once about the nodes still waiting.
+		fleet.Drained = proof.Drain
 	}
 	out := fleet.Run(startCtx, runCtx, hosts, c.Do)
 	prog.finish()
