@@ -96,21 +96,26 @@ type CloudProof struct {
 
 	mu    sync.Mutex
 	rooms map[roomKey]*roomQueue
-	// flush is closed (and replaced) by Drain: the rooms' servers stop
-	// waiting out Refresh once.
-	flush chan struct{}
+	// drained is set by Drain; wake is closed by it, to wake the rooms'
+	// servers that wait out Refresh.
+	drained bool
+	wake    chan struct{}
 }
 
-// Drain tells the proof that no more hosts are coming for now (the fleet
-// engine's Drained): requests waiting out Refresh to gather more hosts go
-// at once. Later requests keep the Refresh spacing.
+// Drain tells the proof that no more hosts are coming to this batch (the
+// fleet engine's Drained): from then on a host's first question goes at
+// once rather than wait out Refresh for company that is not coming. A
+// question asked again (a node not reachable yet) keeps the Refresh
+// spacing, so a node that never shows up costs no more requests than
+// before.
 func (p *CloudProof) Drain() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.flush != nil {
-		close(p.flush)
+	p.drained = true
+	if p.wake != nil {
+		close(p.wake)
+		p.wake = nil
 	}
-	p.flush = make(chan struct{})
 }
 
 type roomKey struct {
@@ -125,12 +130,12 @@ type roomQueue struct {
 	order   []string              // node ids in the order they started waiting
 	serving bool
 	last    time.Time // when the previous request started
-	flushed bool      // Drain cut the wait short: the next request goes now
 }
 
 // roomAsk is one host waiting for one room's answer about its node.
 type roomAsk struct {
 	ctx    context.Context
+	again  bool            // the host asked before (its node was not confirmed)
 	node   string          // lower-case node id
 	answer chan roomAnswer // buffered: the server never blocks on it
 }
@@ -144,7 +149,7 @@ type roomAnswer struct {
 // ask asks about node in each room, all rooms at once, and returns the
 // answers in the rooms' order. Every answer comes from a request sent after
 // ask was called.
-func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, node string) []roomAnswer {
+func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, node string, again bool) []roomAnswer {
 	asks := make([]*roomAsk, len(rooms))
 	p.mu.Lock()
 	if p.rooms == nil {
@@ -157,7 +162,7 @@ func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, no
 			q = &roomQueue{waiting: map[string][]*roomAsk{}}
 			p.rooms[k] = q
 		}
-		a := &roomAsk{ctx: ctx, node: node, answer: make(chan roomAnswer, 1)}
+		a := &roomAsk{ctx: ctx, again: again, node: node, answer: make(chan roomAnswer, 1)}
 		if len(q.waiting[node]) == 0 {
 			q.order = append(q.order, node)
 		}
@@ -167,6 +172,11 @@ func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, no
 			q.serving = true
 			go p.serve(k, t, q)
 		}
+	}
+	if p.drained && !again && p.wake != nil {
+		// A first question after Drain: wake a server waiting out Refresh.
+		close(p.wake)
+		p.wake = nil
 	}
 	p.mu.Unlock()
 	out := make([]roomAnswer, len(rooms))
@@ -178,6 +188,18 @@ func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, no
 		}
 	}
 	return out
+}
+
+// firstAsks reports whether a host waits on q with its first question.
+func (q *roomQueue) firstAsks() bool {
+	for _, asks := range q.waiting {
+		for _, a := range asks {
+			if !a.again && a.ctx.Err() == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // serve sends one room's requests while nodes wait on it, one at a time and
@@ -194,24 +216,25 @@ func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
 	}
 	for {
 		p.mu.Lock()
-		if d := time.Until(q.last.Add(refresh)); !q.last.IsZero() && d > 0 && !q.flushed {
-			if p.flush == nil {
-				p.flush = make(chan struct{})
+		if len(q.order) == 0 {
+			q.serving = false
+			p.mu.Unlock()
+			return
+		}
+		if d := time.Until(q.last.Add(refresh)); !q.last.IsZero() && d > 0 && !(p.drained && q.firstAsks()) {
+			if p.wake == nil {
+				p.wake = make(chan struct{})
 			}
-			flush := p.flush
+			wake := p.wake
 			p.mu.Unlock()
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
-			case <-flush:
-				p.mu.Lock()
-				q.flushed = true
-				p.mu.Unlock()
+			case <-wake:
 			}
 			t.Stop()
 			continue
 		}
-		q.flushed = false
 		var ids []string
 		var asks []*roomAsk
 		n := 0
@@ -322,10 +345,10 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 			res.Warnings = append(res.Warnings, "Cloud could not be asked about this node: "+err.Error())
 		}
 	}
-	for {
+	for again := false; ; again = true {
 		var in, missing []string
 		state := ""
-		for i, ans := range p.ask(ctx, t, targets, node) {
+		for i, ans := range p.ask(ctx, t, targets, node, again) {
 			if ans.err != nil {
 				apiFailed(ans.err)
 				return
@@ -338,7 +361,7 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 			}
 		}
 		if len(missing) > 0 && askAll {
-			ans := p.ask(ctx, t, []string{all}, node)[0]
+			ans := p.ask(ctx, t, []string{all}, node, again)[0]
 			if ans.err != nil {
 				apiFailed(ans.err)
 				return

@@ -275,23 +275,25 @@ func TestCloudProofCancel(t *testing.T) {
 	}
 }
 
-// TestCloudProofDrain: a request waiting out Refresh to gather more hosts
-// goes at once when the fleet says no more hosts are coming.
+// TestCloudProofDrain: a first question waiting out Refresh to gather more
+// hosts goes at once when the fleet says no more hosts are coming, and so
+// does one asked after that; a question asked again (a node not reachable
+// yet) keeps the Refresh spacing.
 func TestCloudProofDrain(t *testing.T) {
 	f, srv := newFakeCloud(t)
-	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody("n1=reachable", "n2=reachable")})
+	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody("n1=reachable", "n2=reachable", "n3=reachable", "n4=unseen")})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Hour, Wait: time.Hour}
 	h := &inventory.Host{Name: "h", Claim: inventory.Claim{Rooms: []string{roomWeb}}}
-	first := Result{Status: StatusClaimed, ClaimedID: "n1"}
-	p.Check(context.Background(), h, &first) // the room's first request goes at once
-	second := Result{Status: StatusClaimed, ClaimedID: "n2"}
-	done := make(chan struct{})
-	go func() {
-		p.Check(context.Background(), h, &second) // waits out the hour
-		close(done)
-	}()
+	check := func(ctx context.Context, node string) *Result {
+		r := &Result{Status: StatusClaimed, ClaimedID: node}
+		p.Check(ctx, h, r)
+		return r
+	}
+	first := check(context.Background(), "n1") // the room's first request goes at once
+	done := make(chan *Result)
+	go func() { done <- check(context.Background(), "n2") }() // waits out the hour
 	for {
 		p.mu.Lock()
 		n := 0
@@ -305,8 +307,25 @@ func TestCloudProofDrain(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	p.Drain()
-	<-done
-	if !first.Cloud.Confirmed || !second.Cloud.Confirmed || f.count(nodesPath(roomWeb)) != 2 {
-		t.Fatalf("%+v %+v, %d requests", first.Cloud, second.Cloud, f.count(nodesPath(roomWeb)))
+	second := <-done
+	third := check(context.Background(), "n3") // after Drain: at once
+	for i, r := range []*Result{first, second, third} {
+		if r.Cloud == nil || !r.Cloud.Confirmed {
+			t.Fatalf("host %d: %+v", i+1, r.Cloud)
+		}
+	}
+	if c := f.count(nodesPath(roomWeb)); c != 3 {
+		t.Fatalf("%d requests for 3 hosts, want 3", c)
+	}
+	// n4 is listed but not reachable: its first question goes at once, the
+	// second waits out Refresh (here: until the host gives up).
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	fourth := check(ctx, "n4")
+	if fourth.Cloud == nil || fourth.Cloud.Confirmed || fourth.Cloud.State != "unseen" {
+		t.Fatalf("host 4: %+v", fourth.Cloud)
+	}
+	if c := f.count(nodesPath(roomWeb)); c != 4 {
+		t.Errorf("%d requests after a node that is not reachable, want 4 (asking again waits out Refresh)", c)
 	}
 }
