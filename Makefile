@@ -21,6 +21,7 @@ FUZZ_TARGETS := \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \
 	./remote:FuzzParseOSRelease \
+	./remote:FuzzFrameSink \
 	./claim:FuzzParseAgentOutput \
 	./claim:FuzzParseCloudAnswers \
 	./claim:FuzzReadScriptAnswer \

@@ -163,3 +163,40 @@ func TestSharedShellSSHD(t *testing.T) {
 		t.Fatalf("third: %q %v", res.Stdout, err)
 	}
 }
+
+// FuzzFrameSink: whatever a host prints, and however it arrives, the frames
+// are those of the whole stream at once, each at most MaxOutput (plus what a
+// cut keeps of the end), and nothing panics.
+func FuzzFrameSink(f *testing.F) {
+	const marker = "fleetclaim-00112233445566778899aabbccddeeff"
+	f.Add([]byte("out\n\n"+marker+" 0\nmore\n"+marker+" 1\n"), uint8(3))
+	f.Add([]byte("\n"+marker+" x\n\n"+marker), uint8(1))
+	f.Add([]byte(marker+marker+"\n\n\n"), uint8(7))
+	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
+		frames := func(step int) []frame {
+			s := newFrameSink(marker, true)
+			s.frames = make(chan frame, len(stream)+1)
+			for i := 0; i < len(stream); i += step {
+				s.Write(stream[i:min(i+step, len(stream))])
+			}
+			s.end()
+			var out []frame
+			for fr := range s.frames {
+				if len(fr.data) > MaxOutput+len(marker)+40 {
+					t.Fatalf("frame of %d bytes", len(fr.data))
+				}
+				out = append(out, fr)
+			}
+			return out
+		}
+		whole, parts := frames(max(len(stream), 1)), frames(int(chunk)%16+1)
+		if len(whole) != len(parts) {
+			t.Fatalf("%d frames at once, %d in chunks of %d", len(whole), len(parts), int(chunk)%16+1)
+		}
+		for i := range whole {
+			if !bytes.Equal(whole[i].data, parts[i].data) || whole[i].code != parts[i].code {
+				t.Fatalf("frame %d: %q/%d at once, %q/%d in chunks", i, whole[i].data, whole[i].code, parts[i].data, parts[i].code)
+			}
+		}
+	})
+}
