@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -241,32 +240,13 @@ const markdownHosts = 20
 // writeMarkdown writes a summary for $GITHUB_STEP_SUMMARY and merge
 // requests. It keeps counts and the lines it prints, never the records.
 func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.Duration) error {
-	total := 0
-	counts := map[claim.Status]int{}
-	type catLines struct {
-		n     int
-		lines []string
-	}
-	byCat := map[string]*catLines{}
-	err := recs.each(func(r *claim.Result) error {
-		total++
-		counts[r.Status]++
-		if r.Category != "" {
-			c := byCat[r.Category]
-			if c == nil {
-				c = &catLines{}
-				byCat[r.Category] = c
-			}
-			c.n++
-			if len(c.lines) < markdownHosts {
-				c.lines = append(c.lines, fmt.Sprintf("- `%s`: %s\n", r.Host, mdEscape(oneLine(r.Message, 200))))
-			}
-		}
-		return nil
+	t, err := tallyRecords(recs, markdownHosts, func(r *claim.Result) string {
+		return fmt.Sprintf("- `%s`: %s\n", r.Host, mdEscape(oneLine(r.Message, 200)))
 	})
 	if err != nil {
 		return err
 	}
+	total, counts := t.total, t.counts
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "## fleetclaim %s: %d hosts in %s\n\n", command, total, elapsed.Round(time.Second))
 	fmt.Fprintln(bw, "| status | hosts |")
@@ -276,28 +256,23 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 			fmt.Fprintf(bw, "| %s | %d |\n", s, counts[s])
 		}
 	}
-	if len(byCat) == 0 {
+	if len(t.cats) == 0 {
 		return bw.Flush()
 	}
-	cats := make([]string, 0, len(byCat))
-	for c := range byCat {
-		cats = append(cats, c)
-	}
-	sort.Strings(cats)
 	fmt.Fprint(bw, "\n### Problems\n\n")
-	for _, c := range cats {
-		cl := byCat[c]
+	for _, c := range t.cats {
+		cl := t.byCat[c]
 		fmt.Fprintf(bw, "**%s** (%d)", c, cl.n)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(bw, ": %s", mdEscape(rem))
 		}
 		fmt.Fprintln(bw)
 		fmt.Fprintln(bw)
-		for _, l := range cl.lines {
+		for _, l := range cl.items {
 			bw.WriteString(l)
 		}
-		if cl.n > len(cl.lines) {
-			fmt.Fprintf(bw, "- … and %d more\n", cl.n-len(cl.lines))
+		if cl.n > len(cl.items) {
+			fmt.Fprintf(bw, "- … and %d more\n", cl.n-len(cl.items))
 		}
 		fmt.Fprintln(bw)
 	}

@@ -192,36 +192,54 @@ func oneLine(s string, n int) string {
 // summaryHosts is how many hosts the summary names per category.
 const summaryHosts = 10
 
-// printSummary prints the counts per status and, per failure category, the
-// hosts (the first few) and the remedy once. It keeps counts and the names
-// it prints, never the records.
-func printSummary(w io.Writer, recs hostRecords) error {
-	total := 0
-	counts := map[claim.Status]int{}
-	type catHosts struct {
-		n     int
-		names []string
-	}
-	byCat := map[string]*catHosts{}
+// recordTally is what the summaries keep of a run: counts per status and,
+// per failure category, the number of hosts and the first few lines about
+// them, never the records.
+type recordTally struct {
+	total  int
+	counts map[claim.Status]int
+	cats   []string // failure categories, sorted
+	byCat  map[string]*catItems
+}
+
+type catItems struct {
+	n     int
+	items []string
+}
+
+// tallyRecords reads the records once; item renders a failed host's line,
+// kept for the first keep hosts of each category.
+func tallyRecords(recs hostRecords, keep int, item func(r *claim.Result) string) (recordTally, error) {
+	t := recordTally{counts: map[claim.Status]int{}, byCat: map[string]*catItems{}}
 	err := recs.each(func(r *claim.Result) error {
-		total++
-		counts[r.Status]++
+		t.total++
+		t.counts[r.Status]++
 		if r.Category != "" {
-			c := byCat[r.Category]
+			c := t.byCat[r.Category]
 			if c == nil {
-				c = &catHosts{}
-				byCat[r.Category] = c
+				c = &catItems{}
+				t.byCat[r.Category] = c
+				t.cats = append(t.cats, r.Category)
 			}
 			c.n++
-			if len(c.names) < summaryHosts {
-				c.names = append(c.names, r.Host)
+			if len(c.items) < keep {
+				c.items = append(c.items, item(r))
 			}
 		}
 		return nil
 	})
+	sort.Strings(t.cats)
+	return t, err
+}
+
+// printSummary prints the counts per status and, per failure category, the
+// hosts (the first few) and the remedy once.
+func printSummary(w io.Writer, recs hostRecords) error {
+	t, err := tallyRecords(recs, summaryHosts, func(r *claim.Result) string { return r.Host })
 	if err != nil {
 		return err
 	}
+	total, counts := t.total, t.counts
 	var parts []string
 	for _, s := range allStatuses {
 		if counts[s] > 0 {
@@ -229,16 +247,11 @@ func printSummary(w io.Writer, recs hostRecords) error {
 		}
 	}
 	fmt.Fprintf(w, "%d hosts: %s\n", total, strings.Join(parts, ", "))
-	cats := make([]string, 0, len(byCat))
-	for c := range byCat {
-		cats = append(cats, c)
-	}
-	sort.Strings(cats)
-	for _, c := range cats {
-		h := byCat[c]
-		list := strings.Join(h.names, ", ")
-		if h.n > len(h.names) {
-			list += fmt.Sprintf(" and %d more", h.n-len(h.names))
+	for _, c := range t.cats {
+		h := t.byCat[c]
+		list := strings.Join(h.items, ", ")
+		if h.n > len(h.items) {
+			list += fmt.Sprintf(" and %d more", h.n-len(h.items))
 		}
 		fmt.Fprintf(w, "  %s (%d): %s\n", c, h.n, list)
 		if rem := claim.Remedy(c); rem != "" {
