@@ -288,15 +288,21 @@ func (sh *shell) lost(err error) error {
 		return sh.c.lostErr("run")
 	default:
 	}
-	why := "the host's shell ended before the script did"
-	var ee *ssh.ExitError
-	if errors.As(sh.endErr, &ee) {
-		why += fmt.Sprintf(" (exit %d)", ee.ExitStatus())
-	}
 	if err == nil {
 		err = io.ErrUnexpectedEOF
 	}
-	return &Error{Op: "run", Host: sh.c.name, Category: CatConnectionLost, Err: fmt.Errorf("%s: %w", why, err)}
+	// A shell that exited with a status (a script that killed it, a shell
+	// that gave up on a script) is the host's answer, not a lost
+	// connection: it is not worth a retry.
+	var ee *ssh.ExitError
+	if errors.As(sh.endErr, &ee) {
+		why := fmt.Sprintf("the host's shell ended before the script did (exit %d", ee.ExitStatus())
+		if sig := ee.Signal(); sig != "" {
+			why += ", signal " + sig
+		}
+		return &Error{Op: "run", Host: sh.c.name, Category: CatCommand, Err: fmt.Errorf("%s): %w", why, err)}
+	}
+	return &Error{Op: "run", Host: sh.c.name, Category: CatConnectionLost, Err: fmt.Errorf("the session ended before the script did: %w", err)}
 }
 
 // frame is one script's output on one stream.

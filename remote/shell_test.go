@@ -138,8 +138,8 @@ func TestSharedShellSSHD(t *testing.T) {
 	}
 	// A shell that dies mid-script is an error, and the next script gets
 	// a new shell.
-	if _, err := RunScript(ctx, c, "kill -9 $$"); err == nil || !strings.Contains(err.Error(), "shell ended") {
-		t.Errorf("killed shell: %v", err)
+	if _, err := RunScript(ctx, c, "kill -9 $$"); err == nil || !strings.Contains(err.Error(), "shell ended") || CategoryOf(err) != CatCommand {
+		t.Errorf("killed shell: %v (%s), want %s", err, CategoryOf(err), CatCommand)
 	}
 	if res, err := RunScript(ctx, c, "echo $$"); err != nil || strings.TrimSpace(string(res.Stdout)) == pids[0] {
 		t.Errorf("after the kill: %q %v", res.Stdout, err)
