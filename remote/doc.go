@@ -1,6 +1,7 @@
 // Package remote owns everything fleetclaim does on the wire and on a host:
 // SSH connections (one per host, host keys verified against known_hosts,
-// deadlines and keepalives), commands run through a Runner, privilege
+// deadlines and keepalives), commands run through a Runner, scripts run
+// through one shell session kept open per connection (RunScript), privilege
 // (sudo/doas), quoting of every value that reaches a remote shell, and the
 // facts a single probe round trip learns about a host.
 //
