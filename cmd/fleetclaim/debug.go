@@ -95,6 +95,21 @@ func (c *debugConn) Run(ctx context.Context, cmd string, stdin io.Reader) (remot
 	return res, err
 }
 
+// RunScript keeps the connection a remote.ScriptRunner, so that --debug
+// runs the same sessions as a run without it. The script itself is not
+// traced (a claim script carries the token).
+func (c *debugConn) RunScript(ctx context.Context, script string, args ...string) (remote.Result, error) {
+	where := "in its own session"
+	if _, ok := c.Conn.(remote.ScriptRunner); ok {
+		where = "in the connection's shell"
+	}
+	c.log.logf(c.host, "script of %d lines %s, args %q", strings.Count(script, "\n")+1, where, args)
+	start := time.Now()
+	res, err := remote.RunScript(ctx, c.Conn, script, args...)
+	c.traceEnd(start, res.ExitCode, len(res.Stdout), len(res.Stderr), err)
+	return res, err
+}
+
 // Exec keeps the connection a remote.Streamer (sudo's prompt handling needs it).
 func (c *debugConn) Exec(ctx context.Context, e remote.Exec) (int, error) {
 	s, ok := c.Conn.(remote.Streamer)

@@ -96,7 +96,7 @@ func TestE2EDebugTraceRedacted(t *testing.T) {
 	}
 	for what, text := range map[string]string{"--debug": r.stderr, "--debug-file": traced} {
 		for _, h := range info.Hosts {
-			for _, want := range []string{h.Name + ": connect ", h.Name + ": connected in ", h.Name + ": run \"exec sh -s", "exit 0 in "} {
+			for _, want := range []string{h.Name + ": connect ", h.Name + ": connected in ", h.Name + ": script of ", "in the connection's shell", "exit 0 in "} {
 				if !strings.Contains(text, want) {
 					t.Errorf("%s trace lacks %q:\n%s", what, want, text)
 				}
