@@ -687,6 +687,11 @@ func (c *Client) run(ctx context.Context, cmd string, stdin io.Reader, pty bool)
 	var out, errb limitedBuffer
 	out.max, errb.max = MaxOutput, MaxOutput
 	code, err := c.Exec(ctx, Exec{Cmd: cmd, Stdin: stdin, Stdout: &out, Stderr: &errb, PTY: pty})
+	if err != nil && ctx.Err() != nil {
+		// Exec returned without waiting for a command it signalled: the
+		// session may still be writing into the buffers.
+		return Result{}, err
+	}
 	return Result{Stdout: out.b, Stderr: errb.b, ExitCode: code, Truncated: out.cut || errb.cut}, err
 }
 
