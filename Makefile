@@ -28,7 +28,7 @@ FUZZ_TARGETS := \
 	./claim:FuzzParseSerial \
 	./cmd/fleetclaim:FuzzReadResults
 
-.PHONY: all build demo test unit fuzz vet bench bench-go bench-fleet bench-sshd clean
+.PHONY: all build demo test unit race fuzz vet bench bench-go bench-fleet bench-sshd clean
 
 all: build
 
@@ -41,7 +41,7 @@ build:
 demo: build
 	@BIN=$(BIN) HOSTS=$(HOSTS) sh lab/demo.sh
 
-test: vet fuzz unit
+test: vet fuzz unit race
 
 vet:
 	$(GO) vet ./...
@@ -49,6 +49,11 @@ vet:
 
 unit: build
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The library packages again under the race detector (needs cgo: gcc). The
+# end-to-end tests of cmd/ run the real binary, which -race would not cover.
+race:
+	$(GO) test -race -count=1 -timeout 20m ./inventory ./remote ./claim ./lab
 
 fuzz:
 	@for t in $(FUZZ_LONG:%=%:$(FUZZTIME_LONG)) $(FUZZ_TARGETS:%=%:$(FUZZTIME)); do \
