@@ -183,13 +183,8 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 	cloudD := q.Q(path.Join(in.VarLibDir, "cloud.d"))
 	runAs := q.Q(in.RunAsUser)
 	script := q.Q(in.ClaimScript)
-	var argsRoot, argsUser []string
-	for _, a := range claimScriptArgs(h, in, true, newID) {
-		argsRoot = append(argsRoot, q.Q(a))
-	}
-	for _, a := range claimScriptArgs(h, in, false, newID) {
-		argsUser = append(argsUser, q.Q(a))
-	}
+	argsRoot := q.Join(claimScriptArgs(h, in, true, newID))
+	argsUser := q.Join(claimScriptArgs(h, in, false, newID))
 	if q.Err != nil {
 		return "", q.Err
 	}
@@ -236,7 +231,7 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 	}
 	fmt.Fprintf(&b, "cat > \"$tok\" <<'%s' || fail write-token\n%s\n%s\n", delim, token, delim)
 	fmt.Fprintf(&b, "if [ $root = yes ]; then out=$(%s %s 2>&1 </dev/null); rc=$?; else out=$(%s %s 2>&1 </dev/null); rc=$?; fi\n",
-		script, strings.Join(argsRoot, " "), script, strings.Join(argsUser, " "))
+		script, argsRoot, script, argsUser)
 	b.WriteString("rm -f \"$tok\" && [ ! -e \"$tok\" ] && echo token-removed=1\n")
 	b.WriteString("echo \"claim-rc=$rc\"\n")
 	fmt.Fprintf(&b, "[ -r %s/claimed_id ] && { c=; read -r c < %s/claimed_id; echo \"claimed-id=$c\"; }\n", cloudD, cloudD)

@@ -54,8 +54,8 @@ func dockerExec(ctr string, interactive bool, args ...string) (string, error) {
 		cmd += " -i"
 	}
 	cmd += " " + q.Q(ctr)
-	for _, a := range args {
-		cmd += " " + q.Q(a)
+	if len(args) > 0 {
+		cmd += " " + q.Join(args)
 	}
 	return cmd, q.Err
 }

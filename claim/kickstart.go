@@ -186,10 +186,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		defer cancel()
 		priv.Run(cctx, "rm -rf "+qdir, nil)
 	}()
-	var args []string
-	for _, a := range kickstartArgs(h, reinstall) {
-		args = append(args, q.Q(a))
-	}
+	args := q.Join(kickstartArgs(h, reinstall))
 	var run string
 	switch {
 	case k.OfflineBundle != "":
@@ -210,7 +207,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 				return "", err
 			}
 		}
-		run = "cd " + qdir + " && sh ./install.sh " + strings.Join(args, " ")
+		run = "cd " + qdir + " && sh ./install.sh " + args
 	case k.ScriptFile != "":
 		b, err := c.opts.ReadFile(k.ScriptFile)
 		if err != nil {
@@ -225,7 +222,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		if err := push(ctx, r.conn, priv, path.Join(dir, "kickstart.sh"), b, 0o700); err != nil {
 			return "", err
 		}
-		run = "sh " + qdir + "/kickstart.sh " + strings.Join(args, " ")
+		run = "sh " + qdir + "/kickstart.sh " + args
 	default:
 		f := qdir + "/kickstart.sh"
 		fetch := "if command -v curl >/dev/null 2>&1; then curl -fsSL " + KickstartURL + " -o " + f + "; " +
@@ -234,7 +231,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		if want := strings.ToLower(k.ScriptSHA256); want != "" {
 			fetch += "h=$(sha256sum " + f + " 2>/dev/null || shasum -a 256 " + f + "); [ \"${h%% *}\" = " + q.Q(want) + " ] || { echo 'fleetclaim-error=sha256'; exit 0; }\n"
 		}
-		run = fetch + "sh " + f + " " + strings.Join(args, " ")
+		run = fetch + "sh " + f + " " + args
 	}
 	if q.Err != nil {
 		return "", q.Err

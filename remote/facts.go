@@ -134,17 +134,15 @@ type ProbeOptions struct {
 // ProbeCommand is the command line the probe runs with (its script goes on
 // stdin).
 func ProbeCommand(o ProbeOptions) (string, error) {
-	args := o.args()
-	q := &Quoter{}
-	cmd := "sh -s -- " + q.Q(args[0]) + " " + q.Q(args[1]) + " " + q.Q(args[2])
-	if q.Err != nil {
-		return "", q.Err
+	cmd, err := scriptCommand(o.args())
+	if err != nil {
+		return "", err
 	}
 	if o.Wrap != nil {
-		return o.Wrap(cmd), nil
+		// The wrapper runs sh itself: no exec of the login shell.
+		return o.Wrap(strings.TrimPrefix(cmd, "exec ")), nil
 	}
-	// The login shell hands over to the probe's shell: one process, not two.
-	return "exec " + cmd, nil
+	return cmd, nil
 }
 
 // args are the probe's positional parameters: the root, the flags, the

@@ -70,3 +70,16 @@ func (q *Quoter) Q(s string) string {
 	}
 	return out
 }
+
+// Join quotes each of args and joins them with spaces: the arguments of a
+// command line.
+func (q *Quoter) Join(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(q.Q(a))
+	}
+	return b.String()
+}

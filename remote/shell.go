@@ -46,13 +46,8 @@ func scriptCommand(args []string) (string, error) {
 		return "exec sh -s", nil
 	}
 	q := &Quoter{}
-	var b strings.Builder
-	b.WriteString("exec sh -s --")
-	for _, a := range args {
-		b.WriteByte(' ')
-		b.WriteString(q.Q(a))
-	}
-	return b.String(), q.Err
+	cmd := "exec sh -s -- " + q.Join(args)
+	return cmd, q.Err
 }
 
 // RunScript implements ScriptRunner: the script runs in the connection's
@@ -235,11 +230,7 @@ func (sh *shell) run(ctx context.Context, script string, args []string) (Result,
 	b.WriteString("(")
 	if len(args) > 0 {
 		q := &Quoter{}
-		b.WriteString("set --")
-		for _, a := range args {
-			b.WriteByte(' ')
-			b.WriteString(q.Q(a))
-		}
+		b.WriteString("set -- " + q.Join(args))
 		if q.Err != nil {
 			return Result{}, q.Err
 		}
