@@ -352,6 +352,8 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	// The records wait in the spool for the final outputs: the run keeps
 	// an index of a few bytes per host, not the records.
 	recs, err := newSpool(len(hosts))
+	// The summaries are counted as hosts finish: no pass over the spool.
+	tally := newTally(summaryHosts, summaryItem)
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
@@ -380,6 +382,7 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 					stdout.Write(line)
 				}
 				recs.add(i, line)
+				tally.add(i, &r)
 			}
 			prog.done(r)
 		},
@@ -404,13 +407,9 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	if err := renderResults(stdout, f.output, string(mode), recs, elapsed); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, err)
 	}
-	if err := printSummary(stderr, recs); err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: summary: %v\n", mode, err)
-	}
+	printTally(stderr, tally)
 	if proof != nil && mode != claim.ModePlan {
-		if err := printCloudSummary(stderr, recs); err != nil {
-			fmt.Fprintf(stderr, "fleetclaim %s: Cloud summary: %v\n", mode, err)
-		}
+		printCloudTally(stderr, tally)
 	}
 	if f.retryFile != "" {
 		if err := writeRetryFile(f.retryFile, recs); err != nil {

@@ -177,24 +177,19 @@ func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Hos
 // printCloudSummary prints how many hosts Cloud confirmed: listed in every
 // room they belong to, and reachable.
 func printCloudSummary(w io.Writer, recs hostRecords) error {
-	total, confirmed, missing := 0, 0, 0
-	err := recs.each(func(r *claim.Result) error {
-		total++
-		switch {
-		case r.Cloud != nil && r.Cloud.Confirmed:
-			confirmed++
-		case r.Category == claim.CatCloudMissing:
-			missing++
-		}
-		return nil
-	})
+	t, err := tallyRecords(recs, 0, nil)
 	if err != nil {
 		return err
 	}
-	line := fmt.Sprintf("%d/%d nodes confirmed by Cloud", confirmed, total)
-	if missing > 0 {
-		line += fmt.Sprintf(" (%d claimed but missing in Cloud: see category %s)", missing, claim.CatCloudMissing)
+	printCloudTally(w, t)
+	return nil
+}
+
+// printCloudTally prints a tally's Cloud-side line (see printCloudSummary).
+func printCloudTally(w io.Writer, t *recordTally) {
+	line := fmt.Sprintf("%d/%d nodes confirmed by Cloud", t.confirmed, t.total)
+	if t.cloudMissing > 0 {
+		line += fmt.Sprintf(" (%d claimed but missing in Cloud: see category %s)", t.cloudMissing, claim.CatCloudMissing)
 	}
 	fmt.Fprintln(w, strings.TrimSpace(line))
-	return nil
 }

@@ -256,11 +256,11 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 			fmt.Fprintf(bw, "| %s | %d |\n", s, counts[s])
 		}
 	}
-	if len(t.cats) == 0 {
+	if len(t.byCat) == 0 {
 		return bw.Flush()
 	}
 	fmt.Fprint(bw, "\n### Problems\n\n")
-	for _, c := range t.cats {
+	for _, c := range t.cats() {
 		cl := t.byCat[c]
 		fmt.Fprintf(bw, "**%s** (%d)", c, cl.n)
 		if rem := claim.Remedy(c); rem != "" {
@@ -269,7 +269,7 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 		fmt.Fprintln(bw)
 		fmt.Fprintln(bw)
 		for _, l := range cl.items {
-			bw.WriteString(l)
+			bw.WriteString(l.text)
 		}
 		if cl.n > len(cl.items) {
 			fmt.Fprintf(bw, "- … and %d more\n", cl.n-len(cl.items))

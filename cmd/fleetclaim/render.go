@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -193,63 +195,118 @@ func oneLine(s string, n int) string {
 const summaryHosts = 10
 
 // recordTally is what the summaries keep of a run: counts per status and,
-// per failure category, the number of hosts and the first few lines about
-// them, never the records.
+// per failure category, the number of hosts and the lines about the first
+// few in host order, and the Cloud-side counts; never the records. A run
+// fills it as hosts finish, in any order; a results file, in its order.
 type recordTally struct {
+	keep int
+	item func(r *claim.Result) string
+
 	total  int
 	counts map[claim.Status]int
-	cats   []string // failure categories, sorted
 	byCat  map[string]*catItems
+	// confirmed: Cloud lists the node in its rooms, reachable;
+	// cloudMissing: the host failed with cloud-missing.
+	confirmed, cloudMissing int
 }
 
 type catItems struct {
 	n     int
-	items []string
+	items []posItem // the first keep hosts by position, in order
 }
 
-// tallyRecords reads the records once; item renders a failed host's line,
-// kept for the first keep hosts of each category.
-func tallyRecords(recs hostRecords, keep int, item func(r *claim.Result) string) (recordTally, error) {
-	t := recordTally{counts: map[claim.Status]int{}, byCat: map[string]*catItems{}}
+type posItem struct {
+	pos  int
+	text string
+}
+
+// newTally returns an empty tally; item renders a failed host's line, kept
+// for the first keep hosts of each category.
+func newTally(keep int, item func(r *claim.Result) string) *recordTally {
+	return &recordTally{keep: keep, item: item, counts: map[claim.Status]int{}, byCat: map[string]*catItems{}}
+}
+
+// add counts host pos's record.
+func (t *recordTally) add(pos int, r *claim.Result) {
+	t.total++
+	t.counts[r.Status]++
+	switch {
+	case r.Cloud != nil && r.Cloud.Confirmed:
+		t.confirmed++
+	case r.Category == claim.CatCloudMissing:
+		t.cloudMissing++
+	}
+	if r.Category == "" {
+		return
+	}
+	c := t.byCat[r.Category]
+	if c == nil {
+		c = &catItems{}
+		t.byCat[r.Category] = c
+	}
+	c.n++
+	if t.keep == 0 || len(c.items) == t.keep && pos > c.items[len(c.items)-1].pos {
+		return
+	}
+	at := sort.Search(len(c.items), func(j int) bool { return c.items[j].pos > pos })
+	c.items = slices.Insert(c.items, at, posItem{pos, t.item(r)})
+	if len(c.items) > t.keep {
+		c.items = c.items[:t.keep]
+	}
+}
+
+// cats returns the failure categories, sorted.
+func (t *recordTally) cats() []string {
+	return slices.Sorted(maps.Keys(t.byCat))
+}
+
+// texts returns a category's kept lines.
+func (c *catItems) texts() []string {
+	out := make([]string, len(c.items))
+	for i, it := range c.items {
+		out[i] = it.text
+	}
+	return out
+}
+
+// tallyRecords reads the records once, in host order.
+func tallyRecords(recs hostRecords, keep int, item func(r *claim.Result) string) (*recordTally, error) {
+	t := newTally(keep, item)
+	pos := 0
 	err := recs.each(func(r *claim.Result) error {
-		t.total++
-		t.counts[r.Status]++
-		if r.Category != "" {
-			c := t.byCat[r.Category]
-			if c == nil {
-				c = &catItems{}
-				t.byCat[r.Category] = c
-				t.cats = append(t.cats, r.Category)
-			}
-			c.n++
-			if len(c.items) < keep {
-				c.items = append(c.items, item(r))
-			}
-		}
+		t.add(pos, r)
+		pos++
 		return nil
 	})
-	sort.Strings(t.cats)
 	return t, err
 }
+
+// summaryItem is a failed host's entry in the summary: its name.
+func summaryItem(r *claim.Result) string { return r.Host }
 
 // printSummary prints the counts per status and, per failure category, the
 // hosts (the first few) and the remedy once.
 func printSummary(w io.Writer, recs hostRecords) error {
-	t, err := tallyRecords(recs, summaryHosts, func(r *claim.Result) string { return r.Host })
+	t, err := tallyRecords(recs, summaryHosts, summaryItem)
 	if err != nil {
 		return err
 	}
-	total, counts := t.total, t.counts
+	printTally(w, t)
+	return nil
+}
+
+// printTally prints a summary tally (see printSummary).
+func printTally(w io.Writer, t *recordTally) {
 	var parts []string
 	for _, s := range allStatuses {
-		if counts[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		if t.counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", t.counts[s], s))
 		}
 	}
-	fmt.Fprintf(w, "%d hosts: %s\n", total, strings.Join(parts, ", "))
-	for _, c := range t.cats {
+	fmt.Fprintf(w, "%d hosts: %s\n", t.total, strings.Join(parts, ", "))
+	for _, c := range t.cats() {
 		h := t.byCat[c]
-		list := strings.Join(h.items, ", ")
+		list := strings.Join(h.texts(), ", ")
 		if h.n > len(h.items) {
 			list += fmt.Sprintf(" and %d more", h.n-len(h.items))
 		}
@@ -258,5 +315,4 @@ func printSummary(w io.Writer, recs hostRecords) error {
 			fmt.Fprintf(w, "    remedy: %s\n", rem)
 		}
 	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -532,5 +533,27 @@ func TestReportStreamsTheResultsFile(t *testing.T) {
 				t.Errorf("report output differs\n got:\n%s\nwant:\n%s", stdout.Bytes(), want.Bytes())
 			}
 		})
+	}
+}
+
+// TestTallyInFinishingOrder: a run counts its summaries as hosts finish, in
+// any order; the summary and the Cloud line are those of the records read
+// back in host order.
+func TestTallyInFinishingOrder(t *testing.T) {
+	results := fixtureRecords(300)
+	var want bytes.Buffer
+	legacySummary(&want, results)
+	legacyCloudSummary(&want, results)
+	for _, seed := range []uint64{1, 2, 3} {
+		tally := newTally(summaryHosts, summaryItem)
+		for _, i := range rand.New(rand.NewPCG(seed, 0)).Perm(len(results)) {
+			tally.add(i, &results[i])
+		}
+		var got bytes.Buffer
+		printTally(&got, tally)
+		printCloudTally(&got, tally)
+		if got.String() != want.String() {
+			t.Fatalf("seed %d: finishing order gave\n%s\nhost order gives\n%s", seed, got.String(), want.String())
+		}
 	}
 }
