@@ -119,17 +119,26 @@ func (c *Client) dropShell(sh *shell) {
 	sh.close()
 }
 
+// takeIdleShell removes the shared shell from the connection when no script
+// runs in it, and returns it locked; nil when there is none or it is busy.
+func (c *Client) takeIdleShell() *shell {
+	c.shellMu.Lock()
+	defer c.shellMu.Unlock()
+	sh := c.shell
+	if sh == nil || !sh.mu.TryLock() {
+		return nil
+	}
+	c.shell = nil
+	return sh
+}
+
 // closeIdleShell closes the shared shell when no script runs in it, giving
 // its session slot back; it reports whether it did.
 func (c *Client) closeIdleShell() bool {
-	c.shellMu.Lock()
-	sh := c.shell
-	if sh == nil || !sh.mu.TryLock() {
-		c.shellMu.Unlock()
+	sh := c.takeIdleShell()
+	if sh == nil {
 		return false
 	}
-	c.shell = nil
-	c.shellMu.Unlock()
 	sh.mu.Unlock()
 	sh.close()
 	return true

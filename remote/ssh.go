@@ -610,11 +610,7 @@ func (c *Client) Close() error {
 	var err error
 	c.closeMu.Do(func() {
 		close(c.done)
-		c.shellMu.Lock()
-		sh := c.shell
-		c.shell = nil
-		c.shellMu.Unlock()
-		if sh != nil && sh.mu.TryLock() && !sh.dead() {
+		if sh := c.takeIdleShell(); sh != nil && !sh.dead() {
 			sh.stdin.Close()
 			go func() {
 				select {
