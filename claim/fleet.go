@@ -293,13 +293,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// RunFleet runs do over hosts with forks in flight and no other policy: the
-// simplest form of Fleet.Run.
-func RunFleet(ctx context.Context, hosts []*inventory.Host, forks int, do func(context.Context, *inventory.Host) Result) []Result {
-	f := Fleet{Forks: forks, MaxFailPercent: -1}
-	return f.Run(ctx, ctx, hosts, do).Results
-}
-
 // NotStarted is the record of a host the run never reached.
 func NotStarted(h *inventory.Host, why string) Result {
 	now := time.Now().UTC()

@@ -271,17 +271,6 @@ func (p *Pushed) Add(r Runner, path string) {
 	p.mu.Unlock()
 }
 
-// Paths returns the recorded files, oldest first.
-func (p *Pushed) Paths() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]string, len(p.items))
-	for i, it := range p.items {
-		out[i] = it.path
-	}
-	return out
-}
-
 // Cleanup removes the recorded files (one command per runner) unless Keep
 // is set, and forgets them.
 func (p *Pushed) Cleanup(ctx context.Context) error {

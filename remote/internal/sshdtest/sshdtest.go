@@ -447,16 +447,6 @@ func (s *Server) Stop() {
 	})
 }
 
-// Restart starts a stopped server again on the same address with the same
-// configuration.
-func (s *Server) Restart(t testing.TB) {
-	t.Helper()
-	s.Stop()
-	if err := s.start(); err != nil {
-		t.Fatalf("restart %s: %v\n%s", s.Name, err, s.log.String())
-	}
-}
-
 // Log returns what sshd wrote so far.
 func (s *Server) Log() string { return s.log.String() }
 
