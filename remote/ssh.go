@@ -105,6 +105,9 @@ type Dialer struct {
 	// handshakes, when set (by tests), is told of every handshake through
 	// a jump host starting (+1) and ending (-1).
 	handshakes func(jump string, delta int)
+	// delayedACKs, set by a benchmark, leaves the kernel's delayed ACKs on
+	// (see quickAck).
+	delayedACKs bool
 }
 
 type jumpConn struct {
@@ -261,6 +264,9 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	} else {
 		var nd net.Dialer
 		conn, err = nd.DialContext(dctx, "tcp", addr)
+		if err == nil && !d.delayedACKs {
+			conn = quickAck(conn)
+		}
 	}
 	cancel()
 	if err != nil {

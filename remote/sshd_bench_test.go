@@ -220,3 +220,39 @@ func rusage(who int) time.Duration {
 	syscall.Getrusage(who, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkSSHDHost measures one host's round trips against a real OpenSSH
+// sshd: connect, a probe-sized script in the connection's shell, a second
+// script, close. "delayed-acks" leaves the kernel's delayed ACKs on, as
+// before quickAck: its ns/op shows the time a host spent waiting on them.
+func BenchmarkSSHDHost(b *testing.B) {
+	e := sshdtest.New(b)
+	s := e.Start(b, sshdtest.Options{Name: "host", MaxStartups: "100:30:200"})
+	kh := e.WriteKnownHosts(b, false, s.KnownHostsLine(b, "ed25519"))
+	tg := Target{Name: "host", Hop: Hop{User: "root", Address: s.Host, Port: s.Port}, IdentityFiles: []string{e.Key}, KnownHosts: []string{kh}}
+	script := "i=0; while [ $i -lt 40 ]; do echo \"line=$i\"; i=$((i+1)); done\n"
+	for _, delayed := range []bool{false, true} {
+		name := "quickack"
+		if delayed {
+			name = "delayed-acks"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := NewDialer(DialerOptions{})
+			d.delayedACKs = delayed
+			defer d.Close()
+			ctx := context.Background()
+			for b.Loop() {
+				c, err := d.Dial(ctx, tg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range 2 {
+					if res, err := c.RunScript(ctx, script); err != nil || res.ExitCode != 0 {
+						b.Fatal(res, err)
+					}
+				}
+				c.Close()
+			}
+		})
+	}
+}
