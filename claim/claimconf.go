@@ -232,7 +232,7 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 		return "", q.Err
 	}
 	var b strings.Builder
-	b.WriteString("set -u\numask 077\n")
+	b.WriteString(scriptPreamble)
 	b.WriteString(`fail() { echo "fleetclaim-error=$1"; rm -f "${tmp:-}" "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
 	b.WriteString(rootCheck)
 	fmt.Fprintf(&b, "[ -d %s ] || fail no-config-dir\n", confDir)
@@ -379,12 +379,47 @@ func hereDocs(ca []byte, contents ...string) (string, []byte, error) {
 // writeCAChain installs the Cloud CA chain as cloud.d/cloud_fullchain.pem:
 // a temporary file, then a rename; the caller gives it to the agent's user.
 // cloudD is quoted already.
+//
+// A chain already in place with the same contents is left alone, which is
+// the common case of a scheduled reclaim: a chain of up to caCompareMax
+// bytes is read with shell builtins and compared, so an unchanged chain
+// costs no process, and a changed one only the rename (the contents are
+// written by the printf builtin, not a cat). A larger bundle is always
+// written: reading it a byte per system call would cost more than that.
 func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
+	final := cloudD + "/cloud_fullchain.pem"
+	// mv would move the chain into a directory (or a link to one) there.
+	fmt.Fprintf(b, "[ -d %s ] && fail write-ca\n", final)
+	if len(ca) > caCompareMax {
+		fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
+		b.WriteString(freshFile("catmp", "write-ca"))
+		fmt.Fprintf(b, "umask 022; cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\numask 077\n", delim, ca, delim)
+		fmt.Fprintf(b, "mv -f \"$catmp\" %s || fail write-ca\necho ca=written\n", final)
+		return
+	}
+	// A CA chain is public: it may be a shell word. It cannot hold a NUL
+	// (hereDocs took a PEM file), so quoting cannot fail.
+	lit, _ := remote.Quote(string(ca))
+	fmt.Fprintf(b, "ca=%s\nhave=\n", lit)
+	fmt.Fprintf(b, "if [ -f %s ] && [ ! -h %s ] && [ -r %s ]; then while IFS= read -r l || [ -n \"$l\" ]; do have=\"$have$l\n\"; done < %s; fi\n", final, final, final, final)
+	b.WriteString("if [ \"$have\" = \"$ca\" ]; then echo ca=unchanged; else\n")
 	fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
 	b.WriteString(freshFile("catmp", "write-ca"))
-	fmt.Fprintf(b, "umask 022; cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\numask 077\n", delim, ca, delim)
-	fmt.Fprintf(b, "mv -f \"$catmp\" %s/cloud_fullchain.pem || fail write-ca\n", cloudD)
+	b.WriteString("umask 022; printf '%s' \"$ca\" > \"$catmp\" || fail write-ca; umask 077\n")
+	fmt.Fprintf(b, "mv -f \"$catmp\" %s || fail write-ca\necho ca=written\nfi\n", final)
 }
+
+// scriptPreamble starts every claim script: unset variables are errors,
+// files are private unless made otherwise, and a file size limit (ulimit -f)
+// makes a write fail with EFBIG instead of killing the writer with SIGXFSZ,
+// so that a builtin's failed write (printf) reaches the script's clean-up
+// as a full disk's ENOSPC does. Commands started from the script inherit
+// the ignored signal.
+const scriptPreamble = "set -u\numask 077\ntrap '' XFSZ\n"
+
+// caCompareMax is the largest CA chain writeCAChain compares with the one in
+// place before writing (a chain of a few certificates is 2 to 6 KB).
+const caCompareMax = 16 << 10
 
 // freshFile removes what is at the path in variable v (a file or a link,
 // left by an earlier run) so that the next write creates the file, with the

@@ -189,7 +189,7 @@ func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca [
 		return "", q.Err
 	}
 	var b strings.Builder
-	b.WriteString("set -u\numask 077\n")
+	b.WriteString(scriptPreamble)
 	b.WriteString(`fail() { echo "fleetclaim-error=$1"; [ -n "${tok:-}" ] && rm -f "$tok" && echo token-removed=1; rm -f "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
 	b.WriteString(rootCheck)
 	if reset != nil {
