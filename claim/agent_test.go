@@ -1,7 +1,18 @@
 package claim
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/fleetclaim/fleetclaim/remote"
 )
 
 func TestParseReload(t *testing.T) {
@@ -109,4 +120,104 @@ func FuzzParseAgentOutput(f *testing.F) {
 		ParseInfoV2(b)
 		ParseInfoV1(b)
 	})
+}
+
+// TestAPIStateRequests: which of the agent's info endpoints apiState asks,
+// in which order, over how many forwards, and what it makes of the answers.
+// The v1 agent's answers are a real Netdata 1.37.1's (testdata), with the
+// Cloud keys turned on for the claimed and online cases.
+func TestAPIStateRequests(t *testing.T) {
+	real137, err := os.ReadFile("testdata/netdata-1.37.1-api-v1-info.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	no137, _ := os.ReadFile("testdata/netdata-1.37.1-api-v2-info.404.txt")
+	keys := func(claimed, online bool) []byte {
+		b := bytes.Replace(real137, []byte(`"agent-claimed": false`), []byte(fmt.Sprintf(`"agent-claimed": %v`, claimed)), 1)
+		b = bytes.Replace(b, []byte(`"aclk-available": false`), []byte(fmt.Sprintf(`"aclk-available": %v`, online)), 1)
+		b = bytes.Replace(b, []byte(`"cloud-enabled": false`), []byte(`"cloud-enabled": true`), 1)
+		return bytes.Replace(b, []byte(`"cloud-available": false`), []byte(`"cloud-available": true`), 1)
+	}
+	v2 := func(status, reason string) []byte {
+		return []byte(fmt.Sprintf(`{"agents":[{"cloud":{"status":%q,"reason":%q,"claim_id":"c1"}}]}`, status, reason))
+	}
+	type answer struct {
+		code int
+		body []byte
+	}
+	notFound := answer{404, no137}
+	cases := []struct {
+		name         string
+		v1First      bool
+		v1, v2       answer
+		wantPaths    string
+		wantStatus   string
+		wantSource   string
+		wantReason   string
+		wantKeys     bool
+		wantOnline   bool
+		wantCloudKey bool // cloud-enabled as the v1 keys say
+	}{
+		{"v1 agent online, asked as v1", true, answer{200, keys(true, true)}, notFound,
+			"/api/v1/info", "online", "api-v1", "", true, true, true},
+		{"v1 agent offline, asked as v1: v2 for the reason, absent", true, answer{200, keys(true, false)}, notFound,
+			"/api/v1/info /api/v2/info", "offline", "api-v1", "", true, false, true},
+		{"1.4x agent offline, asked as v1: the reason from v2, the keys from v1", true, answer{200, keys(true, false)}, answer{200, v2("offline", "proxy refused")},
+			"/api/v1/info /api/v2/info", "offline", "api-v2", "proxy refused", true, false, true},
+		{"real 1.37.1 without Cloud, asked as v1", true, answer{200, real137}, notFound,
+			"/api/v1/info /api/v2/info", "available", "api-v1", "", true, false, false},
+		{"v2 agent online", false, answer{200, keys(true, true)}, answer{200, v2("online", "")},
+			"/api/v2/info /api/v1/info", "online", "api-v2", "", true, true, true},
+		{"v1 agent asked as v2", false, answer{200, keys(true, true)}, notFound,
+			"/api/v2/info /api/v1/info", "online", "api-v1", "", true, true, true},
+		{"v1 info refused, asked as v1: the v2 path", true, answer{500, nil}, answer{200, v2("online", "")},
+			"/api/v1/info /api/v2/info /api/v1/info", "online", "api-v2", "", false, true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var paths []string
+			conns := 0
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				paths = append(paths, r.URL.Path)
+				mu.Unlock()
+				a := map[string]answer{"/api/v1/info": c.v1, "/api/v2/info": c.v2}[r.URL.Path]
+				w.WriteHeader(a.code)
+				w.Write(a.body)
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					mu.Lock()
+					conns++
+					mu.Unlock()
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			port := srv.Listener.Addr().(*net.TCPAddr).Port
+			st, err := apiState(context.Background(), remote.Local{}, port, c.v1First)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			got := strings.Join(paths, " ")
+			mu.Unlock()
+			if got != c.wantPaths {
+				t.Errorf("asked %q, want %q", got, c.wantPaths)
+			}
+			if conns != 1 {
+				t.Errorf("%d forwards, want 1", conns)
+			}
+			if st.Status != c.wantStatus || st.Source != c.wantSource || st.Reason != c.wantReason || st.Online != c.wantOnline {
+				t.Errorf("state %+v, want status %s source %s reason %q online %v", st, c.wantStatus, c.wantSource, c.wantReason, c.wantOnline)
+			}
+			if (st.Keys != nil) != c.wantKeys {
+				t.Fatalf("keys %+v, want them: %v", st.Keys, c.wantKeys)
+			}
+			if c.wantKeys && (st.Keys.CloudEnabled == nil || *st.Keys.CloudEnabled != c.wantCloudKey) {
+				t.Errorf("cloud-enabled %v, want %v", st.Keys.CloudEnabled, c.wantCloudKey)
+			}
+		})
+	}
 }

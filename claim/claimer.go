@@ -386,7 +386,8 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 		return c.containerState(ctx, r)
 	}
 	if r.inst.WebMode != "none" {
-		st, err := apiState(ctx, r.conn, r.inst.WebPort)
+		v1 := r.inst.ClaimGeneration == 1 && remote.Major(r.inst.Version) < 2
+		st, err := apiState(ctx, r.conn, r.inst.WebPort, v1)
 		if err == nil {
 			return st, nil
 		}
