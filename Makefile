@@ -20,6 +20,7 @@ FUZZ_TARGETS := \
 	./inventory:FuzzParseJump \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \
+	./remote:FuzzProbeConf \
 	./remote:FuzzParseOSRelease \
 	./remote:FuzzFrameSink \
 	./claim:FuzzParseAgentOutput \

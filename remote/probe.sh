@@ -3,13 +3,15 @@
 # $1: the root under which Netdata installs are looked for ("" = the host's /).
 # $2: comma-separated flags: sudo / doas (become is configured: test it without
 #     a password), docker (the inventory asks for a container: list them even
-#     when the socket looks out of reach).
+#     when the socket looks out of reach), conf-awk (tests: read netdata.conf
+#     with awk whatever its length).
 # $3: the inventory's container name, if any.
 # Output: key=value lines, parsed by remote.ParseProbe.
 #
 # Cost: this runs on every host of every run, so it forks as little as it
 # can: shell builtins read /proc, /etc/passwd, os-release, .install-type, the
-# machine GUID and the claim script; one awk reads each netdata.conf; the
+# machine GUID, the claim script and a netdata.conf of the usual length (awk
+# reads a long one); the
 # agent's binary runs once for its version, and for its build info only when
 # the install type leaves Cloud support in doubt; docker runs only when its
 # socket is reachable or the inventory asks for it.
@@ -160,6 +162,46 @@ do
     done < "$conf/.install-type"
   fi
   if [ -r "$conf/netdata.conf" ]; then
+    # A package's netdata.conf (a few dozen lines) is read with builtins. A
+    # long one (the full configuration saved from the agent: thousands of
+    # lines, and a builtin read costs a system call per byte) goes to one
+    # awk, which prints the same lines.
+    big=
+    case "$F" in *,conf-awk,*) big=1 ;; esac
+    if [ -z "$big" ]; then
+      acc= s= libdir= n=0
+      while IFS= read -r l || [ -n "$l" ]; do
+        n=$((n+1))
+        if [ $n -gt 100 ]; then big=1; break; fi
+        t=${l#"${l%%[! 	]*}"}
+        case $t in
+        \[*)
+          # The section: the line without its blanks and brackets.
+          IFS=' 	[]'
+          set -- $t
+          unset IFS
+          s=
+          for w in "$@"; do s=$s$w; done
+          acc="${acc}i.conf=$l$nl" ;;
+        \#*|\;*) ;;
+        *=*)
+          k=${t%%=*}
+          k=${k%"${k##*[! 	]}"}
+          case $k in
+          'run as user'|'default port'|mode|lib|proxy|'bind to'|enabled) acc="${acc}i.conf=$l$nl" ;;
+          esac
+          if [ "$s" = directories ] && [ "$k" = lib ]; then
+            v=${l#*=}
+            v=${v#"${v%%[! 	]*}"}
+            libdir=${v%"${v##*[! 	]}"}
+          fi ;;
+        esac
+      done < "$conf/netdata.conf"
+    fi
+    if [ -z "$big" ]; then
+      printf '%si.libdir=%s\n' "$acc" "$libdir"
+      [ -n "$libdir" ] && lib="$libdir"
+    else
     out=$(awk '/^[ \t]*\[/ { s = $0; gsub(/[ \t\[\]]/, "", s); print "i.conf=" $0; next }
       /^[ \t]*[#;]/ { next }
       /=/ { k = $0; sub(/[ \t]*=.*/, "", k); sub(/^[ \t]+/, "", k)
@@ -169,6 +211,7 @@ do
     printf '%s\n' "$out"
     v="${out##*i.libdir=}"
     [ -n "$v" ] && lib="$v"
+    fi
   elif [ -e "$conf/netdata.conf" ]; then
     echo "i.conf_unreadable=1"
   fi

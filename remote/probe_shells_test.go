@@ -11,7 +11,7 @@ import (
 
 // fixtureRoot lays out a root with a static install whose agent binary is a
 // script, so the probe can run against it anywhere.
-func fixtureRoot(t *testing.T, installType string) string {
+func fixtureRoot(t testing.TB, installType string) string {
 	t.Helper()
 	root := t.TempDir()
 	nd := filepath.Join(root, "opt", "netdata")
@@ -112,4 +112,116 @@ func TestProbeShells(t *testing.T) {
 			})
 		}
 	}
+}
+
+// confShells are the POSIX shells of this machine the netdata.conf reading
+// is compared in.
+func confShells(t testing.TB) []string {
+	var shells []string
+	for _, s := range []string{"dash", "bash", "busybox", "mksh", "yash", "ksh"} {
+		if p, err := exec.LookPath(s); err == nil {
+			shells = append(shells, p)
+		}
+	}
+	if _, err := exec.LookPath("awk"); err != nil || len(shells) == 0 {
+		t.Skip("no POSIX shell or no awk")
+	}
+	return shells
+}
+
+// confLines runs the probe in sh on a static install whose netdata.conf
+// holds conf and returns what it printed of the file: builtins read it,
+// or awk with conf-awk.
+func confLines(t testing.TB, sh, root, conf string, awk bool) string {
+	if err := os.WriteFile(filepath.Join(root, "opt/netdata/etc/netdata/netdata.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := ""
+	if awk {
+		flags = "conf-awk"
+	}
+	args := []string{"-s", "--", root, flags, ""}
+	if filepath.Base(sh) == "busybox" {
+		args = append([]string{"sh"}, args...)
+	}
+	x := exec.Command(sh, args...)
+	x.Stdin = strings.NewReader(ProbeScript())
+	out, err := x.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", sh, err)
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "i.conf=") || strings.HasPrefix(l, "i.libdir=") || strings.HasPrefix(l, "i.varlib=") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// confSamples are netdata.conf files for the comparison: a real package's,
+// the lab's, and the corners of the format.
+func confSamples(t testing.TB) map[string]string {
+	debian, err := os.ReadFile("testdata/probe/debian12-netdata-1.37.1-netdata.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "[global]\n" + strings.Repeat("    # history = 3600\n", 120) + "[directories]\n    lib = /srv/nd lib\n[web]\n    mode = none\n"
+	return map[string]string{
+		"debian 1.37.1 package": string(debian),
+		"lab":                   "[global]\n    run as user = netdata\n[web]\n    default port = 19999\n    bind to = 127.0.0.1\n[cloud]\n    proxy = env\n    enabled = yes\n",
+		"empty":                 "",
+		"no final newline":      "[web]\nmode = none",
+		"crlf":                  "[web]\r\n    mode = none\r\n[directories]\r\n    lib = /x\r\n",
+		"spaced sections":       "[ directories ]\n lib = /a/b  \n[\tweb ]\n\tdefault port\t=\t29999\t\n",
+		"lib per section":       "[directories]\nlib=/a\n[global]\nlib = /b\n[directories]\n\tlib\t=\t/c d\t\n[web]\nlib = /e\n",
+		"comments":              "[directories]\n# lib = /z\n  ; lib = /y\n\t#lib=/w\nlib = /v # not a comment\n",
+		"odd lines":             "=novalue\nlib==/x\n  = lib\n[plugin:proc:/proc/stat]\nproxy = http://u:p@h:3128\n[web] # trailing\nbind to = *\nmode = $(echo hi) `id` \\n \"q\" 'q'\n[]\n[directories\nlib = /after-open-bracket\n",
+		"glob and backslash":    "[dir*]\nlib = /a\n[directories]\nlib = C:\\x\\y*?[a]\nrun as user = *\n",
+		"keys with blanks":      "[global]\nrun  as user = x\n  run as user   =   nd  \nrun as user=\n",
+		"exactly 100 lines":     "[directories]\n" + strings.Repeat("# x\n", 98) + "lib = /hundred\n",
+		"101 lines":             "[directories]\n" + strings.Repeat("# x\n", 99) + "lib = /hundred-one\n",
+		"long":                  long,
+		"non-utf8":              "[web]\nmode = \xff\xfe static\n[directories]\nlib = /\xe9t\xe9\n",
+	}
+}
+
+// TestProbeConfBuiltinsMatchAwk: the probe reads a netdata.conf of the usual
+// length with shell builtins and a long one with awk. Both must print the
+// same lines for the same file, in every shell.
+func TestProbeConfBuiltinsMatchAwk(t *testing.T) {
+	shells := confShells(t)
+	root := fixtureRoot(t, "kickstart-static")
+	for name, conf := range confSamples(t) {
+		for _, sh := range shells {
+			builtins, awk := confLines(t, sh, root, conf, false), confLines(t, sh, root, conf, true)
+			if builtins != awk {
+				t.Errorf("%s, %s: builtins printed\n%s\nawk printed\n%s", filepath.Base(sh), name, builtins, awk)
+			}
+			if !strings.Contains(awk, "i.libdir=") {
+				t.Errorf("%s, %s: no i.libdir line:\n%s", filepath.Base(sh), name, awk)
+			}
+		}
+	}
+}
+
+// FuzzProbeConf: whatever a host's netdata.conf holds, the probe's builtin
+// reading prints what awk prints (in dash, the shell of most hosts' sh).
+func FuzzProbeConf(f *testing.F) {
+	for _, c := range confSamples(f) {
+		f.Add(c)
+	}
+	dash, err := exec.LookPath("dash")
+	if err != nil {
+		f.Skip("no dash")
+	}
+	root := fixtureRoot(f, "kickstart-static")
+	f.Fuzz(func(t *testing.T, conf string) {
+		if strings.IndexByte(conf, 0) >= 0 || strings.Count(conf, "\n") > 100 {
+			t.Skip() // shells drop NUL bytes; long files go to awk either way
+		}
+		if b, a := confLines(t, dash, root, conf, false), confLines(t, dash, root, conf, true); b != a {
+			t.Fatalf("builtins printed\n%q\nawk printed\n%q", b, a)
+		}
+	})
 }
