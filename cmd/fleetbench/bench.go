@@ -107,12 +107,20 @@ func benchMain(ctx context.Context, args []string) int {
 	if c.fleetclaim, err = filepath.Abs(c.fleetclaim); err != nil {
 		return fatalf("%v", err)
 	}
+	// A run that failed keeps the work directory: its log is what says why.
+	failed := false
 	if c.dir == "" {
 		if c.dir, err = os.MkdirTemp("", "fleetbench."); err != nil {
 			return fatalf("%v", err)
 		}
 		if !c.keep {
-			defer os.RemoveAll(c.dir)
+			defer func() {
+				if failed {
+					fmt.Printf("work directory kept for the failed runs' logs: %s\n", c.dir)
+					return
+				}
+				os.RemoveAll(c.dir)
+			}()
 		}
 	}
 	printMachine(c)
@@ -127,7 +135,6 @@ func benchMain(ctx context.Context, args []string) int {
 	// behind) become our children, so their CPU is counted too.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	var runs []run
-	failed := false
 	for round := range c.runs {
 		for i := range c.tools {
 			tool := c.tools[(i+round)%len(c.tools)]
@@ -136,6 +143,7 @@ func benchMain(ctx context.Context, args []string) int {
 			}
 			if len(runs) > 0 {
 				if err := f.reset(ctx); err != nil {
+					failed = true
 					return fatalf("reset the hosts: %v", err)
 				}
 			}
