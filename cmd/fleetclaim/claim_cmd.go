@@ -218,14 +218,38 @@ func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claim
 }
 
 func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stderr io.Writer) int {
+	r, code, ok := prepareClaim(ctx, mode, args, stderr)
+	if !ok {
+		return code
+	}
+	return r.run(ctx, stdout, stderr)
+}
+
+// claimRun is a claim-family command whose input has been checked: the
+// flags, the inventory, the Cloud API's rooms, the claim tokens and the sudo
+// passwords. Nothing is written before it exists, so a refused command
+// changes nothing (no results file truncated, no history entry).
+type claimRun struct {
+	mode          claim.Mode
+	f             *claimFlags
+	serial        []claim.BatchSize
+	hosts         []*inventory.Host
+	proof         *claim.CloudProof
+	tokens        map[inventory.SecretRef]inventory.Secret
+	sudoPasswords map[inventory.SecretRef]inventory.Secret
+}
+
+// prepareClaim checks a claim-family command's input. When it is refused,
+// ok is false and code is the exit code, the reason printed on stderr.
+func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io.Writer) (r *claimRun, code int, ok bool) {
 	f, serial, usageCode, ok := parseClaimFlags(mode, args, stderr)
 	if !ok {
-		return usageCode
+		return nil, usageCode, false
 	}
 
 	inv, hosts, ok := f.load(string(mode), stderr)
 	if !ok {
-		return exitUsage
+		return nil, exitUsage, false
 	}
 	if f.tokenFile != "" {
 		for _, h := range hosts {
@@ -237,16 +261,16 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	cloud, err := setupCloud(ctx, inv, hosts, f.fixRooms || f.fetchClaimToken, stderr)
 	if err != nil {
 		printInventoryError(stderr, err)
-		return exitUsage
+		return nil, exitUsage, false
 	}
 	if f.fetchClaimToken {
 		if f.tokenFile != "" {
 			fmt.Fprintf(stderr, "fleetclaim %s: --fetch-claim-token and --token-file exclude each other\n", mode)
-			return exitUsage
+			return nil, exitUsage, false
 		}
 		if err := cloud.fetchClaimTokens(ctx, hosts, stderr); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-			return exitUsage
+			return nil, exitUsage, false
 		}
 	}
 	if f.waitCloud < 0 {
@@ -255,19 +279,45 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 	proof := cloud.proof(f.waitCloud, f.fixRooms)
 	if f.fixRooms && proof == nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: --fix-rooms needs a Cloud API token (%s, api_token_env or api_token_file)\n", mode, inventory.DefaultAPITokenEnv)
-		return exitUsage
+		return nil, exitUsage, false
 	}
 	if changes {
 		if err := inv.CheckSecrets(hosts); err != nil {
 			printInventoryError(stderr, err)
-			return exitUsage
+			return nil, exitUsage, false
 		}
 	}
 	tokens, err := resolveTokens(hosts, changes)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+		return nil, exitUsage, false
+	}
+	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && changes)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+		return nil, exitUsage, false
+	}
+	return &claimRun{mode: mode, f: f, serial: serial, hosts: hosts, proof: proof, tokens: tokens, sudoPasswords: sudoPasswords}, 0, true
+}
+
+// run claims (or plans, verifies, reclaims, reconciles) the hosts and
+// writes every output: the results file, the history, the rendering on
+// stdout and the summary on stderr. It returns the exit code.
+func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
+	f, mode, hosts, proof := cr.f, cr.mode, cr.hosts, cr.proof
+	var secrets []inventory.Secret
+	for _, s := range cr.tokens {
+		secrets = append(secrets, s)
+	}
+	for _, s := range cr.sudoPasswords {
+		secrets = append(secrets, s)
+	}
+	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, secrets)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
 		return exitUsage
 	}
+	defer closeDebug()
 
 	var resultsFile *jsonLines
 	if f.results != "" {
@@ -287,24 +337,6 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		}
 	}
 
-	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && changes)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return exitUsage
-	}
-	var secrets []inventory.Secret
-	for _, s := range tokens {
-		secrets = append(secrets, s)
-	}
-	for _, s := range sudoPasswords {
-		secrets = append(secrets, s)
-	}
-	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, secrets)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
-		return exitUsage
-	}
-	defer closeDebug()
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	var connector claim.Connector = claim.SSHConnector{Dialer: dialer}
@@ -319,13 +351,13 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		OfflineFor:  f.offlineFor,
 		KeepPushed:  f.keepPushed,
 		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
-			if s, ok := sudoPasswords[h.SudoPassword]; ok {
+			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
 				return s, nil
 			}
 			return inventory.Secret{}, errors.New("no sudo password for this host")
 		},
 		Token: func(h *inventory.Host) (inventory.Secret, error) {
-			t, ok := tokens[h.Claim.Token]
+			t, ok := cr.tokens[h.Claim.Token]
 			if !ok {
 				return inventory.Secret{}, errors.New("no claim token for this host")
 			}
@@ -367,7 +399,7 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 		Forks:          f.forks,
 		Splay:          f.splay,
 		HostTimeout:    f.timeout,
-		Serial:         serial,
+		Serial:         cr.serial,
 		MaxFailPercent: f.maxFail,
 		Retries:        f.retries,
 		Backoff:        f.backoff,

@@ -303,6 +303,46 @@ func TestE2EBadInventoryTouchesNothing(t *testing.T) {
 	}
 }
 
+// TestE2ERefusedRunWritesNothing: a run refused for its input (a sudo
+// password file that is not there, a debug file that cannot be opened)
+// leaves an earlier results file as it was and records no history.
+func TestE2ERefusedRunWritesNothing(t *testing.T) {
+	info := startLab(t, 2)
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.jsonl")
+	history := filepath.Join(dir, "history")
+	const earlier = "{\"host\":\"from an earlier run\"}\n"
+	noSudo := filepath.Join(dir, "no-sudo.yml")
+	inv := strings.Replace(mustRead(t, info.Inventory()), "defaults:\n", "defaults:\n  sudo_password_file: "+filepath.Join(dir, "missing-password")+"\n", 1)
+	os.WriteFile(noSudo, []byte(inv), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"sudo password file missing", []string{"claim", "-i", noSudo}, "missing-password"},
+		{"debug file unopenable", []string{"claim", "-i", info.Inventory(), "--debug-file", filepath.Join(dir, "no-such-dir", "debug.log")}, "debug file"},
+	}
+	for _, c := range cases {
+		if err := os.WriteFile(results, []byte(earlier), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := fleetclaim(t, nil, append(c.args, "--results", results, "--history", history)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Fatalf("%s: exit %d, stderr:\n%s", c.name, r.code, r.stderr)
+		}
+		if got := mustRead(t, results); got != earlier {
+			t.Errorf("%s: the results file became %q", c.name, got)
+		}
+		if entries, _ := os.ReadDir(history); len(entries) != 0 {
+			t.Errorf("%s: history recorded %d entries", c.name, len(entries))
+		}
+	}
+	if n := countPUTs(t, info); n != 0 {
+		t.Fatalf("%d claims reached the lab Cloud", n)
+	}
+}
+
 // TestE2EProxyWrittenToNetdataConf: a group's proxy goes into claim.conf and
 // into netdata.conf's [cloud] section, keeping the rest of that file.
 func TestE2EProxyWrittenToNetdataConf(t *testing.T) {
