@@ -411,6 +411,57 @@ func TestSSHD(t *testing.T) {
 		wantCategory(t, err, CatConnectRefused, "jump host 127.0.0.1:1")
 	})
 
+	// JumpImpersonation: a jump host, or a target behind one, that presents
+	// a key other than known_hosts says is refused before fleetclaim logs in
+	// to it, so nothing (a claim token least of all) ever reaches it.
+	t.Run("JumpImpersonation", func(t *testing.T) {
+		t.Parallel()
+		jump := e.Start(t, sshdtest.Options{Name: "jump-imp"})
+		behind := e.Start(t, sshdtest.Options{Name: "behind-imp"})
+		other := f.main.PublicKey(t, "ed25519") // a key neither server has
+		wrong := func(s *sshdtest.Server) string { return fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, other) }
+		cases := []struct {
+			name     string
+			known    []string
+			culprit  *sshdtest.Server
+			loggedIn map[*sshdtest.Server]int // logins each server accepted
+		}{
+			{"the jump host", []string{wrong(jump), behind.KnownHostsLine(t, "ed25519")}, jump,
+				map[*sshdtest.Server]int{jump: 0, behind: 0}},
+			{"the target behind it", []string{jump.KnownHostsLine(t, "ed25519"), wrong(behind)}, behind,
+				map[*sshdtest.Server]int{jump: 1, behind: 0}},
+		}
+		for _, c := range cases {
+			before := map[*sshdtest.Server]int{}
+			for s := range c.loggedIn {
+				before[s] = strings.Count(s.Log(), "Accepted publickey")
+			}
+			tg := f.target(behind, "root")
+			tg.KnownHosts = []string{e.WriteKnownHosts(t, false, c.known...)}
+			tg.Jump = []Hop{{User: "root", Address: jump.Host, Port: jump.Port}}
+			d := NewDialer(DialerOptions{})
+			_, err := dialRun(t, d, tg, "echo reached")
+			d.Close()
+			wantCategory(t, err, CatHostKeyChanged, fmt.Sprintf("%s:%d", c.culprit.Host, c.culprit.Port))
+			// A login the server accepted reaches its log through a pipe:
+			// wait for the expected ones. An impostor never sees a login at
+			// all (the key is refused during the key exchange, before any
+			// authentication), so a count of zero needs no wait.
+			for s, want := range c.loggedIn {
+				got := 0
+				for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+					got = strings.Count(s.Log(), "Accepted publickey") - before[s]
+					if got >= want || time.Now().After(end) {
+						break
+					}
+				}
+				if got != want {
+					t.Errorf("%s: %s accepted %d logins, want %d", c.name, s.Name, got, want)
+				}
+			}
+		}
+	})
+
 	t.Run("MaxSessions", func(t *testing.T) {
 		t.Parallel()
 		for _, limit := range []int{2, 0} {
