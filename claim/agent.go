@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/fleetclaim/fleetclaim/remote"
 )
 
 // CloudState is what the agent says of its link to Cloud.
@@ -219,10 +217,12 @@ var errNoAPI = errors.New("agent API not reachable")
 // v2 agent is asked /api/v2/info for its status and reason, then
 // /api/v1/info for the troubleshooting keys. Either way an online agent
 // costs one request fewer than the other order would.
-func apiState(ctx context.Context, r remote.Runner, port int, v1First bool) (CloudState, error) {
+//
+// dial opens a connection to the API (a forward through the SSH connection).
+func apiState(ctx context.Context, dial func(context.Context) (net.Conn, error), port int, v1First bool) (CloudState, error) {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return r.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			return dial(ctx)
 		},
 		// Both requests (v2 and v1 info) share one forward when the agent
 		// keeps the connection open.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -196,7 +197,10 @@ func TestAPIStateRequests(t *testing.T) {
 			srv.Start()
 			defer srv.Close()
 			port := srv.Listener.Addr().(*net.TCPAddr).Port
-			st, err := apiState(context.Background(), remote.Local{}, port, c.v1First)
+			dial := func(ctx context.Context) (net.Conn, error) {
+				return remote.Local{}.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			}
+			st, err := apiState(context.Background(), dial, port, c.v1First)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
@@ -104,6 +107,9 @@ type hostRun struct {
 	// runner that may use docker.
 	ctr       *remote.Container
 	dockerRun remote.Runner
+	// early is the forward to the agent's API opened while the claim runs
+	// (nil when there is none).
+	early *earlyForward
 }
 
 // setInstall makes in the install the run works on and records it.
@@ -255,6 +261,8 @@ func (c *Claimer) claim(ctx context.Context, r *hostRun, method string) error {
 			r.res.Message = "would claim with claim.conf"
 			return nil
 		}
+		c.openEarly(ctx, r)
+		defer r.early.close()
 		if err := r.step("claim", func() error { return c.claimConf(ctx, r, nil) }); err != nil {
 			return err
 		}
@@ -266,6 +274,8 @@ func (c *Claimer) claim(ctx context.Context, r *hostRun, method string) error {
 			r.res.Message = "would claim with netdata-claim.sh"
 			return nil
 		}
+		c.openEarly(ctx, r)
+		defer r.early.close()
 		if err := r.step("claim", func() error { return c.claimScript(ctx, r, nil) }); err != nil {
 			return err
 		}
@@ -387,7 +397,21 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	}
 	if r.inst.WebMode != "none" {
 		v1 := r.inst.ClaimGeneration == 1 && remote.Major(r.inst.Version) < 2
-		st, err := apiState(ctx, r.conn, r.inst.WebPort, v1)
+		// The transport dials from a goroutine of its own.
+		var usedEarly atomic.Bool
+		dial := func(ctx context.Context) (net.Conn, error) {
+			if c, err, ok := r.early.take(ctx); ok {
+				usedEarly.Store(true)
+				return c, err
+			}
+			return r.conn.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.inst.WebPort)))
+		}
+		st, err := apiState(ctx, dial, r.inst.WebPort, v1)
+		if err != nil && usedEarly.Load() && ctx.Err() == nil {
+			// The forward opened during the claim may have met an agent
+			// that restarted since: once more on a new one.
+			st, err = apiState(ctx, dial, r.inst.WebPort, v1)
+		}
 		if err == nil {
 			return st, nil
 		}
@@ -415,6 +439,15 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent: %s", clip(strings.TrimSpace(string(res.Stdout)+" "+string(res.Stderr)), 200))
 	}
 	return ParseACLKStateJSON(res.Stdout)
+}
+
+// openEarly starts opening the forward to the agent's API when the state
+// after the claim will be read there: a host (not a container) whose agent
+// serves its API.
+func (c *Claimer) openEarly(ctx context.Context, r *hostRun) {
+	if r.ctr == nil && r.inst.WebMode != "none" && r.inst.WebPort > 0 {
+		r.early = openEarlyForward(ctx, r.conn, r.inst.WebPort)
+	}
 }
 
 // waitOnline polls the agent until it reports online or Wait runs out.
