@@ -34,6 +34,10 @@ type config struct {
 	cpuProfile, memProfile  string
 	labCPUProfile           string
 	wait                    time.Duration
+	// rtt, with sshd, is the round-trip time a delaying proxy in front of
+	// every sshd adds between the tools and the hosts (a fleet across a
+	// network; the hosts' own forwards and the Cloud are not delayed).
+	rtt time.Duration
 }
 
 // fleet is what every tool needs to reach the hosts.
@@ -86,6 +90,7 @@ func benchMain(ctx context.Context, args []string) int {
 	fs.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary one, removed at the end)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory and leave the lab running")
 	fs.DurationVar(&c.wait, "wait", time.Minute, "fleetclaim --wait")
+	fs.DurationVar(&c.rtt, "rtt", 0, "with --sshd: the round-trip time a delaying proxy adds between every tool and every host")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE)")
 	fs.StringVar(&c.memProfile, "memprofile", "", "FILE: fleetclaim's allocation profile of its last run (FLEETCLAIM_MEMPROFILE)")
 	fs.StringVar(&c.labCPUProfile, "lab-cpuprofile", "", "FILE: the lab process's CPU profile")
@@ -102,6 +107,9 @@ func benchMain(ctx context.Context, args []string) int {
 	}
 	if c.method != "v1" && c.method != "v2" {
 		return fatalf("--method: v1 or v2")
+	}
+	if c.rtt < 0 || (c.rtt > 0 && !c.sshd) {
+		return fatalf("--rtt: a positive duration, with --sshd")
 	}
 	var err error
 	if c.fleetclaim, err = filepath.Abs(c.fleetclaim); err != nil {
@@ -185,6 +193,9 @@ func printMachine(c *config) {
 	}
 	fmt.Printf("machine: %d CPUs (%s), %s memory, %s\n", cpuCount(), cpu, mem, goVersion())
 	fmt.Printf("fleet:   %d hosts, %s, method %s, forks %d, %d rounds of %s\n", c.hosts, mode, c.method, c.forks, c.runs, strings.Join(c.tools, ","))
+	if c.rtt > 0 {
+		fmt.Printf("network: %s round trip between the tools and every host (a delaying proxy in front of each sshd)\n", c.rtt)
+	}
 	if len(ver) > 0 {
 		fmt.Printf("binary:  %s (%s)\n", c.fleetclaim, strings.TrimSpace(string(ver)))
 	}

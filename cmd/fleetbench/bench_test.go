@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMedian(t *testing.T) {
@@ -89,5 +95,52 @@ func TestClaimScriptTokenOnlyInHereDocuments(t *testing.T) {
 		if !found {
 			t.Errorf("%s: the script does not carry the token", method)
 		}
+	}
+}
+
+// TestDelayProxy: what goes through the delaying proxy arrives whole and in
+// order in both directions, and a half-close reaches the other side.
+func TestDelayProxy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c) // echo until the client half-closes
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port, err := startDelayProxy(ctx, l.Addr().String(), time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := make([]byte, 1<<20)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	go func() {
+		for off := 0; off < len(want); off += 1000 {
+			c.Write(want[off:min(off+1000, len(want))])
+		}
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes back, want the %d sent, in order", len(got), len(want))
 	}
 }

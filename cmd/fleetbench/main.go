@@ -12,9 +12,11 @@
 //	fleetbench --fleetclaim bin/fleetclaim --hosts 200 --runs 3 --tools fleetclaim,floor,pssh,ansible
 //	fleetbench --fleetclaim bin/fleetclaim --hosts 50 --sshd --method v1 --runs 3
 //	fleetbench --fleetclaim bin/fleetclaim --hosts 10000 --tools fleetclaim --runs 1
+//	fleetbench --fleetclaim bin/fleetclaim --hosts 50 --sshd --method v1 --rtt 50ms --forks 10
 //
 // `fleetbench floor ...` is the floor program itself, run as a child so that
-// its rusage is its own.
+// its rusage is its own; `fleetbench delay-proxy ...` holds the delaying
+// proxies of --rtt (a network between the tools and the hosts).
 //
 // Timings are reported, never checked: fleetbench fails only when a tool does
 // not claim every host.
@@ -33,6 +35,9 @@ func main() {
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "floor" {
 		os.Exit(floorMain(ctx, os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "delay-proxy" {
+		os.Exit(delayProxyMain(ctx, os.Args[2:]))
 	}
 	os.Exit(benchMain(ctx, os.Args[1:]))
 }

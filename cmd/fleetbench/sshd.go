@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -50,7 +51,8 @@ func (f *fleet) startSSHD(ctx context.Context, c *config) error {
 		return err
 	}
 	var kh strings.Builder
-	ports := map[int]int{} // lab port -> sshd port
+	ports := map[int]int{} // lab port -> sshd port (or its delaying proxy's)
+	var sshdPorts []int
 	for i, t := range f.targets {
 		port, err := freePort()
 		if err != nil {
@@ -89,14 +91,22 @@ Subsystem sftp internal-sftp
 		}
 		logf.Close()
 		f.sshds = append(f.sshds, cmd)
+		if err := waitPort(ctx, port); err != nil {
+			return err
+		}
+		sshdPorts = append(sshdPorts, port)
+	}
+	if c.rtt > 0 {
+		var err error
+		if sshdPorts, err = f.startDelayProxies(ctx, c.rtt/2, sshdPorts); err != nil {
+			return err
+		}
+	}
+	for i, t := range f.targets {
+		port := sshdPorts[i]
 		ports[t.port] = port
 		f.targets[i].port = port
 		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s %s\n", port, fields[0], fields[1])
-	}
-	for _, t := range f.targets {
-		if err := waitPort(ctx, t.port); err != nil {
-			return err
-		}
 	}
 	f.knownHosts = filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(f.knownHosts, []byte(kh.String()), 0o644); err != nil {
@@ -115,7 +125,7 @@ Subsystem sftp internal-sftp
 		return m
 	})
 	f.inventory = filepath.Join(dir, "inventory.yml")
-	fmt.Printf("sshd:    %d servers up\n", len(f.sshds))
+	fmt.Printf("sshd:    %d servers up\n", len(f.targets))
 	return os.WriteFile(f.inventory, []byte(text), 0o600)
 }
 
@@ -141,4 +151,45 @@ func waitPort(ctx context.Context, port int) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startDelayProxies starts one child process (`fleetbench delay-proxy`)
+// holding a delaying proxy in front of each of ports, and returns the
+// proxies' ports in the same order. A child of its own, because a child
+// started by a process reports that process's peak RSS as its own
+// (Linux's ru_maxrss after a fork and exec): the proxies' buffers in
+// fleetbench would become every tool's peak RSS.
+func (f *fleet) startDelayProxies(ctx context.Context, oneWay time.Duration, ports []int) ([]int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"delay-proxy", oneWay.String()}
+	for _, p := range ports {
+		args = append(args, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	f.sshds = append(f.sshds, cmd) // ended with the sshd servers
+	sc := bufio.NewScanner(out)
+	var proxied []int
+	for len(proxied) < len(ports) && sc.Scan() {
+		p, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
+		if err != nil {
+			return nil, fmt.Errorf("delay-proxy printed %q", sc.Text())
+		}
+		proxied = append(proxied, p)
+	}
+	if len(proxied) != len(ports) {
+		return nil, fmt.Errorf("delay-proxy started %d of %d proxies: %v", len(proxied), len(ports), sc.Err())
+	}
+	fmt.Printf("network: %d delaying proxies up (%s each way)\n", len(proxied), oneWay)
+	return proxied, nil
 }
