@@ -267,14 +267,10 @@ func buildClaimConfScript(sp claimConfSpec) (string, error) {
 	}
 	fmt.Fprintf(&b, "umask %s; cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\numask 077\n", umask, delim, conf, delim)
 	switch {
-	case sp.AgentOwned:
-		if chownToAgent {
-			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
-		}
-	default:
-		if chownToAgent {
-			fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
-		}
+	case chownToAgent && sp.AgentOwned:
+		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+	case chownToAgent:
+		fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
 	}
 	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
 	if sp.CloudProxy != "" {
@@ -390,11 +386,12 @@ func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
 	final := cloudD + "/cloud_fullchain.pem"
 	// mv would move the chain into a directory (or a link to one) there.
 	fmt.Fprintf(b, "[ -d %s ] && fail write-ca\n", final)
+	tmp := fmt.Sprintf("catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD) + freshFile("catmp", "write-ca")
+	rename := fmt.Sprintf("mv -f \"$catmp\" %s || fail write-ca\necho ca=written\n", final)
 	if len(ca) > caCompareMax {
-		fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
-		b.WriteString(freshFile("catmp", "write-ca"))
+		b.WriteString(tmp)
 		fmt.Fprintf(b, "umask 022; cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\numask 077\n", delim, ca, delim)
-		fmt.Fprintf(b, "mv -f \"$catmp\" %s || fail write-ca\necho ca=written\n", final)
+		b.WriteString(rename)
 		return
 	}
 	// A CA chain is public: it may be a shell word. It cannot hold a NUL
@@ -403,10 +400,10 @@ func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
 	fmt.Fprintf(b, "ca=%s\nhave=\n", lit)
 	fmt.Fprintf(b, "if [ -f %s ] && [ ! -h %s ] && [ -r %s ]; then while IFS= read -r l || [ -n \"$l\" ]; do have=\"$have$l\n\"; done < %s; fi\n", final, final, final, final)
 	b.WriteString("if [ \"$have\" = \"$ca\" ]; then echo ca=unchanged; else\n")
-	fmt.Fprintf(b, "catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD)
-	b.WriteString(freshFile("catmp", "write-ca"))
+	b.WriteString(tmp)
 	b.WriteString("umask 022; printf '%s' \"$ca\" > \"$catmp\" || fail write-ca; umask 077\n")
-	fmt.Fprintf(b, "mv -f \"$catmp\" %s || fail write-ca\necho ca=written\nfi\n", final)
+	b.WriteString(rename)
+	b.WriteString("fi\n")
 }
 
 // scriptPreamble starts every claim script: unset variables are errors,

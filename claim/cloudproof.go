@@ -112,6 +112,11 @@ func (p *CloudProof) Drain() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drained = true
+	p.wakeServers()
+}
+
+// wakeServers wakes the rooms' servers waiting out Refresh; p.mu is held.
+func (p *CloudProof) wakeServers() {
 	if p.wake != nil {
 		close(p.wake)
 		p.wake = nil
@@ -173,10 +178,9 @@ func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, no
 			go p.serve(k, t, q)
 		}
 	}
-	if p.drained && !again && p.wake != nil {
+	if p.drained && !again {
 		// A first question after Drain: wake a server waiting out Refresh.
-		close(p.wake)
-		p.wake = nil
+		p.wakeServers()
 	}
 	p.mu.Unlock()
 	out := make([]roomAnswer, len(rooms))

@@ -159,12 +159,12 @@ func (o ProbeOptions) args() []string {
 	return []string{o.Root, strings.Join(flags, ","), o.Container}
 }
 
-// ProbeWith runs the probe script once on r and parses what it prints. On
-// a ScriptRunner without a Wrap it runs in the runner's shared shell.
+// ProbeWith runs the probe script once on r and parses what it prints.
+// Without a Wrap it goes through RunScript (a ScriptRunner's shared shell).
 func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
 	var res Result
 	var err error
-	if _, shared := r.(ScriptRunner); shared && o.Wrap == nil {
+	if o.Wrap == nil {
 		res, err = RunScript(ctx, r, probeScript, o.args()...)
 	} else {
 		var cmd string
