@@ -16,7 +16,7 @@ import (
 
 func benchHost() *inventory.Host {
 	return &inventory.Host{Name: "node00042.example.com", Address: "10.0.0.42", Groups: []string{"rack01", "region0"},
-		Claim: inventory.Claim{URL: "https://app.netdata.cloud", Rooms: []string{"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"}, Proxy: "env"}}
+		Claim: inventory.Claim{URL: "https://app.netdata.cloud", Rooms: []string{"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"}, Proxy: inventory.NewProxy("env")}}
 }
 
 // BenchmarkClaimConfScript builds a v2 host's claim.conf and the script that

@@ -99,7 +99,7 @@ func currentUser(t *testing.T) string {
 func testHost(root, ca string) *inventory.Host {
 	return &inventory.Host{
 		Name: "local", Address: "127.0.0.1", Groups: []string{"web"},
-		Claim: inventory.Claim{URL: "https://cloud.example", Rooms: []string{"0b9d4c8e-4f0a-4bd5-9a1c-6b0e1f7a2c11"}, Proxy: "none", NetdataPrefix: root, CAFile: ca},
+		Claim: inventory.Claim{URL: "https://cloud.example", Rooms: []string{"0b9d4c8e-4f0a-4bd5-9a1c-6b0e1f7a2c11"}, Proxy: inventory.NewProxy("none"), NetdataPrefix: root, CAFile: ca},
 	}
 }
 
@@ -211,7 +211,7 @@ func TestClaimFailures(t *testing.T) {
 	t.Run("value with a line break", func(t *testing.T) {
 		root := fakeInstall(t, me)
 		h := testHost(root, "")
-		h.Claim.Proxy = "http://p:1\n    token = injected"
+		h.Claim.Proxy = inventory.NewProxy("http://p:1\n    token = injected")
 		c := New(localConnector{}, Options{Token: tokenOf("good-token")})
 		res := c.Do(context.Background(), h)
 		if res.Category != remote.CatInvalidValue {

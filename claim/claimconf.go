@@ -14,8 +14,8 @@ import (
 func claimConfText(h *inventory.Host, token inventory.Secret) (string, error) {
 	c := h.Claim
 	vals := [][2]string{{"url", c.URL}, {"token", token.Reveal()}, {"rooms", strings.Join(c.Rooms, ",")}}
-	if c.Proxy != "" {
-		vals = append(vals, [2]string{"proxy", c.Proxy})
+	if !c.Proxy.IsZero() {
+		vals = append(vals, [2]string{"proxy", c.Proxy.Reveal()})
 	}
 	vals = append(vals, [2]string{"insecure", fmtBool(c.Insecure)})
 	var b strings.Builder
@@ -35,7 +35,7 @@ func claimConfPlan(h *inventory.Host, in *remote.Install) []string {
 		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem"))
 	}
 	p = append(p,
-		fmt.Sprintf("write %s (url %s, rooms %s, proxy %s)", path.Join(in.ConfigDir, "claim.conf"), h.Claim.URL, strings.Join(h.Claim.Rooms, ","), orDefault(h.Claim.Proxy, "agent default")),
+		fmt.Sprintf("write %s (url %s, rooms %s, proxy %s)", path.Join(in.ConfigDir, "claim.conf"), h.Claim.URL, strings.Join(h.Claim.Rooms, ","), orDefault(h.Claim.Proxy.String(), "agent default")),
 		"run netdatacli reload-claiming-state",
 		"wait until the agent reports online")
 	return p
@@ -58,7 +58,7 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 		return err
 	}
 	script, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset,
-		CloudProxy: h.Claim.Proxy, AgentOwned: r.facts.Kernel == "Darwin"})
+		CloudProxy: h.Claim.Proxy.Reveal(), AgentOwned: r.facts.Kernel == "Darwin"})
 	if err != nil {
 		return err
 	}

@@ -25,12 +25,11 @@ func claimScriptArgs(h *inventory.Host, in *remote.Install, root bool, newID str
 	if c.URL != "" {
 		args = append(args, "-url="+c.URL)
 	}
-	switch c.Proxy {
-	case "", "env":
-	case "none":
+	switch {
+	case c.Proxy.IsNone():
 		args = append(args, "-noproxy")
-	default:
-		args = append(args, "-proxy="+c.Proxy)
+	case c.Proxy.IsURL():
+		args = append(args, "-proxy="+c.Proxy.Reveal())
 	}
 	if c.Insecure {
 		args = append(args, "-insecure")
@@ -58,7 +57,7 @@ func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []
 	}
 	p = append(p,
 		"write the token to "+path.Join(in.VarLibDir, "cloud.d/token")+" (mode 0600, owner "+in.RunAsUser+")",
-		"run "+in.ClaimScript+" "+strings.Join(claimScriptArgs(h, in, true, id), " "),
+		"run "+in.ClaimScript+" "+h.Claim.Proxy.Redact(strings.Join(claimScriptArgs(h, in, true, id), " ")),
 		"remove "+path.Join(in.VarLibDir, "cloud.d/token"),
 		"wait until the agent reports online")
 	return p

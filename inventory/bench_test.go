@@ -71,7 +71,7 @@ func TestBigInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := inv.Hosts[0]
-	if h.Name != "node00000.example.com" || len(h.Claim.Rooms) != 2 || h.Claim.Proxy != "env" {
+	if h.Name != "node00000.example.com" || len(h.Claim.Rooms) != 2 || h.Claim.Proxy.Reveal() != "env" {
 		t.Errorf("first host = %+v", h)
 	}
 }

@@ -100,8 +100,9 @@ type Claim struct {
 	Space string
 	// APIToken is the source of the Cloud API token (never inline).
 	APIToken SecretRef
-	// Proxy is "none", "env" or a proxy URL; empty leaves the agent's own setting.
-	Proxy    string
+	// Proxy is "none", "env" or a proxy URL; unset leaves the agent's own
+	// setting. Its credentials are a secret (see Proxy).
+	Proxy    Proxy
 	Insecure bool
 	// CAFile is a local PEM file installed on the host as cloud.d/cloud_fullchain.pem.
 	CAFile          string

@@ -490,7 +490,7 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		case sRooms:
 			host.Claim.Rooms = clip(v.list)
 		case sProxy:
-			host.Claim.Proxy = v.s
+			host.Claim.Proxy = NewProxy(v.s)
 		case sInsecure:
 			host.Claim.Insecure = v.n != 0
 		case sCAFile:

@@ -152,7 +152,7 @@ groups:
 	if h1.User != "h" || h2.User != "c" || h3.User != "d" {
 		t.Errorf("users = %s %s %s, want h c d", h1.User, h2.User, h3.User)
 	}
-	if h1.Claim.Proxy != "env" || h3.Claim.Proxy != "none" {
+	if !h1.Claim.Proxy.IsEnv() || !h3.Claim.Proxy.IsNone() {
 		t.Errorf("proxy = %s %s", h1.Claim.Proxy, h3.Claim.Proxy)
 	}
 	if h1.Port != 2222 || !strings.HasPrefix(h1.Sources["port"], "ssh_config ") {

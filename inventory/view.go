@@ -74,7 +74,7 @@ func (h *Host) View() HostView {
 		URL:                 h.Claim.URL,
 		Token:               h.Claim.Token.String(),
 		Rooms:               nz(h.Claim.Rooms),
-		Proxy:               h.Claim.Proxy,
+		Proxy:               h.Claim.Proxy.String(),
 		Insecure:            h.Claim.Insecure,
 		CAFile:              h.Claim.CAFile,
 		Method:              h.Claim.Method,

@@ -1,0 +1,101 @@
+package inventory
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Proxy values that are not URLs.
+const (
+	// ProxyNone makes the agent connect directly.
+	ProxyNone = "none"
+	// ProxyEnv makes the agent read http_proxy/https_proxy.
+	ProxyEnv = "env"
+)
+
+// Proxy is the proxy a host's agent reaches Cloud through: unset (the
+// agent's own setting), "none", "env" or a proxy URL. The user:password@ of
+// a URL is a secret: String, GoString, JSON and text encodings show it as
+// [REDACTED] (http://[REDACTED]@proxy:3128); only Reveal gives the value,
+// for the one place that sends it to the host. A Proxy made by the
+// inventory has passed ParseProxy.
+type Proxy struct{ v string }
+
+// NewProxy wraps s as it is, unchecked (tests and callers that built the
+// value themselves); the inventory uses ParseProxy.
+func NewProxy(s string) Proxy { return Proxy{v: s} }
+
+// IsZero reports whether no proxy is set (the agent keeps its own setting).
+func (p Proxy) IsZero() bool { return p.v == "" }
+
+// IsNone reports whether the proxy is "none".
+func (p Proxy) IsNone() bool { return p.v == ProxyNone }
+
+// IsEnv reports whether the proxy is "env".
+func (p Proxy) IsEnv() bool { return p.v == ProxyEnv }
+
+// IsURL reports whether the proxy is a proxy URL.
+func (p Proxy) IsURL() bool { return p.v != "" && !p.IsNone() && !p.IsEnv() }
+
+// HasCredentials reports whether the proxy URL carries user:password@.
+func (p Proxy) HasCredentials() bool {
+	_, _, ok := p.split()
+	return ok
+}
+
+// Credentials returns the user:password of the proxy URL (as written,
+// percent-encoded), empty when there is none.
+func (p Proxy) Credentials() Secret {
+	_, cred, _ := p.split()
+	return NewSecret(cred)
+}
+
+// Reveal returns the proxy with its credentials, for the one place that
+// sends it to the host.
+func (p Proxy) Reveal() string { return p.v }
+
+// String is the proxy with its credentials, if any, redacted.
+func (p Proxy) String() string {
+	scheme, _, ok := p.split()
+	if !ok {
+		return p.v
+	}
+	return scheme + "[REDACTED]@" + p.v[strings.LastIndexByte(p.v, '@')+1:]
+}
+
+// GoString is String: %#v shows no credentials either.
+func (p Proxy) GoString() string { return p.String() }
+
+// MarshalJSON writes the redacted proxy.
+func (p Proxy) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
+
+// MarshalText writes the redacted proxy.
+func (p Proxy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// Redact replaces the proxy's credentials in s, wherever a message, a
+// plan line or a host's answer repeats them.
+func (p Proxy) Redact(s string) string {
+	_, cred, ok := p.split()
+	if !ok || s == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, cred, "[REDACTED]")
+}
+
+// split returns "scheme://" and the user:password of a proxy URL with
+// credentials; ok is false when there are none.
+func (p Proxy) split() (scheme, cred string, ok bool) {
+	i := strings.Index(p.v, "://")
+	if i < 0 {
+		return "", "", false
+	}
+	rest := p.v[i+3:]
+	at := strings.LastIndexByte(rest, '@')
+	if at <= 0 {
+		return "", "", false
+	}
+	if slash := strings.IndexByte(rest, '/'); slash >= 0 && slash < at {
+		return "", "", false
+	}
+	return p.v[:i+3], rest[:at], true
+}
