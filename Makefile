@@ -18,6 +18,7 @@ FUZZ_TARGETS := \
 	./inventory:FuzzExpandRange \
 	./inventory:FuzzLimit \
 	./inventory:FuzzParseJump \
+	./inventory:FuzzV1ScriptURLProxy \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \
 	./remote:FuzzProbeConf \

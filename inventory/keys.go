@@ -65,6 +65,9 @@ const (
 	kSHA256                 // 64 hex digits
 	kSecret                 // inline secret, redacted everywhere
 	kNoInline               // a secret that must never be written inline: always an error
+	kUser                   // a login user name
+	kNodeName               // a node name (hostname override)
+	kContainer              // a Docker container name or id
 )
 
 // keyDef describes one setting key.
@@ -79,7 +82,7 @@ type keyDef struct {
 var keyTable = []keyDef{
 	{name: "address", slot: sAddress, kind: kAddress},
 	{name: "port", slot: sPort, kind: kPort},
-	{name: "user", slot: sUser, kind: kString},
+	{name: "user", slot: sUser, kind: kUser},
 	{name: "identity_files", slot: sIdentityFiles, kind: kLocalPaths},
 	{name: "jump", slot: sJump, kind: kJump},
 	{name: "known_hosts", slot: sKnownHosts, kind: kLocalPaths},
@@ -99,9 +102,9 @@ var keyTable = []keyDef{
 	{name: "insecure", slot: sInsecure, kind: kBool},
 	{name: "ca_file", slot: sCAFile, kind: kLocalPath},
 	{name: "method", slot: sMethod, kind: kEnum, enum: []string{"auto", "claim-conf", "claim-script", "kickstart", "docker"}},
-	{name: "docker_container", slot: sDockerContainer, kind: kString},
+	{name: "docker_container", slot: sDockerContainer, kind: kContainer},
 	{name: "netdata_prefix", slot: sNetdataPrefix, kind: kRemotePath},
-	{name: "hostname", slot: sHostname, kind: kString},
+	{name: "hostname", slot: sHostname, kind: kNodeName},
 	{name: "kickstart.channel", slot: sKsChannel, kind: kEnum, enum: []string{"stable", "nightly"}},
 	{name: "kickstart.static_only", slot: sKsStaticOnly, kind: kBool},
 	{name: "kickstart.native_only", slot: sKsNativeOnly, kind: kBool},

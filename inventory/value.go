@@ -3,7 +3,6 @@ package inventory
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -179,7 +178,7 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 	switch kd.kind {
 	case kNoInline:
 		return bad("an inline API token is not allowed: set api_token_file or api_token_env (default %s)", DefaultAPITokenEnv)
-	case kString, kSecret:
+	case kString, kSecret, kUser, kNodeName, kContainer:
 		s, ok := scalar()
 		if !ok {
 			return val{}, false
@@ -187,8 +186,11 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 		if strings.TrimSpace(s) == "" {
 			return bad("must not be empty")
 		}
-		if kd.kind == kString && strings.ContainsAny(s, "\n\r") {
+		if kd.kind != kSecret && strings.ContainsAny(s, "\n\r") {
 			return bad("must be a single line")
+		}
+		if err := checkWord(kd.kind, s); err != nil {
+			return bad("%v", err)
 		}
 		v.s = s
 	case kAddress:
@@ -242,8 +244,8 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 		if !ok {
 			return val{}, false
 		}
-		if !strings.HasPrefix(s, "/") {
-			return bad("must be an absolute path on the host, got %q", s)
+		if err := checkPrefixPath(s); err != nil {
+			return bad("%v", err)
 		}
 		v.s = filepath.Clean(s)
 	case kBool:
@@ -286,7 +288,7 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 		if !ok {
 			return val{}, false
 		}
-		u, err := checkURL(s, []string{"https", "http"})
+		u, err := ParseCloudURL(s)
 		if err != nil {
 			return bad("%v", err)
 		}
@@ -296,16 +298,11 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 		if !ok {
 			return val{}, false
 		}
-		ls := strings.ToLower(strings.TrimSpace(s))
-		if ls == "none" || ls == "env" {
-			v.s = ls
-			break
-		}
-		u, err := checkURL(s, []string{"http", "https", "socks5", "socks5h"})
+		p, err := ParseProxy(s)
 		if err != nil {
 			return bad("want none, env or a proxy URL: %v", err)
 		}
-		v.s = u
+		v.s = p.Reveal()
 	case kRooms:
 		items, ok := list(true)
 		if !ok {
@@ -467,24 +464,17 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func checkURL(s string, schemes []string) (string, error) {
-	s = strings.TrimSpace(s)
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("%q does not parse: %w", truncate(s, 80), err)
+// checkWord checks the single-word settings that reach a host's scripts.
+func checkWord(k kind, s string) error {
+	switch k {
+	case kUser:
+		return checkUserName(s)
+	case kNodeName:
+		return checkNodeName(s)
+	case kContainer:
+		return checkContainerName(s)
 	}
-	if !slices.Contains(schemes, strings.ToLower(u.Scheme)) {
-		return "", fmt.Errorf("%q: scheme must be %s", truncate(s, 80), strings.Join(schemes, ", "))
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("%q has no host", truncate(s, 80))
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("%q: bad port", truncate(s, 80))
-		}
-	}
-	return strings.TrimRight(s, "/"), nil
+	return nil
 }
 
 func isUUID(s string) bool {

@@ -19,9 +19,9 @@ const hostile = "-x $(touch PWN1) `touch PWN2` ; touch PWN3 && touch PWN4 | 'q' 
 
 // TestE2EHostileValues drives hostile values through the real claim path
 // against lab hosts, one host per value: each either reaches the host
-// literally (the agent is found through a prefix with that name; claim.conf
-// holds the exact value) or is refused with a clear error before the host
-// is changed; no injected command ever runs.
+// literally (the agent is found through a prefix with that name) or is
+// refused with a clear error naming where it is written, before any host is
+// contacted; no injected command ever runs.
 func TestE2EHostileValues(t *testing.T) {
 	info := startLab(t, 8)
 	h := info.Hosts
@@ -29,6 +29,11 @@ func TestE2EHostileValues(t *testing.T) {
 	// the agent is found only if the probe got the exact path.
 	evil := filepath.Join(h[0].Prefix, "evil "+strings.ReplaceAll(hostile, "/", "_"))
 	if err := os.Symlink(".", evil); err != nil {
+		t.Fatal(err)
+	}
+	// A prefix of every character a prefix may hold reaches the probe as it is.
+	odd := filepath.Join(h[7].Prefix, "odd_-.+@,=prefix")
+	if err := os.Symlink(".", odd); err != nil {
 		t.Fatal(err)
 	}
 	nonUTF8 := "p-\xff\xfe-$(touch PWN5)"
@@ -46,19 +51,21 @@ func TestE2EHostileValues(t *testing.T) {
 		cat      string
 		exit     int
 	}{
-		{name: "prefix", host: 0, prefix: evil, status: claim.StatusClaimed, exit: 0},
+		// Values that reach Netdata's own scripts, which eval or word-split
+		// them (netdata-claim.sh v1, kickstart.sh), are refused outright.
+		{name: "prefix", host: 0, prefix: evil, refusal: "netdata_prefix: ", exit: 2},
 		// Room names are looked up in the Space before any host is contacted.
 		{name: "rooms", host: 1, setting: "rooms: [" + strconv.Quote(hostile) + ", '-rf']",
 			refusal: "no room named " + strconv.Quote(hostile), exit: 2},
 		{name: "proxy", host: 2, setting: "proxy: " + strconv.Quote("http://127.0.0.1:1/"+hostile),
-			confLine: "    proxy = http://127.0.0.1:1/" + hostile, status: claim.StatusFailed, exit: 1},
-		// Room ids and no Space: nothing to look up at the (unreachable) url.
+			refusal: "proxy: want none, env or a proxy URL", exit: 2},
 		{name: "url", host: 3, noSpace: true, setting: "rooms: [" + info.Rooms[0].ID + "], url: " + strconv.Quote("https://127.0.0.1:1/"+hostile),
-			confLine: "    url = https://127.0.0.1:1/" + hostile, status: claim.StatusFailed, exit: 1},
+			refusal: "url: \"https://127.0.0.1:1/-x $(touch PWN1)", exit: 2},
 		{name: "room with a newline", host: 4, setting: "rooms: [" + strconv.Quote("r1\n[global]\n    url = https://evil.example") + "]",
 			refusal: "must be a single line", exit: 2},
 		{name: "non-UTF-8 proxy", host: 5, set: []string{"proxy=http://127.0.0.1:1/" + nonUTF8},
-			confLine: "    proxy = http://127.0.0.1:1/" + nonUTF8, status: claim.StatusFailed, exit: 1},
+			refusal: "--set: proxy: want none, env or a proxy URL", exit: 2},
+		{name: "odd but safe prefix", host: 7, prefix: odd, status: claim.StatusClaimed, exit: 0},
 		{name: "prefix with a NUL", host: 6, prefix: "/opt/a\x00b", refusal: "NUL byte", exit: 2},
 	}
 	for _, tc := range cases {
@@ -102,7 +109,11 @@ func TestE2EHostileValues(t *testing.T) {
 			}
 			conf := filepath.Join(host.Prefix, "opt", "netdata", "etc", "netdata", "claim.conf")
 			if tc.exit == 2 {
-				if !strings.Contains(r.stderr, tc.refusal) || !strings.Contains(r.stderr, "inventory.yml:") || !strings.Contains(r.stderr, "nothing was contacted") {
+				where := "inventory.yml:"
+				if tc.set != nil {
+					where = "--set: "
+				}
+				if !strings.Contains(r.stderr, tc.refusal) || !strings.Contains(r.stderr, where) || !strings.Contains(r.stderr, "nothing was contacted") {
 					t.Errorf("refusal does not say why:\n%s", r.stderr)
 				}
 				if _, err := os.Stat(conf); !os.IsNotExist(err) {
