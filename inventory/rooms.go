@@ -27,6 +27,9 @@ type CloudRoom struct {
 // else is a room name.
 func IsRoomID(s string) bool { return isUUID(s) }
 
+// IsUUID reports whether s is a UUID (8-4-4-4-12 hexadecimal digits).
+func IsUUID(s string) bool { return isUUID(s) }
+
 // NeedsRoomNames reports whether any of hosts gives a room by name.
 func NeedsRoomNames(hosts []*Host) bool {
 	for _, h := range hosts {
@@ -122,6 +125,9 @@ func matchRoom(name, space string, rooms []CloudRoom) (id, msg string) {
 	}
 	switch len(ids) {
 	case 1:
+		if !isUUID(ids[0]) {
+			return "", fmt.Sprintf("Space %s gives room %q the id %q, which is not a UUID: not used", space, truncate(name, 80), truncate(ids[0], 60))
+		}
 		return ids[0], ""
 	case 0:
 		return "", fmt.Sprintf("no room named %q in Space %s; its rooms, closest first: %s",
