@@ -34,6 +34,12 @@ func claimScriptArgs(h *inventory.Host, in *remote.Install, root bool, newID str
 	if c.Insecure {
 		args = append(args, "-insecure")
 	}
+	// The claim id is part of the url the script evals: without -id= it
+	// reads the GUID file, which the agent's user owns (netdata v1.37.1
+	// claim/netdata-claim.sh.in:171-173, 266, 330). Give it the probed GUID.
+	if newID == "" {
+		newID = in.MachineGUID
+	}
 	if newID != "" {
 		args = append(args, "-id="+newID)
 	}
@@ -79,6 +85,8 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	newID := ""
 	if reset != nil && reset.NewIdentity {
 		newID = newUUID()
+	} else if in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID) {
+		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", clip(in.MachineGUID, 60))
 	}
 	script, err := claimScriptScript(h, in, token.Reveal(), ca, reset, newID)
 	if err != nil {
