@@ -565,6 +565,16 @@ func (l *loader) parseOverrides() {
 			l.errorf("--set", 0, 0, k, "unknown key%s", didYouMean(k, settingKeyNames))
 			continue
 		}
+		// fleetclaim's own command line is readable by every user of the
+		// machine (ps, /proc/PID/cmdline): no secret may be given there.
+		switch {
+		case keyTable[ki].kind == kSecret:
+			l.errorf("--set", 0, 0, k, "a secret on the command line is visible to every user of this machine: set %s_env or %s_file instead", k, k)
+			continue
+		case keyTable[ki].kind == kProxy && NewProxy(strings.TrimSpace(value)).HasCredentials():
+			l.errorf("--set", 0, 0, k, "a secret on the command line is visible to every user of this machine: write a proxy with a user:password in the inventory (it is redacted in every output)")
+			continue
+		}
 		node := scalarNode(value, 0, 0)
 		if strings.HasPrefix(strings.TrimSpace(value), "[") {
 			if n := l.parseFlowValue(value); n != nil {
