@@ -235,6 +235,7 @@ type claimRun struct {
 	serial        []claim.BatchSize
 	hosts         []*inventory.Host
 	proof         *claim.CloudProof
+	cloud         *cloudRun
 	tokens        map[inventory.SecretRef]inventory.Secret
 	sudoPasswords map[inventory.SecretRef]inventory.Secret
 }
@@ -268,7 +269,10 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 			fmt.Fprintf(stderr, "fleetclaim %s: --fetch-claim-token and --token-file exclude each other\n", mode)
 			return nil, exitUsage, false
 		}
-		if err := cloud.fetchClaimTokens(ctx, hosts, stderr); err != nil {
+		// The token is rotated at the very end of the checks (claimRun.run):
+		// a refused run must not have invalidated everyone else's token.
+		// Until then the hosts it is for need no token of their own.
+		if err := cloud.willFetchClaimTokens(hosts); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 			return nil, exitUsage, false
 		}
@@ -297,7 +301,7 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return nil, exitUsage, false
 	}
-	return &claimRun{mode: mode, f: f, serial: serial, hosts: hosts, proof: proof, tokens: tokens, sudoPasswords: sudoPasswords}, 0, true
+	return &claimRun{mode: mode, f: f, serial: serial, hosts: hosts, proof: proof, cloud: cloud, tokens: tokens, sudoPasswords: sudoPasswords}, 0, true
 }
 
 // run claims (or plans, verifies, reclaims, reconciles) the hosts and
@@ -328,6 +332,20 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 		resultsFile = newJSONLines(rf)
 		defer resultsFile.close()
+	}
+	if f.fetchClaimToken {
+		// Every check has passed: only now is the Space's token rotated.
+		fetched, err := cr.cloud.fetchClaimTokens(ctx, hosts, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+			return exitUsage
+		}
+		for _, h := range hosts {
+			if s, ok := fetched[h]; ok {
+				cr.tokens[h.Claim.Token] = s
+				dlog.addSecret(s)
+			}
+		}
 	}
 	var hist *historyRun
 	if !f.noHistory {
@@ -550,7 +568,8 @@ func resolveTokens(hosts []*inventory.Host, needed bool) (map[inventory.SecretRe
 	}
 	for _, h := range hosts {
 		ref := h.Claim.Token
-		if _, ok := out[ref]; ok {
+		if _, ok := out[ref]; ok || ref.IsZero() {
+			// Zero: the token is fetched from the Cloud API at the start of the run.
 			continue
 		}
 		s, err := ref.Resolve(os.LookupEnv)

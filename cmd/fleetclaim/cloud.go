@@ -148,13 +148,26 @@ func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *claim.CloudProof {
 	}
 }
 
-// fetchClaimTokens rotates the claim token of every Space of the run and
-// makes the hosts of that Space use the new one. The old token stops
-// working for every other user of it: the caller asked for this explicitly.
-func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Host, stderr io.Writer) error {
+// willFetchClaimTokens checks that --fetch-claim-token can work and clears
+// the token source of the hosts that will get a fetched token, so that the
+// run's checks do not ask for one; nothing is rotated yet.
+func (cr *cloudRun) willFetchClaimTokens(hosts []*inventory.Host) error {
 	if cr == nil || len(cr.targets) == 0 {
 		return errors.New("--fetch-claim-token needs a Cloud API token (NETDATA_CLOUD_API_TOKEN, api_token_env or api_token_file)")
 	}
+	for _, h := range hosts {
+		if cr.byHost[h] != nil {
+			h.Claim.Token = inventory.SecretRef{}
+		}
+	}
+	return nil
+}
+
+// fetchClaimTokens rotates the claim token of every Space of the run and
+// makes the hosts of that Space use the new one, returned per host. The old
+// token stops working for every other user of it: the caller asked for
+// this explicitly, and calls this once every check of the run has passed.
+func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Host, stderr io.Writer) (map[*inventory.Host]inventory.Secret, error) {
 	fetched := map[*claim.CloudTarget]inventory.Secret{}
 	for _, k := range cr.order {
 		t := cr.targets[k]
@@ -162,16 +175,18 @@ func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Hos
 			"WARNING: automation, script, Docker/Helm deployment and teammate that uses it. Update them with the new token.\n", orQuoted(t.Space.Name, t.Space.ID))
 		tok, err := t.API.RotateClaimToken(ctx, t.Space.ID)
 		if err != nil {
-			return fmt.Errorf("rotating the claim token of Space %s: %w", orQuoted(t.Space.Name, t.Space.ID), err)
+			return nil, fmt.Errorf("rotating the claim token of Space %s: %w", orQuoted(t.Space.Name, t.Space.ID), err)
 		}
 		fetched[t] = tok
 	}
+	out := map[*inventory.Host]inventory.Secret{}
 	for _, h := range hosts {
 		if t := cr.byHost[h]; t != nil {
 			h.Claim.Token = inventory.SecretRef{Inline: fetched[t].Reveal()}
+			out[h] = fetched[t]
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // printCloudSummary prints how many hosts Cloud confirmed: listed in every

@@ -42,6 +42,14 @@ func newDebugLog(w io.Writer, secrets []inventory.Secret) *debugLog {
 	return d
 }
 
+// addSecret scrubs one more secret from the trace; it is called before
+// any host is started.
+func (d *debugLog) addSecret(s inventory.Secret) {
+	if v := s.Reveal(); d != nil && len(v) >= 4 {
+		d.scrub = append(d.scrub, v)
+	}
+}
+
 func (d *debugLog) logf(host, format string, args ...any) {
 	if d == nil {
 		return
