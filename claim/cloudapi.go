@@ -41,6 +41,11 @@ type CloudAPIOptions struct {
 	CAFile string
 	// Insecure skips certificate verification (the inventory's insecure).
 	Insecure bool
+	// AllowInsecure is the user's explicit acceptance (api_insecure,
+	// --api-insecure) that the API token may travel over plain http, or
+	// to a server whose certificate is not verified. Without it such a
+	// client is refused, and a redirect away from https is not followed.
+	AllowInsecure bool
 	// MaxAttempts bounds the tries of one request (429, 5xx, network
 	// errors); default 5. A request is never retried forever.
 	MaxAttempts int
@@ -83,6 +88,9 @@ func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (
 	if token.IsZero() {
 		return nil, &Error{Category: CatCloudAPIScope, Msg: "Cloud API: no API token"}
 	}
+	if err := checkTransport(u, opts); err != nil {
+		return nil, err
+	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 5
 	}
@@ -124,9 +132,50 @@ func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = tc
 		tr.MaxIdleConnsPerHost = 4
-		hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		hc = &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: redirectPolicy(opts.AllowInsecure)}
 	}
 	return &CloudAPI{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc, opts: opts}, nil
+}
+
+// ErrInsecureTransport is the sentinel of a Cloud API client refused
+// because its token would travel unprotected.
+var ErrInsecureTransport = errors.New("the API token would travel unprotected")
+
+// checkTransport refuses to send the API token (an Authorization header)
+// over plain http or without verifying the server, unless the user
+// accepted that risk by name.
+func checkTransport(u *url.URL, opts CloudAPIOptions) error {
+	if opts.AllowInsecure {
+		return nil
+	}
+	what := ""
+	switch {
+	case u.Scheme == "http":
+		what = "over plain http to " + u.Redacted()
+	case opts.Insecure:
+		what = "to " + u.Redacted() + " without verifying its certificate (insecure: yes)"
+	default:
+		return nil
+	}
+	return &Error{Category: CatCloudAPI, Err: ErrInsecureTransport,
+		Msg: "Cloud API: not sending the API token " + what + ": use an https url with a verified certificate (ca_file for a private CA), or accept the risk with api_insecure: yes (or --api-insecure)"}
+}
+
+// maxRedirects bounds the redirects the API client follows.
+const maxRedirects = 10
+
+// redirectPolicy follows redirects that stay on https (Go drops the
+// Authorization header when the host changes, not when the scheme does).
+func redirectPolicy(allowInsecure bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		if req.URL.Scheme != "https" && !allowInsecure {
+			return fmt.Errorf("%w: not following a redirect to %s", ErrInsecureTransport, req.URL.Redacted())
+		}
+		return nil
+	}
 }
 
 // String and GoString keep the token out of any printing of the client.

@@ -80,12 +80,14 @@ func (f *fakeCloud) count(key string) int {
 	return f.calls[key]
 }
 
-// testAPI returns a client whose pauses are recorded, not waited.
+// testAPI returns a client whose pauses are recorded, not waited. The fake
+// Cloud is plain http on loopback: the test accepts that risk by name.
 func testAPI(t *testing.T, url string, sleeps *[]time.Duration) *CloudAPI {
 	t.Helper()
 	var mu sync.Mutex
 	api, err := NewCloudAPI(url, inventory.NewSecret(testAPIToken), CloudAPIOptions{
-		MaxAttempts: 4, Backoff: time.Second, MaxBackoff: 3 * time.Second, MaxRetryAfter: 10 * time.Second, Rate: 1e6,
+		AllowInsecure: true,
+		MaxAttempts:   4, Backoff: time.Second, MaxBackoff: 3 * time.Second, MaxRetryAfter: 10 * time.Second, Rate: 1e6,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
 			defer mu.Unlock()

@@ -100,6 +100,10 @@ type Claim struct {
 	Space string
 	// APIToken is the source of the Cloud API token (never inline).
 	APIToken SecretRef
+	// APIInsecure accepts, by name, that the API token travels over an
+	// http url or to a server whose certificate is not verified (insecure);
+	// without it the Cloud API is not used for such a url.
+	APIInsecure bool
 	// Proxy is "none", "env" or a proxy URL; unset leaves the agent's own
 	// setting. Its credentials are a secret (see Proxy).
 	Proxy    Proxy

@@ -41,6 +41,7 @@ const (
 	sKsDisableTelemetry
 	sSpace
 	sAPIToken
+	sAPIInsecure
 	nSlots
 )
 
@@ -117,6 +118,7 @@ var keyTable = []keyDef{
 	{name: "api_token_env", slot: sAPIToken, kind: kEnvName},
 	{name: "api_token_file", slot: sAPIToken, kind: kLocalPath},
 	{name: "api_token", slot: sAPIToken, kind: kNoInline},
+	{name: "api_insecure", slot: sAPIInsecure, kind: kBool},
 }
 
 // keyIndex maps a key name to its index in keyTable. Read-only after init.
@@ -140,7 +142,7 @@ var slotNames = [nSlots]string{
 	sKsNativeOnly: "kickstart.native_only", sKsScriptFile: "kickstart.script_file",
 	sKsScriptSHA256: "kickstart.script_sha256", sKsOfflineBundle: "kickstart.offline_bundle",
 	sKsAllowReinstall: "kickstart.allow_reinstall", sKsDisableTelemetry: "kickstart.disable_telemetry",
-	sSpace: "space", sAPIToken: "api_token",
+	sSpace: "space", sAPIToken: "api_token", sAPIInsecure: "api_insecure",
 }
 
 // SettingKeys returns every setting key fleetclaim understands, in

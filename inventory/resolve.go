@@ -523,6 +523,8 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 			host.Claim.Space = v.s
 		case sAPIToken:
 			host.Claim.APIToken = secretRef(v)
+		case sAPIInsecure:
+			host.Claim.APIInsecure = v.n != 0
 		}
 	}
 	if len(host.KnownHosts) == 0 && l.home != "" {

@@ -34,6 +34,7 @@ type HostView struct {
 	Kickstart           KickstartView     `json:"kickstart"`
 	Space               string            `json:"space"`
 	APIToken            string            `json:"api_token"`
+	APIInsecure         bool              `json:"api_insecure"`
 	Sources             map[string]string `json:"sources"`
 }
 
@@ -91,9 +92,10 @@ func (h *Host) View() HostView {
 			AllowReinstall:   h.Claim.Kickstart.AllowReinstall,
 			DisableTelemetry: h.Claim.Kickstart.DisableTelemetry,
 		},
-		Space:    h.Claim.Space,
-		APIToken: h.Claim.APIToken.String(),
-		Sources:  make(map[string]string, nSlots),
+		Space:       h.Claim.Space,
+		APIToken:    h.Claim.APIToken.String(),
+		APIInsecure: h.Claim.APIInsecure,
+		Sources:     make(map[string]string, nSlots),
 	}
 	for _, name := range slotNames {
 		src, ok := h.Sources[name]
@@ -130,7 +132,7 @@ func (h *Host) Settings() []Setting {
 		sKsNativeOnly: boolString(v.Kickstart.NativeOnly), sKsScriptFile: v.Kickstart.ScriptFile,
 		sKsScriptSHA256: v.Kickstart.ScriptSHA256, sKsOfflineBundle: v.Kickstart.OfflineBundle,
 		sKsAllowReinstall: boolString(v.Kickstart.AllowReinstall), sKsDisableTelemetry: boolString(v.Kickstart.DisableTelemetry),
-		sSpace: v.Space, sAPIToken: v.APIToken,
+		sSpace: v.Space, sAPIToken: v.APIToken, sAPIInsecure: boolString(v.APIInsecure),
 	}
 	out := make([]Setting, 0, nSlots)
 	for s, name := range slotNames {

@@ -105,6 +105,7 @@ type claimFlags struct {
 	waitCloud       time.Duration
 	fixRooms        bool
 	fetchClaimToken bool
+	apiInsecure     bool
 }
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
@@ -150,6 +151,7 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 		fs.DurationVar(&f.offlineFor, "offline-for", 30*time.Minute, "reclaim nodes claimed but offline for longer than this")
 		fs.BoolVar(&f.fixRooms, "fix-rooms", false, "Cloud API: add nodes that are in the Space but missing from their group's rooms to those rooms (never removes)")
 	}
+	fs.BoolVar(&f.apiInsecure, "api-insecure", false, "send the Cloud API token even over an http url or to an unverified server (insecure: yes); same as --set api_insecure=yes")
 	switch mode {
 	case claim.ModeClaim, claim.ModeReclaim, claim.ModeReconcile:
 		fs.DurationVar(&f.waitCloud, "wait-cloud", -1, "with a Cloud API token: how long each claimed node may take to be listed and reachable in its rooms (default: --wait)")
@@ -255,6 +257,12 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	if f.tokenFile != "" {
 		for _, h := range hosts {
 			h.Claim.Token = inventory.SecretRef{File: f.tokenFile}
+		}
+	}
+	if f.apiInsecure {
+		for _, h := range hosts {
+			h.Claim.APIInsecure = true
+			h.Sources["api_insecure"] = "--api-insecure"
 		}
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile

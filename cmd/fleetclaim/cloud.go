@@ -23,13 +23,14 @@ type cloudRun struct {
 }
 
 type cloudKey struct {
-	url, space, caFile string
-	insecure           bool
-	token              inventory.SecretRef
+	url, space, caFile    string
+	insecure, apiInsecure bool
+	token                 inventory.SecretRef
 }
 
 func keyOf(h *inventory.Host) cloudKey {
-	return cloudKey{url: h.Claim.URL, space: h.Claim.Space, caFile: h.Claim.CAFile, insecure: h.Claim.Insecure, token: h.Claim.APIToken}
+	return cloudKey{url: h.Claim.URL, space: h.Claim.Space, caFile: h.Claim.CAFile, insecure: h.Claim.Insecure,
+		apiInsecure: h.Claim.APIInsecure, token: h.Claim.APIToken}
 }
 
 // apiTokenExplicit reports whether the inventory names the host's API token
@@ -113,7 +114,7 @@ func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventor
 
 // openTarget opens the API for a host's Space and lists its rooms.
 func openTarget(ctx context.Context, h *inventory.Host, tok inventory.Secret) (*claim.CloudTarget, error) {
-	api, err := claim.NewCloudAPI(h.Claim.URL, tok, claim.CloudAPIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure})
+	api, err := claim.NewCloudAPI(h.Claim.URL, tok, claim.CloudAPIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure, AllowInsecure: h.Claim.APIInsecure})
 	if err != nil {
 		return nil, err
 	}
