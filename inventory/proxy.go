@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 )
 
@@ -73,13 +74,36 @@ func (p Proxy) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
 func (p Proxy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // Redact replaces the proxy's credentials in s, wherever a message, a
-// plan line or a host's answer repeats them.
+// plan line or a host's answer repeats them: user:password as written and
+// percent-decoded, and the password alone (from 4 bytes on).
 func (p Proxy) Redact(s string) string {
-	_, cred, ok := p.split()
-	if !ok || s == "" {
-		return s
+	for _, v := range p.secrets() {
+		s = strings.ReplaceAll(s, v, "[REDACTED]")
 	}
-	return strings.ReplaceAll(s, cred, "[REDACTED]")
+	return s
+}
+
+// secrets returns the texts Redact removes, longest first.
+func (p Proxy) secrets() []string {
+	_, cred, ok := p.split()
+	if !ok {
+		return nil
+	}
+	out := []string{cred}
+	add := func(v string) {
+		if len(v) >= 4 && !contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	user, pass, _ := strings.Cut(cred, ":")
+	du, err1 := url.PathUnescape(user)
+	dp, err2 := url.PathUnescape(pass)
+	if err1 == nil && err2 == nil && pass != "" {
+		add(du + ":" + dp)
+		add(dp)
+	}
+	add(pass)
+	return out
 }
 
 // split returns "scheme://" and the user:password of a proxy URL with

@@ -37,7 +37,30 @@ func TestProxyRedacted(t *testing.T) {
 			t.Errorf("%q: credentials %v, String %q", s, q.HasCredentials(), q.String())
 		}
 	}
+	// The agent decodes %XX in the user and password: so does Redact.
+	enc := NewProxy("http://svc:p%40ss%24word@proxy.example:3128")
+	if got := enc.Redact("auth svc:p@ss$word, then p@ss$word and svc:p%40ss%24word"); strings.Contains(got, "ss$word") || strings.Contains(got, "%24word") {
+		t.Errorf("decoded credentials kept: %q", got)
+	}
 	if !NewProxy("none").IsNone() || !NewProxy("env").IsEnv() || !NewProxy("").IsZero() || NewProxy("env").IsURL() {
 		t.Error("none/env/unset misread")
+	}
+}
+
+// TestProxyCredentialsNotInDiagnostics: an inventory error that shows a
+// proxy setting (a conflict between two groups, a host given two values)
+// shows it redacted.
+func TestProxyCredentialsNotInDiagnostics(t *testing.T) {
+	for _, content := range []string{
+		"groups:\n  a: {proxy: 'http://alice:Pw-a1@p.example:1', hosts: {h1: {}}}\n  b: {proxy: 'http://bob:Pw-b2@p.example:1', hosts: {h1: {}}}\n",
+		"hosts:\n  h1: {proxy: 'http://alice:Pw-a1@p.example:1'}\ngroups:\n  g: {hosts: {h1: {proxy: 'http://bob:Pw-b2@p.example:1'}}}\n",
+	} {
+		_, err := loadString(t, "inv.yml", content, LoadOptions{})
+		if err == nil {
+			t.Fatalf("no error for\n%s", content)
+		}
+		if strings.Contains(err.Error(), "Pw-") || !strings.Contains(err.Error(), "[REDACTED]@p.example:1") {
+			t.Errorf("%v", err)
+		}
 	}
 }

@@ -50,6 +50,9 @@ func (v *val) display() string {
 	if v.key >= 0 && keyTable[v.key].kind == kSecret {
 		return "[REDACTED]"
 	}
+	if v.slot == sProxy {
+		return strconv.Quote(NewProxy(v.s).String())
+	}
 	switch {
 	case v.list != nil:
 		return "[" + strings.Join(v.list, ", ") + "]"

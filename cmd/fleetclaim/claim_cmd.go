@@ -324,6 +324,11 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	for _, s := range cr.sudoPasswords {
 		secrets = append(secrets, s)
 	}
+	for _, h := range hosts {
+		if h.Claim.Proxy.HasCredentials() {
+			secrets = append(secrets, h.Claim.Proxy.Credentials())
+		}
+	}
 	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, secrets)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
@@ -433,6 +438,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		// Called one host at a time: the record is encoded once, for the
 		// results file, the history, the jsonl output and the spool.
 		OnResult: func(i int, r claim.Result) {
+			redactProxy(&r, hosts[i].Claim.Proxy)
 			if line, err := encodeLine(r); err == nil {
 				resultsFile.write(line)
 				hist.add(r.Status, line)
@@ -565,6 +571,24 @@ func printInventoryError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintln(w, "error:", err)
+}
+
+// redactProxy removes the host's proxy credentials from every text of its
+// record: what the host answered may repeat them (the agent's claim error
+// names the proxy it tried), and records go to files, the history and the
+// terminal.
+func redactProxy(r *claim.Result, p inventory.Proxy) {
+	if !p.HasCredentials() {
+		return
+	}
+	r.Message = p.Redact(r.Message)
+	r.Remedy = p.Redact(r.Remedy)
+	for i := range r.Plan {
+		r.Plan[i] = p.Redact(r.Plan[i])
+	}
+	for i := range r.Warnings {
+		r.Warnings[i] = p.Redact(r.Warnings[i])
+	}
 }
 
 // resolveTokens reads each distinct token source once, before any host is
