@@ -254,6 +254,10 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	if !ok {
 		return nil, exitUsage, false
 	}
+	if err := f.checkAuthSources(); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+		return nil, exitUsage, false
+	}
 	if f.tokenFile != "" {
 		for _, h := range hosts {
 			h.Claim.Token = inventory.SecretRef{File: f.tokenFile}
@@ -611,6 +615,30 @@ func resolveTokens(hosts []*inventory.Host, needed bool) (map[inventory.SecretRe
 		out[ref] = s
 	}
 	return out, nil
+}
+
+// checkAuthSources checks that the password and passphrase sources named
+// on the command line are there, before the run: the dialer reads them
+// only when a host asks, which may be after --fetch-claim-token rotated.
+func (f *claimFlags) checkAuthSources() error {
+	for _, c := range []struct{ flag, path string }{{"--password-file", f.passwordFile}, {"--passphrase-file", f.passphraseFile}} {
+		if c.path == "" {
+			continue
+		}
+		b, err := os.ReadFile(c.path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.flag, err)
+		}
+		if len(b) == 0 {
+			return fmt.Errorf("%s: %s is empty", c.flag, c.path)
+		}
+	}
+	if f.passphraseEnv != "" {
+		if v, ok := os.LookupEnv(f.passphraseEnv); !ok || v == "" {
+			return fmt.Errorf("--passphrase-env: environment variable %s is not set", f.passphraseEnv)
+		}
+	}
+	return nil
 }
 
 // dialerOptions turns the auth flags into the SSH dialer's options.

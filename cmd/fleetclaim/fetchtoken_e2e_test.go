@@ -9,8 +9,9 @@ import (
 // TestE2EFetchClaimTokenRotatesLast: --fetch-claim-token rotates the Space's
 // claim token (which invalidates it for everyone else) only once every
 // check of the run has passed. A run refused for a missing identity file, a
-// missing sudo password, an unwritable results or debug file leaves the
-// lab Cloud's token as it was; plan never rotates. Then a run that passes
+// missing sudo password, an unwritable results or debug file, a missing
+// SSH password or passphrase source leaves the lab Cloud's token as it
+// was; plan never rotates. Then a run that passes
 // its checks rotates it.
 func TestE2EFetchClaimTokenRotatesLast(t *testing.T) {
 	info := startLab(t, 2)
@@ -31,6 +32,9 @@ func TestE2EFetchClaimTokenRotatesLast(t *testing.T) {
 		{"sudo password", []string{"--set", "become=sudo", "--set", "sudo_password_env=FLEETCLAIM_NO_SUCH_PASSWORD"}, "FLEETCLAIM_NO_SUCH_PASSWORD"},
 		{"results file", []string{"--results", filepath.Join(noDir, "results.jsonl")}, "results file"},
 		{"debug file", []string{"--debug-file", filepath.Join(noDir, "debug.log")}, "debug file"},
+		{"password file", []string{"--password-file", filepath.Join(noDir, "pw")}, "--password-file"},
+		{"passphrase file", []string{"--passphrase-file", filepath.Join(noDir, "pp")}, "--passphrase-file"},
+		{"passphrase env", []string{"--passphrase-env", "FLEETCLAIM_NO_SUCH_PASSPHRASE"}, "FLEETCLAIM_NO_SUCH_PASSPHRASE"},
 	} {
 		r := fleetclaim(t, nil, append(append([]string{"claim"}, base...), tc.args...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
