@@ -3,6 +3,7 @@ package inventory
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -91,7 +92,7 @@ func (p Proxy) secrets() []string {
 	}
 	out := []string{cred}
 	add := func(v string) {
-		if len(v) >= 4 && !contains(out, v) {
+		if len(v) >= 4 && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,7 +34,8 @@ var proxySchemes = []string{"http", "socks5", "socks5h"}
 // It returns the url with a lower-case scheme and no trailing '/'.
 func ParseCloudURL(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	shown := strconv.Quote(truncate(s, 80))
+	// A user:password written into the url is not repeated either.
+	shown := strconv.Quote(truncate(NewProxy(s).String(), 80))
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		return "", fmt.Errorf("%s is not a url: want https://host[:port][/path]", shown)
@@ -49,7 +51,7 @@ func ParseCloudURL(s string) (string, error) {
 	if strings.IndexByte(hostport, '@') >= 0 {
 		return "", fmt.Errorf("%s: a Cloud url carries no user:password", shown)
 	}
-	if err := checkHostPort(hostport, false); err != nil {
+	if err := checkHostPort(hostport); err != nil {
 		return "", fmt.Errorf("%s: %w", shown, err)
 	}
 	if err := checkURLPath(path); err != nil {
@@ -78,7 +80,7 @@ func ParseProxy(s string) (Proxy, error) {
 	switch {
 	case scheme == "https":
 		return Proxy{}, fmt.Errorf("%s: the agent does not support https:// proxies (it knows http, socks5 and socks5h; netdata src/aclk/aclk_proxy.c): use http://", shown)
-	case !contains(proxySchemes, scheme):
+	case !slices.Contains(proxySchemes, scheme):
 		return Proxy{}, fmt.Errorf("%s: scheme must be http, socks5 or socks5h", shown)
 	}
 	rest = strings.TrimSuffix(rest, "/")
@@ -92,23 +94,14 @@ func ParseProxy(s string) (Proxy, error) {
 	if strings.IndexByte(hostport, '/') >= 0 {
 		return Proxy{}, fmt.Errorf("%s: a proxy URL has no path", shown)
 	}
-	if err := checkHostPort(hostport, true); err != nil {
+	if err := checkHostPort(hostport); err != nil {
 		return Proxy{}, fmt.Errorf("%s: %w", shown, err)
 	}
 	return NewProxy(scheme + "://" + rest), nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // checkHostPort checks "host", "host:port", "[v6]" or "[v6]:port" of a url.
-func checkHostPort(hp string, proxy bool) error {
+func checkHostPort(hp string) error {
 	if hp == "" {
 		return errors.New("no host")
 	}
