@@ -2,12 +2,14 @@ package inventory
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -118,9 +120,12 @@ func newV1Harness(tb testing.TB) *v1Harness {
 			tb.Fatal(err)
 		}
 	}
+	// The recorder also keeps the request body (curl -d @FILE, wget
+	// --body-file=FILE): the script removes the file afterwards.
 	recorder := `#!/bin/sh
 echo x >> "$FLEETCLAIM_RUNS"
 { printf 'http_proxy=%s\n' "${http_proxy-<unset>}"; for a in "$@"; do printf '%s\n' "$a"; done; } > "$FLEETCLAIM_REC"
+for a in "$@"; do case $a in @*) cat "${a#@}" > "$FLEETCLAIM_REC.body";; --body-file=*) cat "${a#--body-file=}" > "$FLEETCLAIM_REC.body";; esac; done
 `
 	for _, tool := range []string{"curl", "wget"} {
 		d := filepath.Join(dir, "rec-"+tool)
@@ -153,17 +158,18 @@ type v1Run struct {
 	httpProxy string   // its http_proxy
 	runs      int      // how many times a recorder ran
 	sentinel  string   // the commands not found, if any
+	body      string   // the request body the script built
 	output    string
 }
 
 // run runs the script with -url= and -proxy= (each when not empty) the way
 // fleetclaim passes them: each one argument, no shell in between.
-func (h *v1Harness) run(tb testing.TB, tool, url, proxy string) v1Run {
+func (h *v1Harness) run(tb testing.TB, tool, url, proxy string, extra ...string) v1Run {
 	tb.Helper()
 	rec := filepath.Join(h.dir, "rec")
 	runs := filepath.Join(h.dir, "runs")
 	sentinel := filepath.Join(h.dir, "SENTINEL")
-	for _, f := range []string{rec, runs, sentinel} {
+	for _, f := range []string{rec, rec + ".body", runs, sentinel} {
 		os.Remove(f)
 	}
 	args := []string{h.script, "-id=" + v1ClaimID, "-rooms=" + v1ClaimID, "-noreload", "-user=" + h.user}
@@ -173,6 +179,7 @@ func (h *v1Harness) run(tb testing.TB, tool, url, proxy string) v1Run {
 	if proxy != "" {
 		args = append(args, "-proxy="+proxy)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(h.bash, args...)
 	cmd.Dir = h.dir
 	cmd.Env = append([]string{"PATH=" + h.path[tool], "FLEETCLAIM_REC=" + rec, "FLEETCLAIM_RUNS=" + runs}, h.env...)
@@ -186,6 +193,9 @@ func (h *v1Harness) run(tb testing.TB, tool, url, proxy string) v1Run {
 	}
 	if b, err := os.ReadFile(sentinel); err == nil {
 		r.sentinel = string(b)
+	}
+	if b, err := os.ReadFile(rec + ".body"); err == nil {
+		r.body = string(b)
 	}
 	if b, err := os.ReadFile(rec); err == nil {
 		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
@@ -367,4 +377,39 @@ func FuzzV1ScriptURLProxy(f *testing.F) {
 			t.Fatalf("url %q, proxy %q accepted, and the real netdata-claim.sh interprets them: %v", url, proxy, err)
 		}
 	})
+}
+
+// TestV1ScriptHostnameJSON: the v1 script writes -hostname= into its JSON
+// request unescaped (v1.37.1 claim/netdata-claim.sh.in:272-283). Every
+// hostname of a hostile corpus that the inventory accepts yields, from the
+// real script, a request that parses with exactly that hostname, no other
+// key changed, and no command run.
+func TestV1ScriptHostnameJSON(t *testing.T) {
+	h := newV1Harness(t)
+	accepted := 0
+	for _, v := range []string{`web"01`, `web\01`, "web$(id)", "web`id`", `x", "token": "stolen`, "web 01", "web\t01", "-web",
+		"web-01.prod_eu", "db.example.com", "node_7"} {
+		inv, err := loadString(t, "inv.yml", "hosts:\n  h1:\n    hostname: "+strconv.Quote(v)+"\n", LoadOptions{SSHConfig: "none"})
+		if err != nil {
+			continue
+		}
+		accepted++
+		got := inv.Hosts[0].Claim.Hostname
+		r := h.run(t, "curl", "https://cloud.example", "", "-hostname="+got)
+		var req struct {
+			Node struct {
+				ID       string `json:"id"`
+				Hostname string `json:"hostname"`
+			} `json:"node"`
+			Token string   `json:"token"`
+			Rooms []string `json:"rooms"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &req); err != nil || req.Node.Hostname != got || req.Node.ID != v1ClaimID ||
+			len(req.Rooms) != 1 || req.Rooms[0] != v1ClaimID || r.sentinel != "" || r.runs != 1 {
+			t.Errorf("hostname %q accepted, and the real script's request is %v %+v (sentinel %q):\n%s", v, err, req, r.sentinel, r.body)
+		}
+	}
+	if accepted != 3 {
+		t.Errorf("%d hostnames accepted, want the 3 plain ones", accepted)
+	}
 }
