@@ -63,7 +63,8 @@ wait "$child"; rc=$?
 child=''
 out=''
 while IFS= read -r l || [ -n "$l" ]; do out="$out$l$nl"; done < "$tdir/out"
-out=${out%"$nl"}
+# As a command substitution would: without the trailing newlines.
+while :; do case $out in *"$nl") out=${out%"$nl"} ;; *) break ;; esac; done
 rm -f "$tok" && [ ! -e "$tok" ] && echo token-removed=1
 tok=''
 echo "claim-rc=$rc"

@@ -5,7 +5,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/remote"
 )
 
 // testShells are the shells every claim script is tested in, as argv
@@ -86,5 +90,205 @@ func TestScriptsLint(t *testing.T) {
 		if out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput(); err != nil {
 			t.Errorf("shellcheck of %s as sent: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// scriptLayout is an agent's directories under a temporary root, for the
+// scripts run on their own: config dir, var lib dir (with a machine GUID)
+// and a bin dir.
+type scriptLayout struct{ root, conf, lib, bin string }
+
+func newLayout(t *testing.T) scriptLayout {
+	t.Helper()
+	root := t.TempDir()
+	l := scriptLayout{root, filepath.Join(root, "etc"), filepath.Join(root, "lib"), filepath.Join(root, "bin")}
+	for _, d := range []string{l.conf, filepath.Join(l.lib, "registry"), l.bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(l.lib, "registry/netdata.public.unique.id"), "0f6a3c55-7c1e-4f0e-9d55-0c4f5d2d9e11\n", 0o644)
+	return l
+}
+
+func (l scriptLayout) install(runAs string) *remote.Install {
+	return &remote.Install{ConfigDir: l.conf, VarLibDir: l.lib, RunAsUser: runAs,
+		CLI: filepath.Join(l.bin, "netdatacli"), ClaimScript: filepath.Join(l.bin, "netdata-claim.sh")}
+}
+
+// leftovers fails when a temporary file or directory of the script is
+// left in the config dir or cloud.d.
+func (l scriptLayout) leftovers(t *testing.T) {
+	t.Helper()
+	for _, d := range []string{l.conf, filepath.Join(l.lib, "cloud.d")} {
+		if left, _ := filepath.Glob(filepath.Join(d, ".*")); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	}
+}
+
+// recordingClaimV1 is a netdata-claim.sh that records the token file's mode
+// and content, its arguments and its https_proxy, then claims.
+const recordingClaimV1 = `#!/bin/sh
+d=$(dirname "$0")
+lib="$d/../lib"
+stat -c '%a' "$lib/cloud.d/token" > "$d/token-mode"
+cat "$lib/cloud.d/token" > "$d/token-seen"
+printf '%s\n' "$@" > "$d/args"
+printf '%s' "${https_proxy:-}" > "$d/env-proxy"
+echo 22222222-3333-4444-8555-666666666666 > "$lib/cloud.d/claimed_id"
+rm -f "$lib/cloud.d/token"
+echo "Node was successfully claimed."
+echo "line two"
+`
+
+// TestClaimScriptShells runs claimscript.sh, as fleetclaim sends it, in
+// dash, bash and busybox on a temporary layout: the token is in
+// cloud.d/token (0600) only while netdata-claim.sh runs, never in its
+// arguments, a proxy with credentials is in its environment, the CA chain
+// is installed, and nothing is left behind.
+func TestClaimScriptShells(t *testing.T) {
+	ca := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			write(t, filepath.Join(l.bin, "netdata-claim.sh"), recordingClaimV1, 0o755)
+			h := testHost("", "")
+			h.Claim.Proxy = credProxy
+			script, args, err := buildClaimScript(h, l.install("root"), "s3cret-token", ca, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runIn(t, argv, script, nil, args...)
+			kv := parseKV(out)
+			if kv["claim-rc"] != "0" || kv["token-removed"] != "1" || kv["claimed-id"] != "22222222-3333-4444-8555-666666666666" || kv["ca"] != "written" {
+				t.Fatalf("printed %q", out)
+			}
+			if got := outLines(out, "claim-out="); strings.Join(got, "|") != "Node was successfully claimed.|line two" {
+				t.Errorf("claim-out %q", got)
+			}
+			read := func(n string) string { b, _ := os.ReadFile(filepath.Join(l.bin, n)); return string(b) }
+			if read("token-mode") != "600\n" || read("token-seen") != "s3cret-token\n" {
+				t.Errorf("token file was %q with %q", read("token-mode"), read("token-seen"))
+			}
+			if a := read("args"); strings.Contains(a, "s3cret") || strings.Contains(a, "pr0xy") || !strings.Contains(a, "-rooms=") {
+				t.Errorf("arguments %q", a)
+			}
+			if read("env-proxy") != credProxy {
+				t.Errorf("https_proxy %q", read("env-proxy"))
+			}
+			if b, _ := os.ReadFile(filepath.Join(l.lib, "cloud.d/cloud_fullchain.pem")); string(b) != string(ca) {
+				t.Errorf("chain %q", b)
+			}
+			if _, err := os.Lstat(filepath.Join(l.lib, "cloud.d/token")); !os.IsNotExist(err) {
+				t.Errorf("token left: %v", err)
+			}
+			l.leftovers(t)
+		})
+	}
+}
+
+// TestClaimScriptSignalRemovesToken: claimscript.sh cut off by a signal to
+// its process group (what sshd does with the session's signal) while
+// netdata-claim.sh hangs removes cloud.d/token and its temporary directory,
+// in dash, bash and busybox.
+func TestClaimScriptSignalRemovesToken(t *testing.T) {
+	for name, argv := range testShells(t) {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT} {
+			t.Run(name+"/"+sig.String(), func(t *testing.T) {
+				l := newLayout(t)
+				write(t, filepath.Join(l.bin, "netdata-claim.sh"), "#!/bin/sh\n: > \"$(dirname \"$0\")/started\"\nread -r _ < \"$(dirname \"$0\")/fifo\"\n", 0o755)
+				fifo := filepath.Join(l.bin, "fifo")
+				if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+						f.Close()
+					}
+				})
+				script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command(argv[0], append(append(argv[1:], "-s", "--"), args...)...)
+				cmd.Stdin = strings.NewReader(script)
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				waitFor(t, filepath.Join(l.bin, "started"))
+				if _, err := os.Stat(filepath.Join(l.lib, "cloud.d/token")); err != nil {
+					t.Fatalf("no token while the claim runs: %v", err)
+				}
+				syscall.Kill(-cmd.Process.Pid, sig)
+				select {
+				case <-done:
+				case <-time.After(20 * time.Second):
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					t.Fatal("the script did not end after the signal")
+				}
+				if _, err := os.Lstat(filepath.Join(l.lib, "cloud.d/token")); !os.IsNotExist(err) {
+					t.Errorf("cloud.d/token left after %v: %v", sig, err)
+				}
+				l.leftovers(t)
+			})
+		}
+	}
+}
+
+// fakeReloadCLI is a netdatacli that answers reload-claiming-state.
+const fakeReloadCLI = `#!/bin/sh
+echo "Netdata Agent is claimed to Netdata Cloud and is currently online."
+`
+
+// TestClaimConfShells runs claimconf.sh, as fleetclaim sends it, in dash,
+// bash and busybox on a temporary layout, with a reset and a new identity:
+// the agent is stopped and started, cloud.d and the GUID removed, claim.conf
+// written 0640, the chain installed, netdata.conf given the proxy, and the
+// agent's answer reported.
+func TestClaimConfShells(t *testing.T) {
+	ca := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----")
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			write(t, filepath.Join(l.bin, "netdatacli"), fakeReloadCLI, 0o755)
+			os.MkdirAll(filepath.Join(l.lib, "cloud.d"), 0o770)
+			write(t, filepath.Join(l.lib, "cloud.d/claimed_id"), "old\n", 0o644)
+			svc := filepath.Join(l.root, "service.log")
+			reset := &resetPlan{Stop: "echo stop >> " + svc, Start: "echo start >> " + svc, NewIdentity: true}
+			conf := "[global]\n    token = s3cret\n"
+			script, args, err := buildClaimConfScript(claimConfSpec{In: l.install("root"), Conf: conf, CA: ca, Reset: reset, CloudProxy: "http://proxy.example:3128"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runIn(t, argv, script, nil, args...)
+			kv := parseKV(out)
+			if kv["reset"] != "1" || kv["stop-rc"] != "0" || kv["ca"] != "written" || kv["written"] != "1" || kv["cloud-proxy"] != "1" || kv["reload-rc"] != "0" ||
+				kv["reload-out"] != "Netdata Agent is claimed to Netdata Cloud and is currently online." {
+				t.Fatalf("printed %q", out)
+			}
+			if b, _ := os.ReadFile(svc); string(b) != "stop\nstart\n" {
+				t.Errorf("service log %q", b)
+			}
+			for _, gone := range []string{"cloud.d/claimed_id", "registry/netdata.public.unique.id"} {
+				if _, err := os.Stat(filepath.Join(l.lib, gone)); !os.IsNotExist(err) {
+					t.Errorf("%s not removed: %v", gone, err)
+				}
+			}
+			st, err := os.Stat(filepath.Join(l.conf, "claim.conf"))
+			if b, _ := os.ReadFile(filepath.Join(l.conf, "claim.conf")); err != nil || string(b) != conf || st.Mode().Perm() != 0o640 {
+				t.Errorf("claim.conf %v %q %v", st, b, err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(l.lib, "cloud.d/cloud_fullchain.pem")); string(b) != string(ca)+"\n" {
+				t.Errorf("chain %q", b)
+			}
+			if b, _ := os.ReadFile(filepath.Join(l.conf, "netdata.conf")); string(b) != "\n[cloud]\n    proxy = http://proxy.example:3128\n" {
+				t.Errorf("netdata.conf %q", b)
+			}
+			l.leftovers(t)
+		})
 	}
 }
