@@ -48,6 +48,7 @@ make_tdir "$conf" "$cloudd"
 printf '%s\n' "$FC_TOKEN" > "$tdir/token" || fail write-token
 tok="$cloudd/token"
 put_file "$tdir/token" "$tok" "$owner" write-token
+rmdir "$tdir" && tdir=''
 
 if [ -n "$FC_PROXY" ]; then
   https_proxy=$FC_PROXY http_proxy=$FC_PROXY
@@ -55,16 +56,17 @@ if [ -n "$FC_PROXY" ]; then
   unset no_proxy NO_PROXY
 fi
 if [ "$root" = yes ] && [ -n "$userarg" ]; then set -- "$@" "$userarg"; fi
-# In the background, so that a signal ends the wait and the trap runs at
-# once, not when the claim script is done.
-"$script" "$@" > "$tdir/out" 2>&1 < /dev/null &
-child=$!
-wait "$child"; rc=$?
-child=''
-out=''
-while IFS= read -r l || [ -n "$l" ]; do out="$out$l$nl"; done < "$tdir/out"
-# As a command substitution would: without the trailing newlines.
-while :; do case $out in *"$nl") out=${out%"$nl"} ;; *) break ;; esac; done
+# In the background of a command substitution that traps the signals too,
+# so that a signal ends the wait at once (not when netdata-claim.sh is done)
+# and the script's own trap runs next. Its stderr is let go, so that it
+# keeps none of the session's streams open should the shell be killed.
+out=$(
+  exec 2>/dev/null
+  trap 'kill "$c"; exit 143' HUP INT TERM
+  "$script" "$@" 2>&1 < /dev/null &
+  c=$!
+  wait "$c"
+); rc=$?
 rm -f "$tok" && [ ! -e "$tok" ] && echo token-removed=1
 tok=''
 echo "claim-rc=$rc"

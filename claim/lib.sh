@@ -26,13 +26,12 @@ umask 077
 trap '' XFSZ
 nl='
 '
-tdir='' tok='' tmp='' nctmp='' child=''
+tdir='' tok='' tmp='' nctmp=''
 
 # cleanup removes what the script made and must not leave behind: its
 # temporary files and directory, and cloud.d/token. It may run twice (a
 # failure, then the EXIT trap).
 cleanup() {
-  if [ -n "$child" ]; then kill "$child" 2>/dev/null; child=''; fi
   if [ -n "$tmp" ]; then rm -f "$tmp"; tmp=''; fi
   if [ -n "$nctmp" ]; then rm -f "$nctmp"; nctmp=''; fi
   if [ -n "$tok" ]; then rm -f "$tok" && echo token-removed=1; tok=''; fi
@@ -126,6 +125,7 @@ write_ca() {
   printf '%s' "$FC_CA" > "$tdir/cloud_fullchain.pem" || fail write-ca
   umask 077
   put_file "$tdir/cloud_fullchain.pem" "$f" "$3" write-ca
+  rmdir "$tdir" && tdir=''
   echo ca=written
 }
 
