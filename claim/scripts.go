@@ -24,6 +24,9 @@ var claimScriptScript string
 //go:embed tokencleanup.sh
 var tokenCleanupScript string
 
+//go:embed kickstart.sh
+var kickstartScript string
+
 // scriptInput is a named input of a host script: a shell variable set
 // ahead of the script's text. The text travels on the session's stdin, so
 // a secret input is never on a command line (positional parameters may be:

@@ -1,6 +1,8 @@
 package claim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,5 +292,79 @@ func TestClaimConfShells(t *testing.T) {
 			}
 			l.leftovers(t)
 		})
+	}
+}
+
+// TestKickstartScriptShells runs kickstart.sh in dash, bash and busybox on
+// a temporary directory: a pushed script, a pushed bundle, and a fetched
+// script (a curl stand-in) with its sha256 right and wrong, and with no
+// curl or wget at all. The installer's output reaches the log lines, its
+// arguments it, and a failed fetch or pin is reported, not run.
+func TestKickstartScriptShells(t *testing.T) {
+	installer := "#!/bin/sh\necho \"installing with $*\"\necho second line\nexit 3\n"
+	sum := sha256.Sum256([]byte(installer))
+	pin := hex.EncodeToString(sum[:])
+	// A bin dir whose curl "downloads" the installer; no wget.
+	tools := t.TempDir()
+	write(t, filepath.Join(tools, "curl"), "#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -o) printf '%s' '"+strings.ReplaceAll(installer, "'", `'\''`)+"' > \"$2\"; shift ;; esac; shift; done\n", 0o755)
+	for _, tool := range []string{"sha256sum", "tail", "sh", "cat", "dirname"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skip(tool)
+		}
+		os.Symlink(p, filepath.Join(tools, tool))
+	}
+	noFetcher := t.TempDir()
+	for _, tool := range []string{"sha256sum", "tail", "sh"} {
+		p, _ := exec.LookPath(tool)
+		os.Symlink(p, filepath.Join(noFetcher, tool))
+	}
+	failing := t.TempDir()
+	write(t, filepath.Join(failing, "curl"), "#!/bin/sh\necho 'curl: (6) Could not resolve host' >&2\nexit 6\n", 0o755)
+	for _, tool := range []string{"sha256sum", "tail", "sh"} {
+		p, _ := exec.LookPath(tool)
+		os.Symlink(p, filepath.Join(failing, tool))
+	}
+	cases := []struct {
+		name, how, want, path string
+		push                  map[string]string
+		err                   string
+	}{
+		{"pushed script", "file", "", "", map[string]string{"kickstart.sh": installer}, ""},
+		{"pushed bundle", "bundle", "", "", map[string]string{"install.sh": installer}, ""},
+		{"fetched, pinned", "fetch", pin, tools, nil, ""},
+		{"fetched, unpinned", "fetch", "", tools, nil, ""},
+		{"fetched, wrong pin", "fetch", strings.Repeat("0", 64), tools, nil, "sha256"},
+		{"no curl or wget", "fetch", "", noFetcher, nil, "no-fetcher"},
+		{"the download fails", "fetch", "", failing, nil, "fetch"},
+	}
+	for name, argv := range testShells(t) {
+		for _, c := range cases {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				dir := t.TempDir()
+				for f, body := range c.push {
+					write(t, filepath.Join(dir, f), body, 0o755)
+				}
+				var env []string
+				if c.path != "" {
+					env = []string{"PATH=" + c.path}
+				}
+				// The shell by its full path: PATH may not hold it.
+				full, _ := exec.LookPath(argv[0])
+				argv := append([]string{full}, argv[1:]...)
+				out := runIn(t, argv, kickstartScript, env, dir, c.how, "https://get.example/kickstart.sh", c.want, "--non-interactive", "--install-prefix", "/opt x")
+				kv := parseKV(out)
+				if c.err != "" {
+					if kv["fleetclaim-error"] != c.err || kv["kickstart-rc"] != "" {
+						t.Fatalf("printed %q, want fleetclaim-error=%s", out, c.err)
+					}
+					return
+				}
+				logs := strings.Join(outLines(out, "log="), "|")
+				if kv["kickstart-rc"] != "3" || kv["fleetclaim-error"] != "" || logs != "installing with --non-interactive --install-prefix /opt x|second line" {
+					t.Fatalf("printed %q", out)
+				}
+			})
+		}
 	}
 }
