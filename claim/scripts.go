@@ -27,6 +27,16 @@ var tokenCleanupScript string
 //go:embed kickstart.sh
 var kickstartScript string
 
+// The docker method's scripts run inside the container with `docker exec
+// -i CONTAINER sh -c SCRIPT sh ARGS`, after lib.sh, the file they write on
+// stdin.
+
+//go:embed docker-ca.sh
+var dockerCAScript string
+
+//go:embed docker-claimconf.sh
+var dockerClaimConfScript string
+
 // scriptInput is a named input of a host script: a shell variable set
 // ahead of the script's text. The text travels on the session's stdin, so
 // a secret input is never on a command line (positional parameters may be:

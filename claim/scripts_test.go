@@ -81,6 +81,13 @@ func TestScriptsLint(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
+	for name, body := range map[string]string{"docker-ca": dockerCAScript, "docker-claimconf": dockerClaimConfScript} {
+		p := filepath.Join(dir, name+".sh")
+		write(t, p, libScript+body, 0o644)
+		if out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput(); err != nil {
+			t.Errorf("shellcheck of %s as sent: %v\n%s", name, err, out)
+		}
+	}
 	for name, body := range map[string]string{"claimconf": claimConfScript, "claimscript": claimScriptScript} {
 		in := append(caInputs([]byte("x")), scriptInput{"FC_TOKEN", "t"}, scriptInput{"FC_PROXY", ""})
 		if name == "claimconf" {
@@ -366,5 +373,60 @@ func TestKickstartScriptShells(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// runDockerScript runs a docker-method script as `docker exec -i` does,
+// `sh -c SCRIPT sh ARGS` with the file on stdin, in the shell argv.
+func runDockerScript(t *testing.T, argv []string, body, stdin string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(argv[0], append(append(argv[1:], "-c", libScript+body, "sh"), args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", argv, err, out)
+	}
+	return out
+}
+
+// TestDockerScriptsShells runs docker-ca.sh and docker-claimconf.sh in
+// dash, bash and busybox as docker exec would inside the container: the
+// chain is installed 0644 (and a linked cloud.d refused), claim.conf is
+// written 0640 from stdin and the agent's answer reported.
+func TestDockerScriptsShells(t *testing.T) {
+	ca := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			cloudD := filepath.Join(l.lib, "cloud.d")
+			kv := parseKV(runDockerScript(t, argv, dockerCAScript, ca, cloudD, l.conf, "root"))
+			st, err := os.Stat(filepath.Join(cloudD, "cloud_fullchain.pem"))
+			if b, _ := os.ReadFile(filepath.Join(cloudD, "cloud_fullchain.pem")); kv["written"] != "1" || err != nil || string(b) != ca || st.Mode().Perm() != 0o644 {
+				t.Fatalf("chain: %v %v %q (%v)", kv, st, b, err)
+			}
+			write(t, filepath.Join(l.bin, "netdatacli"), fakeReloadCLI, 0o755)
+			conf := "[global]\n    token = s3cret\n"
+			out := runDockerScript(t, argv, dockerClaimConfScript, conf, l.conf, filepath.Join(l.bin, "netdatacli"), "root")
+			kv = parseKV(out)
+			if kv["written"] != "1" || kv["reload-rc"] != "0" || kv["reload-out"] != "Netdata Agent is claimed to Netdata Cloud and is currently online." {
+				t.Fatalf("printed %q", out)
+			}
+			st, err = os.Stat(filepath.Join(l.conf, "claim.conf"))
+			if b, _ := os.ReadFile(filepath.Join(l.conf, "claim.conf")); err != nil || string(b) != conf || st.Mode().Perm() != 0o640 {
+				t.Fatalf("claim.conf %v %q %v", st, b, err)
+			}
+			l.leftovers(t)
+			// cloud.d a link: refused by name, nothing written through it.
+			other := t.TempDir()
+			os.RemoveAll(cloudD)
+			os.Symlink(other, cloudD)
+			kv = parseKV(runDockerScript(t, argv, dockerCAScript, ca, cloudD, l.conf, "root"))
+			if kv["fleetclaim-error"] != "unsafe-path" || kv["fleetclaim-path"] != cloudD || kv["written"] != "" {
+				t.Fatalf("linked cloud.d: %v", kv)
+			}
+			if ents, _ := os.ReadDir(other); len(ents) != 0 {
+				t.Fatalf("written through the link: %v", ents)
+			}
+		})
 	}
 }
