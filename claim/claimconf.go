@@ -228,7 +228,7 @@ func buildClaimConfScript(sp claimConfSpec) (string, []string, error) {
 	if err := checkINIValue("proxy", sp.CloudProxy); err != nil {
 		return "", nil, err
 	}
-	script, err := hostScript(claimConfScript, append(caInputs(sp.CA), scriptInput{"FC_CONF", sp.Conf})...)
+	script, err := hostScript(claimConfCode, append(caInputs(sp.CA), scriptInput{"FC_CONF", sp.Conf})...)
 	if err != nil {
 		return "", nil, err
 	}

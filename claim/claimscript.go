@@ -200,7 +200,7 @@ func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []
 	if hasCredentials(h.Claim.Proxy) {
 		proxy = h.Claim.Proxy
 	}
-	script, err := hostScript(claimScriptScript, append(caInputs(ca), scriptInput{"FC_TOKEN", token}, scriptInput{"FC_PROXY", proxy})...)
+	script, err := hostScript(claimScriptCode, append(caInputs(ca), scriptInput{"FC_TOKEN", token}, scriptInput{"FC_PROXY", proxy})...)
 	if err != nil {
 		return "", nil, err
 	}

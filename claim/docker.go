@@ -140,7 +140,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	}
 	if len(ca) > 0 {
 		// The CA chain goes into the container's cloud.d, content on stdin.
-		cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libScript+dockerCAScript, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.ConfigDir, inst.RunAsUser)
+		cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerCAScript, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.ConfigDir, inst.RunAsUser)
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 			return err
 		}
 	}
-	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libScript+dockerClaimConfScript, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
+	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerClaimConfScript, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
 	if err != nil {
 		return err
 	}

@@ -44,10 +44,19 @@ var dockerClaimConfScript string
 // own).
 type scriptInput struct{ name, value string }
 
-// hostScript is lib.sh and body, preceded by the inputs, each quoted.
+// The host scripts as sent: without their comment lines, half of their
+// bytes, sent to every host.
+var (
+	libCode         = code(libScript)
+	claimConfCode   = code(claimConfScript)
+	claimScriptCode = code(claimScriptScript)
+)
+
+// hostScript is lib.sh (as sent) and body, preceded by the inputs, each
+// quoted.
 func hostScript(body string, in ...scriptInput) (string, error) {
 	var b strings.Builder
-	b.Grow(len(libScript) + len(body) + 256)
+	b.Grow(len(libCode) + len(body) + 256)
 	q := &remote.Quoter{}
 	for _, i := range in {
 		b.WriteString(i.name + "=" + q.Q(i.value) + "\n")
@@ -55,9 +64,25 @@ func hostScript(body string, in ...scriptInput) (string, error) {
 	if q.Err != nil {
 		return "", &Error{Category: remote.CatInvalidValue, Msg: "a value for the claim script", Err: q.Err}
 	}
-	b.WriteString(libScript)
+	b.WriteString(libCode)
 	b.WriteString(body)
 	return b.String(), nil
+}
+
+// code is script without its comment lines (a line whose first non-blank
+// character is #). No script of fleetclaim has such a line inside a quoted
+// string or a here-document; the tests run what this returns.
+func code(script string) string {
+	var b strings.Builder
+	for script != "" {
+		line, rest, _ := strings.Cut(script, "\n")
+		if t := strings.TrimLeft(line, " \t"); !strings.HasPrefix(t, "#") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+		script = rest
+	}
+	return b.String()
 }
 
 // caInputs are the CA chain's inputs: the chain ending in a newline (as a

@@ -83,12 +83,12 @@ func TestScriptsLint(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{"docker-ca": dockerCAScript, "docker-claimconf": dockerClaimConfScript} {
 		p := filepath.Join(dir, name+".sh")
-		write(t, p, libScript+body, 0o644)
+		write(t, p, libCode+body, 0o644)
 		if out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput(); err != nil {
 			t.Errorf("shellcheck of %s as sent: %v\n%s", name, err, out)
 		}
 	}
-	for name, body := range map[string]string{"claimconf": claimConfScript, "claimscript": claimScriptScript} {
+	for name, body := range map[string]string{"claimconf": claimConfCode, "claimscript": claimScriptCode} {
 		in := append(caInputs([]byte("x")), scriptInput{"FC_TOKEN", "t"}, scriptInput{"FC_PROXY", ""})
 		if name == "claimconf" {
 			in = append(caInputs([]byte("x")), scriptInput{"FC_CONF", "c"})
@@ -380,7 +380,7 @@ func TestKickstartScriptShells(t *testing.T) {
 // `sh -c SCRIPT sh ARGS` with the file on stdin, in the shell argv.
 func runDockerScript(t *testing.T, argv []string, body, stdin string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(argv[0], append(append(argv[1:], "-c", libScript+body, "sh"), args...)...)
+	cmd := exec.Command(argv[0], append(append(argv[1:], "-c", libCode+body, "sh"), args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
