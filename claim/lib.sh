@@ -82,15 +82,16 @@ make_cloudd() {
   return 0
 }
 
-# make_tdir BASE: the script's temporary directory, made once. Root makes
-# it under BASE (the config dir, which only root writes; /tmp when there is
-# none); a user that is not root makes it in its own cloud.d ($2).
+# make_tdir BASE CLOUDD: the script's temporary directory, made once. Root
+# makes it under BASE (the config dir, which only root writes), or /tmp
+# when BASE is missing or read-only; a user that is not root makes it in
+# its own CLOUDD.
 make_tdir() {
   [ -n "$tdir" ] && return 0
   b=$1
   [ "$root" = yes ] || b=$2
-  [ -d "$b" ] || b=${TMPDIR:-/tmp}
-  tdir=$(mktemp -d "$b/.fleetclaim.XXXXXX") || { tdir=''; fail write-tmp; }
+  tdir=$(mktemp -d "$b/.fleetclaim.XXXXXX" 2>/dev/null) ||
+    tdir=$(mktemp -d /tmp/.fleetclaim.XXXXXX) || { tdir=''; fail write-tmp; }
 }
 
 # put_file TMP DEST OWNER KEY: give TMP its owner (when root and OWNER

@@ -430,3 +430,27 @@ func TestDockerScriptsShells(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimScriptWithoutConfigDir: a v1 agent found by its binary alone
+// (no config dir to make root's temporary directory in) is still claimed,
+// the token's temporary directory made in /tmp instead, in each shell.
+func TestClaimScriptWithoutConfigDir(t *testing.T) {
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			os.RemoveAll(l.conf)
+			write(t, filepath.Join(l.bin, "netdata-claim.sh"), recordingClaimV1, 0o755)
+			script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			kv := parseKV(runIn(t, argv, script, nil, args...))
+			if kv["claim-rc"] != "0" || kv["token-removed"] != "1" || kv["fleetclaim-error"] != "" {
+				t.Fatalf("printed %v", kv)
+			}
+			if b, _ := os.ReadFile(filepath.Join(l.bin, "token-seen")); string(b) != "s3cret-token\n" {
+				t.Fatalf("token file held %q", b)
+			}
+		})
+	}
+}
