@@ -122,7 +122,8 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	msg := strings.Join(outLines(res.Stdout, "claim-out="), "\n")
-	if id := out["claimed-id"]; id != "" {
+	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.
+	if id := out["claimed-id"]; remote.IsUUID(id) {
 		r.res.ClaimedID = id
 	}
 	if rc == 5 {

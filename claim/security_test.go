@@ -327,3 +327,23 @@ func waitFor(t *testing.T, path string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestClaimScriptClaimedIDIsUUID: the claimed id a v1 claim reads back
+// from cloud.d/claimed_id (the agent's user's file) is recorded only when
+// it is a UUID (here a refused claim, so that only that read is recorded).
+func TestClaimScriptClaimedIDIsUUID(t *testing.T) {
+	root := fakeV1Install(t, currentUser(t), 0, "")
+	nd := filepath.Join(root, "opt/netdata")
+	write(t, filepath.Join(nd, "bin/netdata-claim.sh"), `#!/bin/sh
+lib="$(cd "$(dirname "$0")/.." && pwd)/var/lib/netdata"
+echo 'root:$y$j9T$hash:19000:0:99999:7:::' > "$lib/cloud.d/claimed_id"
+rm -f "$lib/cloud.d/token"
+echo ErrForbidden
+exit 12
+`, 0o755)
+	c := New(localConnector{}, Options{Wait: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond, Token: tokenOf("v1-s3cret-token")})
+	res := c.Do(context.Background(), testHost(root, ""))
+	if res.Category != CatTokenRejected || strings.Contains(res.ClaimedID, "j9T") || strings.Contains(res.Message, "j9T") {
+		t.Fatalf("[%s] recorded %q: %s", res.Category, res.ClaimedID, res.Message)
+	}
+}

@@ -527,15 +527,15 @@ func Major(version string) int {
 // in the error: it may be anything a link pointed at.
 func machineID(v string) (string, error) {
 	v = strings.TrimSpace(v)
-	if v == "" || isUUID(v) {
+	if v == "" || IsUUID(v) {
 		return v, nil
 	}
 	return "", fmt.Errorf("not a UUID (%d bytes)", len(v))
 }
 
-// isUUID reports whether s is a UUID in its text form, 8-4-4-4-12 hex
+// IsUUID reports whether s is a UUID in its text form, 8-4-4-4-12 hex
 // digits of either case.
-func isUUID(s string) bool {
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
