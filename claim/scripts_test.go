@@ -454,3 +454,41 @@ func TestClaimScriptWithoutConfigDir(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenCleanupShells runs tokencleanup.sh in dash, bash and busybox:
+// it removes cloud.d/token and the claim's temporary directories, and
+// reads nothing through a linked cloud.d.
+func TestTokenCleanupShells(t *testing.T) {
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			cloudD := filepath.Join(l.lib, "cloud.d")
+			os.MkdirAll(filepath.Join(cloudD, ".fleetclaim.b"), 0o700)
+			os.MkdirAll(filepath.Join(l.conf, ".fleetclaim.a"), 0o700)
+			write(t, filepath.Join(l.conf, ".fleetclaim.a/token"), "s3cret\n", 0o600)
+			write(t, filepath.Join(cloudD, "token"), "s3cret\n", 0o600)
+			write(t, filepath.Join(cloudD, "claimed_id"), "keep\n", 0o644)
+			kv := parseKV(runIn(t, argv, tokenCleanupScript, nil, cloudD, l.conf))
+			if kv["token-removed"] != "1" {
+				t.Fatalf("printed %v", kv)
+			}
+			if _, err := os.Stat(filepath.Join(cloudD, "token")); !os.IsNotExist(err) {
+				t.Errorf("token left: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(cloudD, "claimed_id")); err != nil {
+				t.Errorf("claimed_id removed: %v", err)
+			}
+			l.leftovers(t)
+			// A linked cloud.d: what it points to is left alone.
+			other := t.TempDir()
+			write(t, filepath.Join(other, "token"), "not ours\n", 0o600)
+			os.MkdirAll(filepath.Join(other, ".fleetclaim.c"), 0o700)
+			os.RemoveAll(cloudD)
+			os.Symlink(other, cloudD)
+			runIn(t, argv, tokenCleanupScript, nil, cloudD, l.conf)
+			if ents, _ := os.ReadDir(other); len(ents) != 2 {
+				t.Errorf("removed through the link: %v", ents)
+			}
+		})
+	}
+}
