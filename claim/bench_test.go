@@ -32,7 +32,7 @@ func BenchmarkClaimConfScript(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca}); err != nil {
+		if _, _, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca}); err != nil {
 			b.Fatal(err)
 		}
 	}

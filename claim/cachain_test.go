@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/fleetclaim/fleetclaim/remote"
 )
 
 // TestWriteCAChain runs writeCAChain's script in the shells fleetclaim meets
@@ -30,12 +28,13 @@ func TestWriteCAChain(t *testing.T) {
 		{"different", pem, func(t *testing.T, f string) { write(t, f, other, 0o644) }, "written"},
 		{"longer", pem, func(t *testing.T, f string) { write(t, f, pem+other, 0o644) }, "written"},
 		{"empty", pem, func(t *testing.T, f string) { write(t, f, "", 0o644) }, "written"},
+		// A link in cloud.d (the agent's user's) is refused, by name.
 		{"a link to the same contents", pem, func(t *testing.T, f string) {
 			write(t, f+".target", pem, 0o644)
 			if err := os.Symlink(f+".target", f); err != nil {
 				t.Fatal(err)
 			}
-		}, "written"},
+		}, "unsafe"},
 		// mv would move the chain into it: refused.
 		{"a directory", pem, func(t *testing.T, f string) { os.Mkdir(f, 0o755) }, "error"},
 		{"a link to a directory", pem, func(t *testing.T, f string) {
@@ -43,33 +42,33 @@ func TestWriteCAChain(t *testing.T) {
 			if err := os.Symlink(f+".d", f); err != nil {
 				t.Fatal(err)
 			}
-		}, "error"},
+		}, "unsafe"},
 		{"a large bundle, the same", big, func(t *testing.T, f string) { write(t, f, big, 0o644) }, "written"},
 	}
-	for _, sh := range []string{"dash", "bash", "busybox"} {
-		if _, err := exec.LookPath(sh); err != nil {
-			continue
-		}
+	for sh, argv := range testShells(t) {
 		for _, c := range cases {
 			t.Run(sh+"/"+c.name, func(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "cloud d")
 				os.Mkdir(dir, 0o700)
+				conf := t.TempDir()
 				final := filepath.Join(dir, "cloud_fullchain.pem")
 				c.before(t, final)
 				st0, _ := os.Lstat(final)
-				var b strings.Builder
-				b.WriteString(scriptPreamble + "fail() { echo \"fleetclaim-error=$1\"; exit 0; }\n")
-				q := &remote.Quoter{}
-				writeCAChain(&b, "FC_EOF_1", []byte(c.ca), q.Q(dir))
-				args := []string{"-c", b.String()}
-				if sh == "busybox" {
-					args = append([]string{"sh"}, args...)
-				}
-				out, err := exec.Command(sh, args...).CombinedOutput()
-				if err != nil {
-					t.Fatalf("%v\n%s", err, out)
-				}
+				script := libSnippet(t, `am_root; write_ca "$1" "$2" ""`+"\n", caInputs([]byte(c.ca))...)
+				out := runIn(t, argv, script, nil, dir, conf)
 				kv := parseKV(out)
+				if c.want == "unsafe" {
+					if kv["fleetclaim-error"] != "unsafe-path" || kv["fleetclaim-path"] != final || kv["ca"] != "" {
+						t.Fatalf("printed %q, want fleetclaim-error=unsafe-path naming %s", out, final)
+					}
+					if st, err := os.Lstat(final); err != nil || st.Mode()&os.ModeSymlink == 0 {
+						t.Fatalf("the link was changed: %v %v", st, err)
+					}
+					if got, _ := os.ReadFile(final + ".target"); c.name == "a link to the same contents" && string(got) != pem {
+						t.Fatalf("written through the link: %q", got)
+					}
+					return
+				}
 				if c.want == "error" {
 					if kv["fleetclaim-error"] != "write-ca" || kv["ca"] != "" {
 						t.Fatalf("printed %q, want fleetclaim-error=write-ca", out)
@@ -96,8 +95,10 @@ func TestWriteCAChain(t *testing.T) {
 				if c.want == "unchanged" && (!os.SameFile(st0, st) || !st.ModTime().Equal(st0.ModTime())) {
 					t.Fatal("an unchanged chain was rewritten")
 				}
-				if left, _ := filepath.Glob(filepath.Join(dir, ".cloud_fullchain.pem.fleetclaim.*")); len(left) > 0 {
-					t.Fatalf("temporary file left: %v", left)
+				for _, d := range []string{dir, conf} {
+					if left, _ := filepath.Glob(filepath.Join(d, ".*")); len(left) > 0 {
+						t.Fatalf("temporary file left: %v", left)
+					}
 				}
 				if bytes.Contains(out, []byte("MIIB")) {
 					t.Fatalf("the script printed the chain: %q", out)
@@ -115,17 +116,16 @@ func TestWriteCAChainFileSizeLimit(t *testing.T) {
 		if _, err := exec.LookPath(sh); err != nil {
 			continue
 		}
-		dir := t.TempDir()
-		var b strings.Builder
-		b.WriteString("ulimit -f 0\n" + scriptPreamble + "fail() { echo \"fleetclaim-error=$1\"; rm -f \"${catmp:-}\"; exit 0; }\n")
-		q := &remote.Quoter{}
-		writeCAChain(&b, "FC_EOF_1", []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), q.Q(dir))
-		out, err := exec.Command(sh, "-c", b.String()).CombinedOutput()
+		dir, conf := t.TempDir(), t.TempDir()
+		script := "ulimit -f 0\n" + libSnippet(t, `am_root; write_ca "$1" "$2" ""`+"\n", caInputs([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))...)
+		out, err := exec.Command(sh, "-c", script, "sh", dir, conf).CombinedOutput()
 		if err != nil || parseKV(out)["fleetclaim-error"] != "write-ca" {
 			t.Fatalf("%s: %v, printed %q", sh, err, out)
 		}
-		if left, _ := os.ReadDir(dir); len(left) > 0 {
-			t.Fatalf("%s: left %v", sh, left)
+		for _, d := range []string{dir, conf} {
+			if left, _ := os.ReadDir(d); len(left) > 0 {
+				t.Fatalf("%s: left %v", sh, left)
+			}
 		}
 	}
 }

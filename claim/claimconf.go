@@ -57,12 +57,15 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	script, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset,
+	script, args, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset,
 		CloudProxy: h.Claim.Proxy.Reveal(), AgentOwned: r.facts.Kernel == "Darwin"})
 	if err != nil {
 		return err
 	}
-	res, err := remote.RunScript(ctx, r.priv, script)
+	if h.Claim.Proxy.HasCredentials() {
+		r.res.Warnings = append(r.res.Warnings, "the proxy has credentials: it is in claim.conf only, netdata.conf (readable by every user) was left alone")
+	}
+	res, err := remote.RunScript(ctx, r.priv, script, args...)
 	if err != nil {
 		return err
 	}
@@ -184,14 +187,20 @@ func reloadFailure(reason string) error {
 
 func scriptError(code string, res remote.Result) error {
 	detail := clip(strings.TrimSpace(string(res.Stderr)), 300)
+	at := parseKV(res.Stdout)["fleetclaim-path"]
 	switch code {
+	case "unsafe-path":
+		return fail(CatUnsafePath, "%s is a symbolic link: not followed (the agent's user can write where it is)", at)
 	case "no-config-dir":
 		return fail(CatNotInstalled, "the agent's config directory is gone: %s", detail)
 	case "start-agent":
 		return fail(CatAgentNotRunning, "the agent did not start again after its claim was removed: %s", detail)
 	case "remove-cloud.d", "remove-identity":
 		return fail(CatWriteFailed, "could not %s: %s", strings.ReplaceAll(code, "-", " "), detail)
-	case "write-ca", "write-cloud.d", "write-claim-conf", "write-netdata-conf":
+	case "write-ca", "write-cloud.d", "write-claim-conf", "write-netdata-conf", "write-tmp":
+		if at != "" {
+			detail = at + " is in the way: " + detail
+		}
 		return fail(CatWriteFailed, "%s failed (disk full or read-only?): %s", strings.TrimPrefix(code, "write-"), detail)
 	}
 	return fail(CatWriteFailed, "%s: %s", code, detail)
@@ -204,93 +213,65 @@ type claimConfSpec struct {
 	CA    []byte
 	Reset *resetPlan
 	// CloudProxy, when set, is written to netdata.conf's [cloud] proxy as
-	// well, as the seed instructs for proxied nodes.
+	// well, as the seed instructs for proxied nodes; but never one with
+	// credentials: netdata.conf is world-readable.
 	CloudProxy string
 	// AgentOwned: claim.conf belongs to the agent's user, mode 0600 (macOS),
 	// instead of root:<agent group> 0640.
 	AgentOwned bool
 }
 
-// buildClaimConfScript builds the shell script run by claimConf. Every value
-// is quoted; file contents travel in here-documents with a random delimiter.
-//
-// With a reset, the agent is stopped, its cloud.d removed (and with a new
-// identity its machine GUID too) before the files are written, and started
-// again after: the "remove and reconnect" of a node.
-func buildClaimConfScript(sp claimConfSpec) (string, error) {
-	in, conf, reset := sp.In, sp.Conf, sp.Reset
-	delim, ca, err := hereDocs(sp.CA, conf)
+// buildClaimConfScript returns claimconf.sh with its inputs (claim.conf,
+// which holds the token, and the CA chain) and its parameters.
+func buildClaimConfScript(sp claimConfSpec) (string, []string, error) {
+	in := sp.In
+	if err := checkINIValue("proxy", sp.CloudProxy); err != nil {
+		return "", nil, err
+	}
+	script, err := hostScript(claimConfCode, append(caInputs(sp.CA), scriptInput{"FC_CONF", sp.Conf})...)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	q := &remote.Quoter{}
-	confDir := q.Q(in.ConfigDir)
-	cloudD := q.Q(path.Join(in.VarLibDir, "cloud.d"))
-	runAs := q.Q(in.RunAsUser)
-	cli := q.Q(in.CLI)
-	if q.Err != nil {
-		return "", q.Err
-	}
-	var b strings.Builder
-	b.WriteString(scriptPreamble)
-	b.WriteString(`fail() { echo "fleetclaim-error=$1"; rm -f "${tmp:-}" "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
-	b.WriteString(rootCheck)
-	fmt.Fprintf(&b, "[ -d %s ] || fail no-config-dir\n", confDir)
-	if reset != nil {
-		fmt.Fprintf(&b, "%s >/dev/null 2>&1; echo \"stop-rc=$?\"\n", reset.Stop)
-		fmt.Fprintf(&b, "rm -rf %s || fail remove-cloud.d\n", cloudD)
-		if reset.NewIdentity {
-			lib := path.Join(in.VarLibDir)
-			fmt.Fprintf(&b, "rm -f %s %s %s || fail remove-identity\n",
-				q.Q(path.Join(lib, "registry", "netdata.public.unique.id")),
-				q.Q(path.Join(lib, "status-netdata.json")),
-				q.Q(path.Join(cacheDir(lib), "status-netdata.json")))
-		}
-		b.WriteString("echo reset=1\n")
-	}
-	// An agent that runs as root owns what root creates: no chown needed.
-	chownToAgent := in.RunAsUser != "root"
-	if len(ca) > 0 {
-		fmt.Fprintf(&b, "[ -d %s ] || mkdir -p %s || fail write-cloud.d\n", cloudD, cloudD)
-		writeCAChain(&b, delim, ca, cloudD)
-		if chownToAgent {
-			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD, cloudD)
-		}
-	}
-	// The file is created with its final mode by the umask (no chmod
-	// process), after anything already at the temporary name is removed.
-	fmt.Fprintf(&b, "tmp=%s/.claim.conf.fleetclaim.$$\n", confDir)
-	b.WriteString(freshFile("tmp", "write-claim-conf"))
-	umask := "027" // root:<agent group> 0640
+	var flags []string
 	if sp.AgentOwned {
-		umask = "077" // the agent's user, 0600
+		flags = append(flags, "agent-owned")
 	}
-	fmt.Fprintf(&b, "umask %s; cat > \"$tmp\" <<'%s' || fail write-claim-conf\n%s%s\numask 077\n", umask, delim, conf, delim)
-	switch {
-	case chownToAgent && sp.AgentOwned:
-		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tmp\" || fail write-claim-conf; fi\n", runAs)
-	case chownToAgent:
-		fmt.Fprintf(&b, "if [ $root = yes ]; then g=$(id -gn %s 2>/dev/null) || g=0; chown \"root:$g\" \"$tmp\" || fail write-claim-conf; fi\n", runAs)
+	stop, start, ids := resetArgs(sp.Reset, in.VarLibDir, true)
+	if sp.Reset != nil {
+		flags = append(flags, "reset")
 	}
-	fmt.Fprintf(&b, "mv -f \"$tmp\" %s/claim.conf || fail write-claim-conf\n", confDir)
-	if sp.CloudProxy != "" {
-		snippet, err := cloudProxySnippet(in.ConfigDir, sp.CloudProxy)
-		if err != nil {
-			return "", err
+	proxy := sp.CloudProxy
+	if hasCredentials(proxy) {
+		proxy = ""
+	}
+	args := []string{in.ConfigDir, path.Join(in.VarLibDir, "cloud.d"), agentOwner(in), in.CLI,
+		strings.Join(flags, ","), stop, start, proxy}
+	return script, append(args, ids...), nil
+}
+
+// agentOwner is who root gives the agent's files to: its run-as user, or
+// nobody when the agent runs as root (root owns what root creates).
+func agentOwner(in *remote.Install) string {
+	if in.RunAsUser == "root" {
+		return ""
+	}
+	return in.RunAsUser
+}
+
+// resetArgs are a reset's stop and start commands and the identity files it
+// removes (with a new identity): the status files, and the machine GUID
+// when withGUID (a v1 claim gives the node its new id with -id= instead).
+func resetArgs(r *resetPlan, lib string, withGUID bool) (stop, start string, ids []string) {
+	if r == nil {
+		return "", "", nil
+	}
+	if r.NewIdentity {
+		if withGUID {
+			ids = append(ids, path.Join(lib, "registry", "netdata.public.unique.id"))
 		}
-		b.WriteString(snippet)
+		ids = append(ids, path.Join(lib, "status-netdata.json"), path.Join(cacheDir(lib), "status-netdata.json"))
 	}
-	b.WriteString("echo written=1\n")
-	if reset != nil {
-		fmt.Fprintf(&b, "%s >/dev/null 2>&1 || fail start-agent\n", reset.Start)
-		// The agent takes a moment to answer after a start.
-		fmt.Fprintf(&b, "i=0; while :; do out=$(%s reload-claiming-state 2>&1); rc=$?; [ $rc != 255 ] && break; i=$((i+1)); [ $i -ge 30 ] && break; sleep 1; done\n", cli)
-	} else {
-		fmt.Fprintf(&b, "out=$(%s reload-claiming-state 2>&1); rc=$?\n", cli)
-	}
-	b.WriteString("echo \"reload-rc=$rc\"\n")
-	b.WriteString(emitLines("reload-out", "out"))
-	return b.String(), nil
+	return r.Stop, r.Start, ids
 }
 
 // parseKV reads key=value lines; the first value of a key wins.
@@ -317,130 +298,3 @@ func outLines(b []byte, prefix string) []string {
 	}
 	return out
 }
-
-// cloudProxySnippet sets `proxy` in the [cloud] section of netdata.conf, as
-// the manual instructs for nodes behind a proxy: every other line and
-// comment is kept, an existing proxy line of that section is replaced, the
-// section is added when missing, and the file is replaced atomically with
-// its owner and mode kept. A missing netdata.conf is created.
-func cloudProxySnippet(confDir, proxy string) (string, error) {
-	if err := checkINIValue("proxy", proxy); err != nil {
-		return "", err
-	}
-	q := &remote.Quoter{}
-	nc := q.Q(path.Join(confDir, "netdata.conf"))
-	tmp := path.Join(confDir, ".netdata.conf.fleetclaim.")
-	qtmp := q.Q(tmp)
-	qp := q.Q(proxy)
-	if q.Err != nil {
-		return "", q.Err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "nctmp=%s$$\n", qtmp)
-	// The value reaches awk through the environment: -v would interpret
-	// backslashes in it. cp -p keeps the file's owner and mode.
-	fmt.Fprintf(&b, "if [ -f %s ]; then cp -p %s \"$nctmp\" && FLEETCLAIM_PROXY=%s awk '%s' %s > \"$nctmp\"; "+
-		"else FLEETCLAIM_PROXY=%s awk '%s' /dev/null > \"$nctmp\" && chmod 0644 \"$nctmp\"; fi || { rm -f \"$nctmp\"; fail write-netdata-conf; }\n",
-		nc, nc, qp, proxyAwk, nc, qp, proxyAwk)
-	fmt.Fprintf(&b, "mv -f \"$nctmp\" %s || { rm -f \"$nctmp\"; fail write-netdata-conf; }\n", nc)
-	b.WriteString("echo cloud-proxy=1\n")
-	return b.String(), nil
-}
-
-// proxyAwk rewrites netdata.conf with [cloud] proxy set to $FLEETCLAIM_PROXY.
-const proxyAwk = `BEGIN { p = ENVIRON["FLEETCLAIM_PROXY"] }
-/^[ \t]*\[/ { if (cloud && !done) { print "    proxy = " p; done = 1 }
-  cloud = ($0 ~ /^[ \t]*\[cloud\][ \t]*$/); print; next }
-cloud && /^[ \t]*proxy[ \t]*=/ { if (!done) { print "    proxy = " p; done = 1 }; next }
-{ print }
-END { if (cloud && !done) { print "    proxy = " p; done = 1 }
-  if (!done) { print ""; print "[cloud]"; print "    proxy = " p } }`
-
-// hereDocs picks the here-document delimiter of a script that carries ca and
-// contents, refusing contents that hold it, and returns ca ending in a
-// newline (a here-document needs one before its delimiter).
-func hereDocs(ca []byte, contents ...string) (string, []byte, error) {
-	delim := randomDelimiter()
-	for _, c := range append(contents, string(ca)) {
-		if strings.Contains(c, delim) {
-			return "", nil, fail(remote.CatInvalidValue, "a file to write contains the here-document delimiter")
-		}
-	}
-	if len(ca) > 0 && ca[len(ca)-1] != '\n' {
-		ca = append(ca[:len(ca):len(ca)], '\n')
-	}
-	return delim, ca, nil
-}
-
-// writeCAChain installs the Cloud CA chain as cloud.d/cloud_fullchain.pem:
-// a temporary file, then a rename; the caller gives it to the agent's user.
-// cloudD is quoted already.
-//
-// A chain already in place with the same contents is left alone, which is
-// the common case of a scheduled reclaim: a chain of up to caCompareMax
-// bytes is read with shell builtins and compared, so an unchanged chain
-// costs no process, and a changed one only the rename (the contents are
-// written by the printf builtin, not a cat). A larger bundle is always
-// written: reading it a byte per system call would cost more than that.
-func writeCAChain(b *strings.Builder, delim string, ca []byte, cloudD string) {
-	final := cloudD + "/cloud_fullchain.pem"
-	// mv would move the chain into a directory (or a link to one) there.
-	fmt.Fprintf(b, "[ -d %s ] && fail write-ca\n", final)
-	tmp := fmt.Sprintf("catmp=%s/.cloud_fullchain.pem.fleetclaim.$$\n", cloudD) + freshFile("catmp", "write-ca")
-	rename := fmt.Sprintf("mv -f \"$catmp\" %s || fail write-ca\necho ca=written\n", final)
-	if len(ca) > caCompareMax {
-		b.WriteString(tmp)
-		fmt.Fprintf(b, "umask 022; cat > \"$catmp\" <<'%s' || fail write-ca\n%s%s\numask 077\n", delim, ca, delim)
-		b.WriteString(rename)
-		return
-	}
-	// A CA chain is public: it may be a shell word. It cannot hold a NUL
-	// (hereDocs took a PEM file), so quoting cannot fail.
-	lit, _ := remote.Quote(string(ca))
-	fmt.Fprintf(b, "ca=%s\nhave=\n", lit)
-	fmt.Fprintf(b, "if [ -f %s ] && [ ! -h %s ] && [ -r %s ]; then while IFS= read -r l || [ -n \"$l\" ]; do have=\"$have$l\n\"; done < %s; fi\n", final, final, final, final)
-	b.WriteString("if [ \"$have\" = \"$ca\" ]; then echo ca=unchanged; else\n")
-	b.WriteString(tmp)
-	b.WriteString("umask 022; printf '%s' \"$ca\" > \"$catmp\" || fail write-ca; umask 077\n")
-	b.WriteString(rename)
-	b.WriteString("fi\n")
-}
-
-// scriptPreamble starts every claim script: unset variables are errors,
-// files are private unless made otherwise, and a file size limit (ulimit -f)
-// makes a write fail with EFBIG instead of killing the writer with SIGXFSZ,
-// so that a builtin's failed write (printf) reaches the script's clean-up
-// as a full disk's ENOSPC does. Commands started from the script inherit
-// the ignored signal.
-const scriptPreamble = "set -u\numask 077\ntrap '' XFSZ\n"
-
-// caCompareMax is the largest CA chain writeCAChain compares with the one in
-// place before writing (a chain of a few certificates is 2 to 6 KB).
-const caCompareMax = 16 << 10
-
-// freshFile removes what is at the path in variable v (a file or a link,
-// left by an earlier run) so that the next write creates the file, with the
-// mode of the umask, rather than follow a link or keep an old mode. The
-// test is a builtin: no process when nothing is there.
-func freshFile(v, failKey string) string {
-	return "if [ -e \"$" + v + "\" ] || [ -h \"$" + v + "\" ]; then rm -f \"$" + v + "\" || fail " + failKey + "; fi\n"
-}
-
-// emitLines prints each line of the variable v as "key=LINE", with shell
-// builtins only (a pipe into a read loop costs two processes per host). An
-// empty value prints one "key=" line.
-func emitLines(key, v string) string {
-	return "rest=$" + v + "\nwhile :; do case $rest in *'\n'*) l=${rest%%'\n'*}; rest=${rest#*'\n'} ;; *) l=$rest; rest= ;; esac; " +
-		"printf '" + key + "=%s\\n' \"$l\"; [ -n \"$rest\" ] || break; done\n"
-}
-
-// rootCheck sets $root to yes when the script runs as root: the effective
-// uid from /proc through shell builtins where there is a /proc, id(1) only
-// elsewhere (one process fewer per host).
-const rootCheck = `e=
-if [ -r "/proc/$$/status" ]; then
-  while IFS=' 	' read -r k _r e _rest; do [ "$k" = "Uid:" ] && break; e=; done < "/proc/$$/status"
-fi
-[ -n "$e" ] || e=$(id -u)
-root=no; [ "$e" = 0 ] && root=yes
-`

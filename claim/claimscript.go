@@ -2,10 +2,10 @@ package claim
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
@@ -28,6 +28,8 @@ func claimScriptArgs(h *inventory.Host, in *remote.Install, root bool, newID str
 	switch {
 	case c.Proxy.IsNone():
 		args = append(args, "-noproxy")
+	case c.Proxy.HasCredentials():
+		// A secret: it goes in the environment (claimscript.sh), not here.
 	case c.Proxy.IsURL():
 		args = append(args, "-proxy="+c.Proxy.Reveal())
 	}
@@ -46,10 +48,19 @@ func claimScriptArgs(h *inventory.Host, in *remote.Install, root bool, newID str
 	if c.Hostname != "" {
 		args = append(args, "-hostname="+c.Hostname)
 	}
-	if root && in.RunAsUser != "" && in.RunAsUser != "netdata" && in.RunAsUser != "root" {
-		args = append(args, "-user="+in.RunAsUser)
+	if u := rootUserArg(in); root && u != "" {
+		args = append(args, "-user="+u)
 	}
 	return args
+}
+
+// rootUserArg is the user netdata-claim.sh run as root is told to give
+// cloud.d to (-user=), when it is not the script's default.
+func rootUserArg(in *remote.Install) string {
+	if in.RunAsUser != "" && in.RunAsUser != "netdata" && in.RunAsUser != "root" {
+		return in.RunAsUser
+	}
+	return ""
 }
 
 func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []string {
@@ -63,10 +74,19 @@ func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []
 	}
 	p = append(p,
 		"write the token to "+path.Join(in.VarLibDir, "cloud.d/token")+" (mode 0600, owner "+in.RunAsUser+")",
-		"run "+in.ClaimScript+" "+h.Claim.Proxy.Redact(strings.Join(claimScriptArgs(h, in, true, id), " ")),
+		"run "+in.ClaimScript+" "+h.Claim.Proxy.Redact(strings.Join(claimScriptArgs(h, in, true, id), " "))+proxyInEnv(h.Claim.Proxy),
 		"remove "+path.Join(in.VarLibDir, "cloud.d/token"),
 		"wait until the agent reports online")
 	return p
+}
+
+// proxyInEnv notes, in a plan, a proxy that reaches netdata-claim.sh
+// through its environment.
+func proxyInEnv(proxy inventory.Proxy) string {
+	if proxy.HasCredentials() {
+		return " (the proxy, which has credentials, in its environment)"
+	}
+	return ""
 }
 
 // claimScript claims a v1 agent with its netdata-claim.sh, in one session.
@@ -88,12 +108,13 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	} else if in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID) {
 		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", clip(in.MachineGUID, 60))
 	}
-	script, err := claimScriptScript(h, in, token.Reveal(), ca, reset, newID)
+	script, args, err := buildClaimScript(h, in, token.Reveal(), ca, reset, newID)
 	if err != nil {
 		return err
 	}
-	res, err := remote.RunScript(ctx, r.priv, script)
+	res, err := remote.RunScript(ctx, r.priv, script, args...)
 	if err != nil {
+		r.removeToken(ctx)
 		return err
 	}
 	out := parseKV(res.Stdout)
@@ -108,7 +129,8 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	msg := strings.Join(outLines(res.Stdout, "claim-out="), "\n")
-	if id := out["claimed-id"]; id != "" {
+	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.
+	if id := out["claimed-id"]; remote.IsUUID(id) {
 		r.res.ClaimedID = id
 	}
 	if rc == 5 {
@@ -179,69 +201,42 @@ func claimScriptFailure(rc int, msg string) error {
 	return fail(cat, "netdata-claim.sh %s (exit %d): %s", what, rc, m)
 }
 
-// claimScriptScript builds the script that runs netdata-claim.sh. The token
-// travels in a here-document with a random delimiter.
-func claimScriptScript(h *inventory.Host, in *remote.Install, token string, ca []byte, reset *resetPlan, newID string) (string, error) {
-	delim, ca, err := hereDocs(ca, token)
+// buildClaimScript returns claimscript.sh with its inputs (the token, the
+// CA chain and a proxy with credentials) and its parameters.
+func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []byte, reset *resetPlan, newID string) (string, []string, error) {
+	proxy := ""
+	if h.Claim.Proxy.HasCredentials() {
+		proxy = h.Claim.Proxy.Reveal()
+	}
+	script, err := hostScript(claimScriptCode, append(caInputs(ca), scriptInput{"FC_TOKEN", token}, scriptInput{"FC_PROXY", proxy})...)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	q := &remote.Quoter{}
-	cloudD := q.Q(path.Join(in.VarLibDir, "cloud.d"))
-	runAs := q.Q(in.RunAsUser)
-	script := q.Q(in.ClaimScript)
-	argsRoot := q.Join(claimScriptArgs(h, in, true, newID))
-	argsUser := q.Join(claimScriptArgs(h, in, false, newID))
-	if q.Err != nil {
-		return "", q.Err
+	userArg := ""
+	if u := rootUserArg(in); u != "" {
+		userArg = "-user=" + u
 	}
-	var b strings.Builder
-	b.WriteString(scriptPreamble)
-	b.WriteString(`fail() { echo "fleetclaim-error=$1"; [ -n "${tok:-}" ] && rm -f "$tok" && echo token-removed=1; rm -f "${catmp:-}" 2>/dev/null; exit 0; }` + "\n")
-	b.WriteString(rootCheck)
+	flags := ""
 	if reset != nil {
-		fmt.Fprintf(&b, "%s >/dev/null 2>&1; echo \"stop-rc=$?\"\n", reset.Stop)
-		fmt.Fprintf(&b, "rm -rf %s || fail remove-cloud.d\n", cloudD)
-		if reset.NewIdentity {
-			lib := in.VarLibDir
-			q2 := &remote.Quoter{}
-			fmt.Fprintf(&b, "rm -f %s %s || fail remove-identity\n",
-				q2.Q(path.Join(lib, "status-netdata.json")), q2.Q(path.Join(cacheDir(lib), "status-netdata.json")))
-			if q2.Err != nil {
-				return "", q2.Err
-			}
-		}
-		fmt.Fprintf(&b, "%s >/dev/null 2>&1 || fail start-agent\n", reset.Start)
-		b.WriteString("echo reset=1\n")
+		flags = "reset"
 	}
-	// cloud.d is made for the agent when missing; an existing one is left
-	// as it is (netdata-claim.sh, run as root, gives it to the agent's user).
-	chownToAgent := in.RunAsUser != "root"
-	fmt.Fprintf(&b, "if [ ! -d %s ]; then mkdir -p %s || fail write-cloud.d\n", cloudD, cloudD)
-	if chownToAgent {
-		fmt.Fprintf(&b, "  if [ $root = yes ]; then chown %s %s 2>/dev/null; chmod 0770 %s; fi\n", runAs, cloudD, cloudD)
-	}
-	b.WriteString("fi\n")
-	if len(ca) > 0 {
-		writeCAChain(&b, delim, ca, cloudD)
-		if chownToAgent {
-			fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s %s/cloud_fullchain.pem 2>/dev/null; fi\n", runAs, cloudD)
-		}
-	}
-	// The token file exists with its final mode (umask 077: 0600) and
-	// owner before the token is written into it.
-	fmt.Fprintf(&b, "tok=%s/token\n", cloudD)
-	b.WriteString(freshFile("tok", "write-token"))
-	if chownToAgent {
-		b.WriteString(": > \"$tok\" || fail write-token\n")
-		fmt.Fprintf(&b, "if [ $root = yes ]; then chown %s \"$tok\" || fail write-token; fi\n", runAs)
-	}
-	fmt.Fprintf(&b, "cat > \"$tok\" <<'%s' || fail write-token\n%s\n%s\n", delim, token, delim)
-	fmt.Fprintf(&b, "if [ $root = yes ]; then out=$(%s %s 2>&1 </dev/null); rc=$?; else out=$(%s %s 2>&1 </dev/null); rc=$?; fi\n",
-		script, argsRoot, script, argsUser)
-	b.WriteString("rm -f \"$tok\" && [ ! -e \"$tok\" ] && echo token-removed=1\n")
-	b.WriteString("echo \"claim-rc=$rc\"\n")
-	fmt.Fprintf(&b, "[ -r %s/claimed_id ] && { c=; read -r c < %s/claimed_id; echo \"claimed-id=$c\"; }\n", cloudD, cloudD)
-	b.WriteString(emitLines("claim-out", "out"))
-	return b.String(), nil
+	stop, start, ids := resetArgs(reset, in.VarLibDir, false)
+	args := []string{in.ConfigDir, in.VarLibDir, agentOwner(in), in.ClaimScript, userArg, flags, stop, start, strconv.Itoa(len(ids))}
+	args = append(args, ids...)
+	return script, append(args, claimScriptArgs(h, in, false, newID)...), nil
 }
+
+// removeToken removes cloud.d/token (and root's temporary directories)
+// after a v1 claim that did not finish, in a context of its own: the
+// claim's may be over.
+func (r *hostRun) removeToken(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenCleanupTimeout)
+	defer cancel()
+	res, err := remote.RunScript(cctx, r.priv, tokenCleanupScript, path.Join(r.inst.VarLibDir, "cloud.d"), r.inst.ConfigDir)
+	if err != nil || parseKV(res.Stdout)["token-removed"] != "1" {
+		r.res.Warnings = append(r.res.Warnings, "the claim did not finish and cloud.d/token could not be confirmed removed")
+	}
+}
+
+// tokenCleanupTimeout bounds removeToken.
+const tokenCleanupTimeout = 15 * time.Second

@@ -21,6 +21,7 @@ lib="$base/var/lib/netdata"
 stat -c '%a %U' "$lib/cloud.d/token" > "$base/token-stat" 2>&1
 cat "$lib/cloud.d/token" > "$base/token-seen" 2>&1
 printf '%s\n' "$@" > "$base/args"
+printf '%s\n' "${https_proxy:-}" > "$base/env-proxy"
 rc=$(cat "$base/exitcode" 2>/dev/null || echo 0)
 cat "$base/msg" 2>/dev/null
 if [ "$rc" = 0 ] || [ "$rc" = 5 ]; then
@@ -127,17 +128,21 @@ func TestClaimScriptExitCodes(t *testing.T) {
 // pipe printed, for every value, in dash and bash.
 func TestEmitLines(t *testing.T) {
 	values := []string{"", "one", "a\nb", "a\n\nb", "cr\r", "  lead and trail  ", "*glob* $HOME `x` \\n", "-n", "\n\nx", "tab\there"}
-	for _, sh := range []string{"dash", "bash"} {
+	for _, sh := range []string{"dash", "bash", "busybox"} {
 		if _, err := exec.LookPath(sh); err != nil {
 			continue
 		}
 		for _, v := range values {
 			script := "out=$(printf '%s' \"$1\")\n"
 			oldLoop := script + "printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'k=%s\\n' \"$l\"; done\n"
-			newLoop := script + emitLines("k", "out")
+			newLoop := libSnippet(t, script+"emit_lines k \"$out\"\n")
 			var got [2]string
 			for i, s := range []string{oldLoop, newLoop} {
-				out, err := exec.Command(sh, "-c", s, "sh", v).CombinedOutput()
+				argv := []string{sh, "-c", s, "sh", v}
+				if sh == "busybox" {
+					argv = append([]string{"busybox", "sh"}, argv[1:]...)
+				}
+				out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 				if err != nil {
 					t.Fatalf("%s %q: %v\n%s", sh, v, err, out)
 				}

@@ -140,11 +140,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	}
 	if len(ca) > 0 {
 		// The CA chain goes into the container's cloud.d, content on stdin.
-		writeCA := `umask 022
-mkdir -p "$1" && t="$1/.cloud_fullchain.pem.fleetclaim.$$" && cat > "$t" && chmod 0644 "$t" && mv -f "$t" "$1/cloud_fullchain.pem" || { rm -f "${t:-}"; echo fleetclaim-error=write-ca; exit 0; }
-if [ "$(id -u)" = 0 ]; then chown -R "$2" "$1" 2>/dev/null; fi
-echo written=1`
-		cmd, err := dockerExec(ctr.Name, true, "sh", "-c", writeCA, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.RunAsUser)
+		cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerCAScript, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.ConfigDir, inst.RunAsUser)
 		if err != nil {
 			return err
 		}
@@ -161,16 +157,7 @@ echo written=1`
 			return err
 		}
 	}
-	inside := `umask 077
-t="$1/.claim.conf.fleetclaim.$$"
-cat > "$t" || { echo fleetclaim-error=write-claim-conf; rm -f "$t"; exit 0; }
-if [ "$(id -u)" = 0 ]; then g=$(id -gn "$3" 2>/dev/null) || g=0; chown "root:$g" "$t" 2>/dev/null; fi
-chmod 0640 "$t" && mv -f "$t" "$1/claim.conf" || { echo fleetclaim-error=write-claim-conf; rm -f "$t"; exit 0; }
-echo written=1
-out=$("$2" reload-claiming-state 2>&1); rc=$?
-echo "reload-rc=$rc"
-printf '%s\n' "$out" | while IFS= read -r l; do printf 'reload-out=%s\n' "$l"; done`
-	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", inside, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
+	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerClaimConfScript, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
 	if err != nil {
 		return err
 	}

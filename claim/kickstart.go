@@ -186,58 +186,24 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		defer cancel()
 		priv.Run(cctx, "rm -rf "+qdir, nil)
 	}()
-	args := q.Join(kickstartArgs(h, reinstall))
-	var run string
-	switch {
-	case k.OfflineBundle != "":
-		files, err := bundleFiles(k.OfflineBundle)
-		if err != nil {
-			return "", err
-		}
-		for _, rel := range files {
-			b, err := c.opts.ReadFile(filepath.Join(k.OfflineBundle, rel))
-			if err != nil {
-				return "", &Error{Category: remote.CatInvalidValue, Msg: "offline_bundle", Err: err}
-			}
-			mode := os.FileMode(0o644)
-			if strings.HasSuffix(rel, ".sh") || strings.HasSuffix(rel, ".run") {
-				mode = 0o755
-			}
-			if err := push(ctx, r.conn, priv, path.Join(dir, rel), b, mode); err != nil {
-				return "", err
-			}
-		}
-		run = "cd " + qdir + " && sh ./install.sh " + args
-	case k.ScriptFile != "":
-		b, err := c.opts.ReadFile(k.ScriptFile)
-		if err != nil {
-			return "", &Error{Category: remote.CatInvalidValue, Msg: "kickstart script_file", Err: err}
-		}
-		if want := strings.ToLower(k.ScriptSHA256); want != "" {
-			sum := sha256.Sum256(b)
-			if got := hex.EncodeToString(sum[:]); got != want {
-				return "", fail(remote.CatInvalidValue, "kickstart script_file %s has sha256 %s, the inventory pins %s", k.ScriptFile, got, want)
-			}
-		}
-		if err := push(ctx, r.conn, priv, path.Join(dir, "kickstart.sh"), b, 0o700); err != nil {
-			return "", err
-		}
-		run = "sh " + qdir + "/kickstart.sh " + args
-	default:
-		f := qdir + "/kickstart.sh"
-		fetch := "if command -v curl >/dev/null 2>&1; then curl -fsSL " + KickstartURL + " -o " + f + "; " +
-			"elif command -v wget >/dev/null 2>&1; then wget -q -O " + f + " " + KickstartURL + "; " +
-			"else echo 'fleetclaim-error=no-fetcher'; exit 0; fi || { echo 'fleetclaim-error=fetch'; exit 0; }\n"
-		if want := strings.ToLower(k.ScriptSHA256); want != "" {
-			fetch += "h=$(sha256sum " + f + " 2>/dev/null || shasum -a 256 " + f + "); [ \"${h%% *}\" = " + q.Q(want) + " ] || { echo 'fleetclaim-error=sha256'; exit 0; }\n"
-		}
-		run = fetch + "sh " + f + " " + args
-	}
 	if q.Err != nil {
 		return "", q.Err
 	}
-	script := "(\n" + run + "\n) >" + qdir + "/kickstart.log 2>&1\nrc=$?\necho \"kickstart-rc=$rc\"\ntail -n 20 " + qdir + "/kickstart.log | while IFS= read -r l; do printf 'log=%s\\n' \"$l\"; done\n"
-	res, err := priv.Run(ctx, "sh -s", strings.NewReader(script))
+	how, want := "fetch", strings.ToLower(k.ScriptSHA256)
+	switch {
+	case k.OfflineBundle != "":
+		how = "bundle"
+		if err := c.pushBundle(ctx, r, priv, dir); err != nil {
+			return "", err
+		}
+	case k.ScriptFile != "":
+		how = "file"
+		if err := c.pushScript(ctx, r, priv, dir); err != nil {
+			return "", err
+		}
+	}
+	args := append([]string{dir, how, KickstartURL, want}, kickstartArgs(h, reinstall)...)
+	res, err := remote.RunScript(ctx, priv, kickstartScript, args...)
 	if err != nil {
 		return "", err
 	}
@@ -259,6 +225,46 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		r.res.Warnings = append(r.res.Warnings, "kickstart exited "+rc+": "+clip(log, 400))
 	}
 	return rc, nil
+}
+
+// pushBundle pushes the offline bundle's files to dir on the host.
+func (c *Claimer) pushBundle(ctx context.Context, r *hostRun, priv remote.Runner, dir string) error {
+	bundle := r.h.Claim.Kickstart.OfflineBundle
+	files, err := bundleFiles(bundle)
+	if err != nil {
+		return err
+	}
+	for _, rel := range files {
+		b, err := c.opts.ReadFile(filepath.Join(bundle, rel))
+		if err != nil {
+			return &Error{Category: remote.CatInvalidValue, Msg: "offline_bundle", Err: err}
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(rel, ".sh") || strings.HasSuffix(rel, ".run") {
+			mode = 0o755
+		}
+		if err := push(ctx, r.conn, priv, path.Join(dir, rel), b, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushScript pushes the local kickstart.sh to dir on the host, after
+// checking it against its pinned sha256.
+func (c *Claimer) pushScript(ctx context.Context, r *hostRun, priv remote.Runner, dir string) error {
+	k := r.h.Claim.Kickstart
+	b, err := c.opts.ReadFile(k.ScriptFile)
+	if err != nil {
+		return &Error{Category: remote.CatInvalidValue, Msg: "kickstart script_file", Err: err}
+	}
+	if want := strings.ToLower(k.ScriptSHA256); want != "" {
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != want {
+			return fail(remote.CatInvalidValue, "kickstart script_file %s has sha256 %s, the inventory pins %s", k.ScriptFile, got, want)
+		}
+	}
+	return push(ctx, r.conn, priv, path.Join(dir, "kickstart.sh"), b, 0o700)
 }
 
 // bundleFiles lists the regular files of an offline bundle directory,

@@ -56,6 +56,9 @@ const (
 	CatInvalidNode        = "invalid-node"
 	CatTokenUnavailable   = "token-unavailable"
 	CatNoMachineGUID      = "machine-guid-missing"
+	// CatUnsafePath: a path a claim script writes as root is a symbolic
+	// link where the agent's user could have put it.
+	CatUnsafePath = "unsafe-path"
 )
 
 // remedies says, per category, what an admin does about it.
@@ -103,6 +106,8 @@ func remedy(cat string) string {
 		return "set the token's environment variable or token_file"
 	case CatClaimFailed:
 		return "read the message and the agent's error.log; `fleetclaim facts` shows what fleetclaim found on the host"
+	case CatUnsafePath:
+		return "a path fleetclaim writes as root is a symbolic link in a directory the agent's user can write: find out who made it, remove it, then run again"
 	case CatNoMachineGUID:
 		return "the agent has no machine GUID yet: start it once (it creates one), then claim again"
 	case CatCloudError:

@@ -84,7 +84,9 @@ const (
 	FaultHostKeyChanged Fault = "hostkey-changed"
 	// FaultAuthReject: the host rejects the lab client key.
 	FaultAuthReject Fault = "auth-reject"
-	// FaultClaimHang: `netdatacli reload-claiming-state` never answers.
+	// FaultClaimHang: `netdatacli reload-claiming-state` never answers,
+	// and a v1 agent's netdata-claim.sh never returns (its request to
+	// Cloud stalls).
 	FaultClaimHang Fault = "claim-hang"
 	// FaultCloud403 .. FaultCloudSlow: how the lab Cloud answers this host's claim.
 	FaultCloud403  Fault = "cloud-403"

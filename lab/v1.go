@@ -55,6 +55,10 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 			req.rooms = strings.TrimSpace(string(data))
 		}
 	}
+	if a.h.personality.Has(FaultClaimHang) {
+		<-ctx.Done()
+		return ctlReply{Exit: 255}
+	}
 	if req.nodeID == "" {
 		data, err := os.ReadFile(a.h.paths.guidFile())
 		id := strings.TrimSpace(string(data))

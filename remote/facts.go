@@ -321,7 +321,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 		case "i.varlib":
 			cur.VarLibDir = v
 		case "i.guid":
-			cur.MachineGUID = strings.TrimSpace(v)
+			cur.MachineGUID, err = machineID(v)
 		case "i.cloudd":
 			switch v {
 			case "present", "absent", "unreadable":
@@ -330,7 +330,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 				err = fmt.Errorf("unknown cloud.d state %q", clip(v))
 			}
 		case "i.claimed_id":
-			cur.ClaimedID = strings.TrimSpace(v)
+			cur.ClaimedID, err = machineID(v)
 		case "i.initd":
 			cur.InitScript = v
 		case "i.running":
@@ -520,4 +520,37 @@ func Major(version string) int {
 		return 0
 	}
 	return n
+}
+
+// machineID checks a machine GUID or claimed id read from the agent's files
+// (which its user can write): a UUID, or nothing. The value is not repeated
+// in the error: it may be anything a link pointed at.
+func machineID(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || IsUUID(v) {
+		return v, nil
+	}
+	return "", fmt.Errorf("not a UUID (%d bytes)", len(v))
+}
+
+// IsUUID reports whether s is a UUID in its text form, 8-4-4-4-12 hex
+// digits of either case.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -217,11 +217,15 @@ do
   fi
   [ -e "$conf/claim.conf" ] && echo "i.claim_conf=1"
   echo "i.varlib=$lib"
-  [ -r "$lib/registry/netdata.public.unique.id" ] && { g=; read -r g < "$lib/registry/netdata.public.unique.id"; echo "i.guid=$g"; }
+  # The agent's user owns registry and cloud.d: the probe (root, maybe)
+  # reads nothing through a link there, which could point anywhere.
+  g="$lib/registry/netdata.public.unique.id"
+  if [ ! -h "$lib/registry" ] && [ ! -h "$g" ] && [ -r "$g" ]; then read -r g < "$g"; echo "i.guid=$g"; fi
   if [ -d "$lib/cloud.d" ]; then
     if [ -r "$lib/cloud.d" ] && [ -x "$lib/cloud.d" ]; then
       echo "i.cloudd=present"
-      [ -r "$lib/cloud.d/claimed_id" ] && { c=; read -r c < "$lib/cloud.d/claimed_id"; echo "i.claimed_id=$c"; }
+      c="$lib/cloud.d/claimed_id"
+      if [ ! -h "$lib/cloud.d" ] && [ ! -h "$c" ] && [ -r "$c" ]; then read -r c < "$c"; echo "i.claimed_id=$c"; fi
     else
       echo "i.cloudd=unreadable"
     fi

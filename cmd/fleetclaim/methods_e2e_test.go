@@ -126,3 +126,36 @@ func sameSet(a, b []string) bool {
 	sort.Strings(b)
 	return slices.Equal(a, b)
 }
+
+// TestE2EClaimScriptV1TimeoutRemovesToken: a v1 claim whose
+// netdata-claim.sh hangs is cut off by --timeout, recorded as a timeout,
+// and leaves neither cloud.d/token nor a temporary directory on the host.
+func TestE2EClaimScriptV1TimeoutRemovesToken(t *testing.T) {
+	info := startLab(t, 2, "--personalities", "v1+claim-hang=2")
+	results := filepath.Join(t.TempDir(), "results.jsonl")
+	r := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--results", results, "--timeout", "3s", "--no-history")
+	if r.code == 0 {
+		t.Fatalf("claim of hanging hosts exited 0\n%s", r.stderr)
+	}
+	recs := readResults(t, results)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		if rec.Status != claim.StatusFailed || rec.Category != claim.CatTimeout || rec.Method != claim.MethodClaimScript {
+			t.Errorf("%s: %s [%s] %s (method %s), want failed [%s]", rec.Host, rec.Status, rec.Category, rec.Message, rec.Method, claim.CatTimeout)
+		}
+	}
+	for _, h := range info.Hosts {
+		tok := filepath.Join(h.Prefix, "opt/netdata/var/lib/netdata/cloud.d/token")
+		if _, err := os.Lstat(tok); !os.IsNotExist(err) {
+			t.Errorf("%s: %s left behind by the cut-off claim (%v)", h.Name, tok, err)
+		}
+		filepath.WalkDir(h.Prefix, func(p string, d os.DirEntry, err error) error {
+			if err == nil && strings.Contains(d.Name(), ".fleetclaim") {
+				t.Errorf("%s: leftover temporary file %s", h.Name, p)
+			}
+			return nil
+		})
+	}
+}

@@ -1,0 +1,98 @@
+# fleetclaim claim-conf: claims a v2 agent by writing claim.conf (and the
+# Cloud CA chain), then asking the agent to reload its claiming state. With
+# a reset (reclaim), the agent is stopped, its cloud.d removed (and with a
+# new identity its machine GUID too) before the files are written, and
+# started again after.
+#
+# Runs after lib.sh. Inputs (variables, see lib.sh): FC_CONF, claim.conf's
+# text (it holds the token); FC_CA, the CA chain to install, or empty;
+# FC_CA_MAX.
+# $1: the agent's config dir.  $2: its cloud.d.  $3: its run-as user ("" =
+#     the files stay root's).  $4: netdatacli.
+# $5: flags, comma-separated: agent-owned (claim.conf is the agent's user's,
+#     0600, not root:<agent group> 0640), reset.
+# $6, $7: with reset, the commands that stop and start the agent.
+# $8: the proxy for netdata.conf's [cloud] section, or "" to leave it alone.
+# $9...: with reset, the machine identity files to remove.
+# Output: [stop-rc=N reset=1] [ca=written|unchanged] written=1
+#   [cloud-proxy=1] reload-rc=N reload-out=LINE...
+conf=$1 cloudd=$2 owner=$3 cli=$4 flags=",$5," stop=$6 start=$7 proxy=$8
+shift 8
+am_root
+[ -d "$conf" ] || fail no-config-dir
+case $flags in *,reset,*) reset=yes ;; *) reset='' ;; esac
+if [ -n "$reset" ]; then
+  reset_agent "$stop" "$cloudd" $# "$@"
+  echo reset=1
+fi
+if [ -n "$FC_CA" ]; then
+  make_cloudd "$cloudd" 0700 "$owner"
+  write_ca "$cloudd" "$conf" "$owner"
+fi
+
+# claim.conf: a temporary file in the config dir (root's), created with its
+# final mode by the umask (no chmod process) and O_EXCL (set -C) after
+# anything at its name is removed, given its owner, then renamed.
+f="$conf/claim.conf"
+no_link "$f"
+tmp="$conf/.claim.conf.fleetclaim.$$"
+if [ -e "$tmp" ] || [ -h "$tmp" ]; then rm -f "$tmp" || fail write-claim-conf; fi
+case $flags in
+*,agent-owned,*) umask 077 ;;  # the agent's user, 0600
+*) umask 027 ;;                # root:<agent group>, 0640
+esac
+set -C
+printf '%s' "$FC_CONF" > "$tmp" || fail write-claim-conf
+set +C
+umask 077
+if [ "$root" = yes ] && [ -n "$owner" ]; then
+  case $flags in
+  *,agent-owned,*) chown -h "$owner" "$tmp" || fail write-claim-conf ;;
+  *) g=$(id -gn "$owner" 2>/dev/null) || g=0; chown -h "root:$g" "$tmp" || fail write-claim-conf ;;
+  esac
+fi
+mv -f "$tmp" "$f" || fail write-claim-conf
+tmp=''
+
+# netdata.conf's [cloud] proxy, as the manual instructs for nodes behind a
+# proxy: every other line and comment is kept, an existing proxy line of
+# that section is replaced, the section is added when missing, and the file
+# is replaced atomically with its owner and mode kept (cp -p). A missing
+# netdata.conf is created. The value reaches awk through the environment:
+# -v would interpret backslashes in it.
+if [ -n "$proxy" ]; then
+  nc="$conf/netdata.conf"
+  nctmp="$conf/.netdata.conf.fleetclaim.$$"
+  if [ -f "$nc" ]; then
+    cp -p "$nc" "$nctmp" && FLEETCLAIM_PROXY=$proxy awk '
+BEGIN { p = ENVIRON["FLEETCLAIM_PROXY"] }
+/^[ \t]*\[/ { if (cloud && !done) { print "    proxy = " p; done = 1 }
+  cloud = ($0 ~ /^[ \t]*\[cloud\][ \t]*$/); print; next }
+cloud && /^[ \t]*proxy[ \t]*=/ { if (!done) { print "    proxy = " p; done = 1 }; next }
+{ print }
+END { if (cloud && !done) { print "    proxy = " p; done = 1 }
+  if (!done) { print ""; print "[cloud]"; print "    proxy = " p } }' "$nc" > "$nctmp"
+  else
+    printf '\n[cloud]\n    proxy = %s\n' "$proxy" > "$nctmp" && chmod 0644 "$nctmp"
+  fi || fail write-netdata-conf
+  mv -f "$nctmp" "$nc" || fail write-netdata-conf
+  nctmp=''
+  echo cloud-proxy=1
+fi
+echo written=1
+
+if [ -n "$reset" ]; then
+  eval "$start" >/dev/null 2>&1 || fail start-agent
+  # The agent takes a moment to answer after a start.
+  i=0
+  while :; do
+    out=$("$cli" reload-claiming-state 2>&1); rc=$?
+    [ $rc != 255 ] && break
+    i=$((i+1)); [ $i -ge 30 ] && break
+    sleep 1
+  done
+else
+  out=$("$cli" reload-claiming-state 2>&1); rc=$?
+fi
+echo "reload-rc=$rc"
+emit_lines reload-out "$out"

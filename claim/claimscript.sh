@@ -1,0 +1,76 @@
+# fleetclaim claim-script: claims a v1 agent with its own netdata-claim.sh,
+# which talks to Cloud itself. The token goes into cloud.d/token, a file
+# made with its final owner and mode in root's temporary directory and
+# renamed into place, and removed afterwards whatever the outcome (the
+# script deletes it only when the claim worked), also when the script is
+# cut off by a signal. The token is never on a command line.
+#
+# Runs after lib.sh. Inputs (variables, see lib.sh): FC_TOKEN; FC_CA, the CA
+# chain to install, or empty; FC_CA_MAX; FC_PROXY, a proxy with
+# credentials, or empty: it reaches netdata-claim.sh (and its curl or wget)
+# as https_proxy and http_proxy in the environment, never as -proxy=.
+# $1: the agent's config dir (root's temporary files go there).
+# $2: its var lib dir.  $3: its run-as user ("" = none to give files to).
+# $4: netdata-claim.sh.
+# $5: "-user=NAME" to add when running as root, or "".
+# $6: flags, comma-separated: reset.
+# $7, $8: with reset, the commands that stop and start the agent.
+# $9: the number K of machine identity files to remove with reset, then
+#     those K files, then netdata-claim.sh's arguments.
+# Output: [stop-rc=N reset=1] [ca=written|unchanged] token-removed=1
+#   claim-rc=N [claimed-id=ID] claim-out=LINE...
+conf=$1 lib=$2 owner=$3 script=$4 userarg=$5 flags=",$6," stop=$7 start=$8 k=$9
+shift 9
+am_root
+cloudd="$lib/cloud.d"
+# netdata-claim.sh, run as root, reads the machine GUID and writes these
+# files in cloud.d: none may be a link the agent's user left there.
+no_link "$lib/registry"
+no_link "$lib/registry/netdata.public.unique.id"
+case $flags in *,reset,*) reset=yes ;; *) reset='' ;; esac
+if [ -n "$reset" ]; then
+  reset_agent "$stop" "$cloudd" "$k" "$@"
+  eval "$start" >/dev/null 2>&1 || fail start-agent
+  echo reset=1
+fi
+shift "$k"
+make_cloudd "$cloudd" 0770 "$owner"
+for f in token tmpin.txt tmpout.txt claimed_id cloud.conf private.pem public.pem rooms; do
+  no_link "$cloudd/$f"
+done
+if [ -n "$FC_CA" ]; then
+  write_ca "$cloudd" "$conf" "$owner"
+fi
+
+# The token: 0600 by the umask, its owner given in root's directory, then
+# renamed to cloud.d/token.
+make_tdir "$conf" "$cloudd"
+printf '%s\n' "$FC_TOKEN" > "$tdir/token" || fail write-token
+tok="$cloudd/token"
+put_file "$tdir/token" "$tok" "$owner" write-token
+rmdir "$tdir" && tdir=''
+
+if [ -n "$FC_PROXY" ]; then
+  https_proxy=$FC_PROXY http_proxy=$FC_PROXY
+  export https_proxy http_proxy
+  unset no_proxy NO_PROXY
+fi
+if [ "$root" = yes ] && [ -n "$userarg" ]; then set -- "$@" "$userarg"; fi
+# In the background of a command substitution that traps the signals too,
+# so that a signal ends the wait at once (not when netdata-claim.sh is done)
+# and the script's own trap runs next. Its stderr is let go, so that it
+# keeps none of the session's streams open should the shell be killed.
+out=$(
+  exec 2>/dev/null
+  trap 'kill "$c"; exit 143' HUP INT TERM
+  "$script" "$@" 2>&1 < /dev/null &
+  c=$!
+  wait "$c"
+); rc=$?
+rm -f "$tok" && [ ! -e "$tok" ] && echo token-removed=1
+tok=''
+echo "claim-rc=$rc"
+if [ -r "$cloudd/claimed_id" ] && [ ! -h "$cloudd/claimed_id" ]; then
+  c=''; read -r c < "$cloudd/claimed_id"; echo "claimed-id=$c"
+fi
+emit_lines claim-out "$out"

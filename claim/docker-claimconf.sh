@@ -1,0 +1,27 @@
+# fleetclaim docker-claimconf: writes claim.conf, read from stdin (it holds
+# the token, which so never reaches docker's argv), inside the agent's
+# container (docker exec -i, after lib.sh), then asks the agent to reload
+# its claiming state.
+# $1: the agent's config dir.  $2: netdatacli.  $3: the agent's run-as user.
+# Output: written=1 reload-rc=N reload-out=LINE...
+conf=$1 cli=$2 owner=$3
+am_root
+f="$conf/claim.conf"
+no_link "$f"
+tmp="$conf/.claim.conf.fleetclaim.$$"
+if [ -e "$tmp" ] || [ -h "$tmp" ]; then rm -f "$tmp" || fail write-claim-conf; fi
+umask 027
+set -C
+cat > "$tmp" || fail write-claim-conf
+set +C
+umask 077
+if [ "$root" = yes ]; then
+  g=$(id -gn "$owner" 2>/dev/null) || g=0
+  chown -h "root:$g" "$tmp" 2>/dev/null
+fi
+mv -f "$tmp" "$f" || fail write-claim-conf
+tmp=''
+echo written=1
+out=$("$cli" reload-claiming-state 2>&1); rc=$?
+echo "reload-rc=$rc"
+emit_lines reload-out "$out"

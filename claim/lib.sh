@@ -1,0 +1,166 @@
+# fleetclaim claim library: the functions of the claim scripts that run on a
+# host (claimconf.sh, claimscript.sh), put ahead of each. POSIX sh: dash,
+# bash, BusyBox ash, macOS and FreeBSD sh.
+#
+# Inputs that are secret or long (FC_CONF, FC_TOKEN, FC_CA, FC_PROXY) are
+# shell variables set ahead of this text, which travels on the session's
+# stdin: never on a command line. Everything else is a positional parameter.
+#
+# Output: key=value lines. A failure prints fleetclaim-error=KEY (and
+# fleetclaim-path=PATH when a path is at fault), and the script exits 0.
+#
+# Root and the agent's directories: the agent's user owns the var lib dir
+# and cloud.d, so it can put a link at any name there. Root therefore
+# refuses a link at every path it writes there (naming it), makes its
+# temporary files in a directory only root can write (made by mktemp under
+# the config dir) and gives them their owner there, then renames them into
+# place: a rename replaces what is at the name and follows no link.
+
+# Unset variables are errors; files are private unless made otherwise; a
+# file size limit (ulimit -f) makes a write fail with EFBIG instead of
+# killing the writer with SIGXFSZ, so a builtin's failed write (printf)
+# reaches the clean-up as a full disk's ENOSPC does. Commands started from
+# the script inherit the ignored signal.
+set -u
+umask 077
+trap '' XFSZ
+nl='
+'
+tdir='' tok='' tmp='' nctmp=''
+
+# cleanup removes what the script made and must not leave behind: its
+# temporary files and directory, and cloud.d/token. It may run twice (a
+# failure, then the EXIT trap).
+cleanup() {
+  if [ -n "$tmp" ]; then rm -f "$tmp"; tmp=''; fi
+  if [ -n "$nctmp" ]; then rm -f "$nctmp"; nctmp=''; fi
+  if [ -n "$tok" ]; then rm -f "$tok" && echo token-removed=1; tok=''; fi
+  if [ -n "$tdir" ]; then rm -rf "$tdir"; tdir=''; fi
+}
+
+# A signal (the session ended, the run was cut off) cleans up too.
+trap 'cleanup; exit 129' HUP
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
+
+# fail KEY [PATH]: report a failure, clean up, stop.
+fail() {
+  echo "fleetclaim-error=$1"
+  if [ $# -gt 1 ]; then printf 'fleetclaim-path=%s\n' "$2"; fi
+  cleanup
+  exit 0
+}
+
+# am_root sets root to yes when the script runs as root: the effective uid
+# from /proc through shell builtins where there is a /proc, id(1) only
+# elsewhere (one process fewer per host).
+am_root() {
+  e=''
+  if [ -r "/proc/$$/status" ]; then
+    while IFS=' 	' read -r _k _r e _rest; do [ "$_k" = "Uid:" ] && break; e=''; done < "/proc/$$/status"
+  fi
+  [ -n "$e" ] || e=$(id -u)
+  root=no
+  if [ "$e" = 0 ]; then root=yes; fi
+}
+
+# no_link PATH: refuse a path that is a symbolic link.
+no_link() {
+  if [ -h "$1" ]; then fail unsafe-path "$1"; fi
+}
+
+# make_cloudd DIR MODE OWNER: cloud.d, refused when it is a link, made with
+# MODE when missing (mkdir, not mkdir -p: it fails when anything, a link
+# too, appeared at the name) and given to OWNER (when root and OWNER set).
+make_cloudd() {
+  no_link "$1"
+  [ -d "$1" ] && return 0
+  [ -d "${1%/*}" ] || mkdir -p "${1%/*}" || fail write-cloud.d
+  mkdir -m "$2" "$1" || fail write-cloud.d
+  if [ "$root" = yes ] && [ -n "$3" ]; then chown -h "$3" "$1" 2>/dev/null; fi
+  return 0
+}
+
+# make_tdir BASE CLOUDD: the script's temporary directory, made once. Root
+# makes it under BASE (the config dir, which only root writes), or /tmp
+# when BASE is missing or read-only; a user that is not root makes it in
+# its own CLOUDD.
+make_tdir() {
+  [ -n "$tdir" ] && return 0
+  b=$1
+  [ "$root" = yes ] || b=$2
+  tdir=$(mktemp -d "$b/.fleetclaim.XXXXXX" 2>/dev/null) ||
+    tdir=$(mktemp -d /tmp/.fleetclaim.XXXXXX) || { tdir=''; fail write-tmp; }
+}
+
+# put_file TMP DEST OWNER KEY: give TMP its owner (when root and OWNER
+# set), then rename it to DEST, refusing a DEST that is a link or a
+# directory (mv would move the file into it).
+put_file() {
+  no_link "$2"
+  [ -d "$2" ] && fail "$4" "$2"
+  if [ "$root" = yes ] && [ -n "$3" ]; then chown -h "$3" "$1" || fail "$4"; fi
+  mv -f "$1" "$2" || fail "$4"
+}
+
+# write_ca CLOUDD CONFDIR OWNER: install $FC_CA as CLOUDD/cloud_fullchain.pem.
+#
+# A chain already in place with the same contents is left alone, which is
+# the common case of a scheduled reclaim: a chain of up to $FC_CA_MAX bytes
+# is read with shell builtins and compared, so an unchanged chain costs no
+# process. A larger bundle is always written: reading it a byte per system
+# call would cost more than that.
+write_ca() {
+  f="$1/cloud_fullchain.pem"
+  no_link "$f"
+  # mv would move the chain into a directory there.
+  [ -d "$f" ] && fail write-ca
+  if [ "${#FC_CA}" -le "$FC_CA_MAX" ] && [ -f "$f" ] && [ -r "$f" ]; then
+    have=''
+    while IFS= read -r l || [ -n "$l" ]; do have="$have$l$nl"; done < "$f"
+    if [ "$have" = "$FC_CA" ]; then echo ca=unchanged; return 0; fi
+  fi
+  make_tdir "$2" "$1"
+  umask 022
+  printf '%s' "$FC_CA" > "$tdir/cloud_fullchain.pem" || fail write-ca
+  umask 077
+  put_file "$tdir/cloud_fullchain.pem" "$f" "$3" write-ca
+  rmdir "$tdir" && tdir=''
+  echo ca=written
+}
+
+# reset_agent STOP CLOUDD K ARGS...: stop the agent (STOP is a command line
+# fleetclaim built and quoted), remove cloud.d (rm removes a link, not what
+# it points to) and the first K of ARGS (the machine identity files, with
+# --new-identity).
+reset_agent() {
+  eval "$1" >/dev/null 2>&1
+  echo "stop-rc=$?"
+  rm -rf "$2" || fail remove-cloud.d
+  rk=$3
+  shift 3
+  # Keep the first K parameters only (the for list is expanded once).
+  i=0
+  for a do
+    i=$((i+1))
+    if [ $i -le "$rk" ]; then set -- "$@" "$a"; fi
+  done
+  shift $(($# - rk))
+  if [ $# -gt 0 ]; then rm -f "$@" || fail remove-identity; fi
+}
+
+# emit_lines KEY VALUE prints each line of VALUE as "KEY=LINE", with shell
+# builtins only (a pipe into a read loop costs two processes per host). An
+# empty value prints one "KEY=" line.
+emit_lines() {
+  rest=$2
+  while :; do
+    case $rest in
+    *"$nl"*) l=${rest%%"$nl"*}; rest=${rest#*"$nl"} ;;
+    *) l=$rest; rest='' ;;
+    esac
+    printf '%s=%s\n' "$1" "$l"
+    [ -n "$rest" ] || break
+  done
+}
