@@ -98,6 +98,7 @@ func LoadBytes(path string, data []byte, opts LoadOptions) (*Inventory, error) {
 // resolves every host.
 func (l *loader) finish() (*Inventory, error) {
 	if l.ansible {
+		l.addUngrouped()
 		l.readVarsDirs()
 	}
 	l.loadSSHConfig()
@@ -387,6 +388,12 @@ func detectFormat(path string, data []byte) string {
 		}
 	}
 	if looksLikeAnsibleYAML(data) {
+		return "ansible"
+	}
+	// A native inventory is a YAML mapping; lines of bare host names are an
+	// Ansible INI inventory.
+	var doc yaml.Node
+	if trimmed != "" && (yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode) {
 		return "ansible"
 	}
 	return "native"

@@ -193,6 +193,9 @@ func (l *loader) buildCombo(direct []int32) *combo {
 		if len(cands) == 0 {
 			continue
 		}
+		if l.ansible {
+			cands = l.varsFilesFirst(cands, s)
+		}
 		// Keep only the most specific groups: drop every ancestor of another
 		// candidate.
 		best := cands[:0:0]

@@ -176,3 +176,33 @@ func sortEntries(es []*hostEntry) {
 		slices.SortStableFunc(es, desc)
 	}
 }
+
+// varsFilesFirst applies Ansible's precedence between the places group
+// variables come from (ansible-core's VARIABLE_PRECEDENCE: all_inventory,
+// groups_inventory, all_plugins_inventory, ...): a value from a group_vars/
+// file, even of "all", beats any group's value from an inventory source.
+// It keeps the candidate groups whose value for s comes from such a file,
+// when there is one.
+func (l *loader) varsFilesFirst(cands []int32, s slot) []int32 {
+	fromFile := func(g int32) bool { return l.fileRank[l.groups[g].get(s).file] >= varsRank }
+	if !slices.ContainsFunc(cands, fromFile) || !slices.ContainsFunc(cands, func(g int32) bool { return !fromFile(g) }) {
+		return cands
+	}
+	return slices.DeleteFunc(slices.Clone(cands), func(g int32) bool { return !fromFile(g) })
+}
+
+// addUngrouped puts every host of no group in "ungrouped", as Ansible's
+// reconcile_inventory does (a YAML inventory's hosts directly under all).
+func (l *loader) addUngrouped() {
+	var ui int32 = -1
+	for _, h := range l.hosts {
+		if len(h.direct) > 0 {
+			continue
+		}
+		if ui < 0 {
+			ui = l.groupIdx[l.defineGroup("ungrouped", l.groups[0].file, 0, 0).name]
+		}
+		h.direct = append(h.direct, ui)
+		l.groups[ui].hosts = append(l.groups[ui].hosts, h.name)
+	}
+}

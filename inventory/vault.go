@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -231,4 +233,34 @@ func (l *loader) unvault(file, key string, n *yaml.Node) (*yaml.Node, bool) {
 	}
 	l.vaulted[p] = true
 	return p, true
+}
+
+// ReadVaultPassword reads a vault password file as Ansible does: an
+// executable file is run and prints the password; another file holds it.
+// Surrounding whitespace is dropped (ansible-core's FileVaultSecret and
+// ScriptVaultSecret). An empty password is an error.
+func ReadVaultPassword(ctx context.Context, path string) (Secret, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return Secret{}, fmt.Errorf("vault password file: %w", unwrapPathError(err))
+	}
+	var data []byte
+	if st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		l := &loader{ctx: ctx}
+		out, ok := l.execScript(path, path, nil...)
+		if !ok {
+			return Secret{}, fmt.Errorf("vault password script: %s", l.errs[0].Msg)
+		}
+		data = bytes.Trim(out, "\r\n")
+	} else {
+		data, err = os.ReadFile(path)
+		if err != nil {
+			return Secret{}, fmt.Errorf("vault password file: %w", unwrapPathError(err))
+		}
+		data = bytes.TrimSpace(data)
+	}
+	if len(data) == 0 {
+		return Secret{}, fmt.Errorf("vault password file %s is empty", path)
+	}
+	return NewSecret(string(data)), nil
 }
