@@ -56,7 +56,7 @@ func checkInvocation(t *testing.T, file, mode string, args []string) {
 	if fs.NArg() > 0 {
 		t.Errorf("%s: fleetclaim %s: stray arguments %v", file, mode, fs.Args())
 	}
-	if f.inventory == "" && mode != "report" {
+	if len(f.inventories) == 0 && mode != "report" {
 		t.Errorf("%s: fleetclaim %s without -i", file, mode)
 	}
 }
