@@ -192,8 +192,10 @@ type loader struct {
 	fileRank map[string]int
 	// varsBases are the directories whose group_vars/ and host_vars/ apply.
 	varsBases []varsBase
-	// vaulted marks the nodes that were decrypted from Ansible Vault.
-	vaulted map[*yaml.Node]bool
+	// vaulted marks the nodes that were decrypted from Ansible Vault;
+	// vaultCache holds each vault text's decryption.
+	vaulted    map[*yaml.Node]bool
+	vaultCache map[string]vaultResult
 
 	ssh       *sshConf
 	overrides []val

@@ -108,6 +108,12 @@ func (k *VaultKeys) Decrypt(text []byte) (Secret, error) {
 	return Secret{}, ErrVaultWrongKey
 }
 
+// vaultResult is one decryption, cached by its vault text.
+type vaultResult struct {
+	s   Secret
+	err error
+}
+
 // vaultBody is the decoded payload of a vault.
 type vaultBody struct {
 	salt, mac, ciphertext []byte
@@ -222,7 +228,17 @@ func (l *loader) unvault(file, key string, n *yaml.Node) (*yaml.Node, bool) {
 	if !ok {
 		return n, true
 	}
-	s, err := l.opts.Vault.Decrypt([]byte(text))
+	// One vaulted value repeats on every host of ansible-inventory's
+	// output: decrypt it once (PBKDF2 costs milliseconds).
+	c, ok := l.vaultCache[text]
+	if !ok {
+		c.s, c.err = l.opts.Vault.Decrypt([]byte(text))
+		if l.vaultCache == nil {
+			l.vaultCache = map[string]vaultResult{}
+		}
+		l.vaultCache[text] = c
+	}
+	s, err := c.s, c.err
 	if err != nil {
 		l.errorf(file, n.Line, n.Column, key, "Ansible Vault value: %v", err)
 		return nil, false
