@@ -163,6 +163,20 @@ func TestLoadScriptBadJSONNamesLine(t *testing.T) {
 	}
 }
 
+func TestLoadExecutableNotAProgram(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"hosts*": "[web]\nw1\n"})
+	msg := loadErr(t, testOpts(), filepath.Join(dir, "hosts"))
+	if !strings.Contains(msg, "hosts --list: the file is executable, so it is run as an inventory script, but it is not a program") {
+		t.Errorf("error: %s", msg)
+	}
+	opts := testOpts()
+	opts.Format = "ansible-ini"
+	if _, err := LoadSources(context.Background(), []string{filepath.Join(dir, "hosts")}, opts); err != nil {
+		t.Errorf("with the format given: %v", err)
+	}
+}
+
 func TestLoadShebangNotExecutable(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"inv.py": "#!/usr/bin/env python3\nprint('{}')\n"})
