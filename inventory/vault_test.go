@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -222,5 +223,64 @@ func TestVaultPasswordScript(t *testing.T) {
 	}
 	if _, err := ReadVaultPassword(context.Background(), filepath.Join(dir, "empty")); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("empty file: %v", err)
+	}
+}
+
+// TestVaultOracleAnsible: the real ansible decrypts the same inventory (a
+// vaulted token inline, a 1.2 vault host_vars file, a 1.1 vault group_vars
+// file) to the same token, sudo password, user and address per host as
+// fleetclaim.
+func TestVaultOracleAnsible(t *testing.T) {
+	bin, err := exec.LookPath("ansible")
+	if err != nil {
+		t.Skip("ansible is not installed")
+	}
+	dir := t.TempDir()
+	// string-1.1.yml with a second host, h2, which gets no host_vars.
+	inv := strings.Replace(mustReadFile(t, "testdata/vault/string-1.1.yml"), "  vars:\n", "    h2:\n      ansible_host: 10.0.0.2\n  vars:\n", 1)
+	writeFiles(t, dir, map[string]string{
+		"inv.yml":          inv,
+		"host_vars/h1.yml": mustReadFile(t, "testdata/vault/file-1.2.yml"),
+		"group_vars/all":   mustReadFile(t, "testdata/vault/file-1.1.yml"),
+		"ansible.cfg":      "",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "all", "-i", filepath.Join(dir, "inv.yml"), "-m", "debug",
+		"-a", "msg={{ netdata_claim_token }}|{{ ansible_become_password | default('') }}|{{ ansible_user }}|{{ ansible_host }}",
+		"--vault-password-file", "testdata/vault/vault-pass", "--vault-id", "prod@testdata/vault/prod-pass")
+	cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"), "ANSIBLE_LOAD_CALLBACK_PLUGINS=1",
+		"ANSIBLE_STDOUT_CALLBACK=json", "ANSIBLE_LOCAL_TEMP="+dir, "ANSIBLE_HOME="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ansible: %v\n%s", err, out)
+	}
+	var res struct {
+		Plays []struct {
+			Tasks []struct {
+				Hosts map[string]struct {
+					Msg string `json:"msg"`
+				} `json:"hosts"`
+			} `json:"tasks"`
+		} `json:"plays"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Plays) == 0 || len(res.Plays[0].Tasks) == 0 {
+		t.Fatalf("ansible's output: %v\n%s", err, out)
+	}
+	want := res.Plays[0].Tasks[0].Hosts
+	opts := testOpts()
+	opts.Vault = vaultKeys(t, "testdata/vault/vault-pass", "prod@testdata/vault/prod-pass")
+	got, err := Load(filepath.Join(dir, "inv.yml"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Hosts) != 2 || len(want) != 2 {
+		t.Fatalf("fleetclaim has %d hosts, ansible %d", len(got.Hosts), len(want))
+	}
+	for _, h := range got.Hosts {
+		got := strings.Join([]string{h.Claim.Token.Inline, h.SudoPassword.Inline, h.User, h.Address}, "|")
+		if got != want[h.Name].Msg {
+			t.Errorf("%s: fleetclaim %q, ansible %q", h.Name, got, want[h.Name].Msg)
+		}
 	}
 }
