@@ -156,6 +156,7 @@ func oracleCorpus(t *testing.T) map[string][]string {
 		"dir/02-more.yml":        "all:\n  children:\n    db:\n      hosts:\n        d1:\n          ansible_port: 2222\n",
 		"dir/03-dyn.sh*":         "#!/bin/sh\necho '{\"web\": [\"w3\"], \"db\": {\"hosts\": [\"d2\"], \"vars\": {\"ansible_user\": \"pg\"}}, \"_meta\": {\"hostvars\": {\"d2\": {\"ansible_host\": \"10.9.9.9\"}}}}'\n",
 		"dir/sub/04-deep":        "deep1\n",
+		"dir/05-exec-ini*":       "[web]\nw9 ansible_port=2209\n",
 		"dir/ignored.ini":        "[web]\nignored-ini\n",
 		"dir/notes.txt":          "not-a-host\n",
 		"dir/group_vars/web.yml": "ansible_user: fromgv\n",

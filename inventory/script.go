@@ -78,8 +78,7 @@ func (l *loader) execScript(path, shown string, args ...string) ([]byte, bool) {
 	case errors.As(err, &exitErr):
 		l.errorf(shown, 0, 0, "", "inventory script exited with status %d%s", exitErr.ExitCode(), stderrTail(stderr))
 	case errors.Is(err, syscall.ENOEXEC):
-		l.errorf(shown, 0, 0, "", "the file is executable, so it is run as an inventory script, but it is not a program "+
-			"(no #! line): chmod -x it, or give --inventory-format")
+		l.errorf(shown, 0, 0, "", "not a program the system can run (no #! line): give another --inventory-format")
 	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
 		l.errorf(shown, 0, 0, "", "cannot run inventory script: %v", unwrapPathError(err))
 	case stdout.over:

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,7 +56,7 @@ func (l *loader) readSource(src string) {
 // inventory script unless the format is forced to another.
 func (l *loader) readFile(path string, st os.FileInfo) {
 	format := l.opts.Format
-	if format == "" && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+	if format == "" && st.Mode().IsRegular() && st.Mode()&0o111 != 0 && isProgram(path) {
 		format = "script"
 	}
 	if format == "script" {
@@ -72,6 +74,22 @@ func (l *loader) readFile(path string, st os.FileInfo) {
 		return
 	}
 	l.parseFile(path, data, l.opts.Format)
+}
+
+// isProgram reports an executable that the kernel can run: a #! script or
+// an ELF binary. Ansible runs every executable inventory file and, when
+// that fails, reads it as a file; an INI or YAML file with its execute bit
+// set (copied from a FAT stick, checked out 0755) is read as a file here.
+func isProgram(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // running it reports the error
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	return bytes.HasPrefix(head, []byte("#!")) || bytes.Equal(head, []byte("\x7fELF"))
 }
 
 // readDir reads every inventory file of an inventory directory, in name

@@ -163,17 +163,18 @@ func TestLoadScriptBadJSONNamesLine(t *testing.T) {
 	}
 }
 
+// TestLoadExecutableNotAProgram: an INI file with its execute bit set is
+// read as a file, as Ansible ends up reading it; forced to be a script, it
+// is an error saying why.
 func TestLoadExecutableNotAProgram(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"hosts*": "[web]\nw1\n"})
-	msg := loadErr(t, testOpts(), filepath.Join(dir, "hosts"))
-	if !strings.Contains(msg, "hosts --list: the file is executable, so it is run as an inventory script, but it is not a program") {
-		t.Errorf("error: %s", msg)
-	}
+	inv := loadOK(t, filepath.Join(dir, "hosts"))
+	wantLines(t, hostLines(inv), "w1 w1:22 tester [web]")
 	opts := testOpts()
-	opts.Format = "ansible-ini"
-	if _, err := LoadSources(context.Background(), []string{filepath.Join(dir, "hosts")}, opts); err != nil {
-		t.Errorf("with the format given: %v", err)
+	opts.Format = "script"
+	if msg := loadErr(t, opts, filepath.Join(dir, "hosts")); !strings.Contains(msg, "hosts --list: not a program the system can run (no #! line)") {
+		t.Errorf("error: %s", msg)
 	}
 }
 
