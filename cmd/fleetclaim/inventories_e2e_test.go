@@ -157,3 +157,35 @@ else:
 		t.Errorf("inventory check does not name both sources:\n%s%s", r.stdout, r.stderr)
 	}
 }
+
+// TestE2EAskVaultPass types the vault password on a real terminal (a pty
+// from util-linux script(1)): --ask-vault-pass asks on /dev/tty, and the
+// vaulted token opens; a wrong password is an error naming the value.
+func TestE2EAskVaultPass(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed")
+	}
+	inv := "../../inventory/testdata/vault/string-1.1.yml"
+	run := func(password string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		line := binPath + " inventory list -F none --output long --ask-vault-pass -i " + inv
+		cmd := exec.CommandContext(ctx, scriptBin, "-qec", line, "/dev/null")
+		cmd.Stdin = strings.NewReader(password + "\n")
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("fixture-vault-password")
+	if err != nil || !strings.Contains(out, "Vault password: ") || !strings.Contains(out, "inline (redacted)") {
+		t.Fatalf("right password: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "vaulted-token-1.1") {
+		t.Errorf("the token is printed:\n%s", out)
+	}
+	out, err = run("wrong password")
+	if err == nil || !strings.Contains(out, "string-1.1.yml:6:26: all.vars.netdata_claim_token: Ansible Vault value: no vault password opens it") {
+		t.Errorf("wrong password: %v\n%s", err, out)
+	}
+}
