@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 )
@@ -66,8 +67,10 @@ func (l *loader) parsePSSH(file string, data []byte) {
 // names a user.
 func looksLikePSSH(data []byte) bool {
 	users := false
-	for raw := range strings.SplitSeq(string(data), "\n") {
-		fields := psshFields(raw)
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		fields := psshFields(string(line))
 		switch {
 		case len(fields) == 0:
 			continue
