@@ -174,6 +174,7 @@ func oracleCorpus(t *testing.T) map[string][]string {
 		"dir":          {filepath.Join(dir, "dir")},
 		"dir+ini":      {filepath.Join(dir, "dir"), filepath.Join(dir, "multi/more.ini")},
 		"later":        {filepath.Join(dir, "later/a.yml"), filepath.Join(dir, "later/b.ini")},
+		"examples":     {"../examples/inventory-script.py", "../examples/ansible/hosts.ini", "../examples/ansible"},
 	}
 }
 
