@@ -374,7 +374,7 @@ func (l *loader) ansibleYAMLGroup(file, name string, k, v *yaml.Node, depth int)
 	l.pairs(file, name, v, func(kk, vv *yaml.Node) {
 		switch kk.Value {
 		case "vars":
-			g.vals = append(g.vals, l.ansibleVars(file, name+".vars", groupWhere(name), l.mappingVars(file, name+".vars", vv), g)...)
+			l.addGroupVals(g, l.ansibleVars(file, name+".vars", groupWhere(name), l.mappingVars(file, name+".vars", vv), g))
 			l.checkLevel(file, name+".vars", g.vals)
 		case "hosts":
 			if isNull(vv) {
@@ -555,7 +555,7 @@ func (l *loader) parseAnsibleINI(file string, data []byte) {
 	}
 	for _, gi := range order {
 		g := l.groups[gi]
-		g.vals = append(g.vals, l.ansibleVars(file, g.name+":vars", groupWhere(g.name), groupVars[gi], g)...)
+		l.addGroupVals(g, l.ansibleVars(file, g.name+":vars", groupWhere(g.name), groupVars[gi], g))
 		l.checkLevel(file, g.name+":vars", g.vals)
 	}
 }
@@ -636,44 +636,54 @@ func unquote(v string) string {
 	return v
 }
 
-// readVarsDirs reads group_vars/ and host_vars/ beside the inventory file:
+// readVarsDirs reads group_vars/ and host_vars/ of every source's
+// directory (beside an inventory file, inside an inventory directory):
 // NAME, NAME.yml, NAME.yaml, NAME.json, or a directory NAME/ of such files.
+// A later source's directory beats an earlier one's.
 func (l *loader) readVarsDirs() {
-	for _, dirName := range []string{"group_vars", "host_vars"} {
-		dir := filepath.Join(l.dir, dirName)
-		entries, err := os.ReadDir(dir)
-		if err != nil {
+	for bi, base := range l.varsBases {
+		for _, dirName := range []string{"group_vars", "host_vars"} {
+			l.readVarsDir(base, dirName, varsRank+bi)
+		}
+	}
+}
+
+func (l *loader) readVarsDir(base varsBase, dirName string, rank int) {
+	dir := filepath.Join(base.abs, dirName)
+	// Relative paths in vars files are relative to the inventory's directory.
+	l.conv.dir = base.abs
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		for _, e := range entries {
-			name := e.Name()
-			if strings.HasPrefix(name, ".") {
+		var files []string
+		base := name
+		if e.IsDir() {
+			sub, err := os.ReadDir(filepath.Join(dir, name))
+			if err != nil {
+				l.errorf(filepath.Join(dir, name), 0, 0, "", "%v", err)
 				continue
 			}
-			var files []string
-			base := name
-			if e.IsDir() {
-				sub, err := os.ReadDir(filepath.Join(dir, name))
-				if err != nil {
-					l.errorf(filepath.Join(dir, name), 0, 0, "", "%v", err)
-					continue
+			for _, s := range sub {
+				if !s.IsDir() && isVarsFile(s.Name(), true) {
+					files = append(files, filepath.Join(dir, name, s.Name()))
 				}
-				for _, s := range sub {
-					if !s.IsDir() && isVarsFile(s.Name(), true) {
-						files = append(files, filepath.Join(dir, name, s.Name()))
-					}
-				}
-				sort.Strings(files)
-			} else {
-				if !isVarsFile(name, false) {
-					continue
-				}
-				base = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".yml"), ".yaml"), ".json")
-				files = []string{filepath.Join(dir, name)}
 			}
-			for _, f := range files {
-				l.readVarsFile(dirName, base, f)
+			sort.Strings(files)
+		} else {
+			if !isVarsFile(name, false) {
+				continue
 			}
+			base = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".yml"), ".yaml"), ".json")
+			files = []string{filepath.Join(dir, name)}
+		}
+		for _, f := range files {
+			l.readVarsFile(dirName, base, f, rank)
 		}
 	}
 }
@@ -688,15 +698,26 @@ func isVarsFile(name string, _ bool) bool {
 	return false
 }
 
-func (l *loader) readVarsFile(kind, name, path string) {
+func (l *loader) readVarsFile(kind, name, path string, rank int) {
 	// Name the file the way the inventory path was given.
-	shown := filepath.Join(filepath.Dir(l.path), strings.TrimPrefix(path, l.dir+string(filepath.Separator)))
+	shown := path
+	for _, b := range l.varsBases {
+		if rel, ok := strings.CutPrefix(path, b.abs+string(filepath.Separator)); ok {
+			shown = filepath.Join(b.shown, rel)
+			break
+		}
+	}
+	l.fileRank[shown] = rank
 	data, err := os.ReadFile(path)
 	if err != nil {
 		l.errorf(shown, 0, 0, "", "cannot read: %v", unwrapPathError(err))
 		return
 	}
 	l.checkNUL(shown, data)
+	data, ok := l.decryptFile(shown, data)
+	if !ok {
+		return
+	}
 	root := l.parseYAML(shown, data)
 	if root == nil {
 		return
@@ -709,16 +730,8 @@ func (l *loader) readVarsFile(kind, name, path string) {
 			return
 		}
 		g := l.groups[gi]
-		nv := l.ansibleVars(shown, "", groupWhere(name), vars, g)
-		// group_vars files beat the inventory file's own group variables.
-		kept := g.vals[:0]
-		for _, v := range g.vals {
-			if v.file == l.path && slices.ContainsFunc(nv, func(n val) bool { return n.slot == v.slot }) {
-				continue
-			}
-			kept = append(kept, v)
-		}
-		g.vals = append(kept, nv...)
+		// group_vars files beat the inventory sources' own group variables.
+		l.addGroupVals(g, l.ansibleVars(shown, "", groupWhere(name), vars, g))
 		l.checkLevel(shown, name, g.vals)
 		return
 	}
@@ -728,5 +741,5 @@ func (l *loader) readVarsFile(kind, name, path string) {
 		return
 	}
 	h := l.hosts[hi]
-	h.entries = append(h.entries, &hostEntry{vals: l.ansibleVars(shown, "", "host "+name, vars, nil), override: true})
+	h.entries = append(h.entries, &hostEntry{vals: l.ansibleVars(shown, "", "host "+name, vars, nil), rank: rank})
 }

@@ -1,7 +1,11 @@
 // Package inventory turns inventory files into resolved hosts.
 //
-// It reads fleetclaim's native YAML format and Ansible inventories (YAML or
-// INI, with group_vars/ and host_vars/), applies ssh_config beneath them,
+// It reads fleetclaim's native YAML format and Ansible inventories (YAML,
+// INI, the JSON of inventory scripts and ansible-inventory --list, with
+// group_vars/ and host_vars/), executable inventory scripts, inventory
+// directories and pssh host files, several of them merged in order (a later
+// source's variables win), Ansible Vault values and files decrypted; it
+// applies ssh_config beneath them,
 // merges defaults, groups and host entries with a defined precedence,
 // validates every value, and reports every problem at once with its file,
 // line and column. It never contacts a host.

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,12 +10,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // LoadOptions tune Load.
 type LoadOptions struct {
-	// Format is "" (detect), "native" or "ansible" ("ansible-yaml" and
-	// "ansible-ini" force one Ansible syntax).
+	// Format is "" (detect), "native", "ansible" ("ansible-yaml",
+	// "ansible-ini" and "ansible-json" force one Ansible syntax; the last is
+	// the JSON of inventory scripts and of ansible-inventory --list),
+	// "script" or "pssh"; it applies to every file source.
 	Format string
 	// SSHConfig is the ssh_config file to apply: "" reads ~/.ssh/config
 	// when it exists, "none" reads nothing.
@@ -32,16 +38,40 @@ type LoadOptions struct {
 	// MaxHosts caps the number of hosts (ranges included) as a guard
 	// against a mistyped range; 0 means MaxRangeHosts.
 	MaxHosts int
+	// ScriptTimeout bounds each run of an inventory script; 0 means
+	// DefaultScriptTimeout.
+	ScriptTimeout time.Duration
+	// Vault holds the Ansible Vault passwords; without one, a vaulted
+	// value or file is an error.
+	Vault *VaultKeys
 }
 
 // Load reads, validates and resolves the inventory at path. On bad input it
 // returns an Errors holding every problem found, and no inventory.
 func Load(path string, opts LoadOptions) (*Inventory, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read inventory: %v", unwrapPathError(err))}}
+	return LoadSources(context.Background(), []string{path}, opts)
+}
+
+// LoadSources reads every inventory source in order, as Ansible takes
+// several -i options: a file of any supported format, an executable
+// inventory script, an inventory directory, or a comma-separated host list
+// ("h1,h2,"). Groups of the same name merge; for the same host or group, a
+// later source's variables win over an earlier one's. ctx bounds the
+// inventory scripts.
+func LoadSources(ctx context.Context, sources []string, opts LoadOptions) (*Inventory, error) {
+	if len(sources) == 0 {
+		return nil, Errors{{Key: "inventory", Msg: "no inventory source given"}}
 	}
-	return LoadBytes(path, data, opts)
+	l, err := newLoader(sources[0], opts)
+	if err != nil {
+		return nil, err
+	}
+	l.ctx = ctx
+	l.path = strings.Join(sources, ",")
+	for _, src := range sources {
+		l.readSource(src)
+	}
+	return l.finish()
 }
 
 func unwrapPathError(err error) error {
@@ -59,30 +89,17 @@ func LoadBytes(path string, data []byte, opts LoadOptions) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.checkNUL(path, data)
-	format := opts.Format
-	if format == "" {
-		format = detectFormat(path, data)
-	}
-	switch format {
-	case "native":
-		l.format = "native"
-		l.parseNative(path, data)
-	case "ansible", "ansible-yaml", "ansible-ini":
-		l.ansible = true
-		if format == "ansible" {
-			format = detectAnsible(path, data)
-		}
-		l.format = format
-		if format == "ansible-ini" {
-			l.parseAnsibleINI(path, data)
-		} else {
-			l.parseAnsibleYAML(path, data)
-		}
+	l.parseFile(path, data, opts.Format)
+	l.addVarsBase(path, false)
+	return l.finish()
+}
+
+// finish reads the vars directories, applies ssh_config and --set, and
+// resolves every host.
+func (l *loader) finish() (*Inventory, error) {
+	if l.ansible {
+		l.addUngrouped()
 		l.readVarsDirs()
-	default:
-		return nil, Errors{{File: path, Key: "format", Msg: fmt.Sprintf("unknown inventory format %q (want native or ansible)%s",
-			format, didYouMean(format, []string{"native", "ansible", "ansible-yaml", "ansible-ini"}))}}
 	}
 	l.loadSSHConfig()
 	l.parseOverrides()
@@ -96,8 +113,62 @@ func LoadBytes(path string, data []byte, opts LoadOptions) (*Inventory, error) {
 	return inv, nil
 }
 
+// parseFile reads one inventory file of the given format ("" detects it).
+func (l *loader) parseFile(path string, data []byte, format string) {
+	l.beginFile(path)
+	l.checkNUL(path, data)
+	data, ok := l.decryptFile(path, data)
+	if !ok {
+		return
+	}
+	if format == "" {
+		format = detectFormat(path, data)
+	}
+	switch format {
+	case "native":
+		l.setFormat("native")
+		l.parseNative(path, data)
+	case "ansible", "ansible-yaml", "ansible-ini", "ansible-json":
+		l.ansible = true
+		if format == "ansible" {
+			format = detectAnsible(path, data)
+		}
+		l.setFormat(format)
+		switch format {
+		case "ansible-ini":
+			l.parseAnsibleINI(path, data)
+		case "ansible-json":
+			l.parseAnsibleJSON(path, data, nil)
+		default:
+			l.parseAnsibleYAML(path, data)
+		}
+	case "pssh":
+		l.setFormat("pssh")
+		l.parsePSSH(path, data)
+	case "script":
+		l.errorf(path, 0, 0, "format", "an inventory script must be a file with its execute bit set")
+	default:
+		l.errorf(path, 0, 0, "format", "unknown inventory format %q (want %s)%s",
+			format, strings.Join(formatNames, ", "), didYouMean(format, formatNames))
+	}
+}
+
+// formatNames are the values of LoadOptions.Format.
+var formatNames = []string{"native", "ansible", "ansible-yaml", "ansible-ini", "ansible-json", "script", "pssh"}
+
+// setFormat records the format of one more source.
+func (l *loader) setFormat(f string) {
+	switch {
+	case l.format == "":
+		l.format = f
+	case !slices.Contains(strings.Split(l.format, "+"), f):
+		l.format += "+" + f
+	}
+}
+
 // loader holds the state of one Load.
 type loader struct {
+	ctx     context.Context
 	opts    LoadOptions
 	path    string
 	dir     string
@@ -114,6 +185,17 @@ type loader struct {
 	groupIdx map[string]int32
 	hosts    []*hostRec
 	hostIdx  map[string]int32
+
+	// rank orders the files read: a later source's variables beat an
+	// earlier one's. fileRank maps a file (as named in vals) to its rank.
+	rank     int
+	fileRank map[string]int
+	// varsBases are the directories whose group_vars/ and host_vars/ apply.
+	varsBases []varsBase
+	// vaulted marks the nodes that were decrypted from Ansible Vault;
+	// vaultCache holds each vault text's decryption.
+	vaulted    map[*yaml.Node]bool
+	vaultCache map[string]vaultResult
 
 	ssh       *sshConf
 	overrides []val
@@ -146,9 +228,10 @@ type nameRef struct {
 // the hosts of a range share one entry.
 type hostEntry struct {
 	vals []val
-	// override marks host_vars files, which beat the inventory's inline
-	// host variables as they do in Ansible.
-	override bool
+	// rank orders entries: a later source beats an earlier one, and
+	// host_vars files (varsRank and above) beat the inventory's inline
+	// host variables, as they do in Ansible. Entries of one rank must agree.
+	rank int
 }
 
 type hostRec struct {
@@ -162,7 +245,8 @@ type hostRec struct {
 }
 
 func newLoader(path string, opts LoadOptions) (*loader, error) {
-	l := &loader{opts: opts, path: path, groupIdx: map[string]int32{}, hostIdx: map[string]int32{}}
+	l := &loader{ctx: context.Background(), opts: opts, path: path, groupIdx: map[string]int32{}, hostIdx: map[string]int32{},
+		fileRank: map[string]int{}}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
@@ -247,6 +331,9 @@ func (l *loader) addHost(pattern string, gi int32, entry *hostEntry, file string
 	if entry != nil && len(entry.vals) == 0 {
 		entry = nil
 	}
+	if entry != nil && entry.rank == 0 {
+		entry.rank = l.rank
+	}
 	for _, name := range names {
 		addr, port, err := splitHostPort(name)
 		if err != nil {
@@ -281,8 +368,14 @@ func detectFormat(path string, data []byte) string {
 		return "ansible"
 	}
 	trimmed := firstSignificantLine(data)
+	if strings.HasPrefix(trimmed, "{") && looksLikeScriptJSON(data) {
+		return "ansible-json"
+	}
 	if strings.HasPrefix(trimmed, "[") {
 		return "ansible"
+	}
+	if looksLikePSSH(data) {
+		return "pssh"
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
 		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '#' || line[0] == '-' {
@@ -299,10 +392,19 @@ func detectFormat(path string, data []byte) string {
 	if looksLikeAnsibleYAML(data) {
 		return "ansible"
 	}
+	// A native inventory is a YAML mapping; lines of bare host names are an
+	// Ansible INI inventory.
+	var doc yaml.Node
+	if trimmed != "" && (yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode) {
+		return "ansible"
+	}
 	return "native"
 }
 
 func detectAnsible(path string, data []byte) string {
+	if strings.HasPrefix(firstSignificantLine(data), "{") && looksLikeScriptJSON(data) {
+		return "ansible-json"
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yml", ".yaml", ".json":
 		return "ansible-yaml"

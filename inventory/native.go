@@ -112,7 +112,7 @@ func (l *loader) parseNative(file string, data []byte) {
 			}
 			all := l.groups[0]
 			all.file, all.line, all.col = file, k.Line, k.Column
-			all.vals = l.settings(file, "defaults", "defaults", v, nil)
+			l.addGroupVals(all, l.settings(file, "defaults", "defaults", v, nil))
 		case "groups":
 			l.nativeGroups(file, v)
 		case "hosts":
@@ -166,13 +166,13 @@ func (l *loader) nativeGroup(file string, gi int32, v *yaml.Node) {
 		return
 	}
 	extras := map[string]*yaml.Node{}
-	g.vals = l.settings(file, prefix, "group "+g.name, v, func(k, v *yaml.Node) bool {
+	l.addGroupVals(g, l.settings(file, prefix, "group "+g.name, v, func(k, v *yaml.Node) bool {
 		if groupExtraKeys[k.Value] {
 			extras[k.Value] = v
 			return true
 		}
 		return false
-	})
+	}))
 	if c := extras["children"]; c != nil && !isNull(c) {
 		l.nameList(file, prefix+".children", c, func(n *yaml.Node) {
 			g.children = append(g.children, nameRef{name: n.Value, file: file, line: n.Line, col: n.Column})
@@ -284,6 +284,10 @@ func (l *loader) settings(file, prefix, where string, m *yaml.Node, extra func(k
 // addVal parses one setting and appends it, checking that the level does not
 // set one slot twice (token and token_file, say).
 func (l *loader) addVal(vals []val, ki int, n *yaml.Node, file, fullKey, where string) []val {
+	n, ok := l.unvault(file, fullKey, n)
+	if !ok {
+		return vals
+	}
 	if isNull(n) {
 		l.errorf(file, n.Line, n.Column, fullKey, "no value")
 		return vals
@@ -310,7 +314,7 @@ func (l *loader) addVal(vals []val, ki int, n *yaml.Node, file, fullKey, where s
 			return vals
 		}
 	}
-	if keyTable[ki].kind == kSecret {
+	if keyTable[ki].kind == kSecret && !l.vaulted[n] {
 		l.warnf(file, n.Line, n.Column, fullKey, "inline secret: prefer %s_file or %s_env; it is redacted in every output",
 			keyTable[ki].name, keyTable[ki].name)
 	}

@@ -193,6 +193,9 @@ func (l *loader) buildCombo(direct []int32) *combo {
 		if len(cands) == 0 {
 			continue
 		}
+		if l.ansible {
+			cands = l.varsFilesFirst(cands, s)
+		}
 		// Keep only the most specific groups: drop every ancestor of another
 		// candidate.
 		best := cands[:0:0]
@@ -373,32 +376,27 @@ func differingSlot(a, b *[nSlots]*val) int {
 // buildHost decides every setting of one host. eff receives the value
 // chosen for each slot.
 func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
-	// Host level: every entry that names the host; they must agree, except
-	// that host_vars files beat inline variables.
-	var fromOverride uint64
-	for pass := 0; pass < 2; pass++ {
-		for _, e := range h.entries {
-			if e.override != (pass == 0) {
+	// Host level: every entry that names the host. A higher rank wins (a
+	// later source; host_vars files over inline variables); entries of one
+	// rank must agree.
+	sortEntries(h.entries)
+	var rankOf [nSlots]int
+	for _, e := range h.entries {
+		for i := range e.vals {
+			v := &e.vals[i]
+			prev := eff[v.slot]
+			if prev != nil && rankOf[v.slot] > e.rank {
 				continue
 			}
-			for i := range e.vals {
-				v := &e.vals[i]
-				prev := eff[v.slot]
-				if prev != nil && pass == 1 && fromOverride&(1<<v.slot) != 0 {
-					continue
+			if prev != nil && prev != v {
+				if !sameValue(prev, v) {
+					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
+						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
 				}
-				if prev != nil && prev != v {
-					if !sameValue(prev, v) {
-						l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
-							"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
-					}
-					continue
-				}
-				eff[v.slot] = v
-				if pass == 0 {
-					fromOverride |= 1 << v.slot
-				}
+				continue
 			}
+			eff[v.slot] = v
+			rankOf[v.slot] = e.rank
 		}
 	}
 	if eff[sPort] == nil && h.port != 0 {

@@ -27,18 +27,23 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // selectFlags choose the inventory and the hosts; every host command has them.
 type selectFlags struct {
-	inventory string
-	format    string
-	sshConfig string
-	limit     string
-	shard     string
-	sets      stringList
+	inventory   string // the sources, comma-joined, once loaded
+	inventories stringList
+	vault       vaultFlags
+	scriptLimit time.Duration
+	format      string
+	sshConfig   string
+	limit       string
+	shard       string
+	sets        stringList
 }
 
 func (f *selectFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.inventory, "i", "", "inventory file (native YAML or Ansible YAML/INI)")
-	fs.StringVar(&f.inventory, "inventory", "", "inventory file (same as -i)")
-	fs.StringVar(&f.format, "inventory-format", "", "force the inventory format: native or ansible")
+	fs.Var(&f.inventories, "i", "inventory source, repeatable, merged in order: a file (native YAML, Ansible YAML/INI/JSON, pssh hosts), an executable inventory script, a directory, or h1,h2,")
+	fs.Var(&f.inventories, "inventory", "inventory source (same as -i)")
+	fs.StringVar(&f.format, "inventory-format", "", "force the format of every inventory file: native, ansible, ansible-json, script or pssh")
+	fs.DurationVar(&f.scriptLimit, "inventory-timeout", inventory.DefaultScriptTimeout, "limit for each run of an inventory script")
+	f.vault.register(fs)
 	fs.StringVar(&f.sshConfig, "F", "", "ssh_config file (default ~/.ssh/config; 'none' to ignore it)")
 	fs.StringVar(&f.limit, "limit", "", "select hosts: names, globs, groups, a:b, a:&b, a:!b, @file")
 	fs.StringVar(&f.shard, "shard", "", "K/N: only the K-th of N stable shards of the selection (1 ≤ K ≤ N)")
@@ -46,12 +51,19 @@ func (f *selectFlags) register(fs *flag.FlagSet) {
 }
 
 // load reads the inventory and selects the hosts, printing every problem.
-func (f *selectFlags) load(cmd string, stderr io.Writer) (*inventory.Inventory, []*inventory.Host, bool) {
-	if f.inventory == "" {
+func (f *selectFlags) load(ctx context.Context, cmd string, stderr io.Writer) (*inventory.Inventory, []*inventory.Host, bool) {
+	if len(f.inventories) == 0 {
 		fmt.Fprintf(stderr, "fleetclaim %s: -i INVENTORY is required\n", cmd)
 		return nil, nil, false
 	}
-	inv, err := inventory.Load(f.inventory, inventory.LoadOptions{Format: f.format, SSHConfig: f.sshConfig, Overrides: f.sets})
+	f.inventory = strings.Join(f.inventories, ",")
+	keys, err := f.vault.keys(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cmd, err)
+		return nil, nil, false
+	}
+	inv, err := inventory.LoadSources(ctx, f.inventories, inventory.LoadOptions{Format: f.format, SSHConfig: f.sshConfig, Overrides: f.sets,
+		ScriptTimeout: f.scriptLimit, Vault: keys})
 	if err != nil {
 		printInventoryError(stderr, err)
 		return nil, nil, false
@@ -250,7 +262,7 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		return nil, usageCode, false
 	}
 
-	inv, hosts, ok := f.load(string(mode), stderr)
+	inv, hosts, ok := f.load(ctx, string(mode), stderr)
 	if !ok {
 		return nil, exitUsage, false
 	}

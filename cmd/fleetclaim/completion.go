@@ -9,7 +9,7 @@ import (
 var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "inventory", "history", "report", "lab", "completion", "version"}
 
 var completionFlags = []string{
-	"-i", "--inventory", "--inventory-format", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",
+	"-i", "--inventory", "--inventory-format", "--inventory-timeout", "--vault-password-file", "--vault-id", "--ask-vault-pass", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",
 	"--retry-file", "--history", "--no-history", "--timeout", "--deadline", "--splay", "--grace", "--serial", "--canary",
 	"--max-fail-percentage", "--retries", "--retry-backoff", "--no-progress", "--token-file", "--wait", "--force",
 	"--new-identity", "--offline-for", "--passphrase-file", "--passphrase-env", "--ask-pass", "--password-file", "--ask-become-pass", "--keep-pushed",
@@ -34,7 +34,7 @@ _fleetclaim() {
 		return
 	fi
 	case "$prev" in
-	-i|--inventory|--results|--retry-file|--token-file|-F|--history) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	-i|--inventory|--results|--retry-file|--token-file|-F|--history|--vault-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--output) COMPREPLY=($(compgen -W "table json jsonl junit markdown" -- "$cur")); return ;;
 	esac
 	case "${COMP_WORDS[1]}" in
@@ -55,7 +55,7 @@ _fleetclaim() {
 		return
 	fi
 	case $words[CURRENT-1] in
-	-i|--inventory|--results|--retry-file|--token-file|-F|--history) _files; return ;;
+	-i|--inventory|--results|--retry-file|--token-file|-F|--history|--vault-password-file) _files; return ;;
 	--output) compadd -- table json jsonl junit markdown; return ;;
 	esac
 	case $words[2] in
@@ -78,7 +78,7 @@ compdef _fleetclaim fleetclaim
 			case strings.HasPrefix(f, "--"):
 				arg := ""
 				switch f {
-				case "--inventory", "--results", "--retry-file", "--token-file", "--history":
+				case "--inventory", "--results", "--retry-file", "--token-file", "--history", "--vault-password-file":
 					arg = " -r -F"
 				case "--output":
 					arg = " -x -a 'table json jsonl junit markdown'"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -56,7 +57,7 @@ func checkInvocation(t *testing.T, file, mode string, args []string) {
 	if fs.NArg() > 0 {
 		t.Errorf("%s: fleetclaim %s: stray arguments %v", file, mode, fs.Args())
 	}
-	if f.inventory == "" && mode != "report" {
+	if len(f.inventories) == 0 && mode != "report" {
 		t.Errorf("%s: fleetclaim %s without -i", file, mode)
 	}
 }
@@ -150,6 +151,10 @@ func TestExampleInventoriesLoad(t *testing.T) {
 	files, _ := filepath.Glob("../../examples/inventory-*.yml")
 	ansible, _ := filepath.Glob("../../examples/ansible/*.ini")
 	files = append(files, ansible...)
+	files = append(files, "../../examples/pssh-hosts.txt")
+	if _, err := exec.LookPath("python3"); err == nil {
+		files = append(files, "../../examples/inventory-script.py")
+	}
 	if len(files) < 3 {
 		t.Fatalf("only %d example inventories", len(files))
 	}

@@ -54,7 +54,7 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "fleetclaim facts: --forks must be at least 1")
 		return exitUsage
 	}
-	_, hosts, ok := f.load("facts", stderr)
+	_, hosts, ok := f.load(ctx, "facts", stderr)
 	if !ok {
 		return exitUsage
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
-const inventoryUsage = `usage: fleetclaim inventory list  -i INVENTORY [--limit PATTERN] [--shard K/N] [--output table|long|json]
-       fleetclaim inventory check -i INVENTORY [--limit PATTERN] [--shard K/N]
+const inventoryUsage = `usage: fleetclaim inventory list  -i INVENTORY [-i MORE...] [--limit PATTERN] [--shard K/N] [--output table|long|json]
+       fleetclaim inventory check -i INVENTORY [-i MORE...] [--limit PATTERN] [--shard K/N]
 
 list   prints the resolved hosts with their effective settings (json and long
        also tell where each setting came from); tokens are never printed.
@@ -28,6 +28,8 @@ Examples:
   fleetclaim inventory list -i inventory.yml --limit 'web:&prod:!web-canary*'
   fleetclaim inventory list -i hosts.ini --output json --shard 2/4
   fleetclaim inventory check -i inventory.yml --set proxy=env
+  fleetclaim inventory list -i ./ec2.py -i extra.ini --vault-password-file ~/.vault-pass
+  ansible-inventory -i aws_ec2.yml --list > fleet.json && fleetclaim inventory list -i fleet.json
 `
 
 type inventoryFlags struct {
@@ -37,7 +39,6 @@ type inventoryFlags struct {
 
 // runInventory runs `fleetclaim inventory list|check`.
 func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_ = ctx
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, inventoryUsage)
 		if len(args) == 0 {
@@ -68,8 +69,8 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return 2
 	}
-	if len(rest) > 0 && f.inventory == "" && len(rest) == 1 {
-		f.inventory = rest[0]
+	if len(rest) > 0 && len(f.inventories) == 0 && len(rest) == 1 {
+		f.inventories = rest
 		rest = nil
 	}
 	if len(rest) > 0 {
@@ -82,7 +83,7 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "fleetclaim inventory list: --output %q: want table, long or json\n", f.output)
 		return 2
 	}
-	inv, hosts, ok := f.load("inventory "+sub, stderr)
+	inv, hosts, ok := f.load(ctx, "inventory "+sub, stderr)
 	if !ok {
 		return 2
 	}
