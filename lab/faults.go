@@ -30,6 +30,17 @@ const (
 	// TCP accept (a connection lost before the handshake, as a restarting
 	// sshd or a flapping link does); every later connection works.
 	FaultFlaky Fault = "flaky"
+	// FaultSessionStall: the handshake completes and keepalives are
+	// answered, but no session channel open is ever answered (neither
+	// confirmed nor refused): a host that stalls after the handshake while
+	// its sshd's transport still runs (out of processes, or its sessions'
+	// set-up blocked on a dead filesystem). The lab sends nothing a real
+	// sshd would not: it only withholds the answer.
+	FaultSessionStall Fault = "session-stall"
+	// FaultExecStall: sessions open, but no exec or shell request is ever
+	// answered (the same stalled host, one step later: starting the
+	// session's command never completes).
+	FaultExecStall Fault = "exec-stall"
 )
 
 // nobodyUID is the unprivileged user a no-sudo host's commands run as when
@@ -133,3 +144,11 @@ func (h *host) dropFirstConn() bool {
 func (h *host) agentClaimed() bool {
 	return h.agent != nil && h.agent.isClaimed()
 }
+
+// holdsChannelOpens reports whether the host leaves session channel opens
+// unanswered (FaultSessionStall).
+func (h *host) holdsChannelOpens() bool { return h.personality.Has(FaultSessionStall) }
+
+// holdsExecs reports whether the host leaves exec and shell requests
+// unanswered (FaultExecStall).
+func (h *host) holdsExecs() bool { return h.personality.Has(FaultExecStall) }

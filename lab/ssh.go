@@ -141,9 +141,14 @@ func (h *host) serveConn(nc net.Conn) {
 	}()
 	var sessions atomic.Int32
 	var wg sync.WaitGroup
+	var held []ssh.NewChannel // FaultSessionStall: never answered
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "session":
+			if h.holdsChannelOpens() {
+				held = append(held, nch)
+				continue
+			}
 			if sessions.Add(1) > maxSessions {
 				sessions.Add(-1)
 				_ = nch.Reject(ssh.ResourceShortage, "too many open sessions")
@@ -166,6 +171,7 @@ func (h *host) serveConn(nc net.Conn) {
 		}
 	}
 	wg.Wait()
+	_ = held
 }
 
 // serveDirect answers a direct-tcpip request: only the agent's web port on
@@ -230,6 +236,9 @@ func (h *host) serveSession(conn *ssh.ServerConn, ch ssh.Channel, reqs <-chan *s
 			}
 			switch req.Type {
 			case "exec", "shell", "subsystem":
+				if h.holdsExecs() && req.Type != "subsystem" {
+					continue // FaultExecStall: never answered
+				}
 				if started {
 					_ = req.Reply(false, nil)
 					continue
