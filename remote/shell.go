@@ -182,7 +182,7 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 		release()
 		return nil, c.sessionErr(err)
 	}
-	if err := s.Start("exec sh -s"); err != nil {
+	if err := c.await(ctx, "a command", func() error { return s.Start("exec sh -s") }); err != nil {
 		s.Close()
 		release()
 		return nil, c.sessionErr(err)
@@ -195,7 +195,7 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 	}()
 	// What a login shell prints before the first script (a banner from a
 	// start-up file) ends at this first marker and is dropped.
-	if err := sh.write(sh.markers()); err != nil {
+	if err := c.await(ctx, "the shell's input", func() error { return sh.write(sh.markers()) }); err != nil {
 		sh.close()
 		return nil, c.sessionErr(err)
 	}
@@ -251,7 +251,10 @@ func (sh *shell) run(ctx context.Context, script string, args []string) (Result,
 	}
 	b.WriteString(") </dev/null\n")
 	b.WriteString(sh.markers())
-	if err := sh.write(b.String()); err != nil {
+	if err := sh.c.await(ctx, "the script's input", func() error { return sh.write(b.String()) }); err != nil {
+		if CategoryOf(err) != "" {
+			return Result{}, err
+		}
 		return Result{}, sh.lost(err)
 	}
 	var res Result

@@ -534,7 +534,14 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		s, err := c.ssh.NewSession()
+		var s *ssh.Session
+		err = c.await(ctx, "a new session", func() (err error) {
+			s, err = c.ssh.NewSession()
+			return err
+		})
+		if err != nil && s != nil {
+			s.Close()
+		}
 		if err == nil {
 			c.sessions.opened(1)
 			return s, func() { c.sessions.opened(-1); release() }, nil
@@ -594,6 +601,24 @@ func (c *Client) keepalive(interval time.Duration) {
 			}()
 		}
 	}
+}
+
+// await runs wait, one of x/crypto/ssh's waits for the host's answer (a
+// channel open, a request's reply, a write into the channel's window) that
+// look at no context. When ctx ends first, the connection is closed, which
+// ends the wait, and ctx's error is returned (timeout or canceled): a host
+// that stalls after its handshake, while still answering keepalives, holds
+// the run no longer than its deadline. The connection is lost then, for
+// every later operation too; nothing else could end the wait.
+func (c *Client) await(ctx context.Context, what string, wait func() error) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.drop(fmt.Errorf("closed by fleetclaim: no answer from the host to %s (%w)", what, ctx.Err()))
+	})
+	err := wait()
+	if !stop() {
+		return c.ctxErr(ctx, "run")
+	}
+	return err
 }
 
 func (c *Client) drop(why error) {
@@ -718,8 +743,12 @@ func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
 	}
 	defer release()
 	if e.PTY {
-		if err := s.RequestPty("dumb", 24, 200, rawModes()); err != nil {
+		err := c.await(ctx, "a pseudo-terminal request", func() error { return s.RequestPty("dumb", 24, 200, rawModes()) })
+		if err != nil {
 			s.Close()
+			if CategoryOf(err) != "" {
+				return 0, err
+			}
 			return 0, &Error{Op: "run", Host: c.name, Category: CatCommand, Err: fmt.Errorf("pseudo-terminal: %w", err)}
 		}
 	}
@@ -739,7 +768,7 @@ func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
 			return 0, c.sessionErr(err)
 		}
 	}
-	if err := s.Start(e.Cmd); err != nil {
+	if err := c.await(ctx, "a command", func() error { return s.Start(e.Cmd) }); err != nil {
 		s.Close()
 		return 0, c.sessionErr(err)
 	}
@@ -781,6 +810,9 @@ func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
 }
 
 func (c *Client) sessionErr(err error) error {
+	if CategoryOf(err) != "" {
+		return err // already explained (await: the context ended)
+	}
 	select {
 	case <-c.lost:
 		return &Error{Op: "run", Host: c.name, Category: CatConnectionLost, Err: fmt.Errorf("%w (%v)", c.lostWhy, err)}

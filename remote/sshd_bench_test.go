@@ -24,6 +24,12 @@ import (
 // inProcessServer is a minimal x/crypto/ssh server: public key auth for one
 // key, and exec requests that succeed at once with exit status 0.
 func inProcessServer(b testing.TB) (addr, keyFile, knownHosts string) {
+	return inProcessServerWith(b, serveConn)
+}
+
+// inProcessServerWith is inProcessServer with serve running each accepted
+// connection.
+func inProcessServerWith(b testing.TB, serve func(net.Conn, *ssh.ServerConfig)) (addr, keyFile, knownHosts string) {
 	dir := b.TempDir()
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	hostSigner, _ := ssh.NewSignerFromKey(hostPriv)
@@ -54,7 +60,7 @@ func inProcessServer(b testing.TB) (addr, keyFile, knownHosts string) {
 			if err != nil {
 				return
 			}
-			go serveConn(c, cfg)
+			go serve(c, cfg)
 		}
 	}()
 	addr = l.Addr().String()

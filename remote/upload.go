@@ -207,10 +207,17 @@ func (c *Client) putSFTP(ctx context.Context, file string, content []byte) error
 	if err != nil {
 		return c.sessionErr(err)
 	}
-	if err := s.RequestSubsystem("sftp"); err != nil {
+	if err := c.await(ctx, "the sftp subsystem request", func() error { return s.RequestSubsystem("sftp") }); err != nil {
+		if CategoryOf(err) != "" {
+			return err
+		}
 		return errNoSFTP
 	}
-	stop := context.AfterFunc(ctx, func() { s.Close() })
+	// Closing the session does not end a read that the host never
+	// answers: the connection is closed when ctx ends mid-transfer.
+	stop := context.AfterFunc(ctx, func() {
+		c.drop(fmt.Errorf("closed by fleetclaim: the host did not finish the sftp transfer (%w)", ctx.Err()))
+	})
 	defer stop()
 	fail := func(err error) error {
 		if ctx.Err() != nil {
