@@ -58,7 +58,7 @@ func (d *debugLog) logf(host, format string, args ...any) {
 	for _, s := range d.scrub {
 		line = strings.ReplaceAll(line, s, "[REDACTED]")
 	}
-	line = strings.ReplaceAll(line, "\n", "\\n")
+	line = termText(line) // host output in errors: one line, no control
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	fmt.Fprintf(d.w, "debug +%.3fs %s: %s\n", time.Since(d.start).Seconds(), host, line)

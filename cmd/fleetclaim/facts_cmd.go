@@ -99,7 +99,7 @@ func printFactsTable(w io.Writer, out []claim.HostFacts) {
 	fmt.Fprintln(tw, "HOST\tOS\tUSER\tINIT\tAGENT\tMETHOD\tNOTE")
 	for _, hf := range out {
 		if hf.Facts == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t[%s] %s\n", hf.Host, hf.Category, oneLine(hf.Error, 120))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t[%s] %s\n", termText(hf.Host), termText(hf.Category), termLine(hf.Error, 120))
 			continue
 		}
 		f := hf.Facts
@@ -139,7 +139,13 @@ func printFactsTable(w io.Writer, out []claim.HostFacts) {
 		if hf.Category != "" {
 			note = "[" + hf.Category + "] " + oneLine(hf.Note, 120)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", hf.Host, osName+" "+f.Arch, user, f.Init, strings.Join(agents, "; "), orDash(hf.Method), note)
+		// Every cell holds what the host said: escaped, tabs included (a
+		// tab would shift tabwriter's columns).
+		cells := []string{hf.Host, osName + " " + f.Arch, user, f.Init, strings.Join(agents, "; "), orDash(hf.Method), note}
+		for i, c := range cells {
+			cells[i] = termText(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }

@@ -207,7 +207,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 			if m.ExitCode != nil {
 				exit = fmt.Sprint(*m.ExitCode)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.Command, m.Hosts, exit, countsString(m.Counts), m.Inventory)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", termText(m.ID), termText(m.Command), m.Hosts, exit, termText(countsString(m.Counts)), termText(m.Inventory))
 		}
 		return exitOK
 	}
@@ -238,7 +238,8 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 				change = "changed"
 			}
 			prev = state
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", host, m.ID, m.Command, r.Status, r.Category, r.ClaimedID, change)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termText(host), termText(m.ID), termText(m.Command),
+				termText(string(r.Status)), termText(r.Category), termText(r.ClaimedID), change)
 		}
 	}
 	return exitOK

@@ -34,13 +34,15 @@ func newJSONLines(f *os.File) *jsonLines {
 }
 
 // encodeLine is a record as one JSON line, as every per-host file and the
-// jsonl output hold it: encoded once per host, written to each.
+// jsonl output hold it: encoded once per host, written to each. What
+// encoding/json leaves raw that a terminal would act on is escaped too
+// (jsonSafe).
 func encodeLine(r claim.Result) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return append(jsonSafe(b), '\n'), nil
 }
 
 // write appends one line from encodeLine (nil-safe).

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
@@ -43,7 +42,7 @@ func (l resultList) eachJSON(fn func(b []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(b); err != nil {
+		if err := fn(jsonSafe(b)); err != nil {
 			return err
 		}
 	}
@@ -203,6 +202,10 @@ func writeJUnitAt(w io.Writer, command string, recs hostRecords, elapsed time.Du
 	suite := xml.StartElement{Name: xml.Name{Local: "testsuite"}, Attr: attrs(
 		"name", "fleetclaim "+command, "tests", count(tests), "failures", count(failures), "skipped", count(skipped), "time", secs(elapsed),
 		"timestamp", now.UTC().Format("2006-01-02T15:04:05"))}
+	// encoding/xml leaves C1 controls and bidirectional formatting raw
+	// (XML allows them): they go out as character references.
+	safe := &xmlSafeWriter{w: w}
+	w = safe
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -230,8 +233,10 @@ func writeJUnitAt(w io.Writer, command string, recs hostRecords, elapsed time.Du
 	if err := e.Close(); err != nil {
 		return err
 	}
-	_, err = io.WriteString(w, "\n")
-	return err
+	if _, err = io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	return safe.flush()
 }
 
 // markdownHosts is how many hosts the markdown lists per category.
@@ -241,7 +246,7 @@ const markdownHosts = 20
 // requests. It keeps counts and the lines it prints, never the records.
 func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.Duration) error {
 	t, err := tallyRecords(recs, markdownHosts, func(r *claim.Result) string {
-		return fmt.Sprintf("- `%s`: %s\n", r.Host, mdEscape(oneLine(r.Message, 200)))
+		return fmt.Sprintf("- %s: %s\n", mdCode(r.Host), mdText(oneLine(r.Message, 200)))
 	})
 	if err != nil {
 		return err
@@ -262,9 +267,9 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 	fmt.Fprint(bw, "\n### Problems\n\n")
 	for _, c := range t.cats() {
 		cl := t.byCat[c]
-		fmt.Fprintf(bw, "**%s** (%d)", c, cl.n)
+		fmt.Fprintf(bw, "**%s** (%d)", mdText(c), cl.n)
 		if rem := claim.Remedy(c); rem != "" {
-			fmt.Fprintf(bw, ": %s", mdEscape(rem))
+			fmt.Fprintf(bw, ": %s", mdText(rem))
 		}
 		fmt.Fprintln(bw)
 		fmt.Fprintln(bw)
@@ -277,11 +282,6 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 		fmt.Fprintln(bw)
 	}
 	return bw.Flush()
-}
-
-func mdEscape(s string) string {
-	r := strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "`", "'")
-	return r.Replace(s)
 }
 
 var allStatuses = []claim.Status{claim.StatusClaimed, claim.StatusAlreadyClaimed, claim.StatusReclaimed, claim.StatusPlanned, claim.StatusSkipped, claim.StatusFailed, claim.StatusNotStarted}

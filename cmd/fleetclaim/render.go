@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -53,16 +52,16 @@ func newProgress(w io.Writer, total int, allowBar bool) *progress {
 func (p *progress) done(r claim.Result) {
 	p.counts[r.Status]++
 	if p.bar == nil {
-		line := fmt.Sprintf("%s %s %s", r.Host, r.Status, r.Method)
+		line := fmt.Sprintf("%s %s %s", termText(r.Host), termText(string(r.Status)), termText(r.Method))
 		if r.Category != "" {
-			line += " [" + r.Category + "]"
+			line += " [" + termText(r.Category) + "]"
 		}
 		if r.Message != "" {
-			line += ": " + r.Message
+			line += ": " + termText(r.Message)
 		}
 		if r.Status == claim.StatusPlanned {
 			for i, s := range r.Plan {
-				line += fmt.Sprintf("\n    %d. %s", i+1, s)
+				line += fmt.Sprintf("\n    %d. %s", i+1, termText(s))
 			}
 		}
 		fmt.Fprintln(p.w, line)
@@ -70,7 +69,7 @@ func (p *progress) done(r claim.Result) {
 	}
 	if !r.Status.OK() {
 		p.bar.Clear()
-		fmt.Fprintf(p.w, "FAILED %s [%s] %s\n", r.Host, r.Category, r.Message)
+		fmt.Fprintf(p.w, "FAILED %s [%s] %s\n", termText(r.Host), termText(r.Category), termText(r.Message))
 	}
 	p.bar.Describe(p.describe())
 	p.bar.Add(1)
@@ -104,45 +103,29 @@ func tableRow(r *claim.Result) [5]string {
 	if r.Category != "" {
 		detail = "[" + r.Category + "] " + detail
 	}
-	return [5]string{r.Host, strings.Join(r.Groups, ","), string(r.Status), r.Method, oneLine(detail, 120)}
-}
-
-// tabwriterSpecial reports whether s holds a byte text/tabwriter gives a
-// meaning to (a cell or line end, its escape byte).
-func tabwriterSpecial(s string) bool {
-	return strings.ContainsAny(s, "\t\n\v\f") || strings.IndexByte(s, tabwriter.Escape) >= 0
+	return [5]string{termText(r.Host), termText(strings.Join(r.Groups, ",")), termText(string(r.Status)), termText(r.Method), termLine(detail, 120)}
 }
 
 // renderTable prints the per-host table, one record in memory at a time.
 // The first four columns are padded with spaces to their widest cell (in
 // runes) plus two, as text/tabwriter does with padding 2; but tabwriter
 // holds every line until Flush, so the widths come from a first pass over
-// the records instead. A cell with a tab, a line end or tabwriter's escape
-// byte (a results file can hold anything) changes tabwriter's columns: then
-// the table goes through tabwriter as it always did.
+// the records instead. No cell holds a tab or a line end (termText escapes
+// them, whatever a results file holds).
 func renderTable(w io.Writer, recs hostRecords) error {
 	var widths [4]int
 	for j := range widths {
 		widths[j] = utf8.RuneCountInString(tableHeader[j])
 	}
-	irregular := false
 	err := recs.each(func(r *claim.Result) error {
 		row := tableRow(r)
-		for j, c := range row {
-			if j < len(widths) {
-				widths[j] = max(widths[j], utf8.RuneCountInString(c))
-			}
-			if tabwriterSpecial(c) {
-				irregular = true
-			}
+		for j := range widths {
+			widths[j] = max(widths[j], utf8.RuneCountInString(row[j]))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
-	}
-	if irregular {
-		return renderTableTabwriter(w, recs)
 	}
 	bw := bufio.NewWriter(w)
 	writeRow := func(row [5]string) {
@@ -167,25 +150,14 @@ func renderTable(w io.Writer, recs hostRecords) error {
 	return bw.Flush()
 }
 
-// renderTableTabwriter is the table through text/tabwriter, which keeps
-// every line until the end.
-func renderTableTabwriter(w io.Writer, recs hostRecords) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(tableHeader[:], "\t"))
-	err := recs.each(func(r *claim.Result) error {
-		row := tableRow(r)
-		fmt.Fprintln(tw, strings.Join(row[:], "\t"))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Flush()
-}
-
+// oneLine is s on one line (its runs of white space, line breaks included,
+// become one space), cut after n bytes on a rune boundary.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
 		return s[:n] + "…"
 	}
 	return s
@@ -282,7 +254,7 @@ func tallyRecords(recs hostRecords, keep int, item func(r *claim.Result) string)
 }
 
 // summaryItem is a failed host's entry in the summary: its name.
-func summaryItem(r *claim.Result) string { return r.Host }
+func summaryItem(r *claim.Result) string { return termText(r.Host) }
 
 // printSummary prints the counts per status and, per failure category, the
 // hosts (the first few) and the remedy once.
@@ -310,7 +282,7 @@ func printTally(w io.Writer, t *recordTally) {
 		if h.n > len(h.items) {
 			list += fmt.Sprintf(" and %d more", h.n-len(h.items))
 		}
-		fmt.Fprintf(w, "  %s (%d): %s\n", c, h.n, list)
+		fmt.Fprintf(w, "  %s (%d): %s\n", termText(c), h.n, list)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(w, "    remedy: %s\n", rem)
 		}

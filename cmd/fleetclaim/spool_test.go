@@ -33,7 +33,7 @@ func legacyTable(w io.Writer, results []claim.Result) {
 		if r.Category != "" {
 			detail = "[" + r.Category + "] " + detail
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, strings.Join(r.Groups, ","), r.Status, r.Method, oneLine(detail, 120))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", termText(r.Host), termText(strings.Join(r.Groups, ",")), termText(string(r.Status)), termText(r.Method), termLine(detail, 120))
 	}
 	tw.Flush()
 }
@@ -50,7 +50,7 @@ func legacySummary(w io.Writer, results []claim.Result) {
 	for _, r := range results {
 		counts[r.Status]++
 		if r.Category != "" {
-			byCat[r.Category] = append(byCat[r.Category], r.Host)
+			byCat[r.Category] = append(byCat[r.Category], termText(r.Host))
 		}
 	}
 	var parts []string
@@ -71,7 +71,7 @@ func legacySummary(w io.Writer, results []claim.Result) {
 		if len(hosts) > 10 {
 			list = strings.Join(hosts[:10], ", ") + fmt.Sprintf(" and %d more", len(hosts)-10)
 		}
-		fmt.Fprintf(w, "  %s (%d): %s\n", c, len(hosts), list)
+		fmt.Fprintf(w, "  %s (%d): %s\n", termText(c), len(hosts), list)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(w, "    remedy: %s\n", rem)
 		}
@@ -171,9 +171,9 @@ func legacyMarkdown(w io.Writer, command string, results []claim.Result, elapsed
 	fmt.Fprint(w, "\n### Problems\n\n")
 	for _, c := range cats {
 		rs := byCat[c]
-		fmt.Fprintf(w, "**%s** (%d)", c, len(rs))
+		fmt.Fprintf(w, "**%s** (%d)", mdText(c), len(rs))
 		if rem := claim.Remedy(c); rem != "" {
-			fmt.Fprintf(w, ": %s", mdEscape(rem))
+			fmt.Fprintf(w, ": %s", mdText(rem))
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintln(w)
@@ -182,7 +182,7 @@ func legacyMarkdown(w io.Writer, command string, results []claim.Result, elapsed
 				fmt.Fprintf(w, "- … and %d more\n", len(rs)-20)
 				break
 			}
-			fmt.Fprintf(w, "- `%s`: %s\n", r.Host, mdEscape(oneLine(r.Message, 200)))
+			fmt.Fprintf(w, "- %s: %s\n", mdCode(r.Host), mdText(oneLine(r.Message, 200)))
 		}
 		fmt.Fprintln(w)
 	}
@@ -279,7 +279,7 @@ func TestStreamingRenderersMatchTheWholeRunOnes(t *testing.T) {
 			}},
 	}
 	tabbed := fixtureRecords(9)
-	tabbed[4].Host = "tab\there" // tabwriter's own columns: the table falls back to it
+	tabbed[4].Host = "tab\there" // escaped: tabwriter's columns stay as they are
 	runs := []struct {
 		name    string
 		records []claim.Result
