@@ -375,6 +375,8 @@ func (c *cloud) injectFault(w http.ResponseWriter, r *http.Request, p Personalit
 		cloudError(w, http.StatusConflict, "ErrAlreadyClaimed", "node is already claimed")
 	case p.Has(FaultCloud422):
 		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidRoomID", "invalid room id")
+	case p.Has(FaultCloudHostile):
+		cloudError(w, http.StatusUnprocessableEntity, HostileErrorKey, "invalid request")
 	case p.Has(FaultCloud102):
 		// Real Cloud answers 102; HTTP clients treat a 1xx as informational and
 		// keep waiting, so the lab sends a final 503 carrying the same

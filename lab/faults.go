@@ -41,7 +41,23 @@ const (
 	// answered (the same stalled host, one step later: starting the
 	// session's command never completes).
 	FaultExecStall Fault = "exec-stall"
+	// FaultCloudHostile: the Cloud endpoint answers the host's claim with
+	// a 422 whose errorMsgKey is HostileErrorKey, as a hostile endpoint
+	// (a url in the inventory, or a man in the middle of an insecure: yes
+	// claim) can. The agent repeats an errorMsgKey it does not know as it
+	// is, JSON escapes decoded: "Failed with description '%s'" (Netdata
+	// v2.11.0 src/claim/claim-with-api.c:411), in netdatacli
+	// reload-claiming-state's answer (src/daemon/commands.c:209) and in
+	// /api/v2/info's cloud reason (src/claim/cloud-status.c:83). Test
+	// fixture for fleetclaim's escaping of what hosts say.
+	FaultCloudHostile Fault = "cloud-hostile"
 )
+
+// HostileErrorKey is FaultCloudHostile's errorMsgKey: an OSC that retitles
+// the terminal, a cursor-up, an erase-line and a carriage return that
+// overwrite the line before with a forged "claimed" one, a conceal that
+// hides what follows, an 8-bit CSI, a right-to-left override and a bell.
+const HostileErrorKey = "\x1b]0;owned\x07\x1b[1A\x1b[2K\rlab-001 claimed claim-conf: claimed and online\x1b[8m\u009b2J\u202e|x|[l](u)<b>"
 
 // nobodyUID is the unprivileged user a no-sudo host's commands run as when
 // the lab runs as root.

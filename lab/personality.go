@@ -108,7 +108,7 @@ func KnownFaults() []Fault {
 		FaultHostKeyChanged, FaultAuthReject, FaultClaimHang,
 		FaultCloud403, FaultCloud409, FaultCloud422, FaultCloud500, FaultCloud503, FaultCloud504,
 		FaultCloud102, FaultCloudSlow, FaultOffline, FaultNoSudo, FaultDiskFull, FaultFlaky,
-		FaultSessionStall, FaultExecStall,
+		FaultSessionStall, FaultExecStall, FaultCloudHostile,
 	}
 }
 
