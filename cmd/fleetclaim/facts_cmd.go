@@ -82,9 +82,10 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	if f.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(out)
+		if err := writeFactsJSON(stdout, out); err != nil {
+			fmt.Fprintln(stderr, "fleetclaim facts:", err)
+			return exitFailed
+		}
 	} else {
 		printFactsTable(stdout, out)
 	}
@@ -92,6 +93,16 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	return exitOK
+}
+
+// writeFactsJSON writes the facts as one indented JSON array (jsonSafe).
+func writeFactsJSON(w io.Writer, out []claim.HostFacts) error {
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(jsonSafe(b), '\n'))
+	return err
 }
 
 func printFactsTable(w io.Writer, out []claim.HostFacts) {

@@ -131,6 +131,12 @@ func TestRenderingsEscapeHostText(t *testing.T) {
 	checkNoRaw(t, "facts table", buf.String())
 
 	buf.Reset()
+	if err := writeFactsJSON(&buf, []claim.HostFacts{{Host: "lab-002", Category: remote.CatProbe, Error: hostileText}}); err != nil {
+		t.Fatal(err)
+	}
+	checkNoRaw(t, "facts json", buf.String())
+
+	buf.Reset()
 	if err := writeJSON(&buf, recs); err != nil {
 		t.Fatal(err)
 	}
