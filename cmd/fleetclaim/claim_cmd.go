@@ -360,6 +360,9 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		resultsFile = newJSONLines(rf)
+		resultsFile.onError = func(err error) {
+			fmt.Fprintf(stderr, "fleetclaim %s: results file %s: %v: it misses records from here on\n", mode, f.results, err)
+		}
 		defer resultsFile.close()
 	}
 	if f.fetchClaimToken {
@@ -441,6 +444,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "warning: spool of the run's records: %v (records kept in memory instead)\n", err)
 		}
 	}()
+	out := &outputWriter{w: stdout}
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
 	fleet := claim.Fleet{
 		Forks:          f.forks,
@@ -459,7 +463,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 				resultsFile.write(line)
 				hist.add(r.Status, line)
 				if f.output == "jsonl" {
-					stdout.Write(line)
+					out.write(line)
 				}
 				recs.add(i, line)
 				tally.add(i, &r)
@@ -480,12 +484,20 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		// asked at once about the nodes still waiting.
 		fleet.Drained = proof.Drain
 	}
-	out := fleet.Run(startCtx, runCtx, hosts, c.Do)
+	outcome := fleet.Run(startCtx, runCtx, hosts, c.Do)
 	prog.finish()
 	elapsed := time.Since(start)
 
-	if err := renderResults(stdout, f.output, string(mode), recs, elapsed); err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, err)
+	if err := renderResults(out, f.output, string(mode), recs, elapsed); err != nil && out.err == nil {
+		out.err = err
+	}
+	writeFailed := out.err != nil
+	if out.err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, out.err)
+	}
+	if err := resultsFile.close(); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: results file %s is incomplete: %v\n", mode, f.results, err)
+		writeFailed = true
 	}
 	printTally(stderr, tally)
 	if proof != nil && mode != claim.ModePlan {
@@ -496,7 +508,10 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
 		}
 	}
-	code := exitCode(out, interrupted.fired())
+	code := exitCode(outcome, interrupted.fired())
+	if writeFailed && code == exitOK {
+		code = exitFailed // every host ended well, but not every record was written
+	}
 	hist.finish(code)
 	return code
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
@@ -19,12 +23,19 @@ const linesSyncEvery = 200 * time.Millisecond
 // close. An fsync per host (two files) ran under the engine's result lock:
 // ~0.3 ms each on this machine's ext4, more on a laptop's disk, and with
 // 10,000 hosts that serialized seconds of the run.
+//
+// A write or an fsync that fails (a full disk, an I/O error) is kept: the
+// first one is told to onError at once (set before the first write), and
+// close returns it, so the run ends with an error instead of a results
+// file silently missing records.
 type jsonLines struct {
-	f     *os.File
-	mu    sync.Mutex
-	dirty bool
-	stop  chan struct{}
-	done  chan struct{}
+	f       *os.File
+	onError func(error)
+	mu      sync.Mutex
+	dirty   bool
+	err     error
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 func newJSONLines(f *os.File) *jsonLines {
@@ -51,9 +62,23 @@ func (l *jsonLines) write(line []byte) {
 		return
 	}
 	l.mu.Lock()
-	_, _ = l.f.Write(line)
+	defer l.mu.Unlock()
+	if _, err := l.f.Write(line); err != nil {
+		l.failLocked(err)
+		return
+	}
 	l.dirty = true
-	l.mu.Unlock()
+}
+
+// failLocked keeps the file's first error and reports it; l.mu is held.
+func (l *jsonLines) failLocked(err error) {
+	if l.err != nil {
+		return
+	}
+	l.err = err
+	if l.onError != nil {
+		l.onError(err)
+	}
 }
 
 func (l *jsonLines) syncLoop() {
@@ -75,23 +100,60 @@ func (l *jsonLines) sync() {
 	dirty := l.dirty
 	l.dirty = false
 	l.mu.Unlock()
-	if dirty {
-		_ = l.f.Sync()
+	if !dirty {
+		return
+	}
+	// A pipe or a terminal (--results /dev/stdout) cannot be synced, and
+	// has nothing to lose to a crash of the machine: not an error.
+	if err := l.f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		l.mu.Lock()
+		l.failLocked(fmt.Errorf("sync: %w", err))
+		l.mu.Unlock()
 	}
 }
 
-// close syncs what is left and closes the file (nil-safe, once).
+// close syncs what is left and closes the file (nil-safe, once). It
+// returns the file's first error: a write, a sync or the close.
 func (l *jsonLines) close() error {
 	if l == nil {
 		return nil
 	}
 	select {
 	case <-l.stop:
-		return nil
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.err
 	default:
 	}
 	close(l.stop)
 	<-l.done
 	l.sync()
-	return l.f.Close()
+	err := l.f.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil && err != nil {
+		l.err = err
+	}
+	return l.err
 }
+
+// outputWriter is stdout for a run's output: it keeps the first write
+// error (a closed pipe, a full disk) and drops what follows it.
+type outputWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// write writes p, keeping the error for the end of the run.
+func (o *outputWriter) write(p []byte) { _, _ = o.Write(p) }
