@@ -702,7 +702,7 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 				continue
 			}
 			if asked == nil {
-				pw, err := remote.TerminalPassword()("sudo")
+				pw, err := remote.TerminalBecomePassword()()
 				if err != nil {
 					return nil, fmt.Errorf("--ask-become-pass: %w", err)
 				}
