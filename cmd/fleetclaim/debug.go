@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
@@ -185,7 +186,7 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisec
 func openDebug(enabled bool, file string, stderr io.Writer, secrets []inventory.Secret) (*debugLog, func(), error) {
 	switch {
 	case file != "":
-		f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := openDebugFile(file)
 		if err != nil {
 			return nil, func() {}, err
 		}
@@ -194,4 +195,43 @@ func openDebug(enabled bool, file string, stderr io.Writer, secrets []inventory.
 		return newDebugLog(stderr, secrets), func() {}, nil
 	}
 	return nil, func() {}, nil
+}
+
+// debugFileMode is the mode of the --debug-file trace: it names hosts,
+// users and paths.
+const debugFileMode = 0o600
+
+// openDebugFile opens the --debug-file trace for appending. It never
+// follows a symbolic link (whoever can write the directory could point it
+// anywhere, and fleetclaim often runs as root); a new file is created
+// debugFileMode; an existing regular file must be the user's own and is
+// given debugFileMode before anything is written to it. Other files (a
+// FIFO, /dev/null) are written as they are.
+func openDebugFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, debugFileMode)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link: refused (name the file itself)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return f, nil
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		f.Close()
+		return nil, fmt.Errorf("%s belongs to another user (uid %d): refused", path, sys.Uid)
+	}
+	if st.Mode().Perm() != debugFileMode {
+		if err := f.Chmod(debugFileMode); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
 }
