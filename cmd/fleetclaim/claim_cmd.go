@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -444,6 +443,11 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "warning: spool of the run's records: %v (records kept in memory instead)\n", err)
 		}
 	}()
+	retry, err := startRetryFile(f.retryFile, hosts)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
+		return exitUsage
+	}
 	out := &outputWriter{w: stdout}
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
 	fleet := claim.Fleet{
@@ -467,6 +471,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 				}
 				recs.add(i, line)
 				tally.add(i, &r)
+				retry.ended(i, r.Status.OK())
 			}
 			prog.done(r)
 		},
@@ -503,10 +508,8 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if proof != nil && mode != claim.ModePlan {
 		printCloudTally(stderr, tally)
 	}
-	if f.retryFile != "" {
-		if err := writeRetryFile(f.retryFile, recs); err != nil {
-			fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
-		}
+	if err := retry.finish(recs); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
 	}
 	code := exitCode(outcome, interrupted.fired())
 	if writeFailed && code == exitOK {
@@ -720,28 +723,4 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 		out[ref] = s
 	}
 	return out, nil
-}
-
-// writeRetryFile lists the hosts that did not end well, one per line, for
-// --limit @FILE.
-func writeRetryFile(path string, recs hostRecords) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	err = recs.each(func(r *claim.Result) error {
-		if !r.Status.OK() {
-			bw.WriteString(r.Host)
-			bw.WriteByte('\n')
-		}
-		return nil
-	})
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

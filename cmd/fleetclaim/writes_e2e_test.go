@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,47 @@ func TestE2EResultsWriteFailureExits(t *testing.T) {
 		if !strings.Contains(stderr.String(), "writing output") {
 			t.Errorf("--output %s > /dev/full: no error on stderr:\n%s", format, stderr.String())
 		}
+	}
+}
+
+// TestE2ERetryFileAfterKill: a run killed with -9 leaves no retry file of
+// an earlier run behind: the file lists, at any moment, every host of this
+// run that has not ended well yet (so --limit @FILE finishes the work).
+func TestE2ERetryFileAfterKill(t *testing.T) {
+	// Every claim takes the lab Cloud 3s: with one fork, the kill finds most
+	// hosts not started.
+	info := startLab(t, 6, "--personalities", "v2+cloud-slow=6")
+	dir := t.TempDir()
+	retry, results := filepath.Join(dir, "retry.txt"), filepath.Join(dir, "r.jsonl")
+	if err := os.WriteFile(retry, []byte("host-of-an-earlier-run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", "1", "--results", results,
+		"--retry-file", retry, "--no-history", "--no-progress")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "SSH_AUTH_SOCK=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, results, 1)
+	cmd.Process.Kill()
+	cmd.Wait()
+	listed := map[string]bool{}
+	for _, l := range strings.Fields(mustRead(t, retry)) {
+		listed[l] = true
+	}
+	if listed["host-of-an-earlier-run"] {
+		t.Fatalf("the retry file is the earlier run's:\n%s", mustRead(t, retry))
+	}
+	ended := map[string]bool{}
+	for _, r := range readResults(t, results) {
+		ended[r.Host] = r.Status.OK()
+	}
+	for _, h := range info.Hosts {
+		if !ended[h.Name] && !listed[h.Name] {
+			t.Errorf("%s has not ended well but is not in the retry file", h.Name)
+		}
+	}
+	if len(ended) >= len(info.Hosts) {
+		t.Fatalf("every host finished before the kill: the test proves nothing")
 	}
 }
