@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -296,7 +297,7 @@ func TestE2ESecondSIGINTCancelsAtOnce(t *testing.T) {
 	info := startLab(t, 6, "--personalities", "v2+claim-hang=6")
 	results := filepath.Join(t.TempDir(), "r.jsonl")
 	cmd := exec.Command(binPath, "claim", "-i", info.Inventory(), "--forks", "2", "--results", results, "--grace", "10m", "--timeout", "10m", "--no-history")
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -304,7 +305,9 @@ func TestE2ESecondSIGINTCancelsAtOnce(t *testing.T) {
 	// Wait until both hosts in flight are inside their claim.
 	waitForStats(t, info, func(s lab.Stats) bool { return s.CtlRequests >= 2 })
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(50 * time.Millisecond)
+	// Signals of one kind do not queue: the second is sent once the
+	// first has been handled.
+	waitFor(t, "the first SIGINT handled", func() bool { return strings.Contains(stderr.String(), "no new hosts will start") })
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
@@ -320,6 +323,35 @@ func TestE2ESecondSIGINTCancelsAtOnce(t *testing.T) {
 			t.Fatalf("in-flight host recorded as %s: %s", r.Category, r.Message)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls ok (at most 60 s) until it says yes.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("waited 60s for %s", what)
 }
 
 // waitForStats polls the lab's counters until ok says yes.

@@ -101,9 +101,13 @@ func TestE2EFaultRun(t *testing.T) {
 	}
 
 	results := filepath.Join(t.TempDir(), "results.jsonl")
+	// A connect timeout with headroom for 64 concurrent handshakes on a
+	// loaded two-core CI machine, still well inside --timeout so that the
+	// silent and stalled hosts end as handshake-timeout, not timeout; a
+	// deadline that a slow machine does not reach.
 	r := fleetclaim(t, nil, "claim", "-i", invPath, "--results", results, "--forks", "64",
-		"--timeout", "10s", "--deadline", "40s", "--wait", "2s", "--retries", "0",
-		"--set", "connect_timeout=2s", "--no-progress")
+		"--timeout", "10s", "--deadline", "90s", "--wait", "2s", "--retries", "0",
+		"--set", "connect_timeout=5s", "--no-progress")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d, want %d (some hosts failed)\n%s", r.code, exitFailed, tail(r.stderr, 4000))
 	}
