@@ -36,6 +36,8 @@ var faultCases = map[string]faultCase{
 	"ssh-refuse":       {fault: lab.FaultSSHRefuse, status: claim.StatusFailed, cat: remote.CatConnectRefused, written: "absent"},
 	"ssh-silent":       {fault: lab.FaultSSHSilent, status: claim.StatusFailed, cat: remote.CatHandshakeTimeout, written: "absent"},
 	"ssh-stall":        {fault: lab.FaultSSHStall, status: claim.StatusFailed, cat: remote.CatHandshakeTimeout, written: "absent"},
+	"session-stall":    {fault: lab.FaultSessionStall, status: claim.StatusFailed, cat: claim.CatTimeout, written: "absent"},
+	"exec-stall":       {fault: lab.FaultExecStall, status: claim.StatusFailed, cat: claim.CatTimeout, written: "absent"},
 	"ssh-drop":         {fault: lab.FaultSSHDrop, status: claim.StatusFailed, cat: remote.CatConnectionLost, written: "complete", cloud: true},
 	"hostkey-changed":  {fault: lab.FaultHostKeyChanged, status: claim.StatusFailed, cat: remote.CatHostKeyChanged, written: "absent"},
 	"auth-reject":      {fault: lab.FaultAuthReject, status: claim.StatusFailed, cat: remote.CatAuth, written: "absent"},
