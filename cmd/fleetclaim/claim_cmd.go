@@ -350,6 +350,11 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer closeDebug()
+	retry, err := startRetryFile(f.retryFile, hosts)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
+		return exitUsage
+	}
 
 	var resultsFile *jsonLines
 	if f.results != "" {
@@ -443,11 +448,6 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "warning: spool of the run's records: %v (records kept in memory instead)\n", err)
 		}
 	}()
-	retry, err := startRetryFile(f.retryFile, hosts)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
-		return exitUsage
-	}
 	out := &outputWriter{w: stdout}
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
 	fleet := claim.Fleet{

@@ -322,6 +322,7 @@ func TestE2ERefusedRunWritesNothing(t *testing.T) {
 	}{
 		{"sudo password file missing", []string{"claim", "-i", noSudo}, "missing-password"},
 		{"debug file unopenable", []string{"claim", "-i", info.Inventory(), "--debug-file", filepath.Join(dir, "no-such-dir", "debug.log")}, "debug file"},
+		{"retry file unwritable", []string{"claim", "-i", info.Inventory(), "--retry-file", filepath.Join(dir, "no-such-dir", "retry.txt")}, "retry file"},
 	}
 	for _, c := range cases {
 		if err := os.WriteFile(results, []byte(earlier), 0o644); err != nil {
