@@ -535,13 +535,10 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, func(), error) {
 			return nil, nil, err
 		}
 		var s *ssh.Session
-		err = c.await(ctx, "a new session", func() (err error) {
+		err = c.awaitLate(ctx, "a new session", func() (err error) {
 			s, err = c.ssh.NewSession()
 			return err
-		})
-		if err != nil && s != nil {
-			s.Close()
-		}
+		}, func() { s.Close() })
 		if err == nil {
 			c.sessions.opened(1)
 			return s, func() { c.sessions.opened(-1); release() }, nil
@@ -603,22 +600,57 @@ func (c *Client) keepalive(interval time.Duration) {
 	}
 }
 
+// stallGrace is how long a host that has not answered a wait (see await)
+// when the wait's context ended keeps its connection: one that answers
+// within it is only slow, and the commands that clean up after a canceled
+// claim can still run on it; one that does not has stalled, and its
+// connection is closed.
+const stallGrace = 2 * time.Second
+
 // await runs wait, one of x/crypto/ssh's waits for the host's answer (a
 // channel open, a request's reply, a write into the channel's window) that
-// look at no context. When ctx ends first, the connection is closed, which
-// ends the wait, and ctx's error is returned (timeout or canceled): a host
-// that stalls after its handshake, while still answering keepalives, holds
-// the run no longer than its deadline. The connection is lost then, for
-// every later operation too; nothing else could end the wait.
+// look at no context, and returns its error; when ctx ends first, it
+// returns ctx's error (timeout or canceled) at once and leaves wait
+// behind. If the host has not answered stallGrace later, the connection
+// is closed, which ends wait: a host that stalls after its handshake,
+// while it still answers keepalives, then fails every later operation too
+// instead of holding the run past its deadline.
 func (c *Client) await(ctx context.Context, what string, wait func() error) error {
-	stop := context.AfterFunc(ctx, func() {
-		c.drop(fmt.Errorf("closed by fleetclaim: no answer from the host to %s (%w)", what, ctx.Err()))
-	})
-	err := wait()
-	if !stop() {
+	return c.awaitLate(ctx, what, wait, nil)
+}
+
+// awaitLate is await; late, when not nil, is called if wait succeeds after
+// it was left behind, to undo what it got (close a session nobody uses).
+func (c *Client) awaitLate(ctx context.Context, what string, wait func() error, late func()) error {
+	if ctx.Done() == nil {
+		return wait()
+	}
+	if ctx.Err() != nil {
 		return c.ctxErr(ctx, "run")
 	}
-	return err
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	why := ctx.Err()
+	go func() {
+		t := time.NewTimer(stallGrace)
+		defer t.Stop()
+		var err error
+		select {
+		case err = <-done:
+		case <-t.C:
+			c.drop(fmt.Errorf("closed by fleetclaim: no answer from the host to %s within %v of the end of its wait (%w)", what, stallGrace, why))
+			err = <-done
+		}
+		if err == nil && late != nil {
+			late()
+		}
+	}()
+	return c.ctxErr(ctx, "run")
 }
 
 func (c *Client) drop(why error) {

@@ -187,3 +187,111 @@ func TestStalledHostCanceled(t *testing.T) {
 		t.Fatal("a canceled wait for a session channel did not end")
 	}
 }
+
+// lateServer holds every session channel open until release is closed,
+// telling held of each; then it accepts them, and every later one at
+// once, and runs each exec at once with exit status 0: a host that is slow,
+// not stalled.
+func lateServer(held chan<- struct{}, release <-chan struct{}) func(net.Conn, *ssh.ServerConfig) {
+	return func(nc net.Conn, cfg *ssh.ServerConfig) {
+		sc, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+		if err != nil {
+			nc.Close()
+			return
+		}
+		defer sc.Close()
+		go ssh.DiscardRequests(reqs)
+		for nch := range chans {
+			select {
+			case <-release:
+			default:
+				held <- struct{}{}
+				<-release
+			}
+			ch, creqs, err := nch.Accept()
+			if err != nil {
+				continue
+			}
+			go func() {
+				for r := range creqs {
+					r.Reply(r.Type == "exec", nil)
+					if r.Type == "exec" {
+						ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+						ch.Close()
+					}
+				}
+			}()
+		}
+	}
+}
+
+// TestSlowHostKeepsItsConnection: a host that answers a wait soon after its
+// context ended (within stallGrace) keeps its connection, so that the
+// commands cleaning up after a canceled claim still run on it.
+func TestSlowHostKeepsItsConnection(t *testing.T) {
+	held, release := make(chan struct{}, 4), make(chan struct{})
+	addr, key, kh := inProcessServerWith(t, lateServer(held, release))
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	d := NewDialer(DialerOptions{})
+	defer d.Close()
+	c, err := d.Dial(context.Background(), Target{Name: "slow", Hop: Hop{User: "u", Address: host, Port: p},
+		IdentityFiles: []string{key}, KnownHosts: []string{kh}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx, "true", nil)
+		done <- err
+	}()
+	select {
+	case <-held:
+	case <-time.After(hangBound):
+		t.Fatal("the server never saw the channel open")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if CategoryOf(err) != CatCanceled {
+			t.Fatalf("%v (category %q), want canceled", err, CategoryOf(err))
+		}
+	case <-time.After(hangBound):
+		t.Fatal("the canceled wait did not end")
+	}
+	close(release) // the host answers, late
+	cctx, ccancel := context.WithTimeout(context.Background(), hangBound)
+	defer ccancel()
+	res, err := c.Run(cctx, "true", nil)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("the slow host's connection after a canceled wait: %v, exit %d", err, res.ExitCode)
+	}
+}
+
+// TestStalledHostLosesItsConnection: a host that has not answered a wait
+// stallGrace after its context ended has its connection closed: the
+// operations after it (a claim's clean-up) fail at once as
+// connection-lost instead of waiting on the stalled host in their turn.
+func TestStalledHostLosesItsConnection(t *testing.T) {
+	c, reached := stalledClient(t, stallOpen)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-reached
+		cancel()
+	}()
+	if _, err := c.Run(ctx, "true", nil); CategoryOf(err) != CatCanceled {
+		t.Fatalf("%v (category %q), want canceled", err, CategoryOf(err))
+	}
+	select {
+	case <-c.lost:
+	case <-time.After(hangBound):
+		t.Fatalf("the stalled host's connection is still open %v after its wait ended", hangBound)
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), hangBound)
+	defer ccancel()
+	if _, err := c.Run(cctx, "true", nil); CategoryOf(err) != CatConnectionLost {
+		t.Fatalf("after the stall: %v (category %q), want connection-lost", err, CategoryOf(err))
+	}
+}

@@ -214,9 +214,19 @@ func (c *Client) putSFTP(ctx context.Context, file string, content []byte) error
 		return errNoSFTP
 	}
 	// Closing the session does not end a read that the host never
-	// answers: the connection is closed when ctx ends mid-transfer.
+	// answers: a transfer still going stallGrace after ctx ended closes
+	// the connection (see await).
+	finished := make(chan struct{})
+	defer close(finished)
 	stop := context.AfterFunc(ctx, func() {
-		c.drop(fmt.Errorf("closed by fleetclaim: the host did not finish the sftp transfer (%w)", ctx.Err()))
+		s.Close()
+		t := time.NewTimer(stallGrace)
+		defer t.Stop()
+		select {
+		case <-finished:
+		case <-t.C:
+			c.drop(fmt.Errorf("closed by fleetclaim: the host did not end the sftp transfer within %v of the end of its wait (%w)", stallGrace, ctx.Err()))
+		}
 	})
 	defer stop()
 	fail := func(err error) error {
