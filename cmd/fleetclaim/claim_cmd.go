@@ -363,10 +363,9 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "fleetclaim %s: results file: %v\n", mode, err)
 			return exitUsage
 		}
-		resultsFile = newJSONLines(rf)
-		resultsFile.onError = func(err error) {
+		resultsFile = newJSONLines(rf, func(err error) {
 			fmt.Fprintf(stderr, "fleetclaim %s: results file %s: %v: it misses records from here on\n", mode, f.results, err)
-		}
+		})
 		defer resultsFile.close()
 	}
 	if f.fetchClaimToken {

@@ -75,7 +75,7 @@ func startHistory(dir, command, inv string, hosts int) (*historyRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.lines = newJSONLines(f)
+	h.lines = newJSONLines(f, nil)
 	if err := h.writeMeta(); err != nil {
 		h.lines.close()
 		return nil, err

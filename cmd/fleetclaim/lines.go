@@ -25,7 +25,7 @@ const linesSyncEvery = 200 * time.Millisecond
 // 10,000 hosts that serialized seconds of the run.
 //
 // A write or an fsync that fails (a full disk, an I/O error) is kept: the
-// first one is told to onError at once (set before the first write), and
+// first one is told to onError at once, and
 // close returns it, so the run ends with an error instead of a results
 // file silently missing records.
 type jsonLines struct {
@@ -38,8 +38,10 @@ type jsonLines struct {
 	done    chan struct{}
 }
 
-func newJSONLines(f *os.File) *jsonLines {
-	l := &jsonLines{f: f, stop: make(chan struct{}), done: make(chan struct{})}
+// newJSONLines appends to f; onError (may be nil) hears of the file's
+// first write or fsync error.
+func newJSONLines(f *os.File, onError func(error)) *jsonLines {
+	l := &jsonLines{f: f, onError: onError, stop: make(chan struct{}), done: make(chan struct{})}
 	go l.syncLoop()
 	return l
 }

@@ -17,8 +17,7 @@ func TestJSONLinesReportsWriteErrors(t *testing.T) {
 		t.Skip("no /dev/full:", err)
 	}
 	var reported []error
-	l := newJSONLines(f)
-	l.onError = func(err error) { reported = append(reported, err) }
+	l := newJSONLines(f, func(err error) { reported = append(reported, err) })
 	l.write([]byte("{\"host\":\"a\"}\n"))
 	l.write([]byte("{\"host\":\"b\"}\n"))
 	err = l.close()
@@ -39,7 +38,7 @@ func TestJSONLinesSyncsAndCloses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newJSONLines(f)
+	l := newJSONLines(f, nil)
 	l.write([]byte("{\"host\":\"a\"}\n"))
 	l.write([]byte("{\"host\":\"b\"}\n"))
 	if err := l.close(); err != nil {
@@ -61,7 +60,7 @@ func TestJSONLinesSyncsAndCloses(t *testing.T) {
 			}
 		}
 	}()
-	l = newJSONLines(w)
+	l = newJSONLines(w, nil)
 	l.write([]byte("{\"host\":\"a\"}\n"))
 	l.sync()
 	if err := l.close(); err != nil {
