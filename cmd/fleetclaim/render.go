@@ -57,11 +57,11 @@ func (p *progress) done(r claim.Result) {
 			line += " [" + termText(r.Category) + "]"
 		}
 		if r.Message != "" {
-			line += ": " + termText(r.Message)
+			line += ": " + termLine(r.Message, 0)
 		}
 		if r.Status == claim.StatusPlanned {
 			for i, s := range r.Plan {
-				line += fmt.Sprintf("\n    %d. %s", i+1, termText(s))
+				line += fmt.Sprintf("\n    %d. %s", i+1, termLine(s, 0))
 			}
 		}
 		fmt.Fprintln(p.w, line)
@@ -69,7 +69,7 @@ func (p *progress) done(r claim.Result) {
 	}
 	if !r.Status.OK() {
 		p.bar.Clear()
-		fmt.Fprintf(p.w, "FAILED %s [%s] %s\n", termText(r.Host), termText(r.Category), termText(r.Message))
+		fmt.Fprintf(p.w, "FAILED %s [%s] %s\n", termText(r.Host), termText(r.Category), termLine(r.Message, 0))
 	}
 	p.bar.Describe(p.describe())
 	p.bar.Add(1)

@@ -78,8 +78,15 @@ func unsafeRune(r rune) bool {
 
 // termLine is untrusted text on one line of a terminal or log: its runs of
 // white space (line breaks included) become one space, it is cut after n
-// bytes (on a rune boundary), and then made safe with termText.
-func termLine(s string, n int) string { return termText(oneLine(s, n)) }
+// bytes on a rune boundary (n == 0: not cut), and then made safe with
+// termText. (A multi-line message, such as the agent's curl failure, reads
+// as one line.)
+func termLine(s string, n int) string {
+	if n <= 0 {
+		return termText(strings.Join(strings.Fields(s), " "))
+	}
+	return termText(oneLine(s, n))
+}
 
 // mdText is untrusted text inside a markdown paragraph, list item or table
 // cell: on one line, made safe for a terminal (the summary is also read as
