@@ -1,0 +1,516 @@
+package sshconfig
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Config is one ssh_config file (what ssh -F names, or ~/.ssh/config) with
+// every file it includes, parsed once and resolved per host.
+type Config struct {
+	path string
+	home string
+
+	mu    sync.Mutex
+	files map[string]*file // parsed Include files by path
+}
+
+// Open parses the file at path. home anchors "~" and relative Includes
+// (~/.ssh/NAME), as for ssh's user configuration.
+func Open(path, home string) (*Config, error) {
+	f, err := parseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{path: path, home: home, files: map[string]*file{path: f}}, nil
+}
+
+// OpenBytes is Open for a file already read.
+func OpenBytes(path, home string, data []byte) (*Config, error) {
+	f, err := parseBytes(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{path: path, home: home, files: map[string]*file{path: f}}, nil
+}
+
+// Query is one connection as ssh's command line gives it.
+type Query struct {
+	// Host is the host name given to ssh (what Host patterns match).
+	Host string
+	// User and Port, when set, come from the command line and win over
+	// every file (ssh -l, -p).
+	User string
+	Port int
+	// LocalUser, UID and Home describe the local user (%u, %i, %d);
+	// an empty Home is the Config's.
+	LocalUser string
+	UID       int
+	Home      string
+	// LocalHost is the local host name (%l; %L is its first label).
+	LocalHost string
+	// Exec runs a "Match exec" command (already expanded) and reports
+	// whether it exited 0; nil runs it with sh -c.
+	Exec func(cmd string) (bool, error)
+}
+
+// Value is one effective setting with where it was written.
+type Value struct {
+	Args []string
+	// Raw is the text after the keyword (ProxyCommand keeps it whole).
+	Raw  string
+	File string
+	Line int
+}
+
+// Result is the effective configuration of one host.
+type Result struct {
+	q Query
+	// first holds single-valued keywords, first value wins.
+	first map[string]Value
+	// lists holds IdentityFile and CertificateFile, every value in order.
+	lists map[string][]Value
+	// host is ssh's effective host name: HostName with %h expanded, or
+	// the host as given.
+	host string
+	// Final reports whether a final pass ran (Match final).
+	Final bool
+}
+
+// multi are the keywords every matching line adds to.
+var multi = map[string]bool{"identityfile": true, "certificatefile": true, "localforward": true, "remoteforward": true,
+	"dynamicforward": true, "sendenv": true, "setenv": true, "canonicaldomains": false}
+
+// Get returns the first value of keyword kw (lower case).
+func (r *Result) Get(kw string) (Value, bool) {
+	v, ok := r.first[kw]
+	return v, ok
+}
+
+// List returns every value of a multi-valued keyword.
+func (r *Result) List(kw string) []Value { return r.lists[kw] }
+
+// Keywords lists every keyword that has a value, sorted.
+func (r *Result) Keywords() []string {
+	var out []string
+	for k := range r.first {
+		out = append(out, k)
+	}
+	for k := range r.lists {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Hostname is the effective host name ssh connects to.
+func (r *Result) Hostname() string { return r.host }
+
+// User is the effective remote user: the command line's, the first User
+// line's, or the local user.
+func (r *Result) User() string {
+	if r.q.User != "" {
+		return r.q.User
+	}
+	if v, ok := r.first["user"]; ok {
+		return v.Args[0]
+	}
+	return r.q.LocalUser
+}
+
+// Port is the effective port.
+func (r *Result) Port() int {
+	if r.q.Port != 0 {
+		return r.q.Port
+	}
+	if v, ok := r.first["port"]; ok {
+		if p, err := strconv.Atoi(v.Args[0]); err == nil {
+			return p
+		}
+	}
+	return 22
+}
+
+// pass is the state of one reading of the files.
+type pass struct {
+	c         *Config
+	q         Query
+	r         *Result
+	final     bool
+	wantFinal bool
+	// host is what Host lines match: the host as given on the first pass,
+	// the resolved host name on the final one.
+	host string
+	errs []error
+}
+
+// Resolve reads the files for q as ssh does.
+func (c *Config) Resolve(q Query) (*Result, error) {
+	if q.Home == "" {
+		q.Home = c.home
+	}
+	r := &Result{q: q, first: map[string]Value{}, lists: map[string][]Value{}}
+	p := &pass{c: c, q: q, r: r, host: q.Host}
+	p.readFile(c.path, true, 0)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	host := q.Host
+	if v, ok := r.first["hostname"]; ok {
+		host = strings.NewReplacer("%%", "%", "%h", q.Host).Replace(v.Args[0])
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		host = strings.ToLower(host)
+	}
+	r.host = host
+	if p.wantFinal {
+		r.Final = true
+		fp := &pass{c: c, q: q, r: r, final: true, host: host}
+		fp.readFile(c.path, true, 0)
+		if len(fp.errs) > 0 {
+			return nil, errors.Join(fp.errs...)
+		}
+	}
+	return r, nil
+}
+
+const maxDepth = 16
+
+func (c *Config) file(path string) (*file, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.files[path]; ok {
+		return f, nil
+	}
+	f, err := parseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c.files[path] = f
+	return f, nil
+}
+
+// readFile applies one file; active says whether its first lines apply
+// (an Include under a block that does not match reads, never applies).
+func (p *pass) readFile(path string, active bool, depth int) {
+	if depth > maxDepth {
+		p.errs = append(p.errs, fmt.Errorf("%s: %w: too many nested Includes", path, ErrSyntax))
+		return
+	}
+	f, err := p.c.file(path)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) || depth == 0 {
+			p.errs = append(p.errs, err)
+		}
+		return
+	}
+	never := !active
+	on := active
+	for _, l := range f.lines {
+		switch l.kw {
+		case "host":
+			on = false
+			if never {
+				continue
+			}
+			for _, pat := range l.args {
+				neg := strings.HasPrefix(pat, "!")
+				if matchPattern(p.host, strings.TrimPrefix(pat, "!")) {
+					if neg {
+						on = false
+						break
+					}
+					on = true
+				}
+			}
+		case "match":
+			m, err := p.match(f.path, l)
+			if err != nil {
+				p.errs = append(p.errs, err)
+				return
+			}
+			on = m && !never
+		case "include":
+			for _, arg := range l.args {
+				p.include(f.path, l, arg, on, depth)
+			}
+		default:
+			if on {
+				p.set(f.path, l)
+			}
+		}
+	}
+}
+
+func (p *pass) include(from string, l line, arg string, on bool, depth int) {
+	pat := arg
+	switch {
+	case strings.HasPrefix(pat, "~/"):
+		pat = filepath.Join(p.c.home, pat[2:])
+	case !filepath.IsAbs(pat):
+		pat = filepath.Join(p.c.home, ".ssh", pat)
+	}
+	matches, err := filepath.Glob(pat)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s:%d: %w: Include %s: %v", from, l.num, ErrSyntax, arg, err))
+		return
+	}
+	sort.Strings(matches)
+	for _, m := range matches {
+		p.readFile(m, on, depth+1)
+	}
+}
+
+func (p *pass) set(path string, l line) {
+	v := Value{Args: l.args, Raw: l.rest, File: path, Line: l.num}
+	if multi[l.kw] {
+		for _, old := range p.r.lists[l.kw] {
+			if (l.kw == "identityfile" || l.kw == "certificatefile") && old.Args[0] == v.Args[0] {
+				return // add_identity_file ignores a duplicate
+			}
+		}
+		p.r.lists[l.kw] = append(p.r.lists[l.kw], v)
+		return
+	}
+	switch l.kw {
+	case "user":
+		if p.q.User != "" {
+			return
+		}
+	case "port":
+		if p.q.Port != 0 {
+			return
+		}
+	case "proxycommand":
+		// ProxyJump given first makes a later ProxyCommand inert, and
+		// the other way round (readconf.c).
+		if _, ok := p.r.first["proxyjump"]; ok {
+			return
+		}
+	case "proxyjump":
+		if _, ok := p.r.first["proxycommand"]; ok {
+			return
+		}
+	}
+	if _, ok := p.r.first[l.kw]; !ok {
+		p.r.first[l.kw] = v
+	}
+}
+
+// match evaluates a Match line (readconf.c match_cfg_line).
+func (p *pass) match(path string, l line) (bool, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%s:%d: %w: Match: %s", path, l.num, ErrSyntax, fmt.Sprintf(format, a...))
+	}
+	host := p.q.Host
+	if p.final {
+		host = p.r.host
+	} else if v, ok := p.r.first["hostname"]; ok {
+		host = strings.NewReplacer("%%", "%", "%h", p.q.Host).Replace(v.Args[0])
+	}
+	ruser := p.r.User()
+	result, attrs := true, 0
+	s := l.rest
+	for {
+		attr, ok, unclosed := strdelim(&s)
+		if unclosed {
+			return false, bad("unclosed quote")
+		}
+		if !ok || attr == "" {
+			break
+		}
+		if attr[0] == '#' {
+			break
+		}
+		neg := attr[0] == '!'
+		a := strings.ToLower(strings.TrimPrefix(attr, "!"))
+		if a == "all" {
+			next, more, _ := strdelim(&s)
+			if attrs > 1 || (more && next != "" && next[0] != '#') {
+				return false, bad("'%s' cannot be combined with other Match attributes", attr)
+			}
+			if result {
+				result = !neg
+			}
+			return result, nil
+		}
+		attrs++
+		if a == "canonical" || a == "final" {
+			if a == "final" {
+				p.wantFinal = true
+			}
+			if p.final == neg {
+				result = false
+			}
+			continue
+		}
+		arg, ok, _ := strdelim(&s)
+		if !ok || arg == "" || arg[0] == '#' {
+			return false, bad("missing criteria for %s", a)
+		}
+		var r bool
+		switch a {
+		case "host":
+			r = matchHostname(host, arg)
+		case "originalhost":
+			r = matchHostname(p.q.Host, arg)
+		case "user":
+			r = matchPatternList(ruser, arg, false) == 1
+		case "localuser":
+			r = matchPatternList(p.q.LocalUser, arg, false) == 1
+		case "exec":
+			if !result {
+				continue
+			}
+			cmd := p.expandExec(arg, host, ruser)
+			run := p.q.Exec
+			if run == nil {
+				run = shellExec
+			}
+			ok, err := run(cmd)
+			if err != nil {
+				return false, bad("exec %q: %v", cmd, err)
+			}
+			r = ok
+		default:
+			return false, bad("unsupported Match attribute %s", a)
+		}
+		if r == neg {
+			result = false
+		}
+	}
+	if attrs == 0 {
+		return false, bad("one or more attributes required")
+	}
+	return result, nil
+}
+
+func (p *pass) expandExec(cmd, host, ruser string) string {
+	port := strconv.Itoa(p.r.Port())
+	alias := host
+	if v, ok := p.r.first["hostkeyalias"]; ok {
+		alias = v.Args[0]
+	}
+	t := p.q.tokens(host, port, ruser, alias)
+	return Expand(cmd, t)
+}
+
+func shellExec(cmd string) (bool, error) {
+	sh := os.Getenv("SHELL")
+	if sh == "" {
+		sh = "/bin/sh"
+	}
+	c := exec.Command(sh, "-c", cmd)
+	c.Stdin, c.Stdout = nil, nil
+	err := c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.Exited() {
+			return false, nil
+		}
+		return false, fmt.Errorf("exited abnormally: %v", err)
+	}
+	return err == nil, err
+}
+
+// tokens are the % tokens of ssh_config(5) for one connection.
+func (q Query) tokens(host, port, ruser, alias string) map[byte]string {
+	short, _, _ := strings.Cut(q.LocalHost, ".")
+	sum := sha1.Sum([]byte(q.LocalHost + host + port + ruser))
+	return map[byte]string{
+		'%': "%", 'C': hex.EncodeToString(sum[:]), 'L': short, 'i': strconv.Itoa(q.UID), 'k': alias,
+		'l': q.LocalHost, 'n': q.Host, 'p': port, 'd': q.Home, 'h': host, 'r': ruser, 'u': q.LocalUser,
+	}
+}
+
+// Tokens returns the % tokens of the resolved connection (ssh.c's
+// DEFAULT_CLIENT_PERCENT_EXPAND_ARGS).
+func (r *Result) Tokens() map[byte]string {
+	alias := r.q.Host
+	if v, ok := r.first["hostkeyalias"]; ok {
+		alias = v.Args[0]
+	}
+	return r.q.tokens(r.host, strconv.Itoa(r.Port()), r.User(), alias)
+}
+
+// ErrToken is an unknown % token or an unset ${VAR}.
+var ErrToken = errors.New("ssh_config token")
+
+// Expand replaces the % tokens of s from t. An unknown token is left as
+// it is; use ExpandStrict to refuse it.
+func Expand(s string, t map[byte]string) string {
+	out, _ := expand(s, t, nil)
+	return out
+}
+
+// ExpandPath is what ssh does to a path setting (IdentityFile,
+// UserKnownHostsFile, IdentityAgent, CertificateFile): "~" first, then the
+// % tokens and ${VAR} from env.
+func ExpandPath(s, home string, t map[byte]string, env func(string) (string, bool)) (string, error) {
+	if s == "~" {
+		s = home
+	} else if strings.HasPrefix(s, "~/") {
+		s = filepath.Join(home, s[2:])
+	}
+	return expand(s, t, env)
+}
+
+// ExpandStrict is Expand refusing unknown tokens (when env is nil,
+// ${VAR} is left alone).
+func ExpandStrict(s string, t map[byte]string, env func(string) (string, bool)) (string, error) {
+	return expand(s, t, env)
+}
+
+func expand(s string, t map[byte]string, env func(string) (string, bool)) (string, error) {
+	if !strings.ContainsAny(s, "%$") {
+		return s, nil
+	}
+	var b strings.Builder
+	var bad error
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '$' && env != nil && i+1 < len(s) && s[i+1] == '{' {
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("%w: unterminated ${ in %q", ErrToken, s)
+			}
+			name := s[i+2 : i+end]
+			v, ok := env(name)
+			if !ok {
+				return "", fmt.Errorf("%w: environment variable %s is not set", ErrToken, name)
+			}
+			b.WriteString(v)
+			i += end
+			continue
+		}
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", fmt.Errorf("%w: %% at the end of %q", ErrToken, s)
+		}
+		i++
+		v, ok := t[s[i]]
+		if !ok {
+			if bad == nil {
+				bad = fmt.Errorf("%w: unknown token %%%c in %q", ErrToken, s[i], s)
+			}
+			b.WriteByte('%')
+			b.WriteByte(s[i])
+			continue
+		}
+		b.WriteString(v)
+	}
+	return b.String(), bad
+}
