@@ -54,6 +54,25 @@ type Host struct {
 	// the accept-new policy.
 	KnownHosts     []string
 	HostKeyPolicy  string // strict | accept-new | off
+	// HostKeyAlias is the name host keys are looked up and recorded under
+	// instead of the address (ssh_config HostKeyAlias).
+	HostKeyAlias string
+	// HashKnownHosts hashes the names of keys recorded under accept-new
+	// (a file whose entries are hashed is followed anyway).
+	HashKnownHosts bool
+	// ProxyCommand is run with sh -c and the SSH connection is made over
+	// its stdin and stdout (tokens %h %p %r %n %% expanded at dial time);
+	// empty for a direct connection.
+	ProxyCommand string
+	// CertificateFiles are OpenSSH user certificates, absolute paths,
+	// offered with the matching private key.
+	CertificateFiles []string
+	// IdentityAgent is the ssh-agent socket: empty for the run's own
+	// (SSH_AUTH_SOCK), "none" for no agent, or a socket path.
+	IdentityAgent string
+	// IdentitiesOnly offers only IdentityFiles and CertificateFiles, even
+	// when the agent holds other keys.
+	IdentitiesOnly bool
 	ConnectTimeout time.Duration
 	// ServerAliveInterval is the keepalive period; 0 keeps the default.
 	ServerAliveInterval time.Duration

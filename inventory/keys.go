@@ -42,6 +42,12 @@ const (
 	sSpace
 	sAPIToken
 	sAPIInsecure
+	sHostKeyAlias
+	sProxyCommand
+	sCertificateFiles
+	sIdentityAgent
+	sIdentitiesOnly
+	sHashKnownHosts
 	nSlots
 )
 
@@ -88,6 +94,12 @@ var keyTable = []keyDef{
 	{name: "jump", slot: sJump, kind: kJump},
 	{name: "known_hosts", slot: sKnownHosts, kind: kLocalPaths},
 	{name: "host_key_policy", slot: sHostKeyPolicy, kind: kEnum, enum: []string{"strict", "accept-new", "off"}},
+	{name: "host_key_alias", slot: sHostKeyAlias, kind: kString},
+	{name: "hash_known_hosts", slot: sHashKnownHosts, kind: kBool},
+	{name: "proxy_command", slot: sProxyCommand, kind: kString},
+	{name: "certificate_files", slot: sCertificateFiles, kind: kLocalPaths},
+	{name: "identity_agent", slot: sIdentityAgent, kind: kString},
+	{name: "identities_only", slot: sIdentitiesOnly, kind: kBool},
 	{name: "connect_timeout", slot: sConnectTimeout, kind: kDuration},
 	{name: "server_alive_interval", slot: sServerAliveInterval, kind: kDuration},
 	{name: "become", slot: sBecome, kind: kEnum, enum: []string{"none", "sudo", "doas"}},
@@ -143,6 +155,8 @@ var slotNames = [nSlots]string{
 	sKsScriptSHA256: "kickstart.script_sha256", sKsOfflineBundle: "kickstart.offline_bundle",
 	sKsAllowReinstall: "kickstart.allow_reinstall", sKsDisableTelemetry: "kickstart.disable_telemetry",
 	sSpace: "space", sAPIToken: "api_token", sAPIInsecure: "api_insecure",
+	sHostKeyAlias: "host_key_alias", sProxyCommand: "proxy_command", sCertificateFiles: "certificate_files",
+	sIdentityAgent: "identity_agent", sIdentitiesOnly: "identities_only", sHashKnownHosts: "hash_known_hosts",
 }
 
 // SettingKeys returns every setting key fleetclaim understands, in

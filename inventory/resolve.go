@@ -473,6 +473,18 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 			host.KnownHosts = clip(v.list)
 		case sHostKeyPolicy:
 			host.HostKeyPolicy = v.s
+		case sHostKeyAlias:
+			host.HostKeyAlias = v.s
+		case sHashKnownHosts:
+			host.HashKnownHosts = v.n != 0
+		case sProxyCommand:
+			host.ProxyCommand = v.s
+		case sCertificateFiles:
+			host.CertificateFiles = clip(v.list)
+		case sIdentityAgent:
+			host.IdentityAgent = v.s
+		case sIdentitiesOnly:
+			host.IdentitiesOnly = v.n != 0
 		case sConnectTimeout:
 			host.ConnectTimeout = time.Duration(v.n)
 		case sServerAliveInterval:

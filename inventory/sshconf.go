@@ -3,32 +3,71 @@ package inventory
 import (
 	"bytes"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	"github.com/kevinburke/ssh_config"
+	"github.com/fleetclaim/fleetclaim/inventory/internal/sshconfig"
 	"gopkg.in/yaml.v3"
 )
 
-// sshConf is an ssh_config file applied beneath the inventory.
+// sshConf is an ssh_config file applied beneath the inventory, resolved
+// per host as OpenSSH resolves it (package sshconfig; real ssh -G is its
+// test oracle).
 type sshConf struct {
-	cfg     *ssh_config.Config
+	cfg     *sshconfig.Config
 	display string // the path as shown in Sources ("~/.ssh/config")
 	file    string
+	local   sshconfig.Query // the local user and host, for tokens and Match
+	// warned holds the keywords already warned about: one warning per run.
+	warned map[string]bool
 }
 
-// sshKeys maps ssh_config keywords (lower case) to slots.
+// sshKeys maps the ssh_config keywords fleetclaim follows to slots.
 var sshKeys = map[string]slot{
 	"hostname":              sAddress,
 	"port":                  sPort,
 	"user":                  sUser,
 	"identityfile":          sIdentityFiles,
+	"certificatefile":       sCertificateFiles,
 	"proxyjump":             sJump,
+	"proxycommand":          sProxyCommand,
 	"userknownhostsfile":    sKnownHosts,
 	"stricthostkeychecking": sHostKeyPolicy,
+	"hostkeyalias":          sHostKeyAlias,
+	"hashknownhosts":        sHashKnownHosts,
+	"identityagent":         sIdentityAgent,
+	"identitiesonly":        sIdentitiesOnly,
 	"connecttimeout":        sConnectTimeout,
 	"serveraliveinterval":   sServerAliveInterval,
 }
+
+// sshUnsupported are keywords fleetclaim does not follow that change how
+// ssh would connect or authenticate, with the values that change nothing
+// (nil: any value changes something). Each set one is warned about once.
+var sshUnsupported = map[string][]string{
+	"GSSAPIAuthentication": {"no", "false"}, "GSSAPIDelegateCredentials": {"no", "false"},
+	"GSSAPIKeyExchange": {"no", "false"}, "PKCS11Provider": {"none"}, "SecurityKeyProvider": {"internal"},
+	"ControlPath": {"none"}, "ControlMaster": {"no", "false"}, "ControlPersist": {"no", "false"},
+	"CanonicalizeHostname": {"no", "false"}, "KnownHostsCommand": {"none"}, "GlobalKnownHostsFile": nil,
+	"RevokedHostKeys": nil, "HostKeyAlgorithms": nil, "KexAlgorithms": nil, "Ciphers": nil, "MACs": nil,
+	"PubkeyAcceptedAlgorithms": nil, "PubkeyAcceptedKeyTypes": nil, "CASignatureAlgorithms": nil,
+	"BindAddress": nil, "BindInterface": nil, "AddressFamily": {"any"}, "ProxyUseFdpass": {"no", "false"},
+	"PubkeyAuthentication": {"yes", "true"}, "PreferredAuthentications": nil,
+	"HostbasedAuthentication": {"no", "false"}, "VerifyHostKeyDNS": {"no", "false"},
+	"CheckHostIP": {"no", "false"}, "ConnectionAttempts": {"1"}, "ServerAliveCountMax": {"3"},
+	"AddKeysToAgent": {"no", "false"}, "RemoteCommand": {"none"}, "Tunnel": {"no", "false"},
+	"LocalCommand": nil, "PermitLocalCommand": {"no", "false"}, "RequiredRSASize": {"1024"},
+}
+
+var sshUnsupportedLower = func() map[string]string {
+	m := make(map[string]string, len(sshUnsupported))
+	for k := range sshUnsupported {
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()
 
 func (l *loader) loadSSHConfig() {
 	path := l.opts.SSHConfig
@@ -53,7 +92,7 @@ func (l *loader) loadSSHConfig() {
 		l.checkNUL(path, data)
 		return
 	}
-	cfg, err := ssh_config.DecodeBytes(data)
+	cfg, err := sshconfig.OpenBytes(path, l.home, data)
 	if err != nil {
 		l.errorf(path, 0, 0, "ssh_config", "%v", err)
 		return
@@ -64,151 +103,246 @@ func (l *loader) loadSSHConfig() {
 			display = "~/" + rest
 		}
 	}
-	l.ssh = &sshConf{cfg: cfg, display: display, file: path}
+	l.ssh = &sshConf{cfg: cfg, display: display, file: path, local: localQuery(l), warned: map[string]bool{}}
 }
 
-type sshHit struct {
-	value     string
-	line, col int
-}
-
-// apply fills the SSH slots the inventory left unset from the first
-// matching ssh_config value (IdentityFile: every matching value), as ssh does.
-func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
-	need := false
-	for _, sl := range sshKeys {
-		if eff[sl] == nil {
-			need = true
-			break
-		}
+// localQuery describes the local side (%u %i %l %L %d, Match localuser).
+func localQuery(l *loader) sshconfig.Query {
+	q := sshconfig.Query{LocalUser: l.user, Home: l.home, UID: os.Getuid()}
+	if u, err := user.Current(); err == nil && l.opts.User == "" {
+		q.LocalUser = u.Username
 	}
-	if !need {
+	q.LocalHost, _ = os.Hostname()
+	return q
+}
+
+// matchName is the host name ssh is given for h, which Host blocks match:
+// for Ansible, the ansible_host it passes to ssh (else the inventory
+// name); for a native inventory, the name as written, like "ssh NAME".
+func (l *loader) matchName(h *hostRec, eff *[nSlots]*val) string {
+	if l.ansible && eff[sAddress] != nil {
+		return eff[sAddress].s
+	}
+	return h.addr
+}
+
+// apply fills the SSH slots the inventory left unset from ssh_config, as
+// ssh resolves it for this host. The inventory's user and port are what
+// ssh's command line gives (-l, -p): they win and Match user sees them.
+func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
+	q := s.local
+	q.Host = l.matchName(h, eff)
+	if v := eff[sUser]; v != nil {
+		q.User = v.s
+	}
+	if v := eff[sPort]; v != nil {
+		q.Port = int(v.n)
+	}
+	r, err := s.cfg.Resolve(q)
+	if err != nil {
+		// Load dedupes: one bad line is reported once, not per host.
+		l.errorf(s.display, 0, 0, "ssh_config", "%v", err)
 		return
 	}
-	alias := h.addr
-	var hits [nSlots][]sshHit
-	for _, blk := range s.cfg.Hosts {
-		if !blk.Matches(alias) {
+	s.warnUnsupported(l, r)
+	for kw, sl := range sshKeys {
+		// For Ansible, ansible_host is the name given to ssh, which a
+		// HostName line replaces: ssh connects where HostName says.
+		if eff[sl] != nil && !(sl == sAddress && l.ansible) {
 			continue
 		}
-		for _, node := range blk.Nodes {
-			switch t := node.(type) {
-			case *ssh_config.KV:
-				sl, ok := sshKeys[strings.ToLower(t.Key)]
-				if !ok || eff[sl] != nil || (len(hits[sl]) > 0 && sl != sIdentityFiles) {
-					continue
-				}
-				p := t.Pos()
-				hits[sl] = append(hits[sl], sshHit{t.Value, p.Line, p.Col})
-			case *ssh_config.Include:
-				p := t.Pos()
-				for kw, sl := range sshKeys {
-					if eff[sl] != nil || len(hits[sl]) > 0 {
-						continue
-					}
-					if v := t.Get(alias, kw); v != "" {
-						hits[sl] = append(hits[sl], sshHit{v, p.Line, p.Col})
-					}
-				}
-			}
-		}
+		s.fill(l, h, eff, r, kw, sl)
 	}
-	for sl := slot(0); sl < nSlots; sl++ {
-		hs := hits[sl]
-		if len(hs) == 0 {
-			continue
+}
+
+// fill sets slot sl from keyword kw of the resolution r, when set.
+func (s *sshConf) fill(l *loader, h *hostRec, eff *[nSlots]*val, r *sshconfig.Result, kw string, sl slot) {
+	var first sshconfig.Value
+	var node *yaml.Node
+	tok := r.Tokens()
+	path := func(p string, v sshconfig.Value) (string, bool) {
+		out, err := sshconfig.ExpandPath(p, l.home, tok, l.lookup)
+		if err != nil {
+			s.errorf(l, v, kw, "%v", err)
+			return "", false
 		}
-		where := s.display
-		items := make([]string, 0, len(hs))
-		for _, hit := range hs {
-			items = append(items, s.expand(l, h, eff, sl, hit.value))
-		}
-		var node *yaml.Node
-		switch sl {
-		case sIdentityFiles:
-			node = &yaml.Node{Kind: yaml.SequenceNode, Line: hs[0].line, Column: hs[0].col}
-			for _, it := range items {
-				node.Content = append(node.Content, scalarNode(it, hs[0].line, hs[0].col))
+		if !filepath.IsAbs(out) {
+			// As ssh reads it: relative to the current directory.
+			if abs, err := filepath.Abs(out); err == nil {
+				out = abs
 			}
+		}
+		return out, true
+	}
+	switch sl {
+	case sIdentityFiles, sCertificateFiles:
+		vs := r.List(kw)
+		if len(vs) == 0 {
+			return
+		}
+		first = vs[0]
+		node = &yaml.Node{Kind: yaml.SequenceNode, Line: first.Line}
+		for _, v := range vs {
+			if strings.EqualFold(v.Args[0], "none") {
+				continue
+			}
+			p, ok := path(v.Args[0], v)
+			if !ok {
+				return
+			}
+			node.Content = append(node.Content, scalarNode(p, v.Line, 0))
+		}
+		if len(node.Content) == 0 {
+			return
+		}
+	default:
+		v, ok := r.Get(kw)
+		if !ok {
+			return
+		}
+		first = v
+		a := v.Args[0]
+		switch sl {
+		case sAddress:
+			a = r.Hostname()
 		case sKnownHosts:
-			node = &yaml.Node{Kind: yaml.SequenceNode, Line: hs[0].line, Column: hs[0].col}
-			for f := range strings.FieldsSeq(items[0]) {
-				node.Content = append(node.Content, scalarNode(f, hs[0].line, hs[0].col))
+			node = &yaml.Node{Kind: yaml.SequenceNode, Line: v.Line}
+			if strings.EqualFold(a, "none") {
+				node.Content = append(node.Content, scalarNode(os.DevNull, v.Line, 0))
+				break
+			}
+			for _, f := range v.Args {
+				p, ok := path(f, v)
+				if !ok {
+					return
+				}
+				node.Content = append(node.Content, scalarNode(p, v.Line, 0))
 			}
 		case sHostKeyPolicy:
-			p := "strict"
-			switch strings.ToLower(items[0]) {
-			case "accept-new":
-				p = "accept-new"
-			case "no", "off":
-				p = "off"
+			a = s.hostKeyPolicy(l, v)
+		case sJump, sProxyCommand:
+			if strings.EqualFold(a, "none") {
+				return
 			}
-			node = scalarNode(p, hs[0].line, hs[0].col)
-		default:
-			node = scalarNode(items[0], hs[0].line, hs[0].col)
+			a = strings.TrimSpace(v.Raw)
+		case sIdentityAgent:
+			a, ok = s.identityAgent(l, v, path)
+			if !ok {
+				return
+			}
+		case sConnectTimeout, sServerAliveInterval:
+			if strings.EqualFold(a, "none") {
+				return
+			}
+			n, err := sshconfig.ParseTime(a)
+			if err != nil {
+				s.errorf(l, v, kw, "%q is not a time", a)
+				return
+			}
+			a = strconv.FormatInt(n, 10)
 		}
-		ki := sshKeyIndex[sl]
-		before := len(l.errs)
-		v, ok := l.conv.parse(ki, node, s.display, "ssh_config "+slotNames[sl], "")
-		if !ok {
-			// One bad ssh_config line must not repeat for every host.
-			l.errs = append(l.errs[:before], dedupe(l.errs[before:])...)
+		if node == nil {
+			node = scalarNode(a, v.Line, 0)
+		}
+	}
+	ki := sshKeyIndex(sl)
+	before := len(l.errs)
+	where := s.where(first)
+	val, ok := l.conv.parse(ki, node, where, "ssh_config "+slotNames[sl], "")
+	if !ok {
+		// One bad ssh_config line must not repeat for every host.
+		l.errs = append(l.errs[:before], dedupe(l.errs[before:])...)
+		return
+	}
+	val.src = "ssh_config " + where + ":" + strconv.Itoa(first.Line)
+	eff[sl] = &val
+}
+
+func (s *sshConf) where(v sshconfig.Value) string {
+	if v.File == s.file || v.File == "" {
+		return s.display
+	}
+	return v.File
+}
+
+// errorf reports a bad ssh_config value; Load dedupes, so a line shared by
+// many hosts is reported once.
+func (s *sshConf) errorf(l *loader, v sshconfig.Value, kw, format string, a ...any) {
+	l.errorf(s.where(v), v.Line, 0, "ssh_config "+kw, format, a...)
+}
+
+// hostKeyPolicy maps StrictHostKeyChecking. "no" and "off" never turn
+// checking off: they become accept-new, which still refuses a changed
+// key, with one warning per run. Only fleetclaim's own host_key_policy:
+// off (inventory or --set) turns checking off.
+func (s *sshConf) hostKeyPolicy(l *loader, v sshconfig.Value) string {
+	switch strings.ToLower(v.Args[0]) {
+	case "accept-new":
+		return "accept-new"
+	case "no", "off", "false":
+		if !s.warned["stricthostkeychecking"] {
+			s.warned["stricthostkeychecking"] = true
+			l.warnf(s.where(v), v.Line, 0, "ssh_config StrictHostKeyChecking",
+				"StrictHostKeyChecking %s is taken as accept-new: unknown host keys are recorded, changed ones refused; only host_key_policy: off turns checking off", v.Args[0])
+		}
+		return "accept-new"
+	}
+	return "strict"
+}
+
+// identityAgent reads IdentityAgent: "none", "SSH_AUTH_SOCK" (the
+// environment's socket), "$NAME" (another environment variable) or a path.
+func (s *sshConf) identityAgent(l *loader, v sshconfig.Value, path func(string, sshconfig.Value) (string, bool)) (string, bool) {
+	a := v.Args[0]
+	switch {
+	case a == "none":
+		return "none", true
+	case a == "SSH_AUTH_SOCK" || (strings.HasPrefix(a, "$") && !strings.HasPrefix(a, "${")):
+		name := strings.TrimPrefix(a, "$")
+		sock, ok := l.lookup(name)
+		if !ok || sock == "" {
+			return "none", true // ssh: no agent
+		}
+		return path(sock, v)
+	}
+	return path(a, v)
+}
+
+// warnUnsupported names, once per run, each keyword that changes how ssh
+// would connect and that fleetclaim does not follow.
+func (s *sshConf) warnUnsupported(l *loader, r *sshconfig.Result) {
+	for _, kw := range r.Keywords() {
+		name, ok := sshUnsupportedLower[kw]
+		if !ok || s.warned[kw] {
 			continue
 		}
-		v.src = "ssh_config " + where + ":" + itoa(hs[0].line)
-		if sl == sAddress && v.n != 0 && eff[sPort] == nil && len(hits[sPort]) == 0 {
-			pv := v
-			pv.slot, pv.key, pv.s = sPort, int16(keyIndex["port"]), ""
-			eff[sPort] = &pv
+		v, ok := r.Get(kw)
+		if !ok {
+			continue
 		}
-		eff[sl] = &v
+		harmless := false
+		for _, h := range sshUnsupported[name] {
+			if strings.EqualFold(v.Args[0], h) {
+				harmless = true
+			}
+		}
+		if harmless {
+			continue
+		}
+		s.warned[kw] = true
+		l.warnf(s.where(v), v.Line, 0, "ssh_config "+name,
+			"%s %s changes how ssh connects, and fleetclaim does not support it: ignored", name, strings.Join(v.Args, " "))
 	}
 }
 
 // sshKeyIndex is the keyTable index used to check a value from ssh_config.
-var sshKeyIndex = [nSlots]int{
-	sAddress: keyIndex["address"], sPort: keyIndex["port"], sUser: keyIndex["user"],
-	sIdentityFiles: keyIndex["identity_files"], sJump: keyIndex["jump"], sKnownHosts: keyIndex["known_hosts"],
-	sHostKeyPolicy: keyIndex["host_key_policy"], sConnectTimeout: keyIndex["connect_timeout"],
-	sServerAliveInterval: keyIndex["server_alive_interval"],
-}
-
-// expand applies the ssh_config tokens fleetclaim knows (%h %d %u %r %%).
-func (s *sshConf) expand(l *loader, h *hostRec, eff *[nSlots]*val, sl slot, v string) string {
-	if sl == sIdentityFiles || sl == sKnownHosts {
-		if !strings.HasPrefix(v, "~") && !filepath.IsAbs(v) && !strings.HasPrefix(v, "%d") {
-			v = filepath.Join(l.home, v)
+func sshKeyIndex(sl slot) int {
+	for i, k := range keyTable {
+		if k.slot == sl && k.kind != kSecret && k.kind != kNoInline {
+			return i
 		}
 	}
-	if !strings.Contains(v, "%") {
-		return v
-	}
-	remote := l.user
-	if u := eff[sUser]; u != nil {
-		remote = u.s
-	}
-	r := strings.NewReplacer("%%", "%", "%h", h.addr, "%d", l.home, "%u", l.user, "%r", remote, "%n", h.addr)
-	return r.Replace(v)
+	return -1
 }
 
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
+func itoa(n int) string { return strconv.Itoa(n) }

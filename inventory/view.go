@@ -17,6 +17,12 @@ type HostView struct {
 	Jump                string            `json:"jump"`
 	KnownHosts          []string          `json:"known_hosts"`
 	HostKeyPolicy       string            `json:"host_key_policy"`
+	HostKeyAlias        string            `json:"host_key_alias,omitempty"`
+	HashKnownHosts      bool              `json:"hash_known_hosts,omitempty"`
+	ProxyCommand        string            `json:"proxy_command,omitempty"`
+	CertificateFiles    []string          `json:"certificate_files,omitempty"`
+	IdentityAgent       string            `json:"identity_agent,omitempty"`
+	IdentitiesOnly      bool              `json:"identities_only,omitempty"`
 	ConnectTimeout      string            `json:"connect_timeout"`
 	ServerAliveInterval string            `json:"server_alive_interval"`
 	Become              string            `json:"become"`
@@ -68,6 +74,12 @@ func (h *Host) View() HostView {
 		Jump:                jumpString(h.Jump),
 		KnownHosts:          nz(h.KnownHosts),
 		HostKeyPolicy:       h.HostKeyPolicy,
+		HostKeyAlias:        h.HostKeyAlias,
+		HashKnownHosts:      h.HashKnownHosts,
+		ProxyCommand:        h.ProxyCommand,
+		CertificateFiles:    h.CertificateFiles,
+		IdentityAgent:       h.IdentityAgent,
+		IdentitiesOnly:      h.IdentitiesOnly,
 		ConnectTimeout:      h.ConnectTimeout.String(),
 		ServerAliveInterval: h.ServerAliveInterval.String(),
 		Become:              h.Become,
@@ -97,8 +109,11 @@ func (h *Host) View() HostView {
 		APIInsecure: h.Claim.APIInsecure,
 		Sources:     make(map[string]string, nSlots),
 	}
-	for _, name := range slotNames {
+	for s, name := range slotNames {
 		src, ok := h.Sources[name]
+		if !ok && slot(s) >= sHostKeyAlias {
+			continue // the SSH settings added later are listed when set
+		}
 		if !ok {
 			src = "default"
 			if name == "address" {
@@ -133,10 +148,17 @@ func (h *Host) Settings() []Setting {
 		sKsScriptSHA256: v.Kickstart.ScriptSHA256, sKsOfflineBundle: v.Kickstart.OfflineBundle,
 		sKsAllowReinstall: boolString(v.Kickstart.AllowReinstall), sKsDisableTelemetry: boolString(v.Kickstart.DisableTelemetry),
 		sSpace: v.Space, sAPIToken: v.APIToken, sAPIInsecure: boolString(v.APIInsecure),
+		sHostKeyAlias: v.HostKeyAlias, sHashKnownHosts: boolString(v.HashKnownHosts), sProxyCommand: v.ProxyCommand,
+		sCertificateFiles: strings.Join(v.CertificateFiles, ", "), sIdentityAgent: v.IdentityAgent,
+		sIdentitiesOnly: boolString(v.IdentitiesOnly),
 	}
 	out := make([]Setting, 0, nSlots)
 	for s, name := range slotNames {
-		out = append(out, Setting{Key: name, Value: vals[s], Source: v.Sources[name]})
+		src, ok := v.Sources[name]
+		if !ok {
+			continue
+		}
+		out = append(out, Setting{Key: name, Value: vals[s], Source: src})
 	}
 	return out
 }

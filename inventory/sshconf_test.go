@@ -1,0 +1,162 @@
+package inventory
+
+import (
+	"strings"
+	"testing"
+)
+
+func hostNamed(t *testing.T, inv *Inventory, name string) *Host {
+	t.Helper()
+	for _, h := range inv.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	t.Fatalf("no host %s", name)
+	return nil
+}
+
+func warningsAbout(inv *Inventory, word string) []Diagnostic {
+	var out []Diagnostic
+	for _, w := range inv.Warnings {
+		if strings.Contains(w.String(), word) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// TestSSHConfigStrictNoIsAcceptNew: "StrictHostKeyChecking no" in
+// ssh_config never turns verification off: it becomes accept-new (which
+// still refuses a changed key), with one warning per run. Only
+// fleetclaim's own host_key_policy: off does.
+func TestSSHConfigStrictNoIsAcceptNew(t *testing.T) {
+	for _, word := range []string{"no", "off", "false"} {
+		opts := testOpts()
+		opts.SSHConfig = writeTemp(t, "Host *\n  StrictHostKeyChecking "+word+"\n")
+		inv, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n  b: {}\n  c: {host_key_policy: strict}\n", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"a", "b"} {
+			if h := hostNamed(t, inv, n); h.HostKeyPolicy != "accept-new" {
+				t.Errorf("%s: StrictHostKeyChecking %s gave host_key_policy %q (from %s), want accept-new", n, word, h.HostKeyPolicy, h.Sources["host_key_policy"])
+			}
+		}
+		if h := hostNamed(t, inv, "c"); h.HostKeyPolicy != "strict" {
+			t.Errorf("c: the inventory's strict lost to ssh_config: %q", h.HostKeyPolicy)
+		}
+		if ws := warningsAbout(inv, "StrictHostKeyChecking"); len(ws) != 1 {
+			t.Errorf("StrictHostKeyChecking %s: %d warnings, want exactly one: %v", word, len(ws), inv.Warnings)
+		}
+	}
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, "Host *\n  StrictHostKeyChecking no\n")
+	opts.Overrides = []string{"host_key_policy=off"}
+	inv, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hostNamed(t, inv, "a"); h.HostKeyPolicy != "off" {
+		t.Errorf("--set host_key_policy=off gave %q", h.HostKeyPolicy)
+	}
+	inv, err = loadString(t, "inv.yml", "defaults: {host_key_policy: \"off\"}\nhosts:\n  a: {}\n", testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hostNamed(t, inv, "a"); h.HostKeyPolicy != "off" {
+		t.Errorf("inventory host_key_policy: off gave %q", h.HostKeyPolicy)
+	}
+}
+
+// TestSSHConfigAnsibleHostMatches: Ansible runs "ssh ansible_host", so for
+// an Ansible inventory Host blocks match ansible_host (else the inventory
+// name); a native inventory keeps the name, like "ssh NAME".
+func TestSSHConfigAnsibleHostMatches(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, `Host 127.0.3.*
+  UserKnownHostsFile ~/lab/known_hosts
+  IdentityFile ~/lab/id_ed25519
+  User labuser
+Host h2
+  User byname
+`)
+	inv, err := loadString(t, "hosts.ini", "h1 ansible_host=127.0.3.1\nh2\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1 := hostNamed(t, inv, "h1")
+	if h1.Address != "127.0.3.1" || h1.User != "labuser" ||
+		strings.Join(h1.KnownHosts, ",") != "/home/tester/lab/known_hosts" ||
+		strings.Join(h1.IdentityFiles, ",") != "/home/tester/lab/id_ed25519" {
+		t.Errorf("h1 (ansible_host=127.0.3.1): address %s user %s known_hosts %v identity %v, want the Host 127.0.3.* block", h1.Address, h1.User, h1.KnownHosts, h1.IdentityFiles)
+	}
+	if h2 := hostNamed(t, inv, "h2"); h2.User != "byname" {
+		t.Errorf("h2 (no ansible_host): user %s, want the Host h2 block", h2.User)
+	}
+	// Native: the inventory name, not the address, as ssh NAME would.
+	inv, err = loadString(t, "inv.yml", "hosts:\n  h2: {address: 127.0.3.1}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hostNamed(t, inv, "h2"); h.User != "byname" {
+		t.Errorf("native h2 (address 127.0.3.1): user %s, want Host h2's", h.User)
+	}
+}
+
+// TestSSHConfigMatch: Match blocks apply as OpenSSH applies them.
+func TestSSHConfigMatch(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, `Host web*
+  HostName %h.prod.example
+Match host *.prod.example user deploy
+  Port 2201
+Match originalhost web2
+  User deploy
+Match exec "test %h = db1"
+  IdentityFile ~/.ssh/db
+Match all
+  ConnectTimeout 4
+`)
+	inv, err := loadString(t, "inv.yml", "hosts:\n  web1: {user: deploy}\n  web2: {}\n  db1: {}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1, w2, db := hostNamed(t, inv, "web1"), hostNamed(t, inv, "web2"), hostNamed(t, inv, "db1")
+	if w1.Address != "web1.prod.example" || w1.Port != 2201 {
+		t.Errorf("web1: %s:%d, want web1.prod.example:2201", w1.Address, w1.Port)
+	}
+	// web2's user comes from a later block than the Port's Match: ssh
+	// evaluates "user deploy" when it reads that line, with no user yet.
+	if w2.User != "deploy" || w2.Port != 22 {
+		t.Errorf("web2: %s@%s:%d, want deploy@…:22", w2.User, w2.Address, w2.Port)
+	}
+	if strings.Join(db.IdentityFiles, ",") != "/home/tester/.ssh/db" || db.ConnectTimeout.String() != "4s" {
+		t.Errorf("db1: identity %v timeout %v", db.IdentityFiles, db.ConnectTimeout)
+	}
+}
+
+// TestSSHConfigUnsupportedWarnsOnce: a keyword that changes how ssh
+// connects and that fleetclaim does not follow is named in one warning per
+// run, never ignored silently.
+func TestSSHConfigUnsupportedWarnsOnce(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, `Host *
+  GSSAPIAuthentication yes
+  PKCS11Provider /usr/lib/opensc-pkcs11.so
+  ControlPath ~/.ssh/cm-%C
+  ForwardAgent no
+`)
+	inv, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n  b: {}\n  c: {}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kw := range []string{"GSSAPIAuthentication", "PKCS11Provider", "ControlPath"} {
+		if ws := warningsAbout(inv, kw); len(ws) != 1 {
+			t.Errorf("%s: %d warnings, want one: %v", kw, len(ws), inv.Warnings)
+		}
+	}
+	if ws := warningsAbout(inv, "ForwardAgent"); len(ws) != 0 {
+		t.Errorf("ForwardAgent no changes nothing, warned: %v", ws)
+	}
+}
