@@ -52,8 +52,8 @@ type Host struct {
 	Jump []Endpoint
 	// KnownHosts files, absolute paths; the first one is written to under
 	// the accept-new policy.
-	KnownHosts     []string
-	HostKeyPolicy  string // strict | accept-new | off
+	KnownHosts    []string
+	HostKeyPolicy string // strict | accept-new | off
 	// HostKeyAlias is the name host keys are looked up and recorded under
 	// instead of the address (ssh_config HostKeyAlias).
 	HostKeyAlias string
