@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -192,8 +195,27 @@ func (s *hostKeyStore) algorithms(addr string) []string {
 	return s.dbFor(addr).HostKeyAlgorithms(addr)
 }
 
+// keyCheck says how one hop's host key is checked.
+type keyCheck struct {
+	policy string // strict | accept-new | off
+	// alias, when set, is the name the key is looked up and recorded
+	// under instead of the address (HostKeyAlias).
+	alias string
+	// hash hashes recorded names (HashKnownHosts).
+	hash bool
+}
+
 func (s *hostKeyStore) callback(policy string) ssh.HostKeyCallback {
+	return s.check(keyCheck{policy: policy})
+}
+
+func (s *hostKeyStore) check(kc keyCheck) ssh.HostKeyCallback {
+	policy := kc.policy
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		if kc.alias != "" {
+			// As OpenSSH: the alias alone, without the port.
+			hostname = net.JoinHostPort(kc.alias, "22")
+		}
 		if policy == "off" {
 			return nil
 		}
@@ -237,7 +259,7 @@ func (s *hostKeyStore) callback(policy string) ssh.HostKeyCallback {
 			return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: err}
 		}
 		if policy == "accept-new" {
-			return s.record(hostname, remote, key)
+			return s.record(hostname, remote, key, kc.hash)
 		}
 		return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: fmt.Errorf(
 			"no host key is known for %s in %s (received %s %s); add it to known_hosts or use host_key_policy: accept-new",
@@ -258,9 +280,17 @@ func changedError(hostname string, got ssh.PublicKey, want []xknownhosts.KnownKe
 	return errors.New(b.String())
 }
 
+// knownHostsLockWait bounds how long accept-new waits for another run
+// that holds the known_hosts lock.
+const knownHostsLockWait = 10 * time.Second
+
 // record appends an unknown host's key to the first known_hosts file
-// (accept-new) and remembers it for the rest of the run.
-func (s *hostKeyStore) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
+// (accept-new) and remembers it for the rest of the run. The file is
+// locked (flock) and every file re-read under the lock, so that two runs
+// that both found the host unknown record one key: the second sees the
+// first's, and a different key is refused as changed. The line is hashed
+// when hash is set or the file's own entries mostly are.
+func (s *hostKeyStore) record(hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	norm := knownhosts.Normalize(hostname)
@@ -273,18 +303,122 @@ func (s *hostKeyStore) record(hostname string, remote net.Addr, key ssh.PublicKe
 	if len(s.files) == 0 {
 		return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: errors.New("accept-new needs a known_hosts file to write to")}
 	}
+	fail := func(err error) error { return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: err} }
 	f := s.files[0]
 	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
-		return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: err}
+		return fail(err)
 	}
-	fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	fh, err := os.OpenFile(f, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: err}
+		return fail(err)
 	}
 	defer fh.Close()
-	if err := knownhosts.WriteKnownHost(fh, hostname, remote, key); err != nil {
-		return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: err}
+	if err := lockFile(fh, knownHostsLockWait); err != nil {
+		return fail(fmt.Errorf("known_hosts %s: %w", f, err))
+	}
+	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
+	if err := s.recheck(hostname, remote, key); err != nil || s.added[norm] != nil {
+		return err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return fail(err)
+	}
+	name := norm
+	if hash || mostlyHashed(data) {
+		name = xknownhosts.HashHostname(norm)
+	}
+	var line []byte
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		line = append(line, '\n')
+	}
+	line = append(line, name+" "...)
+	line = append(line, ssh.MarshalAuthorizedKey(key)...)
+	if _, err := fh.Write(line); err != nil {
+		return fail(err)
+	}
+	if err := fh.Sync(); err != nil {
+		return fail(err)
 	}
 	s.added[norm] = key
 	return nil
+}
+
+// recheck reads every known_hosts file again (under the lock): a key that
+// another run recorded since this run loaded them is trusted (and
+// remembered in s.added) if it is this key, refused as changed otherwise.
+// A nil error with nothing remembered means the host is still unknown.
+func (s *hostKeyStore) recheck(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	var existing []string
+	for _, f := range s.files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		}
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	db, err := knownhosts.NewDB(existing...)
+	if err != nil {
+		return &Error{Op: "host key", Category: CatHostKeyUnknown, Err: fmt.Errorf("known_hosts: %w", err)}
+	}
+	err = db.HostKeyCallback()(hostname, remote, key)
+	if err == nil {
+		s.added[knownhosts.Normalize(hostname)] = key
+		return nil
+	}
+	var revoked *xknownhosts.RevokedError
+	if errors.As(err, &revoked) {
+		return &Error{Op: "host key", Category: CatHostKeyRevoked, Err: fmt.Errorf("host key %s %s for %s is marked @revoked in %s:%d",
+			key.Type(), ssh.FingerprintSHA256(key), hostname, revoked.Revoked.Filename, revoked.Revoked.Line)}
+	}
+	var ke *xknownhosts.KeyError
+	if errors.As(err, &ke) && len(ke.Want) > 0 {
+		return &Error{Op: "host key", Category: CatHostKeyChanged, Err: changedError(hostname, key, ke.Want, nil)}
+	}
+	return nil
+}
+
+// lockFile takes an exclusive flock on f, waiting at most wait for a
+// holder to let go.
+func lockFile(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	delay := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still locked by another process after %v", wait)
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// mostlyHashed reports whether most host lines of a known_hosts file have
+// hashed names (|1|salt|hash, what HashKnownHosts writes).
+func mostlyHashed(data []byte) bool {
+	hashed, plain := 0, 0
+	for line := range strings.Lines(string(data)) {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		if t[0] == '@' {
+			if _, rest, ok := strings.Cut(t, " "); ok {
+				t = strings.TrimSpace(rest)
+			}
+		}
+		if strings.HasPrefix(t, "|1|") {
+			hashed++
+		} else {
+			plain++
+		}
+	}
+	return hashed > plain
 }
