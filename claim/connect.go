@@ -30,6 +30,12 @@ func Target(h *inventory.Host) remote.Target {
 		IdentityFiles:     h.IdentityFiles,
 		KnownHosts:        h.KnownHosts,
 		HostKeyPolicy:     h.HostKeyPolicy,
+		HostKeyAlias:      h.HostKeyAlias,
+		HashKnownHosts:    h.HashKnownHosts,
+		ProxyCommand:      h.ProxyCommand,
+		CertificateFiles:  h.CertificateFiles,
+		IdentityAgent:     h.IdentityAgent,
+		IdentitiesOnly:    h.IdentitiesOnly,
 		ConnectTimeout:    h.ConnectTimeout,
 		KeepaliveInterval: h.ServerAliveInterval,
 	}

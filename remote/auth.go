@@ -71,19 +71,51 @@ func (d *Dialer) authMethods(t Target, tr *authTrace) []ssh.AuthMethod {
 }
 
 // signers returns the keys to offer: the agent's first, then identity files
-// whose key the agent does not hold. offered and skipped describe them for
-// error messages.
+// whose key the agent does not hold, each preceded by the certificates
+// (CertificateFiles, FILE-cert.pub) that certify it. With IdentitiesOnly,
+// agent keys are offered only for the identity files and certificates.
+// offered and skipped describe them for error messages.
 func (d *Dialer) signers(t Target) (signers []ssh.Signer, offered, skipped []string) {
+	certs, skipped := certificates(t)
+	var allowed map[string]bool
+	if t.IdentitiesOnly {
+		allowed = identityKeys(t, certs)
+	}
 	seen := map[string]bool{}
-	if p := d.agentPool(); p != nil {
+	add := func(s ssh.Signer, desc string) {
+		pub := s.PublicKey()
+		if c, ok := pub.(*ssh.Certificate); ok {
+			pub = c.Key
+		}
+		for _, c := range certs {
+			if !bytes.Equal(c.cert.Key.Marshal(), pub.Marshal()) || seen[string(c.cert.Marshal())] {
+				continue
+			}
+			cs, err := ssh.NewCertSigner(c.cert, s)
+			if err != nil {
+				skipped = append(skipped, fmt.Sprintf("certificate %s: %v", c.file, err))
+				continue
+			}
+			seen[string(c.cert.Marshal())] = true
+			signers = append(signers, cs)
+			offered = append(offered, fmt.Sprintf("certificate %s (%s) for %s", c.file, c.cert.KeyId, desc))
+		}
+		signers = append(signers, s)
+		offered = append(offered, desc)
+	}
+	if p, err := d.agentFor(t); err != nil {
+		skipped = append(skipped, err.Error())
+	} else if p != nil {
 		keys, err := p.keys()
 		if err != nil {
 			skipped = append(skipped, "ssh-agent: "+err.Error())
 		}
 		for _, k := range keys {
+			if allowed != nil && !allowed[string(keyOf(k.pub).Marshal())] {
+				continue
+			}
 			seen[string(k.pub.Marshal())] = true
-			signers = append(signers, k)
-			offered = append(offered, fmt.Sprintf("agent key %s %s (%s)", k.pub.Type(), ssh.FingerprintSHA256(k.pub), k.comment))
+			add(k, fmt.Sprintf("agent key %s %s (%s)", k.pub.Type(), ssh.FingerprintSHA256(k.pub), k.comment))
 		}
 	}
 	for _, f := range t.IdentityFiles {
@@ -100,10 +132,86 @@ func (d *Dialer) signers(t Target) (signers []ssh.Signer, offered, skipped []str
 			continue
 		}
 		seen[k] = true
-		signers = append(signers, e.signer)
-		offered = append(offered, fmt.Sprintf("%s %s %s", f, e.signer.PublicKey().Type(), ssh.FingerprintSHA256(e.signer.PublicKey())))
+		add(e.signer, fmt.Sprintf("%s %s %s", f, e.signer.PublicKey().Type(), ssh.FingerprintSHA256(e.signer.PublicKey())))
 	}
 	return signers, offered, skipped
+}
+
+// keyOf is the plain key of a certificate, or k itself.
+func keyOf(k ssh.PublicKey) ssh.PublicKey {
+	if c, ok := k.(*ssh.Certificate); ok {
+		return c.Key
+	}
+	return k
+}
+
+type certFile struct {
+	file string
+	cert *ssh.Certificate
+}
+
+// certificates reads the target's user certificates: CertificateFiles, then
+// FILE-cert.pub next to each identity file, as ssh does. A listed file that
+// cannot be read is reported; a missing -cert.pub is not.
+func certificates(t Target) (out []certFile, skipped []string) {
+	read := func(f string, listed bool) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if listed || !errors.Is(err, os.ErrNotExist) {
+				skipped = append(skipped, fmt.Sprintf("certificate %s: %v", f, err))
+			}
+			return
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("certificate %s: %v", f, err))
+			return
+		}
+		c, ok := pub.(*ssh.Certificate)
+		if !ok || c.CertType != ssh.UserCert {
+			skipped = append(skipped, fmt.Sprintf("certificate %s: not an OpenSSH user certificate", f))
+			return
+		}
+		out = append(out, certFile{f, c})
+	}
+	for _, f := range t.CertificateFiles {
+		read(f, true)
+	}
+	for _, f := range t.IdentityFiles {
+		read(f+"-cert.pub", false)
+	}
+	return out, skipped
+}
+
+// identityKeys are the public keys IdentitiesOnly allows from the agent:
+// those of the identity files (FILE.pub, or the key file itself when its
+// public half is readable without a passphrase) and of the certificates.
+func identityKeys(t Target, certs []certFile) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range certs {
+		m[string(c.cert.Key.Marshal())] = true
+	}
+	for _, f := range t.IdentityFiles {
+		if b, err := os.ReadFile(f + ".pub"); err == nil {
+			if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+				m[string(keyOf(pub).Marshal())] = true
+				continue
+			}
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s, err := ssh.ParsePrivateKey(b)
+		var missing *ssh.PassphraseMissingError
+		switch {
+		case err == nil:
+			m[string(s.PublicKey().Marshal())] = true
+		case errors.As(err, &missing) && missing.PublicKey != nil:
+			m[string(missing.PublicKey.Marshal())] = true
+		}
+	}
+	return m
 }
 
 type signerEntry struct {

@@ -45,6 +45,28 @@ type Target struct {
 	KnownHosts    []string
 	// HostKeyPolicy is "strict" (default), "accept-new" or "off".
 	HostKeyPolicy string
+	// HostKeyAlias, when set, is the name the target's host key is looked
+	// up and recorded under instead of its address (ssh_config
+	// HostKeyAlias), without a port, as OpenSSH does.
+	HostKeyAlias string
+	// HashKnownHosts hashes the names recorded under accept-new; a file
+	// whose entries are mostly hashed is followed anyway.
+	HashKnownHosts bool
+	// ProxyCommand, when set, is run with sh -c (after its %h %p %r %n %%
+	// tokens are replaced) and the connection to the target is made over
+	// its stdin and stdout; it is ended with the connection. It excludes
+	// Jump.
+	ProxyCommand string
+	// CertificateFiles are OpenSSH user certificates, each offered with
+	// the identity (file or agent key) whose public key it certifies. An
+	// identity file's FILE-cert.pub is offered without being listed.
+	CertificateFiles []string
+	// IdentityAgent is the ssh-agent socket for this target: "" for the
+	// Dialer's (DialerOptions.AgentSocket), "none" for no agent.
+	IdentityAgent string
+	// IdentitiesOnly offers only IdentityFiles and CertificateFiles (an
+	// agent still signs for them when it holds them).
+	IdentitiesOnly bool
 	// ConnectTimeout bounds the TCP connect and, separately, the whole SSH
 	// handshake including authentication.
 	ConnectTimeout time.Duration
@@ -97,6 +119,7 @@ type Dialer struct {
 	passphrases [][]byte
 	hostKeys    map[string]*hostKeyStore
 	jumps       map[string]*jumpConn
+	agentPools  map[string]*agentPool // by IdentityAgent socket
 
 	pwOnce sync.Once
 	pw     []byte
@@ -130,6 +153,7 @@ func NewDialer(opts DialerOptions) *Dialer {
 		identities: map[string]*signerEntry{},
 		hostKeys:   map[string]*hostKeyStore{},
 		jumps:      map[string]*jumpConn{},
+		agentPools: map[string]*agentPool{},
 	}
 	if opts.AgentSocket != "" {
 		d.agents = newAgentPool(opts.AgentSocket, opts.AgentConns)
@@ -137,7 +161,27 @@ func NewDialer(opts DialerOptions) *Dialer {
 	return d
 }
 
-func (d *Dialer) agentPool() *agentPool { return d.agents }
+// agentFor returns the agent pool for t: the Dialer's own, none, or one
+// per IdentityAgent socket, shared by the run.
+func (d *Dialer) agentFor(t Target) (*agentPool, error) {
+	switch t.IdentityAgent {
+	case "":
+		return d.agents, nil
+	case "none":
+		return nil, nil
+	}
+	if _, err := os.Stat(t.IdentityAgent); err != nil {
+		return nil, fmt.Errorf("IdentityAgent %s: %w", t.IdentityAgent, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.agentPools[t.IdentityAgent]
+	if !ok {
+		p = newAgentPool(t.IdentityAgent, d.opts.AgentConns)
+		d.agentPools[t.IdentityAgent] = p
+	}
+	return p, nil
+}
 
 // Close closes the shared jump-host connections and the agent connections.
 func (d *Dialer) Close() error {
@@ -155,6 +199,13 @@ func (d *Dialer) Close() error {
 	if d.agents != nil {
 		d.agents.close()
 	}
+	d.mu.Lock()
+	pools := d.agentPools
+	d.agentPools = map[string]*agentPool{}
+	d.mu.Unlock()
+	for _, p := range pools {
+		p.close()
+	}
 	return nil
 }
 
@@ -162,6 +213,9 @@ func (d *Dialer) Close() error {
 func (d *Dialer) Dial(ctx context.Context, t Target) (*Client, error) {
 	if t.ConnectTimeout <= 0 {
 		t.ConnectTimeout = 10 * time.Second
+	}
+	if len(t.Jump) > 0 && t.ProxyCommand != "" {
+		return nil, &Error{Op: "dial", Host: t.Name, Category: CatInvalidValue, Err: errors.New("a ProxyCommand and jump hosts exclude each other")}
 	}
 	var via *jumpConn
 	if len(t.Jump) > 0 {
@@ -261,6 +315,11 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 			defer d.handshakes(via.client.name, -1)
 		}
 		conn, err = via.client.ssh.DialContext(dctx, "tcp", addr)
+	} else if t.ProxyCommand != "" && h == t.Hop {
+		if conn, err = proxyCommand(t, h); err != nil {
+			cancel()
+			return nil, err
+		}
 	} else {
 		var nd net.Dialer
 		conn, err = nd.DialContext(dctx, "tcp", addr)
@@ -283,11 +342,15 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 		conn.Close()
 		return nil, &Error{Op: "handshake", Host: name, Category: CatHostKeyUnknown, Err: err}
 	}
+	kc, lookup := keyCheck{policy: t.HostKeyPolicy, hash: t.HashKnownHosts}, addr
+	if h == t.Hop && t.HostKeyAlias != "" {
+		kc.alias, lookup = t.HostKeyAlias, net.JoinHostPort(t.HostKeyAlias, "22")
+	}
 	tr := &authTrace{}
 	cfg := &ssh.ClientConfig{
 		User:            h.User,
 		Auth:            d.authMethods(t, tr),
-		HostKeyCallback: store.callback(t.HostKeyPolicy),
+		HostKeyCallback: store.check(kc),
 		Timeout:         t.ConnectTimeout,
 		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
 			tr.setAllowed(ac.AllowedMethods)
@@ -295,7 +358,7 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 		},
 	}
 	if store != nil {
-		cfg.HostKeyAlgorithms = store.algorithms(addr)
+		cfg.HostKeyAlgorithms = store.algorithms(lookup)
 	}
 
 	// x/crypto/ssh's Timeout covers only its own dial: the whole handshake,
@@ -310,6 +373,12 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	timer.Stop()
 	stop()
 	if err != nil {
+		proxyExited := false
+		if pc, ok := conn.(*proxyConn); ok {
+			// Before Close ends it: how the command ended, its stderr.
+			err = pc.explain(err)
+			proxyExited = pc.exited()
+		}
 		conn.Close()
 		cat := handshakeCategory(ctx, err)
 		if expired.Load() && CategoryOf(err) == "" && ctx.Err() == nil {
@@ -317,6 +386,9 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 		}
 		if cat == CatHandshakeTimeout {
 			err = fmt.Errorf("no complete SSH handshake within %v: %w", t.ConnectTimeout, err)
+		}
+		if proxyExited && cat == CatConnectionLost {
+			cat = CatUnreachable
 		}
 		return nil, &Error{Op: "handshake", Host: name, Category: cat, Err: describeAuth(err, h, tr)}
 	}
