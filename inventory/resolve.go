@@ -540,6 +540,10 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 	if len(host.KnownHosts) == 0 && l.home != "" {
 		host.KnownHosts = []string{l.home + "/.ssh/known_hosts"}
 	}
+	if host.ProxyCommand != "" && len(host.Jump) > 0 {
+		v := eff[sProxyCommand]
+		l.errorf(v.file, int(v.line), int(v.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", eff[sJump].src)
+	}
 	if host.Claim.Kickstart.StaticOnly && host.Claim.Kickstart.NativeOnly {
 		v := eff[sKsNativeOnly]
 		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].src)

@@ -151,6 +151,11 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 		if eff[sl] != nil && !(sl == sAddress && l.ansible) {
 			continue
 		}
+		// The inventory's jump excludes ssh_config's ProxyCommand, and
+		// the other way round.
+		if (sl == sProxyCommand && eff[sJump] != nil) || (sl == sJump && eff[sProxyCommand] != nil) {
+			continue
+		}
 		s.fill(l, h, eff, r, kw, sl)
 	}
 }

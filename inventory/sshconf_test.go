@@ -160,3 +160,52 @@ func TestSSHConfigUnsupportedWarnsOnce(t *testing.T) {
 		t.Errorf("ForwardAgent no changes nothing, warned: %v", ws)
 	}
 }
+
+// TestSSHConfigConnectionSettings: the ssh_config keywords that change how
+// fleetclaim connects reach the host, tokens and "~" expanded, and the
+// inventory's own settings of the same name win.
+func TestSSHConfigConnectionSettings(t *testing.T) {
+	opts := testOpts()
+	opts.LookupEnv = func(k string) (string, bool) {
+		switch k {
+		case "SSH_AUTH_SOCK":
+			return "/run/agent.sock", true
+		case "NETDATA_CLAIM_TOKEN":
+			return "tok", true
+		}
+		return "", false
+	}
+	opts.SSHConfig = writeTemp(t, `Host pc
+  ProxyCommand ssh -W %h:%p gw
+  CertificateFile ~/.ssh/%r-cert.pub
+  IdentityAgent none
+  IdentitiesOnly yes
+  HostKeyAlias pc-key
+  HashKnownHosts yes
+Host env
+  IdentityAgent SSH_AUTH_SOCK
+Host inv
+  ProxyCommand nc %h %p
+  HostKeyAlias from-ssh
+`)
+	inv, err := loadString(t, "inv.yml", "hosts:\n  pc: {user: ops}\n  env: {}\n  inv: {jump: gw2, host_key_alias: from-inv}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := hostNamed(t, inv, "pc")
+	if pc.ProxyCommand != "ssh -W %h:%p gw" || strings.Join(pc.CertificateFiles, ",") != "/home/tester/.ssh/ops-cert.pub" ||
+		pc.IdentityAgent != "none" || !pc.IdentitiesOnly || pc.HostKeyAlias != "pc-key" || !pc.HashKnownHosts {
+		t.Errorf("pc: %+v", pc)
+	}
+	if e := hostNamed(t, inv, "env"); e.IdentityAgent != "/run/agent.sock" {
+		t.Errorf("IdentityAgent SSH_AUTH_SOCK gave %q", e.IdentityAgent)
+	}
+	in := hostNamed(t, inv, "inv")
+	if in.ProxyCommand != "" || len(in.Jump) != 1 || in.HostKeyAlias != "from-inv" {
+		t.Errorf("inv: the inventory's jump and host_key_alias must win: proxy %q jump %v alias %q", in.ProxyCommand, in.Jump, in.HostKeyAlias)
+	}
+	_, err = loadString(t, "inv.yml", "hosts:\n  x: {jump: gw, proxy_command: nc %h %p}\n", testOpts())
+	if err == nil || !strings.Contains(err.Error(), "exclude each other") {
+		t.Errorf("jump and proxy_command together: %v", err)
+	}
+}
