@@ -145,6 +145,7 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 		return
 	}
 	s.warnUnsupported(l, r)
+	defer s.resolveJumps(eff)
 	for kw, sl := range sshKeys {
 		// For Ansible, ansible_host is the name given to ssh, which a
 		// HostName line replaces: ssh connects where HostName says.
@@ -157,6 +158,43 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 			continue
 		}
 		s.fill(l, h, eff, r, kw, sl)
+	}
+}
+
+// resolveJumps resolves each jump hop's name through ssh_config, as ssh -J
+// NAME does: its HostName, and its Port and User when the hop does not give
+// them (a hop written without a port reads as port 22).
+func (s *sshConf) resolveJumps(eff *[nSlots]*val) {
+	v := eff[sJump]
+	if v == nil || len(v.jump) == 0 {
+		return
+	}
+	hops := make([]Endpoint, len(v.jump))
+	changed := false
+	for i, e := range v.jump {
+		q := s.local
+		q.Host, q.User = e.Address, e.User
+		if e.Port != DefaultPort {
+			q.Port = e.Port
+		}
+		hops[i] = e
+		r, err := s.cfg.Resolve(q)
+		if err != nil {
+			continue // reported for the target already: the same files
+		}
+		if _, ok := r.Get("hostname"); ok {
+			hops[i].Address = r.Hostname()
+		}
+		hops[i].Port = r.Port()
+		if _, ok := r.Get("user"); ok && e.User == "" {
+			hops[i].User = r.User()
+		}
+		changed = changed || hops[i] != e
+	}
+	if changed {
+		nv := *v // the value may be a group's, shared by other hosts
+		nv.jump = hops
+		eff[sJump] = &nv
 	}
 }
 

@@ -209,3 +209,29 @@ Host inv
 		t.Errorf("jump and proxy_command together: %v", err)
 	}
 }
+
+// TestSSHConfigJumpHopsResolved: ssh -J NAME resolves NAME through
+// ssh_config too (its HostName, Port, User), for the inventory's jump and
+// ssh_config's ProxyJump alike.
+func TestSSHConfigJumpHopsResolved(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, `Host bastion
+  HostName 192.0.2.10
+  Port 2200
+  User ops
+Host web
+  ProxyJump bastion,admin@inner
+Host inner
+  HostName 10.9.9.9
+`)
+	inv, err := loadString(t, "inv.yml", "hosts:\n  web: {}\n  db: {jump: bastion}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jumpString(hostNamed(t, inv, "web").Jump); got != "ops@192.0.2.10:2200,admin@10.9.9.9" {
+		t.Errorf("web jump = %s", got)
+	}
+	if got := jumpString(hostNamed(t, inv, "db").Jump); got != "ops@192.0.2.10:2200" {
+		t.Errorf("db jump = %s", got)
+	}
+}
