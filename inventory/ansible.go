@@ -205,15 +205,18 @@ func (l *loader) sshArgs(vals []val, file, full, where string, n *yaml.Node) []v
 				if hop := proxyCommandHop(v); hop != "" {
 					set("jump", hop)
 				} else {
-					l.errorf(file, n.Line, n.Column, full, "ProxyCommand %q: only \"ssh -W %%h:%%p [user@]host\" is understood; use ProxyJump", truncate(v, 60))
+					set("proxy_command", v)
 				}
 			case "stricthostkeychecking":
 				p := "strict"
 				switch strings.ToLower(v) {
 				case "accept-new":
 					p = "accept-new"
-				case "no", "off":
-					p = "off"
+				case "no", "off", "false":
+					// Only host_key_policy: off turns checking off.
+					p = "accept-new"
+					l.warnf(file, n.Line, n.Column, full+" StrictHostKeyChecking",
+						"StrictHostKeyChecking=%s is taken as accept-new: unknown host keys are recorded, changed ones refused; only host_key_policy: off turns checking off", v)
 				}
 				set("host_key_policy", p)
 			case "userknownhostsfile":

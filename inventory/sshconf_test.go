@@ -235,3 +235,28 @@ Host inner
 		t.Errorf("db jump = %s", got)
 	}
 }
+
+// TestAnsibleSSHArgsStrictNoAndProxyCommand: ssh options Ansible passes
+// on its command line follow the same rules: StrictHostKeyChecking=no is
+// accept-new (one warning), and any ProxyCommand is the host's
+// proxy_command.
+func TestAnsibleSSHArgsStrictNoAndProxyCommand(t *testing.T) {
+	inv, err := loadString(t, "hosts.ini", `[web]
+w1
+w2
+[web:vars]
+ansible_ssh_common_args='-o StrictHostKeyChecking=no -o ProxyCommand="aws ssm start-session --target %h"'
+`, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"w1", "w2"} {
+		h := hostNamed(t, inv, n)
+		if h.HostKeyPolicy != "accept-new" || h.ProxyCommand != "aws ssm start-session --target %h" {
+			t.Errorf("%s: host_key_policy %q proxy_command %q", n, h.HostKeyPolicy, h.ProxyCommand)
+		}
+	}
+	if ws := warningsAbout(inv, "StrictHostKeyChecking"); len(ws) != 1 {
+		t.Errorf("%d warnings about StrictHostKeyChecking, want one: %v", len(ws), inv.Warnings)
+	}
+}
