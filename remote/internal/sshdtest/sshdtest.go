@@ -68,6 +68,9 @@ type Env struct {
 	RSAKey string
 	// CA signs host certificates (Options.HostCertificate).
 	CA string
+	// UserCA signs user certificates (SignUserKey) that servers started
+	// with Options.UserCertificates trust.
+	UserCA string
 
 	t    testing.TB
 	mu   sync.Mutex
@@ -111,16 +114,18 @@ func New(t testing.TB) *Env {
 	e.AgentKey = filepath.Join(keyDir, "id_agent")
 	e.RSAKey = filepath.Join(keyDir, "id_rsa")
 	e.CA = filepath.Join(keyDir, "host_ca")
+	e.UserCA = filepath.Join(keyDir, "user_ca")
 	e.PassphraseFile = filepath.Join(keyDir, "passphrase")
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 6)
 	gen := func(args ...string) {
 		defer wg.Done()
 		if err := run("ssh-keygen", append([]string{"-q", "-C", "fleetclaim-test"}, args...)...); err != nil {
 			errs <- err
 		}
 	}
-	wg.Add(5)
+	wg.Add(6)
+	go gen("-t", "ed25519", "-N", "", "-f", e.UserCA)
 	go gen("-t", "ed25519", "-N", "", "-f", e.Key)
 	go gen("-t", "ed25519", "-N", KeyPassphrase, "-f", e.EncryptedKey)
 	go gen("-t", "ed25519", "-N", "", "-f", e.AgentKey)
@@ -231,6 +236,10 @@ type Options struct {
 	NoSFTP bool
 	// Password enables password authentication.
 	Password bool
+	// UserCertificates trusts user certificates signed by Env.UserCA
+	// (TrustedUserCAKeys); with NoAuthorizedKeys they are the only way in.
+	UserCertificates bool
+	NoAuthorizedKeys bool
 	// Extra lines are appended to sshd_config.
 	Extra []string
 }
@@ -338,7 +347,14 @@ func (e *Env) config(s *Server, o Options) string {
 	}
 	b.WriteString("PidFile none\nUsePAM yes\nStrictModes no\nPrintMotd no\nPrintLastLog no\nUseDNS no\n")
 	b.WriteString("PermitRootLogin prohibit-password\nKbdInteractiveAuthentication no\nLogLevel VERBOSE\n")
-	fmt.Fprintf(&b, "AuthorizedKeysFile %s/authorized_keys/%%u\n", e.Dir)
+	if o.NoAuthorizedKeys {
+		b.WriteString("AuthorizedKeysFile none\n")
+	} else {
+		fmt.Fprintf(&b, "AuthorizedKeysFile %s/authorized_keys/%%u\n", e.Dir)
+	}
+	if o.UserCertificates {
+		fmt.Fprintf(&b, "TrustedUserCAKeys %s.pub\n", e.UserCA)
+	}
 	if o.Password {
 		b.WriteString("PasswordAuthentication yes\n")
 	} else {
@@ -486,6 +502,37 @@ func (e *Env) WriteKnownHosts(t testing.TB, hashed bool, lines ...string) string
 		os.Remove(f.Name() + ".old")
 	}
 	return f.Name()
+}
+
+// SignUserKey signs the public key of the private key file key with
+// Env.UserCA for the given principals (login names) and returns the
+// certificate file, written next to the key as KEY-cert.pub unless cert
+// names another path.
+func (e *Env) SignUserKey(t testing.TB, key, cert string, principals ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "key.pub")
+	b, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pub, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("ssh-keygen", "-q", "-s", e.UserCA, "-I", "fleetclaim-test", "-n", strings.Join(principals, ","), pub); err != nil {
+		t.Fatal(err)
+	}
+	if cert == "" {
+		cert = key + "-cert.pub"
+	}
+	c, err := os.ReadFile(filepath.Join(dir, "key-cert.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cert, c, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
 
 // CALine returns a @cert-authority known_hosts line trusting Env.CA for
