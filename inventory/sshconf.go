@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -94,7 +95,7 @@ func (l *loader) loadSSHConfig() {
 	}
 	cfg, err := sshconfig.OpenBytes(path, l.home, data)
 	if err != nil {
-		l.errorf(path, 0, 0, "ssh_config", "%v", err)
+		l.sshErrors(path, err)
 		return
 	}
 	display := path
@@ -114,6 +115,27 @@ func localQuery(l *loader) sshconfig.Query {
 	}
 	q.LocalHost, _ = os.Hostname()
 	return q
+}
+
+// sshErrors reports what ssh_config resolution refused, each with its file
+// and line.
+func (l *loader) sshErrors(file string, err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var le *sshconfig.LineError
+		if errors.As(e, &le) {
+			key := "ssh_config"
+			if le.Keyword != "" {
+				key += " " + le.Keyword
+			}
+			l.errorf(le.File, le.Line, 0, key, "%v", le.Err)
+			continue
+		}
+		l.errorf(file, 0, 0, "ssh_config", "%v", e)
+	}
 }
 
 // matchName is the host name ssh is given for h, which Host blocks match:
@@ -141,7 +163,7 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 	r, err := s.cfg.Resolve(q)
 	if err != nil {
 		// Load dedupes: one bad line is reported once, not per host.
-		l.errorf(s.display, 0, 0, "ssh_config", "%v", err)
+		l.sshErrors(s.display, err)
 		return
 	}
 	s.warnUnsupported(l, r)

@@ -260,3 +260,33 @@ ansible_ssh_common_args='-o StrictHostKeyChecking=no -o ProxyCommand="aws ssm st
 		t.Errorf("%d warnings about StrictHostKeyChecking, want one: %v", len(ws), inv.Warnings)
 	}
 }
+
+// TestSSHConfigTimes: ConnectTimeout and ServerAliveInterval are read as
+// OpenSSH reads times ("1m30s", "2h", plain seconds, 0 for off).
+func TestSSHConfigTimes(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, "Host a\n  ConnectTimeout 1m30s\n  ServerAliveInterval 0\nHost b\n  ConnectTimeout 7\n  ServerAliveInterval 2M\n")
+	inv, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n  b: {}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := hostNamed(t, inv, "a"), hostNamed(t, inv, "b")
+	if a.ConnectTimeout.String() != "1m30s" || a.ServerAliveInterval != 0 || b.ConnectTimeout.String() != "7s" || b.ServerAliveInterval.String() != "2m0s" {
+		t.Errorf("a: %v %v, b: %v %v", a.ConnectTimeout, a.ServerAliveInterval, b.ConnectTimeout, b.ServerAliveInterval)
+	}
+}
+
+// TestSSHConfigBadLines: a line ssh would refuse is an error naming the
+// file and line, once, and nothing is loaded.
+func TestSSHConfigBadLines(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, "Host a\n  User x\nMatch nosuch thing\n  Port 1\n")
+	_, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n  b: {}\n", opts)
+	if err == nil || !strings.Contains(err.Error(), opts.SSHConfig+":3: ssh_config Match: ") || strings.Count(err.Error(), "nosuch") != 1 {
+		t.Fatalf("got %v, want one error at %s:3", err, opts.SSHConfig)
+	}
+	opts.SSHConfig = writeTemp(t, "Host a\n  ProxyCommand \"unclosed\n")
+	if _, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n", opts); err == nil || !strings.Contains(err.Error(), ":2: ") {
+		t.Fatalf("unclosed quote: %v", err)
+	}
+}

@@ -129,6 +129,9 @@ func (c *proxyConn) Close() error {
 	c.once.Do(func() {
 		c.w.Close()
 		c.r.Close()
+		if c.exited() {
+			return // its group id may belong to someone else by now
+		}
 		pgid := c.cmd.Process.Pid
 		syscall.Kill(-pgid, syscall.SIGTERM)
 		go func() {

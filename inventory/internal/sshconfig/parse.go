@@ -10,11 +10,37 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
 // ErrSyntax marks a line ssh itself would refuse.
 var ErrSyntax = errors.New("ssh_config syntax")
+
+// LineError is a problem on one line of one file.
+type LineError struct {
+	File    string
+	Line    int
+	Keyword string
+	Err     error
+}
+
+func (e *LineError) Error() string {
+	where := e.File
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Keyword != "" {
+		where += ": " + e.Keyword
+	}
+	return where + ": " + e.Err.Error()
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+func syntaxError(file string, line int, kw, format string, a ...any) error {
+	return &LineError{File: file, Line: line, Keyword: kw, Err: fmt.Errorf("%w: %s", ErrSyntax, fmt.Sprintf(format, a...))}
+}
 
 // line is one directive of a file.
 type line struct {
@@ -49,7 +75,7 @@ func parseBytes(path string, data []byte) (*file, error) {
 		n++
 		l, ok, err := parseLine(sc.Text())
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w: %v", path, n, ErrSyntax, err)
+			return nil, syntaxError(path, n, "", "%v", err)
 		}
 		if ok {
 			l.num = n

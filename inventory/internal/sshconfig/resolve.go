@@ -204,7 +204,7 @@ func (c *Config) file(path string) (*file, error) {
 // (an Include under a block that does not match reads, never applies).
 func (p *pass) readFile(path string, active bool, depth int) {
 	if depth > maxDepth {
-		p.errs = append(p.errs, fmt.Errorf("%s: %w: too many nested Includes", path, ErrSyntax))
+		p.errs = append(p.errs, syntaxError(path, 0, "Include", "too many nested Includes"))
 		return
 	}
 	f, err := p.c.file(path)
@@ -262,7 +262,7 @@ func (p *pass) include(from string, l line, arg string, on bool, depth int) {
 	}
 	matches, err := filepath.Glob(pat)
 	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s:%d: %w: Include %s: %v", from, l.num, ErrSyntax, arg, err))
+		p.errs = append(p.errs, syntaxError(from, l.num, "Include", "%s: %v", arg, err))
 		return
 	}
 	sort.Strings(matches)
@@ -310,7 +310,7 @@ func (p *pass) set(path string, l line) {
 // match evaluates a Match line (readconf.c match_cfg_line).
 func (p *pass) match(path string, l line) (bool, error) {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%s:%d: %w: Match: %s", path, l.num, ErrSyntax, fmt.Sprintf(format, a...))
+		return syntaxError(path, l.num, "Match", format, a...)
 	}
 	host := p.q.Host
 	if p.final {
