@@ -19,6 +19,7 @@ FUZZ_TARGETS := \
 	./inventory:FuzzLimit \
 	./inventory:FuzzParseJump \
 	./inventory:FuzzV1ScriptURLProxy \
+	./inventory/internal/sshconfig:FuzzResolve \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \
 	./remote:FuzzProbeConf \

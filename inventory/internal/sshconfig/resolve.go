@@ -192,6 +192,10 @@ func (c *Config) file(path string) (*file, error) {
 	if f, ok := c.files[path]; ok {
 		return f, nil
 	}
+	// An Include of a device or FIFO (/dev/zero) would never end.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, syntaxError(path, 0, "Include", "not a regular file")
+	}
 	f, err := parseFile(path)
 	if err != nil {
 		return nil, err
