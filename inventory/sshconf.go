@@ -224,8 +224,11 @@ func (s *sshConf) resolveJumps(eff *[nSlots]*val) {
 func (s *sshConf) fill(l *loader, h *hostRec, eff *[nSlots]*val, r *sshconfig.Result, kw string, sl slot) {
 	var first sshconfig.Value
 	var node *yaml.Node
-	tok := r.Tokens()
 	path := func(p string, v sshconfig.Value) (string, bool) {
+		var tok map[byte]string
+		if strings.Contains(p, "%") {
+			tok = r.Tokens()
+		}
 		out, err := sshconfig.ExpandPath(p, l.home, tok, l.lookup)
 		if err != nil {
 			s.errorf(l, v, kw, "%v", err)

@@ -85,6 +85,8 @@ type Result struct {
 	host string
 	// Final reports whether a final pass ran (Match final).
 	Final bool
+	// tokens caches Tokens; the result is complete when they are asked.
+	tokens map[byte]string
 }
 
 // multi are the keywords every matching line adds to.
@@ -440,11 +442,15 @@ func (q Query) tokens(host, port, ruser, alias string) map[byte]string {
 // Tokens returns the % tokens of the resolved connection (ssh.c's
 // DEFAULT_CLIENT_PERCENT_EXPAND_ARGS).
 func (r *Result) Tokens() map[byte]string {
+	if r.tokens != nil {
+		return r.tokens
+	}
 	alias := r.q.Host
 	if v, ok := r.first["hostkeyalias"]; ok {
 		alias = v.Args[0]
 	}
-	return r.q.tokens(r.host, strconv.Itoa(r.Port()), r.User(), alias)
+	r.tokens = r.q.tokens(r.host, strconv.Itoa(r.Port()), r.User(), alias)
+	return r.tokens
 }
 
 // ErrToken is an unknown % token or an unset ${VAR}.
