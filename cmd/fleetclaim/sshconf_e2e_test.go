@@ -8,11 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/lab"
 )
 
 // TestE2EAnsibleINIWithSSHConfig is the case users hit: an Ansible INI
@@ -22,17 +24,67 @@ import (
 // nothing else changed.
 func TestE2EAnsibleINIWithSSHConfig(t *testing.T) {
 	info := startLab(t, 2)
+	addrs := make([]hostAddr, len(info.Hosts))
+	for i, h := range info.Hosts {
+		addrs[i] = hostAddr{h.Address, h.Port}
+	}
+	claimAnsibleINI(t, info, addrs, info.KnownHosts())
+}
+
+// TestE2EAnsibleINIWithSSHConfigRealSSHD is the reported case exactly:
+// the hosts are 127.0.3.1 and 127.0.3.2 (real sshd in front of the lab's
+// agents) and the block is "Host 127.0.3.*".
+func TestE2EAnsibleINIWithSSHConfigRealSSHD(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("real sshd needs root")
+	}
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Skip("no /usr/sbin/sshd")
+	}
+	info := startLab(t, 2)
+	dir := t.TempDir()
+	_ = os.MkdirAll("/run/sshd", 0o755)
+	hostKey := filepath.Join(dir, "host_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub := strings.Fields(mustRead(t, hostKey+".pub"))
+	var kh strings.Builder
+	addrs := make([]hostAddr, len(info.Hosts))
+	for i := range info.Hosts {
+		a := fmt.Sprintf("127.0.3.%d", i+1)
+		p := startFrontSSHDOn(t, a, dir, fmt.Sprint(i), hostKey, "AuthorizedKeysFile "+info.IdentityFile()+".pub")
+		addrs[i] = hostAddr{a, p}
+		fmt.Fprintf(&kh, "[%s]:%d %s %s\n", a, p, pub[0], pub[1])
+	}
+	known := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(known, []byte(kh.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	claimAnsibleINI(t, info, addrs, known)
+}
+
+type hostAddr struct {
+	addr string
+	port int
+}
+
+// claimAnsibleINI claims the lab's hosts from an Ansible INI that gives
+// each its ansible_host and ansible_port, with the SSH settings only in an
+// ssh_config block on the addresses.
+func claimAnsibleINI(t *testing.T, info *lab.Info, addrs []hostAddr, knownHosts string) {
+	t.Helper()
 	dir := t.TempDir()
 	var ini strings.Builder
 	fmt.Fprintf(&ini, "[all:vars]\nnetdata_claim_url=%s\nnetdata_claim_token_file=%s\nnetdata_claim_ca_file=%s\n\n[fleet]\n",
 		info.CloudURL, filepath.Join(info.Dir, "token"), filepath.Join(info.Dir, "cloud-ca.pem"))
-	for _, h := range info.Hosts {
-		fmt.Fprintf(&ini, "%s ansible_host=%s ansible_port=%d netdata_claim_netdata_prefix=%s\n", h.Name, h.Address, h.Port, h.Prefix)
+	for i, h := range info.Hosts {
+		fmt.Fprintf(&ini, "%s ansible_host=%s ansible_port=%d netdata_claim_netdata_prefix=%s\n", h.Name, addrs[i].addr, addrs[i].port, h.Prefix)
 	}
 	inv := filepath.Join(dir, "hosts.ini")
 	sshConfig := filepath.Join(dir, "ssh_config")
 	conf := fmt.Sprintf("Host %s\n  UserKnownHostsFile %s\n  IdentityFile %s\n  User %s\n\nHost *\n  User nobody-by-name\n",
-		addressPattern(info.Hosts[0].Address), info.KnownHosts(), info.IdentityFile(), info.User)
+		addressPattern(addrs[0].addr), knownHosts, info.IdentityFile(), info.User)
 	for _, f := range [][2]string{{inv, ini.String()}, {sshConfig, conf}} {
 		if err := os.WriteFile(f[0], []byte(f[1]), 0o600); err != nil {
 			t.Fatal(err)
@@ -185,17 +237,23 @@ Host *
 // given extra lines) until the test ends, and returns its port.
 func startFrontSSHD(t *testing.T, dir, name, hostKey string, extra ...string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startFrontSSHDOn(t, "127.0.0.1", dir, name, hostKey, extra...)
+}
+
+// startFrontSSHDOn is startFrontSSHD on another loopback address.
+func startFrontSSHDOn(t *testing.T, addr, dir, name, hostKey string, extra ...string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	cfg := filepath.Join(dir, "sshd-"+name+".conf")
-	conf := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\n"+
+	conf := fmt.Sprintf("Port %d\nListenAddress %s\nHostKey %s\nPidFile none\n"+
 		"PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"+
 		"StrictModes no\nLogLevel VERBOSE\nSetEnv SHLVL=1\nSubsystem sftp internal-sftp\n%s\n",
-		port, hostKey, strings.Join(extra, "\n"))
+		port, addr, hostKey, strings.Join(extra, "\n"))
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -212,8 +270,23 @@ func startFrontSSHD(t *testing.T, dir, name, hostKey string, extra ...string) in
 			t.Logf("sshd %s log:\n%s", name, log.String())
 		}
 	})
-	waitListening(t, port)
+	waitListeningOn(t, addr, port)
 	return port
+}
+
+func waitListeningOn(t *testing.T, addr string, port int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strconv.Itoa(port)), time.Second); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s:%d", addr, port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // startSSHAgent starts ssh-agent on a socket in dir with keys loaded; it
