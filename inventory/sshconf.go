@@ -51,7 +51,7 @@ var sshUnsupported = map[string][]string{
 	"GSSAPIAuthentication": {"no", "false"}, "GSSAPIDelegateCredentials": {"no", "false"},
 	"GSSAPIKeyExchange": {"no", "false"}, "PKCS11Provider": {"none"}, "SecurityKeyProvider": {"internal"},
 	"ControlPath": {"none"}, "ControlMaster": {"no", "false"}, "ControlPersist": {"no", "false"},
-	"CanonicalizeHostname": {"no", "false"}, "KnownHostsCommand": {"none"}, "GlobalKnownHostsFile": nil,
+	"CanonicalDomains": nil, "CanonicalizePermittedCNAMEs": nil, "KnownHostsCommand": {"none"}, "GlobalKnownHostsFile": nil,
 	"RevokedHostKeys": nil, "HostKeyAlgorithms": nil, "KexAlgorithms": nil, "Ciphers": nil, "MACs": nil,
 	"PubkeyAcceptedAlgorithms": nil, "PubkeyAcceptedKeyTypes": nil, "CASignatureAlgorithms": nil,
 	"BindAddress": nil, "BindInterface": nil, "AddressFamily": {"any"}, "ProxyUseFdpass": {"no", "false"},

@@ -175,6 +175,11 @@ func (c *Config) Resolve(q Query) (*Result, error) {
 		host = strings.ToLower(host)
 	}
 	r.host = host
+	if v, ok := r.first["canonicalizehostname"]; ok && !strings.EqualFold(v.Args[0], "no") && !strings.EqualFold(v.Args[0], "false") {
+		// ssh.c: canonicalization re-parses the files. fleetclaim looks
+		// up no CanonicalDomains; the caller warns about the keyword.
+		p.wantFinal = true
+	}
 	if p.wantFinal {
 		r.Final = true
 		fp := &pass{c: c, q: q, r: r, final: true, host: host}
