@@ -3,6 +3,7 @@ package sshconfig
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"os/user"
@@ -243,4 +244,26 @@ func TestOracleSSHG(t *testing.T) {
 		}
 	}
 	t.Logf("ssh -G oracle: %d files, %d hosts resolved, %d keyword values compared", len(cases), queries, compared)
+}
+
+// TestHostNameUnknownToken: HostName takes %h and %% only; ssh refuses
+// any other token, and so does fleetclaim, naming the line.
+func TestHostNameUnknownToken(t *testing.T) {
+	cfg, err := OpenBytes("cfg", "/h", []byte("Host a\n  HostName %h-%p\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cfg.Resolve(Query{Host: "a", LocalUser: "me"})
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 || le.Keyword != "HostName" {
+		t.Fatalf("HostName %%h-%%p: %v, want a LineError at line 2", err)
+	}
+	if _, err := exec.LookPath("ssh"); err != nil {
+		return
+	}
+	cf := filepath.Join(t.TempDir(), "cfg")
+	os.WriteFile(cf, []byte("Host a\n  HostName %h-%p\n"), 0o600)
+	if out, err := exec.Command("ssh", "-G", "-F", cf, "a").CombinedOutput(); err == nil {
+		t.Errorf("the oracle disagrees: ssh -G accepts HostName %%h-%%p: %s", out)
+	}
 }

@@ -169,7 +169,11 @@ func (c *Config) Resolve(q Query) (*Result, error) {
 	}
 	host := q.Host
 	if v, ok := r.first["hostname"]; ok {
-		host = strings.NewReplacer("%%", "%", "%h", q.Host).Replace(v.Args[0])
+		h, err := expandHostName(v, q.Host)
+		if err != nil {
+			return nil, err
+		}
+		host = h
 	}
 	if _, err := netip.ParseAddr(host); err != nil {
 		host = strings.ToLower(host)
@@ -189,6 +193,16 @@ func (c *Config) Resolve(q Query) (*Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// expandHostName expands HostName's tokens, %h and %% only (ssh.c); any
+// other token is an error, as it is for ssh.
+func expandHostName(v Value, host string) (string, error) {
+	out, err := expand(v.Args[0], map[byte]string{'%': "%", 'h': host}, nil)
+	if err != nil {
+		return "", &LineError{File: v.File, Line: v.Line, Keyword: "HostName", Err: err}
+	}
+	return out, nil
 }
 
 const maxDepth = 16
@@ -327,7 +341,11 @@ func (p *pass) match(path string, l line) (bool, error) {
 	if p.final {
 		host = p.r.host
 	} else if v, ok := p.r.first["hostname"]; ok {
-		host = strings.NewReplacer("%%", "%", "%h", p.q.Host).Replace(v.Args[0])
+		h, err := expandHostName(v, p.q.Host)
+		if err != nil {
+			return false, err
+		}
+		host = h
 	}
 	ruser := p.r.User()
 	result, attrs := true, 0
