@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -96,7 +97,11 @@ func (inv *Inventory) CheckSecrets(hosts []*Host) error {
 	}
 	for _, h := range hosts {
 		checkRef(h, "token", h.Claim.Token, "claim token")
+		fromSSH := strings.HasPrefix(h.Sources["identity_files"], "ssh_config ")
 		for _, f := range h.IdentityFiles {
+			if _, err := os.Stat(f); fromSSH && errors.Is(err, os.ErrNotExist) {
+				continue // ssh skips an IdentityFile that does not exist
+			}
 			if r := checkFile(f, false, true); r != "" {
 				report(h, "identity_files", h.Sources["identity_files"], "identity file: "+r)
 			}

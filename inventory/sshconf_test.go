@@ -290,3 +290,20 @@ func TestSSHConfigBadLines(t *testing.T) {
 		t.Fatalf("unclosed quote: %v", err)
 	}
 }
+
+// TestSSHConfigMissingIdentityFileIsSkipped: ssh skips an IdentityFile
+// from ssh_config that does not exist (a "Host *" default for keys some
+// machines lack), so the run is not refused for it; one the inventory
+// names must exist.
+func TestSSHConfigMissingIdentityFileIsSkipped(t *testing.T) {
+	opts := testOpts()
+	opts.SSHConfig = writeTemp(t, "Host *\n  IdentityFile /nonexistent/id_work\n")
+	inv, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n  b: {identity_files: [/nonexistent/id_b]}\n", opts, "token", "tok\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inv.CheckSecrets(inv.Hosts)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/id_b") || strings.Contains(err.Error(), "id_work") {
+		t.Errorf("CheckSecrets: %v, want only the inventory's missing identity file", err)
+	}
+}
