@@ -106,9 +106,11 @@ func TestE2EFaultRun(t *testing.T) {
 	// A connect timeout with headroom for 64 concurrent handshakes on a
 	// loaded two-core CI machine, still well inside --timeout so that the
 	// silent and stalled hosts end as handshake-timeout, not timeout; a
-	// deadline that a slow machine does not reach.
+	// --timeout that leaves a loaded machine room for the lab agent's five
+	// claim attempts against a failing Cloud; a deadline that a slow
+	// machine does not reach.
 	r := fleetclaim(t, nil, "claim", "-i", invPath, "--results", results, "--forks", "64",
-		"--timeout", "10s", "--deadline", "90s", "--wait", "2s", "--retries", "0",
+		"--timeout", "20s", "--deadline", "120s", "--wait", "2s", "--retries", "0",
 		"--set", "connect_timeout=5s", "--no-progress")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d, want %d (some hosts failed)\n%s", r.code, exitFailed, tail(r.stderr, 4000))
