@@ -147,6 +147,11 @@ func Remedy(cat string) string { return remedy(cat) }
 type Step struct {
 	Name   string `json:"name"`
 	Millis int64  `json:"ms"`
+	// As is the user the step's commands ran as on the host, Via the
+	// wrapper that made them so: "sudo", "doas" or "none" (the login
+	// user's own shell).
+	As  string `json:"as,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // Result is the record of one host's run.

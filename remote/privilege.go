@@ -49,6 +49,16 @@ func Privileged(r Runner, b Become, user string) Runner {
 	}
 }
 
+// BecomeOf tells how r runs commands: the method ("sudo", "doas", or "none"
+// for a runner that runs them as the login user) and the user it runs them
+// as ("" for root, and for "none" the login user).
+func BecomeOf(r Runner) (method, user string) {
+	if p, ok := r.(*privileged); ok {
+		return p.b.Method, p.user
+	}
+	return "none", ""
+}
+
 type privileged struct {
 	r      Runner
 	b      Become
