@@ -270,8 +270,8 @@ func stepOf(t *testing.T, res Result, name string) Step {
 func TestBecomeEveryWay(t *testing.T) {
 	cases := []struct {
 		name, become, becomeUser, runAs, fake string
-		password                               bool
-		as, via                                string
+		password                              bool
+		as, via                               string
 	}{
 		{"sudo without a password", "sudo", "", "root", "nopasswd", false, "root", "sudo"},
 		{"sudo with a password", "sudo", "", "root", "password", true, "root", "sudo"},
