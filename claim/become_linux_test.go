@@ -71,6 +71,7 @@ password)
     echo "$me: 1 incorrect password attempt" >&2; exit 1
   fi ;;
 foreign)
+  [ -n "$n" ] && { echo "$me: a password is required" >&2; exit 1; }
   printf 'Verification code: ' >&2
   IFS= read -r pw
   exit 1 ;;
@@ -325,7 +326,7 @@ func TestBecomeRefusals(t *testing.T) {
 		{"sudo wants a password none was given", "sudo", "password", "", CatNoPrivilege, "a password is required"},
 		{"wrong sudo password", "sudo", "password", "wrong-password", remote.CatSudoPassword, "not accepted"},
 		{"sudo asks something else", "sudo", "foreign", "right-password", CatNoPrivilege, "interactive"},
-		{"sudo asks something else without a password", "sudo", "foreign", "", CatNoPrivilege, "interactive"},
+		{"sudo asks something else without a password", "sudo", "foreign", "", CatNoPrivilege, "a password is required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,7 +71,7 @@ func remedy(cat string) string {
 	case CatCommandNotFound:
 		return "the agent's tools are outside the searched paths: set netdata_prefix, or reinstall with kickstart"
 	case CatNoPrivilege:
-		return "claiming needs root or the agent's run-as user: set become: sudo, or log in as that user"
+		return "claiming needs root or the agent's run-as user: set become: sudo (or doas), become_user, or log in as that user; sudo may ask for its password only (interactive authentication: one-time codes, other PAM questions, is not supported)"
 	case CatTokenRejected:
 		return "the claim token is unknown or expired: copy the current token from the Space's Connect Nodes page"
 	case CatRoomInvalid:

@@ -154,6 +154,7 @@ type state struct {
 	started bool   // the marker was seen
 	prompts int    // password prompts seen
 	before  []byte // what was printed before the marker (sudo's messages)
+	foreign string // a question sudo asked that is not fleetclaim's prompt
 	needTTY bool
 	code    int
 }
@@ -193,7 +194,9 @@ func (p *privileged) exec(ctx context.Context, s Streamer, cmd string, stdin io.
 					buf := append(append([]byte(nil), p.b.Password...), '\n')
 					pw.Write(buf)
 					clear(buf)
-				case evWrong:
+				case evWrong, evForeign:
+					// Closing sudo's input ends its read: it
+					// fails now rather than at --timeout.
 					return
 				case evStarted:
 					if stdin != nil {
@@ -233,6 +236,8 @@ func (p *privileged) failure(res Result, st state) error {
 	cat := CatNoPrivilege
 	var why string
 	switch {
+	case st.foreign != "":
+		why = fmt.Sprintf("%s asked %q, which fleetclaim cannot answer: interactive authentication (one-time codes, other PAM questions, a custom prompt) is not supported; allow the login user without a password (NOPASSWD / nopass) or with its password only", tool, clipLine(st.foreign, 80))
 	case st.prompts > 1 || strings.Contains(msg, "incorrect password") || strings.Contains(msg, "Sorry, try again"):
 		cat, why = CatSudoPassword, "the sudo password was not accepted"
 	case res.ExitCode == 127 || strings.Contains(msg, "not found"):
@@ -299,6 +304,7 @@ const (
 	evPrompt event = iota
 	evWrong
 	evStarted
+	evForeign
 )
 
 // watcher reads what sudo and then the command print, telling the feeder
@@ -350,6 +356,10 @@ func (w *watcher) Write(b []byte) (int, error) {
 			w.rest.Write(rest)
 			return len(b), nil
 		default:
+			if q := w.foreignPrompt(); q != "" && w.st.foreign == "" {
+				w.st.foreign = q
+				w.send(evForeign)
+			}
 			// Keep a tail that could be the start of a prompt or marker.
 			keep := max(len(w.p.prompt), len(w.p.mark)+2)
 			if len(w.pend) > keep {
@@ -388,4 +398,33 @@ func (w *watcher) state() state {
 	}
 	st.before = w.out.b
 	return st
+}
+
+// foreignPrompt returns the question sudo is waiting on when the text
+// after its last line break is one: it ends like a prompt (": ", "? ",
+// "> ", or the same without the blank) and is not the beginning of
+// fleetclaim's own prompt or marker. A question is never followed by a
+// line break until it is answered, so waiting for more would wait until
+// --timeout; "" when there is none.
+func (w *watcher) foreignPrompt() string {
+	tail := w.pend
+	if i := bytes.LastIndexByte(tail, '\n'); i >= 0 {
+		tail = tail[i+1:]
+	} else if j := bytes.LastIndexByte(w.out.b, '\n'); len(w.out.b) > 0 {
+		tail = append(append([]byte(nil), w.out.b[j+1:]...), tail...)
+	}
+	tail = bytes.TrimPrefix(tail, []byte("\r"))
+	t := strings.TrimRight(string(tail), " \t")
+	if t == "" || len(t) > 200 {
+		return ""
+	}
+	switch t[len(t)-1] {
+	case ':', '?', '>':
+	default:
+		return ""
+	}
+	if strings.HasPrefix(w.p.prompt, string(tail)) || strings.HasPrefix(w.p.mark, string(tail)) {
+		return ""
+	}
+	return t
 }

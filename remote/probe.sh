@@ -107,8 +107,8 @@ done
 # A password-less sudo/doas is tested only when the inventory configures it,
 # and only by the login user itself.
 if [ "$u" != 0 ] && [ "$u" = "$lu" ]; then
-  case "$F" in *,sudo,*) command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1 && echo "sudo_nopasswd=1" ;; esac
-  case "$F" in *,doas,*) command -v doas >/dev/null 2>&1 && doas -n true >/dev/null 2>&1 && echo "doas_nopasswd=1" ;; esac
+  case "$F" in *,sudo,*) command -v sudo >/dev/null 2>&1 && sudo -n true </dev/null >/dev/null 2>&1 && echo "sudo_nopasswd=1" ;; esac
+  case "$F" in *,doas,*) command -v doas >/dev/null 2>&1 && doas -n true </dev/null >/dev/null 2>&1 && echo "doas_nopasswd=1" ;; esac
 fi
 if command -v docker >/dev/null 2>&1; then
   sock=/var/run/docker.sock
