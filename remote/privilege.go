@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Become is how commands gain privilege on a host.
@@ -242,6 +243,9 @@ func (p *privileged) failure(res Result, st state) error {
 		cat, why = CatSudoPassword, "the sudo password was not accepted"
 	case res.ExitCode == 127 || strings.Contains(msg, "not found"):
 		why = tool + " is not installed on the host"
+	case strings.Contains(msg, "doas is not enabled"):
+		// opendoas 6.8.2 without /etc/doas.conf (lab/testdata/sudo).
+		why = "doas is not enabled on the host (no doas.conf): permit the login user with nopass"
 	case strings.Contains(msg, "a password is required") || (st.prompts == 1 && p.b.Password == nil):
 		why = tool + " wants a password for this user; give one (become password) or allow it without (NOPASSWD / nopass)"
 	case strings.Contains(msg, "not in the sudoers") || strings.Contains(msg, "not allowed") || strings.Contains(msg, "may not run") || strings.Contains(msg, "Operation not permitted"):
@@ -318,6 +322,26 @@ type watcher struct {
 	out    limitedBuffer // sudo's messages, prompts removed
 	rest   limitedBuffer // the command's output
 	st     state
+	gen    int // bumped by every write before the marker
+}
+
+// foreignQuiet is how long a question sudo printed must stay the last
+// thing it printed before it counts as a question (a message written in
+// pieces, "doas: " then the rest, is not one).
+const foreignQuiet = 500 * time.Millisecond
+
+// suspect arms the check that q is a question sudo waits on: when nothing
+// else was printed in foreignQuiet, the feeder closes sudo's input.
+func (w *watcher) suspect(q string) {
+	gen := w.gen
+	time.AfterFunc(foreignQuiet, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.gen == gen && !w.st.started && w.st.foreign == "" {
+			w.st.foreign = q
+			w.send(evForeign)
+		}
+	})
 }
 
 func (w *watcher) Write(b []byte) (int, error) {
@@ -356,9 +380,9 @@ func (w *watcher) Write(b []byte) (int, error) {
 			w.rest.Write(rest)
 			return len(b), nil
 		default:
+			w.gen++
 			if q := w.foreignPrompt(); q != "" && w.st.foreign == "" {
-				w.st.foreign = q
-				w.send(evForeign)
+				w.suspect(q)
 			}
 			// Keep a tail that could be the start of a prompt or marker.
 			keep := max(len(w.p.prompt), len(w.p.mark)+2)
