@@ -36,6 +36,7 @@ wrong
 " case_ wrong-password sudo -S -p "$prompt" true
 in="$pw
 " case_ right-password sudo -S -p "$prompt" true
+in="" case_ no-password-provided sudo -S -p "$prompt" true
 rule "$u ALL=(ALL:ALL) NOPASSWD: ALL" "Defaults:$u requiretty"
 in="" case_ requiretty-n sudo -n true
 rule "$u ALL=(root) NOPASSWD: ALL"
