@@ -106,7 +106,11 @@ exit 1
 
 // runAsUser is the run-as user the host's netdata.conf names.
 func (h *host) runAsUser(labUser string) string {
-	if h.personality.Has(FaultNoSudo) {
+	switch {
+	case h.personality.Login == LoginRunAs:
+		return runAsLogin
+	case h.personality.Has(FaultNoSudo), h.personality.Login != "":
+		// The login user is not the agent's: claiming needs root.
 		return "root"
 	}
 	return labUser

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,6 +168,14 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	personalities, err := assignPersonalities(opts.Hosts, spec, k.derive("personalities"))
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
+	}
+	for _, p := range personalities {
+		if p.Login != "" {
+			if err := checkUserNamespaces(); err != nil {
+				return nil, fmt.Errorf("lab: %w", err)
+			}
+			break
+		}
 	}
 	prev, _ := ReadInfo(dir) // reuse ports (and so known_hosts lines) across restarts
 	prevPort, prevWebPort := map[string]int{}, map[string]int{}
@@ -543,6 +552,10 @@ func (l *Lab) writeFiles(k keyring) error {
 	if err := writeFileAtomic(filepath.Join(l.dir, "kickstart.sh"), []byte(kickstartScript(l.env)), 0o755); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
+	pw := k.derive("sudo-password")
+	if err := writeFileAtomic(filepath.Join(l.dir, sudoPassFile), []byte(hex.EncodeToString(pw[:12])+"\n"), 0o600); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
 	if err := l.cloud.writeAPITokens(); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
@@ -601,8 +614,8 @@ func (l *Lab) inventory() string {
 			if h.group != g {
 				continue
 			}
-			fmt.Fprintf(&b, "      %s: {address: 127.0.0.1, port: %d, netdata_prefix: %s}", h.name, h.port, yamlScalar(h.paths.prefix))
-			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.CloneGroup != 0 || p.Version != KindV2.defaultVersion() {
+			fmt.Fprintf(&b, "      %s: {address: 127.0.0.1, port: %d, netdata_prefix: %s%s}", h.name, h.port, yamlScalar(h.paths.prefix), l.loginSettings(h))
+			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.CloneGroup != 0 || p.Version != KindV2.defaultVersion() || p.Login != "" {
 				fmt.Fprintf(&b, "  # personality: %s", p)
 			}
 			b.WriteString("\n")
@@ -625,4 +638,24 @@ func yamlScalar(s string) string {
 	}
 	q, _ := json.Marshal(s)
 	return string(q)
+}
+
+// loginSettings are a login host's inventory settings: its login user and
+// how it becomes root.
+func (l *Lab) loginSettings(h *host) string {
+	k := h.personality.Login
+	if k == "" {
+		return ""
+	}
+	name, _ := k.user()
+	s := ", user: " + name
+	switch k {
+	case LoginSudo, LoginSudoTTY:
+		s += ", become: sudo"
+	case LoginSudoPassword:
+		s += ", become: sudo, sudo_password_file: " + yamlScalar(filepath.Join(l.dir, sudoPassFile))
+	case LoginDoas:
+		s += ", become: doas"
+	}
+	return s
 }

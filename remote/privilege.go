@@ -123,9 +123,12 @@ func (p *privileged) Run(ctx context.Context, cmd string, stdin io.Reader) (Resu
 	}
 	res, st, err := p.exec(ctx, s, cmd, stdin, false, -1)
 	if err == nil && !st.started && st.needTTY {
-		if _, ok := s.(*Client); ok {
+		// Again on a terminal, when the runner (or what it wraps, a
+		// debug trace) can allocate one.
+		pres, perr := p.runPTY(ctx, s, cmd, stdin)
+		if !errors.Is(perr, ErrNoPTY) {
 			p.pty.Store(true)
-			return p.runPTY(ctx, s, cmd, stdin)
+			return pres, perr
 		}
 	}
 	if err == nil && !st.started {
