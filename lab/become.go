@@ -179,7 +179,9 @@ func sudoStandIn(h *host, passFile string) string {
 	fmt.Fprintf(&b, `#!/bin/sh
 # fleetclaim lab: sudo for login kind %q. Every message is real sudo's,
 # from %s.
-n= S= p='[sudo] password for '"$LOGNAME"': ' u=root
+# Not every kind reads every option:
+# shellcheck disable=SC2034
+n='' S='' p='[sudo] password for '"$LOGNAME"': ' u=root
 while [ $# -gt 0 ]; do
   case $1 in
   -n) n=1 ;;
@@ -191,7 +193,17 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-cmdpath=$(command -v "$1" 2>/dev/null) || { printf '%%s\n' %s >&2; exit 1; }
+cmdpath=
+case $1 in
+*/*) [ -x "$1" ] && cmdpath=$1 ;;
+*)
+  IFS=:
+  for d in $PATH; do
+    if [ -x "$d/$1" ] && [ ! -d "$d/$1" ]; then cmdpath=$d/$1; break; fi
+  done
+  unset IFS ;;
+esac
+[ -n "$cmdpath" ] || { printf '%%s\n' %s >&2; exit 1; }
 `, k, sudoCaptureName, msg("command-not-found", 0))
 	switch k {
 	case LoginSudo, LoginSudoPassword, LoginSudoTTY:
@@ -199,7 +211,7 @@ cmdpath=$(command -v "$1" 2>/dev/null) || { printf '%%s\n' %s >&2; exit 1; }
 		// Not in sudoers: sudo asks for the password first (-n: it may not).
 		fmt.Fprintf(&b, `[ -n "$n" ] && { printf '%%s\n' %s >&2; exit 1; }
 printf '%%s' "$p" >&2
-IFS= read -r pw || { printf '\n%%s\n' %s >&2; exit 1; }
+IFS= read -r _ || { printf '\n%%s\n' %s >&2; exit 1; }
 printf '%%s\n' %s >&2
 exit 1
 `, msg("password-needed-n", 0), msg("no-password-provided", 0), msg("no-rights-password", 0))

@@ -59,6 +59,8 @@ func groupRooms(group string) []string {
 		return []string{"production", "web servers"}
 	case "db":
 		return []string{"databases"}
+	case becomeGroup:
+		return []string{"staging"}
 	default:
 		return []string{group}
 	}
@@ -207,7 +209,11 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		if p.CloneGroup != 0 {
 			guid = k.uuid(fmt.Sprintf("clone-guid:%d", p.CloneGroup))
 		}
-		h := &host{index: i, name: name, group: groups[i%len(groups)], personality: p,
+		group := groups[i%len(groups)]
+		if p.Login != "" {
+			group = becomeGroup
+		}
+		h := &host{index: i, name: name, group: group, personality: p,
 			paths: pathsFor(filepath.Join(dir, "hosts", name), p.Kind), guid: guid, lab: l}
 		h.web.h = h
 		// Every host has an agent; on a host without Netdata it counts as
@@ -601,8 +607,17 @@ func (l *Lab) inventory() string {
 	fmt.Fprintf(&b, "  space: %s\n", yamlScalar(labSpaceName))
 	fmt.Fprintf(&b, "  api_token_file: %s\n", yamlScalar(filepath.Join(l.dir, "api-token")))
 	b.WriteString("groups:\n")
-	for _, g := range groupNames() {
+	groups := groupNames()
+	if slices.ContainsFunc(l.hosts, func(h *host) bool { return h.group == becomeGroup }) {
+		groups = append(groups, becomeGroup)
+	}
+	for _, g := range groups {
 		fmt.Fprintf(&b, "  %s:\n", g)
+		if g == becomeGroup {
+			// Reached as an ordinary user through sudo, as most fleets
+			// are; its hosts say where they differ.
+			fmt.Fprintf(&b, "    user: %s\n    become: sudo\n", loginUser)
+		}
 		var rooms, ids []string
 		for _, name := range groupRooms(g) {
 			rooms = append(rooms, yamlScalar(name))
@@ -640,22 +655,24 @@ func yamlScalar(s string) string {
 	return string(q)
 }
 
-// loginSettings are a login host's inventory settings: its login user and
-// how it becomes root.
+// becomeGroup is the inventory group of the hosts with a login kind: the
+// group logs in as ops and becomes root with sudo.
+const becomeGroup = "become"
+
+// loginSettings are a login host's inventory settings where they differ
+// from its group's (becomeGroup).
 func (l *Lab) loginSettings(h *host) string {
 	k := h.personality.Login
 	if k == "" {
 		return ""
 	}
-	name, _ := k.user()
-	s := ", user: " + name
 	switch k {
-	case LoginSudo, LoginSudoTTY:
-		s += ", become: sudo"
 	case LoginSudoPassword:
-		s += ", become: sudo, sudo_password_file: " + yamlScalar(filepath.Join(l.dir, sudoPassFile))
+		return ", sudo_password_file: " + yamlScalar(filepath.Join(l.dir, sudoPassFile))
 	case LoginDoas:
-		s += ", become: doas"
+		return ", become: doas"
+	case LoginRunAs:
+		return ", user: " + runAsLogin + ", become: none"
 	}
-	return s
+	return ""
 }

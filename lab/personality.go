@@ -236,8 +236,8 @@ func parsePersonality(s string) (Personality, error) {
 		}
 		p.Faults = append(p.Faults, fault)
 	}
-	if p.Login != "" && (p.Has(FaultNoSudo) || kind == KindDocker) {
-		return Personality{}, fmt.Errorf("login kind %s does not go with %s", p.Login, map[bool]string{true: "fault no-sudo", false: "a docker host"}[p.Has(FaultNoSudo)])
+	if p.Login != "" && p.Has(FaultNoSudo) {
+		return Personality{}, fmt.Errorf("login kind %s does not go with fault no-sudo", p.Login)
 	}
 	return p, nil
 }
