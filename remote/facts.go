@@ -120,10 +120,11 @@ type Install struct {
 func (i *Install) Claimed() bool { return i.ClaimedID != "" }
 
 // Probe runs the probe script once on r and parses what it prints. root is
-// where installs are looked for ("" for the host's own /). wrap, if not nil,
-// wraps the command for privilege (sudo/doas).
-func Probe(ctx context.Context, r Runner, root string, wrap func(string) string) (*Facts, error) {
-	return ProbeWith(ctx, r, ProbeOptions{Root: root, Wrap: wrap})
+// where installs are looked for ("" for the host's own /). Privilege comes
+// from r itself (a Privileged runner), never from a wrapper of the probe's
+// own.
+func Probe(ctx context.Context, r Runner, root string) (*Facts, error) {
+	return ProbeWith(ctx, r, ProbeOptions{Root: root})
 }
 
 // ProbeOptions tell the probe what the inventory configures, so that it
@@ -131,8 +132,6 @@ func Probe(ctx context.Context, r Runner, root string, wrap func(string) string)
 type ProbeOptions struct {
 	// Root is where installs are looked for ("" for the host's own /).
 	Root string
-	// Wrap, if not nil, wraps the command for privilege (sudo/doas).
-	Wrap func(string) string
 	// Become is "sudo" or "doas" when the inventory configures it: only
 	// then does the probe test it without a password.
 	Become string
@@ -149,15 +148,7 @@ type ProbeOptions struct {
 // ProbeCommand is the command line the probe runs with (its script goes on
 // stdin).
 func ProbeCommand(o ProbeOptions) (string, error) {
-	cmd, err := scriptCommand(o.args())
-	if err != nil {
-		return "", err
-	}
-	if o.Wrap != nil {
-		// The wrapper runs sh itself: no exec of the login shell.
-		return o.Wrap(strings.TrimPrefix(cmd, "exec ")), nil
-	}
-	return cmd, nil
+	return scriptCommand(o.args())
 }
 
 // args are the probe's positional parameters: the root, the flags, the
@@ -179,7 +170,7 @@ func (o ProbeOptions) args() []string {
 }
 
 // ProbeWith runs the probe script once on r and parses what it prints.
-// Without a Wrap it goes through RunScript (a ScriptRunner's shared shell).
+// It goes through RunScript (a ScriptRunner's shared shell).
 //
 // When r is a Privileged runner the probe runs through its sudo/doas and
 // reports both the login user and the user it ran as.
@@ -187,17 +178,7 @@ func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
 	if m, _ := BecomeOf(r); m != "none" {
 		o.Via = m
 	}
-	var res Result
-	var err error
-	if o.Wrap == nil {
-		res, err = RunScript(ctx, r, probeScript, o.args()...)
-	} else {
-		var cmd string
-		if cmd, err = ProbeCommand(o); err != nil {
-			return nil, err
-		}
-		res, err = r.Run(ctx, cmd, strings.NewReader(probeScript))
-	}
+	res, err := RunScript(ctx, r, probeScript, o.args()...)
 	if err != nil {
 		return nil, err
 	}
