@@ -106,3 +106,69 @@ func (p *probeOnly) Run(context.Context, string, io.Reader) (remote.Result, erro
 }
 
 func (p *probeOnly) Connect(context.Context, *inventory.Host) (Conn, error) { return p, nil }
+
+// TestRootAndDockerRunners: kickstart needs root (become_user must not be
+// another user); docker runs with the runner the probe saw its socket with.
+func TestRootAndDockerRunners(t *testing.T) {
+	conn := &remote.Local{}
+	sudo := remote.Privileged(conn, remote.Become{Method: "sudo"}, "")
+	asAgent := remote.Privileged(conn, remote.Become{Method: "sudo"}, "netdata")
+	refused := &remote.Error{Category: remote.CatNoPrivilege, Err: errString("sudo: a password is required")}
+	ops := &remote.Facts{User: "ops", UID: 1001, ProbeUser: "ops", ProbeUID: 1001}
+	opsViaSudo := &remote.Facts{User: "ops", UID: 1001, ProbeUser: "root", ProbeUID: 0, ProbeVia: "sudo"}
+	root := &remote.Facts{User: "root", UID: 0, ProbeUser: "root", ProbeUID: 0}
+	run := func(f *remote.Facts, become remote.Runner, becomeErr error, becomeUser string, probeRun remote.Runner) *hostRun {
+		return &hostRun{h: &inventory.Host{User: f.User, Become: "sudo", BecomeUser: becomeUser}, res: &Result{},
+			conn: conn, facts: f, become: become, becomeErr: becomeErr, probeRun: probeRun}
+	}
+	name := func(r remote.Runner, err error) string {
+		switch {
+		case err != nil:
+			return CategoryOf(err)
+		case r == sudo:
+			return "sudo"
+		case r == asAgent:
+			return "sudo-as-netdata"
+		case r == remote.Runner(conn):
+			return "conn"
+		}
+		return "another runner"
+	}
+	root1 := []struct {
+		name string
+		r    *hostRun
+		want string
+	}{
+		{"root login", run(root, nil, nil, "", conn), "conn"},
+		{"sudo as root", run(opsViaSudo, sudo, nil, "", sudo), "sudo"},
+		{"sudo as the agent's user", run(opsViaSudo, asAgent, nil, "netdata", asAgent), CatNoPrivilege},
+		{"sudo refused", run(ops, sudo, refused, "", conn), CatNoPrivilege},
+		{"no become", run(ops, nil, nil, "", conn), CatNoPrivilege},
+	}
+	for _, tc := range root1 {
+		if got := name(tc.r.rootRunner()); got != tc.want {
+			t.Errorf("rootRunner, %s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	withSocket := func(f *remote.Facts, state string, containers int) *remote.Facts {
+		c := *f
+		c.DockerSocket = state
+		c.Containers = make([]remote.Container, containers)
+		return &c
+	}
+	docker := []struct {
+		name string
+		r    *hostRun
+		want string
+	}{
+		{"docker group user", run(withSocket(ops, "accessible", 1), nil, nil, "", conn), "conn"},
+		{"docker through sudo", run(withSocket(opsViaSudo, "accessible", 1), sudo, nil, "", sudo), "sudo"},
+		{"socket denied, no become", run(withSocket(ops, "denied", 0), nil, nil, "", conn), CatNoPrivilege},
+		{"socket denied, sudo refused", run(withSocket(ops, "denied", 0), sudo, refused, "", conn), CatNoPrivilege},
+	}
+	for _, tc := range docker {
+		if got := name(tc.r.dockerRunner()); got != tc.want {
+			t.Errorf("dockerRunner, %s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
