@@ -25,7 +25,8 @@ import (
 type Login string
 
 // The login kinds (spec modifiers "+sudo", "+sudo-password", "+sudo-tty",
-// "+doas", "+runas").
+// "+doas", "+runas", "+sudo-runas"). sudo allows ops to run anything as
+// root or netdata (sudoers: ops ALL=(root,netdata) NOPASSWD: ALL).
 const (
 	// LoginSudo: ops may run anything through sudo without a password.
 	LoginSudo Login = "sudo"
@@ -38,11 +39,14 @@ const (
 	// LoginRunAs: the login user is the agent's run-as user, "netdata";
 	// no sudo at all.
 	LoginRunAs Login = "runas"
+	// LoginSudoRunAs: ops becomes the agent's run-as user, "netdata",
+	// through sudo (become_user), as the manual's "switch to that user".
+	LoginSudoRunAs Login = "sudo-runas"
 )
 
 // knownLogins lists the login kinds a spec may name.
 func knownLogins() []Login {
-	return []Login{LoginSudo, LoginSudoPassword, LoginSudoTTY, LoginDoas, LoginRunAs}
+	return []Login{LoginSudo, LoginSudoPassword, LoginSudoTTY, LoginDoas, LoginRunAs, LoginSudoRunAs}
 }
 
 // The simulated users: names this machine's /etc/passwd does not list, with
@@ -135,18 +139,19 @@ func installLoginTools(h *host, labDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("host %s: %w", h.name, err)
 	}
-	name, uid := k.user()
 	files := map[string]string{
 		"sudo": sudoStandIn(h, filepath.Join(labDir, sudoPassFile)),
 		"doas": doasStandIn(h),
 		"id": fmt.Sprintf(`#!/bin/sh
-# fleetclaim lab: id(1) for the host's simulated login user %s (uid %d), whom
-# this machine's /etc/passwd does not list; the real id answers the rest.
+# fleetclaim lab: id(1) for the host's simulated users %s (uid %d) and %s
+# (uid %d), whom this machine's /etc/passwd does not list; the real id
+# answers the rest.
 case "$(/usr/bin/id -u):$*" in
+%d:-un|%d:-nu|%d:-gn|%d:-ng) echo %s; exit 0 ;;
 %d:-un|%d:-nu|%d:-gn|%d:-ng) echo %s; exit 0 ;;
 esac
 exec /usr/bin/id "$@"
-`, name, uid, uid, uid, uid, uid, name),
+`, loginUser, loginUID, runAsLogin, runAsUID, loginUID, loginUID, loginUID, loginUID, loginUser, runAsUID, runAsUID, runAsUID, runAsUID, runAsLogin),
 	}
 	for f, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o755); err != nil {
@@ -160,7 +165,8 @@ exec /usr/bin/id "$@"
 // is not the agent's (mode 0555): the login user may not write claim.conf
 // without sudo, as on a package install; the simulated root may.
 func lockConf(h *host) error {
-	if k := h.personality.Login; k == "" || k == LoginRunAs {
+	if k := h.personality.Login; k == "" || k == LoginRunAs || k == LoginSudoRunAs {
+		// The agent's own user writes its configuration (claim.conf).
 		return nil
 	}
 	if err := os.Chmod(h.paths.conf, 0o555); err != nil {
@@ -206,7 +212,7 @@ esac
 [ -n "$cmdpath" ] || { printf '%%s\n' %s >&2; exit 1; }
 `, k, sudoCaptureName, msg("command-not-found", 0))
 	switch k {
-	case LoginSudo, LoginSudoPassword, LoginSudoTTY:
+	case LoginSudo, LoginSudoPassword, LoginSudoTTY, LoginSudoRunAs:
 	default:
 		// Not in sudoers: sudo asks for the password first (-n: it may not).
 		fmt.Fprintf(&b, `[ -n "$n" ] && { printf '%%s\n' %s >&2; exit 1; }
@@ -236,14 +242,18 @@ done
 `, msg("password-needed-n", 0), shellQuote(passFile), msg("no-password-provided", 0), msg("wrong-password", 2), msg("wrong-password", 0))
 	}
 	fmt.Fprintf(&b, `case $u in
-root|0) ;;
+root|0|%s|%d) ;;
 *) printf '%%s\n' %s >&2; exit 1 ;;
 esac
 SUDO_USER=$LOGNAME SUDO_UID=$(id -u) SUDO_GID=$(id -g) SUDO_COMMAND="$*"
-USER=root LOGNAME=root
-export SUDO_USER SUDO_UID SUDO_GID SUDO_COMMAND USER LOGNAME
-exec unshare --user --map-root-user -- "$@"
-`, msg("runas-not-allowed-password", 0))
+export SUDO_USER SUDO_UID SUDO_GID SUDO_COMMAND
+case $u in
+root|0) USER=root LOGNAME=root; export USER LOGNAME; exec unshare --user --map-root-user -- "$@" ;;
+esac
+USER=%s LOGNAME=%s
+export USER LOGNAME
+exec unshare --user --map-user=%d --map-group=%d -- "$@"
+`, runAsLogin, runAsUID, msg("runas-not-allowed-password", 0), runAsLogin, runAsLogin, runAsUID, runAsUID)
 	return b.String()
 }
 

@@ -14,7 +14,7 @@ func TestLoginHosts(t *testing.T) {
 	if err := checkUserNamespaces(); err != nil {
 		t.Skip(err)
 	}
-	l := startLab(t, 5, "v2+sudo=1,v2+sudo-password=1,v2+sudo-tty=1,v2+doas=1,v2+runas=1")
+	l := startLab(t, 6, "v2+sudo=1,v2+sudo-password=1,v2+sudo-tty=1,v2+doas=1,v2+runas=1,v2+sudo-runas=1")
 	info := l.Info()
 	host := func(k Login) HostInfo {
 		for _, h := range info.Hosts {
@@ -71,6 +71,12 @@ func TestLoginHosts(t *testing.T) {
 		}
 		if _, errOut, _ := sh(LoginSudo, "doas -n true", ""); errOut != "doas: doas is not enabled, /etc/doas.conf: No such file or directory\n" {
 			t.Fatalf("doas on a sudo host: %q", errOut)
+		}
+	})
+	t.Run("sudo-runas", func(t *testing.T) {
+		out, errOut, code := sh(LoginSudoRunAs, `sudo -n -u netdata sh -c 'id -u; id -un; echo "$SUDO_USER"'`, "")
+		if code != 0 || out != "4343\nnetdata\nops\n" {
+			t.Fatalf("sudo -u netdata: %d %q %q", code, out, errOut)
 		}
 	})
 	t.Run("runas", func(t *testing.T) {

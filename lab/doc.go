@@ -48,7 +48,7 @@
 // container whose agent is a v2 agent (docker.go); "none" has no Netdata
 // until DIR/kickstart.sh, pushed and run on it, installs a v2 agent
 // (kickstart.go). A login kind ("+sudo", "+sudo-password", "+sudo-tty",
-// "+doas", "+runas") makes the host log in as an ordinary user and become
+// "+doas", "+runas", "+sudo-runas") makes the host log in as an ordinary user and become
 // root through sudo/doas stand-ins that speak real sudo's words
 // (become.go); such hosts form the inventory group "become". "+cloned" makes an entry's hosts share one machine GUID;
 // an agent re-reads its GUID at start and makes a new one when the file is

@@ -104,7 +104,7 @@ func installFaultTools(h *host) error {
 // runAsUser is the run-as user the host's netdata.conf names.
 func (h *host) runAsUser(labUser string) string {
 	switch {
-	case h.personality.Login == LoginRunAs:
+	case h.personality.Login == LoginRunAs, h.personality.Login == LoginSudoRunAs:
 		return runAsLogin
 	case h.personality.Has(FaultNoSudo), h.personality.Login != "":
 		// The login user is not the agent's: claiming needs root.

@@ -673,6 +673,8 @@ func (l *Lab) loginSettings(h *host) string {
 		return ", become: doas"
 	case LoginRunAs:
 		return ", user: " + runAsLogin + ", become: none"
+	case LoginSudoRunAs:
+		return ", become_user: " + runAsLogin
 	}
 	return ""
 }

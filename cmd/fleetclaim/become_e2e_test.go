@@ -12,12 +12,12 @@ import (
 // TestE2ELabBecome runs the real binary against lab hosts that log in as an
 // ordinary user, for every method and way of becoming root: each host is
 // claimed, then reclaimed, and every record says that its claim ran as
-// root through sudo or doas (or as the agent's run-as user, logged in as
-// it), while the connection was the login user's.
+// root through sudo or doas (or as the agent's run-as user: logged in as
+// it, or become_user), while the connection was the login user's.
 func TestE2ELabBecome(t *testing.T) {
-	spec := "v2+sudo=1,v2+sudo-password=1,v2+sudo-tty=1,v2+doas=1,v2+runas=1," +
-		"v1+sudo=1,v1+doas=1,docker+sudo=1,docker+runas=1,none+sudo=1,none+doas=1"
-	info := startLab(t, 11, "--personalities", spec)
+	spec := "v2+sudo=1,v2+sudo-password=1,v2+sudo-tty=1,v2+doas=1,v2+runas=1,v2+sudo-runas=1," +
+		"v1+sudo=1,v1+doas=1,v1+sudo-runas=1,docker+sudo=1,docker+runas=1,none+sudo=1,none+doas=1"
+	info := startLab(t, 13, "--personalities", spec)
 	settings := map[string]string{}
 	for _, h := range info.Hosts {
 		if h.Personality.Kind == lab.KindNone {
@@ -31,6 +31,8 @@ func TestE2ELabBecome(t *testing.T) {
 			return "netdata", "netdata", "none"
 		case lab.LoginDoas:
 			return "ops", "root", "doas"
+		case lab.LoginSudoRunAs:
+			return "ops", "netdata", "sudo"
 		}
 		return "ops", "root", "sudo"
 	}
@@ -73,7 +75,7 @@ func TestE2ELabBecome(t *testing.T) {
 				t.Errorf("%s %s (%s): connected as %+v, want %s", mode, h.Name, h.Personality, rec.Steps[0], login)
 			}
 		}
-		if mode == "claim" && (r.code != 0 || !strings.Contains(r.stdout+r.stderr, "11/11 nodes confirmed by Cloud")) {
+		if mode == "claim" && (r.code != 0 || !strings.Contains(r.stdout+r.stderr, "13/13 nodes confirmed by Cloud")) {
 			t.Fatalf("claim: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	}
