@@ -50,7 +50,7 @@ func BenchmarkResultJSONLine(b *testing.B) {
 		ClaimedID: "2a31b4c8-a281-4384-ad4d-798a519d0ad5", Online: &on,
 		Troubleshooting: &Troubleshooting{CloudEnabled: &on, CloudAvailable: &on},
 		Rooms:           []string{"00000000-0000-4000-8000-000000000001"},
-		Steps:           []Step{{"connect", 43}, {"probe", 20}, {"claim", 30}, {"verify", 10}},
+		Steps:           []Step{{Name: "connect", Millis: 43}, {Name: "probe", Millis: 20}, {Name: "claim", Millis: 30}, {Name: "verify", Millis: 10}},
 		Attempts:        1, Start: start, End: start.Add(time.Second)}
 	b.ReportAllocs()
 	for b.Loop() {

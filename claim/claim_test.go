@@ -179,17 +179,8 @@ func TestClaimFailures(t *testing.T) {
 			t.Fatalf("%+v", res)
 		}
 	})
-	t.Run("no privilege", func(t *testing.T) {
-		if os.Getuid() == 0 {
-			t.Skip("root can always claim")
-		}
-		root := fakeInstall(t, "someone-else")
-		c := New(localConnector{}, Options{Token: tokenOf("good-token")})
-		res := c.Do(context.Background(), testHost(root, ""))
-		if res.Category != CatNoPrivilege {
-			t.Fatalf("%+v", res)
-		}
-	})
+	// No privilege: TestNoPrivilegeWithoutRoot and TestBecomeRefusals,
+	// which need no root and skip for no one.
 	t.Run("not installed", func(t *testing.T) {
 		c := New(localConnector{}, Options{Token: tokenOf("good-token")})
 		res := c.Do(context.Background(), testHost(t.TempDir(), ""))

@@ -99,10 +99,21 @@ type hostRun struct {
 	conn  Conn
 	facts *remote.Facts
 	inst  *remote.Install
-	// priv runs commands with the privilege the claim needs: the
-	// connection itself when the login user is root or the agent's run-as
-	// user, else through sudo/doas.
+	// become is the inventory's sudo/doas (nil when none is configured);
+	// becomeErr is why it failed when the probe tried it (the probe then
+	// ran as the login user).
+	become    remote.Runner
+	becomeErr error
+	// probeRun is the runner the facts were gathered with: facts that
+	// depend on permissions hold for it, not for another.
+	probeRun remote.Runner
+	// priv runs commands with the privilege the claim needs: become when
+	// it works, else the connection itself when the login user is root or
+	// the agent's run-as user.
 	priv remote.Runner
+	// ran is the runner the current step's commands ran with (nil: none
+	// but the login connection's).
+	ran remote.Runner
 	// ctr and dockerRun: the container of the docker method, and the
 	// runner that may use docker.
 	ctr       *remote.Container
@@ -122,11 +133,51 @@ func (r *hostRun) setInstall(in *remote.Install) {
 	r.res.ClaimedID = in.ClaimedID
 }
 
+// step runs one timed phase and records it, with the user and the wrapper
+// its commands ran with (what f passed to r.use).
 func (r *hostRun) step(name string, f func() error) error {
 	start := time.Now()
+	r.ran = nil
 	err := f()
-	r.res.Steps = append(r.res.Steps, Step{Name: name, Millis: time.Since(start).Milliseconds()})
+	as, via := r.who(r.ran)
+	r.res.Steps = append(r.res.Steps, Step{Name: name, Millis: time.Since(start).Milliseconds(), As: as, Via: via})
 	return err
+}
+
+// use notes that the current step runs commands with run, and returns it.
+func (r *hostRun) use(run remote.Runner) remote.Runner {
+	r.ran = run
+	return run
+}
+
+// who names the user and the wrapper a runner runs commands with: the
+// login user and "none" for the connection itself.
+func (r *hostRun) who(run remote.Runner) (as, via string) {
+	login := r.h.User
+	if r.facts != nil && r.facts.User != "" {
+		login = r.facts.User
+	}
+	if run == nil {
+		return login, "none"
+	}
+	m, u := remote.BecomeOf(run)
+	switch {
+	case m == "none":
+		return login, "none"
+	case u == "":
+		return "root", m
+	}
+	return u, m
+}
+
+// describe is the plan's line saying how the claim's commands would run.
+func (r *hostRun) describe(run remote.Runner) string {
+	as, via := r.who(run)
+	login, _ := r.who(nil)
+	if via == "none" {
+		return "run as " + as + " (the login user, no sudo/doas)"
+	}
+	return "run as " + as + " via " + via + " (logged in as " + login + ")"
 }
 
 // Do runs the configured mode on one host and always returns its record.
@@ -171,10 +222,10 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 	if err != nil {
 		return err
 	}
-	if err := r.step("probe", func() (err error) {
-		r.facts, err = remote.ProbeWith(ctx, r.conn, probeOptions(h))
+	if r.become, err = c.becomeRunner(h, r.conn); err != nil {
 		return err
-	}); err != nil {
+	}
+	if err := r.step("probe", func() error { return c.probe(ctx, r) }); err != nil {
 		return err
 	}
 	f := r.facts
@@ -199,10 +250,11 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		return c.kickstart(ctx, r, d)
 	}
 	inst, method := r.inst, d.method
-	if r.priv, err = c.privilege(h, r.conn, f, inst); err != nil {
+	if r.priv, err = r.privilege(inst); err != nil {
 		switch c.opts.Mode {
 		case ModeVerify, ModePlan:
 			// Reading needs no privilege when the API answers.
+			r.res.Warnings = append(r.res.Warnings, err.Error())
 		default:
 			return err
 		}
@@ -257,26 +309,26 @@ func (c *Claimer) claim(ctx context.Context, r *hostRun, method string) error {
 	case MethodClaimConf:
 		if c.opts.Mode == ModePlan {
 			r.res.Status = StatusPlanned
-			r.res.Plan = claimConfPlan(r.h, r.inst)
+			r.res.Plan = append([]string{r.describe(r.priv)}, claimConfPlan(r.h, r.inst)...)
 			r.res.Message = "would claim with claim.conf"
 			return nil
 		}
 		c.openEarly(ctx, r)
 		defer r.early.close()
-		if err := r.step("claim", func() error { return c.claimConf(ctx, r, nil) }); err != nil {
+		if err := r.step("claim", func() error { r.use(r.priv); return c.claimConf(ctx, r, nil) }); err != nil {
 			return err
 		}
 		return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed") })
 	case MethodClaimScript:
 		if c.opts.Mode == ModePlan {
 			r.res.Status = StatusPlanned
-			r.res.Plan = claimScriptPlan(r.h, r.inst, false)
+			r.res.Plan = append([]string{r.describe(r.priv)}, claimScriptPlan(r.h, r.inst, false)...)
 			r.res.Message = "would claim with netdata-claim.sh"
 			return nil
 		}
 		c.openEarly(ctx, r)
 		defer r.early.close()
-		if err := r.step("claim", func() error { return c.claimScript(ctx, r, nil) }); err != nil {
+		if err := r.step("claim", func() error { r.use(r.priv); return c.claimScript(ctx, r, nil) }); err != nil {
 			return err
 		}
 		return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed") })
@@ -345,37 +397,82 @@ func installTypeOr(in *remote.Install) string {
 	return in.InstallType
 }
 
-// probeWrap runs the probe with the configured privilege when it is not
-// free, so that cloud.d can be read; a probe never needs a password prompt.
-func probeWrap(h *inventory.Host) func(string) string {
-	switch h.Become {
-	case "sudo":
-		return func(cmd string) string { return "sudo -n " + cmd + " 2>/dev/null || " + cmd }
-	case "doas":
-		return func(cmd string) string { return "doas -n " + cmd + " 2>/dev/null || " + cmd }
+// becomeRunner is the inventory's sudo/doas for a host, with its password
+// when the inventory names one; nil when become is none.
+func (c *Claimer) becomeRunner(h *inventory.Host, conn Conn) (remote.Runner, error) {
+	if h.Become != "sudo" && h.Become != "doas" {
+		return nil, nil
 	}
-	return nil
+	b := remote.Become{Method: h.Become}
+	if !h.SudoPassword.IsZero() && c.opts.SudoPassword != nil {
+		pw, err := c.opts.SudoPassword(h)
+		if err != nil {
+			return nil, &Error{Category: CatNoPrivilege, Msg: "sudo password", Err: err}
+		}
+		b.Password = []byte(pw.Reveal())
+	}
+	return remote.Privileged(conn, b, h.BecomeUser), nil
 }
 
-// privilege decides how the claim's commands run: directly when the login
-// user is root or the agent's run-as user, else through sudo/doas as root.
-func (c *Claimer) privilege(h *inventory.Host, conn Conn, f *remote.Facts, in *remote.Install) (remote.Runner, error) {
-	if f.Root() || f.User == in.RunAsUser {
-		return conn, nil
-	}
-	switch h.Become {
-	case "sudo", "doas":
-		b := remote.Become{Method: h.Become}
-		if !h.SudoPassword.IsZero() && c.opts.SudoPassword != nil {
-			pw, err := c.opts.SudoPassword(h)
-			if err != nil {
-				return nil, &Error{Category: CatNoPrivilege, Msg: "sudo password", Err: err}
-			}
-			b.Password = []byte(pw.Reveal())
+// probe gathers the host's facts with the privilege the claim will use:
+// through become when it is configured and works, else as the login user
+// (remembering why become failed). Only remote.Privileged decides how the
+// probe's command runs.
+func (c *Claimer) probe(ctx context.Context, r *hostRun) error {
+	f, run, becomeErr, err := probeHost(ctx, r.conn, r.become, probeOptions(r.h))
+	r.use(run)
+	r.facts, r.probeRun, r.becomeErr = f, run, becomeErr
+	return err
+}
+
+// probeHost probes through become, then, when sudo/doas refused, as the
+// login user. It returns the facts, the runner that gathered them and why
+// become was refused.
+func probeHost(ctx context.Context, conn Conn, become remote.Runner, o remote.ProbeOptions) (*remote.Facts, remote.Runner, error, error) {
+	var becomeErr error
+	if become != nil {
+		f, err := remote.ProbeWith(ctx, become, o)
+		if err == nil {
+			return f, become, nil, nil
 		}
-		return remote.Privileged(conn, b, ""), nil
+		if !becomeRefused(err) {
+			return nil, become, nil, err
+		}
+		becomeErr = err
 	}
-	return nil, fail(CatNoPrivilege, "logged in as %s, but claiming needs root or the agent's run-as user %s (set become: sudo)", f.User, in.RunAsUser)
+	f, err := remote.ProbeWith(ctx, conn, o)
+	return f, conn, becomeErr, err
+}
+
+// becomeRefused reports whether err is sudo/doas refusing (not a lost
+// connection or a probe that failed under it).
+func becomeRefused(err error) bool {
+	switch remote.CategoryOf(err) {
+	case CatNoPrivilege, remote.CatSudoPassword:
+		return true
+	}
+	return false
+}
+
+// privilege decides how the claim's commands run, on the login user's
+// facts: through become when it is configured and worked for the probe
+// (as root, or as become_user when that is the agent's run-as user), else
+// directly when the login user is root or the agent's run-as user.
+func (r *hostRun) privilege(in *remote.Install) (remote.Runner, error) {
+	f := r.facts
+	if r.become != nil && r.becomeErr == nil {
+		if u := r.h.BecomeUser; u != "" && u != "root" && u != in.RunAsUser {
+			return nil, fail(CatNoPrivilege, "become_user %s is neither root nor the agent's run-as user %s", u, in.RunAsUser)
+		}
+		return r.become, nil
+	}
+	if f.Root() || (f.User != "" && f.User == in.RunAsUser) {
+		return r.conn, nil
+	}
+	if r.becomeErr != nil {
+		return nil, &Error{Category: CategoryOf(r.becomeErr), Msg: "logged in as " + orDefault(f.User, "an unknown user") + ", and " + r.h.Become + " refused", Err: r.becomeErr}
+	}
+	return nil, fail(CatNoPrivilege, "logged in as %s, but claiming needs root or the agent's run-as user %s (set become: sudo, or log in as %s)", f.User, in.RunAsUser, in.RunAsUser)
 }
 
 func (r *Result) setState(st CloudState) {
@@ -431,7 +528,7 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	if r.priv != nil {
 		run = r.priv
 	}
-	res, err := remote.RunScript(ctx, run, cmd)
+	res, err := remote.RunScript(ctx, r.use(run), cmd)
 	if err != nil {
 		return CloudState{}, err
 	}

@@ -66,14 +66,11 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	if w := seccompLimited(r.facts); w != "" {
 		r.res.Warnings = append(r.res.Warnings, w)
 	}
-	// Docker needs its socket: the login user's, or root's.
-	run := remote.Runner(r.conn)
-	if r.facts.DockerSocket != "accessible" && !r.facts.Root() {
-		p, err := c.rootRunner(h, r.conn, r.facts)
-		if err != nil {
-			return fail(CatNoPrivilege, "docker's socket is not accessible to %s and no become is configured (add the user to the docker group, or set become: sudo)", r.facts.User)
-		}
-		run = p
+	// Docker needs its socket: the probe saw it (and the containers) as
+	// the user it ran as, so docker runs with the probe's runner.
+	run, err := r.dockerRunner()
+	if err != nil {
+		return err
 	}
 	// The agent inside the container.
 	probe, err := dockerExec(ctr.Name, true, "sh", "-s", "--", h.Claim.NetdataPrefix, "", "")
@@ -82,7 +79,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	}
 	var inner *remote.Facts
 	if err := r.step("probe-container", func() error {
-		res, err := run.Run(ctx, probe, strings.NewReader(remote.ProbeScript()))
+		res, err := r.use(run).Run(ctx, probe, strings.NewReader(remote.ProbeScript()))
 		if err != nil {
 			return err
 		}
@@ -125,6 +122,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 		r.res.Status = StatusPlanned
 		r.res.Message = "would claim the agent in container " + ctr.Name
 		r.res.Plan = []string{
+			r.describe(run),
 			fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
 			"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/cloud_fullchain.pem") + ", when set",
 			"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
@@ -145,7 +143,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 			return err
 		}
 		if err := r.step("ca-chain", func() error {
-			res, err := run.Run(ctx, cmd, strings.NewReader(string(ca)))
+			res, err := r.use(run).Run(ctx, cmd, strings.NewReader(string(ca)))
 			if err != nil {
 				return err
 			}
@@ -162,7 +160,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 		return err
 	}
 	if err := r.step("claim", func() error {
-		res, err := run.Run(ctx, cmd, strings.NewReader(conf))
+		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(conf))
 		if err != nil {
 			return err
 		}
@@ -179,7 +177,7 @@ func (c *Claimer) containerState(ctx context.Context, r *hostRun) (CloudState, e
 	if err != nil {
 		return CloudState{}, err
 	}
-	res, err := r.dockerRun.Run(ctx, cmd, nil)
+	res, err := r.use(r.dockerRun).Run(ctx, cmd, nil)
 	if err != nil {
 		return CloudState{}, err
 	}
@@ -187,4 +185,19 @@ func (c *Claimer) containerState(ctx context.Context, r *hostRun) (CloudState, e
 		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent in %s", r.ctr.Name)
 	}
 	return ParseACLKStateJSON(res.Stdout)
+}
+
+// dockerRunner is the runner docker commands use: the probe's own, when
+// the probe could reach docker's socket (or saw containers) with it; the
+// facts say nothing of any other user's access.
+func (r *hostRun) dockerRunner() (remote.Runner, error) {
+	f := r.facts
+	switch {
+	case f.DockerSocket == "accessible" || f.DockerSocket == "remote" || len(f.Containers) > 0:
+		return r.probeRun, nil
+	case r.becomeErr != nil:
+		return nil, &Error{Category: CategoryOf(r.becomeErr), Msg: "docker's socket is not accessible to " + f.User + ", and " + r.h.Become + " refused", Err: r.becomeErr}
+	}
+	as, _ := r.who(r.probeRun)
+	return nil, fail(CatNoPrivilege, "docker's socket is not accessible to %s (add the user to the docker group, or set become: sudo)", as)
 }

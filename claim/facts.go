@@ -2,6 +2,7 @@ package claim
 
 import (
 	"context"
+	"strings"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
@@ -23,7 +24,7 @@ type HostFacts struct {
 // probeOptions are the probe options a host's inventory settings imply.
 func probeOptions(h *inventory.Host) remote.ProbeOptions {
 	return remote.ProbeOptions{
-		Root: h.Claim.NetdataPrefix, Wrap: probeWrap(h), Become: h.Become,
+		Root: h.Claim.NetdataPrefix, Become: h.Become,
 		Docker: h.Claim.Method == MethodDocker, Container: h.Claim.DockerContainer,
 	}
 }
@@ -43,16 +44,25 @@ func Facts(ctx context.Context, c Connector, h *inventory.Host) HostFacts {
 		return setErr(err)
 	}
 	defer conn.Close()
-	f, err := remote.ProbeWith(ctx, conn, probeOptions(h))
+	// Through become when the inventory configures it (without a
+	// password: facts never prompts), else as the login user.
+	var become remote.Runner
+	if h.Become == "sudo" || h.Become == "doas" {
+		become = remote.Privileged(conn, remote.Become{Method: h.Become}, h.BecomeUser)
+	}
+	f, _, becomeErr, err := probeHost(ctx, conn, become, probeOptions(h))
 	if err != nil {
 		return setErr(err)
+	}
+	if becomeErr != nil {
+		out.Note = h.Become + " refused, probed as the login user: " + becomeErr.Error()
 	}
 	out.Facts = f
 	d := decide(h, f)
 	out.Method = d.method
 	if d.err != nil {
 		out.Category = CategoryOf(d.err)
-		out.Note = d.err.Error()
+		out.Note = strings.TrimPrefix(out.Note+"; "+d.err.Error(), "; ")
 		out.Remedy = remedy(out.Category)
 	}
 	return out

@@ -81,29 +81,31 @@ func (c *Claimer) kickstart(ctx context.Context, r *hostRun, d decision) error {
 	if c.opts.Mode == ModePlan {
 		r.res.Status = StatusPlanned
 		r.res.Plan = kickstartPlan(h, d)
+		if priv, err := r.rootRunner(); err == nil {
+			r.res.Plan = append([]string{r.describe(priv)}, r.res.Plan...)
+		} else {
+			r.res.Warnings = append(r.res.Warnings, err.Error())
+		}
 		r.res.Message = "would install the agent with kickstart, then claim it"
 		return nil
 	}
 	if c.opts.Mode != ModeClaim && c.opts.Mode != ModeReconcile {
 		return fail(CatNotInstalled, "no claimable Netdata Agent on the host")
 	}
-	priv, err := c.rootRunner(h, r.conn, r.facts)
+	priv, err := r.rootRunner()
 	if err != nil {
 		return err
 	}
 	var rc string
 	if err := r.step("install", func() (err error) {
-		rc, err = c.runKickstart(ctx, r, priv, d.reinstall)
+		rc, err = c.runKickstart(ctx, r, r.use(priv), d.reinstall)
 		return err
 	}); err != nil {
 		return err
 	}
 	r.res.Plan = append(r.res.Plan, "kickstart exited "+rc)
 	// Whatever kickstart said, look at what is there now.
-	if err := r.step("probe", func() (err error) {
-		r.facts, err = remote.ProbeWith(ctx, r.conn, probeOptions(h))
-		return err
-	}); err != nil {
+	if err := r.step("probe", func() error { return c.probe(ctx, r) }); err != nil {
 		return err
 	}
 	inst, err := pickInstall(r.facts)
@@ -115,7 +117,7 @@ func (c *Claimer) kickstart(ctx context.Context, r *hostRun, d decision) error {
 		return &Error{Category: CategoryOf(err), Msg: "kickstart exited " + rc + ", but", Err: err}
 	}
 	r.setInstall(inst)
-	if r.priv, err = c.privilege(h, r.conn, r.facts, inst); err != nil {
+	if r.priv, err = r.privilege(inst); err != nil {
 		return err
 	}
 	if err := c.claim(ctx, r, method); err != nil {
@@ -125,14 +127,16 @@ func (c *Claimer) kickstart(ctx context.Context, r *hostRun, d decision) error {
 	return nil
 }
 
-// rootRunner runs commands as root: the connection itself for root, else
-// through the configured sudo/doas.
-func (c *Claimer) rootRunner(h *inventory.Host, conn Conn, f *remote.Facts) (remote.Runner, error) {
-	if f.Root() {
-		return conn, nil
+// rootRunner runs commands as root: the connection itself when the login
+// user is root, else the configured sudo/doas when it runs as root.
+func (r *hostRun) rootRunner() (remote.Runner, error) {
+	if r.facts.Root() {
+		return r.conn, nil
 	}
-	fake := &remote.Install{RunAsUser: "root"}
-	return c.privilege(h, conn, f, fake)
+	if u := r.h.BecomeUser; u != "" && u != "root" {
+		return nil, fail(CatNoPrivilege, "installing needs root, and become_user is %s", u)
+	}
+	return r.privilege(&remote.Install{RunAsUser: "root"})
 }
 
 // push puts content at dst on the host (a fresh temporary directory), with

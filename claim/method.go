@@ -72,7 +72,7 @@ func pickContainer(h *inventory.Host, f *remote.Facts) (*remote.Container, error
 		return nil, fail(CatCommandNotFound, "docker is not installed on the host")
 	}
 	if f.DockerSocket == "denied" && len(f.Containers) == 0 {
-		return nil, fail(CatNoPrivilege, "the docker socket is not accessible to %s (add the user to the docker group, or set become: sudo)", f.User)
+		return nil, fail(CatNoPrivilege, "the docker socket is not accessible to %s (add the user to the docker group, or set become: sudo)", orDefault(f.ProbeUser, f.User))
 	}
 	var found []*remote.Container
 	for i := range f.Containers {

@@ -137,7 +137,7 @@ func TestProbeFindsMacOSLayouts(t *testing.T) {
 		os.WriteFile(filepath.Join(bin, "netdata"), []byte("#!/bin/sh\necho 'netdata v2.6.0'\n"), 0o755)
 		os.WriteFile(filepath.Join(bin, "netdatacli"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
 		os.WriteFile(filepath.Join(root, dirs[0], "netdata.conf"), []byte("[global]\n    run as user = _netdata\n"), 0o644)
-		f, err := remote.Probe(context.Background(), remote.Local{}, root, nil)
+		f, err := remote.Probe(context.Background(), remote.Local{}, root)
 		if err != nil {
 			t.Fatal(err)
 		}

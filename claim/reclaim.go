@@ -32,7 +32,7 @@ func (c *Claimer) reclaim(ctx context.Context, r *hostRun, method, why string) e
 	old := r.inst.ClaimedID
 	if c.opts.Mode == ModePlan {
 		r.res.Status = StatusPlanned
-		r.res.Plan = []string{"stop the agent (" + stop + ")", "remove " + r.inst.VarLibDir + "/cloud.d"}
+		r.res.Plan = []string{r.describe(r.priv), "stop the agent (" + stop + ")", "remove " + r.inst.VarLibDir + "/cloud.d"}
 		if c.opts.NewIdentity {
 			r.res.Plan = append(r.res.Plan, "remove the machine GUID")
 		}
@@ -48,12 +48,12 @@ func (c *Claimer) reclaim(ctx context.Context, r *hostRun, method, why string) e
 	case MethodClaimConf:
 		// The script already runs with the claim's privilege.
 		reset := &resetPlan{Stop: stop, Start: start, NewIdentity: c.opts.NewIdentity}
-		if err := r.step("reclaim", func() error { return c.claimConf(ctx, r, reset) }); err != nil {
+		if err := r.step("reclaim", func() error { r.use(r.priv); return c.claimConf(ctx, r, reset) }); err != nil {
 			return err
 		}
 	case MethodClaimScript:
 		reset := &resetPlan{Stop: stop, Start: start, NewIdentity: c.opts.NewIdentity}
-		if err := r.step("reclaim", func() error { return c.claimScript(ctx, r, reset) }); err != nil {
+		if err := r.step("reclaim", func() error { r.use(r.priv); return c.claimScript(ctx, r, reset) }); err != nil {
 			return err
 		}
 	default:

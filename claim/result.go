@@ -71,7 +71,7 @@ func remedy(cat string) string {
 	case CatCommandNotFound:
 		return "the agent's tools are outside the searched paths: set netdata_prefix, or reinstall with kickstart"
 	case CatNoPrivilege:
-		return "claiming needs root or the agent's run-as user: set become: sudo, or log in as that user"
+		return "claiming needs root or the agent's run-as user: set become: sudo (or doas), become_user, or log in as that user; sudo may ask for its password only (interactive authentication: one-time codes, other PAM questions, is not supported)"
 	case CatTokenRejected:
 		return "the claim token is unknown or expired: copy the current token from the Space's Connect Nodes page"
 	case CatRoomInvalid:
@@ -147,6 +147,11 @@ func Remedy(cat string) string { return remedy(cat) }
 type Step struct {
 	Name   string `json:"name"`
 	Millis int64  `json:"ms"`
+	// As is the user the step's commands ran as on the host, Via the
+	// wrapper that made them so: "sudo", "doas" or "none" (the login
+	// user's own shell).
+	As  string `json:"as,omitempty"`
+	Via string `json:"via,omitempty"`
 }
 
 // Result is the record of one host's run.

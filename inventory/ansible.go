@@ -50,6 +50,7 @@ var ansibleDirect = map[string]string{
 	"ansible_private_key_file":     "identity_files",
 	"ansible_ssh_timeout":          "connect_timeout",
 	"ansible_timeout":              "connect_timeout",
+	"ansible_become_user":          "become_user",
 	"ansible_become_password":      "sudo_password",
 	"ansible_become_pass":          "sudo_password",
 	"ansible_sudo_pass":            "sudo_password",

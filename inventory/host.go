@@ -77,7 +77,10 @@ type Host struct {
 	// ServerAliveInterval is the keepalive period; 0 keeps the default.
 	ServerAliveInterval time.Duration
 	Become              string // none | sudo | doas
-	SudoPassword        SecretRef
+	// BecomeUser is who become runs commands as ("" for root): Ansible's
+	// become_user, e.g. the agent's run-as user.
+	BecomeUser   string
+	SudoPassword SecretRef
 
 	Claim Claim
 

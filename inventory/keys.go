@@ -20,6 +20,7 @@ const (
 	sConnectTimeout
 	sServerAliveInterval
 	sBecome
+	sBecomeUser
 	sSudoPassword
 	sURL
 	sToken
@@ -75,6 +76,7 @@ const (
 	kUser                   // a login user name
 	kNodeName               // a node name (hostname override)
 	kContainer              // a Docker container name or id
+	kUserName               // a POSIX user name (what sudo -u and doas -u accept)
 )
 
 // keyDef describes one setting key.
@@ -103,6 +105,7 @@ var keyTable = []keyDef{
 	{name: "connect_timeout", slot: sConnectTimeout, kind: kDuration},
 	{name: "server_alive_interval", slot: sServerAliveInterval, kind: kDuration},
 	{name: "become", slot: sBecome, kind: kEnum, enum: []string{"none", "sudo", "doas"}},
+	{name: "become_user", slot: sBecomeUser, kind: kUserName},
 	{name: "sudo_password_env", slot: sSudoPassword, kind: kEnvName},
 	{name: "sudo_password_file", slot: sSudoPassword, kind: kLocalPath},
 	{name: "sudo_password", slot: sSudoPassword, kind: kSecret},
@@ -147,7 +150,7 @@ var slotNames = [nSlots]string{
 	sAddress: "address", sPort: "port", sUser: "user", sIdentityFiles: "identity_files",
 	sJump: "jump", sKnownHosts: "known_hosts", sHostKeyPolicy: "host_key_policy",
 	sConnectTimeout: "connect_timeout", sServerAliveInterval: "server_alive_interval",
-	sBecome: "become", sSudoPassword: "sudo_password", sURL: "url", sToken: "token",
+	sBecome: "become", sBecomeUser: "become_user", sSudoPassword: "sudo_password", sURL: "url", sToken: "token",
 	sRooms: "rooms", sProxy: "proxy", sInsecure: "insecure", sCAFile: "ca_file",
 	sMethod: "method", sDockerContainer: "docker_container", sNetdataPrefix: "netdata_prefix",
 	sHostname: "hostname", sKsChannel: "kickstart.channel", sKsStaticOnly: "kickstart.static_only",

@@ -491,6 +491,8 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 			host.ServerAliveInterval = time.Duration(v.n)
 		case sBecome:
 			host.Become = v.s
+		case sBecomeUser:
+			host.BecomeUser = v.s
 		case sSudoPassword:
 			host.SudoPassword = secretRef(v)
 		case sURL:

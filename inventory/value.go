@@ -364,6 +364,15 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 			return bad("%v", err)
 		}
 		v.jump = j
+	case kUserName:
+		s, ok := scalar()
+		if !ok {
+			return val{}, false
+		}
+		if !isUserName(s) {
+			return bad("%q is not a user name (letters, digits, _ . -, not starting with - or a digit-only name, at most 32)", s)
+		}
+		v.s = s
 	case kEnvName:
 		s, ok := scalar()
 		if !ok {
@@ -631,4 +640,28 @@ func parseJump(s string) ([]Endpoint, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// maxUserName is the longest user name accepted (useradd's limit).
+const maxUserName = 32
+
+// isUserName reports whether s is a portable user name (POSIX's portable
+// file name characters, not starting with '-', not all digits, which sudo
+// -u would take for a uid): what reaches sudo -u and doas -u.
+func isUserName(s string) bool {
+	if s == "" || len(s) > maxUserName || s[0] == '-' {
+		return false
+	}
+	digits := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '.', c == '-':
+			digits = false
+		default:
+			return false
+		}
+	}
+	return !digits
 }

@@ -26,6 +26,7 @@ type HostView struct {
 	ConnectTimeout      string            `json:"connect_timeout"`
 	ServerAliveInterval string            `json:"server_alive_interval"`
 	Become              string            `json:"become"`
+	BecomeUser          string            `json:"become_user,omitempty"`
 	SudoPassword        string            `json:"sudo_password"`
 	URL                 string            `json:"url"`
 	Token               string            `json:"token"`
@@ -83,6 +84,7 @@ func (h *Host) View() HostView {
 		ConnectTimeout:      h.ConnectTimeout.String(),
 		ServerAliveInterval: h.ServerAliveInterval.String(),
 		Become:              h.Become,
+		BecomeUser:          h.BecomeUser,
 		SudoPassword:        h.SudoPassword.String(),
 		URL:                 h.Claim.URL,
 		Token:               h.Claim.Token.String(),
@@ -139,7 +141,7 @@ func (h *Host) Settings() []Setting {
 		sIdentityFiles: strings.Join(v.IdentityFiles, ", "), sJump: v.Jump,
 		sKnownHosts: strings.Join(v.KnownHosts, ", "), sHostKeyPolicy: v.HostKeyPolicy,
 		sConnectTimeout: v.ConnectTimeout, sServerAliveInterval: v.ServerAliveInterval,
-		sBecome: v.Become, sSudoPassword: v.SudoPassword, sURL: v.URL, sToken: v.Token,
+		sBecome: v.Become, sBecomeUser: v.BecomeUser, sSudoPassword: v.SudoPassword, sURL: v.URL, sToken: v.Token,
 		sRooms: strings.Join(v.Rooms, ", "), sProxy: v.Proxy, sInsecure: boolString(v.Insecure),
 		sCAFile: v.CAFile, sMethod: v.Method, sDockerContainer: v.DockerContainer,
 		sNetdataPrefix: v.NetdataPrefix, sHostname: v.Hostname,

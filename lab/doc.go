@@ -47,7 +47,10 @@
 // agent of its own but a `docker` stand-in on its PATH and one running
 // container whose agent is a v2 agent (docker.go); "none" has no Netdata
 // until DIR/kickstart.sh, pushed and run on it, installs a v2 agent
-// (kickstart.go). "+cloned" makes an entry's hosts share one machine GUID;
+// (kickstart.go). A login kind ("+sudo", "+sudo-password", "+sudo-tty",
+// "+doas", "+runas", "+sudo-runas") makes the host log in as an ordinary user and become
+// root through sudo/doas stand-ins that speak real sudo's words
+// (become.go); such hosts form the inventory group "become". "+cloned" makes an entry's hosts share one machine GUID;
 // an agent re-reads its GUID at start and makes a new one when the file is
 // gone, as a real agent does.
 //

@@ -17,7 +17,8 @@ const (
 	// may read the agent's files but not write them; otherwise they run as
 	// the lab's user, and the agent's netdata.conf names root as its
 	// run-as user. Either way a sudo (and a doas) first on the host's PATH
-	// answers like sudo does for a user missing from sudoers.
+	// answers like sudo does for a user missing from sudoers (and doas
+	// without doas.conf), in their words captured in lab/testdata/sudo.
 	FaultNoSudo Fault = "no-sudo"
 	// FaultDiskFull: no command on the host can grow a regular file. The
 	// host's commands run under `ulimit -f 0`, so the kernel refuses every
@@ -77,13 +78,9 @@ func installFaultTools(h *host) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("host %s: %w", h.name, err)
 	}
-	for _, name := range []string{"sudo", "doas"} {
-		script := fmt.Sprintf(`#!/bin/sh
-# fleetclaim lab (fault no-sudo): %s refuses the login user, whatever it is asked.
-u=$(id -un 2>/dev/null || echo "${USER:-user}")
-echo "Sorry, user $u may not run %s on %s." >&2
-exit 1
-`, name, name, h.name)
+	// sudo as for a user not in sudoers, doas not enabled: real sudo's
+	// and opendoas's words (sudoCapture).
+	for name, script := range map[string]string{"sudo": sudoStandIn(h, ""), "doas": doasStandIn(h)} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 			return fmt.Errorf("host %s: %w", h.name, err)
 		}
@@ -106,7 +103,11 @@ exit 1
 
 // runAsUser is the run-as user the host's netdata.conf names.
 func (h *host) runAsUser(labUser string) string {
-	if h.personality.Has(FaultNoSudo) {
+	switch {
+	case h.personality.Login == LoginRunAs, h.personality.Login == LoginSudoRunAs:
+		return runAsLogin
+	case h.personality.Has(FaultNoSudo), h.personality.Login != "":
+		// The login user is not the agent's: claiming needs root.
 		return "root"
 	}
 	return labUser

@@ -51,7 +51,7 @@ func TestHostFaults(t *testing.T) {
 		h := with(FaultNoSudo)
 		c := dial(t, info, h.Name)
 		out, errOut, code := run(t, c, "sudo -n true; echo rc=$?; id -u", "")
-		if code != 0 || !strings.Contains(out, "rc=1") || !strings.Contains(errOut, "may not run sudo") {
+		if code != 0 || !strings.Contains(out, "rc=1") || !strings.Contains(errOut, "sudo: a password is required") {
 			t.Fatalf("sudo on a no-sudo host: %d %q %q", code, out, errOut)
 		}
 		if uid := strings.TrimSpace(strings.Split(out, "\n")[1]); uid == "0" {

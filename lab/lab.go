@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +59,8 @@ func groupRooms(group string) []string {
 		return []string{"production", "web servers"}
 	case "db":
 		return []string{"databases"}
+	case becomeGroup:
+		return []string{"staging"}
 	default:
 		return []string{group}
 	}
@@ -168,6 +171,14 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
+	for _, p := range personalities {
+		if p.Login != "" {
+			if err := checkUserNamespaces(); err != nil {
+				return nil, fmt.Errorf("lab: %w", err)
+			}
+			break
+		}
+	}
 	prev, _ := ReadInfo(dir) // reuse ports (and so known_hosts lines) across restarts
 	prevPort, prevWebPort := map[string]int{}, map[string]int{}
 	cloudPort := 0
@@ -198,7 +209,11 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		if p.CloneGroup != 0 {
 			guid = k.uuid(fmt.Sprintf("clone-guid:%d", p.CloneGroup))
 		}
-		h := &host{index: i, name: name, group: groups[i%len(groups)], personality: p,
+		group := groups[i%len(groups)]
+		if p.Login != "" {
+			group = becomeGroup
+		}
+		h := &host{index: i, name: name, group: group, personality: p,
 			paths: pathsFor(filepath.Join(dir, "hosts", name), p.Kind), guid: guid, lab: l}
 		h.web.h = h
 		// Every host has an agent; on a host without Netdata it counts as
@@ -543,6 +558,10 @@ func (l *Lab) writeFiles(k keyring) error {
 	if err := writeFileAtomic(filepath.Join(l.dir, "kickstart.sh"), []byte(kickstartScript(l.env)), 0o755); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
+	pw := k.derive("sudo-password")
+	if err := writeFileAtomic(filepath.Join(l.dir, sudoPassFile), []byte(hex.EncodeToString(pw[:12])+"\n"), 0o600); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
 	if err := l.cloud.writeAPITokens(); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
@@ -588,8 +607,17 @@ func (l *Lab) inventory() string {
 	fmt.Fprintf(&b, "  space: %s\n", yamlScalar(labSpaceName))
 	fmt.Fprintf(&b, "  api_token_file: %s\n", yamlScalar(filepath.Join(l.dir, "api-token")))
 	b.WriteString("groups:\n")
-	for _, g := range groupNames() {
+	groups := groupNames()
+	if slices.ContainsFunc(l.hosts, func(h *host) bool { return h.group == becomeGroup }) {
+		groups = append(groups, becomeGroup)
+	}
+	for _, g := range groups {
 		fmt.Fprintf(&b, "  %s:\n", g)
+		if g == becomeGroup {
+			// Reached as an ordinary user through sudo, as most fleets
+			// are; its hosts say where they differ.
+			fmt.Fprintf(&b, "    user: %s\n    become: sudo\n", loginUser)
+		}
 		var rooms, ids []string
 		for _, name := range groupRooms(g) {
 			rooms = append(rooms, yamlScalar(name))
@@ -601,8 +629,8 @@ func (l *Lab) inventory() string {
 			if h.group != g {
 				continue
 			}
-			fmt.Fprintf(&b, "      %s: {address: 127.0.0.1, port: %d, netdata_prefix: %s}", h.name, h.port, yamlScalar(h.paths.prefix))
-			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.CloneGroup != 0 || p.Version != KindV2.defaultVersion() {
+			fmt.Fprintf(&b, "      %s: {address: 127.0.0.1, port: %d, netdata_prefix: %s%s}", h.name, h.port, yamlScalar(h.paths.prefix), l.loginSettings(h))
+			if p := h.personality; p.Kind != KindV2 || len(p.Faults) > 0 || p.CloneGroup != 0 || p.Version != KindV2.defaultVersion() || p.Login != "" {
 				fmt.Fprintf(&b, "  # personality: %s", p)
 			}
 			b.WriteString("\n")
@@ -625,4 +653,28 @@ func yamlScalar(s string) string {
 	}
 	q, _ := json.Marshal(s)
 	return string(q)
+}
+
+// becomeGroup is the inventory group of the hosts with a login kind: the
+// group logs in as ops and becomes root with sudo.
+const becomeGroup = "become"
+
+// loginSettings are a login host's inventory settings where they differ
+// from its group's (becomeGroup).
+func (l *Lab) loginSettings(h *host) string {
+	k := h.personality.Login
+	if k == "" {
+		return ""
+	}
+	switch k {
+	case LoginSudoPassword:
+		return ", sudo_password_file: " + yamlScalar(filepath.Join(l.dir, sudoPassFile))
+	case LoginDoas:
+		return ", become: doas"
+	case LoginRunAs:
+		return ", user: " + runAsLogin + ", become: none"
+	case LoginSudoRunAs:
+		return ", become_user: " + runAsLogin
+	}
+	return ""
 }

@@ -124,6 +124,9 @@ func installHost(h *host, env helperEnv) error {
 	if err := installFaultTools(h); err != nil {
 		return err
 	}
+	if err := installLoginTools(h, filepath.Dir(env.sock)); err != nil {
+		return err
+	}
 	if h.personality.Kind == KindDocker {
 		if err := installDocker(h); err != nil {
 			return fmt.Errorf("host %s: %w", h.name, err)
@@ -182,7 +185,7 @@ func installAgent(h *host, env helperEnv) error {
 	} else if err != nil {
 		return fmt.Errorf("host %s: %w", h.name, err)
 	}
-	return nil
+	return lockConf(h)
 }
 
 func netdataConf(h *host, env helperEnv) string {

@@ -117,6 +117,9 @@ type Personality struct {
 	Kind    AgentKind `json:"kind"`
 	Version string    `json:"version,omitempty"`
 	Faults  []Fault   `json:"faults,omitempty"`
+	// Login is how fleetclaim logs in and gains privilege on the host
+	// ("" for the lab's own user; see Login). Spec: "+sudo", "+doas", ...
+	Login Login `json:"login,omitempty"`
 	// CloneGroup, when not 0, makes the host a clone: every host of the
 	// same group starts with the same machine GUID (a VM image copied
 	// with its agent's identity). Spec: "+cloned"; each spec entry with
@@ -141,6 +144,9 @@ func (p Personality) String() string {
 	}
 	for _, f := range p.Faults {
 		b.WriteString("+" + string(f))
+	}
+	if p.Login != "" {
+		b.WriteString("+" + string(p.Login))
 	}
 	if p.CloneGroup != 0 {
 		b.WriteString("+" + cloneModifier)
@@ -213,6 +219,13 @@ func parsePersonality(s string) (Personality, error) {
 			p.CloneGroup = -1 // numbered by ParsePersonalities
 			continue
 		}
+		if l := Login(f); slices.Contains(knownLogins(), l) {
+			if p.Login != "" {
+				return Personality{}, fmt.Errorf("two login kinds, %s and %s", p.Login, l)
+			}
+			p.Login = l
+			continue
+		}
 		fault := Fault(f)
 		if known := KnownFaults(); !slices.Contains(known, fault) {
 			names := make([]string, len(known))
@@ -222,6 +235,9 @@ func parsePersonality(s string) (Personality, error) {
 			return Personality{}, fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(names, ", "))
 		}
 		p.Faults = append(p.Faults, fault)
+	}
+	if p.Login != "" && p.Has(FaultNoSudo) {
+		return Personality{}, fmt.Errorf("login kind %s does not go with fault no-sudo", p.Login)
 	}
 	return p, nil
 }

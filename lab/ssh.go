@@ -216,6 +216,7 @@ type session struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited bool
+	pty    bool // a pty-req was granted
 }
 
 func (h *host) serveSession(conn *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
@@ -253,7 +254,9 @@ func (h *host) serveSession(conn *ssh.ServerConn, ch ssh.Channel, reqs <-chan *s
 					}()
 				}
 			case "pty-req":
-				_ = req.Reply(true, nil) // accepted, ignored: commands still run without a terminal
+				// Accepted; commands still run without a terminal.
+				s.pty = true
+				_ = req.Reply(true, nil)
 			case "signal":
 				var sig struct{ Name string }
 				if ssh.Unmarshal(req.Payload, &sig) == nil {
@@ -327,8 +330,14 @@ func (s *session) environ() []string {
 func (s *session) runShell(args []string, command string) {
 	cmd := exec.Command("/bin/sh", s.h.shellArgs(args, command)...)
 	cmd.Dir = s.h.paths.prefix
-	cmd.Env = s.h.faultEnv(s.environ())
+	cmd.Env = s.h.loginEnv(s.h.faultEnv(s.environ()))
+	if s.pty {
+		// The session asked for a terminal: the lab runs commands
+		// without one, but says so to the host's sudo (requiretty).
+		cmd.Env = append(cmd.Env, "FLEETCLAIM_LAB_PTY=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.h.faultCredential()}
+	s.h.loginSysProcAttr(cmd.SysProcAttr)
 	cmd.Stdout = s.ch
 	cmd.Stderr = s.ch.Stderr()
 	stdin, err := cmd.StdinPipe()

@@ -18,8 +18,18 @@ func ProbeScript() string { return probeScript }
 
 // Facts is what one probe learns about a host.
 type Facts struct {
-	User          string    `json:"user"`
-	UID           int       `json:"uid"`
+	// User and UID are the login user's: the user fleetclaim logged in as,
+	// whatever the probe ran as. Every decision about privilege is taken
+	// on them (UID is -1 when a probe run through sudo or doas could not
+	// tell who called it).
+	User string `json:"user"`
+	UID  int    `json:"uid"`
+	// ProbeUser and ProbeUID are who the probe ran as: the login user, or
+	// the target of sudo/doas (ProbeVia). Facts that depend on permissions
+	// (cloud.d, the docker socket, netdata.conf) were read as this user.
+	ProbeUser     string    `json:"probe_user,omitempty"`
+	ProbeUID      int       `json:"probe_uid"`
+	ProbeVia      string    `json:"probe_via,omitempty"`
 	Kernel        string    `json:"kernel"`
 	KernelRelease string    `json:"kernel_release"`
 	Arch          string    `json:"arch"`
@@ -41,7 +51,8 @@ type Facts struct {
 	Installs   []Install   `json:"installs,omitempty"`
 }
 
-// Root reports whether the login user is root.
+// Root reports whether the login user is root (not the user the probe ran
+// as: see ProbeUID).
 func (f *Facts) Root() bool { return f.UID == 0 }
 
 // HasTool reports whether the probe found the named command.
@@ -109,10 +120,11 @@ type Install struct {
 func (i *Install) Claimed() bool { return i.ClaimedID != "" }
 
 // Probe runs the probe script once on r and parses what it prints. root is
-// where installs are looked for ("" for the host's own /). wrap, if not nil,
-// wraps the command for privilege (sudo/doas).
-func Probe(ctx context.Context, r Runner, root string, wrap func(string) string) (*Facts, error) {
-	return ProbeWith(ctx, r, ProbeOptions{Root: root, Wrap: wrap})
+// where installs are looked for ("" for the host's own /). Privilege comes
+// from r itself (a Privileged runner), never from a wrapper of the probe's
+// own.
+func Probe(ctx context.Context, r Runner, root string) (*Facts, error) {
+	return ProbeWith(ctx, r, ProbeOptions{Root: root})
 }
 
 // ProbeOptions tell the probe what the inventory configures, so that it
@@ -120,11 +132,13 @@ func Probe(ctx context.Context, r Runner, root string, wrap func(string) string)
 type ProbeOptions struct {
 	// Root is where installs are looked for ("" for the host's own /).
 	Root string
-	// Wrap, if not nil, wraps the command for privilege (sudo/doas).
-	Wrap func(string) string
 	// Become is "sudo" or "doas" when the inventory configures it: only
 	// then does the probe test it without a password.
 	Become string
+	// Via is "sudo" or "doas" when the probe's runner is a Privileged one
+	// (ProbeWith sets it from the runner): the probe then reports its
+	// caller as the login user.
+	Via string
 	// Docker lists containers even when the docker socket looks out of
 	// reach; Container is the inventory's container name.
 	Docker    bool
@@ -134,15 +148,7 @@ type ProbeOptions struct {
 // ProbeCommand is the command line the probe runs with (its script goes on
 // stdin).
 func ProbeCommand(o ProbeOptions) (string, error) {
-	cmd, err := scriptCommand(o.args())
-	if err != nil {
-		return "", err
-	}
-	if o.Wrap != nil {
-		// The wrapper runs sh itself: no exec of the login shell.
-		return o.Wrap(strings.TrimPrefix(cmd, "exec ")), nil
-	}
-	return cmd, nil
+	return scriptCommand(o.args())
 }
 
 // args are the probe's positional parameters: the root, the flags, the
@@ -153,6 +159,10 @@ func (o ProbeOptions) args() []string {
 	case "sudo", "doas":
 		flags = append(flags, o.Become)
 	}
+	switch o.Via {
+	case "sudo", "doas":
+		flags = append(flags, "via-"+o.Via)
+	}
 	if o.Docker || o.Container != "" {
 		flags = append(flags, "docker")
 	}
@@ -160,19 +170,15 @@ func (o ProbeOptions) args() []string {
 }
 
 // ProbeWith runs the probe script once on r and parses what it prints.
-// Without a Wrap it goes through RunScript (a ScriptRunner's shared shell).
+// It goes through RunScript (a ScriptRunner's shared shell).
+//
+// When r is a Privileged runner the probe runs through its sudo/doas and
+// reports both the login user and the user it ran as.
 func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
-	var res Result
-	var err error
-	if o.Wrap == nil {
-		res, err = RunScript(ctx, r, probeScript, o.args()...)
-	} else {
-		var cmd string
-		if cmd, err = ProbeCommand(o); err != nil {
-			return nil, err
-		}
-		res, err = r.Run(ctx, cmd, strings.NewReader(probeScript))
+	if m, _ := BecomeOf(r); m != "none" {
+		o.Via = m
 	}
+	res, err := RunScript(ctx, r, probeScript, o.args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +215,8 @@ func ParseProbe(out []byte) (*Facts, error) {
 	if len(lines) > maxProbeLines {
 		return nil, fmt.Errorf("probe output has %d lines, more than the %d allowed", len(lines), maxProbeLines)
 	}
-	f := &Facts{UID: -1}
+	f := &Facts{UID: -1, ProbeUID: -1}
+	sawUID := false
 	var osr []string
 	var cur *Install
 	var confLines, itypeLines, buildinfo []string
@@ -248,9 +255,23 @@ func ParseProbe(out []byte) (*Facts, error) {
 		var err error
 		switch k {
 		case "uid":
-			f.UID, err = strconv.Atoi(v)
+			sawUID = true
+			if v != "" {
+				f.UID, err = strconv.Atoi(v)
+			}
 		case "user":
 			f.User = v
+		case "probe_uid":
+			f.ProbeUID, err = strconv.Atoi(v)
+		case "probe_user":
+			f.ProbeUser = v
+		case "probe_via":
+			switch v {
+			case "sudo", "doas":
+				f.ProbeVia = v
+			default:
+				err = fmt.Errorf("unknown become method %q", clip(v))
+			}
 		case "kernel":
 			f.Kernel = v
 		case "kernel_release":
@@ -362,8 +383,12 @@ func ParseProbe(out []byte) (*Facts, error) {
 	if !ended {
 		return nil, errors.New("probe output ended early (the probe was cut off or failed half way)")
 	}
-	if f.UID < 0 {
+	if !sawUID || (f.UID < 0 && f.ProbeVia == "") {
 		return nil, errors.New("probe output has no uid")
+	}
+	if f.ProbeUID < 0 {
+		// A probe that ran as the login user itself.
+		f.ProbeUID, f.ProbeUser = f.UID, f.User
 	}
 	if f.OS.ID == "" {
 		f.OS = ParseOSRelease(osr)

@@ -93,7 +93,7 @@ func TestParseProbeRejects(t *testing.T) {
 // TestProbeRunsHere runs the real probe script with /bin/sh on this machine
 // and parses it.
 func TestProbeRunsHere(t *testing.T) {
-	f, err := Probe(context.Background(), Local{}, t.TempDir(), nil)
+	f, err := Probe(context.Background(), Local{}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestProbeRealDistroPackage(t *testing.T) {
 	if _, err := os.Stat("/usr/sbin/netdata"); err != nil {
 		t.Skip("Debian's netdata package is not installed")
 	}
-	f, err := Probe(context.Background(), Local{}, "", nil)
+	f, err := Probe(context.Background(), Local{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

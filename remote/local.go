@@ -49,10 +49,14 @@ func (l Local) Run(ctx context.Context, cmd string, stdin io.Reader) (Result, er
 	return res, nil
 }
 
-// Exec implements Streamer; PTY is not supported.
+// ErrNoPTY is the error of a Streamer that cannot run a command on a
+// pseudo-terminal.
+var ErrNoPTY = errors.New("a pseudo-terminal is not supported on this runner")
+
+// Exec implements Streamer; PTY is not supported (ErrNoPTY).
 func (l Local) Exec(ctx context.Context, e Exec) (int, error) {
 	if e.PTY {
-		return 0, &Error{Op: "run", Host: "local", Category: CatCommand, Err: errors.New("a pseudo-terminal is not supported on the local runner")}
+		return 0, &Error{Op: "run", Host: "local", Category: CatCommand, Err: ErrNoPTY}
 	}
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", e.Cmd)
 	c.Dir = l.Dir

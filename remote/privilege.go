@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Become is how commands gain privilege on a host.
@@ -47,6 +48,16 @@ func Privileged(r Runner, b Become, user string) Runner {
 		prompt: "[fleetclaim-sudo-" + h + "] ",
 		mark:   "fleetclaim-started-" + h,
 	}
+}
+
+// BecomeOf tells how r runs commands: the method ("sudo", "doas", or "none"
+// for a runner that runs them as the login user) and the user it runs them
+// as ("" for root, and for "none" the login user).
+func BecomeOf(r Runner) (method, user string) {
+	if p, ok := r.(*privileged); ok {
+		return p.b.Method, p.user
+	}
+	return "none", ""
 }
 
 type privileged struct {
@@ -112,9 +123,12 @@ func (p *privileged) Run(ctx context.Context, cmd string, stdin io.Reader) (Resu
 	}
 	res, st, err := p.exec(ctx, s, cmd, stdin, false, -1)
 	if err == nil && !st.started && st.needTTY {
-		if _, ok := s.(*Client); ok {
+		// Again on a terminal, when the runner (or what it wraps, a
+		// debug trace) can allocate one.
+		pres, perr := p.runPTY(ctx, s, cmd, stdin)
+		if !errors.Is(perr, ErrNoPTY) {
 			p.pty.Store(true)
-			return p.runPTY(ctx, s, cmd, stdin)
+			return pres, perr
 		}
 	}
 	if err == nil && !st.started {
@@ -144,6 +158,7 @@ type state struct {
 	started bool   // the marker was seen
 	prompts int    // password prompts seen
 	before  []byte // what was printed before the marker (sudo's messages)
+	foreign string // a question sudo asked that is not fleetclaim's prompt
 	needTTY bool
 	code    int
 }
@@ -183,7 +198,9 @@ func (p *privileged) exec(ctx context.Context, s Streamer, cmd string, stdin io.
 					buf := append(append([]byte(nil), p.b.Password...), '\n')
 					pw.Write(buf)
 					clear(buf)
-				case evWrong:
+				case evWrong, evForeign:
+					// Closing sudo's input ends its read: it
+					// fails now rather than at --timeout.
 					return
 				case evStarted:
 					if stdin != nil {
@@ -223,10 +240,15 @@ func (p *privileged) failure(res Result, st state) error {
 	cat := CatNoPrivilege
 	var why string
 	switch {
+	case st.foreign != "":
+		why = fmt.Sprintf("%s asked %q, which fleetclaim cannot answer: interactive authentication (one-time codes, other PAM questions, a custom prompt) is not supported; allow the login user without a password (NOPASSWD / nopass) or with its password only", tool, clipLine(st.foreign, 80))
 	case st.prompts > 1 || strings.Contains(msg, "incorrect password") || strings.Contains(msg, "Sorry, try again"):
 		cat, why = CatSudoPassword, "the sudo password was not accepted"
 	case res.ExitCode == 127 || strings.Contains(msg, "not found"):
 		why = tool + " is not installed on the host"
+	case strings.Contains(msg, "doas is not enabled"):
+		// opendoas 6.8.2 without /etc/doas.conf (lab/testdata/sudo).
+		why = "doas is not enabled on the host (no doas.conf): permit the login user with nopass"
 	case strings.Contains(msg, "a password is required") || (st.prompts == 1 && p.b.Password == nil):
 		why = tool + " wants a password for this user; give one (become password) or allow it without (NOPASSWD / nopass)"
 	case strings.Contains(msg, "not in the sudoers") || strings.Contains(msg, "not allowed") || strings.Contains(msg, "may not run") || strings.Contains(msg, "Operation not permitted"):
@@ -289,6 +311,7 @@ const (
 	evPrompt event = iota
 	evWrong
 	evStarted
+	evForeign
 )
 
 // watcher reads what sudo and then the command print, telling the feeder
@@ -302,6 +325,26 @@ type watcher struct {
 	out    limitedBuffer // sudo's messages, prompts removed
 	rest   limitedBuffer // the command's output
 	st     state
+	gen    int // bumped by every write before the marker
+}
+
+// foreignQuiet is how long a question sudo printed must stay the last
+// thing it printed before it counts as a question (a message written in
+// pieces, "doas: " then the rest, is not one).
+const foreignQuiet = 500 * time.Millisecond
+
+// suspect arms the check that q is a question sudo waits on: when nothing
+// else was printed in foreignQuiet, the feeder closes sudo's input.
+func (w *watcher) suspect(q string) {
+	gen := w.gen
+	time.AfterFunc(foreignQuiet, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.gen == gen && !w.st.started && w.st.foreign == "" {
+			w.st.foreign = q
+			w.send(evForeign)
+		}
+	})
 }
 
 func (w *watcher) Write(b []byte) (int, error) {
@@ -340,6 +383,10 @@ func (w *watcher) Write(b []byte) (int, error) {
 			w.rest.Write(rest)
 			return len(b), nil
 		default:
+			w.gen++
+			if q := w.foreignPrompt(); q != "" && w.st.foreign == "" {
+				w.suspect(q)
+			}
 			// Keep a tail that could be the start of a prompt or marker.
 			keep := max(len(w.p.prompt), len(w.p.mark)+2)
 			if len(w.pend) > keep {
@@ -378,4 +425,33 @@ func (w *watcher) state() state {
 	}
 	st.before = w.out.b
 	return st
+}
+
+// foreignPrompt returns the question sudo is waiting on when the text
+// after its last line break is one: it ends like a prompt (": ", "? ",
+// "> ", or the same without the blank) and is not the beginning of
+// fleetclaim's own prompt or marker. A question is never followed by a
+// line break until it is answered, so waiting for more would wait until
+// --timeout; "" when there is none.
+func (w *watcher) foreignPrompt() string {
+	tail := w.pend
+	if i := bytes.LastIndexByte(tail, '\n'); i >= 0 {
+		tail = tail[i+1:]
+	} else if j := bytes.LastIndexByte(w.out.b, '\n'); len(w.out.b) > 0 {
+		tail = append(append([]byte(nil), w.out.b[j+1:]...), tail...)
+	}
+	tail = bytes.TrimPrefix(tail, []byte("\r"))
+	t := strings.TrimRight(string(tail), " \t")
+	if t == "" || len(t) > 200 {
+		return ""
+	}
+	switch t[len(t)-1] {
+	case ':', '?', '>':
+	default:
+		return ""
+	}
+	if strings.HasPrefix(w.p.prompt, string(tail)) || strings.HasPrefix(w.p.mark, string(tail)) {
+		return ""
+	}
+	return t
 }

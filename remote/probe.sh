@@ -2,7 +2,8 @@
 # about a host. POSIX sh only (dash, bash, BusyBox ash, macOS and FreeBSD sh).
 # $1: the root under which Netdata installs are looked for ("" = the host's /).
 # $2: comma-separated flags: sudo / doas (become is configured: test it without
-#     a password), docker (the inventory asks for a container: list them even
+#     a password), via-sudo / via-doas (the probe was started through it),
+#     docker (the inventory asks for a container: list them even
 #     when the socket looks out of reach), conf-awk (tests: read netdata.conf
 #     with awk whatever its length).
 # $3: the inventory's container name, if any.
@@ -26,7 +27,12 @@ nl='
 set -f
 echo "fleetclaim-probe=1"
 
-# Who we are: /proc and /etc/passwd through builtins; id(1) only elsewhere.
+# Who runs the probe (its effective uid) and who logged in. They differ when
+# the probe was started through sudo or doas ($2 holds via-sudo / via-doas):
+# sudo names its caller in SUDO_UID and SUDO_USER (sudo(8), ENVIRONMENT),
+# doas in DOAS_USER (doas(1)). Every decision about privilege is taken on the
+# login user's facts, never on those of the user the probe ran as.
+# /proc and /etc/passwd through builtins; id(1) only elsewhere.
 u=
 if [ -r "/proc/$$/status" ]; then
   while IFS=' 	' read -r k _r e _rest; do
@@ -34,18 +40,35 @@ if [ -r "/proc/$$/status" ]; then
   done < "/proc/$$/status"
 fi
 [ -n "$u" ] || u=$(id -u 2>/dev/null)
+lu=$u lun=
+case "$F" in
+*,via-sudo,*) lu=${SUDO_UID:-} lun=${SUDO_USER:-} ;;
+*,via-doas,*) lu='' lun=${DOAS_USER:-} ;;
+esac
 un=
 # uid 0 is root: no need to read /etc/passwd (a builtin read costs a system
-# call per byte in dash).
+# call per byte in dash). One pass finds both names (and the doas caller's
+# uid).
 [ "$u" = 0 ] && un=root
-if [ -z "$un" ] && [ -n "$u" ] && [ -r /etc/passwd ]; then
+[ "$lu" = 0 ] && lun=root
+if { [ -z "$un" ] || [ -z "$lun" ] || [ -z "$lu" ]; } && [ -n "$u" ] && [ -r /etc/passwd ]; then
   while IFS=: read -r n _x i _rest; do
-    if [ "$i" = "$u" ]; then un=$n; break; fi
+    [ -z "$un" ] && [ "$i" = "$u" ] && un=$n
+    [ -z "$lun" ] && [ -n "$lu" ] && [ "$i" = "$lu" ] && lun=$n
+    [ -z "$lu" ] && [ -n "$lun" ] && [ "$n" = "$lun" ] && lu=$i
+    [ -n "$un" ] && [ -n "$lun" ] && [ -n "$lu" ] && break
   done < /etc/passwd
 fi
 [ -n "$un" ] || un=$(id -un 2>/dev/null)
-echo "uid=$u"
-echo "user=$un"
+[ "$lu" = "$u" ] && [ -z "$lun" ] && lun=$un
+echo "uid=$lu"
+echo "user=$lun"
+echo "probe_uid=$u"
+echo "probe_user=$un"
+case "$F" in
+*,via-sudo,*) echo "probe_via=sudo" ;;
+*,via-doas,*) echo "probe_via=doas" ;;
+esac
 
 # Kernel: /proc/sys/kernel on Linux, uname(1) elsewhere.
 ks= kr= ka=
@@ -81,10 +104,11 @@ fi
 for t in sudo doas curl wget openssl sha256sum shasum docker systemctl uuidgen; do
   command -v "$t" >/dev/null 2>&1 && echo "tool=$t"
 done
-# A password-less sudo/doas is tested only when the inventory configures it.
-if [ "$u" != 0 ]; then
-  case "$F" in *,sudo,*) command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1 && echo "sudo_nopasswd=1" ;; esac
-  case "$F" in *,doas,*) command -v doas >/dev/null 2>&1 && doas -n true >/dev/null 2>&1 && echo "doas_nopasswd=1" ;; esac
+# A password-less sudo/doas is tested only when the inventory configures it,
+# and only by the login user itself.
+if [ "$u" != 0 ] && [ "$u" = "$lu" ]; then
+  case "$F" in *,sudo,*) command -v sudo >/dev/null 2>&1 && sudo -n true </dev/null >/dev/null 2>&1 && echo "sudo_nopasswd=1" ;; esac
+  case "$F" in *,doas,*) command -v doas >/dev/null 2>&1 && doas -n true </dev/null >/dev/null 2>&1 && echo "doas_nopasswd=1" ;; esac
 fi
 if command -v docker >/dev/null 2>&1; then
   sock=/var/run/docker.sock

@@ -162,7 +162,9 @@ groups:
 		t.Error(l)
 	}
 	debug := mustReadFile(t, debugFile)
-	if !strings.Contains(debug, "real-host: connect ") || !strings.Contains(debug, "real-host: run ") || !strings.Contains(stderr2.String(), "debug +") {
+	// Through sudo every command is streamed ("exec"), so that its prompt
+	// can be answered.
+	if !strings.Contains(debug, "real-host: connect ") || !strings.Contains(debug, "real-host: exec \"sudo -S ") || !strings.Contains(stderr2.String(), "debug +") {
 		t.Fatalf("debug trace incomplete:\n%s\n%s", debug, stderr2.String())
 	}
 	var histText strings.Builder

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -258,6 +259,109 @@ func BenchmarkSSHDHost(b *testing.B) {
 					}
 				}
 				c.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkSudoHost: a host's three scripts (probe, claim, state) through
+// sudo against real sshd and sudo, as the user fcsudo: "per-command" is
+// what fleetclaim does (a session and a sudo per script), "one-sudo" runs
+// the three in one sudo session (what a shell shared under sudo would cost
+// at best), "root-per-command" and "root-shared-shell" log in as root
+// (no sudo) with a session per script or the connection's shared shell.
+func BenchmarkSudoHost(b *testing.B) {
+	e := sshdtest.New(b)
+	s := e.Start(b, sshdtest.Options{Name: "sudo", MaxStartups: "100:30:200"})
+	kh := e.WriteKnownHosts(b, false, s.KnownHostsLine(b, "ed25519"))
+	target := func(user string) Target {
+		return Target{Name: "sudo", Hop: Hop{User: user, Address: s.Host, Port: s.Port}, IdentityFiles: []string{e.Key}, KnownHosts: []string{kh}}
+	}
+	script := "i=0; while [ $i -lt 40 ]; do echo \"line=$i\"; i=$((i+1)); done\n"
+	cases := []struct {
+		name, user string
+		run        func(ctx context.Context, c *Client) error
+	}{
+		{"per-command", sshdtest.UserSudo, func(ctx context.Context, c *Client) error {
+			p := Privileged(c, Become{Method: "sudo"}, "")
+			for range 3 {
+				if res, err := RunScript(ctx, p, script); err != nil || res.ExitCode != 0 {
+					return fmt.Errorf("%v %v", res, err)
+				}
+			}
+			return nil
+		}},
+		{"one-sudo", sshdtest.UserSudo, func(ctx context.Context, c *Client) error {
+			p := Privileged(c, Become{Method: "sudo"}, "")
+			res, err := RunScript(ctx, p, script+script+script)
+			if err != nil || res.ExitCode != 0 {
+				return fmt.Errorf("%v %v", res, err)
+			}
+			return nil
+		}},
+		{"root-per-command", "root", func(ctx context.Context, c *Client) error {
+			for range 3 {
+				if res, err := c.Run(ctx, "exec sh -s", strings.NewReader(script)); err != nil || res.ExitCode != 0 {
+					return fmt.Errorf("%v %v", res, err)
+				}
+			}
+			return nil
+		}},
+		{"root-shared-shell", "root", func(ctx context.Context, c *Client) error {
+			for range 3 {
+				if res, err := c.RunScript(ctx, script); err != nil || res.ExitCode != 0 {
+					return fmt.Errorf("%v %v", res, err)
+				}
+			}
+			return nil
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			d := NewDialer(DialerOptions{})
+			defer d.Close()
+			ctx := context.Background()
+			for b.Loop() {
+				c, err := d.Dial(ctx, target(tc.user))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := tc.run(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkSudoScript: the cost of one more script on an open connection as
+// fcsudo: through sudo in a session of its own (fleetclaim's way), or in
+// the connection's shared shell (what each script after the first would
+// cost in a shell shared under sudo).
+func BenchmarkSudoScript(b *testing.B) {
+	e := sshdtest.New(b)
+	s := e.Start(b, sshdtest.Options{Name: "sudo1"})
+	kh := e.WriteKnownHosts(b, false, s.KnownHostsLine(b, "ed25519"))
+	tg := Target{Name: "sudo1", Hop: Hop{User: sshdtest.UserSudo, Address: s.Host, Port: s.Port}, IdentityFiles: []string{e.Key}, KnownHosts: []string{kh}}
+	script := "i=0; while [ $i -lt 40 ]; do echo \"line=$i\"; i=$((i+1)); done\n"
+	d := NewDialer(DialerOptions{})
+	defer d.Close()
+	ctx := context.Background()
+	c, err := d.Dial(ctx, tg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		name string
+		r    Runner
+	}{{"sudo-session", Privileged(c, Become{Method: "sudo"}, "")}, {"shared-shell", c}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if res, err := RunScript(ctx, tc.r, script); err != nil || res.ExitCode != 0 {
+					b.Fatal(res, err)
+				}
 			}
 		})
 	}

@@ -120,6 +120,8 @@ func printFactsTable(w io.Writer, out []claim.HostFacts) {
 		}
 		user := f.User
 		switch {
+		case f.ProbeVia != "":
+			user += " (probed as " + f.ProbeUser + " via " + f.ProbeVia + ")"
 		case f.Root():
 			user += " (root)"
 		case f.SudoNoPassword:
