@@ -242,6 +242,10 @@ type Options struct {
 	NoAuthorizedKeys bool
 	// Extra lines are appended to sshd_config.
 	Extra []string
+	// Prefix, when set, is the command sshd runs under, e.g. nsenter into a
+	// host's mount namespace (remote/internal/agenttest): sshd and every
+	// session then see that host's files.
+	Prefix []string
 }
 
 // Server is one running sshd.
@@ -256,11 +260,12 @@ type Server struct {
 	HostKeyFiles map[string]string
 	Config       string
 
-	env  *Env
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
-	once sync.Once
+	env    *Env
+	prefix []string
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	done   chan struct{}
+	once   sync.Once
 }
 
 // Start starts a server and stops it in t.Cleanup.
@@ -276,7 +281,7 @@ func (e *Env) Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Name: o.Name, env: e, HostKeyFiles: map[string]string{}}
+	s := &Server{Name: o.Name, env: e, HostKeyFiles: map[string]string{}, prefix: o.Prefix}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var genErr error
@@ -411,7 +416,8 @@ func freePort(host string) (int, error) {
 
 func (s *Server) start() error {
 	s.log = &lockedBuffer{}
-	s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.Config)
+	argv := append(append([]string{}, s.prefix...), "/usr/sbin/sshd", "-D", "-e", "-f", s.Config)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		return err
