@@ -219,3 +219,33 @@ func TestE2ERealV2ClaimAsRoot(t *testing.T) {
 	}
 	checkClaimFiles(t, h, cloud)
 }
+
+// realV1Host is a v1 host that fleetclaim may claim: Debian's 1.37.1
+// package with the real netdata-claim.sh, its two "no Cloud" guards cut out
+// at test time. Its .install-type says binpkg-deb, as Netdata's own Debian
+// packages write it (packaging/installer/functions.sh at v1.37.1 writes
+// INSTALL_TYPE for every package it builds), so the probe takes it for a
+// build with Cloud without asking the binary, which (Debian's build) says it
+// has none. The agent does not run: the Debian binary cannot link to Cloud.
+func realV1Host(t *testing.T, name string) *agenttest.Host {
+	return agenttest.NewV1(t, agenttest.V1Options{Name: name, StripGuards: true, InstallType: "binpkg-deb"})
+}
+
+// TestE2ERealV1ClaimAsRoot claims with Debian's real netdata-claim.sh
+// (guards cut out) as root over real sshd: the script's own request is
+// accepted by the stand-in Cloud, and cloud.d is the agent's.
+func TestE2ERealV1ClaimAsRoot(t *testing.T) {
+	a := realV1Host(t, "v1root")
+	env := sshdtest.New(t)
+	cloud := agenttest.NewCloud(t)
+	h := startSSHD(t, env, "v1root", a)
+	bin := buildFleetclaim(t)
+	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v1root": "user: root"})
+	run := runFleetclaim(t, bin, inv, "claim", "--wait", "1s")
+	rec := run.record(t, "v1root")
+	t.Logf("took %s: %+v", run.took, rec)
+	if rec.Method != "claim-script" || rec.Category != "agent-not-running" {
+		t.Errorf("record %+v\n%s", rec, run.stderr)
+	}
+	checkClaimFiles(t, h, cloud)
+}

@@ -6,11 +6,11 @@
 //
 //   - v2: the real Netdata v2.11.0 agent of ../shared/netdata-v2, installed
 //     once into /opt/netdata (the static layout); each host binds its own
-//     etc/netdata, var/{lib,cache,log}/netdata and /run/netdata, and runs
+//     etc/netdata, var/{lib,cache,log}/netdata and /run, and runs
 //     its own daemon on its own web port.
 //   - v1: Debian's netdata-core package (1.37.1, built without Cloud); each
 //     host binds its own /etc/netdata, /var/{lib,cache,log}/netdata and
-//     /run/netdata, and may replace /usr/sbin/netdata-claim.sh with a copy of
+//     /run, and may replace /usr/sbin/netdata-claim.sh with a copy of
 //     the installed script whose two build-time "no Cloud" guards are cut
 //     out at test time (V1Options.StripGuards).
 //
@@ -299,7 +299,13 @@ func (h *Host) Etc(rel ...string) string {
 }
 
 // PIDFile is the machine's path of the agent's pid file.
-func (h *Host) PIDFile() string { return filepath.Join(h.Dir, "run", "netdata.pid") }
+func (h *Host) PIDFile() string { return filepath.Join(h.Dir, "run", "netdata", "netdata.pid") }
+
+// pidFiles are the pid files an agent of the host may write: the harness's,
+// and Debian's init script's /run/netdata.pid.
+func (h *Host) pidFiles() []string {
+	return []string{h.PIDFile(), filepath.Join(h.Dir, "run", "netdata.pid")}
+}
 
 // hostDirs makes the host's private etc (a copy of etcSrc), lib, cache,
 // log and run directories; the agent's user owns all but etc.
@@ -316,12 +322,18 @@ func hostDirs(t testing.TB, name, etcSrc string) string {
 	if err := run("cp", "-a", etcSrc, filepath.Join(dir, "etc")); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"lib", "cache", "log", "run", "empty"} {
+	// run is the host's own /run: sshd's privilege separation directory,
+	// the agent's /run/netdata (its pipe and pid file) and, for Debian's
+	// init script, /run/netdata.pid.
+	for _, d := range []string{"lib", "cache", "log", "run", "run/netdata", "run/sshd", "run/lock", "empty"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := run("chown", "netdata:netdata", filepath.Join(dir, "lib"), filepath.Join(dir, "cache"), filepath.Join(dir, "log"), filepath.Join(dir, "run")); err != nil {
+	if err := os.Chmod(filepath.Join(dir, "run", "lock"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("chown", "netdata:netdata", filepath.Join(dir, "lib"), filepath.Join(dir, "cache"), filepath.Join(dir, "log"), filepath.Join(dir, "run", "netdata")); err != nil {
 		t.Fatal(err)
 	}
 	// A file nothing may execute: bound over a binary, the host has none.
@@ -331,8 +343,7 @@ func hostDirs(t testing.TB, name, etcSrc string) string {
 	return dir
 }
 
-// ensureDir makes a mount point that the machine may lack (/run/netdata
-// exists only while the machine's own agent runs). It stays empty.
+// ensureDir makes a mount point that the machine may lack. It stays empty.
 func ensureDir(t testing.TB, d string) {
 	t.Helper()
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -368,13 +379,12 @@ func NewV2(t testing.TB, o V2Options) *Host {
 	if err := os.WriteFile(filepath.Join(dir, "etc", "netdata.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ensureDir(t, "/run/netdata")
 	mounts := []mount{
 		{dir + "/etc", V2Prefix + "/etc/netdata"},
 		{dir + "/lib", V2Prefix + "/var/lib/netdata"},
 		{dir + "/cache", V2Prefix + "/var/cache/netdata"},
 		{dir + "/log", V2Prefix + "/var/log/netdata"},
-		{dir + "/run", "/run/netdata"},
+		{dir + "/run", "/run"},
 	}
 	mounts = append(mounts, hideV1(dir)...)
 	h := newHost(t, o.Name, mounts)
@@ -444,29 +454,39 @@ func (h *Host) daemonLog() string {
 	return string(b)
 }
 
-// PID is the running agent's pid from its pid file, or 0.
+// PID is the running agent's pid from its pid files, or 0.
 func (h *Host) PID() int {
-	b, err := os.ReadFile(h.PIDFile())
-	if err != nil {
-		return 0
+	for _, f := range h.pidFiles() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || gone(pid) || !isNetdata(pid) {
+			continue
+		}
+		return pid
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return 0
-	}
-	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
-		return 0
-	}
-	return pid
+	return 0
 }
 
-// Stop sends SIGTERM to the agent and waits for it to exit (SIGKILL after
-// the bound).
+// isNetdata reports whether pid runs a netdata binary (a stale pid file
+// may name a process of someone else).
+func isNetdata(pid int) bool {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return err == nil && filepath.Base(exe) == "netdata"
+}
+
+// Stop sends SIGTERM to the host's agent, whoever started it (the harness,
+// or fleetclaim through the host's init script), and waits for it to exit
+// (SIGKILL after the bound).
 func (h *Host) Stop(t testing.TB) {
-	pid := h.PID()
-	if pid == 0 {
-		return
+	for pid := h.PID(); pid != 0; pid = h.PID() {
+		h.stop(t, pid)
 	}
+}
+
+func (h *Host) stop(t testing.TB, pid int) {
 	syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(defaultStopWait)
 	for gone(pid) == false {
@@ -525,7 +545,7 @@ func NewV1(t testing.TB, o V1Options) *Host {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"/var/lib/netdata", "/var/cache/netdata", "/var/log/netdata", "/run/netdata"} {
+	for _, d := range []string{"/var/lib/netdata", "/var/cache/netdata", "/var/log/netdata"} {
 		ensureDir(t, d)
 	}
 	mounts := []mount{
@@ -533,7 +553,7 @@ func NewV1(t testing.TB, o V1Options) *Host {
 		{dir + "/lib", "/var/lib/netdata"},
 		{dir + "/cache", "/var/cache/netdata"},
 		{dir + "/log", "/var/log/netdata"},
-		{dir + "/run", "/run/netdata"},
+		{dir + "/run", "/run"},
 	}
 	if o.StripGuards {
 		script := filepath.Join(dir, "netdata-claim.sh")
@@ -549,6 +569,8 @@ func NewV1(t testing.TB, o V1Options) *Host {
 	h.Gen, h.Dir = 1, dir
 	h.ConfigDir, h.VarLibDir = "/etc/netdata", "/var/lib/netdata"
 	h.CLI, h.Binary = "/usr/sbin/netdatacli", "/usr/sbin/netdata"
+	// fleetclaim may start the agent through the host's init script.
+	t.Cleanup(func() { h.Stop(t) })
 	return h
 }
 
