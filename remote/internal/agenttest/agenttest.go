@@ -230,7 +230,16 @@ func newHost(t testing.TB, name string, mounts []mount) *Host {
 		<-h.exited
 		t.Fatalf("host %s: mounts failed: %s", name, stderr.String())
 	}
+	ns, _ := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/mnt")
+	if self, _ := os.Readlink("/proc/self/ns/mnt"); ns == self {
+		t.Fatalf("host %s: unshare left the holder in the machine's mount namespace", name)
+	}
 	t.Cleanup(func() {
+		// Whatever still runs in the host (an agent that fleetclaim started
+		// through a service, a session's process) was started by this test.
+		if ns != "" {
+			stopNamespace(t, name, ns, cmd.Process.Pid)
+		}
 		stdin.Close()
 		select {
 		case <-h.exited:
@@ -240,6 +249,43 @@ func newHost(t testing.TB, name string, mounts []mount) *Host {
 		}
 	})
 	return h
+}
+
+// stopNamespace stops every process in the mount namespace ns but the
+// holder: SIGTERM, then SIGKILL after the bound.
+func stopNamespace(t testing.TB, host, ns string, holder int) {
+	deadline := time.Now().Add(defaultStopWait)
+	sig := syscall.SIGTERM
+	for {
+		pids := namespacePIDs(ns, holder)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) && sig == syscall.SIGTERM {
+			t.Logf("host %s: %d processes did not stop after %s: killed", host, len(pids), defaultStopWait)
+			sig = syscall.SIGKILL
+		}
+		for _, p := range pids {
+			syscall.Kill(p, sig)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// namespacePIDs lists the live processes whose mount namespace is ns.
+func namespacePIDs(ns string, except int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == except || pid == os.Getpid() {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/mnt"); err == nil && l == ns && !gone(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Prefix is the command that runs a program inside the host (for
@@ -525,6 +571,11 @@ type V1Options struct {
 	InstallType string
 	// Conf, when set, replaces the host's netdata.conf.
 	Conf string
+	// InitScript keeps Debian's /etc/init.d/netdata. Without it the host
+	// has no service to start (service netdata start fails): Debian's
+	// binary, built without Cloud, could not link to Cloud anyway, and
+	// every v1 host would start a daemon on the same default port.
+	InitScript bool
 }
 
 // NewV1 makes a v1 host with Debian's package. Its agent does not run.
@@ -564,6 +615,11 @@ func NewV1(t testing.TB, o V1Options) *Host {
 	}
 	if st, err := os.Stat(V2Prefix); err == nil && st.IsDir() {
 		mounts = append(mounts, mount{dir + "/empty", V2Prefix})
+	}
+	if !o.InitScript {
+		if _, err := os.Stat("/etc/init.d/netdata"); err == nil {
+			mounts = append(mounts, mount{dir + "/absent", "/etc/init.d/netdata"})
+		}
 	}
 	h := newHost(t, o.Name, mounts)
 	h.Gen, h.Dir = 1, dir

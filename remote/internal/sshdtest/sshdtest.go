@@ -41,6 +41,9 @@ const (
 	// UserAgent is the unprivileged account other users may sudo -u to, like
 	// Netdata's run-as user.
 	UserAgent = "fcagent"
+	// UserDoas may run anything as root through doas without a password,
+	// once Env.Doas has written its rule; it has no sudo rights.
+	UserDoas = "fcdoas"
 
 	// SudoPassword is UserSudoPassword's login and sudo password.
 	SudoPassword = "fc-sudo-pw-4a1b"
@@ -152,7 +155,7 @@ func New(t testing.TB) *Env {
 	}
 	akDir := filepath.Join(dir, "authorized_keys")
 	os.Mkdir(akDir, 0o755)
-	for _, u := range []string{"root", UserSudo, UserSudoPassword, UserNoSudo, UserTTY, UserAgent} {
+	for _, u := range []string{"root", UserSudo, UserSudoPassword, UserNoSudo, UserTTY, UserAgent, UserDoas} {
 		if err := os.WriteFile(filepath.Join(akDir, u), auth.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +174,7 @@ Defaults:fcsudopw passwd_tries=3, !lecture
 // ensureUsers creates the test users and their sudoers rules when missing.
 // It runs under a lock shared by every test process on the machine.
 func ensureUsers() error {
-	for _, u := range []string{UserSudo, UserSudoPassword, UserNoSudo, UserTTY, UserAgent} {
+	for _, u := range []string{UserSudo, UserSudoPassword, UserNoSudo, UserTTY, UserAgent, UserDoas} {
 		if _, err := exec.Command("id", "-u", u).Output(); err == nil {
 			continue
 		}
@@ -182,7 +185,7 @@ func ensureUsers() error {
 	// Accounts with a locked password may not log in even with a key on
 	// some configurations: give every user a password.
 	pw := fmt.Sprintf("%s:%s\n%s:%s\n", UserSudoPassword, SudoPassword, UserNoSudo, LoginPassword)
-	for _, u := range []string{UserSudo, UserTTY, UserAgent} {
+	for _, u := range []string{UserSudo, UserTTY, UserAgent, UserDoas} {
 		pw += u + ":" + randomHex(12) + "\n"
 	}
 	cmd := exec.Command("chpasswd")
@@ -200,6 +203,53 @@ func ensureUsers() error {
 	}
 	if err := run("visudo", "-c", "-q", "-f", tmp); err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// doasConf is OpenBSD doas's configuration file (Debian's opendoas).
+const doasConf = "/etc/doas.conf"
+
+// doasRule lets UserDoas run anything as root without a password.
+const doasRule = "permit nopass " + UserDoas + " as root\n"
+
+// Doas adds UserDoas's rule to /etc/doas.conf, or skips t without doas, and
+// restores the file (removes it when there was none) in t.Cleanup.
+func (e *Env) Doas(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("doas"); err != nil {
+		t.Skipf("doas is not installed: %v", err)
+	}
+	var restore func() error
+	err := withLock(func() error {
+		old, err := os.ReadFile(doasConf)
+		switch {
+		case err == nil && strings.Contains(string(old), doasRule):
+			restore = func() error { return nil }
+			return nil
+		case err == nil:
+			restore = func() error { return writeAtomic(doasConf, old, 0o600) }
+		case os.IsNotExist(err):
+			restore = func() error { return os.Remove(doasConf) }
+		default:
+			return err
+		}
+		return writeAtomic(doasConf, append(old, doasRule...), 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := withLock(restore); err != nil {
+			t.Errorf("restoring %s: %v", doasConf, err)
+		}
+	})
+}
+
+func writeAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".fleetclaim-tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
