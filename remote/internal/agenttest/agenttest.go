@@ -70,25 +70,15 @@ func RequireRoot(t testing.TB) {
 
 // SharedDir finds the shared fixtures directory: $FLEETCLAIM_SHARED, else
 // the first "shared" directory holding netdata-v2 beside the repository's
-// root (the directory of go.mod) or beside one of its parents (a git
-// worktree lives below the main clone's parent).
+// root or beside one of its parents (a git worktree lives below the main
+// clone's parent).
 func SharedDir() (string, error) {
 	if d := os.Getenv("FLEETCLAIM_SHARED"); d != "" {
 		return d, nil
 	}
-	wd, err := os.Getwd()
+	root, err := repoRoot()
 	if err != nil {
 		return "", err
-	}
-	root := ""
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			root = d
-			break
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("no go.mod above " + wd)
-		}
 	}
 	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
 		s := filepath.Join(d, "shared")
@@ -99,6 +89,26 @@ func SharedDir() (string, error) {
 			return filepath.Join(filepath.Dir(root), "shared"), nil
 		}
 	}
+}
+
+// repoRoot is the directory of go.mod above the working directory.
+func repoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no go.mod above " + wd)
+		}
+	}
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }
 
 // RequireV2 skips t unless the real v2 agent can run here, and installs it
