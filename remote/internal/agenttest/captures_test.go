@@ -416,6 +416,11 @@ func captureV1(t *testing.T) {
 		claim([]string{"PATH=/nonexistent"}, []string{"/bin/bash"}, std...), nil)
 	r.add("exit6-wrong-user", "setpriv --reuid=nobody --regid=nogroup --init-groups "+cmd(std...), "run as a user that is neither root nor netdata",
 		claim(nil, []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--init-groups"}, std...), nil)
+	ca := filepath.Join(cloudD, "cloud_fullchain.pem")
+	os.Rename(ca, ca+".aside")
+	token()
+	r.add("exit7-untrusted-certificate", cmd(std...), "the stand-in's self-signed certificate, no CA in cloud.d (three attempts, 1+2+3 s apart)", claim(nil, nil, std...), nil)
+	os.Rename(ca+".aside", ca)
 	token()
 	closed := closedURL(t)
 	r.add("exit7-connect-failed", cmd("-rooms="+room, "-url="+closed), "-url= a port on 127.0.0.1 where nothing listens (three attempts, 1+2+3 s apart)",
