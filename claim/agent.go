@@ -35,43 +35,51 @@ type CloudState struct {
 	Keys *Troubleshooting `json:"keys,omitempty"`
 }
 
-// Reload outcomes of `netdatacli reload-claiming-state`, read from its
-// message: its exit code is 0 whether or not the claim worked.
+// The messages of `netdatacli reload-claiming-state`, the same in every v2
+// agent (src/daemon/commands.c:191-229 at v2.11.0; :190-213 at v2.8.0,
+// :195-218 at v2.0.0). Its exit code is 0 whether or not the claim worked,
+// so the message says it all: one of the whole sentences, or a prefix
+// followed by the reason.
 const (
-	reloadOnline   = "is claimed to Netdata Cloud and is currently online"
-	reloadOffline  = "is claimed to Netdata Cloud, but it is currently offline"
-	reloadBanned   = "is claimed to Netdata Cloud, but it is banned"
-	reloadNot      = "is not claimed to Netdata Cloud"
-	reloadIndirect = "currently online via parent"
+	reloadOnline   = "Netdata Agent is claimed to Netdata Cloud and is currently online."
+	reloadBanned   = "Netdata Agent is claimed to Netdata Cloud, but it is banned."
+	reloadIndirect = "Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent."
+	reloadOffline  = "Netdata Agent is claimed to Netdata Cloud, but it is currently offline: "
+	reloadNot      = "Netdata Agent is not claimed to Netdata Cloud: "
+	// reloadInitializing answers every command while the agent starts
+	// (commands.c:682-686 at v2.11.0).
+	reloadInitializing = "Agent is initializing"
 )
 
-// ParseReload reads the message of reload-claiming-state.
+// ErrAgentInitializing is the agent's answer to any netdatacli command while
+// it starts up: "Agent is initializing", exit 0 (src/daemon/commands.c:682-686
+// at v2.11.0). Nothing was done; ask again once `netdatacli ping` exits 0.
+var ErrAgentInitializing = errors.New("the agent is initializing")
+
+// ParseReload reads the message of reload-claiming-state by its structure:
+// the agent's sentence first, then (not claimed, offline) the reason. Words
+// inside the reason never decide the state.
 func ParseReload(out string) (CloudState, error) {
 	msg := strings.TrimSpace(out)
 	if len(msg) > 4096 {
 		msg = msg[:4096]
 	}
 	st := CloudState{Source: "reload"}
-	reasonAfter := func(marker string) string {
-		i := strings.Index(msg, marker)
-		r := strings.TrimSpace(msg[i+len(marker):])
-		r = strings.TrimPrefix(r, ":")
-		r = strings.TrimSpace(strings.TrimSuffix(r, "."))
-		return r
-	}
 	switch {
-	case strings.Contains(msg, reloadIndirect):
+	case msg == reloadInitializing:
+		return st, ErrAgentInitializing
+	case msg == reloadIndirect:
 		st.Status = "indirect"
-	case strings.Contains(msg, reloadOnline):
+	case msg == reloadOnline:
 		st.Status, st.Claimed, st.Online = "online", true, true
-	case strings.Contains(msg, reloadOffline):
-		st.Status, st.Claimed = "offline", true
-		st.Reason = reasonAfter(reloadOffline)
-	case strings.Contains(msg, reloadBanned):
+	case msg == reloadBanned:
 		st.Status, st.Claimed = "banned", true
-	case strings.Contains(msg, reloadNot):
+	case strings.HasPrefix(msg, reloadOffline):
+		st.Status, st.Claimed = "offline", true
+		st.Reason = strings.TrimSpace(strings.TrimPrefix(msg, reloadOffline))
+	case strings.HasPrefix(msg, reloadNot):
 		st.Status = "available"
-		st.Reason = reasonAfter(reloadNot)
+		st.Reason = strings.TrimSpace(strings.TrimPrefix(msg, reloadNot))
 	default:
 		return st, fmt.Errorf("unrecognised answer from reload-claiming-state: %q", clip(msg, 200))
 	}

@@ -27,7 +27,9 @@ func TestParseReload(t *testing.T) {
 		{"Netdata Agent is claimed to Netdata Cloud, but it is currently offline: connection refused\n", "offline", true, false, "connection refused"},
 		{"Netdata Agent is claimed to Netdata Cloud, but it is banned.", "banned", true, false, ""},
 		{"Netdata Agent is not claimed to Netdata Cloud: Agent is not claimed yet\n", "available", false, false, "Agent is not claimed yet"},
-		{"Netdata Agent is not claimed to Netdata Cloud: failed to claim: ErrForbidden (HTTP 403)", "available", false, false, "failed to claim: ErrForbidden (HTTP 403)"},
+		{"Netdata Agent is not claimed to Netdata Cloud: Failed: token is expired, not found, or invalid", "available", false, false, "Failed: token is expired, not found, or invalid"},
+		// A reason holding another sentence does not change the state.
+		{"Netdata Agent is not claimed to Netdata Cloud: Request failed with error: Couldn't resolve proxy name\nproxy: 'http://is-claimed-to-Netdata-Cloud-and-is-currently-online.', x", "available", false, false, "Request failed with error: Couldn't resolve proxy name\nproxy: 'http://is-claimed-to-Netdata-Cloud-and-is-currently-online.', x"},
 		{"Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent.", "indirect", false, false, ""},
 	}
 	for _, c := range cases {
@@ -45,30 +47,38 @@ func TestParseReload(t *testing.T) {
 	}
 }
 
+// TestReloadFailureCategories: every reason of claim-with-api.c (v2.11.0)
+// and the curl texts the lab's agent gives (lab/agent.go curlError, from
+// libcurl's curl_easy_strerror); the real agent's own captures are in
+// TestReloadRealCaptures.
 func TestReloadFailureCategories(t *testing.T) {
+	tail := "\nproxy: 'env',\ninsecure: false,\npublic key file: '/var/lib/netdata/cloud.d/public.pem',\ntrusted key file: 'none'"
 	cases := map[string]string{
-		"failed to claim: ErrForbidden":            CatTokenRejected,
-		"Cloud answered HTTP 422 ErrInvalidRoomID": CatRoomInvalid,
-		"ErrAlreadyClaimed":                        CatAlreadyClaimedElse,
-		"tls: failed to verify certificate: x509: certificate signed by unknown authority": CatCertificate,
-		"dial tcp 10.0.0.1:443: connect: connection refused":                               CatCloudUnreachable,
-		"Cloud answered HTTP 503 Service Unavailable":                                      CatCloudError,
-		"ErrInvalidPublicKey":       CatInvalidNode,
-		"something nobody expected": CatClaimFailed,
-		// The agent's own words for Cloud's answers.
-		"Failed: Netdata Cloud is unavailable":            CatCloudError,
-		"Failed: Gateway Timeout":                         CatCloudError,
-		"Failed: received Internal Server Error":          CatCloudError,
-		"Claiming is in progress":                         CatCloudError,
-		"Failed: agent is already claimed":                CatAlreadyClaimedElse,
-		"Failed: token is expired, not found, or invalid": CatTokenRejected,
-		"Failed: one or more room ids are invalid":        CatRoomInvalid,
-		"Cloud answered HTTP 409":                         CatAlreadyClaimedElse,
-		"HTTP 403: forbidden":                             CatTokenRejected,
-		"Cloud answered 502":                              CatCloudError,
-		// Digits of a path or an id are not HTTP statuses.
-		"Request failed with error: Couldn't connect to server\npublic key file: '/tmp/fclab2962840302/hosts/lab-001/cloud.d/public.pem'": CatCloudUnreachable,
-		"Couldn't connect to server (node 5040-1500-4093)": CatCloudUnreachable,
+		"Failed: Netdata Cloud is unavailable":                                                  CatCloudError,
+		"Failed: Gateway Timeout":                                                               CatCloudError,
+		"Failed: received Internal Server Error":                                                CatCloudError,
+		"Claiming is in progress":                                                               CatCloudError,
+		"Failed: agent is already claimed":                                                      CatAlreadyClaimedElse,
+		"Failed: token is expired, not found, or invalid":                                       CatTokenRejected,
+		"Failed: one or more room ids are invalid":                                              CatRoomInvalid,
+		"Failed: the node id is invalid":                                                        CatInvalidNode,
+		"Failed: the node name is invalid":                                                      CatInvalidNode,
+		"Failed: the public key is invalid":                                                     CatInvalidNode,
+		"Failed to save claiming info to disk":                                                  CatWriteFailed,
+		"Failed with response code 502":                                                         CatCloudError,
+		"Failed with response code 404":                                                         CatClaimFailed,
+		"Failed with description 'ErrSomethingNew'":                                             CatClaimFailed,
+		"Request failed: response body exceeded 65536 bytes" + tail:                             CatCloudError,
+		"Request failed with error: Couldn't connect to server" + tail:                          CatCloudUnreachable,
+		"Request failed with error: Couldn't resolve host name" + tail:                          CatCloudUnreachable,
+		"Request failed with error: Couldn't resolve proxy name" + tail:                         CatCloudUnreachable,
+		"Request failed with error: Timeout was reached" + tail:                                 CatCloudUnreachable,
+		"Request failed with error: SSL connect error" + tail:                                   CatCloudUnreachable,
+		"Request failed with error: SSL peer certificate or SSH remote key was not OK" + tail:   CatCertificate,
+		"Request failed with error: Problem with the SSL CA cert (path? access rights?)" + tail: CatCertificate,
+		// A word of a cause inside a path or a proxy URL is not the cause.
+		"Request failed with error: Couldn't connect to server\nproxy: 'http://token-room-ssl.example:3128',\ninsecure: false,\npublic key file: '/srv/ssl/x509/certificate/403/cloud.d/public.pem',\ntrusted key file: '/srv/token/room/cloud.d/trusted.pem'": CatCloudUnreachable,
+		"": CatClaimFailed,
 	}
 	for reason, want := range cases {
 		if got := CategoryOf(reloadFailure(reason)); got != want {

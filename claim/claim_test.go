@@ -30,7 +30,7 @@ reload-claiming-state)
     sed -n 's/^    url = //p' "$conf" > "$lib/cloud.d/url"
     echo "Netdata Agent is claimed to Netdata Cloud and is currently online."
   else
-    echo "Netdata Agent is not claimed to Netdata Cloud: failed to claim: HTTP 403 ErrForbidden"
+    echo "Netdata Agent is not claimed to Netdata Cloud: Failed: token is expired, not found, or invalid" # testdata/real/v2.11.0/reload-403
   fi ;;
 aclk-state)
   if [ -f "$lib/cloud.d/claimed_id" ]; then

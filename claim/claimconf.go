@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
@@ -136,53 +137,72 @@ func (r *hostRun) readReload(res remote.Result, cli, where string) error {
 	return reloadFailure(st.Reason)
 }
 
-// hasNumber reports whether s holds n as a number of its own (an HTTP
-// status), not as digits of a longer number or a path: "HTTP 403" does,
-// "/tmp/x8403/" does not.
-func hasNumber(s, n string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], n)
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(n)
-		before := j == 0 || !isWordByte(s[j-1])
-		after := end == len(s) || !isWordByte(s[end])
-		if before && after {
-			return true
-		}
-		i = j + 1
-	}
+// claimReasons are the reasons a v2 agent gives for a claim that did not
+// happen, as reload-claiming-state prints them after "Netdata Agent is not
+// claimed to Netdata Cloud: " (src/claim/claim-with-api.c at v2.11.0; the
+// same sentences since v2.0.0). Each is matched whole.
+var claimReasons = map[string]string{
+	"Failed: the node id is invalid":                  CatInvalidNode,        // :403 (422 ErrInvalidNodeID)
+	"Failed: the node name is invalid":                CatInvalidNode,        // :405 (422 ErrInvalidNodeName)
+	"Failed: one or more room ids are invalid":        CatRoomInvalid,        // :407 (422 ErrInvalidRoomID)
+	"Failed: the public key is invalid":               CatInvalidNode,        // :409 (422 ErrInvalidPublicKey)
+	"Claiming is in progress":                         CatCloudError,         // :427 (102)
+	"Failed: token is expired, not found, or invalid": CatTokenRejected,      // :431 (403)
+	"Failed: agent is already claimed":                CatAlreadyClaimedElse, // :435 (409)
+	"Failed: received Internal Server Error":          CatCloudError,         // :439 (500)
+	"Failed: Netdata Cloud is unavailable":            CatCloudError,         // :443 (503)
+	"Failed: Gateway Timeout":                         CatCloudError,         // :447 (504)
+	"Failed to save claiming info to disk":            CatWriteFailed,        // :382
 }
 
-func isWordByte(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == '/'
+// Prefixes of the other reasons (claim-with-api.c at v2.11.0).
+const (
+	// reasonCurl: the request did not complete; curl_easy_strerror's text
+	// follows, then lines naming the proxy and the key files (:357-367).
+	reasonCurl = "Request failed with error: "
+	// reasonTooLarge: Cloud's answer exceeded the agent's limit (:346).
+	reasonTooLarge = "Request failed: response body exceeded "
+	// reasonStatus: any other HTTP status, retried (:450).
+	reasonStatus = "Failed with response code "
+)
+
+// curlReasons are the curl_easy_strerror texts (libcurl's lib/strerror.c,
+// as in Debian 12's libcurl4) of requests that failed for a known cause. Any
+// other curl error is taken for an unreachable Cloud: the request did not
+// complete.
+var curlReasons = map[string]string{
+	"SSL peer certificate or SSH remote key was not OK":   CatCertificate, // CURLE_PEER_FAILED_VERIFICATION
+	"Problem with the SSL CA cert (path? access rights?)": CatCertificate, // CURLE_SSL_CACERT_BADFILE
+}
+
+// reloadCategory is the category of a v2 agent's reason by the reason's
+// structure: its first line, matched whole or by its fixed prefix. Paths,
+// URLs and proxies in the rest of the reason never decide it.
+func reloadCategory(reason string) string {
+	first, _, _ := strings.Cut(reason, "\n")
+	first = strings.TrimSpace(first)
+	if c, ok := claimReasons[first]; ok {
+		return c
+	}
+	switch {
+	case strings.HasPrefix(first, reasonCurl):
+		if c, ok := curlReasons[strings.TrimPrefix(first, reasonCurl)]; ok {
+			return c
+		}
+		return CatCloudUnreachable
+	case strings.HasPrefix(first, reasonTooLarge):
+		return CatCloudError
+	case strings.HasPrefix(first, reasonStatus):
+		if n, err := strconv.Atoi(strings.TrimPrefix(first, reasonStatus)); err == nil && n >= 500 {
+			return CatCloudError
+		}
+	}
+	return CatClaimFailed
 }
 
 // reloadFailure turns the agent's failure reason into a category.
 func reloadFailure(reason string) error {
-	l := strings.ToLower(reason)
-	cat := CatClaimFailed
-	switch {
-	case strings.Contains(reason, "ErrForbidden") || hasNumber(l, "403") || strings.Contains(l, "token"):
-		cat = CatTokenRejected
-	case strings.Contains(reason, "ErrInvalidRoomID") || strings.Contains(l, "room"):
-		cat = CatRoomInvalid
-	case strings.Contains(reason, "ErrAlreadyClaimed") || hasNumber(l, "409") || strings.Contains(l, "already claimed"):
-		cat = CatAlreadyClaimedElse
-	case strings.Contains(reason, "ErrInvalidNodeID") || strings.Contains(reason, "ErrInvalidNodeName") || strings.Contains(reason, "ErrInvalidPublicKey"):
-		cat = CatInvalidNode
-	case strings.Contains(l, "certificate") || strings.Contains(l, "x509") || strings.Contains(l, "ssl") || strings.Contains(l, "tls"):
-		cat = CatCertificate
-	case strings.Contains(reason, "ErrProcessingClaim") || strings.Contains(l, "in progress") ||
-		hasNumber(l, "500") || hasNumber(l, "502") || hasNumber(l, "503") || hasNumber(l, "504") ||
-		strings.Contains(l, "cloud is unavailable") || strings.Contains(l, "gateway timeout") || strings.Contains(l, "internal server error"):
-		cat = CatCloudError
-	case strings.Contains(l, "connect") || strings.Contains(l, "resolve") || strings.Contains(l, "timed out") || strings.Contains(l, "timeout") || strings.Contains(l, "proxy") || strings.Contains(l, "refused"):
-		cat = CatCloudUnreachable
-	}
-	return fail(cat, "the agent is not claimed: %s", orDefault(reason, "no reason given"))
+	return fail(reloadCategory(reason), "the agent is not claimed: %s", orDefault(reason, "no reason given"))
 }
 
 func scriptError(code string, res remote.Result) error {

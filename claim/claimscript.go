@@ -3,6 +3,7 @@ package claim
 import (
 	"context"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -155,19 +156,32 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	return nil
 }
 
-// claimScriptFailure maps netdata-claim.sh's exit code (and its message) to
+// What netdata-claim.sh prints that its exit code alone does not tell
+// (claim/netdata-claim.sh.in at v1.37.1; src/claim/netdata-claim.sh.in at
+// v1.47.5 has the same lines), matched as whole lines.
+var (
+	// v1Connect is attempt_contact's line when curl got no answer, with
+	// curl's exit code (v1.37.1:342). After three of them the script exits 7,
+	// not 4: its retry loop's exit test cannot match (v1.37.1:355-367).
+	v1Connect = regexp.MustCompile(`(?m)^Failed to connect to .*, return code ([0-9]+)$`)
+	// v1NoCloud are the build-time guards (v1.37.1:121-129): exit 3.
+	v1NoCloud = []string{
+		"This agent was built with --disable-cloud and cannot be claimed",
+		"This agent was built without the dependencies for Cloud and cannot be claimed",
+	}
+)
+
+// curlCertificateExits are curl's exit codes for a certificate it does not
+// trust (curl(1), EXIT CODES): 60 peer verification, 77 the CA file, 83 the
+// issuer check.
+var curlCertificateExits = map[string]bool{"60": true, "77": true, "83": true}
+
+// claimScriptFailure maps netdata-claim.sh's exit code (and its output) to
 // a category.
 func claimScriptFailure(rc int, msg string) error {
-	l := strings.ToLower(msg)
-	m := clip(strings.TrimSpace(msg), 300)
+	m := clipTail(strings.TrimSpace(msg), 300)
 	if m == "" {
 		m = "no message"
-	}
-	switch {
-	case strings.Contains(l, "hostname validation") || strings.Contains(l, "openssl") && (strings.Contains(l, "old") || strings.Contains(l, "version")):
-		return fail(CatOldOpenSSL, "netdata-claim.sh exited %d: %s", rc, m)
-	case rc == 4 && (strings.Contains(l, "certificate") || strings.Contains(l, "ssl")):
-		return fail(CatCertificate, "netdata-claim.sh exited %d: %s", rc, m)
 	}
 	cat, what := CatClaimFailed, "failed"
 	switch rc {
@@ -176,7 +190,7 @@ func claimScriptFailure(rc int, msg string) error {
 	case 2:
 		cat, what = CatWriteFailed, "could not use cloud.d or its key"
 	case 3:
-		if strings.Contains(l, "disable-cloud") {
+		if hasLine(msg, v1NoCloud...) {
 			cat, what = CatUnsupportedInstall, "reports a build without Cloud"
 		} else {
 			cat, what = CatCommandNotFound, "needs curl or wget and openssl"
@@ -185,7 +199,15 @@ func claimScriptFailure(rc int, msg string) error {
 		cat, what = CatCloudUnreachable, "cannot connect to the Cloud url"
 	case 6:
 		cat, what = CatNoPrivilege, "must run as root or the agent's run-as user"
-	case 7, 14, 15, 16, 17:
+	case 7:
+		cat, what = CatCloudError, "got an error answer from Cloud"
+		if sm := v1Connect.FindAllStringSubmatch(msg, -1); sm != nil {
+			cat, what = CatCloudUnreachable, "could not reach the Cloud url (curl exit "+sm[len(sm)-1][1]+")"
+			if curlCertificateExits[sm[len(sm)-1][1]] {
+				cat, what = CatCertificate, "does not trust the Cloud url's certificate (curl exit "+sm[len(sm)-1][1]+")"
+			}
+		}
+	case 14, 15, 16, 17:
 		cat, what = CatCloudError, "got an error answer from Cloud"
 	case 8, 9, 11:
 		cat, what = CatInvalidNode, "was refused: invalid node id, name or key"
@@ -199,6 +221,27 @@ func claimScriptFailure(rc int, msg string) error {
 		cat, what = CatNoMachineGUID, "cannot read the machine GUID"
 	}
 	return fail(cat, "netdata-claim.sh %s (exit %d): %s", what, rc, m)
+}
+
+// hasLine reports whether one of the lines of s is one of want.
+func hasLine(s string, want ...string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range want {
+			if strings.TrimSpace(l) == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clipTail keeps the last n bytes of s: a script's last lines say why it
+// stopped.
+func clipTail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // buildClaimScript returns claimscript.sh with its inputs (the token, the

@@ -66,7 +66,6 @@ func TestClaimScriptExitCodes(t *testing.T) {
 		{3, "This agent was built with --disable-cloud and cannot be claimed", CatUnsupportedInstall},
 		{3, "curl or wget is required", CatCommandNotFound},
 		{4, "Failed to connect to https://cloud.example", CatCloudUnreachable},
-		{4, "curl: (60) SSL certificate problem: unable to get local issuer certificate", CatCertificate},
 		{5, "claimed, but the agent could not be notified", ""},
 		{6, "This script must be run by the netdata user account", CatNoPrivilege},
 		{7, "Unknown HTTP error", CatCloudError},
@@ -81,7 +80,10 @@ func TestClaimScriptExitCodes(t *testing.T) {
 		{16, "Gateway Timeout", CatCloudError},
 		{17, "Service Unavailable", CatCloudError},
 		{18, "Unable to read the machine GUID", CatNoMachineGUID},
-		{4, "Your OpenSSL does not support hostname validation", CatOldOpenSSL},
+		// The script's own line when curl got no answer, with curl's exit
+		// code (testdata/real/v1.37.1/exit7-*).
+		{7, "Failed to connect to https://cloud.example, return code 7", CatCloudUnreachable},
+		{7, "Failed to connect to https://cloud.example, return code 60", CatCertificate},
 	}
 	for _, tc := range cases {
 		t.Run(strconv.Itoa(tc.rc)+"/"+tc.want, func(t *testing.T) {
