@@ -274,3 +274,24 @@ func TestClaimScriptCategoryNotFromPaths(t *testing.T) {
 		t.Errorf("category %q for\n%s", got, hostile)
 	}
 }
+
+// TestReloadStoppedV1AgentCapture: Debian 12's 1.37.1 netdatacli with its
+// agent stopped (../remote/testdata/probe/debian12-netdatacli-agent-stopped.txt:
+// its output, then "exit=255") is an agent that is not running, and the
+// message carries netdatacli's words.
+func TestReloadStoppedV1AgentCapture(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "remote", "testdata", "probe", "debian12-netdatacli-agent-stopped.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, exit, ok := strings.Cut(strings.TrimSuffix(string(b), "\n"), "\nexit=")
+	code, cerr := strconv.Atoi(exit)
+	if !ok || cerr != nil {
+		t.Fatalf("malformed capture %q", b)
+	}
+	r := &hostRun{res: &Result{}}
+	err = r.readReload(reloadScriptOutput(realCapture{Exit: code, Stdout: text + "\n"}), "/usr/sbin/netdatacli", "")
+	if CategoryOf(err) != CatAgentNotRunning || !strings.Contains(err.Error(), "Make sure the netdata service is running") {
+		t.Errorf("exit %d: %v (%s)", code, err, CategoryOf(err))
+	}
+}
