@@ -504,8 +504,8 @@ func (h *Host) WaitReady(t testing.TB) {
 
 func (h *Host) daemonLog() string {
 	b, _ := os.ReadFile(filepath.Join(h.Dir, "log", "daemon.log"))
-	if len(b) > 8000 {
-		b = b[len(b)-8000:]
+	if len(b) > 32000 {
+		b = b[len(b)-32000:]
 	}
 	return string(b)
 }

@@ -1,6 +1,7 @@
 package agenttest
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -66,16 +67,27 @@ type Cloud struct {
 	mu     sync.Mutex
 	answer Answer
 	reqs   []ClaimRequest
+	// link: serve the Agent-Cloud Link (aclk.go).
+	link       bool
+	keys       map[string]string // claimed id: the public key it was claimed with
+	challenges map[string]string // claimed id: the challenge's plaintext, base64
+	mqttConns  int
 }
 
 // NewCloud starts a stand-in Cloud answering 204; it stops in t.Cleanup.
 func NewCloud(t testing.TB) *Cloud {
 	t.Helper()
-	c := &Cloud{answer: Answer204}
+	c := &Cloud{answer: Answer204, keys: map[string]string{}, challenges: map[string]string{}}
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
 	// Netdata's clients speak HTTP/1.1 (curl -i in v1 prints the status
 	// line it parses).
 	c.srv.EnableHTTP2 = false
+	// TLS 1.3, as Go serves it by default: the link's client
+	// (mqtt_websockets/mqtt_wss_client.c:482-535 v2.11.0) polls for input
+	// before it sends its WebSocket upgrade, and the session tickets a TLS
+	// 1.3 server sends after the handshake are that input; under TLS 1.2 it
+	// would wait 60 s.
+	c.srv.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
 	c.srv.StartTLS()
 	t.Cleanup(c.srv.Close)
 	c.URL = c.srv.URL
@@ -87,6 +99,23 @@ func NewCloud(t testing.TB) *Cloud {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// ServeLink makes the stand-in serve the Agent-Cloud Link too (aclk.go), so
+// that the agents it accepts come online. The agent checks the link's
+// certificate against the system store unless claimed with insecure = yes
+// (aclk.c:746 v2.11.0).
+func (c *Cloud) ServeLink() {
+	c.mu.Lock()
+	c.link = true
+	c.mu.Unlock()
+}
+
+// LinkConnections is how many MQTT connections the link accepted.
+func (c *Cloud) LinkConnections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mqttConns
 }
 
 // SetAnswer sets the answer to the next claim requests.
@@ -104,6 +133,12 @@ func (c *Cloud) Requests() []ClaimRequest {
 }
 
 func (c *Cloud) serve(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	link := c.link
+	c.mu.Unlock()
+	if link && c.serveACLK(w, r) {
+		return
+	}
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	c.mu.Lock()
 	a := c.answer
@@ -115,6 +150,11 @@ func (c *Cloud) serve(w http.ResponseWriter, r *http.Request) {
 	req := ClaimRequest{Method: r.Method, Path: r.URL.RequestURI(), Raw: string(b), Status: a.Status}
 	json.Unmarshal(b, &req.Body)
 	c.reqs = append(c.reqs, req)
+	if a.Status == http.StatusNoContent {
+		if k, ok := req.Body["publicKey"].(string); ok {
+			c.keys[strings.TrimPrefix(r.URL.Path, "/api/v1/spaces/nodes/")] = k
+		}
+	}
 	c.mu.Unlock()
 	if a.Key != "" {
 		w.Header().Set("Content-Type", "application/json")
