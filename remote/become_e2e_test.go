@@ -42,11 +42,11 @@ var becomeRows = []becomeRow{
 // the files on the host have the agent's owners and modes; a user with no
 // privilege gets no-privilege and no claim.
 //
-// No row can end `claimed` (online): the stand-in has no Agent-Cloud Link,
-// so the v2 agent stays "claimed ... but it is currently offline"
-// (claimed-offline), and Debian's v1 binary, built without Cloud, cannot
-// run a link at all (agent-not-running after the script's exit 5, which
-// fleetclaim answers by restarting it).
+// A v2 row ends `claimed`: the agent comes online through the stand-in's
+// link. A v1 row cannot: Debian's v1 binary, built without Cloud, cannot
+// run a link at all, so it ends agent-not-running after the script's exit
+// 5 (claimed, agent not told), which fleetclaim answers by trying to
+// start it.
 //
 // v2 as the run-as user: the static install's config dir is root's, so the
 // run-as user cannot write claim.conf; fleetclaim must say so
@@ -58,6 +58,7 @@ func TestE2EBecomeMatrix(t *testing.T) {
 	env.Doas(t)
 	authorizeRunAsUser(t, env)
 	cloud := agenttest.NewCloud(t)
+	cloud.ServeLink()
 	bin := buildFleetclaim(t)
 	for _, gen := range []int{1, 2} {
 		t.Run("v"+string(rune('0'+gen)), func(t *testing.T) {
@@ -109,7 +110,7 @@ func runRows(t *testing.T, bin string, env *sshdtest.Env, cloud *agenttest.Cloud
 		}
 	}
 	inv := writeInventory(t, env, cloud, hosts, lines)
-	return runFleetclaimRaw(t, bin, inv, "claim", "--wait", "1s", "--debug")
+	return runFleetclaimRaw(t, bin, inv, "claim", "--wait", "30s", "--debug")
 }
 
 func checkRow(t *testing.T, gen int, r becomeRow, h realHost, rec realRecord, cloud *agenttest.Cloud) {
@@ -124,8 +125,8 @@ func checkRow(t *testing.T, gen int, r becomeRow, h realHost, rec realRecord, cl
 		}
 		return
 	case gen == 2:
-		if rec.Method != "claim-conf" || rec.Category != "claimed-offline" {
-			t.Errorf("%s: %s %s %s: %s, want claim-conf claimed-offline", h.name, rec.Method, rec.Status, rec.Category, rec.Message)
+		if rec.Method != "claim-conf" || rec.Status != "claimed" {
+			t.Errorf("%s: %s %s %s: %s, want claim-conf claimed", h.name, rec.Method, rec.Status, rec.Category, rec.Message)
 		}
 	default:
 		if rec.Method != "claim-script" || rec.Category != "agent-not-running" {

@@ -20,12 +20,13 @@ import (
 // OpenSSH, against the real Netdata agents of remote/internal/agenttest
 // (Debian's 1.37.1 package and the v2.11.0 agent), each agent on a host of
 // its own whose sshd runs inside the host's mount namespace. A stand-in
-// claim endpoint (agenttest.Cloud) records the claim requests.
-//
-// The stand-in serves no Agent-Cloud Link (MQTT over WebSockets), so a
-// claimed agent stays offline: a claim that Cloud accepted ends with the
-// agent's files written and the category claimed-offline, the agent's own
-// account of it ("claimed to Netdata Cloud, but it is currently offline").
+// Cloud (agenttest.Cloud) records the claim requests and serves the
+// Agent-Cloud Link, so a claimed v2 agent comes online; the inventory says
+// insecure (its certificate is self-signed, and the agent checks the
+// link's against the system store) and names its CA (ca_file) for the
+// claim request. Debian's v1 binary, built without Cloud, cannot link: a
+// v1 claim that Cloud accepted ends with the files written and the agent
+// not running.
 // (They live here because only package remote may use the harnesses.)
 
 // realTestToken is the claim token of these tests.
@@ -136,6 +137,7 @@ func writeInventory(t *testing.T, env *sshdtest.Env, cloud *agenttest.Cloud, hos
   known_hosts: [%s]
   url: %s
   ca_file: %s
+  insecure: true
   token_file: %s
 groups:
   real:
@@ -214,19 +216,20 @@ func lookupName(db string, id uint32) string {
 
 // TestE2ERealV2ClaimAsRoot claims the real v2.11.0 agent as root over real
 // sshd: claim.conf written, the agent's own claim request accepted by the
-// stand-in Cloud, the agent's files in place, and the agent's account of
-// it (claimed, offline: the stand-in has no ACLK) in the record.
+// stand-in Cloud, the agent online through the stand-in's link, and its
+// files in place.
 func TestE2ERealV2ClaimAsRoot(t *testing.T) {
 	a := agenttest.NewV2(t, agenttest.V2Options{Name: "v2root"})
 	env := sshdtest.New(t)
 	cloud := agenttest.NewCloud(t)
+	cloud.ServeLink()
 	h := startSSHD(t, env, "v2root", a)
 	bin := buildFleetclaim(t)
 	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v2root": "user: root"})
-	run := runFleetclaim(t, bin, inv, "claim", "--wait", "1s")
+	run := runFleetclaim(t, bin, inv, "claim", "--wait", "30s")
 	rec := run.record(t, "v2root")
 	t.Logf("took %s: %+v", run.took, rec)
-	if rec.Method != "claim-conf" || rec.AgentVersion != agenttest.V2Version || rec.Category != "claimed-offline" {
+	if rec.Method != "claim-conf" || rec.AgentVersion != agenttest.V2Version || rec.Status != "claimed" || cloud.LinkConnections() == 0 {
 		t.Errorf("record %+v\n%s", rec, run.stderr)
 	}
 	checkClaimFiles(t, h, cloud)
