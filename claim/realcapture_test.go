@@ -186,6 +186,28 @@ func TestParseACLKStateJSONRealCaptures(t *testing.T) {
 	}
 }
 
+// TestOnlineRealCaptures reads the real agent's state once online through
+// the stand-in's link (testdata/real/v2.11.0/online): every reader says
+// online, with the same claimed id.
+func TestOnlineRealCaptures(t *testing.T) {
+	st, err := ParseReload(readCapture(t, "v2.11.0/online/reload-online").Stdout)
+	if err != nil || st.Status != "online" || !st.Claimed || !st.Online {
+		t.Errorf("reload: %+v, %v", st, err)
+	}
+	aclk, err := ParseACLKStateJSON([]byte(readCapture(t, "v2.11.0/online/aclk-state-json-online").Stdout))
+	if err != nil || aclk.Status != "online" || !aclk.Claimed || !aclk.Online || aclk.ClaimedID == "" {
+		t.Errorf("aclk-state json: %+v, %v", aclk, err)
+	}
+	v2, err := ParseInfoV2([]byte(readCapture(t, "v2.11.0/online/api-v2-info-online").Stdout))
+	if err != nil || v2.Status != "online" || !v2.Online || v2.ClaimedID != aclk.ClaimedID || v2.Since.IsZero() {
+		t.Errorf("/api/v2/info: %+v, %v (aclk-state claimed id %s)", v2, err, aclk.ClaimedID)
+	}
+	v1, err := ParseInfoV1([]byte(readCapture(t, "v2.11.0/online/api-v1-info-online").Stdout))
+	if err != nil || v1.Status != "online" || !v1.Online || !v1.Claimed {
+		t.Errorf("/api/v1/info: %+v, %v", v1, err)
+	}
+}
+
 // TestParseInfoRealCaptures reads the real agent's /api/v2/info and
 // /api/v1/info in each state.
 func TestParseInfoRealCaptures(t *testing.T) {

@@ -116,6 +116,7 @@ func contains(l []string, s string) bool {
 func TestRealCaptures(t *testing.T) {
 	t.Run("v2", func(t *testing.T) { t.Parallel(); captureV2(t) })
 	t.Run("v2-keyword-path", func(t *testing.T) { t.Parallel(); captureV2KeywordPath(t) })
+	t.Run("v2-online", func(t *testing.T) { t.Parallel(); captureV2Online(t) })
 	t.Run("v1", func(t *testing.T) { t.Parallel(); captureV1(t) })
 }
 
@@ -452,4 +453,31 @@ func captureV1(t *testing.T) {
 	r.add("exit18-guid-unreadable", "setpriv --reuid=netdata --regid=netdata --init-groups "+cmd(std...), "run as netdata; registry/netdata.public.unique.id is root's, mode 0600",
 		claim(nil, []string{"setpriv", "--reuid=netdata", "--regid=netdata", "--init-groups"}, std...), nil)
 	r.done()
+}
+
+// captureV2Online: a claim accepted by a stand-in that serves the link
+// (insecure = yes: the link checks the system store), the agent online.
+func captureV2Online(t *testing.T) {
+	h := NewV2(t, V2Options{Name: "capture-v2-online"})
+	cloud := NewCloud(t)
+	cloud.ServeLink()
+	r := newRecorder(t, "v"+V2Version+"/online", v2Agent)
+	const reload = "netdatacli reload-claiming-state"
+	writeClaimConf(t, h, claimConf(cloud.URL, "insecure = yes"))
+	setup := "claim.conf insecure = yes; the stand-in Cloud answers the claim PUT with 204 and serves the Agent-Cloud Link (agenttest/aclk.go)"
+	r.add("reload-online", reload, setup, h.Run(t, h.CLI, "reload-claiming-state"), nil)
+	r.add("aclk-state-online", "netdatacli aclk-state", "after reload-online", h.Run(t, h.CLI, "aclk-state"), onlineStats)
+	r.add("aclk-state-json-online", "netdatacli aclk-state json", "after reload-online", h.Run(t, h.CLI, "aclk-state", "json"), onlineStats)
+	r.add("api-v1-info-online", "GET /api/v1/info (exit: HTTP status)", "after reload-online", apiGet(t, h, "/api/v1/info"), cloudFields)
+	r.add("api-v2-info-online", "GET /api/v2/info (exit: HTTP status)", "after reload-online", apiGet(t, h, "/api/v2/info"), cloudFields)
+	r.add("reload-online-again", reload, "reload-claiming-state again while online", h.Run(t, h.CLI, "reload-claiming-state"), nil)
+	r.done()
+}
+
+// onlineStats masks the link's counters and times, which differ from run
+// to run while the agent is online.
+var onlineStatsRE = regexp.MustCompile(`(?m)("[a-z_-]*(msgs|pubacks|latency[a-z_]*|time[a-z_-]*|maximum|count|value)"\s*:\s*)("[^"]*"|[0-9.]+|null)|^((Received|MQTT|Pending|Publish|Server|Last|Next|Reconnect|Online Since|Connected)[^:]*: ).*$`)
+
+func onlineStats(s string) string {
+	return Normalize(onlineStatsRE.ReplaceAllString(s, "${1}${4}<n>"))
 }
