@@ -48,9 +48,11 @@ var becomeRows = []becomeRow{
 // 5 (claimed, agent not told), which fleetclaim answers by trying to
 // start it.
 //
-// v2 as the run-as user: the static install's config dir is root's, so the
-// run-as user cannot write claim.conf; fleetclaim must say so
-// (no-privilege), not report a full disk.
+// v2 as the run-as user: the static install's config dir is root's (Netdata's
+// packaging/makeself/install-or-update.sh at v2.11.0 chowns only the var,
+// log and plugin files to the agent's user), so the run-as user cannot write
+// claim.conf, which is root:netdata 0640; fleetclaim must say so
+// (no-privilege, with its remedy), not report a full disk.
 func TestE2EBecomeMatrix(t *testing.T) {
 	agenttest.RequireV1(t)
 	agenttest.RequireV2(t)
