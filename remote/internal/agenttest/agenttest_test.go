@@ -51,21 +51,3 @@ func TestStripGuards(t *testing.T) {
 		t.Fatal("guards left or script damaged")
 	}
 }
-
-// TestV2ComesOnlineThroughTheLink: the real v2 agent, claimed through the
-// stand-in with its link served, comes online.
-func TestV2ComesOnlineThroughTheLink(t *testing.T) {
-	h := NewV2(t, V2Options{Name: "online"})
-	cloud := NewCloud(t)
-	cloud.ServeLink()
-	writeClaimConf(t, h, claimConf(cloud.URL, "insecure = yes"))
-	out := h.Run(t, h.CLI, "reload-claiming-state")
-	if out.Stdout != "Netdata Agent is claimed to Netdata Cloud and is currently online.\n" || cloud.LinkConnections() == 0 {
-		t.Fatalf("reload: %q (exit %d), %d link connections\n%s\n%s", out.Stdout, out.Code, cloud.LinkConnections(), h.daemonLog(), aclkLog(h))
-	}
-}
-
-func aclkLog(h *Host) string {
-	b, _ := os.ReadFile(h.Dir + "/log/aclk.log")
-	return string(b)
-}
