@@ -110,6 +110,9 @@ func runRows(t *testing.T, bin string, env *sshdtest.Env, cloud *agenttest.Cloud
 		if r.inv != "" {
 			lines[hosts[i].name] += ", " + r.inv
 		}
+		if hosts[i].agent.Gen == 2 {
+			lines[hosts[i].name] += ", " + v2Line
+		}
 	}
 	inv := writeInventory(t, env, cloud, hosts, lines)
 	return runFleetclaimRaw(t, bin, inv, "claim", "--wait", "30s", "--debug")

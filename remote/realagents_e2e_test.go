@@ -21,16 +21,21 @@ import (
 // (Debian's 1.37.1 package and the v2.11.0 agent), each agent on a host of
 // its own whose sshd runs inside the host's mount namespace. A stand-in
 // Cloud (agenttest.Cloud) records the claim requests and serves the
-// Agent-Cloud Link, so a claimed v2 agent comes online; the inventory says
-// insecure (its certificate is self-signed, and the agent checks the
-// link's against the system store) and names its CA (ca_file) for the
-// claim request. Debian's v1 binary, built without Cloud, cannot link: a
+// Agent-Cloud Link, so a claimed v2 agent comes online. The inventory names
+// the stand-in's CA (ca_file), which both generations use for the claim
+// request; v2 hosts also say insecure, since the agent checks the link's
+// certificate against the system store (v2Line). Debian's v1 binary, built without Cloud, cannot link: a
 // v1 claim that Cloud accepted ends with the files written and the agent
 // not running.
 // (They live here because only package remote may use the harnesses.)
 
 // realTestToken is the claim token of these tests.
 const realTestToken = "real-agent-test-token-8c1f"
+
+// v2Line is what a v2 host's inventory line adds: the agent's link to the
+// stand-in takes a self-signed certificate only with insecure = yes
+// (aclk.c:746 at v2.11.0).
+const v2Line = "insecure: true"
 
 // realTestRoom is the room id of these tests.
 const realTestRoom = "3b0d4c8e-4f0a-4bd5-9a1c-6b0e1f7a2c11"
@@ -137,7 +142,6 @@ func writeInventory(t *testing.T, env *sshdtest.Env, cloud *agenttest.Cloud, hos
   known_hosts: [%s]
   url: %s
   ca_file: %s
-  insecure: true
   token_file: %s
 groups:
   real:
@@ -225,7 +229,7 @@ func TestE2ERealV2ClaimAsRoot(t *testing.T) {
 	cloud.ServeLink()
 	h := startSSHD(t, env, "v2root", a)
 	bin := buildFleetclaim(t)
-	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v2root": "user: root"})
+	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v2root": "user: root, " + v2Line})
 	run := runFleetclaim(t, bin, inv, "claim", "--wait", "30s")
 	rec := run.record(t, "v2root")
 	t.Logf("took %s: %+v", run.took, rec)
