@@ -268,3 +268,34 @@ func TestE2ERealV1ClaimAsRoot(t *testing.T) {
 	}
 	checkClaimFiles(t, h, cloud)
 }
+
+// TestE2ERealV2ReclaimNewIdentity claims the real v2.11.0 agent as root
+// over real sshd, then reclaims it with --new-identity: the agent, stopped
+// and started through its host's init script (the static install's LSB
+// script), comes back with a new machine GUID and a new claimed id that
+// the stand-in accepted, online.
+func TestE2ERealV2ReclaimNewIdentity(t *testing.T) {
+	a := agenttest.NewV2(t, agenttest.V2Options{Name: "v2reclaim"})
+	env := sshdtest.New(t)
+	cloud := agenttest.NewCloud(t)
+	cloud.ServeLink()
+	h := startSSHD(t, env, "v2reclaim", a)
+	bin := buildFleetclaim(t)
+	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v2reclaim": "user: root, " + v2Line})
+	first := runFleetclaim(t, bin, inv, "claim", "--wait", "30s").record(t, "v2reclaim")
+	guid, _ := os.ReadFile(a.Lib("registry", "netdata.public.unique.id"))
+	if first.Status != "claimed" || first.ClaimedID == "" || len(guid) == 0 {
+		t.Fatalf("claim: %+v", first)
+	}
+	run := runFleetclaim(t, bin, inv, "reclaim", "--new-identity", "--wait", "30s")
+	rec := run.record(t, "v2reclaim")
+	t.Logf("reclaim took %s: %+v", run.took, rec)
+	guid2, _ := os.ReadFile(a.Lib("registry", "netdata.public.unique.id"))
+	if rec.Status != "reclaimed" || rec.ClaimedID == "" || rec.ClaimedID == first.ClaimedID {
+		t.Errorf("reclaim: %+v (first claimed id %s)\n%s", rec, first.ClaimedID, run.stderr)
+	}
+	if len(guid2) == 0 || string(guid2) == string(guid) {
+		t.Errorf("machine GUID %q after --new-identity, %q before", guid2, guid)
+	}
+	checkClaimFiles(t, h, cloud)
+}

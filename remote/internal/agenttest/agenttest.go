@@ -354,13 +354,14 @@ func (h *Host) Etc(rel ...string) string {
 	return filepath.Join(append([]string{h.Dir, "etc"}, rel...)...)
 }
 
-// PIDFile is the machine's path of the agent's pid file.
-func (h *Host) PIDFile() string { return filepath.Join(h.Dir, "run", "netdata", "netdata.pid") }
+// PIDFile is the machine's path of the v2 agent's pid file (its init
+// script's /opt/netdata/var/run/netdata/netdata.pid).
+func (h *Host) PIDFile() string { return filepath.Join(h.Dir, "varrun", "netdata.pid") }
 
-// pidFiles are the pid files an agent of the host may write: the harness's,
-// and Debian's init script's /run/netdata.pid.
+// pidFiles are the pid files an agent of the host may write: the v2
+// init script's, and Debian's init script's /run/netdata.pid.
 func (h *Host) pidFiles() []string {
-	return []string{h.PIDFile(), filepath.Join(h.Dir, "run", "netdata.pid")}
+	return []string{h.PIDFile(), filepath.Join(h.Dir, "run", "netdata.pid"), filepath.Join(h.Dir, "run", "netdata", "netdata.pid")}
 }
 
 // hostDirs makes the host's private etc (a copy of etcSrc), lib, cache,
@@ -381,7 +382,7 @@ func hostDirs(t testing.TB, name, etcSrc string) string {
 	// run is the host's own /run: sshd's privilege separation directory,
 	// the agent's /run/netdata (its pipe and pid file) and, for Debian's
 	// init script, /run/netdata.pid.
-	for _, d := range []string{"lib", "cache", "log", "run", "run/netdata", "run/sshd", "run/lock", "empty"} {
+	for _, d := range []string{"lib", "cache", "log", "run", "run/netdata", "run/sshd", "run/lock", "varrun", "empty"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -389,7 +390,7 @@ func hostDirs(t testing.TB, name, etcSrc string) string {
 	if err := os.Chmod(filepath.Join(dir, "run", "lock"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	if err := run("chown", "netdata:netdata", filepath.Join(dir, "lib"), filepath.Join(dir, "cache"), filepath.Join(dir, "log"), filepath.Join(dir, "run", "netdata")); err != nil {
+	if err := run("chown", "netdata:netdata", filepath.Join(dir, "lib"), filepath.Join(dir, "cache"), filepath.Join(dir, "log"), filepath.Join(dir, "run", "netdata"), filepath.Join(dir, "varrun")); err != nil {
 		t.Fatal(err)
 	}
 	// A file nothing may execute: bound over a binary, the host has none.
@@ -441,8 +442,14 @@ func NewV2(t testing.TB, o V2Options) *Host {
 		{dir + "/cache", V2Prefix + "/var/cache/netdata"},
 		{dir + "/log", V2Prefix + "/var/log/netdata"},
 		{dir + "/run", "/run"},
+		{dir + "/varrun", V2Prefix + "/var/run/netdata"},
 	}
 	mounts = append(mounts, hideV1(dir)...)
+	if m, err := v2InitScript(dir); err != nil {
+		t.Fatal(err)
+	} else if m != nil {
+		mounts = append(mounts, *m)
+	}
 	h := newHost(t, o.Name, mounts)
 	h.Gen, h.Dir, h.Port = 2, dir, port
 	h.ConfigDir, h.VarLibDir = V2Prefix+"/etc/netdata", V2Prefix+"/var/lib/netdata"
@@ -462,7 +469,7 @@ func hideV1(dir string) []mount {
 	if st, err := os.Stat("/etc/netdata"); err == nil && st.IsDir() {
 		m = append(m, mount{dir + "/empty", "/etc/netdata"})
 	}
-	for _, f := range []string{"/usr/sbin/netdata", "/usr/sbin/netdatacli", "/usr/sbin/netdata-claim.sh", "/etc/init.d/netdata"} {
+	for _, f := range []string{"/usr/sbin/netdata", "/usr/sbin/netdatacli", "/usr/sbin/netdata-claim.sh"} {
 		if _, err := os.Stat(f); err == nil {
 			m = append(m, mount{dir + "/absent", f})
 		}
@@ -470,12 +477,37 @@ func hideV1(dir string) []mount {
 	return m
 }
 
-// Start starts the host's agent daemonised (it writes its pid file into
-// the host's /run/netdata) and stops it in t.Cleanup. It does not wait.
+// v2LSBScript is the static install's LSB init script, which Netdata's
+// installer puts in /etc/init.d on a host without systemd (the archive's
+// usr/lib/netdata/system/lsb/init.d/netdata; its pid file is
+// var/run/netdata/netdata.pid under /opt/netdata).
+const v2LSBScript = V2Prefix + "/usr/lib/netdata/system/lsb/init.d/netdata"
+
+// v2InitScript gives a v2 host the static install's init script as its
+// /etc/init.d/netdata (an executable copy), so that a service stop, start
+// or restart reaches the host's own agent. Without /etc/init.d on the
+// machine (nothing to bind over) there is none.
+func v2InitScript(dir string) (*mount, error) {
+	if _, err := os.Stat("/etc/init.d/netdata"); err != nil {
+		return nil, nil
+	}
+	b, err := os.ReadFile(v2LSBScript)
+	if err != nil {
+		return nil, err
+	}
+	f := filepath.Join(dir, "init.d-netdata")
+	if err := os.WriteFile(f, b, 0o755); err != nil {
+		return nil, err
+	}
+	return &mount{f, "/etc/init.d/netdata"}, nil
+}
+
+// Start starts the host's agent daemonised, with the pid file its init
+// script uses, and stops it in t.Cleanup. It does not wait.
 func (h *Host) Start(t testing.TB) {
 	t.Helper()
 	os.Remove(h.PIDFile())
-	out := h.Run(t, h.Binary, "-P", "/run/netdata/netdata.pid", "-c", h.ConfigDir+"/netdata.conf")
+	out := h.Run(t, h.Binary, "-P", V2Prefix+"/var/run/netdata/netdata.pid", "-c", h.ConfigDir+"/netdata.conf")
 	if out.Code != 0 {
 		t.Fatalf("host %s: %s exited %d: %s%s", h.Name, h.Binary, out.Code, out.Stdout, out.Stderr)
 	}
