@@ -2,10 +2,12 @@ package claim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
@@ -70,7 +72,53 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	return r.readReload(res, in.CLI, "")
+	err = r.readReload(res, in.CLI, "")
+	if errors.Is(err, ErrAgentInitializing) {
+		return r.reloadWhenReady(ctx, in.CLI)
+	}
+	return err
+}
+
+// The wait for an agent that is starting up.
+const (
+	agentReadyWait = 30 * time.Second
+	agentReadyPoll = 250 * time.Millisecond
+)
+
+// reloadWhenReady waits until `netdatacli ping` says the agent is ready
+// (exit 0; 1 while it initializes, 255 while it cannot be reached:
+// src/daemon/commands.c:72 at v2.11.0), then asks it again to reload its
+// claiming state, which it did not do while initializing; claim.conf is
+// written already.
+func (r *hostRun) reloadWhenReady(ctx context.Context, cli string) error {
+	q := &remote.Quoter{}
+	qc := q.Q(cli)
+	if q.Err != nil {
+		return q.Err
+	}
+	deadline := time.Now().Add(agentReadyWait)
+	for {
+		res, err := remote.RunScript(ctx, r.priv, qc+" ping")
+		if err != nil {
+			return err
+		}
+		if res.ExitCode == 0 {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			return fail(CatAgentNotRunning, "claim.conf written, but the agent was not ready after %s (netdatacli ping exited %d)", agentReadyWait, res.ExitCode)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(agentReadyPoll):
+		}
+	}
+	res, err := remote.RunScript(ctx, r.priv, qc+" reload-claiming-state")
+	if err != nil {
+		return err
+	}
+	return r.reloadAnswer(strings.TrimSpace(string(res.Stdout)+"\n"+string(res.Stderr)), strconv.Itoa(res.ExitCode), cli, "")
 }
 
 // claimInputs reads what every method sends: the host's claim token and the
@@ -116,8 +164,13 @@ func (r *hostRun) readReload(res remote.Result, cli, where string) error {
 	if out["written"] != "1" {
 		return fail(CatWriteFailed, "the claim script did not finish%s (exit %d): %s", where, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
-	reload := strings.Join(outLines(res.Stdout, "reload-out="), "\n")
-	switch out["reload-rc"] {
+	return r.reloadAnswer(strings.Join(outLines(res.Stdout, "reload-out="), "\n"), out["reload-rc"], cli, where)
+}
+
+// reloadAnswer reads the agent's answer to reload-claiming-state and the
+// exit code of netdatacli.
+func (r *hostRun) reloadAnswer(reload, rc, cli, where string) error {
+	switch rc {
 	case "255":
 		return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent%s: %s", where, clip(reload, 200))
 	case "127":

@@ -1,12 +1,14 @@
 package claim
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetclaim/fleetclaim/remote"
 )
@@ -315,5 +317,35 @@ func TestReloadStoppedV1AgentCapture(t *testing.T) {
 	err = r.readReload(reloadScriptOutput(realCapture{Exit: code, Stdout: text + "\n"}), "/usr/sbin/netdatacli", "")
 	if CategoryOf(err) != CatAgentNotRunning || !strings.Contains(err.Error(), "Make sure the netdata service is running") {
 		t.Errorf("exit %d: %v (%s)", code, err, CategoryOf(err))
+	}
+}
+
+// TestClaimWaitsWhileAgentInitializes: an agent that has just started
+// answers reload-claiming-state with "Agent is initializing" (exit 0) and
+// ping with exit 1 (testdata/real/v2.11.0/reload-initializing,
+// ping-initializing) and reloads nothing. The claim waits for ping to say
+// ready and asks again, instead of failing.
+func TestClaimWaitsWhileAgentInitializes(t *testing.T) {
+	me := currentUser(t)
+	root := fakeInstall(t, me)
+	cli := filepath.Join(root, "opt/netdata/bin/netdatacli")
+	if err := os.Rename(cli, cli+".ready"); err != nil {
+		t.Fatal(err)
+	}
+	initializing := readCapture(t, "v2.11.0/reload-initializing").Stdout
+	pingInit := readCapture(t, "v2.11.0/ping-initializing")
+	// The first three commands meet the agent starting up.
+	wrapper := "#!/bin/sh\nn=$(cat \"$0.count\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$0.count\"\n" +
+		"if [ $n -le 3 ]; then case \"$1\" in\n" +
+		"  reload-claiming-state) printf '%s' '" + initializing + "'; exit 0 ;;\n" +
+		"  ping) printf '%s' '" + pingInit.Stdout + "'; exit " + strconv.Itoa(pingInit.Exit) + " ;;\n" +
+		"esac; fi\n[ \"$1\" = ping ] && { printf '%s' '" + readCapture(t, "v2.11.0/ping-ready").Stdout + "'; exit 0; }\nexec \"$0.ready\" \"$@\"\n"
+	if err := os.WriteFile(cli, []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := New(localConnector{}, Options{Mode: ModeClaim, Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")})
+	res := c.Do(context.Background(), testHost(root, ""))
+	if res.Status != StatusClaimed {
+		t.Fatalf("%s %s: %s", res.Status, res.Category, res.Message)
 	}
 }
