@@ -80,9 +80,8 @@ func TestE2EBecomeMatrix(t *testing.T) {
 				rec := run.record(t, h.name)
 				t.Run(r.name, func(t *testing.T) {
 					checkRow(t, gen, r, h, rec, cloud)
-					if t.Failed() {
-						t.Logf("record: %+v\nfleetclaim --debug:\n%s", rec, clipLog(run.stderr, h.name))
-					}
+					// What ran, and as whom (shown with -v, and on failure).
+					t.Logf("record: %+v\nfleetclaim --debug:\n%s", rec, clipLog(run.stderr, h.name))
 				})
 			}
 		})
