@@ -286,8 +286,8 @@ func captureV2(t *testing.T) {
 
 	cloud.SetAnswer(Answer204)
 	r.add("reload-204-offline", reload, "the stand-in Cloud answers the claim PUT with HTTP 204 (it serves no Agent-Cloud Link: /api/v1/env is 404)", cli("reload-claiming-state"), offlineReason)
-	r.add("aclk-state-claimed-offline", "netdatacli aclk-state", "after reload-204-offline", cli("aclk-state"), nil)
-	r.add("aclk-state-json-claimed-offline", "netdatacli aclk-state json", "after reload-204-offline", cli("aclk-state", "json"), nil)
+	r.add("aclk-state-claimed-offline", "netdatacli aclk-state", "after reload-204-offline", cli("aclk-state"), linkRetry)
+	r.add("aclk-state-json-claimed-offline", "netdatacli aclk-state json", "after reload-204-offline", cli("aclk-state", "json"), linkRetry)
 	r.add("api-v1-info-claimed-offline", "GET /api/v1/info (exit: HTTP status)", "after reload-204-offline", apiGet(t, h, "/api/v1/info"), cloudFields)
 	r.add("api-v2-info-claimed-offline", "GET /api/v2/info (exit: HTTP status)", "after reload-204-offline", apiGet(t, h, "/api/v2/info"), cloudFields)
 	var put ClaimRequest
@@ -313,6 +313,21 @@ var offlineReasonRE = regexp.MustCompile(`(currently offline: ).*`)
 
 func offlineReason(s string) string {
 	return Normalize(offlineReasonRE.ReplaceAllString(s, "${1}<offline reason>"))
+}
+
+// linkRetry masks an offline agent's next attempt at its link, present or
+// not depending on when it is asked: the text's "Next Connection Attempt
+// At" and "Last Backoff" lines, the JSON's next-connection-attempt-utc and
+// last-backoff-value.
+var linkRetryRE = regexp.MustCompile(`(?m)^(Next Connection Attempt At|Last Backoff):.*\n|("(next-connection-attempt-utc|last-backoff-value)":)("[^"]*"|[0-9.]+|null)`)
+
+func linkRetry(s string) string {
+	return Normalize(linkRetryRE.ReplaceAllStringFunc(s, func(m string) string {
+		if k, _, ok := strings.Cut(m, ":"); ok && strings.HasPrefix(k, `"`) {
+			return k + ":<retry>"
+		}
+		return ""
+	}))
 }
 
 // lsFields keeps the names, modes and owners of an `ls -ln` listing.
