@@ -149,7 +149,7 @@ func makeRowHosts(t *testing.T, env *sshdtest.Env, gen int) []realHost {
 		name := "v" + string(rune('0'+gen)) + "-" + r.name
 		var a *agenttest.Host
 		if gen == 1 {
-			a = realV1Host(t, name)
+			a = realV1Host(t, env, name)
 		} else {
 			a = agenttest.NewV2(t, agenttest.V2Options{Name: name, NoStart: true})
 			a.Start(t)

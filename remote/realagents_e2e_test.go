@@ -246,16 +246,17 @@ func TestE2ERealV2ClaimAsRoot(t *testing.T) {
 // INSTALL_TYPE for every package it builds), so the probe takes it for a
 // build with Cloud without asking the binary, which (Debian's build) says it
 // has none. The agent does not run: the Debian binary cannot link to Cloud.
-func realV1Host(t *testing.T, name string) *agenttest.Host {
-	return agenttest.NewV1(t, agenttest.V1Options{Name: name, StripGuards: true, InstallType: "binpkg-deb"})
+// env's directory (its sshd's files) stays visible in the host.
+func realV1Host(t *testing.T, env *sshdtest.Env, name string) *agenttest.Host {
+	return agenttest.NewV1(t, agenttest.V1Options{Name: name, StripGuards: true, InstallType: "binpkg-deb", Share: []string{env.Dir}})
 }
 
 // TestE2ERealV1ClaimAsRoot claims with Debian's real netdata-claim.sh
 // (guards cut out) as root over real sshd: the script's own request is
 // accepted by the stand-in Cloud, and cloud.d is the agent's.
 func TestE2ERealV1ClaimAsRoot(t *testing.T) {
-	a := realV1Host(t, "v1root")
 	env := sshdtest.New(t)
+	a := realV1Host(t, env, "v1root")
 	cloud := agenttest.NewCloud(t)
 	h := startSSHD(t, env, "v1root", a)
 	bin := buildFleetclaim(t)

@@ -208,6 +208,29 @@ type Host struct {
 // mount is one bind mount: Src on the machine over Dst inside the host.
 type mount struct{ src, dst string }
 
+// privateTmp, as a mount's src, gives the host a /tmp of its own (a tmpfs)
+// in which only the machine's directories named by shareTmp mounts (dst
+// under /tmp) stay visible, at their own paths.
+const (
+	privateTmp = "\x00private-tmp"
+	shareTmp   = "\x00share-tmp"
+)
+
+// holderScript makes the host's mounts, then waits for its stdin to close.
+// Its arguments are pairs: a bind mount's source and target, or a
+// privateTmp / shareTmp marker and its path.
+const holderScript = `set -e
+while [ $# -gt 0 ]; do
+  case $1 in
+  private-tmp) mkdir -p /run/.machine-tmp; mount --bind /tmp /run/.machine-tmp; mount -t tmpfs -o mode=1777 tmpfs /tmp ;;
+  share-tmp) mkdir -p "$2"; mount --bind "/run/.machine-tmp/${2#/tmp/}" "$2" ;;
+  *) mount --bind "$1" "$2" ;;
+  esac
+  shift 2
+done
+echo ready
+exec cat >/dev/null`
+
 // newHost starts the namespace holder with the bind mounts and stops it in
 // t.Cleanup (after everything registered later, such as the agent and
 // sshd, has stopped).
@@ -215,9 +238,16 @@ func newHost(t testing.TB, name string, mounts []mount) *Host {
 	t.Helper()
 	h := &Host{Name: name, exited: make(chan struct{})}
 	args := []string{"--mount", "--propagation", "private", "--", "sh", "-c",
-		`set -e; while [ $# -gt 0 ]; do mount --bind "$1" "$2"; shift 2; done; echo ready; exec cat >/dev/null`, "sh"}
+		holderScript, "sh"}
 	for _, m := range mounts {
-		args = append(args, m.src, m.dst)
+		src := m.src
+		switch src {
+		case privateTmp:
+			src = "private-tmp"
+		case shareTmp:
+			src = "share-tmp"
+		}
+		args = append(args, src, m.dst)
 	}
 	cmd := exec.Command("unshare", args...)
 	stdin, err := cmd.StdinPipe()
@@ -613,6 +643,12 @@ type V1Options struct {
 	InstallType string
 	// Conf, when set, replaces the host's netdata.conf.
 	Conf string
+	// Share lists the machine's directories under /tmp that the host must
+	// see (an sshdtest.Env's Dir, for the host's sshd). The host's /tmp is
+	// its own: Debian's 1.37.1 netdatacli talks to its agent through
+	// /tmp/netdata-ipc (daemon/commands.h:9 at v1.37.1), and a machine's
+	// /tmp would join the host to the machine's agent.
+	Share []string
 	// InitScript keeps Debian's /etc/init.d/netdata. Without it the host
 	// has no service to start (service netdata start fails): Debian's
 	// binary, built without Cloud, could not link to Cloud anyway, and
@@ -661,6 +697,13 @@ func NewV1(t testing.TB, o V1Options) *Host {
 	if !o.InitScript {
 		if _, err := os.Stat("/etc/init.d/netdata"); err == nil {
 			mounts = append(mounts, mount{dir + "/absent", "/etc/init.d/netdata"})
+		}
+	}
+	mounts = append(mounts, mount{privateTmp, "/tmp"})
+	for _, d := range o.Share {
+		// A directory elsewhere stays visible anyway.
+		if strings.HasPrefix(filepath.Clean(d), "/tmp/") {
+			mounts = append(mounts, mount{shareTmp, filepath.Clean(d)})
 		}
 	}
 	h := newHost(t, o.Name, mounts)

@@ -51,3 +51,26 @@ func TestStripGuards(t *testing.T) {
 		t.Fatal("guards left or script damaged")
 	}
 }
+
+// TestV1HostHasOwnTmp: a v1 host does not see the machine's /tmp (where
+// Debian's netdatacli finds the machine's agent, /tmp/netdata-ipc), but
+// sees the directories it shares, at their own paths.
+func TestV1HostHasOwnTmp(t *testing.T) {
+	RequireV1(t)
+	shared := t.TempDir()
+	os.Chmod(shared, 0o755)
+	hidden, err := os.CreateTemp("/tmp", "fleetclaim-machine-tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden.Close()
+	defer os.Remove(hidden.Name())
+	os.WriteFile(shared+"/seen", []byte("x"), 0o644)
+	h := NewV1(t, V1Options{Name: "tmp", Share: []string{shared}})
+	if out := h.Run(t, "test", "-e", hidden.Name()); out.Code == 0 {
+		t.Errorf("the host sees the machine's %s", hidden.Name())
+	}
+	if out := h.Run(t, "test", "-f", shared+"/seen"); out.Code != 0 && strings.HasPrefix(shared, "/tmp/") {
+		t.Errorf("the host does not see the shared %s", shared)
+	}
+}
