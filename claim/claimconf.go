@@ -264,6 +264,8 @@ func scriptError(code string, res remote.Result) error {
 	switch code {
 	case "unsafe-path":
 		return fail(CatUnsafePath, "%s is a symbolic link: not followed (the agent's user can write where it is)", at)
+	case "config-dir-not-writable":
+		return fail(CatNoPrivilege, "claim.conf goes in %s, which this user cannot write (only root can): claiming this agent needs root (set become: sudo or doas)", at)
 	case "no-config-dir":
 		return fail(CatNotInstalled, "the agent's config directory is gone: %s", detail)
 	case "start-agent":

@@ -20,6 +20,10 @@ conf=$1 cloudd=$2 owner=$3 cli=$4 flags=",$5," stop=$6 start=$7 proxy=$8
 shift 8
 am_root
 [ -d "$conf" ] || fail no-config-dir
+# Not root (the login user is the agent's run-as user, or become_user made
+# it so): claim.conf goes in the config dir, which only root can write on
+# most installs (a static install's etc/netdata is root's).
+[ "$root" = yes ] || [ -w "$conf" ] || fail config-dir-not-writable "$conf"
 case $flags in *,reset,*) reset=yes ;; *) reset='' ;; esac
 if [ -n "$reset" ]; then
   reset_agent "$stop" "$cloudd" $# "$@"
