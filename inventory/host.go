@@ -14,7 +14,8 @@ type Inventory struct {
 	Path string
 	// Format is "native", "ansible-yaml" or "ansible-ini".
 	Format string
-	// Hosts in the order the inventory names them, each exactly once.
+	// Hosts in the order the inventory names them, each exactly once; nil
+	// when loaded with LoadOptions.Lazy (see Len, Host and Choose).
 	Hosts []*Host
 	// Groups by name, for host selection (--limit).
 	Groups map[string]*Group
@@ -25,6 +26,42 @@ type Inventory struct {
 	lookupEnv func(string) (string, bool)
 	// roomRefs are the rooms the inventory gives by name, where written.
 	roomRefs []RoomRef
+	// res resolves hosts on demand (LoadOptions.Lazy); nil when Hosts
+	// holds every host.
+	res *loader
+}
+
+// Len is the number of hosts.
+func (inv *Inventory) Len() int {
+	if inv.res != nil {
+		return len(inv.res.hosts)
+	}
+	return len(inv.Hosts)
+}
+
+// Host returns host i (0 <= i < Len) in inventory order. In a lazy
+// inventory each call resolves the host anew: a new *Host, which the
+// caller may change.
+func (inv *Inventory) Host(i int) *Host {
+	if inv.res != nil {
+		return inv.res.host(i)
+	}
+	return inv.Hosts[i]
+}
+
+// hostName and hostGroups read host i without resolving it.
+func (inv *Inventory) hostName(i int) string {
+	if inv.res != nil {
+		return inv.res.hosts[i].name
+	}
+	return inv.Hosts[i].Name
+}
+
+func (inv *Inventory) hostGroups(i int) []string {
+	if inv.res != nil {
+		return inv.res.hosts[i].combo.groups
+	}
+	return inv.Hosts[i].Groups
 }
 
 // Group is a named set of hosts, possibly with child groups.

@@ -44,6 +44,11 @@ type LoadOptions struct {
 	// Vault holds the Ansible Vault passwords; without one, a vaulted
 	// value or file is an error.
 	Vault *VaultKeys
+	// Lazy keeps every host in a compact form and resolves it only when it
+	// is asked for (Inventory.Host, Select, Choose): Inventory.Hosts stays
+	// nil. Every host is still resolved and validated once at load, and
+	// errors are the same.
+	Lazy bool
 }
 
 // Load reads, validates and resolves the inventory at path. On bad input it
@@ -110,7 +115,25 @@ func (l *loader) finish() (*Inventory, error) {
 	inv.Warnings = dedupe(Errors(l.warns))
 	inv.lookupEnv = l.lookup
 	inv.roomRefs = l.roomNames
+	if l.opts.Lazy {
+		l.release()
+		inv.res = l
+		return inv, nil
+	}
+	inv.Hosts = make([]*Host, len(l.hosts))
+	for i := range l.hosts {
+		inv.Hosts[i] = l.host(i)
+	}
 	return inv, nil
+}
+
+// release drops what only reading the sources needed, once every host is
+// validated: what stays resolves hosts.
+func (l *loader) release() {
+	l.errs, l.warns = nil, nil
+	l.vaulted, l.vaultCache = nil, nil
+	l.varsBases = nil
+	l.ctx = nil
 }
 
 // parseFile reads one inventory file of the given format ("" detects it).
@@ -242,6 +265,9 @@ type hostRec struct {
 	entries   []*hostEntry
 	file      string
 	line, col int
+	// combo is the group-level settings of the host's direct groups, set
+	// when the hosts are validated.
+	combo *combo
 }
 
 func newLoader(path string, opts LoadOptions) (*loader, error) {

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -284,7 +285,6 @@ func (l *loader) resolve() *Inventory {
 		Path:   l.path,
 		Format: l.format,
 		Groups: make(map[string]*Group, len(l.groups)),
-		Hosts:  make([]*Host, 0, len(l.hosts)),
 	}
 	for _, g := range l.groups {
 		if !g.defined {
@@ -302,40 +302,7 @@ func (l *loader) resolve() *Inventory {
 		// Unknown children or cycles: resolution would only repeat them.
 		return inv
 	}
-	combos := make(map[string]*combo)
-	var comboOrder []*combo
-	type seenAt struct {
-		host *Host
-		eff  *[nSlots]*val
-	}
-	byAddr := make(map[string]seenAt, len(l.hosts))
-	for _, h := range l.hosts {
-		key := comboKey(h.direct)
-		c, ok := combos[key]
-		if !ok {
-			c = l.buildCombo(h.direct)
-			combos[string(append([]byte(nil), key...))] = c
-			comboOrder = append(comboOrder, c)
-		}
-		eff := new([nSlots]*val)
-		host := l.buildHost(h, c, eff)
-		if host == nil {
-			continue
-		}
-		inv.Hosts = append(inv.Hosts, host)
-		ak := jumpString(host.Jump) + ">" + host.Address + ":" + strconv.Itoa(host.Port)
-		if prev, dup := byAddr[ak]; dup {
-			if diff := differingSlot(prev.eff, eff); diff >= 0 {
-				l.errorf(h.file, h.line, h.col, h.name,
-					"host %q is the same machine as host %q (%s port %d) with a different %s; merge them or give one its own address",
-					h.name, prev.host.Name, host.Address, host.Port, slotNames[diff])
-			} else {
-				l.warnf(h.file, h.line, h.col, h.name, "host %q is the same machine as host %q (%s port %d)", h.name, prev.host.Name, host.Address, host.Port)
-			}
-		} else {
-			byAddr[ak] = seenAt{host, eff}
-		}
-	}
+	comboOrder := l.validateHosts()
 	for _, c := range comboOrder {
 		for s, cf := range c.conflicts {
 			if cf == nil || cf.count == 0 {
@@ -356,6 +323,107 @@ func (l *loader) resolve() *Inventory {
 	return inv
 }
 
+// validateHosts decides every host's settings once, reporting every
+// problem, and gives each host its combo; it keeps no resolved host. It
+// returns the combos in the order they were first used.
+func (l *loader) validateHosts() []*combo {
+	combos := make(map[string]*combo)
+	var comboOrder []*combo
+	seen := newAddrSeen(len(l.hosts))
+	var eff, prevEff [nSlots]*val
+	for i, h := range l.hosts {
+		key := comboKey(h.direct)
+		c, ok := combos[key]
+		if !ok {
+			c = l.buildCombo(h.direct)
+			combos[string(append([]byte(nil), key...))] = c
+			comboOrder = append(comboOrder, c)
+		}
+		h.combo = c
+		clear(eff[:])
+		l.effective(h, c, &eff, true)
+		l.checkHost(&eff)
+		addr, port := effAddress(h, &eff)
+		ak := addrKey(&eff, addr, port)
+		prev, dup := seen.add(ak, int32(i), func(j int32) string {
+			clear(prevEff[:])
+			l.effective(l.hosts[j], l.hosts[j].combo, &prevEff, false)
+			a, p := effAddress(l.hosts[j], &prevEff)
+			return addrKey(&prevEff, a, p)
+		})
+		if !dup {
+			continue
+		}
+		// prevEff holds the earlier host's settings (the last call of keyOf).
+		ph := l.hosts[prev]
+		if diff := differingSlot(&prevEff, &eff); diff >= 0 {
+			l.errorf(h.file, h.line, h.col, h.name,
+				"host %q is the same machine as host %q (%s port %d) with a different %s; merge them or give one its own address",
+				h.name, ph.name, addr, port, slotNames[diff])
+		} else {
+			l.warnf(h.file, h.line, h.col, h.name, "host %q is the same machine as host %q (%s port %d)", h.name, ph.name, addr, port)
+		}
+	}
+	return comboOrder
+}
+
+// effAddress is the address and port eff gives host h.
+func effAddress(h *hostRec, eff *[nSlots]*val) (string, int) {
+	addr, port := h.addr, DefaultPort
+	if v := eff[sAddress]; v != nil {
+		addr = v.s
+	}
+	if v := eff[sPort]; v != nil {
+		port = int(v.n)
+	}
+	return addr, port
+}
+
+// addrKey names the machine a host reaches: its jump chain, address and
+// port.
+func addrKey(eff *[nSlots]*val, addr string, port int) string {
+	var jump []Endpoint
+	if v := eff[sJump]; v != nil {
+		jump = v.jump
+	}
+	return jumpString(jump) + ">" + addr + ":" + strconv.Itoa(port)
+}
+
+// addrSeen finds the first host of each machine with 12 bytes per host: a
+// hash of the machine's key, and the exact keys only where two hashes
+// collide.
+type addrSeen struct {
+	byHash map[uint64]int32
+	exact  map[string]int32
+}
+
+func newAddrSeen(n int) *addrSeen {
+	return &addrSeen{byHash: make(map[uint64]int32, n), exact: map[string]int32{}}
+}
+
+// add records host i at key and returns the earlier host of the same key,
+// if any. keyOf recomputes the key of an earlier host, when its hash is the
+// same.
+func (a *addrSeen) add(key string, i int32, keyOf func(int32) string) (int32, bool) {
+	if j, ok := a.exact[key]; ok {
+		keyOf(j)
+		return j, true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	sum := h.Sum64()
+	j, ok := a.byHash[sum]
+	if !ok {
+		a.byHash[sum] = i
+		return 0, false
+	}
+	if keyOf(j) == key {
+		return j, true
+	}
+	a.exact[key] = i
+	return 0, false
+}
+
 // differingSlot returns a slot whose value differs, or -1.
 func differingSlot(a, b *[nSlots]*val) int {
 	for s := range a {
@@ -373,13 +441,18 @@ func differingSlot(a, b *[nSlots]*val) int {
 	return -1
 }
 
-// buildHost decides every setting of one host. eff receives the value
-// chosen for each slot.
-func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
+// effective decides every setting of one host into eff (cleared by the
+// caller): host entries, then its combo's group settings, ssh_config and
+// --set. With report, it reports conflicts and warnings, which validateHosts
+// does once per host; without, it has no effect on the loader beyond what
+// ssh_config's values allocate.
+func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool) {
 	// Host level: every entry that names the host. A higher rank wins (a
 	// later source; host_vars files over inline variables); entries of one
 	// rank must agree.
-	sortEntries(h.entries)
+	if report {
+		sortEntries(h.entries)
+	}
 	var rankOf [nSlots]int
 	for _, e := range h.entries {
 		for i := range e.vals {
@@ -389,7 +462,7 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 				continue
 			}
 			if prev != nil && prev != v {
-				if !sameValue(prev, v) {
+				if report && !sameValue(prev, v) {
 					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
 						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
 				}
@@ -407,7 +480,7 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		if eff[s] != nil {
 			continue
 		}
-		if cf := c.conflicts[s]; cf != nil {
+		if cf := c.conflicts[s]; cf != nil && report {
 			if cf.count >= 0 {
 				cf.count++
 				if len(cf.hosts) < 3 {
@@ -426,7 +499,33 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 	for i := range l.overrides {
 		eff[l.overrides[i].slot] = &l.overrides[i]
 	}
+}
 
+// checkHost reports the settings of one host that exclude each other.
+func (l *loader) checkHost(eff *[nSlots]*val) {
+	set := func(s slot) bool { return eff[s] != nil && eff[s].n != 0 }
+	if pc, j := eff[sProxyCommand], eff[sJump]; pc != nil && pc.s != "" && j != nil && len(j.jump) > 0 {
+		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.src)
+	}
+	if set(sKsStaticOnly) && set(sKsNativeOnly) {
+		v := eff[sKsNativeOnly]
+		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].src)
+	}
+	if m := eff[sMethod]; m != nil && m.s == "docker" && (eff[sDockerContainer] == nil || eff[sDockerContainer].s == "") {
+		l.errorf(m.file, int(m.line), int(m.col), "method", "method docker needs docker_container")
+	}
+}
+
+// host resolves host i of a validated inventory.
+func (l *loader) host(i int) *Host {
+	h := l.hosts[i]
+	var eff [nSlots]*val
+	l.effective(h, h.combo, &eff, false)
+	return l.makeHost(h, h.combo, &eff)
+}
+
+// makeHost builds the Host of the settings eff decided.
+func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 	host := &Host{
 		Name:           h.name,
 		Groups:         c.groups[:len(c.groups):len(c.groups)],
@@ -458,103 +557,96 @@ func (l *loader) buildHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 			continue
 		}
 		host.Sources[slotNames[s]] = v.src
-		switch slot(s) {
-		case sAddress:
-			host.Address = v.s
-		case sPort:
-			host.Port = int(v.n)
-		case sUser:
-			host.User = v.s
-		case sIdentityFiles:
-			host.IdentityFiles = clip(v.list)
-		case sJump:
-			host.Jump = v.jump[:len(v.jump):len(v.jump)]
-		case sKnownHosts:
-			host.KnownHosts = clip(v.list)
-		case sHostKeyPolicy:
-			host.HostKeyPolicy = v.s
-		case sHostKeyAlias:
-			host.HostKeyAlias = v.s
-		case sHashKnownHosts:
-			host.HashKnownHosts = v.n != 0
-		case sProxyCommand:
-			host.ProxyCommand = v.s
-		case sCertificateFiles:
-			host.CertificateFiles = clip(v.list)
-		case sIdentityAgent:
-			host.IdentityAgent = v.s
-		case sIdentitiesOnly:
-			host.IdentitiesOnly = v.n != 0
-		case sConnectTimeout:
-			host.ConnectTimeout = time.Duration(v.n)
-		case sServerAliveInterval:
-			host.ServerAliveInterval = time.Duration(v.n)
-		case sBecome:
-			host.Become = v.s
-		case sBecomeUser:
-			host.BecomeUser = v.s
-		case sSudoPassword:
-			host.SudoPassword = secretRef(v)
-		case sURL:
-			host.Claim.URL = v.s
-		case sToken:
-			host.Claim.Token = secretRef(v)
-		case sRooms:
-			host.Claim.Rooms = clip(v.list)
-		case sProxy:
-			host.Claim.Proxy = NewProxy(v.s)
-		case sInsecure:
-			host.Claim.Insecure = v.n != 0
-		case sCAFile:
-			host.Claim.CAFile = v.s
-		case sMethod:
-			host.Claim.Method = v.s
-		case sDockerContainer:
-			host.Claim.DockerContainer = v.s
-		case sNetdataPrefix:
-			host.Claim.NetdataPrefix = v.s
-		case sHostname:
-			host.Claim.Hostname = v.s
-		case sKsChannel:
-			host.Claim.Kickstart.Channel = v.s
-		case sKsStaticOnly:
-			host.Claim.Kickstart.StaticOnly = v.n != 0
-		case sKsNativeOnly:
-			host.Claim.Kickstart.NativeOnly = v.n != 0
-		case sKsScriptFile:
-			host.Claim.Kickstart.ScriptFile = v.s
-		case sKsScriptSHA256:
-			host.Claim.Kickstart.ScriptSHA256 = v.s
-		case sKsOfflineBundle:
-			host.Claim.Kickstart.OfflineBundle = v.s
-		case sKsAllowReinstall:
-			host.Claim.Kickstart.AllowReinstall = v.n != 0
-		case sKsDisableTelemetry:
-			host.Claim.Kickstart.DisableTelemetry = v.n != 0
-		case sSpace:
-			host.Claim.Space = v.s
-		case sAPIToken:
-			host.Claim.APIToken = secretRef(v)
-		case sAPIInsecure:
-			host.Claim.APIInsecure = v.n != 0
-		}
+		setSlot(host, slot(s), v)
 	}
 	if len(host.KnownHosts) == 0 && l.home != "" {
 		host.KnownHosts = []string{l.home + "/.ssh/known_hosts"}
 	}
-	if host.ProxyCommand != "" && len(host.Jump) > 0 {
-		v := eff[sProxyCommand]
-		l.errorf(v.file, int(v.line), int(v.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", eff[sJump].src)
-	}
-	if host.Claim.Kickstart.StaticOnly && host.Claim.Kickstart.NativeOnly {
-		v := eff[sKsNativeOnly]
-		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].src)
-	}
-	if host.Claim.Method == "docker" && host.Claim.DockerContainer == "" {
-		v := eff[sMethod]
-		l.errorf(v.file, int(v.line), int(v.col), "method", "method docker needs docker_container")
-	}
 	return host
+}
+
+// setSlot gives host the value v of slot s.
+func setSlot(host *Host, s slot, v *val) {
+	switch s {
+	case sAddress:
+		host.Address = v.s
+	case sPort:
+		host.Port = int(v.n)
+	case sUser:
+		host.User = v.s
+	case sIdentityFiles:
+		host.IdentityFiles = clip(v.list)
+	case sJump:
+		host.Jump = v.jump[:len(v.jump):len(v.jump)]
+	case sKnownHosts:
+		host.KnownHosts = clip(v.list)
+	case sHostKeyPolicy:
+		host.HostKeyPolicy = v.s
+	case sHostKeyAlias:
+		host.HostKeyAlias = v.s
+	case sHashKnownHosts:
+		host.HashKnownHosts = v.n != 0
+	case sProxyCommand:
+		host.ProxyCommand = v.s
+	case sCertificateFiles:
+		host.CertificateFiles = clip(v.list)
+	case sIdentityAgent:
+		host.IdentityAgent = v.s
+	case sIdentitiesOnly:
+		host.IdentitiesOnly = v.n != 0
+	case sConnectTimeout:
+		host.ConnectTimeout = time.Duration(v.n)
+	case sServerAliveInterval:
+		host.ServerAliveInterval = time.Duration(v.n)
+	case sBecome:
+		host.Become = v.s
+	case sBecomeUser:
+		host.BecomeUser = v.s
+	case sSudoPassword:
+		host.SudoPassword = secretRef(v)
+	case sURL:
+		host.Claim.URL = v.s
+	case sToken:
+		host.Claim.Token = secretRef(v)
+	case sRooms:
+		host.Claim.Rooms = clip(v.list)
+	case sProxy:
+		host.Claim.Proxy = NewProxy(v.s)
+	case sInsecure:
+		host.Claim.Insecure = v.n != 0
+	case sCAFile:
+		host.Claim.CAFile = v.s
+	case sMethod:
+		host.Claim.Method = v.s
+	case sDockerContainer:
+		host.Claim.DockerContainer = v.s
+	case sNetdataPrefix:
+		host.Claim.NetdataPrefix = v.s
+	case sHostname:
+		host.Claim.Hostname = v.s
+	case sKsChannel:
+		host.Claim.Kickstart.Channel = v.s
+	case sKsStaticOnly:
+		host.Claim.Kickstart.StaticOnly = v.n != 0
+	case sKsNativeOnly:
+		host.Claim.Kickstart.NativeOnly = v.n != 0
+	case sKsScriptFile:
+		host.Claim.Kickstart.ScriptFile = v.s
+	case sKsScriptSHA256:
+		host.Claim.Kickstart.ScriptSHA256 = v.s
+	case sKsOfflineBundle:
+		host.Claim.Kickstart.OfflineBundle = v.s
+	case sKsAllowReinstall:
+		host.Claim.Kickstart.AllowReinstall = v.n != 0
+	case sKsDisableTelemetry:
+		host.Claim.Kickstart.DisableTelemetry = v.n != 0
+	case sSpace:
+		host.Claim.Space = v.s
+	case sAPIToken:
+		host.Claim.APIToken = secretRef(v)
+	case sAPIInsecure:
+		host.Claim.APIInsecure = v.n != 0
+	}
 }
 
 func clip(s []string) []string { return s[:len(s):len(s)] }

@@ -3,7 +3,9 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,6 +17,16 @@ import (
 // is used. Each problem is reported once, at the place the setting came
 // from, with the hosts it affects. Errors are an Errors value.
 func (inv *Inventory) CheckSecrets(hosts []*Host) error {
+	return inv.checkSecrets(slices.Values(hosts))
+}
+
+// CheckSelection is CheckSecrets for the hosts of a Selection, each resolved
+// in turn and dropped once checked.
+func (inv *Inventory) CheckSelection(sel Selection) error {
+	return inv.checkSecrets(sel.All())
+}
+
+func (inv *Inventory) checkSecrets(hosts iter.Seq[*Host]) error {
 	lookup := inv.lookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -95,7 +107,7 @@ func (inv *Inventory) CheckSecrets(hosts []*Host) error {
 			}
 		}
 	}
-	for _, h := range hosts {
+	for h := range hosts {
 		checkRef(h, "token", h.Claim.Token, "claim token")
 		fromSSH := strings.HasPrefix(h.Sources["identity_files"], "ssh_config ")
 		for _, f := range h.IdentityFiles {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"os"
 	"path"
 	"regexp"
@@ -24,8 +25,47 @@ import (
 // prefixed with '&' intersects, with '!' excludes; the other terms are
 // unioned first, whatever their order.
 func (inv *Inventory) Select(limit, shard string) ([]*Host, error) {
+	sel, err := inv.Choose(limit, shard)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Host, sel.Len())
+	for i := range out {
+		out[i] = sel.Host(i)
+	}
+	return out, nil
+}
+
+// Selection is the hosts Choose chose, in inventory order; in a lazy
+// inventory each is resolved only when reached.
+type Selection struct {
+	inv *Inventory
+	idx []int32
+}
+
+// Len is the number of hosts selected.
+func (s Selection) Len() int { return len(s.idx) }
+
+// Host returns the i-th host selected (see Inventory.Host).
+func (s Selection) Host(i int) *Host { return s.inv.Host(int(s.idx[i])) }
+
+// All yields the hosts selected, each resolved as it is reached.
+func (s Selection) All() iter.Seq[*Host] {
+	return func(yield func(*Host) bool) {
+		for _, i := range s.idx {
+			if !yield(s.inv.Host(int(i))) {
+				return
+			}
+		}
+	}
+}
+
+// Choose is Select without resolving the hosts: the same hosts, the same
+// errors.
+func (inv *Inventory) Choose(limit, shard string) (Selection, error) {
 	var errs Errors
-	sel := make([]bool, len(inv.Hosts))
+	n := inv.Len()
+	sel := make([]bool, n)
 	if strings.TrimSpace(limit) == "" {
 		for i := range sel {
 			sel[i] = true
@@ -33,25 +73,31 @@ func (inv *Inventory) Select(limit, shard string) ([]*Host, error) {
 	} else {
 		inv.applyLimit(limit, sel, &errs)
 	}
-	k, n := 0, 0
+	k, parts := 0, 0
 	if shard != "" {
 		var err error
-		k, n, err = ParseShard(shard)
+		k, parts, err = ParseShard(shard)
 		if err != nil {
 			errs = append(errs, Diagnostic{File: "--shard", Key: shard, Msg: err.Error()})
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return Selection{}, errs
 	}
-	out := make([]*Host, 0, len(inv.Hosts))
-	for i, ok := range sel {
+	count := 0
+	for _, ok := range sel {
 		if ok {
-			out = append(out, inv.Hosts[i])
+			count++
 		}
 	}
-	if n > 0 {
-		out = shardHosts(out, k, n)
+	out := make([]int32, 0, count)
+	for i, ok := range sel {
+		if ok {
+			out = append(out, int32(i))
+		}
+	}
+	if parts > 0 {
+		out = shardHosts(out, inv.hostName, k, parts)
 	}
 	if len(out) == 0 {
 		what := "the inventory has no hosts"
@@ -63,9 +109,9 @@ func (inv *Inventory) Select(limit, shard string) ([]*Host, error) {
 		case shard != "":
 			what = fmt.Sprintf("--shard %s selects no host: there are fewer hosts than shards", shard)
 		}
-		return nil, Errors{{File: inv.Path, Msg: "empty selection: " + what}}
+		return Selection{}, Errors{{File: inv.Path, Msg: "empty selection: " + what}}
 	}
-	return out, nil
+	return Selection{inv: inv, idx: out}, nil
 }
 
 // ParseShard reads "K/N" with 1 <= K <= N.
@@ -94,14 +140,14 @@ func shardHash(name string) uint64 {
 // of their names (ties by name) and dealt round-robin, so the shards differ
 // in size by at most one, cover the selection exactly once, and do not
 // depend on the order of the inventory.
-func shardHosts(hosts []*Host, k, n int) []*Host {
+func shardHosts(hosts []int32, name func(int) string, k, n int) []int32 {
 	type ranked struct {
 		h   uint64
-		idx int
+		idx int32
 	}
 	r := make([]ranked, len(hosts))
 	for i, h := range hosts {
-		r[i] = ranked{shardHash(h.Name), i}
+		r[i] = ranked{shardHash(name(int(h))), h}
 	}
 	slices.SortFunc(r, func(a, b ranked) int {
 		if a.h != b.h {
@@ -110,18 +156,14 @@ func shardHosts(hosts []*Host, k, n int) []*Host {
 			}
 			return 1
 		}
-		return strings.Compare(hosts[a.idx].Name, hosts[b.idx].Name)
+		return strings.Compare(name(int(a.idx)), name(int(b.idx)))
 	})
-	keep := make([]int, 0, len(hosts)/n+1)
+	keep := make([]int32, 0, len(hosts)/n+1)
 	for rank := k - 1; rank < len(r); rank += n {
 		keep = append(keep, r[rank].idx)
 	}
 	slices.Sort(keep)
-	out := make([]*Host, len(keep))
-	for i, idx := range keep {
-		out[i] = hosts[idx]
-	}
-	return out
+	return keep
 }
 
 type limitTerm struct {
@@ -190,6 +232,12 @@ func readLimitFile(name string, op byte, errs *Errors) []limitTerm {
 }
 
 func (inv *Inventory) hostIndex(name string) int {
+	if inv.res != nil {
+		if i, ok := inv.res.hostIdx[name]; ok {
+			return int(i)
+		}
+		return -1
+	}
 	for i, h := range inv.Hosts {
 		if h.Name == name {
 			return i
@@ -200,11 +248,10 @@ func (inv *Inventory) hostIndex(name string) int {
 
 func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 	terms := inv.splitLimit(limit, errs)
-	byName := make(map[string]int, len(inv.Hosts))
+	n := inv.Len()
 	members := make(map[string][]int, len(inv.Groups))
-	for i, h := range inv.Hosts {
-		byName[h.Name] = i
-		for _, g := range h.Groups {
+	for i := range n {
+		for _, g := range inv.hostGroups(i) {
 			members[g] = append(members[g], i)
 		}
 	}
@@ -214,9 +261,22 @@ func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 	}
 	slices.Sort(groupNames)
 
-	isHostName := func(s string) bool { _, ok := byName[s]; return ok }
+	index := inv.hostIndex
+	if inv.res == nil {
+		byName := make(map[string]int, n)
+		for i, h := range inv.Hosts {
+			byName[h.Name] = i
+		}
+		index = func(s string) int {
+			if i, ok := byName[s]; ok {
+				return i
+			}
+			return -1
+		}
+	}
+	isHostName := func(s string) bool { return index(s) >= 0 }
 	match := func(t limitTerm) []bool {
-		m := make([]bool, len(inv.Hosts))
+		m := make([]bool, n)
 		bad := func(format string, args ...any) []bool {
 			d := Diagnostic{File: "--limit", Key: t.pat, Msg: fmt.Sprintf(format, args...)}
 			if t.file != "" {
@@ -235,8 +295,8 @@ func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 			if err != nil {
 				return bad("bad regular expression: %v", err)
 			}
-			for i, h := range inv.Hosts {
-				m[i] = re.MatchString(h.Name)
+			for i := range m {
+				m[i] = re.MatchString(inv.hostName(i))
 			}
 			for _, g := range groupNames {
 				if re.MatchString(g) {
@@ -249,8 +309,8 @@ func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 			if _, err := path.Match(t.pat, ""); err != nil {
 				return bad("bad pattern: %v", err)
 			}
-			for i, h := range inv.Hosts {
-				if ok, _ := path.Match(t.pat, h.Name); ok {
+			for i := range m {
+				if ok, _ := path.Match(t.pat, inv.hostName(i)); ok {
 					m[i] = true
 				}
 			}
@@ -269,16 +329,16 @@ func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 					m[i] = true
 				}
 			}
-			if i, ok := byName[t.pat]; ok {
+			if i := index(t.pat); i >= 0 {
 				found = true
 				m[i] = true
 			}
 			if !found {
 				cands := groupNames
-				if len(inv.Hosts) <= 10000 {
+				if n <= 10000 {
 					cands = slices.Clone(groupNames)
-					for _, h := range inv.Hosts {
-						cands = append(cands, h.Name)
+					for i := range n {
+						cands = append(cands, inv.hostName(i))
 					}
 				}
 				return bad("unknown host or group%s", didYouMean(t.pat, cands))

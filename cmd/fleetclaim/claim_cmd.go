@@ -51,31 +51,46 @@ func (f *selectFlags) register(fs *flag.FlagSet) {
 
 // load reads the inventory and selects the hosts, printing every problem.
 func (f *selectFlags) load(ctx context.Context, cmd string, stderr io.Writer) (*inventory.Inventory, []*inventory.Host, bool) {
+	inv, sel, ok := f.choose(ctx, cmd, stderr)
+	if !ok {
+		return nil, nil, false
+	}
+	hosts := make([]*inventory.Host, sel.Len())
+	for i := range hosts {
+		hosts[i] = sel.Host(i)
+	}
+	return inv, hosts, true
+}
+
+// choose is load without resolving the hosts selected: the inventory keeps
+// every host in its compact form, and resolves one when asked.
+func (f *selectFlags) choose(ctx context.Context, cmd string, stderr io.Writer) (*inventory.Inventory, inventory.Selection, bool) {
+	var none inventory.Selection
 	if len(f.inventories) == 0 {
 		fmt.Fprintf(stderr, "fleetclaim %s: -i INVENTORY is required\n", cmd)
-		return nil, nil, false
+		return nil, none, false
 	}
 	f.inventory = strings.Join(f.inventories, ",")
 	keys, err := f.vault.keys(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cmd, err)
-		return nil, nil, false
+		return nil, none, false
 	}
 	inv, err := inventory.LoadSources(ctx, f.inventories, inventory.LoadOptions{Format: f.format, SSHConfig: f.sshConfig, Overrides: f.sets,
-		ScriptTimeout: f.scriptLimit, Vault: keys})
+		ScriptTimeout: f.scriptLimit, Vault: keys, Lazy: true})
 	if err != nil {
 		printInventoryError(stderr, err)
-		return nil, nil, false
+		return nil, none, false
 	}
 	for _, w := range inv.Warnings {
 		fmt.Fprintln(stderr, "warning:", w.String())
 	}
-	hosts, err := inv.Select(f.limit, f.shard)
+	sel, err := inv.Choose(f.limit, f.shard)
 	if err != nil {
 		printInventoryError(stderr, err)
-		return nil, nil, false
+		return nil, none, false
 	}
-	return inv, hosts, true
+	return inv, sel, true
 }
 
 type claimFlags struct {

@@ -83,17 +83,23 @@ func runInventory(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "fleetclaim inventory list: --output %q: want table, long or json\n", f.output)
 		return 2
 	}
-	inv, hosts, ok := f.load(ctx, "inventory "+sub, stderr)
-	if !ok {
-		return 2
-	}
 	if sub == "check" {
-		if err := inv.CheckSecrets(hosts); err != nil {
+		// Every host is validated at load; the selected ones are resolved
+		// one at a time for their files and secrets.
+		inv, sel, ok := f.choose(ctx, "inventory "+sub, stderr)
+		if !ok {
+			return 2
+		}
+		if err := inv.CheckSelection(sel); err != nil {
 			printInventoryError(stderr, err)
 			return 2
 		}
-		fmt.Fprintf(stdout, "%s: %d hosts selected of %d, %d groups; inventory is valid\n", f.inventory, len(hosts), len(inv.Hosts), len(inv.Groups))
+		fmt.Fprintf(stdout, "%s: %d hosts selected of %d, %d groups; inventory is valid\n", f.inventory, sel.Len(), inv.Len(), len(inv.Groups))
 		return 0
+	}
+	_, hosts, ok := f.load(ctx, "inventory "+sub, stderr)
+	if !ok {
+		return 2
 	}
 	switch f.output {
 	case "json":

@@ -1,0 +1,102 @@
+package inventory
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+
+	"github.com/fleetclaim/fleetclaim/inventory/invgen"
+)
+
+// writeScaleInventory writes invgen's fleet of n hosts in format under a
+// temporary directory, with the files it names.
+func writeScaleInventory(tb testing.TB, format string, n int) string {
+	dir := tb.TempDir()
+	for p, content := range invgen.Files(dir) {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, invgen.Name(format, n))
+	f, err := os.Create(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := invgen.Write(f, format, n, dir); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkScale100k loads, resolves and selects (invgen.Limit) a
+// 100,000-host inventory in each format, as `inventory check --limit` does.
+func BenchmarkScale100k(b *testing.B) {
+	for _, format := range invgen.Formats {
+		b.Run(format, func(b *testing.B) {
+			p := writeScaleInventory(b, format, 100000)
+			opts := testOpts()
+			opts.SSHConfig = "none"
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				inv, err := Load(p, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				hosts, err := inv.Select(invgen.Limit, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(hosts) != 9000 {
+					b.Fatalf("%d hosts selected", len(hosts))
+				}
+			}
+		})
+	}
+}
+
+// liveBytesPerHost loads p, then returns the heap the inventory holds per
+// host once the garbage is collected.
+func liveBytesPerHost(tb testing.TB, p string, n int) float64 {
+	opts := testOpts()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	inv, err := Load(p, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hosts, err := inv.Select(invgen.Limit, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if prof := os.Getenv("FLEETCLAIM_TEST_HEAPPROFILE"); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		runtime.GC()
+		pprof.WriteHeapProfile(f)
+		f.Close()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(inv)
+	runtime.KeepAlive(hosts)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+func TestScaleLiveBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	for _, format := range invgen.Formats {
+		p := writeScaleInventory(t, format, 100000)
+		t.Logf("%s: %.0f bytes live per host", format, liveBytesPerHost(t, p, 100000))
+	}
+}
