@@ -70,7 +70,7 @@ var claimVarNames = func() []string {
 // ansibleVars turns the variables of one level into settings. Variables
 // fleetclaim does not use are ignored; netdata_claim_* ones must be known.
 func (l *loader) ansibleVars(file, prefix, where string, vars []ansibleVar, g *groupRec) []val {
-	vals := make([]val, 0, 4)
+	var vals []val // most levels set one or two: no spare capacity per host
 	var become, becomeMethod *ansibleVar
 	for i := range vars {
 		av := &vars[i]

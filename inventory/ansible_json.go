@@ -32,6 +32,9 @@ var jsonGroupKeys = []string{"hosts", "vars", "children"}
 
 // parseAnsibleJSON reads inventory-script JSON.
 func (l *loader) parseAnsibleJSON(file string, data []byte, hostVars hostVarsFunc) {
+	if l.parseAnsibleJSONParts(file, data, hostVars) {
+		return
+	}
 	root := l.parseJSON(file, data)
 	if root == nil {
 		return
@@ -80,6 +83,12 @@ func (l *loader) parseAnsibleJSON(file string, data []byte, hostVars hostVarsFun
 		})
 		return
 	}
+	l.scriptHostVars(order, hostVars)
+}
+
+// scriptHostVars asks an inventory script for the variables of each host,
+// when its JSON has no _meta.hostvars.
+func (l *loader) scriptHostVars(order []string, hostVars hostVarsFunc) {
 	if hostVars == nil {
 		return
 	}
@@ -220,6 +229,9 @@ func (l *loader) parseJSON(file string, data []byte) *yaml.Node {
 
 // checkJSON reports data that is not one JSON value.
 func checkJSON(data []byte) error {
+	if json.Valid(data) {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var v json.RawMessage
 	if err := dec.Decode(&v); err != nil {
@@ -234,27 +246,29 @@ func checkJSON(data []byte) error {
 // looksLikeScriptJSON tells inventory-script JSON (hosts as lists, _meta)
 // from a JSON-syntax Ansible YAML inventory (hosts as mappings).
 func looksLikeScriptJSON(data []byte) bool {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(data, &top) != nil {
+	if !json.Valid(data) {
 		return false
 	}
-	if _, ok := top["_meta"]; ok {
-		return true
+	s := newJSONScanner(data, jsonSpan{0, 1, 1})
+	if s.peek() != '{' {
+		return false
 	}
-	for _, raw := range top {
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 0 && raw[0] == '[' {
-			return true
+	found := false
+	s.object(func(k string, _, _ int) {
+		switch {
+		case found:
+		case k == "_meta" || s.peek() == '[':
+			found = true
+		case s.peek() == '{':
+			s.object(func(gk string, _, _ int) {
+				if (gk == "hosts" || gk == "children") && s.peek() == '[' {
+					found = true
+				}
+				s.skip()
+			})
+			return
 		}
-		var g map[string]json.RawMessage
-		if json.Unmarshal(raw, &g) != nil {
-			continue
-		}
-		for _, k := range []string{"hosts", "children"} {
-			if v := bytes.TrimSpace(g[k]); len(v) > 0 && v[0] == '[' {
-				return true
-			}
-		}
-	}
-	return false
+		s.skip()
+	})
+	return found
 }

@@ -403,12 +403,12 @@ func detectFormat(path string, data []byte) string {
 	if looksLikePSSH(data) {
 		return "pssh"
 	}
-	for line := range strings.SplitSeq(string(data), "\n") {
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
 		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '#' || line[0] == '-' {
 			continue
 		}
-		key, _, _ := strings.Cut(line, ":")
-		switch strings.Trim(strings.TrimSpace(key), `"'`) {
+		key, _, _ := bytes.Cut(line, []byte(":"))
+		switch string(bytes.Trim(bytes.TrimSpace(key), `"'`)) {
 		case "defaults", "groups", "hosts":
 			return "native"
 		case "all", "ungrouped":
@@ -452,12 +452,12 @@ func detectAnsible(path string, data []byte) string {
 }
 
 func firstSignificantLine(data []byte) string {
-	for line := range strings.SplitSeq(string(data), "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || t[0] == '#' || t[0] == ';' || t == "---" {
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if len(t) == 0 || t[0] == '#' || t[0] == ';' || string(t) == "---" {
 			continue
 		}
-		return t
+		return string(t)
 	}
 	return ""
 }

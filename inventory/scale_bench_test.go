@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -40,7 +41,7 @@ func BenchmarkScale100k(b *testing.B) {
 		b.Run(format, func(b *testing.B) {
 			p := writeScaleInventory(b, format, 100000)
 			opts := testOpts()
-			opts.SSHConfig = "none"
+			opts.Lazy = true
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
@@ -48,12 +49,15 @@ func BenchmarkScale100k(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				hosts, err := inv.Select(invgen.Limit, "")
+				sel, err := inv.Choose(invgen.Limit, "")
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(hosts) != 9000 {
-					b.Fatalf("%d hosts selected", len(hosts))
+				if err := inv.CheckSelection(sel); err != nil {
+					b.Fatal(err)
+				}
+				if sel.Len() != 9000 {
+					b.Fatalf("%d hosts selected", sel.Len())
 				}
 			}
 		})
@@ -64,6 +68,7 @@ func BenchmarkScale100k(b *testing.B) {
 // host once the garbage is collected.
 func liveBytesPerHost(tb testing.TB, p string, n int) float64 {
 	opts := testOpts()
+	opts.Lazy = true
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -71,7 +76,7 @@ func liveBytesPerHost(tb testing.TB, p string, n int) float64 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hosts, err := inv.Select(invgen.Limit, "")
+	hosts, err := inv.Choose(invgen.Limit, "")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,4 +104,8 @@ func TestScaleLiveBytes(t *testing.T) {
 		p := writeScaleInventory(t, format, 100000)
 		t.Logf("%s: %.0f bytes live per host", format, liveBytesPerHost(t, p, 100000))
 	}
+}
+
+func writeInvgen(w io.Writer, format string, n int) error {
+	return invgen.Write(w, format, n, "/nonexistent")
 }

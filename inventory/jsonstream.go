@@ -1,0 +1,351 @@
+package inventory
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Inventory-script JSON read one part at a time. A whole yaml.v3 node tree
+// of `ansible-inventory --list` costs about 1 KB per host while it is
+// read; here each top-level group, and each host's _meta.hostvars entry,
+// becomes a node tree of its own only when it is read, and is dropped
+// after. The trees are the ones yaml.v3 builds for the same text (kinds,
+// tags, values, lines and columns), so every diagnostic is the same.
+
+// jsonSpan is where a value starts in the data.
+type jsonSpan struct {
+	off, line, col int
+}
+
+// jsonPart is one top-level key, or one host of _meta.hostvars.
+type jsonPart struct {
+	key      string
+	kl, kc   int // the key's line and column
+	val      jsonSpan
+	hostvars []jsonPart // for "_meta": its hostvars, in order
+	meta     bool
+	// hasHostvars: _meta has a hostvars object.
+	hasHostvars bool
+}
+
+// jsonScanner walks JSON that encoding/json has already found valid.
+type jsonScanner struct {
+	data      []byte
+	off       int
+	line, col int
+	// odd is set by anything the part-wise reading does not handle the
+	// way yaml.v3 does: the caller reads the whole tree instead.
+	odd bool
+}
+
+func newJSONScanner(data []byte, at jsonSpan) *jsonScanner {
+	return &jsonScanner{data: data, off: at.off, line: at.line, col: at.col}
+}
+
+func (s *jsonScanner) advance(n int) {
+	for range n {
+		c := s.data[s.off]
+		s.off++
+		switch {
+		case c == '\n':
+			s.line, s.col = s.line+1, 1
+		case c < utf8.RuneSelf || utf8.RuneStart(c):
+			s.col++
+		}
+	}
+}
+
+func (s *jsonScanner) ws() {
+	for s.off < len(s.data) {
+		switch s.data[s.off] {
+		case ' ', '\n':
+			s.advance(1)
+		case '\r':
+			// yaml.v3 takes a lone CR for a line break.
+			if s.off+1 >= len(s.data) || s.data[s.off+1] != '\n' {
+				s.odd = true
+			}
+			s.advance(1)
+		case '\t':
+			// yaml.v3 refuses tabs; the whole-tree reading re-indents.
+			s.odd = true
+			s.advance(1)
+		default:
+			return
+		}
+	}
+}
+
+func (s *jsonScanner) peek() byte {
+	s.ws()
+	if s.off >= len(s.data) {
+		s.odd = true
+		return 0
+	}
+	return s.data[s.off]
+}
+
+func (s *jsonScanner) span() jsonSpan { return jsonSpan{s.off, s.line, s.col} }
+
+// str reads a string token; escapes are decoded by encoding/json.
+func (s *jsonScanner) str() string {
+	start := s.off
+	i := s.off + 1
+	escaped := false
+	for i < len(s.data) && s.data[i] != '"' {
+		if s.data[i] == '\\' {
+			escaped = true
+			i++
+			// yaml.v3 refuses \/ and surrogate pairs: read whole, so
+			// that its error is the one reported.
+			if i < len(s.data) && (s.data[i] == '/' || s.data[i] == 'u' && i+1 < len(s.data) && (s.data[i+1]|0x20) == 'd') {
+				s.odd = true
+			}
+		}
+		i++
+	}
+	if i >= len(s.data) {
+		s.odd = true
+		s.off = len(s.data)
+		return ""
+	}
+	raw := s.data[start : i+1]
+	s.advance(i + 1 - start)
+	if !escaped {
+		return string(raw[1 : len(raw)-1])
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		s.odd = true
+	}
+	return v
+}
+
+// skip passes over one value.
+func (s *jsonScanner) skip() {
+	switch s.peek() {
+	case 0:
+	case '"':
+		s.str()
+	case '{', '[':
+		depth := 0
+		for s.off < len(s.data) {
+			switch s.data[s.off] {
+			case '"':
+				s.str()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			s.advance(1)
+			if depth == 0 {
+				return
+			}
+		}
+		s.odd = true
+	default:
+		for s.off < len(s.data) && !isJSONDelim(s.data[s.off]) {
+			s.advance(1)
+		}
+	}
+}
+
+func isJSONDelim(c byte) bool {
+	switch c {
+	case ',', ']', '}', ' ', '\n', '\r', '\t', ':':
+		return true
+	}
+	return false
+}
+
+// object calls fn for each key of the object at the scanner, with the key
+// read and the scanner on its value; fn must read or skip the value.
+func (s *jsonScanner) object(fn func(key string, kl, kc int)) {
+	if s.peek() != '{' {
+		s.odd = true
+		return
+	}
+	s.advance(1)
+	for !s.odd {
+		c := s.peek()
+		if c == '}' {
+			s.advance(1)
+			return
+		}
+		if c == ',' {
+			s.advance(1)
+			c = s.peek()
+		}
+		if c != '"' {
+			s.odd = true
+			return
+		}
+		kl, kc := s.line, s.col
+		k := s.str()
+		if s.peek() != ':' {
+			s.odd = true
+			return
+		}
+		s.advance(1)
+		s.ws()
+		fn(k, kl, kc)
+	}
+}
+
+// jsonParts lists the top-level keys of data with where their values
+// start, and the hosts of _meta.hostvars; ok is false where the JSON is
+// of a shape better read whole, whose diagnostics come from there (not an
+// object, a duplicate key, _meta or hostvars not an object, a NUL in a
+// key, what yaml.v3 refuses).
+func jsonParts(data []byte) ([]jsonPart, bool) {
+	s := newJSONScanner(data, jsonSpan{0, 1, 1})
+	var parts []jsonPart
+	seen := map[string]bool{}
+	s.object(func(k string, kl, kc int) {
+		if seen[k] || strings.IndexByte(k, 0) >= 0 {
+			s.odd = true
+		}
+		seen[k] = true
+		p := jsonPart{key: k, kl: kl, kc: kc, val: s.span()}
+		if k == "_meta" {
+			p.meta = true
+			p.hostvars, p.hasHostvars = s.metaHostvars()
+		} else {
+			s.skip()
+		}
+		parts = append(parts, p)
+	})
+	if s.ws(); s.off != len(data) {
+		s.odd = true
+	}
+	return parts, !s.odd
+}
+
+func (s *jsonScanner) metaHostvars() ([]jsonPart, bool) {
+	if s.peek() == 'n' {
+		s.skip()
+		return nil, false
+	}
+	var hosts []jsonPart
+	found := false
+	metaSeen := map[string]bool{}
+	s.object(func(k string, _, _ int) {
+		if metaSeen[k] {
+			s.odd = true
+		}
+		metaSeen[k] = true
+		if k != "hostvars" {
+			s.skip()
+			return
+		}
+		found = true
+		hostSeen := map[string]bool{}
+		s.object(func(h string, hl, hc int) {
+			if hostSeen[h] || strings.IndexByte(h, 0) >= 0 {
+				s.odd = true
+			}
+			hostSeen[h] = true
+			hosts = append(hosts, jsonPart{key: h, kl: hl, kc: hc, val: s.span()})
+			s.skip()
+		})
+	})
+	return hosts, found
+}
+
+// node builds the yaml.v3 node tree of the value at the scanner.
+func (s *jsonScanner) node() *yaml.Node {
+	c := s.peek()
+	n := &yaml.Node{Line: s.line, Column: s.col}
+	switch c {
+	case '{':
+		n.Kind, n.Tag, n.Style = yaml.MappingNode, "!!map", yaml.FlowStyle
+		s.object(func(k string, kl, kc int) {
+			key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: k, Line: kl, Column: kc}
+			n.Content = append(n.Content, key, s.node())
+		})
+	case '[':
+		n.Kind, n.Tag, n.Style = yaml.SequenceNode, "!!seq", yaml.FlowStyle
+		s.advance(1)
+		for !s.odd {
+			c := s.peek()
+			if c == ']' {
+				s.advance(1)
+				break
+			}
+			if c == ',' {
+				s.advance(1)
+			}
+			n.Content = append(n.Content, s.node())
+		}
+	case '"':
+		n.Kind, n.Tag, n.Style = yaml.ScalarNode, "!!str", yaml.DoubleQuotedStyle
+		n.Value = s.str()
+	default:
+		start := s.off
+		for s.off < len(s.data) && !isJSONDelim(s.data[s.off]) {
+			s.advance(1)
+		}
+		n.Kind, n.Value = yaml.ScalarNode, string(s.data[start:s.off])
+		switch n.Value {
+		case "true", "false":
+			n.Tag = "!!bool"
+		case "null":
+			n.Tag = "!!null"
+		default:
+			n.Tag = "!!int"
+			for _, b := range []byte(n.Value) {
+				if b == '.' || b == 'e' || b == 'E' {
+					n.Tag = "!!float"
+				}
+			}
+		}
+	}
+	return n
+}
+
+// parseAnsibleJSONParts is parseAnsibleJSON one part at a time; false
+// when data is better read whole, before anything was read.
+func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVarsFunc) bool {
+	if bytes.IndexByte(data, '\t') >= 0 || checkJSON(data) != nil {
+		return false
+	}
+	parts, ok := jsonParts(data)
+	if !ok {
+		return false
+	}
+	var hostvars []jsonPart
+	hasHostvars := false
+	var order []string
+	seen := map[string]bool{}
+	note := func(h string) {
+		if !seen[h] {
+			seen[h] = true
+			order = append(order, h)
+		}
+	}
+	for _, p := range parts {
+		if p.meta {
+			hostvars, hasHostvars = p.hostvars, p.hasHostvars
+			continue
+		}
+		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: p.key, Line: p.kl, Column: p.kc}
+		l.jsonGroup(file, k, newJSONScanner(data, p.val).node(), note)
+	}
+	for _, h := range hostvars {
+		if !seen[h.key] {
+			continue
+		}
+		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: h.key, Line: h.kl, Column: h.kc}
+		l.jsonHostVars(file, "_meta.hostvars."+h.key, k, newJSONScanner(data, h.val).node())
+	}
+	if !hasHostvars && hostVars != nil {
+		l.scriptHostVars(order, hostVars)
+	}
+	return true
+}
