@@ -38,12 +38,23 @@ func yamlErrorLine(err error) (int, string) {
 // pairs iterates a mapping's key/value nodes, reporting non-string and
 // duplicate keys. Merge keys (<<) are not supported and reported.
 func (l *loader) pairs(file, prefix string, m *yaml.Node, fn func(k, v *yaml.Node)) {
-	var seen map[string]*yaml.Node
+	l.pairsOf(file, prefix, m, false, fn)
+}
+
+// pairsOf is pairs; with drop, it also lets go of each pair once read, so
+// that a large mapping (the hosts of a group) is garbage as it is read.
+func (l *loader) pairsOf(file, prefix string, m *yaml.Node, drop bool, fn func(k, v *yaml.Node)) {
+	var seen map[string]int // key → its line
 	if len(m.Content) > 2 {
-		seen = make(map[string]*yaml.Node, len(m.Content)/2)
+		seen = make(map[string]int, len(m.Content)/2)
 	}
+	// An anchored mapping may be read again through an alias.
+	drop = drop && m.Anchor == ""
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := resolveAlias(m.Content[i]), resolveAlias(m.Content[i+1])
+		if drop {
+			m.Content[i], m.Content[i+1] = nil, nil
+		}
 		if k.Kind != yaml.ScalarNode {
 			l.errorf(file, k.Line, k.Column, prefix, "keys must be strings, got %s", kindName(k))
 			continue
@@ -58,12 +69,15 @@ func (l *loader) pairs(file, prefix string, m *yaml.Node, fn func(k, v *yaml.Nod
 		}
 		if seen != nil {
 			if prev, dup := seen[k.Value]; dup {
-				l.errorf(file, k.Line, k.Column, join(prefix, k.Value), "duplicate key (first at line %d)", prev.Line)
+				l.errorf(file, k.Line, k.Column, join(prefix, k.Value), "duplicate key (first at line %d)", prev)
 				continue
 			}
-			seen[k.Value] = k
+			seen[k.Value] = k.Line
 		}
 		fn(k, v)
+	}
+	if drop {
+		m.Content = nil
 	}
 }
 
@@ -212,7 +226,7 @@ func (l *loader) nameList(file, key string, n *yaml.Node, fn func(*yaml.Node)) {
 func (l *loader) nativeHosts(file, prefix string, n *yaml.Node, gi int32) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		l.pairs(file, prefix, n, func(k, v *yaml.Node) {
+		l.pairsOf(file, prefix, n, true, func(k, v *yaml.Node) {
 			var entry *hostEntry
 			if !isNull(v) {
 				entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), "host "+k.Value, v, nil)}
