@@ -26,11 +26,22 @@ type jsonPart struct {
 	key      string
 	kl, kc   int // the key's line and column
 	val      jsonSpan
-	hostvars []jsonPart // for "_meta": its hostvars, in order
+	hostvars []jsonHost // for "_meta": its hostvars, in order
 	meta     bool
 	// hasHostvars: _meta has a hostvars object.
 	hasHostvars bool
 }
+
+// jsonHost is one host of _meta.hostvars: 40 bytes a host until it is
+// read.
+type jsonHost struct {
+	key         string
+	kl, kc      int32
+	off         int
+	vline, vcol int32
+}
+
+func (h jsonHost) span() jsonSpan { return jsonSpan{h.off, int(h.vline), int(h.vcol)} }
 
 // jsonScanner walks JSON that encoding/json has already found valid.
 type jsonScanner struct {
@@ -227,12 +238,12 @@ func jsonParts(data []byte) ([]jsonPart, bool) {
 	return parts, !s.odd
 }
 
-func (s *jsonScanner) metaHostvars() ([]jsonPart, bool) {
+func (s *jsonScanner) metaHostvars() ([]jsonHost, bool) {
 	if s.peek() == 'n' {
 		s.skip()
 		return nil, false
 	}
-	var hosts []jsonPart
+	var hosts []jsonHost
 	found := false
 	metaSeen := map[string]bool{}
 	s.object(func(k string, _, _ int) {
@@ -251,7 +262,7 @@ func (s *jsonScanner) metaHostvars() ([]jsonPart, bool) {
 				s.odd = true
 			}
 			hostSeen[h] = true
-			hosts = append(hosts, jsonPart{key: h, kl: hl, kc: hc, val: s.span()})
+			hosts = append(hosts, jsonHost{key: h, kl: int32(hl), kc: int32(hc), off: s.off, vline: int32(s.line), vcol: int32(s.col)})
 			s.skip()
 		})
 	})
@@ -319,7 +330,7 @@ func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVa
 	if !ok {
 		return false
 	}
-	var hostvars []jsonPart
+	var hostvars []jsonHost
 	hasHostvars := false
 	var order []string
 	seen := map[string]bool{}
@@ -337,12 +348,13 @@ func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVa
 		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: p.key, Line: p.kl, Column: p.kc}
 		l.jsonGroup(file, k, newJSONScanner(data, p.val).node(), note)
 	}
-	for _, h := range hostvars {
+	for i, h := range hostvars {
+		hostvars[i] = jsonHost{}
 		if !seen[h.key] {
 			continue
 		}
-		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: h.key, Line: h.kl, Column: h.kc}
-		l.jsonHostVars(file, "_meta.hostvars."+h.key, k, newJSONScanner(data, h.val).node())
+		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: h.key, Line: int(h.kl), Column: int(h.kc)}
+		l.jsonHostVars(file, "_meta.hostvars."+h.key, k, newJSONScanner(data, h.span()).node())
 	}
 	if !hasHostvars && hostVars != nil {
 		l.scriptHostVars(order, hostVars)
