@@ -337,7 +337,9 @@ func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVa
 	note := func(h string) {
 		if !seen[h] {
 			seen[h] = true
-			order = append(order, h)
+			if hostVars != nil {
+				order = append(order, h)
+			}
 		}
 	}
 	for _, p := range parts {
