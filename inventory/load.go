@@ -120,9 +120,9 @@ func (l *loader) finish() (*Inventory, error) {
 		inv.res = l
 		return inv, nil
 	}
-	inv.Hosts = make([]*Host, len(l.hosts))
-	for i := range l.hosts {
-		inv.Hosts[i] = l.host(i)
+	inv.Hosts = l.resolved
+	if inv.Hosts == nil {
+		inv.Hosts = []*Host{}
 	}
 	return inv, nil
 }
@@ -222,6 +222,8 @@ type loader struct {
 
 	ssh       *sshConf
 	overrides []val
+	// resolved are the hosts of an eager load, in order.
+	resolved []*Host
 	// roomNames are the rooms written by name, with their places.
 	roomNames []RoomRef
 }

@@ -324,7 +324,8 @@ func (l *loader) resolve() *Inventory {
 }
 
 // validateHosts decides every host's settings once, reporting every
-// problem, and gives each host its combo; it keeps no resolved host. It
+// problem, and gives each host its combo; it keeps the resolved hosts
+// only when the load is not lazy (loader.resolved). It
 // returns the combos in the order they were first used.
 func (l *loader) validateHosts() []*combo {
 	combos := make(map[string]*combo)
@@ -343,6 +344,9 @@ func (l *loader) validateHosts() []*combo {
 		clear(eff[:])
 		l.effective(h, c, &eff, true)
 		l.checkHost(&eff)
+		if !l.opts.Lazy {
+			l.resolved = append(l.resolved, l.makeHost(h, c, &eff))
+		}
 		addr, port := effAddress(h, &eff)
 		ak := addrKey(&eff, addr, port)
 		prev, dup := seen.add(ak, int32(i), func(j int32) string {
