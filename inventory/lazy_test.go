@@ -21,7 +21,7 @@ func lazyCases(t *testing.T) []lazyCase {
 		cases = append(cases, lazyCase{name: g.name, path: g.path, sshConfig: g.sshConfig, sets: g.sets})
 	}
 	cases = append(cases, lazyCase{name: "ansible-json", path: ansibleListFixture, vault: true})
-	for _, f := range invgen.Formats {
+	for _, f := range invgen.Formats() {
 		cases = append(cases, lazyCase{name: "invgen-" + f, path: writeScaleInventory(t, f, 2000)})
 	}
 	return cases

@@ -37,7 +37,7 @@ func writeScaleInventory(tb testing.TB, format string, n int) string {
 // BenchmarkScale100k loads, resolves and selects (invgen.Limit) a
 // 100,000-host inventory in each format, as `inventory check --limit` does.
 func BenchmarkScale100k(b *testing.B) {
-	for _, format := range invgen.Formats {
+	for _, format := range invgen.Formats() {
 		b.Run(format, func(b *testing.B) {
 			p := writeScaleInventory(b, format, 100000)
 			opts := testOpts()
@@ -109,7 +109,7 @@ func TestLazyMemoryBudget(t *testing.T) {
 		t.Skip("short")
 	}
 	const n = 20000
-	for _, format := range invgen.Formats {
+	for _, format := range invgen.Formats() {
 		p := writeScaleInventory(t, format, n)
 		got := liveBytesPerHost(t, p, n)
 		t.Logf("%s: %.0f bytes live per host", format, got)

@@ -24,7 +24,7 @@ func inventoryMain(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("fleetbench inventory", flag.ContinueOnError)
 	bin := fs.String("fleetclaim", "bin/fleetclaim", "the fleetclaim binary")
 	sizes := fs.String("hosts", "1000,10000,100000,1000000", "fleet sizes, comma-separated")
-	formats := fs.String("formats", strings.Join(invgen.Formats, ","), "inventory formats: native, ini, json")
+	formats := fs.String("formats", strings.Join(invgen.Formats(), ","), "inventory formats: native, ini, json")
 	runs := fs.Int("runs", 5, "runs of each size and format, interleaved")
 	limit := fs.String("limit", invgen.Limit, "--limit for every run ('' selects every host)")
 	dir := fs.String("dir", "", "work directory (default: a new temporary one, removed at the end)")

@@ -26,7 +26,7 @@ const Limit = "region*:&g1?:!h*7.example.com"
 
 // Formats are the formats Write knows, as `fleetclaim -i` detects them from
 // the file name Name gives.
-var Formats = []string{"native", "ini", "json"}
+func Formats() []string { return []string{"native", "ini", "json"} }
 
 // Name is the file name of an inventory of format.
 func Name(format string, n int) string {
@@ -34,8 +34,8 @@ func Name(format string, n int) string {
 	return fmt.Sprintf("fleet-%d.%s", n, ext)
 }
 
-// Token and KnownHosts are the files the inventory names, under dir; the
-// caller creates them (Files lists them with contents).
+// Files are the files the inventory names (a token file and known_hosts),
+// under dir, with their contents; the caller creates them.
 func Files(dir string) map[string]string {
 	return map[string]string{
 		filepath.Join(dir, "token"):       "bench-token\n",
