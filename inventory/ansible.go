@@ -431,7 +431,7 @@ func (l *loader) checkLevel(file, prefix string, vals []val) {
 		for j := 0; j < i; j++ {
 			if vals[i].slot == vals[j].slot && !sameValue(&vals[i], &vals[j]) && !vals[i].derived && !vals[j].derived {
 				l.errorf(vals[i].file, int(vals[i].line), int(vals[i].col), prefix, "%s set again to a different value (first at %s)",
-					slotNames[vals[i].slot], vals[j].src)
+					slotNames[vals[i].slot], vals[j].source())
 			}
 		}
 	}

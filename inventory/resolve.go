@@ -221,7 +221,7 @@ func (l *loader) buildCombo(direct []int32) *combo {
 			// Rooms of unrelated groups add up.
 			u := *first
 			u.list = slices.Clone(first.list)
-			srcs := []string{first.src}
+			srcs := []string{first.source()}
 			for _, g := range best[1:] {
 				v := l.groups[g].get(s)
 				for _, r := range v.list {
@@ -229,7 +229,7 @@ func (l *loader) buildCombo(direct []int32) *combo {
 						u.list = append(u.list, r)
 					}
 				}
-				srcs = append(srcs, v.src)
+				srcs = append(srcs, v.source())
 			}
 			u.src = strings.Join(srcs, " + ")
 			c.vals[s] = &u
@@ -317,7 +317,7 @@ func (l *loader) resolve() *Inventory {
 			}
 			l.errorf(cf.b.file, int(cf.b.line), int(cf.b.col), slotNames[s],
 				"host %s%s: groups %q and %q are unrelated and set %s differently (%s at %s, %s here); set it on the host, or in a group that is a child of both",
-				strings.Join(cf.hosts, ", "), more, cf.ga, cf.gb, slotNames[s], cf.a.display(), cf.a.src, cf.b.display())
+				strings.Join(cf.hosts, ", "), more, cf.ga, cf.gb, slotNames[s], cf.a.display(), cf.a.source(), cf.b.display())
 		}
 	}
 	return inv
@@ -468,7 +468,7 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 			if prev != nil && prev != v {
 				if report && !sameValue(prev, v) {
 					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
-						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.src)
+						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.source())
 				}
 				continue
 			}
@@ -509,11 +509,11 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 func (l *loader) checkHost(eff *[nSlots]*val) {
 	set := func(s slot) bool { return eff[s] != nil && eff[s].n != 0 }
 	if pc, j := eff[sProxyCommand], eff[sJump]; pc != nil && pc.s != "" && j != nil && len(j.jump) > 0 {
-		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.src)
+		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.source())
 	}
 	if set(sKsStaticOnly) && set(sKsNativeOnly) {
 		v := eff[sKsNativeOnly]
-		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].src)
+		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].source())
 	}
 	if m := eff[sMethod]; m != nil && m.s == "docker" && (eff[sDockerContainer] == nil || eff[sDockerContainer].s == "") {
 		l.errorf(m.file, int(m.line), int(m.col), "method", "method docker needs docker_container")
@@ -560,7 +560,7 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		if v == nil {
 			continue
 		}
-		host.Sources[slotNames[s]] = v.src
+		host.Sources[slotNames[s]] = v.source()
 		setSlot(host, slot(s), v)
 	}
 	if len(host.KnownHosts) == 0 && l.home != "" {

@@ -24,10 +24,23 @@ type val struct {
 	file string
 	line int32
 	col  int32
-	// src is the Sources entry: "inv.yml:12:7 (group web)".
+	// src is the Sources entry where it is not file:line:col (where):
+	// "ssh_config …", "--set"; see source.
 	src string
+	// where names the level the value was written at ("group web",
+	// "host h1"): the Sources entry "inv.yml:12:7 (group web)" is made only
+	// when asked for, not kept for every host.
+	where string
 	// derived marks a port taken from "address: host:port".
 	derived bool
+}
+
+// source is the Sources entry: "inv.yml:12:7 (group web)".
+func (v *val) source() string {
+	if v.src != "" {
+		return v.src
+	}
+	return formatSrc(v.file, int(v.line), int(v.col), v.where)
 }
 
 func (v *val) keyName() string {
@@ -130,7 +143,7 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 	kd := &keyTable[ki]
 	n = resolveAlias(n)
 	v := val{slot: kd.slot, key: int16(ki), file: file, line: int32(n.Line), col: int32(n.Column)}
-	v.src = formatSrc(file, n.Line, n.Column, where)
+	v.where = where
 	bad := func(format string, args ...any) (val, bool) {
 		c.errorf(file, n.Line, n.Column, fullKey, format, args...)
 		return val{}, false
