@@ -174,7 +174,13 @@ type Result struct {
 	// machine GUID (category duplicate-machine-guid).
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	ClaimedID   string `json:"claimed_id,omitempty"`
-	Online      *bool  `json:"online,omitempty"`
+	// NodeID is the node id Cloud assigned to the node (Cloud lists nodes
+	// by it; it is not the claimed id), as the agent reports it once its
+	// link is up, or as found in Cloud's listing by node name.
+	NodeID string `json:"node_id,omitempty"`
+	// NodeName is the node's name as the agent reports it (Cloud's "nm").
+	NodeName string `json:"node_name,omitempty"`
+	Online   *bool  `json:"online,omitempty"`
 	// Troubleshooting holds the agent's own Cloud keys, as last read by
 	// claim or verify.
 	Troubleshooting *Troubleshooting `json:"troubleshooting,omitempty"`

@@ -24,6 +24,12 @@ import (
 //	POST /api/v3/spaces/{space}/rooms/{room}/nodes          {"nodes":[{nd,nm,state}]}
 //	     body {"scope":{"nodes":[ids]}}: only those nodes (an empty list: all)
 //	POST /api/v1/spaces/{space}/rooms/{room}/claimed-nodes  body ["node-id", ...]
+//
+// Node ids are the ids Cloud assigned (Claim.ND), never claimed ids: the
+// listing's fields are those netdata/terraform-provider-netdata reads
+// (internal/client/models.go:86-90: nd, nm, state), and the provider adds
+// a node to a room by the nd it found by name in "All nodes"
+// (internal/provider/node_room_member.go:182-216).
 //	POST /api/v1/spaces/{space}/token/rotate                {"token": NEW} (the old token stops working)
 //
 // Node states: reachable (connected now), unreachable (connected once, not
@@ -116,7 +122,7 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 		Nodes []node `json:"nodes"`
 	}{Nodes: []node{}}
 	in := func(cl Claim) bool {
-		return cl.ReplacedBy == "" && (room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.NodeID], roomID))
+		return cl.ReplacedBy == "" && (room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.ND], roomID))
 	}
 	c.mu.Lock()
 	var active []Claim
@@ -129,7 +135,7 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 		}
 	} else {
 		for _, id := range body.Scope.Nodes {
-			if i, ok := c.byNode[strings.ToLower(id)]; ok && in(c.claims[i]) {
+			if i, ok := c.byND[strings.ToLower(id)]; ok && in(c.claims[i]) {
 				active = append(active, c.claims[i])
 			}
 		}
@@ -143,7 +149,7 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 		case c.everOnline != nil && !c.everOnline(cl.MGUID):
 			state = "unseen"
 		}
-		out.Nodes = append(out.Nodes, node{ND: cl.NodeID, NM: cl.Hostname, State: state})
+		out.Nodes = append(out.Nodes, node{ND: cl.ND, NM: cl.Hostname, State: state})
 	}
 	writeJSON(w, out)
 }
@@ -163,7 +169,7 @@ func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID stri
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		if _, ok := c.byNode[strings.ToLower(id)]; !ok {
+		if _, ok := c.byND[strings.ToLower(id)]; !ok {
 			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "node "+id+" is not claimed in this space")
 			return
 		}
