@@ -479,7 +479,16 @@ func (r *Result) setState(st CloudState) {
 	on := st.Online
 	r.Online = &on
 	if st.ClaimedID != "" {
+		if !strings.EqualFold(st.ClaimedID, r.ClaimedID) {
+			r.NodeID = "" // a new claim: the node id read before may be stale
+		}
 		r.ClaimedID = st.ClaimedID
+	}
+	if st.NodeID != "" {
+		r.NodeID = st.NodeID
+	}
+	if st.NodeName != "" {
+		r.NodeName = st.NodeName
 	}
 	if st.Keys != nil {
 		r.Troubleshooting = st.Keys

@@ -61,9 +61,9 @@ func TestE2ECloudProofByNodeID(t *testing.T) {
 	invText := mustRead(t, inv)
 	moved := filepath.Join(info.Dir, "moved.yml")
 	writeTestFile(t, moved, strings.Replace(invText, "rooms: [staging]", "rooms: [staging, "+edge+"]", 1))
-	r = fleetclaim(t, nil, "verify", "-i", moved, "--fix-rooms", "--no-progress", "--no-history", "--results", results)
+	r = fleetclaim(t, nil, "reconcile", "-i", moved, "--fix-rooms", "--no-progress", "--no-history", "--results", results)
 	if r.code != exitOK || !strings.Contains(r.stderr, "5/5 nodes confirmed by Cloud") {
-		t.Fatalf("verify --fix-rooms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		t.Fatalf("reconcile --fix-rooms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	checkRecords(readResults(t, results))
 }
