@@ -173,7 +173,10 @@ type Result struct {
 	// DuplicateOf names the host seen first in this run with the same
 	// machine GUID (category duplicate-machine-guid).
 	DuplicateOf string `json:"duplicate_of,omitempty"`
-	ClaimedID   string `json:"claimed_id,omitempty"`
+	// DuplicateRun is the earlier run in which DuplicateOf had the GUID,
+	// when the two hosts did not meet in this run.
+	DuplicateRun string `json:"duplicate_run,omitempty"`
+	ClaimedID    string `json:"claimed_id,omitempty"`
 	// NodeID is the node id Cloud assigned to the node (Cloud lists nodes
 	// by it; it is not the claimed id), as the agent reports it once its
 	// link is up, or as found in Cloud's listing by node name.
