@@ -485,6 +485,11 @@ func (r *hostRun) privilege(in *remote.Install) (remote.Runner, error) {
 func (r *Result) setState(st CloudState) {
 	on := st.Online
 	r.Online = &on
+	r.OfflineSince = nil
+	if st.Claimed && !st.Online && !st.Since.IsZero() {
+		since := st.Since.UTC()
+		r.OfflineSince = &since
+	}
 	if st.ClaimedID != "" {
 		if !strings.EqualFold(st.ClaimedID, r.ClaimedID) {
 			r.NodeID = "" // a new claim: the node id read before may be stale

@@ -184,6 +184,9 @@ type Result struct {
 	// NodeName is the node's name as the agent reports it (Cloud's "nm").
 	NodeName string `json:"node_name,omitempty"`
 	Online   *bool  `json:"online,omitempty"`
+	// OfflineSince is when a claimed node that is offline went offline, by
+	// its agent's account (nil when it is online or the agent does not say).
+	OfflineSince *time.Time `json:"offline_since,omitempty"`
 	// Troubleshooting holds the agent's own Cloud keys, as last read by
 	// claim or verify.
 	Troubleshooting *Troubleshooting `json:"troubleshooting,omitempty"`
