@@ -87,6 +87,10 @@ type cloud struct {
 	apiFaultsMu sync.Mutex
 	// stats reports the lab's counters for GET /lab/stats.
 	stats func() Stats
+	// rules are the rooms' node membership rules, by room id; labels
+	// returns the host labels of the agent with a machine GUID.
+	rules  map[string][]membershipRule
+	labels func(mguid string) map[string]string
 	// extraRooms are room memberships added through the API, by Cloud
 	// node id (nd).
 	extraRooms map[string][]string
@@ -209,7 +213,9 @@ func (c *cloud) loadClaims() error {
 		if json.Unmarshal(sc.Bytes(), &line) != nil {
 			continue
 		}
-		if line.RoomAdd != nil {
+		if line.RuleStore != nil {
+			c.applyRuleLocked(*line.RuleStore)
+		} else if line.RoomAdd != nil {
 			c.addRoomLocked(line.RoomAdd.Room, line.RoomAdd.NodeIDs)
 		} else if line.NodeID != "" {
 			c.recordLocked(line.Claim)
@@ -223,6 +229,8 @@ func (c *cloud) loadClaims() error {
 type storeLine struct {
 	Claim
 	RoomAdd *roomAdd `json:"room_add,omitempty"`
+	// RuleStore is a node membership rule made, changed or removed.
+	RuleStore *ruleStore `json:"rule_change,omitempty"`
 }
 
 type roomAdd struct {
