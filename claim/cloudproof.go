@@ -54,7 +54,9 @@ func (t *CloudTarget) roomName(id string) string {
 	return id
 }
 
-// allNodes returns the id of the Space's "All nodes" room, or "".
+// AllNodes returns the id of the Space's "All nodes" room, or "".
+func (t *CloudTarget) AllNodes() string { return t.allNodes() }
+
 func (t *CloudTarget) allNodes() string {
 	for _, r := range t.Rooms {
 		if strings.EqualFold(r.Name, "All nodes") {
