@@ -31,7 +31,9 @@ later or elsewhere, without an API call per node. A rule's description,
 missing ones, updates those whose clauses changed, and never changes a rule
 of the user's own (an identical one of the user's counts as there). A rule
 of its own that the inventory no longer wants is reported as stale, and
-removed only with --prune. A second sync changes nothing.
+removed only with --prune. With --limit or --shard, only the groups of the
+selected hosts are synced: the others' rules are left alone. A second sync
+changes nothing.
 
 Cloud applies the rules from the labels a node reports, so each host must
 carry the label fleetclaim_group=GROUP in netdata.conf [host labels].
@@ -148,7 +150,18 @@ func runRooms(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	warn := func(s string) { fmt.Fprintln(stderr, "warning:", s) }
-	changes, err := syncRooms(ctx, cr, wantedRules(cr, hosts, warn), *dry, *prune)
+	// With a selection, the rules of the groups outside it are left alone:
+	// they are neither wanted nor stale.
+	var only map[string]bool
+	if f.limit != "" || f.shard != "" {
+		only = map[string]bool{}
+		for _, h := range hosts {
+			for _, g := range h.Groups {
+				only[g] = true
+			}
+		}
+	}
+	changes, err := syncRooms(ctx, cr, wantedRules(cr, hosts, warn), only, *dry, *prune)
 	printRuleChanges(stdout, cr, changes, *dry)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim rooms %s: %v\n", sub, err)
@@ -167,7 +180,7 @@ type ruleStep struct {
 // syncRooms lists the rules of every room of each Space, plans the changes
 // and, unless dry, makes them. It stops at the first API failure: the
 // changes made so far are in the steps returned.
-func syncRooms(ctx context.Context, cr *cloudRun, want []wantedRule, dry, prune bool) ([]ruleStep, error) {
+func syncRooms(ctx context.Context, cr *cloudRun, want []wantedRule, only map[string]bool, dry, prune bool) ([]ruleStep, error) {
 	var steps []ruleStep
 	for _, k := range cr.order {
 		t := cr.targets[k]
@@ -181,6 +194,12 @@ func syncRooms(ctx context.Context, cr *cloudRun, want []wantedRule, dry, prune 
 			existing, err := t.API.MembershipRules(ctx, t.Space.ID, room.ID)
 			if err != nil {
 				return steps, fmt.Errorf("rules of room %s: %w", orQuoted(room.Name, room.ID), err)
+			}
+			if only != nil {
+				existing = slices.DeleteFunc(existing, func(r claim.MembershipRule) bool {
+					g, ok := strings.CutPrefix(r.Description, claim.RuleManaged+"group ")
+					return ok && !only[g]
+				})
 			}
 			for _, c := range claim.PlanRules(room.ID, existing, rules, prune) {
 				s := ruleStep{target: t, RuleChange: c}

@@ -106,6 +106,12 @@ func TestE2ERoomsSync(t *testing.T) {
 		!strings.Contains(r.stdout, `databases    stale`) || !strings.Contains(r.stdout, "--prune removes them") {
 		t.Fatalf("rooms sync after a move: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A selection syncs only its groups: --limit on the web hosts neither
+	// wants nor prunes the db group's rules.
+	r = fleetclaim(t, nil, "rooms", "sync", "-i", moved, "--limit", "web", "--prune")
+	if r.code != exitOK || !strings.Contains(r.stdout, "0 created, 0 updated, 0 deleted, 2 kept, 0 stale") {
+		t.Fatalf("rooms sync --limit web --prune: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = fleetclaim(t, nil, "rooms", "sync", "-i", moved, "--prune")
 	if r.code != exitOK || !strings.Contains(r.stdout, "0 created, 0 updated, 1 deleted, 4 kept, 0 stale") {
 		t.Fatalf("rooms sync --prune: exit %d\n%s%s", r.code, r.stdout, r.stderr)
