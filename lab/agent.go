@@ -580,6 +580,7 @@ func (a *agent) aclkState() string {
 	}
 	if a.online {
 		b.WriteString("Received Cloud MQTT Messages: 3\nMQTT Messages Confirmed by Remote Broker (PUBACKs): 3\nPending PUBACKS: 0\nMQTT Messages Dropped Without a PUBACK (since start): 0\nServer Receive Maximum: 100\n")
+		// "Node ID: null" until Cloud assigned one (src/aclk/aclk.c:1166-1172, v2.11.0).
 		nd := "null"
 		if id := a.nodeIDLocked(); id != nil {
 			nd = *id
