@@ -312,9 +312,9 @@ func writeStatusTable(w io.Writer, st *fleetStatus) error {
 		}
 	}
 	if len(st.Changed) > 0 {
-		fmt.Fprintln(tw, "\nCHANGED\tBEFORE\tNOW\tRUN")
+		fmt.Fprintln(tw, "\nCHANGED\tBEFORE\tNOW\tPREVIOUS RUN\tRUN")
 		for _, h := range st.Changed {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", termText(h.Host), termText(h.Before), termText(h.After), termText(h.Run))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", termText(h.Host), termText(h.Before), termText(h.After), termText(h.PrevRun), termText(h.Run))
 		}
 	}
 	fmt.Fprintln(tw, "\nHOST\tGROUPS\tSTATUS\tONLINE\tRUN\tDETAIL")

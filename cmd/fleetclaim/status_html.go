@@ -101,8 +101,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 {{end}}</table>{{else}}<p class="none">no claimed node is offline</p>{{end}}
 
 <h2>Changed since the previous run</h2>
-{{if .Changed}}<table id="changed"><tr><th>host</th><th>before</th><th>now</th><th>run</th></tr>
-{{range .Changed}}<tr><td>{{.Host}}</td><td>{{.Before}}</td><td>{{.After}}</td><td><code>{{.Run}}</code></td></tr>
+{{if .Changed}}<table id="changed"><tr><th>host</th><th>before</th><th>now</th><th>previous run</th><th>run</th></tr>
+{{range .Changed}}<tr><td>{{.Host}}</td><td>{{.Before}}</td><td>{{.After}}</td><td><code>{{.PrevRun}}</code></td><td><code>{{.Run}}</code></td></tr>
 {{end}}</table>{{else}}<p class="none">no host changed</p>{{end}}
 
 <h2>Every host</h2>
