@@ -143,8 +143,12 @@ func TestE2EStatusPage(t *testing.T) {
 		t.Errorf("offline, rendered:\n%s", off)
 	}
 	changed := section(dom, "changed")
+	runs, err := readRuns(hist)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %v %v", runs, err)
+	}
 	for _, h := range flaky {
-		if !strings.Contains(changed, "<td>"+h+"</td>") {
+		if !strings.Contains(changed, "<td>"+h+"</td><td>failed [connection-lost]</td><td>claimed, online</td><td><code>"+runs[0].ID+"</code></td><td><code>"+runs[1].ID+"</code></td>") {
 			t.Errorf("changed lacks %s:\n%s", h, changed)
 		}
 	}
