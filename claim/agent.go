@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetclaim/fleetclaim/remote"
 )
 
 // CloudState is what the agent says of its link to Cloud.
@@ -20,8 +22,14 @@ type CloudState struct {
 	Claimed   bool   `json:"claimed"`
 	Online    bool   `json:"online"`
 	ClaimedID string `json:"claimed_id,omitempty"`
-	URL       string `json:"url,omitempty"`
-	Reason    string `json:"reason,omitempty"`
+	// NodeID is the node id Cloud assigned, as the agent reports it: only
+	// once its link is up (null before: src/aclk/aclk.c:1337-1344 and
+	// src/database/contexts/api_v2_contexts_agents.c:23, v2.11.0).
+	NodeID string `json:"node_id,omitempty"`
+	// NodeName is the agent's node name (its hostname as Cloud shows it).
+	NodeName string `json:"node_name,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 	// Since is when the agent's Cloud status last changed (zero when the
 	// agent does not say).
 	Since time.Time `json:"since,omitempty"`
@@ -111,6 +119,11 @@ func ParseACLKStateJSON(b []byte) (CloudState, error) {
 		Banned    bool   `json:"banned-by-cloud"`
 		Reason    string `json:"reason"`
 		Available *bool  `json:"aclk-available"`
+		Instances []struct {
+			Hostname     string  `json:"hostname"`
+			NodeID       *string `json:"node-id"`
+			Relationship string  `json:"relationship"`
+		} `json:"node-instances"`
 	}
 	if len(b) > 1<<20 {
 		return CloudState{}, errors.New("aclk-state output too large")
@@ -122,6 +135,18 @@ func ParseACLKStateJSON(b []byte) (CloudState, error) {
 		return CloudState{}, errors.New("aclk-state json: no agent-claimed/online keys")
 	}
 	st := CloudState{Source: "aclk-state", Claimed: *v.Claimed, Online: *v.Online, ClaimedID: v.ClaimedID, URL: v.URL, Reason: v.Reason}
+	// The agent's own node is the instance whose relationship is "self"
+	// (the others are its streaming children: src/aclk/aclk.c:1349-1350,
+	// v2.11.0).
+	for _, ni := range v.Instances {
+		if ni.Relationship == "self" {
+			st.NodeName = ni.Hostname
+			if ni.NodeID != nil && remote.IsUUID(*ni.NodeID) {
+				st.NodeID = strings.ToLower(*ni.NodeID)
+			}
+			break
+		}
+	}
 	switch {
 	case v.Banned:
 		st.Status = "banned"
@@ -145,6 +170,8 @@ func ParseACLKStateJSON(b []byte) (CloudState, error) {
 func ParseInfoV2(b []byte) (CloudState, error) {
 	var v struct {
 		Agents []struct {
+			ND    *string `json:"nd"`
+			NM    string  `json:"nm"`
 			Cloud struct {
 				Status  string `json:"status"`
 				ClaimID string `json:"claim_id"`
@@ -161,7 +188,10 @@ func ParseInfoV2(b []byte) (CloudState, error) {
 		return CloudState{}, errors.New("/api/v2/info: no agents[0].cloud.status")
 	}
 	c := v.Agents[0].Cloud
-	st := CloudState{Source: "api-v2", Status: c.Status, ClaimedID: c.ClaimID, URL: c.URL, Reason: c.Reason}
+	st := CloudState{Source: "api-v2", Status: c.Status, ClaimedID: c.ClaimID, URL: c.URL, Reason: c.Reason, NodeName: v.Agents[0].NM}
+	if nd := v.Agents[0].ND; nd != nil && remote.IsUUID(*nd) {
+		st.NodeID = strings.ToLower(*nd)
+	}
 	if c.Since > 0 {
 		st.Since = time.Unix(c.Since, 0)
 	}
@@ -259,6 +289,12 @@ func apiState(ctx context.Context, dial func(context.Context) (net.Conn, error),
 		if code == http.StatusOK {
 			if st1, err := ParseInfoV1(b); err == nil {
 				if st1.Online {
+					// /api/v1/info has no node id; /api/v2/info (1.40 on) does.
+					if b2, code2, err2 := get("/api/v2/info"); err2 == nil && code2 == http.StatusOK {
+						if st, err := ParseInfoV2(b2); err == nil {
+							st1.NodeID, st1.NodeName = st.NodeID, st.NodeName
+						}
+					}
 					return st1, nil
 				}
 				if b2, code2, err2 := get("/api/v2/info"); err2 == nil && code2 == http.StatusOK {

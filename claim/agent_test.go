@@ -169,8 +169,9 @@ func TestAPIStateRequests(t *testing.T) {
 		wantOnline   bool
 		wantCloudKey bool // cloud-enabled as the v1 keys say
 	}{
+		// Online: v2 info too, for the node id (v1 info has none).
 		{"v1 agent online, asked as v1", true, answer{200, keys(true, true)}, notFound,
-			"/api/v1/info", "online", "api-v1", "", true, true, true},
+			"/api/v1/info /api/v2/info", "online", "api-v1", "", true, true, true},
 		{"v1 agent offline, asked as v1: v2 for the reason, absent", true, answer{200, keys(true, false)}, notFound,
 			"/api/v1/info /api/v2/info", "offline", "api-v1", "", true, false, true},
 		{"1.4x agent offline, asked as v1: the reason from v2, the keys from v1", true, answer{200, keys(true, false)}, answer{200, v2("offline", "proxy refused")},
@@ -233,5 +234,38 @@ func TestAPIStateRequests(t *testing.T) {
 				t.Errorf("cloud-enabled %v, want %v", st.Keys.CloudEnabled, c.wantCloudKey)
 			}
 		})
+	}
+}
+
+// TestParseNodeID: the node id Cloud assigned is read from the agent's
+// self node instance (aclk-state json) and from /api/v2/info agents[0].nd;
+// both are null until the link is up. The null inputs are the real
+// v2.11.0 agent's outputs after a claim its Cloud accepted, link offline
+// (../shared/netdata-v2/README.md, "claiming against a local fake cloud",
+// 2026-12-01; of /api/v2/info it records agents[0]'s mg, nd and cloud); the set ones differ only in the id, where aclk.c prints it
+// (src/aclk/aclk.c:1337-1344, v2.11.0).
+func TestParseNodeID(t *testing.T) {
+	const aclkNull = `{"aclk-available":true,"aclk-version":2,"protocols-supported":["Protobuf"],"agent-claimed":true,"claimed-id":"f72ce46c-abf1-4145-8a59-e96e6eedd626","cloud-url":"https:\/\/127.0.0.1:8443","aclk_proxy":"none","publish_latency_us":0,"online":false,"used-cloud-protocol":"Protobuf","mqtt-version":5,"received-app-layer-msgs":0,"received-mqtt-pubacks":0,"pending-mqtt-pubacks":0,"server-receive-maximum":0,"reconnect-count":0,"last-connect-time-utc":null,"last-connect-time-puback-utc":null,"last-disconnect-time-utc":null,"next-connection-attempt-utc":"2026-12-01 08:12:40","last-backoff-value":8.3540000915527344,"banned-by-cloud":false,"node-instances":[{"hostname":"vm","mguid":"1cdc8404-dd6d-42e3-bb03-646cebbbe228","claimed_id":"f72ce46c-abf1-4145-8a59-e96e6eedd626","node-id":null,"streaming-hops":0,"relationship":"self","streaming-online":true,"alert-sync-status":{"updates":0,"checkpoint-count":0,"alert-count":0,"alert-snapshot-count":0,"alert-version":0}}]}`
+	const infoNull = `{"agents":[{"mg": "1cdc8404-dd6d-42e3-bb03-646cebbbe228", "nd": null, "cloud": {"id": 0, "status": "offline", "since": 1796112718, "age": 40, "claim_id": "f72ce46c-abf1-4145-8a59-e96e6eedd626", "url": "https://127.0.0.1:8443", "reason": "https client read error", "next_check": 1796112760, "next_in": 2}}]}`
+	const nd = "0c6f7f2e-5d1b-4f0e-9a43-6f1f2b9d0a11"
+	st, err := ParseACLKStateJSON([]byte(aclkNull))
+	if err != nil || st.NodeID != "" || st.NodeName != "vm" || st.ClaimedID != "f72ce46c-abf1-4145-8a59-e96e6eedd626" {
+		t.Fatalf("aclk-state, node id null: %+v %v", st, err)
+	}
+	// A child streaming to this agent comes first: only "self" counts.
+	set := strings.Replace(aclkNull, `"node-instances":[`, `"node-instances":[{"hostname":"child","node-id":"11111111-2222-4333-8444-555555555555","relationship":"child"},`, 1)
+	set = strings.Replace(set, `"node-id":null`, `"node-id":"`+strings.ToUpper(nd)+`"`, 1)
+	if st, err = ParseACLKStateJSON([]byte(set)); err != nil || st.NodeID != nd || st.NodeName != "vm" {
+		t.Fatalf("aclk-state, node id set: %+v %v", st, err)
+	}
+	if st, err = ParseInfoV2([]byte(infoNull)); err != nil || st.NodeID != "" {
+		t.Fatalf("/api/v2/info, nd null: %+v %v", st, err)
+	}
+	if st, err = ParseInfoV2([]byte(strings.Replace(infoNull, `"nd": null`, `"nd": "`+nd+`"`, 1))); err != nil || st.NodeID != nd {
+		t.Fatalf("/api/v2/info, nd set: %+v %v", st, err)
+	}
+	// Not a UUID: not a node id.
+	if st, err = ParseInfoV2([]byte(strings.Replace(infoNull, `"nd": null`, `"nd": "x; rm -rf /"`, 1))); err != nil || st.NodeID != "" {
+		t.Fatalf("/api/v2/info, bad nd: %+v %v", st, err)
 	}
 }

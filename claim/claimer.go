@@ -52,6 +52,10 @@ type Options struct {
 	PollInterval time.Duration
 	// Force claims even a node that is claimed and online.
 	Force bool
+	// PastGUIDs, when set, tells the machine GUIDs hosts had in earlier
+	// runs: a host with another host's GUID is a clone even when the two
+	// are not in one run.
+	PastGUIDs GUIDHistory
 	// Token returns the claim token of a host (resolved once per source by
 	// the caller).
 	Token func(h *inventory.Host) (inventory.Secret, error)
@@ -89,7 +93,7 @@ func New(c Connector, opts Options) *Claimer {
 	if opts.Mode == "" {
 		opts.Mode = ModeClaim
 	}
-	return &Claimer{conn: c, opts: opts, guids: newGUIDRegistry()}
+	return &Claimer{conn: c, opts: opts, guids: newGUIDRegistry(opts.PastGUIDs)}
 }
 
 // hostRun is the state of one host's run.
@@ -260,10 +264,13 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		}
 	}
 	// Clones: a machine GUID already seen on another host of this run.
-	if other := c.guids.register(inst.MachineGUID, h.Name); other != "" {
+	if other, run := c.guids.register(inst.MachineGUID, h.Name); other != "" {
 		switch c.opts.Mode {
 		case ModeClaim, ModePlan, ModeReconcile:
-			r.res.DuplicateOf = other
+			r.res.DuplicateOf, r.res.DuplicateRun = other, run
+			if run != "" {
+				other += " (in run " + run + ")"
+			}
 			if !c.opts.NewIdentity {
 				return fail(CatDuplicateGUID, "machine GUID %s is also the GUID of %s: not claimed (clones replace each other in Cloud)", inst.MachineGUID, other)
 			}
@@ -478,8 +485,22 @@ func (r *hostRun) privilege(in *remote.Install) (remote.Runner, error) {
 func (r *Result) setState(st CloudState) {
 	on := st.Online
 	r.Online = &on
+	r.OfflineSince = nil
+	if st.Claimed && !st.Online && !st.Since.IsZero() {
+		since := st.Since.UTC()
+		r.OfflineSince = &since
+	}
 	if st.ClaimedID != "" {
+		if !strings.EqualFold(st.ClaimedID, r.ClaimedID) {
+			r.NodeID = "" // a new claim: the node id read before may be stale
+		}
 		r.ClaimedID = st.ClaimedID
+	}
+	if st.NodeID != "" {
+		r.NodeID = st.NodeID
+	}
+	if st.NodeName != "" {
+		r.NodeName = st.NodeName
 	}
 	if st.Keys != nil {
 		r.Troubleshooting = st.Keys

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type CloudCheck struct {
 	Confirmed bool `json:"confirmed"`
 	// Added are the rooms --fix-rooms added the node to.
 	Added []string `json:"added,omitempty"`
+	// Namesakes: the node was looked up by name (its node id unknown) and
+	// that many nodes bear the name (more than one: none is taken).
+	Namesakes int `json:"namesakes,omitempty"`
 	// Error is why Cloud could not be asked.
 	Error string `json:"error,omitempty"`
 }
@@ -50,7 +54,9 @@ func (t *CloudTarget) roomName(id string) string {
 	return id
 }
 
-// allNodes returns the id of the Space's "All nodes" room, or "".
+// AllNodes returns the id of the Space's "All nodes" room, or "".
+func (t *CloudTarget) AllNodes() string { return t.allNodes() }
+
 func (t *CloudTarget) allNodes() string {
 	for _, r := range t.Rooms {
 		if strings.EqualFold(r.Name, "All nodes") {
@@ -131,30 +137,51 @@ type roomKey struct {
 // roomQueue holds the nodes waiting for an answer about one room. One
 // goroutine serves it while anything waits, and ends when nothing does.
 type roomQueue struct {
-	waiting map[string][]*roomAsk // by lower-case node id
-	order   []string              // node ids in the order they started waiting
+	waiting map[nodeKey][]*roomAsk
+	order   []nodeKey // in the order they started waiting
 	serving bool
 	last    time.Time // when the previous request started
+}
+
+// nodeKey is how a host's node is found in Cloud's listing: by the node id
+// Cloud assigned (the agent reports it once its link is up), else by node
+// name. Cloud's listing carries nd, nm and state, not the claimed id
+// (netdata/terraform-provider-netdata internal/client/models.go:86-90),
+// and the provider itself finds a node by name in it
+// (internal/provider/node_room_member.go:182-216).
+type nodeKey struct {
+	id   string // lower-case node id ("" when unknown)
+	name string // node name, when id is unknown
+}
+
+func (k nodeKey) String() string {
+	if k.id != "" {
+		return k.id
+	}
+	return strconv.Quote(k.name)
 }
 
 // roomAsk is one host waiting for one room's answer about its node.
 type roomAsk struct {
 	ctx    context.Context
-	again  bool            // the host asked before (its node was not confirmed)
-	node   string          // lower-case node id
+	again  bool // the host asked before (its node was not confirmed)
+	node   nodeKey
 	answer chan roomAnswer // buffered: the server never blocks on it
 }
 
 type roomAnswer struct {
 	node   CloudNode
 	listed bool
-	err    error
+	// named is how many nodes of the room bear the name asked (a name
+	// shared by several nodes finds none of them).
+	named int
+	err   error
 }
 
 // ask asks about node in each room, all rooms at once, and returns the
 // answers in the rooms' order. Every answer comes from a request sent after
 // ask was called.
-func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, node string, again bool) []roomAnswer {
+func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, node nodeKey, again bool) []roomAnswer {
 	asks := make([]*roomAsk, len(rooms))
 	p.mu.Lock()
 	if p.rooms == nil {
@@ -164,7 +191,7 @@ func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, no
 		k := roomKey{t.API, t.Space.ID, room}
 		q, ok := p.rooms[k]
 		if !ok {
-			q = &roomQueue{waiting: map[string][]*roomAsk{}}
+			q = &roomQueue{waiting: map[nodeKey][]*roomAsk{}}
 			p.rooms[k] = q
 		}
 		a := &roomAsk{ctx: ctx, again: again, node: node, answer: make(chan roomAnswer, 1)}
@@ -241,21 +268,30 @@ func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
 		}
 		var ids []string
 		var asks []*roomAsk
+		byName := false
 		n := 0
 		for n < len(q.order) && len(ids) < batch {
-			id := q.order[n]
+			key := q.order[n]
 			n++
 			live := 0
-			for _, a := range q.waiting[id] {
+			for _, a := range q.waiting[key] {
 				if a.ctx.Err() == nil {
 					asks = append(asks, a)
 					live++
 				}
 			}
 			if live > 0 {
-				ids = append(ids, id)
+				if key.id != "" {
+					ids = append(ids, key.id)
+				} else {
+					byName = true
+				}
 			}
-			delete(q.waiting, id)
+			delete(q.waiting, key)
+		}
+		if byName {
+			// A name is found only in the room's whole listing.
+			ids = nil
 		}
 		q.order = q.order[n:]
 		if len(q.order) == 0 {
@@ -289,16 +325,31 @@ func (p *CloudProof) answer(t *CloudTarget, room string, ids []string, asks []*r
 	go func() { live.Wait(); cancel() }()
 	nodes, err := t.API.RoomNodes(ctx, t.Space.ID, room, ids)
 	byID := make(map[string]CloudNode, len(nodes))
+	var byName map[string][]CloudNode
+	if ids == nil {
+		byName = make(map[string][]CloudNode, len(nodes))
+	}
 	for _, n := range nodes {
 		byID[strings.ToLower(n.ID)] = n
+		if byName != nil {
+			byName[n.Name] = append(byName[n.Name], n)
+		}
 	}
 	for i, a := range asks {
 		if stops[i]() {
 			live.Done()
 		}
 		ans := roomAnswer{err: err}
-		if err == nil {
-			ans.node, ans.listed = byID[a.node]
+		switch {
+		case err != nil:
+		case a.node.id != "":
+			ans.node, ans.listed = byID[a.node.id]
+		default:
+			named := byName[a.node.name]
+			ans.named = len(named)
+			if len(named) == 1 {
+				ans.node, ans.listed = named[0], true
+			}
 		}
 		a.answer <- ans
 	}
@@ -320,7 +371,10 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 		res.Steps = append(res.Steps, Step{Name: "cloud", Millis: time.Since(start).Milliseconds()})
 		res.End = time.Now().UTC()
 	}()
-	node := strings.ToLower(res.ClaimedID)
+	node := nodeKey{id: strings.ToLower(res.NodeID)}
+	if node.id == "" {
+		node.name = nodeName(h, res)
+	}
 	// The host's rooms are asked; "All nodes" (which lists every node of
 	// the Space) only for a host that names none, or to tell a node that
 	// is missing from a room from one that is not in the Space at all.
@@ -352,6 +406,15 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	for again := false; ; again = true {
 		var in, missing []string
 		state := ""
+		found := func(ans roomAnswer) {
+			state = ans.node.State
+			if node.id == "" {
+				// Found by name: from now on by the node id Cloud gave it.
+				node = nodeKey{id: strings.ToLower(ans.node.ID)}
+				res.NodeID = node.id
+				res.Plan = append(res.Plan, "found in Cloud by node name "+strconv.Quote(ans.node.Name)+" (the agent did not report its node id): node id "+node.id)
+			}
+		}
 		for i, ans := range p.ask(ctx, t, targets, node, again) {
 			if ans.err != nil {
 				apiFailed(ans.err)
@@ -359,9 +422,10 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 			}
 			if ans.listed {
 				in = append(in, targets[i])
-				state = ans.node.State
+				found(ans)
 			} else {
 				missing = append(missing, targets[i])
+				chk.Namesakes = max(chk.Namesakes, ans.named)
 			}
 		}
 		if len(missing) > 0 && askAll {
@@ -372,14 +436,15 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 			}
 			if ans.listed {
 				in = append(in, all)
-				state = ans.node.State
+				found(ans)
 			}
+			chk.Namesakes = max(chk.Namesakes, ans.named)
 		}
 		if p.FixRooms && len(in) > 0 && len(missing) > 0 {
 			// The node is in the Space: put it in the rooms it lacks.
 			var still []string
 			for _, room := range missing {
-				if err := t.API.AddToRoom(ctx, t.Space.ID, room, []string{node}); err != nil {
+				if err := t.API.AddToRoom(ctx, t.Space.ID, room, []string{node.id}); err != nil {
 					res.Warnings = append(res.Warnings, "could not add the node to room "+t.roomName(room)+": "+err.Error())
 					still = append(still, room)
 					continue
@@ -406,6 +471,8 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	}
 	what := ""
 	switch {
+	case !chk.Listed && chk.Namesakes > 1:
+		what = fmt.Sprintf("Cloud lists %d nodes named %s in Space %s, and the agent did not report its node id: fleetclaim cannot tell which one is this host's", chk.Namesakes, node, chk.Space)
 	case !chk.Listed:
 		what = fmt.Sprintf("Cloud does not list node %s in Space %s", node, chk.Space)
 	case len(chk.Missing) > 0:
@@ -424,6 +491,18 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	res.Category = CatCloudMissing
 	res.Remedy = remedy(CatCloudMissing)
 	res.Message = fmt.Sprintf("%s after %s (the host says: %s)", what, wait, orDefault(res.Message, "claimed"))
+}
+
+// nodeName is the name a host's node has in Cloud: the one its agent
+// reports, else the inventory's hostname, else the host's name.
+func nodeName(h *inventory.Host, res *Result) string {
+	switch {
+	case res.NodeName != "":
+		return res.NodeName
+	case h.Claim.Hostname != "":
+		return h.Claim.Hostname
+	}
+	return res.Host
 }
 
 func names(t *CloudTarget, ids []string) []string {

@@ -77,7 +77,7 @@ func TestCloudProof(t *testing.T) {
 			target := proofTarget(api)
 			p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, FixRooms: tc.fix}
 			h := &inventory.Host{Name: "h1", Claim: inventory.Claim{Rooms: tc.rooms}}
-			res := Result{Host: "h1", Status: tc.status, Category: tc.category, ClaimedID: "N1", Message: "claimed and online"}
+			res := Result{Host: "h1", Status: tc.status, Category: tc.category, ClaimedID: "C1", NodeID: "N1", Message: "claimed and online"}
 			p.Check(context.Background(), h, &res)
 			if res.Status != tc.wantStatus || res.Category != tc.wantCat {
 				t.Errorf("status %s category %q, want %s %q (%s)", res.Status, res.Category, tc.wantStatus, tc.wantCat, res.Message)
@@ -127,7 +127,7 @@ func testCloudProofBatches(t *testing.T, batch int) {
 	for i := range results {
 		wg.Go(func() {
 			h := &inventory.Host{Name: fmt.Sprint("h", i), Claim: inventory.Claim{Rooms: []string{roomWeb}}}
-			results[i] = Result{Status: StatusClaimed, ClaimedID: fmt.Sprintf("N%d", i)}
+			results[i] = Result{Status: StatusClaimed, ClaimedID: fmt.Sprintf("C%d", i), NodeID: fmt.Sprintf("N%d", i)}
 			p.Check(context.Background(), h, &results[i])
 		})
 	}
@@ -207,7 +207,7 @@ func TestCloudProofWaitsForTheNode(t *testing.T) {
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Millisecond, Wait: time.Hour}
-	res := Result{Status: StatusClaimed, ClaimedID: "n1"}
+	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	p.Check(context.Background(), &inventory.Host{Name: "h"}, &res)
 	if res.Cloud == nil || !res.Cloud.Confirmed || res.Status != StatusClaimed {
 		t.Fatalf("%+v %+v", res, res.Cloud)
@@ -225,7 +225,7 @@ func TestCloudProofAPIFailure(t *testing.T) {
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
-	res := Result{Status: StatusClaimed, ClaimedID: "n1"}
+	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	p.Check(context.Background(), &inventory.Host{Name: "h"}, &res)
 	if res.Status != StatusClaimed || res.Cloud == nil || !strings.Contains(res.Cloud.Error, "gave up after 4 attempts") || len(res.Warnings) != 1 {
 		t.Fatalf("%+v %+v", res, res.Cloud)
@@ -246,7 +246,7 @@ func TestCloudProofCancel(t *testing.T) {
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
 	ctx, cancel := context.WithCancel(context.Background())
-	res := Result{Status: StatusClaimed, ClaimedID: "n1"}
+	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	done := make(chan struct{})
 	go func() {
 		p.Check(ctx, &inventory.Host{Name: "h"}, &res)
@@ -287,7 +287,7 @@ func TestCloudProofDrain(t *testing.T) {
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Hour, Wait: time.Hour}
 	h := &inventory.Host{Name: "h", Claim: inventory.Claim{Rooms: []string{roomWeb}}}
 	check := func(ctx context.Context, node string) *Result {
-		r := &Result{Status: StatusClaimed, ClaimedID: node}
+		r := &Result{Status: StatusClaimed, ClaimedID: "c-" + node, NodeID: node}
 		p.Check(ctx, h, r)
 		return r
 	}
@@ -327,5 +327,39 @@ func TestCloudProofDrain(t *testing.T) {
 	}
 	if c := f.count(nodesPath(roomWeb)); c != 4 {
 		t.Errorf("%d requests after a node that is not reachable, want 4 (asking again waits out Refresh)", c)
+	}
+}
+
+// TestCloudProofByName: a node whose agent did not report its node id (it
+// is null until the link is up) is found in the room's whole listing by
+// its node name; a name two nodes share finds neither.
+func TestCloudProofByName(t *testing.T) {
+	for _, tc := range []struct {
+		name, listing string
+		wantStatus    Status
+		wantNode, msg string
+	}{
+		{"one node of that name", `{"nodes":[{"nd":"n7","nm":"web-1","state":"reachable"},{"nd":"n8","nm":"web-2","state":"reachable"}]}`,
+			StatusClaimed, "n7", ""},
+		{"two nodes of that name", `{"nodes":[{"nd":"n7","nm":"web-1","state":"reachable"},{"nd":"n8","nm":"web-1","state":"reachable"}]}`,
+			StatusFailed, "", `Cloud lists 2 nodes named "web-1" in Space lab, and the agent did not report its node id`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, srv := newFakeCloud(t)
+			f.set(nodesPath(roomAll), fakeAnswer{status: 200, body: tc.listing})
+			target := proofTarget(testAPI(t, srv.URL, nil))
+			p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }}
+			res := Result{Host: "h1", Status: StatusClaimed, ClaimedID: "c1", NodeName: "web-1", Message: "claimed and online"}
+			p.Check(context.Background(), &inventory.Host{Name: "h1"}, &res)
+			if res.Status != tc.wantStatus || res.NodeID != tc.wantNode || !strings.Contains(res.Message, tc.msg) {
+				t.Errorf("%s node %q: %s", res.Status, res.NodeID, res.Message)
+			}
+			f.mu.Lock()
+			bodies := f.bodies[nodesPath(roomAll)]
+			f.mu.Unlock()
+			if len(bodies) != 1 || !strings.Contains(bodies[0], `"nodes":[]`) {
+				t.Errorf("requests %q, want one for the whole listing", bodies)
+			}
+		})
 	}
 }

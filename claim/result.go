@@ -173,8 +173,20 @@ type Result struct {
 	// DuplicateOf names the host seen first in this run with the same
 	// machine GUID (category duplicate-machine-guid).
 	DuplicateOf string `json:"duplicate_of,omitempty"`
-	ClaimedID   string `json:"claimed_id,omitempty"`
-	Online      *bool  `json:"online,omitempty"`
+	// DuplicateRun is the earlier run in which DuplicateOf had the GUID,
+	// when the two hosts did not meet in this run.
+	DuplicateRun string `json:"duplicate_run,omitempty"`
+	ClaimedID    string `json:"claimed_id,omitempty"`
+	// NodeID is the node id Cloud assigned to the node (Cloud lists nodes
+	// by it; it is not the claimed id), as the agent reports it once its
+	// link is up, or as found in Cloud's listing by node name.
+	NodeID string `json:"node_id,omitempty"`
+	// NodeName is the node's name as the agent reports it (Cloud's "nm").
+	NodeName string `json:"node_name,omitempty"`
+	Online   *bool  `json:"online,omitempty"`
+	// OfflineSince is when a claimed node that is offline went offline, by
+	// its agent's account (nil when it is online or the agent does not say).
+	OfflineSince *time.Time `json:"offline_since,omitempty"`
 	// Troubleshooting holds the agent's own Cloud keys, as last read by
 	// claim or verify.
 	Troubleshooting *Troubleshooting `json:"troubleshooting,omitempty"`

@@ -580,8 +580,13 @@ func (a *agent) aclkState() string {
 	}
 	if a.online {
 		b.WriteString("Received Cloud MQTT Messages: 3\nMQTT Messages Confirmed by Remote Broker (PUBACKs): 3\nPending PUBACKS: 0\nMQTT Messages Dropped Without a PUBACK (since start): 0\nServer Receive Maximum: 100\n")
+		// "Node ID: null" until Cloud assigned one (src/aclk/aclk.c:1166-1172, v2.11.0).
+		nd := "null"
+		if id := a.nodeIDLocked(); id != nil {
+			nd = *id
+		}
 		fmt.Fprintf(&b, "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: 0\n\tRelationship: self\n\tAlert Streaming Status:\n\t\tUpdates: 1\n\t\tCheckpoints: 0\n\t\tAlert count: 0\n\t\tAlert snapshot count: 0",
-			a.guid, a.h.name, a.claimedID, a.claimedID)
+			a.guid, a.h.name, a.claimedID, nd)
 	}
 	return b.String()
 }
@@ -607,6 +612,24 @@ func (a *agent) proxyDisplayLocked() string {
 		host = u.Scheme + "://" + u.Host
 	}
 	return fmt.Sprintf("%s (%s, from cloud.conf)", host, cred)
+}
+
+// nodeIDLocked is the node id the agent reports: nil (JSON null) until its
+// link is up, then the id Cloud assigned. A real agent's node id is zero
+// until Cloud's CreateNodeInstanceResult over the link sets it
+// (src/aclk/aclk_rx_msgs.c:253-264, v2.11.0); aclk-state json then prints
+// "node-id": null (src/aclk/aclk.c:1337-1344, v2.11.0) and /api/v2/info
+// "nd": null (src/database/contexts/api_v2_contexts_agents.c:23, v2.11.0),
+// as the real v2.11.0 agent shows while offline
+// (../shared/netdata-v2/README.md, aclk-state json and /api/v2/info captures).
+func (a *agent) nodeIDLocked() *string {
+	if !a.online || a.claimedID == "" || a.h.lab == nil || a.h.lab.cloud == nil {
+		return nil
+	}
+	if id := a.h.lab.cloud.nodeIDOf(a.claimedID); id != "" {
+		return &id
+	}
+	return nil
 }
 
 // aclkStateJSON is `netdatacli aclk-state json`, keys in the agent's order.
@@ -660,10 +683,8 @@ func (a *agent) aclkStateJSON() string {
 	if a.claimedID != "" {
 		id := a.claimedID
 		s.ClaimedID, ni.ClaimedID = &id, &id
-		if a.online {
-			ni.NodeID = &id
-		}
 	}
+	ni.NodeID = a.nodeIDLocked()
 	if !a.connectedAt.IsZero() {
 		t := a.connectedAt.UTC().Format(time.DateTime)
 		s.LastConnect, s.LastConnectAck = &t, &t
@@ -751,11 +772,7 @@ func (a *agent) infoV2() any {
 	default:
 		cloud["url"], cloud["reason"] = a.cloudURLLocked(), a.failureReasonLocked()
 	}
-	var nd *string
-	if a.online {
-		id := a.claimedID
-		nd = &id
-	}
+	nd := a.nodeIDLocked()
 	type agentInfo struct {
 		MG          string         `json:"mg"`
 		ND          *string        `json:"nd"`

@@ -482,7 +482,7 @@ func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		names[r.ID] = r.Name
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tROOMS\tNODE ID\tCLAIMED AT")
+	fmt.Fprintln(tw, "HOST\tROOMS\tNODE ID\tCLAIMED ID\tCLAIMED AT")
 	for _, cl := range claims {
 		var rooms []string
 		for _, id := range cl.Rooms {
@@ -496,7 +496,7 @@ func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if cl.ReplacedBy != "" {
 			host += " (replaced)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", host, strings.Join(rooms, ", "), cl.NodeID, cl.Time.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", host, strings.Join(rooms, ", "), cl.ND, cl.NodeID, cl.Time.Local().Format(time.DateTime))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(stdout, "%d of %d lab hosts claimed in the lab Cloud\n", len(claims), len(info.Hosts))

@@ -36,7 +36,15 @@ const allNodesRoom = "All nodes"
 
 // Claim is one node the lab Cloud accepted.
 type Claim struct {
-	NodeID   string    `json:"node_id"`
+	// NodeID is the claimed id the agent claimed with (the path of its
+	// claim request): a random UUID of the agent's, not Cloud's node id.
+	NodeID string `json:"node_id"`
+	// ND is the node id the lab Cloud assigned, the "nd" of its node
+	// listings. Cloud assigns node ids itself and maps them 1-to-1 to
+	// machine GUIDs (netdata docs/learn/node-identities.md, "Cloud: Node
+	// Identity"); the claimed id is separate ("Claimed ID"). A claim from a
+	// machine GUID the Space knows keeps that GUID's node id.
+	ND       string    `json:"nd,omitempty"`
 	Hostname string    `json:"hostname"`
 	MGUID    string    `json:"mguid"`
 	Rooms    []string  `json:"rooms"`
@@ -79,14 +87,20 @@ type cloud struct {
 	apiFaultsMu sync.Mutex
 	// stats reports the lab's counters for GET /lab/stats.
 	stats func() Stats
-	// extraRooms are room memberships added through the API, by node id.
+	// rules are the rooms' node membership rules, by room id; labels
+	// returns the host labels of the agent with a machine GUID.
+	rules  map[string][]membershipRule
+	labels func(mguid string) map[string]string
+	// extraRooms are room memberships added through the API, by Cloud
+	// node id (nd).
 	extraRooms map[string][]string
 
 	claimRequests atomic.Int64
 
 	mu      sync.Mutex
 	claims  []Claim        // full history, in order
-	byNode  map[string]int // node id -> index in claims
+	byNode  map[string]int // claimed id -> index in claims
+	byND    map[string]int // Cloud node id -> index of its active claim
 	byGUID  map[string]int // machine GUID -> index of its active claim
 	store   *os.File       // DIR/cloud-claims.jsonl
 	reqLog  *bufio.Writer  // DIR/cloud-requests.log
@@ -96,7 +110,7 @@ type cloud struct {
 func newCloud(dir string, k keyring, logf func(string, ...any)) *cloud {
 	c := &cloud{dir: dir, token: k.token(), spaceID: k.uuid("space"), logf: logf,
 		apiToken: "lab-api-" + k.uuid("api-token"), readToken: "lab-api-ro-" + k.uuid("api-token-ro"),
-		byNode: map[string]int{}, byGUID: map[string]int{}, faults: map[string]Personality{},
+		byNode: map[string]int{}, byND: map[string]int{}, byGUID: map[string]int{}, faults: map[string]Personality{},
 		extraRooms: map[string][]string{}, online: func(string) bool { return true }}
 	// A rotated token (see the Cloud API) survives restarts in DIR/token.
 	if data, err := os.ReadFile(filepath.Join(dir, "token")); err == nil {
@@ -199,7 +213,9 @@ func (c *cloud) loadClaims() error {
 		if json.Unmarshal(sc.Bytes(), &line) != nil {
 			continue
 		}
-		if line.RoomAdd != nil {
+		if line.RuleStore != nil {
+			c.applyRuleLocked(*line.RuleStore)
+		} else if line.RoomAdd != nil {
 			c.addRoomLocked(line.RoomAdd.Room, line.RoomAdd.NodeIDs)
 		} else if line.NodeID != "" {
 			c.recordLocked(line.Claim)
@@ -213,6 +229,8 @@ func (c *cloud) loadClaims() error {
 type storeLine struct {
 	Claim
 	RoomAdd *roomAdd `json:"room_add,omitempty"`
+	// RuleStore is a node membership rule made, changed or removed.
+	RuleStore *ruleStore `json:"rule_change,omitempty"`
 }
 
 type roomAdd struct {
@@ -220,13 +238,42 @@ type roomAdd struct {
 	NodeIDs []string `json:"node_ids"`
 }
 
+// assignNDLocked returns the node id of a claim from mguid: the one the
+// Space already has for that machine GUID, else a new random one (never the
+// claimed id).
+func (c *cloud) assignNDLocked(mguid string) string {
+	if prev, ok := c.byGUID[mguid]; ok && mguid != "" && c.claims[prev].ND != "" {
+		return c.claims[prev].ND
+	}
+	return randomUUID()
+}
+
+// nodeIDOf returns the node id Cloud assigned to the node claimed with
+// claimedID, "" when this Cloud accepted no such claim. A lab agent learns
+// it this way once its link is up, as a real agent learns it from Cloud's
+// CreateNodeInstanceResult over the link (src/aclk/aclk_rx_msgs.c:253-264,
+// v2.11.0).
+func (c *cloud) nodeIDOf(claimedID string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i, ok := c.byNode[strings.ToLower(claimedID)]; ok {
+		return c.claims[i].ND
+	}
+	return ""
+}
+
 // recordLocked adds an accepted claim to the in-memory history.
 func (c *cloud) recordLocked(cl Claim) {
 	if prev, ok := c.byGUID[cl.MGUID]; ok && cl.MGUID != "" {
 		c.claims[prev].ReplacedBy = cl.NodeID
 	}
+	if cl.ND == "" {
+		// A store written before node ids had their own: one now.
+		cl.ND = c.assignNDLocked(cl.MGUID)
+	}
 	c.claims = append(c.claims, cl)
 	c.byNode[cl.NodeID] = len(c.claims) - 1
+	c.byND[cl.ND] = len(c.claims) - 1
 	if cl.MGUID != "" {
 		c.byGUID[cl.MGUID] = len(c.claims) - 1
 	}
@@ -346,7 +393,7 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 	if rooms == nil {
 		rooms = []string{}
 	}
-	cl := Claim{NodeID: nodeID, Hostname: body.Node.Hostname, MGUID: body.MGUID, Rooms: rooms, Time: time.Now().UTC()}
+	cl := Claim{NodeID: nodeID, ND: c.assignNDLocked(body.MGUID), Hostname: body.Node.Hostname, MGUID: body.MGUID, Rooms: rooms, Time: time.Now().UTC()}
 	if c.store != nil {
 		line, _ := json.Marshal(cl)
 		if _, err := c.store.Write(append(line, '\n')); err != nil {

@@ -24,6 +24,12 @@ import (
 //	POST /api/v3/spaces/{space}/rooms/{room}/nodes          {"nodes":[{nd,nm,state}]}
 //	     body {"scope":{"nodes":[ids]}}: only those nodes (an empty list: all)
 //	POST /api/v1/spaces/{space}/rooms/{room}/claimed-nodes  body ["node-id", ...]
+//
+// Node ids are the ids Cloud assigned (Claim.ND), never claimed ids: the
+// listing's fields are those netdata/terraform-provider-netdata reads
+// (internal/client/models.go:86-90: nd, nm, state), and the provider adds
+// a node to a room by the nd it found by name in "All nodes"
+// (internal/provider/node_room_member.go:182-216).
 //	POST /api/v1/spaces/{space}/token/rotate                {"token": NEW} (the old token stops working)
 //
 // Node states: reachable (connected now), unreachable (connected once, not
@@ -62,6 +68,8 @@ func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
 		cloudError(w, http.StatusNotFound, "ErrSpaceNotFound", "space not found")
 	case r.Method == http.MethodGet && len(parts) == 5 && parts[1] == "v2" && parts[4] == "rooms":
 		writeJSON(w, c.rooms)
+	case (len(parts) == 7 || len(parts) == 8) && parts[1] == "v3" && parts[4] == "rooms" && parts[6] == "node-membership-rules":
+		c.apiRules(w, r, parts)
 	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v3" && parts[4] == "rooms" && parts[6] == "nodes":
 		c.apiRoomNodes(w, r, parts[5])
 	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v1" && parts[4] == "rooms" && parts[6] == "claimed-nodes":
@@ -115,26 +123,44 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 	out := struct {
 		Nodes []node `json:"nodes"`
 	}{Nodes: []node{}}
-	in := func(cl Claim) bool {
-		return cl.ReplacedBy == "" && (room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.NodeID], roomID))
-	}
 	c.mu.Lock()
+	// With rules, every active node may be in the room: the rules decide,
+	// from labels read once the lock is released.
+	rules := slices.Clone(c.rules[roomID])
+	direct := func(cl Claim) bool {
+		return room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.ND], roomID)
+	}
+	in := func(cl Claim) bool { return cl.ReplacedBy == "" && (len(rules) > 0 || direct(cl)) }
 	var active []Claim
+	var byRule []bool
+	add := func(cl Claim) {
+		active = append(active, cl)
+		byRule = append(byRule, !direct(cl))
+	}
 	if len(body.Scope.Nodes) == 0 {
 		active = make([]Claim, 0, len(c.byGUID))
 		for _, cl := range c.claims {
 			if in(cl) {
-				active = append(active, cl)
+				add(cl)
 			}
 		}
 	} else {
 		for _, id := range body.Scope.Nodes {
-			if i, ok := c.byNode[strings.ToLower(id)]; ok && in(c.claims[i]) {
-				active = append(active, c.claims[i])
+			if i, ok := c.byND[strings.ToLower(id)]; ok && in(c.claims[i]) {
+				add(c.claims[i])
 			}
 		}
 	}
 	c.mu.Unlock()
+	if len(rules) > 0 {
+		kept := active[:0]
+		for i, cl := range active {
+			if !byRule[i] || (c.labels != nil && ruleAdmits(rules, c.labels(cl.MGUID))) {
+				kept = append(kept, cl)
+			}
+		}
+		active = kept
+	}
 	for _, cl := range active {
 		state := "unreachable"
 		switch {
@@ -143,7 +169,7 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 		case c.everOnline != nil && !c.everOnline(cl.MGUID):
 			state = "unseen"
 		}
-		out.Nodes = append(out.Nodes, node{ND: cl.NodeID, NM: cl.Hostname, State: state})
+		out.Nodes = append(out.Nodes, node{ND: cl.ND, NM: cl.Hostname, State: state})
 	}
 	writeJSON(w, out)
 }
@@ -163,7 +189,7 @@ func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID stri
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		if _, ok := c.byNode[strings.ToLower(id)]; !ok {
+		if _, ok := c.byND[strings.ToLower(id)]; !ok {
 			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "node "+id+" is not claimed in this space")
 			return
 		}

@@ -197,6 +197,15 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.cloud.online = func(mguid string) bool {
 		return l.anyAgent(mguid, func(a *agent) bool { return a.online })
 	}
+	l.cloud.labels = func(mguid string) map[string]string {
+		l.guidMu.Lock()
+		hosts := l.byGUID[mguid]
+		l.guidMu.Unlock()
+		if len(hosts) == 0 {
+			return nil
+		}
+		return hostLabels(hosts[0])
+	}
 	l.cloud.everOnline = func(mguid string) bool {
 		return l.anyAgent(mguid, func(a *agent) bool { return a.connections > 0 })
 	}

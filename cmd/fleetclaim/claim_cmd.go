@@ -398,7 +398,9 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 	}
 	var hist *historyRun
+	var past claim.GUIDHistory
 	if !f.noHistory {
+		past = pastGUIDsOf(f.history, stderr)
 		hist, err = startHistory(f.history, string(mode), f.inventory, len(hosts))
 		if err != nil {
 			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
@@ -416,6 +418,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		Wait:        f.wait,
 		Force:       f.force,
 		NewIdentity: f.newIdentity,
+		PastGUIDs:   past,
 		OfflineFor:  f.offlineFor,
 		KeepPushed:  f.keepPushed,
 		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {

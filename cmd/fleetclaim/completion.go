@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "inventory", "history", "report", "lab", "completion", "version"}
+var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "inventory", "history", "status", "rooms", "report", "lab", "completion", "version"}
 
 var completionFlags = []string{
 	"-i", "--inventory", "--inventory-format", "--inventory-timeout", "--vault-password-file", "--vault-id", "--ask-vault-pass", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",

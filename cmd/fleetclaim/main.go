@@ -48,6 +48,8 @@ Usage:
   fleetclaim inventory list|check -i INVENTORY
   fleetclaim facts     -i INVENTORY [--output table|json]   what each host has, and the method claim would use
   fleetclaim history [HOST...]                past runs, and how a host changed between them
+  fleetclaim status [--output table|html]     the fleet at a glance, from each host's latest run
+  fleetclaim rooms sync|plan -i INVENTORY     Cloud's room membership rules follow the inventory's groups
   fleetclaim report --results FILE --output junit|markdown|table   render a results file again
   fleetclaim lab up|down|claims --dir DIR     the built-in simulated fleet and Cloud
   fleetclaim completion bash|zsh|fish         shell completion script
@@ -80,6 +82,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runReport(args[1:], stdout, stderr)
 	case "history":
 		return runHistory(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
+	case "rooms":
+		return runRooms(ctx, args[1:], stdout, stderr)
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
 	case "inventory":
