@@ -1,6 +1,7 @@
 # fleetclaim — build, demo, test, benchmark.
 GO      ?= go
 BIN     := bin/fleetclaim
+LABBIN  := bin/fleetlab
 HOSTS   ?= 20
 FUZZTIME ?= 5s
 FUZZTIME_LONG ?= 10s
@@ -35,14 +36,16 @@ FUZZ_TARGETS := \
 
 all: build
 
+# The product binary, and the lab's (never part of the product: see lab/doc.go).
 build:
 	$(GO) build -o $(BIN) ./cmd/fleetclaim
+	$(GO) build -o $(LABBIN) ./cmd/fleetlab
 
 # The main job on the built-in lab: a simulated fleet and Cloud endpoint in a
 # temporary directory, claimed twice (the second run changes nothing), then
 # stopped. No root, no internet, no sshd, no Netdata needed.
 demo: build
-	@BIN=$(BIN) HOSTS=$(HOSTS) sh lab/demo.sh
+	@BIN=$(BIN) LABBIN=$(LABBIN) HOSTS=$(HOSTS) sh lab/demo.sh
 
 test: vet fuzz unit race
 
@@ -81,11 +84,11 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 bench-fleet: build
-	$(GO) run ./cmd/fleetbench --fleetclaim $(BIN) --hosts $(BENCH_HOSTS) --runs $(BENCH_RUNS) --tools $(BENCH_TOOLS)
+	$(GO) run ./cmd/fleetbench --fleetclaim $(BIN) --fleetlab $(LABBIN) --hosts $(BENCH_HOSTS) --runs $(BENCH_RUNS) --tools $(BENCH_TOOLS)
 
 # The same comparison on real OpenSSH: one sshd per host (needs root), v1 claim.
 bench-sshd: build
-	$(GO) run ./cmd/fleetbench --fleetclaim $(BIN) --sshd --method v1 --hosts 50 --runs $(BENCH_RUNS) --tools $(BENCH_TOOLS)
+	$(GO) run ./cmd/fleetbench --fleetclaim $(BIN) --fleetlab $(LABBIN) --sshd --method v1 --hosts 50 --runs $(BENCH_RUNS) --tools $(BENCH_TOOLS)
 
 clean:
 	rm -rf bin

@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-const usage = `usage: fleetclaim lab COMMAND [options]
+const usage = `usage: fleetlab COMMAND [options]
 
 commands:
   up     --hosts N --dir DIR [--seed S] [--personalities SPEC] [--timeout D]
@@ -44,7 +44,7 @@ personality spec: comma-separated KIND[:VERSION][+FAULT...][+cloned]=COUNT, e.g.
   +cloned: the entry's hosts share one machine GUID
 `
 
-// Main runs `fleetclaim lab ARGS...` and returns the exit code.
+// Main runs `fleetlab ARGS...` and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Host-side helpers come first and parse nothing else: they run once per
 	// netdatacli or init-script call on a lab host, so they must stay cheap.
@@ -75,7 +75,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "fleetclaim lab: unknown command %q\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "fleetlab: unknown command %q\n%s", args[0], usage)
 	return 2
 }
 
@@ -88,7 +88,7 @@ type upFlags struct {
 }
 
 func parseUpFlags(name string, args []string, stderr io.Writer) (*upFlags, error) {
-	fs := flag.NewFlagSet("fleetclaim lab "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet("fleetlab "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &upFlags{}
 	fs.IntVar(&f.hosts, "hosts", 20, "number of SSH hosts")
@@ -124,42 +124,42 @@ func parseUpFlags(name string, args []string, stderr io.Writer) (*upFlags, error
 	return f, nil
 }
 
-// cmdUp starts `lab serve` detached and waits for its ready file.
+// cmdUp starts `fleetlab serve` detached and waits for its ready file.
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseUpFlags("up", args, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 2
 	}
 	if pid, alive := runningPID(f.dir); alive {
-		fmt.Fprintf(stderr, "fleetclaim lab up: a lab is already running in %s (pid %d); run `fleetclaim lab down --dir %s` first\n", f.dir, pid, f.dir)
+		fmt.Fprintf(stderr, "fleetlab up: a lab is already running in %s (pid %d); run `fleetlab down --dir %s` first\n", f.dir, pid, f.dir)
 		return 1
 	}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 1
 	}
 	ready := filepath.Join(f.dir, "lab.ready")
 	_ = os.Remove(ready)
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 1
 	}
 	logPath := filepath.Join(f.dir, "lab.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 1
 	}
 	defer logFile.Close()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 1
 	}
 	defer devnull.Close()
-	serveArgs := []string{"lab", "serve", "--dir", f.dir, "--hosts", strconv.Itoa(f.hosts)}
+	serveArgs := []string{"serve", "--dir", f.dir, "--hosts", strconv.Itoa(f.hosts)}
 	if f.seed != "" {
 		serveArgs = append(serveArgs, "--seed", f.seed)
 	}
@@ -177,7 +177,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab up: start lab process: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab up: start lab process: %v\n", err)
 		return 1
 	}
 	exited := make(chan error, 1)
@@ -189,24 +189,24 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for {
 		select {
 		case err := <-exited:
-			fmt.Fprintf(stderr, "fleetclaim lab up: the lab process exited before it was ready (%v); %s:\n%s", err, logPath, logTail(logPath))
+			fmt.Fprintf(stderr, "fleetlab up: the lab process exited before it was ready (%v); %s:\n%s", err, logPath, logTail(logPath))
 			return 1
 		case <-deadline.C:
 			_ = cmd.Process.Kill()
-			fmt.Fprintf(stderr, "fleetclaim lab up: the lab was not ready after %s; %s:\n%s", f.timeout, logPath, logTail(logPath))
+			fmt.Fprintf(stderr, "fleetlab up: the lab was not ready after %s; %s:\n%s", f.timeout, logPath, logTail(logPath))
 			return 1
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
-			fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", ctx.Err())
+			fmt.Fprintf(stderr, "fleetlab up: %v\n", ctx.Err())
 			return 1
 		case <-tick.C:
 			if data, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(cmd.Process.Pid) {
 				info, err := ReadInfo(f.dir)
 				if err != nil {
-					fmt.Fprintf(stderr, "fleetclaim lab up: %v\n", err)
+					fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 					return 1
 				}
-				fmt.Fprintf(stdout, "lab up: %d hosts in %s (pid %d)\n  inventory: %s\n  cloud:     %s\n  stop with: fleetclaim lab down --dir %s\n",
+				fmt.Fprintf(stdout, "lab up: %d hosts in %s (pid %d)\n  inventory: %s\n  cloud:     %s\n  stop with: fleetlab down --dir %s\n",
 					len(info.Hosts), f.dir, info.PID, info.Inventory(), info.CloudURL, f.dir)
 				return 0
 			}
@@ -235,7 +235,7 @@ func logTail(path string) string {
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	f, err := parseUpFlags("serve", args, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab serve: %v\n", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -246,25 +246,25 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 			err = pprof.StartCPUProfile(pf)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "fleetclaim lab serve: cpu profile: %v\n", err)
+			fmt.Fprintf(stderr, "fleetlab serve: cpu profile: %v\n", err)
 			return 1
 		}
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	l, err := Start(ctx, Options{Dir: f.dir, Hosts: f.hosts, Seed: f.seed, Personalities: f.personalities, TCPWeb: f.tcpWeb, Log: stderr})
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab serve: %v\n", err)
 		return 1
 	}
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 	if err := writeFileAtomic(filepath.Join(f.dir, "lab.pid"), pid, 0o644); err != nil {
 		l.Close()
-		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab serve: %v\n", err)
 		return 1
 	}
 	if err := writeFileAtomic(filepath.Join(f.dir, "lab.ready"), pid, 0o644); err != nil {
 		l.Close()
-		fmt.Fprintf(stderr, "fleetclaim lab serve: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab serve: %v\n", err)
 		return 1
 	}
 	<-ctx.Done()
@@ -277,7 +277,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func dirFlag(name string, args []string, stderr io.Writer) (string, error) {
-	fs := flag.NewFlagSet("fleetclaim lab "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet("fleetlab "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "lab directory (required)")
 	if err := fs.Parse(args); err != nil {
@@ -324,7 +324,7 @@ func isLabProcess(pid int, dir string) bool {
 func cmdDown(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir, err := dirFlag("down", args, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab down: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab down: %v\n", err)
 		return 2
 	}
 	pid, alive := runningPID(dir)
@@ -335,16 +335,16 @@ func cmdDown(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	if !waitGone(ctx, pid, dir, 15*time.Second) {
-		fmt.Fprintf(stderr, "fleetclaim lab down: pid %d did not stop after SIGTERM; killing it\n", pid)
+		fmt.Fprintf(stderr, "fleetlab down: pid %d did not stop after SIGTERM; killing it\n", pid)
 		_ = syscall.Kill(-pid, syscall.SIGKILL) // its session/process group
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		if !waitGone(ctx, pid, dir, 5*time.Second) {
-			fmt.Fprintf(stderr, "fleetclaim lab down: pid %d is still running\n", pid)
+			fmt.Fprintf(stderr, "fleetlab down: pid %d is still running\n", pid)
 			return 1
 		}
 	}
 	if n := killSession(pid); n > 0 {
-		fmt.Fprintf(stderr, "fleetclaim lab down: killed %d leftover process(es) of the lab's session\n", n)
+		fmt.Fprintf(stderr, "fleetlab down: killed %d leftover process(es) of the lab's session\n", n)
 	}
 	cleanupRunFiles(dir)
 	fmt.Fprintf(stdout, "lab down: stopped pid %d\n", pid)
@@ -420,7 +420,7 @@ func cleanupRunFiles(dir string) {
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	dir, err := dirFlag("status", args, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab status: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab status: %v\n", err)
 		return 2
 	}
 	pid, alive := runningPID(dir)
@@ -439,7 +439,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 
 // cmdClaims prints what the lab Cloud accepted.
 func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fleetclaim lab claims", flag.ContinueOnError)
+	fs := flag.NewFlagSet("fleetlab claims", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "lab directory (required)")
 	count := fs.Bool("count", false, "print only how many nodes are claimed")
@@ -449,12 +449,12 @@ func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	if *dir == "" {
-		fmt.Fprintln(stderr, "fleetclaim lab claims: --dir is required")
+		fmt.Fprintln(stderr, "fleetlab claims: --dir is required")
 		return 2
 	}
 	info, err := ReadInfo(*dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab claims: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab claims: %v\n", err)
 		return 1
 	}
 	get := info.Claims
@@ -463,7 +463,7 @@ func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	claims, err := get(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab claims: %v (is the lab running? fleetclaim lab status --dir %s)\n", err, *dir)
+		fmt.Fprintf(stderr, "fleetlab claims: %v (is the lab running? fleetlab status --dir %s)\n", err, *dir)
 		return 1
 	}
 	slices.SortStableFunc(claims, func(a, b Claim) int { return strings.Compare(a.Hostname, b.Hostname) })
@@ -507,17 +507,17 @@ func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func cmdStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir, err := dirFlag("stats", args, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab stats: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab stats: %v\n", err)
 		return 2
 	}
 	info, err := ReadInfo(dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab stats: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab stats: %v\n", err)
 		return 1
 	}
 	st, err := info.Stats(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim lab stats: %v\n", err)
+		fmt.Fprintf(stderr, "fleetlab stats: %v\n", err)
 		return 1
 	}
 	enc := json.NewEncoder(stdout)

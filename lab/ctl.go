@@ -239,10 +239,10 @@ func ctlCall(ctx context.Context, sock string, req ctlRequest) (ctlReply, error)
 	return rep, nil
 }
 
-// runHelper is the host-side end of the control socket: `fleetclaim lab
+// runHelper is the host-side end of the control socket: `fleetlab
 // netdatacli|service|claim-v1 --sock S --host H ARGS...`.
 func runHelper(ctx context.Context, op string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lab "+op, flag.ContinueOnError)
+	fs := flag.NewFlagSet("fleetlab "+op, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sock := fs.String("sock", "", "lab control socket")
 	name := fs.String("host", "", "lab host name")

@@ -1,14 +1,15 @@
 #!/bin/sh
-# make demo: start a lab fleet, claim it (rooms given by name), show the lab
-# Cloud's record of the claims, claim again (nothing changes), ask the Cloud
-# API whether every node arrived, stop the lab. Everything lives in
+# make demo: start a lab fleet with fleetlab, claim it (rooms given by name),
+# show the lab Cloud's record of the claims, claim again (nothing changes), ask
+# the Cloud API whether every node arrived, stop the lab. Everything lives in
 # one temporary directory, removed at the end.
 set -eu
 BIN=${BIN:-bin/fleetclaim}
+LABBIN=${LABBIN:-bin/fleetlab}
 HOSTS=${HOSTS:-20}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-demo.XXXXXX")
 cleanup() {
-	"$BIN" lab down --dir "$dir" >/dev/null 2>&1 || true
+	"$LABBIN" down --dir "$dir" >/dev/null 2>&1 || true
 	rm -rf "$dir"
 }
 # A signal (Ctrl-C, a closed pipe, a hang-up) ends the script through exit,
@@ -30,7 +31,7 @@ if [ -z "${PERSONALITIES+set}" ]; then
 	fi
 fi
 echo "== starting a lab of $HOSTS hosts in $dir (personalities: ${PERSONALITIES:-all default})"
-"$BIN" lab up --hosts "$HOSTS" --dir "$dir" --personalities "$PERSONALITIES"
+"$LABBIN" up --hosts "$HOSTS" --dir "$dir" --personalities "$PERSONALITIES"
 
 echo
 echo "== fleetclaim claim -i $dir/inventory.yml"
@@ -42,12 +43,12 @@ grep '"groups":\["become"\]' "$dir/results.jsonl" | grep -Ec '"name":"claim","ms
 
 echo
 echo "== what the lab Cloud accepted"
-"$BIN" lab claims --dir "$dir"
+"$LABBIN" claims --dir "$dir"
 
 echo
 echo "== the same claim again: nothing changes, every host is already claimed"
 "$BIN" claim -i "$dir/inventory.yml" --no-progress >/dev/null
-"$BIN" lab claims --dir "$dir" --count
+"$LABBIN" claims --dir "$dir" --count
 
 echo
 echo "== ask Netdata Cloud itself (its API): is every node listed and reachable in its rooms?"

@@ -3,9 +3,9 @@
 // no root, no internet, no sshd and no Netdata, and writes only under its
 // directory.
 //
-// One lab process (`fleetclaim lab serve`, normally started in the background
-// by `fleetclaim lab up --hosts N --dir DIR` and stopped by `fleetclaim lab
-// down --dir DIR`) serves:
+// The lab is its own command, cmd/fleetlab. One lab process (`fleetlab serve`,
+// normally started in the background by `fleetlab up --hosts N --dir DIR` and
+// stopped by `fleetlab down --dir DIR`) serves:
 //
 //   - N SSH hosts on 127.0.0.1, one TCP port each (all accepted by one epoll
 //     loop on Linux), each with its own ed25519 host key; public-key auth with
@@ -20,8 +20,9 @@
 //   - One simulated Netdata Agent per host, installed under DIR/hosts/NAME with
 //     the static-install layout (opt/netdata/{bin,etc/netdata,var/lib/netdata},
 //     etc/init.d/netdata). The programs on the host (netdatacli, the init
-//     script, a v1 netdata-claim.sh) run `fleetclaim lab netdatacli|service|
-//     claim-v1`, which reach the agent through one unix socket, DIR/lab.sock.
+//     script, a v1 netdata-claim.sh, kickstart.sh) run `fleetlab netdatacli|
+//     service|claim-v1|kickstart`, which reach the agent through one unix
+//     socket, DIR/lab.sock.
 //     The agent's state lives in the lab process and is re-read from disk where
 //     a real agent re-reads it, so a restarted lab keeps its claims.
 //   - A lab Netdata Cloud over HTTPS with its own CA: the claim endpoint
@@ -54,8 +55,11 @@
 // an agent re-reads its GUID at start and makes a new one when the file is
 // gone, as a real agent does.
 //
-// The lab never imports fleetclaim's product packages, and no product package
-// imports the lab: the contract between them is the files above. Tests in
-// other packages use Start (a lab in-process) or ReadInfo on a lab started
-// with `fleetclaim lab up`, and Info.Claims to see what the lab Cloud accepted.
+// The lab never imports fleetclaim's product packages (inventory, remote,
+// claim), and none of them, nor cmd/fleetclaim, imports the lab: the fleetclaim
+// binary's dependencies hold no package of lab/ (cmd/fleetclaim's
+// TestProductImportsNoLab checks it), and the contract between the two is the
+// files above. Only cmd/fleetlab, cmd/fleetbench and tests import it: tests use
+// Start (a lab in-process) or ReadInfo on a lab started with `fleetlab up`, and
+// Info.Claims to see what the lab Cloud accepted.
 package lab

@@ -19,7 +19,7 @@ func kickstartScript(env helperEnv) string {
 # kickstart.sh (fleetclaim lab stand-in): installs a lab v2 agent, static
 # layout, under --install-prefix (a lab host's prefix + /opt), through the
 # lab process. It claims nothing.
-exec %s lab kickstart --sock %s -- "$@"
+exec %s kickstart --sock %s -- "$@"
 `, shellQuote(env.exe), shellQuote(env.sock))
 }
 

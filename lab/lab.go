@@ -38,7 +38,8 @@ type Options struct {
 	// Personalities is a spec for ParsePersonalities; empty means all v2.
 	Personalities string
 	// Executable is the program the hosts' netdatacli, init script and v1
-	// netdata-claim.sh run as `EXE lab ...`. Default: os.Executable().
+	// netdata-claim.sh run as `EXE netdatacli|service|claim-v1|kickstart ...`
+	// (the fleetlab binary, whose Main dispatches them). Default: os.Executable().
 	Executable string
 	// Log receives the lab's own log lines. Default: discarded.
 	Log io.Writer

@@ -20,11 +20,13 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// TestMain lets the test binary stand in for fleetclaim: the programs a lab
-// installs on its hosts run `EXE lab ...`, and `lab up` re-executes itself.
+// TestMain lets the test binary stand in for fleetlab: the programs a lab
+// installs on its hosts run `EXE netdatacli|service|claim-v1|kickstart ...`,
+// and `up` re-executes itself as `EXE serve ...`. The test binary's own
+// arguments are all flags (-test.*), a lab command never is.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "lab" {
-		os.Exit(Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -549,7 +551,7 @@ func TestUpDownBinary(t *testing.T) {
 	dir := shortTempDir(t)
 	exe := testExe(t)
 	runCLI := func(args ...string) (string, int) {
-		cmd := exec.Command(exe, append([]string{"lab"}, args...)...)
+		cmd := exec.Command(exe, args...)
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -655,7 +657,7 @@ func TestUpDownBinary(t *testing.T) {
 // `lab up` fails and quotes the log.
 func TestUpReportsServeFailure(t *testing.T) {
 	dir := shortTempDir(t)
-	cmd := exec.Command(testExe(t), "lab", "up", "--hosts", "2", "--dir", dir, "--personalities", "v1=3")
+	cmd := exec.Command(testExe(t), "up", "--hosts", "2", "--dir", dir, "--personalities", "v1=3")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v\n%s", err, out)

@@ -108,7 +108,7 @@ func shellQuote(s string) string {
 
 // helperEnv is what every generated script needs to reach the lab process.
 type helperEnv struct {
-	exe     string // the fleetclaim binary (or a test binary that dispatches "lab")
+	exe     string // the fleetlab binary (or a test binary that dispatches as it does)
 	sock    string // DIR/lab.sock
 	runUser string // the OS user the lab runs as
 }
@@ -204,7 +204,7 @@ func netdataConf(h *host, env helperEnv) string {
 }
 
 func helperScript(env helperEnv, verb, name, what string) string {
-	return fmt.Sprintf("#!/bin/sh\n# fleetclaim lab: %s\nexec %s lab %s --sock %s --host %s \"$@\"\n",
+	return fmt.Sprintf("#!/bin/sh\n# fleetclaim lab: %s\nexec %s %s --sock %s --host %s \"$@\"\n",
 		what, shellQuote(env.exe), verb, shellQuote(env.sock), shellQuote(name))
 }
 
@@ -216,7 +216,7 @@ func claimScript(h *host, env helperEnv) string {
 		return fmt.Sprintf(`#!/bin/sh
 # netdata-claim.sh (fleetclaim lab, Netdata v%s behaviour): claims this node itself
 # and reports the outcome through its exit code.
-exec %s lab claim-v1 --sock %s --host %s -- "$@"
+exec %s claim-v1 --sock %s --host %s -- "$@"
 `, h.personality.Version, shellQuote(env.exe), shellQuote(env.sock), shellQuote(h.name))
 	}
 	return fmt.Sprintf(`#!/bin/sh

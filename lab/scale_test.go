@@ -40,7 +40,7 @@ func TestScaleClaim(t *testing.T) {
 	dir := shortTempDir(t)
 	exe := testExe(t)
 	began := time.Now()
-	args := []string{"lab", "up", "--hosts", strconv.Itoa(n), "--dir", dir}
+	args := []string{"up", "--hosts", strconv.Itoa(n), "--dir", dir}
 	if p := os.Getenv("FLEETCLAIM_LAB_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
 	}
@@ -49,7 +49,7 @@ func TestScaleClaim(t *testing.T) {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
 	t.Logf("lab up: %d hosts in %s", n, time.Since(began).Round(time.Millisecond))
-	defer exec.Command(exe, "lab", "down", "--dir", dir).Run()
+	defer exec.Command(exe, "down", "--dir", dir).Run()
 	info, err := ReadInfo(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -28,20 +28,22 @@ func TestE2ESecretsNeverLeak(t *testing.T) {
 	srv := env.Start(t, sshdtest.Options{Name: "secrets"})
 	impostor := env.Start(t, sshdtest.Options{Name: "impostor"})
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "fleetclaim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/fleetclaim").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, labBin := filepath.Join(dir, "fleetclaim"), filepath.Join(dir, "fleetlab")
+	for out, pkg := range map[string]string{bin: "../cmd/fleetclaim", labBin: "../cmd/fleetlab"} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, msg)
+		}
 	}
 	// Two lab agents; each real sshd host reaches one through netdata_prefix.
 	labDir, err := os.MkdirTemp("", "fclab-secrets")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(bin, "lab", "up", "--hosts", "2", "--dir", labDir).CombinedOutput(); err != nil {
+	if out, err := exec.Command(labBin, "up", "--hosts", "2", "--dir", labDir).CombinedOutput(); err != nil {
 		t.Fatalf("lab up: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
-		exec.Command(bin, "lab", "down", "--dir", labDir).Run()
+		exec.Command(labBin, "down", "--dir", labDir).Run()
 		os.RemoveAll(labDir)
 	})
 	// The login user reads the agent's files (as on a real host, where

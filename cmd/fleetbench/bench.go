@@ -28,6 +28,7 @@ var playbook []byte
 
 type config struct {
 	fleetclaim, dir, method string
+	fleetlab                string
 	tools                   []string
 	hosts, runs, forks      int
 	sshd, keep              bool
@@ -80,7 +81,8 @@ type rssSample struct {
 func benchMain(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("fleetbench", flag.ContinueOnError)
 	c := &config{}
-	fs.StringVar(&c.fleetclaim, "fleetclaim", "bin/fleetclaim", "the fleetclaim binary (also runs the lab)")
+	fs.StringVar(&c.fleetclaim, "fleetclaim", "bin/fleetclaim", "the fleetclaim binary")
+	fs.StringVar(&c.fleetlab, "fleetlab", "", "the fleetlab binary, which runs the lab (default: fleetlab next to --fleetclaim)")
 	fs.IntVar(&c.hosts, "hosts", 200, "lab hosts")
 	fs.IntVar(&c.runs, "runs", 3, "rounds: every tool runs once per round, in a rotating order")
 	fs.IntVar(&c.forks, "forks", 50, "hosts in flight for every tool")
@@ -113,6 +115,12 @@ func benchMain(ctx context.Context, args []string) int {
 	}
 	var err error
 	if c.fleetclaim, err = filepath.Abs(c.fleetclaim); err != nil {
+		return fatalf("%v", err)
+	}
+	if c.fleetlab == "" {
+		c.fleetlab = filepath.Join(filepath.Dir(c.fleetclaim), "fleetlab")
+	}
+	if c.fleetlab, err = filepath.Abs(c.fleetlab); err != nil {
 		return fatalf("%v", err)
 	}
 	// A run that failed keeps the work directory: its log is what says why.
@@ -220,7 +228,7 @@ func goVersion() string {
 // setup starts the lab (and the sshd fronts) and writes every tool's inputs.
 func setup(ctx context.Context, c *config) (*fleet, error) {
 	labDir := filepath.Join(c.dir, "lab")
-	args := []string{"lab", "up", "--hosts", strconv.Itoa(c.hosts), "--dir", labDir}
+	args := []string{"up", "--hosts", strconv.Itoa(c.hosts), "--dir", labDir}
 	if c.method == "v1" {
 		args = append(args, "--personalities", "v1="+strconv.Itoa(c.hosts))
 	}
@@ -235,8 +243,8 @@ func setup(ctx context.Context, c *config) (*fleet, error) {
 		args = append(args, "--tcp-web")
 	}
 	began := time.Now()
-	if out, err := exec.CommandContext(ctx, c.fleetclaim, args...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("lab up: %v\n%s", err, out)
+	if out, err := exec.CommandContext(ctx, c.fleetlab, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("fleetlab up: %v\n%s", err, out)
 	}
 	fmt.Printf("lab:     up in %s\n", time.Since(began).Round(time.Millisecond))
 	info, err := lab.ReadInfo(labDir)
@@ -389,7 +397,7 @@ func (f *fleet) close(c *config) {
 		_ = s.Process.Signal(syscall.SIGTERM)
 		_ = s.Wait()
 	}
-	_ = exec.Command(c.fleetclaim, "lab", "down", "--dir", f.info.Dir).Run()
+	_ = exec.Command(c.fleetlab, "down", "--dir", f.info.Dir).Run()
 }
 
 // command builds one tool's command line.

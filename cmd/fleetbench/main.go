@@ -1,9 +1,9 @@
 // Command fleetbench measures fleetclaim against a fleet and compares it with
 // Ansible, parallel-ssh and a minimal Go "floor" program on the same hosts.
 //
-// It starts a lab of N hosts in its own process through the real fleetclaim
-// binary (`fleetclaim lab up`), optionally puts one real OpenSSH sshd in front
-// of each lab host (--sshd), then runs each tool in turn, round after round,
+// It starts a lab of N hosts in its own process through the fleetlab binary
+// (`fleetlab up`; the one next to --fleetclaim, or --fleetlab), optionally
+// puts one real OpenSSH sshd in front of each lab host (--sshd), then runs each tool in turn, round after round,
 // and accounts for each tool's process tree only (wait4 rusage: wall, user+sys
 // CPU, peak RSS), the lab's counters (connections, handshakes, sessions, execs
 // per host) and the lab process's own CPU. It prints one line per run and

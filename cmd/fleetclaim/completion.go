@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "inventory", "history", "status", "rooms", "report", "lab", "completion", "version"}
+var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "inventory", "history", "status", "rooms", "report", "completion", "version"}
 
 var completionFlags = []string{
 	"-i", "--inventory", "--inventory-format", "--inventory-timeout", "--vault-password-file", "--vault-id", "--ask-vault-pass", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",
@@ -39,7 +39,6 @@ _fleetclaim() {
 	esac
 	case "${COMP_WORDS[1]}" in
 	inventory) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=($(compgen -W "list check" -- "$cur")); return; } ;;
-	lab) [ "$COMP_CWORD" -eq 2 ] && { COMPREPLY=($(compgen -W "up down claims" -- "$cur")); return; } ;;
 	completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
 	esac
 	COMPREPLY=($(compgen -W "%s" -- "$cur"))
@@ -60,7 +59,6 @@ _fleetclaim() {
 	esac
 	case $words[2] in
 	inventory) (( CURRENT == 3 )) && { compadd -- list check; return } ;;
-	lab) (( CURRENT == 3 )) && { compadd -- up down claims; return } ;;
 	completion) compadd -- bash zsh fish; return ;;
 	esac
 	compadd -- %s
@@ -71,7 +69,6 @@ compdef _fleetclaim fleetclaim
 		fmt.Fprintln(stdout, "# fish completion for fleetclaim")
 		fmt.Fprintf(stdout, "complete -c fleetclaim -f -n '__fish_use_subcommand' -a '%s'\n", cmds)
 		fmt.Fprintln(stdout, "complete -c fleetclaim -n '__fish_seen_subcommand_from inventory' -a 'list check'")
-		fmt.Fprintln(stdout, "complete -c fleetclaim -n '__fish_seen_subcommand_from lab' -a 'up down claims'")
 		fmt.Fprintln(stdout, "complete -c fleetclaim -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'")
 		for _, f := range completionFlags {
 			switch {

@@ -22,8 +22,9 @@ import (
 )
 
 // binPath is the fleetclaim binary built once for the end-to-end tests: they
-// run the real binary against the lab's real SSH servers.
-var binPath string
+// run the real binary against the lab's real SSH servers. labBinPath is the
+// fleetlab binary that runs those labs.
+var binPath, labBinPath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "fleetclaim-e2e-bin")
@@ -31,9 +32,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binPath = filepath.Join(dir, "fleetclaim")
-	if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic(err)
+	labBinPath = filepath.Join(dir, "fleetlab")
+	for bin, pkg := range map[string]string{binPath: ".", labBinPath: "../fleetlab"} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			os.Stderr.Write(out)
+			panic(err)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -48,9 +52,20 @@ type runResult struct {
 // fleetclaim runs the binary with args and an isolated environment.
 func fleetclaim(t *testing.T, env []string, args ...string) runResult {
 	t.Helper()
+	return runBinary(t, binPath, env, args...)
+}
+
+// fleetlab runs the lab's binary as fleetclaim runs fleetclaim's.
+func fleetlab(t *testing.T, args ...string) runResult {
+	t.Helper()
+	return runBinary(t, labBinPath, nil, args...)
+}
+
+func runBinary(t *testing.T, bin string, env []string, args ...string) runResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "SSH_AUTH_SOCK=")
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
@@ -60,26 +75,26 @@ func fleetclaim(t *testing.T, env []string, args ...string) runResult {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("fleetclaim %v: %v", args, err)
+		t.Fatalf("%s %v: %v", filepath.Base(bin), args, err)
 	}
 	return runResult{out.String(), errb.String(), code}
 }
 
-// startLab starts a lab of n hosts with the real binary and stops it when
-// the test ends.
+// startLab starts a lab of n hosts with the real fleetlab binary and stops it
+// when the test ends.
 func startLab(t *testing.T, n int, extra ...string) *lab.Info {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "fclab")
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"lab", "up", "--hosts", strconv.Itoa(n), "--dir", dir}, extra...)
-	r := fleetclaim(t, nil, args...)
+	args := append([]string{"up", "--hosts", strconv.Itoa(n), "--dir", dir}, extra...)
+	r := fleetlab(t, args...)
 	if r.code != 0 {
 		t.Fatalf("lab up: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Cleanup(func() {
-		fleetclaim(t, nil, "lab", "down", "--dir", dir)
+		fleetlab(t, "down", "--dir", dir)
 		os.RemoveAll(dir)
 	})
 	info, err := lab.ReadInfo(dir)

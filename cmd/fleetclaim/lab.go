@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
+	"fmt"
 	"io"
-
-	"github.com/fleetclaim/fleetclaim/lab"
 )
 
-// runLab runs `fleetclaim lab ...` (args are what follows "lab"): the local
-// simulated fleet and Cloud, and the helpers its hosts call.
-func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return lab.Main(ctx, args, stdout, stderr)
+// runLab answers the former `fleetclaim lab ...`: the simulated fleet is its
+// own command now, so an old script learns where it went.
+func runLab(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "fleetclaim: the lab is its own command now: run `fleetlab up|down|claims|stats|status --dir DIR` (make build writes bin/fleetlab)")
+	return exitUsage
 }

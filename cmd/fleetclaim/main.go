@@ -51,7 +51,6 @@ Usage:
   fleetclaim status [--output table|html]     the fleet at a glance, from each host's latest run
   fleetclaim rooms sync|plan -i INVENTORY     Cloud's room membership rules follow the inventory's groups
   fleetclaim report --results FILE --output junit|markdown|table   render a results file again
-  fleetclaim lab up|down|claims --dir DIR     the built-in simulated fleet and Cloud
   fleetclaim completion bash|zsh|fish         shell completion script
   fleetclaim version
 
@@ -93,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "facts":
 		return runFacts(ctx, args[1:], stdout, stderr)
 	case "lab":
-		return runLab(ctx, args[1:], stdout, stderr)
+		return runLab(stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "fleetclaim", version)
 		return exitOK

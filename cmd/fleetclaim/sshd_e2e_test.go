@@ -48,7 +48,7 @@ func TestE2ERealSSHDAgentAPI(t *testing.T) {
 				x.Host, h.Personality, h.WebPort, x.Status, x.Message, x.Troubleshooting)
 		}
 	}
-	out, err := exec.Command(binPath, "lab", "stats", "--dir", info.Dir).Output()
+	out, err := exec.Command(labBinPath, "stats", "--dir", info.Dir).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
