@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fleetclaim/fleetclaim/internal/procgroup"
 )
 
 // Inventory scripts (Ansible's script inventory plugin): SCRIPT --list
@@ -65,8 +67,8 @@ func (l *loader) execScript(path, shown string, args ...string) ([]byte, bool) {
 	stderr := &cappedBuffer{max: 64 << 10, keepTail: true}
 	cmd := exec.CommandContext(ctx, abs, args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	procgroup.Own(cmd)
+	cmd.Cancel = func() error { return procgroup.Kill(cmd) }
 	cmd.WaitDelay = scriptWaitDelay
 	err = cmd.Run()
 	var exitErr *exec.ExitError

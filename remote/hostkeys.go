@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/skeema/knownhosts"
@@ -316,7 +315,7 @@ func (s *hostKeyStore) record(hostname string, remote net.Addr, key ssh.PublicKe
 	if err := lockFile(fh, knownHostsLockWait); err != nil {
 		return fail(fmt.Errorf("known_hosts %s: %w", f, err))
 	}
-	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
+	defer unlockFile(fh)
 	if err := s.recheck(hostname, remote, key); err != nil || s.added[norm] != nil {
 		return err
 	}
@@ -385,11 +384,8 @@ func lockFile(f *os.File, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	delay := time.Millisecond
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		busy, err := tryLockFile(f)
+		if err != nil || !busy {
 			return err
 		}
 		if time.Now().After(deadline) {

@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/fleetclaim/fleetclaim/internal/procgroup"
 )
 
 // proxyStderrMax bounds what is kept of a ProxyCommand's stderr for error
@@ -91,7 +92,7 @@ func proxyCommand(t Target, h Hop) (net.Conn, error) {
 	c.cmd = exec.Command(shell, "-c", "exec "+line)
 	c.cmd.Stdin, c.cmd.Stdout = inR, outW
 	c.cmd.Stderr = &lockedWriter{w: c.stderr}
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procgroup.Own(c.cmd)
 	err = c.cmd.Start()
 	inR.Close()
 	outW.Close()
@@ -132,13 +133,12 @@ func (c *proxyConn) Close() error {
 		if c.exited() {
 			return // its group id may belong to someone else by now
 		}
-		pgid := c.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		_ = procgroup.Term(c.cmd)
 		go func() {
 			select {
 			case <-c.done:
 			case <-time.After(time.Second):
-				syscall.Kill(-pgid, syscall.SIGKILL)
+				_ = procgroup.Kill(c.cmd)
 			}
 		}()
 	})

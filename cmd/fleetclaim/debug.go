@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
@@ -201,6 +200,9 @@ func openDebug(enabled bool, file string, stderr io.Writer, secrets []inventory.
 // users and paths.
 const debugFileMode = 0o600
 
+// errSymlink is openNoFollow's answer for a symbolic link.
+var errSymlink = errors.New("is a symbolic link")
+
 // openDebugFile opens the --debug-file trace for appending. It never
 // follows a symbolic link (whoever can write the directory could point it
 // anywhere, and fleetclaim often runs as root); a new file is created
@@ -208,8 +210,8 @@ const debugFileMode = 0o600
 // given debugFileMode before anything is written to it. Other files (a
 // FIFO, /dev/null) are written as they are.
 func openDebugFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, debugFileMode)
-	if errors.Is(err, syscall.ELOOP) {
+	f, err := openNoFollow(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, debugFileMode)
+	if errors.Is(err, errSymlink) {
 		return nil, fmt.Errorf("%s is a symbolic link: refused (name the file itself)", path)
 	}
 	if err != nil {
@@ -223,9 +225,9 @@ func openDebugFile(path string) (*os.File, error) {
 	if !st.Mode().IsRegular() {
 		return f, nil
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+	if uid, ok := fileOwner(st); ok && uid != os.Geteuid() {
 		f.Close()
-		return nil, fmt.Errorf("%s belongs to another user (uid %d): refused", path, sys.Uid)
+		return nil, fmt.Errorf("%s belongs to another user (uid %d): refused", path, uid)
 	}
 	if st.Mode().Perm() != debugFileMode {
 		if err := f.Chmod(debugFileMode); err != nil {
