@@ -53,7 +53,7 @@ func TestParseReload(t *testing.T) {
 // TestReloadRealCaptures.
 func TestReloadFailureCategories(t *testing.T) {
 	tail := "\nproxy: 'env',\ninsecure: false,\npublic key file: '/var/lib/netdata/cloud.d/public.pem',\ntrusted key file: 'none'"
-	cases := map[string]string{
+	cases := map[string]Category{
 		"Failed: Netdata Cloud is unavailable":                                                  CatCloudError,
 		"Failed: Gateway Timeout":                                                               CatCloudError,
 		"Failed: received Internal Server Error":                                                CatCloudError,

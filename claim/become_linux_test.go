@@ -318,7 +318,9 @@ func TestBecomeEveryWay(t *testing.T) {
 // sudo asks that fleetclaim cannot answer. No root needed.
 func TestBecomeRefusals(t *testing.T) {
 	cases := []struct {
-		name, become, fake, password, cat, words string
+		name, become, fake, password string
+		cat                          Category
+		words                        string
 	}{
 		{"no become configured", "none", "nopasswd", "", CatNoPrivilege, "claiming needs root or the agent's run-as user root"},
 		{"sudo refuses the user", "sudo", "refuse", "", CatNoPrivilege, "may not run sudo"},

@@ -194,7 +194,7 @@ func (r *hostRun) reloadAnswer(reload, rc, cli, where string) error {
 // happen, as reload-claiming-state prints them after "Netdata Agent is not
 // claimed to Netdata Cloud: " (src/claim/claim-with-api.c at v2.11.0; the
 // same sentences since v2.0.0). Each is matched whole.
-var claimReasons = map[string]string{
+var claimReasons = map[string]Category{
 	"Failed: the node id is invalid":                  CatInvalidNode,        // :403 (422 ErrInvalidNodeID)
 	"Failed: the node name is invalid":                CatInvalidNode,        // :405 (422 ErrInvalidNodeName)
 	"Failed: one or more room ids are invalid":        CatRoomInvalid,        // :407 (422 ErrInvalidRoomID)
@@ -223,7 +223,7 @@ const (
 // as in Debian 12's libcurl4) of requests that failed for a known cause. Any
 // other curl error is taken for an unreachable Cloud: the request did not
 // complete.
-var curlReasons = map[string]string{
+var curlReasons = map[string]Category{
 	"SSL peer certificate or SSH remote key was not OK":   CatCertificate, // CURLE_PEER_FAILED_VERIFICATION
 	"Problem with the SSL CA cert (path? access rights?)": CatCertificate, // CURLE_SSL_CACERT_BADFILE
 }
@@ -231,7 +231,7 @@ var curlReasons = map[string]string{
 // reloadCategory is the category of a v2 agent's reason by the reason's
 // structure: its first line, matched whole or by its fixed prefix. Paths,
 // URLs and proxies in the rest of the reason never decide it.
-func reloadCategory(reason string) string {
+func reloadCategory(reason string) Category {
 	first, _, _ := strings.Cut(reason, "\n")
 	first = strings.TrimSpace(first)
 	if c, ok := claimReasons[first]; ok {

@@ -58,7 +58,7 @@ func TestClaimScriptExitCodes(t *testing.T) {
 	cases := []struct {
 		rc   int
 		msg  string
-		want string // category; "" = claimed
+		want Category // "" = claimed
 	}{
 		{0, "Node was successfully claimed.", ""},
 		{1, "Unknown argument -bogus", CatClaimFailed},
@@ -86,7 +86,7 @@ func TestClaimScriptExitCodes(t *testing.T) {
 		{7, "Failed to connect to https://cloud.example, return code 60", CatCertificate},
 	}
 	for _, tc := range cases {
-		t.Run(strconv.Itoa(tc.rc)+"/"+tc.want, func(t *testing.T) {
+		t.Run(strconv.Itoa(tc.rc)+"/"+string(tc.want), func(t *testing.T) {
 			root := fakeV1Install(t, me, tc.rc, tc.msg)
 			nd := filepath.Join(root, "opt/netdata")
 			c := New(localConnector{}, Options{Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("v1-s3cret-token")})

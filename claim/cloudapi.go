@@ -25,13 +25,13 @@ import (
 // Cloud API failure categories.
 const (
 	// CatCloudAPIScope: the Cloud API refused the API token (401/403).
-	CatCloudAPIScope = "cloud-api-scope"
+	CatCloudAPIScope Category = "cloud-api-scope"
 	// CatCloudAPI: the Cloud API failed otherwise (unreachable, 5xx and 429
 	// after the retries, an answer fleetclaim cannot read).
-	CatCloudAPI = "cloud-api-error"
+	CatCloudAPI Category = "cloud-api-error"
 	// CatCloudMissing: the host says it is claimed, but Cloud does not list
 	// the node as connected in its rooms.
-	CatCloudMissing = "cloud-missing"
+	CatCloudMissing Category = "cloud-missing"
 )
 
 // CloudAPIOptions tune a CloudAPI client.

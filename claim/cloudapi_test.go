@@ -109,7 +109,7 @@ func TestCloudAPIErrors(t *testing.T) {
 	cases := []struct {
 		name       string
 		answers    []fakeAnswer
-		wantCat    string // "" = success
+		wantCat    Category // "" = success
 		wantMsg    []string
 		wantCalls  int
 		wantSleeps []time.Duration

@@ -40,9 +40,9 @@ func TestCloudProof(t *testing.T) {
 		rooms       []string
 		all, prod   string
 		status      Status
-		category    string
+		category    Category
 		fix         bool
-		wantCat     string
+		wantCat     Category
 		wantStatus  Status
 		wantCheck   CloudCheck
 		wantMsg     string

@@ -13,7 +13,7 @@ type HostFacts struct {
 	Host     string        `json:"host"`
 	Address  string        `json:"address"`
 	Facts    *remote.Facts `json:"facts,omitempty"`
-	Category string        `json:"category,omitempty"`
+	Category Category      `json:"category,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Remedy   string        `json:"remedy,omitempty"`
 	// Method is what `method: auto` would choose, or why none applies.

@@ -119,7 +119,7 @@ func Batches(sizes []BatchSize, total int) []int {
 
 // Transient reports whether a failure category is worth another attempt:
 // the network or Cloud hiccuped, nothing was refused on purpose.
-func Transient(category string) bool {
+func Transient(category Category) bool {
 	switch category {
 	case remote.CatConnectRefused, remote.CatConnectionLost, CatCloudError:
 		return true
@@ -296,5 +296,5 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // NotStarted is the record of a host the run never reached.
 func NotStarted(h *inventory.Host, why string) Result {
 	now := time.Now().UTC()
-	return Result{Host: h.Name, Address: h.Address, Groups: h.Groups, Status: StatusNotStarted, Category: "not-started", Message: why, Start: now, End: now}
+	return Result{Host: h.Name, Address: h.Address, Groups: h.Groups, Status: StatusNotStarted, Category: CatNotStarted, Message: why, Start: now, End: now}
 }

@@ -85,7 +85,8 @@ func TestKickstartPushedScript(t *testing.T) {
 	sum := sha256.Sum256([]byte(script))
 	pin := hex.EncodeToString(sum[:])
 	cases := []struct {
-		name, sha, want string
+		name, sha string
+		want      Category
 	}{
 		{"pinned", pin, ""},
 		{"unpinned", "", ""},

@@ -27,7 +27,7 @@ func TestPrivilegeOnLoginFacts(t *testing.T) {
 		become     remote.Runner
 		becomeErr  error
 		becomeUser string
-		want       string // "conn", "sudo" or an error category
+		want       Category // "conn", "sudo" or an error category
 	}{
 		{"probe ran as root through sudo", opsViaSudo, sudo, nil, "", "sudo"},
 		{"root login, no become", root, nil, nil, "", "conn"},
@@ -45,7 +45,7 @@ func TestPrivilegeOnLoginFacts(t *testing.T) {
 			r := &hostRun{h: &inventory.Host{User: tc.f.User, Become: "sudo", BecomeUser: tc.becomeUser}, res: &Result{},
 				conn: conn, facts: tc.f, become: tc.become, becomeErr: tc.becomeErr}
 			run, err := r.privilege(in)
-			got := "conn"
+			got := Category("conn")
 			switch {
 			case err != nil:
 				got = CategoryOf(err)
@@ -121,7 +121,7 @@ func TestRootAndDockerRunners(t *testing.T) {
 		return &hostRun{h: &inventory.Host{User: f.User, Become: "sudo", BecomeUser: becomeUser}, res: &Result{},
 			conn: conn, facts: f, become: become, becomeErr: becomeErr, probeRun: probeRun}
 	}
-	name := func(r remote.Runner, err error) string {
+	name := func(r remote.Runner, err error) Category { // a runner, or the error's category
 		switch {
 		case err != nil:
 			return CategoryOf(err)
@@ -137,7 +137,7 @@ func TestRootAndDockerRunners(t *testing.T) {
 	root1 := []struct {
 		name string
 		r    *hostRun
-		want string
+		want Category
 	}{
 		{"root login", run(root, nil, nil, "", conn), "conn"},
 		{"sudo as root", run(opsViaSudo, sudo, nil, "", sudo), "sudo"},
@@ -159,7 +159,7 @@ func TestRootAndDockerRunners(t *testing.T) {
 	docker := []struct {
 		name string
 		r    *hostRun
-		want string
+		want Category
 	}{
 		{"docker group user", run(withSocket(ops, "accessible", 1), nil, nil, "", conn), "conn"},
 		{"docker through sudo", run(withSocket(opsViaSudo, "accessible", 1), sudo, nil, "", sudo), "sudo"},

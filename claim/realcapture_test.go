@@ -92,7 +92,7 @@ func reloadScriptOutput(c realCapture) remote.Result {
 // "timeout", "refused", "resolve" and 403/409/500/503: the agent's paths
 // must not change the category.
 func TestReloadRealCaptures(t *testing.T) {
-	cases := map[string]string{ // capture: category ("" = claimed)
+	cases := map[string]Category{ // capture: category ("" = claimed)
 		"v2.11.0/reload-403":                                 CatTokenRejected,
 		"v2.11.0/reload-409":                                 CatAlreadyClaimedElse,
 		"v2.11.0/reload-422-ErrInvalidNodeID":                CatInvalidNode,
@@ -118,7 +118,7 @@ func TestReloadRealCaptures(t *testing.T) {
 		c := readCapture(t, name)
 		r := &hostRun{res: &Result{}}
 		err := r.readReload(reloadScriptOutput(c), "/opt/netdata/bin/netdatacli", "")
-		got := ""
+		var got Category
 		if err != nil {
 			got = CategoryOf(err)
 		}
@@ -217,7 +217,7 @@ func TestParseInfoRealCaptures(t *testing.T) {
 	cases := []struct {
 		name, status, claimedID string
 		claimed                 bool
-		reasonCat               string // the category of the reason, "" = not a failure
+		reasonCat               Category // the category of the reason, "" = not a failure
 	}{
 		{"v2.11.0/api-v2-info-unclaimed", "available", "", false, CatClaimFailed},
 		{"v2.11.0/api-v2-info-connect-failed", "available", "", false, CatCloudUnreachable},
@@ -248,7 +248,7 @@ func TestParseInfoRealCaptures(t *testing.T) {
 // real netdata-claim.sh produced, with the text it printed (fleetclaim
 // reads stdout and stderr together: 2>&1). Exit 0 and 5 are claims.
 func TestClaimScriptRealCaptures(t *testing.T) {
-	cases := map[string]string{
+	cases := map[string]Category{
 		"v1.37.1/exit1-unknown-argument":        CatClaimFailed,
 		"v1.37.1/exit2-claiming-dir":            CatWriteFailed,
 		"v1.37.1/exit3-built-without-cloud":     CatUnsupportedInstall,

@@ -31,38 +31,46 @@ func (s Status) OK() bool {
 	return false
 }
 
-// Claim failure categories (connection categories come from package remote).
+// Category is a kind of failure: the type of package remote's categories,
+// which this package's add to.
+type Category = remote.Category
+
+// Claim failure categories. The connection layer's are remote's (CatX of
+// package remote); the three that claim code names directly are re-exported
+// here, not defined again. The Cloud API's are in cloudapi.go.
 const (
-	CatNotInstalled       = "not-installed"
-	CatUnsupportedInstall = "unsupported-install"
-	CatCommandNotFound    = "command-not-found"
-	CatNoPrivilege        = remote.CatNoPrivilege
-	CatTokenRejected      = "token-rejected"
-	CatRoomInvalid        = "room-invalid"
-	CatAlreadyClaimedElse = "already-claimed-elsewhere"
-	CatCloudUnreachable   = "cloud-unreachable"
-	CatCloudError         = "cloud-error"
-	CatCertificate        = "certificate-untrusted"
-	CatOldOpenSSL         = "old-openssl"
-	CatClaimedOffline     = "claimed-offline"
-	CatBanned             = "banned"
-	CatAgentNotRunning    = "agent-not-running"
-	CatClaimFailed        = "claim-failed"
-	CatWriteFailed        = "write-failed"
-	CatMethodUnavailable  = "method-unavailable"
-	CatDuplicateGUID      = "duplicate-machine-guid"
-	CatTimeout            = remote.CatTimeout
-	CatCanceled           = remote.CatCanceled
-	CatInvalidNode        = "invalid-node"
-	CatTokenUnavailable   = "token-unavailable"
-	CatNoMachineGUID      = "machine-guid-missing"
+	CatNotInstalled       Category = "not-installed"
+	CatUnsupportedInstall Category = "unsupported-install"
+	CatCommandNotFound    Category = "command-not-found"
+	CatNoPrivilege        Category = remote.CatNoPrivilege
+	CatTokenRejected      Category = "token-rejected"
+	CatRoomInvalid        Category = "room-invalid"
+	CatAlreadyClaimedElse Category = "already-claimed-elsewhere"
+	CatCloudUnreachable   Category = "cloud-unreachable"
+	CatCloudError         Category = "cloud-error"
+	CatCertificate        Category = "certificate-untrusted"
+	CatOldOpenSSL         Category = "old-openssl"
+	CatClaimedOffline     Category = "claimed-offline"
+	CatBanned             Category = "banned"
+	CatAgentNotRunning    Category = "agent-not-running"
+	CatClaimFailed        Category = "claim-failed"
+	CatWriteFailed        Category = "write-failed"
+	CatMethodUnavailable  Category = "method-unavailable"
+	CatDuplicateGUID      Category = "duplicate-machine-guid"
+	CatTimeout            Category = remote.CatTimeout
+	CatCanceled           Category = remote.CatCanceled
+	CatInvalidNode        Category = "invalid-node"
+	CatTokenUnavailable   Category = "token-unavailable"
+	CatNoMachineGUID      Category = "machine-guid-missing"
 	// CatUnsafePath: a path a claim script writes as root is a symbolic
 	// link where the agent's user could have put it.
-	CatUnsafePath = "unsafe-path"
+	CatUnsafePath Category = "unsafe-path"
+	// CatNotStarted: the run ended before the host's turn (StatusNotStarted).
+	CatNotStarted Category = "not-started"
 )
 
 // remedies says, per category, what an admin does about it.
-func remedy(cat string) string {
+func remedy(cat Category) string {
 	switch cat {
 	case CatNotInstalled:
 		return "install the agent (method: kickstart) or set netdata_prefix to where it lives"
@@ -141,7 +149,7 @@ func remedy(cat string) string {
 }
 
 // Remedy returns the advice for a category ("" when there is none).
-func Remedy(cat string) string { return remedy(cat) }
+func Remedy(cat Category) string { return remedy(cat) }
 
 // Step is one timed phase of a host's run.
 type Step struct {
@@ -160,7 +168,7 @@ type Result struct {
 	Address      string   `json:"address"`
 	Groups       []string `json:"groups"`
 	Status       Status   `json:"status"`
-	Category     string   `json:"category"`
+	Category     Category `json:"category"`
 	Message      string   `json:"message"`
 	Remedy       string   `json:"remedy,omitempty"`
 	Method       string   `json:"method"`
@@ -218,7 +226,7 @@ type Troubleshooting struct {
 
 // Error is a categorised claim failure.
 type Error struct {
-	Category string
+	Category Category
 	Msg      string
 	Err      error
 }
@@ -232,20 +240,20 @@ func (e *Error) Error() string {
 	case e.Err != nil:
 		return e.Err.Error()
 	}
-	return e.Category
+	return string(e.Category)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
 // Cat returns the category.
-func (e *Error) Cat() string { return e.Category }
+func (e *Error) Cat() Category { return e.Category }
 
-func fail(cat, format string, args ...any) *Error {
+func fail(cat Category, format string, args ...any) *Error {
 	return &Error{Category: cat, Msg: fmt.Sprintf(format, args...)}
 }
 
 // CategoryOf returns err's category, "claim-failed" when it carries none.
-func CategoryOf(err error) string {
+func CategoryOf(err error) Category {
 	if c := remote.CategoryOf(err); c != "" {
 		return c
 	}

@@ -5,34 +5,39 @@ import (
 	"fmt"
 )
 
-// Categories of failure that the connection layer can tell apart. They are
-// stable strings: results files, retry rules and remedies key on them.
+// Category names a kind of failure. Categories are stable strings: results
+// files, retry rules and the remedies (claim.Remedy) key on them. This file
+// defines those the connection layer tells apart; package claim adds the
+// claim's own, of the same type, in claim/result.go.
+type Category string
+
+// Categories of failure that the connection layer can tell apart.
 const (
-	CatConnectRefused   = "connect-refused"
-	CatConnectTimeout   = "connect-timeout"
-	CatHandshakeTimeout = "handshake-timeout"
-	CatConnectionLost   = "connection-lost"
-	CatUnreachable      = "unreachable"
-	CatDNS              = "dns"
-	CatAuth             = "auth-failed"
-	CatHostKeyUnknown   = "host-key-unknown"
-	CatHostKeyChanged   = "host-key-changed"
-	CatHostKeyRevoked   = "host-key-revoked"
-	CatNoPrivilege      = "no-privilege"
-	CatSudoPassword     = "sudo-password-wrong"
-	CatCommand          = "command-failed"
-	CatProbe            = "probe-failed"
-	CatUpload           = "upload-failed"
-	CatInvalidValue     = "invalid-value"
-	CatCanceled         = "canceled"
-	CatTimeout          = "timeout"
+	CatConnectRefused   Category = "connect-refused"
+	CatConnectTimeout   Category = "connect-timeout"
+	CatHandshakeTimeout Category = "handshake-timeout"
+	CatConnectionLost   Category = "connection-lost"
+	CatUnreachable      Category = "unreachable"
+	CatDNS              Category = "dns"
+	CatAuth             Category = "auth-failed"
+	CatHostKeyUnknown   Category = "host-key-unknown"
+	CatHostKeyChanged   Category = "host-key-changed"
+	CatHostKeyRevoked   Category = "host-key-revoked"
+	CatNoPrivilege      Category = "no-privilege"
+	CatSudoPassword     Category = "sudo-password-wrong"
+	CatCommand          Category = "command-failed"
+	CatProbe            Category = "probe-failed"
+	CatUpload           Category = "upload-failed"
+	CatInvalidValue     Category = "invalid-value"
+	CatCanceled         Category = "canceled"
+	CatTimeout          Category = "timeout"
 )
 
 // Error is a categorised failure of one operation on one host.
 type Error struct {
 	Op       string // "dial", "handshake", "run", "upload", "probe"
 	Host     string
-	Category string
+	Category Category
 	Err      error
 }
 
@@ -46,17 +51,17 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Cat returns the failure category.
-func (e *Error) Cat() string { return e.Category }
+func (e *Error) Cat() Category { return e.Category }
 
 // Categorized is implemented by every error that carries a category.
 type Categorized interface {
 	error
-	Cat() string
+	Cat() Category
 }
 
 // CategoryOf returns the category of the first categorised error in err's
 // chain, or "" when there is none.
-func CategoryOf(err error) string {
+func CategoryOf(err error) Category {
 	var c Categorized
 	if errors.As(err, &c) {
 		return c.Cat()

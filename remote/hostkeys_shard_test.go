@@ -66,7 +66,7 @@ func TestHostKeyShardsAnswerLikeTheWholeFile(t *testing.T) {
 	cases := []struct {
 		name, addr string
 		key        ssh.PublicKey
-		wantCat    string
+		wantCat    Category
 	}{
 		{"first host", "10.0.0.0:2000", keys[0], ""},
 		{"last host", fmt.Sprintf("10.0.2.%d:%d", (n-1)%250, 2000+n-1), keys[n-1], ""},

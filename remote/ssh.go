@@ -397,7 +397,7 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	return c, nil
 }
 
-func jumpDialCategory(err error) string {
+func jumpDialCategory(err error) Category {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "Connection refused"):
@@ -412,7 +412,7 @@ func jumpDialCategory(err error) string {
 	return CatUnreachable
 }
 
-func dialCategory(ctx context.Context, err error) string {
+func dialCategory(ctx context.Context, err error) Category {
 	var dnsErr *net.DNSError
 	switch {
 	case ctx.Err() == context.Canceled:
@@ -429,7 +429,7 @@ func dialCategory(ctx context.Context, err error) string {
 	return CatUnreachable
 }
 
-func handshakeCategory(ctx context.Context, err error) string {
+func handshakeCategory(ctx context.Context, err error) Category {
 	if c := CategoryOf(err); c != "" {
 		return c
 	}

@@ -111,7 +111,7 @@ func dialRun(t *testing.T, d *Dialer, tg Target, cmd string) (string, error) {
 	return strings.TrimSpace(string(res.Stdout)), nil
 }
 
-func wantCategory(t *testing.T, err error, cat string, contains ...string) {
+func wantCategory(t *testing.T, err error, cat Category, contains ...string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want category %s", cat)

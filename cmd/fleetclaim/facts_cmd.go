@@ -110,7 +110,7 @@ func printFactsTable(w io.Writer, out []claim.HostFacts) {
 	fmt.Fprintln(tw, "HOST\tOS\tUSER\tINIT\tAGENT\tMETHOD\tNOTE")
 	for _, hf := range out {
 		if hf.Facts == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t[%s] %s\n", termText(hf.Host), termText(hf.Category), termLine(hf.Error, 120))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t[%s] %s\n", termText(hf.Host), termText(string(hf.Category)), termLine(hf.Error, 120))
 			continue
 		}
 		f := hf.Facts
@@ -150,7 +150,7 @@ func printFactsTable(w io.Writer, out []claim.HostFacts) {
 		}
 		note := ""
 		if hf.Category != "" {
-			note = "[" + hf.Category + "] " + oneLine(hf.Note, 120)
+			note = "[" + string(hf.Category) + "] " + oneLine(hf.Note, 120)
 		}
 		// Every cell holds what the host said: escaped, tabs included (a
 		// tab would shift tabwriter's columns).

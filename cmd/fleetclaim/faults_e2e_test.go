@@ -23,7 +23,7 @@ type faultCase struct {
 	// setting is an inventory setting added to these hosts.
 	setting string
 	status  claim.Status
-	cat     string
+	cat     claim.Category
 	// written says what claim.conf must be after the run: "absent",
 	// "complete", or "" when either is fine (but never half-written).
 	written string

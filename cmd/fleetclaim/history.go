@@ -229,7 +229,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 			if r.Online != nil {
 				online = fmt.Sprint(*r.Online)
 			}
-			state := r.ClaimedID + "/" + online + "/" + r.Category
+			state := r.ClaimedID + "/" + online + "/" + string(r.Category)
 			change := ""
 			switch {
 			case prev == "":
@@ -239,7 +239,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 			}
 			prev = state
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termText(host), termText(m.ID), termText(m.Command),
-				termText(string(r.Status)), termText(r.Category), termText(r.ClaimedID), change)
+				termText(string(r.Status)), termText(string(r.Category)), termText(r.ClaimedID), change)
 		}
 	}
 	return exitOK

@@ -48,7 +48,7 @@ func TestE2EHostileValues(t *testing.T) {
 		// confLine is the claim.conf line the value must appear in, literally.
 		confLine string
 		status   claim.Status
-		cat      string
+		cat      claim.Category
 		exit     int
 	}{
 		// Values that reach Netdata's own scripts, which eval or word-split

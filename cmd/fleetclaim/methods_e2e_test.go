@@ -50,7 +50,7 @@ func TestE2EClaimScriptV1(t *testing.T) {
 		if rec.Method != claim.MethodClaimScript {
 			t.Errorf("%s: method %q, want claim-script", h.Name, rec.Method)
 		}
-		want := ""
+		var want claim.Category
 		switch {
 		case h.Personality.Has(lab.FaultCloud403):
 			want = claim.CatTokenRejected

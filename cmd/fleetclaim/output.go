@@ -159,7 +159,7 @@ func junitCaseOf(r *claim.Result) junitCase {
 		if r.Remedy != "" {
 			text += "\nremedy: " + r.Remedy
 		}
-		tc.Failure = &junitFailure{Message: "[" + r.Category + "] " + oneLine(r.Message, 200), Type: r.Category, Text: text}
+		tc.Failure = &junitFailure{Message: "[" + string(r.Category) + "] " + oneLine(r.Message, 200), Type: string(r.Category), Text: text}
 	}
 	return tc
 }
@@ -267,7 +267,7 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 	fmt.Fprint(bw, "\n### Problems\n\n")
 	for _, c := range t.cats() {
 		cl := t.byCat[c]
-		fmt.Fprintf(bw, "**%s** (%d)", mdText(c), cl.n)
+		fmt.Fprintf(bw, "**%s** (%d)", mdText(string(c)), cl.n)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(bw, ": %s", mdText(rem))
 		}

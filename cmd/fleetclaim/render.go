@@ -54,7 +54,7 @@ func (p *progress) done(r claim.Result) {
 	if p.bar == nil {
 		line := fmt.Sprintf("%s %s %s", termText(r.Host), termText(string(r.Status)), termText(r.Method))
 		if r.Category != "" {
-			line += " [" + termText(r.Category) + "]"
+			line += " [" + termText(string(r.Category)) + "]"
 		}
 		if r.Message != "" {
 			line += ": " + termLine(r.Message, 0)
@@ -69,7 +69,7 @@ func (p *progress) done(r claim.Result) {
 	}
 	if !r.Status.OK() {
 		p.bar.Clear()
-		fmt.Fprintf(p.w, "FAILED %s [%s] %s\n", termText(r.Host), termText(r.Category), termLine(r.Message, 0))
+		fmt.Fprintf(p.w, "FAILED %s [%s] %s\n", termText(r.Host), termText(string(r.Category)), termLine(r.Message, 0))
 	}
 	p.bar.Describe(p.describe())
 	p.bar.Add(1)
@@ -101,7 +101,7 @@ var tableHeader = [5]string{"HOST", "GROUP", "STATUS", "METHOD", "DETAIL"}
 func tableRow(r *claim.Result) [5]string {
 	detail := r.Message
 	if r.Category != "" {
-		detail = "[" + r.Category + "] " + detail
+		detail = "[" + string(r.Category) + "] " + detail
 	}
 	return [5]string{termText(r.Host), termText(strings.Join(r.Groups, ",")), termText(string(r.Status)), termText(r.Method), termLine(detail, 120)}
 }
@@ -176,7 +176,7 @@ type recordTally struct {
 
 	total  int
 	counts map[claim.Status]int
-	byCat  map[string]*catItems
+	byCat  map[claim.Category]*catItems
 	// confirmed: Cloud lists the node in its rooms, reachable;
 	// cloudMissing: the host failed with cloud-missing.
 	confirmed, cloudMissing int
@@ -195,7 +195,7 @@ type posItem struct {
 // newTally returns an empty tally; item renders a failed host's line, kept
 // for the first keep hosts of each category.
 func newTally(keep int, item func(r *claim.Result) string) *recordTally {
-	return &recordTally{keep: keep, item: item, counts: map[claim.Status]int{}, byCat: map[string]*catItems{}}
+	return &recordTally{keep: keep, item: item, counts: map[claim.Status]int{}, byCat: map[claim.Category]*catItems{}}
 }
 
 // add counts host pos's record.
@@ -228,7 +228,7 @@ func (t *recordTally) add(pos int, r *claim.Result) {
 }
 
 // cats returns the failure categories, sorted.
-func (t *recordTally) cats() []string {
+func (t *recordTally) cats() []claim.Category {
 	return slices.Sorted(maps.Keys(t.byCat))
 }
 
@@ -282,7 +282,7 @@ func printTally(w io.Writer, t *recordTally) {
 		if h.n > len(h.items) {
 			list += fmt.Sprintf(" and %d more", h.n-len(h.items))
 		}
-		fmt.Fprintf(w, "  %s (%d): %s\n", termText(c), h.n, list)
+		fmt.Fprintf(w, "  %s (%d): %s\n", termText(string(c)), h.n, list)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(w, "    remedy: %s\n", rem)
 		}

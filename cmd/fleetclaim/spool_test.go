@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -31,7 +31,7 @@ func legacyTable(w io.Writer, results []claim.Result) {
 	for _, r := range results {
 		detail := r.Message
 		if r.Category != "" {
-			detail = "[" + r.Category + "] " + detail
+			detail = "[" + string(r.Category) + "] " + detail
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", termText(r.Host), termText(strings.Join(r.Groups, ",")), termText(string(r.Status)), termText(r.Method), termLine(detail, 120))
 	}
@@ -46,7 +46,7 @@ func legacyJSON(w io.Writer, results []claim.Result) error {
 
 func legacySummary(w io.Writer, results []claim.Result) {
 	counts := map[claim.Status]int{}
-	byCat := map[string][]string{}
+	byCat := map[claim.Category][]string{}
 	for _, r := range results {
 		counts[r.Status]++
 		if r.Category != "" {
@@ -60,18 +60,18 @@ func legacySummary(w io.Writer, results []claim.Result) {
 		}
 	}
 	fmt.Fprintf(w, "%d hosts: %s\n", len(results), strings.Join(parts, ", "))
-	cats := make([]string, 0, len(byCat))
+	cats := make([]claim.Category, 0, len(byCat))
 	for c := range byCat {
 		cats = append(cats, c)
 	}
-	sort.Strings(cats)
+	slices.Sort(cats)
 	for _, c := range cats {
 		hosts := byCat[c]
 		list := strings.Join(hosts, ", ")
 		if len(hosts) > 10 {
 			list = strings.Join(hosts[:10], ", ") + fmt.Sprintf(" and %d more", len(hosts)-10)
 		}
-		fmt.Fprintf(w, "  %s (%d): %s\n", termText(c), len(hosts), list)
+		fmt.Fprintf(w, "  %s (%d): %s\n", termText(string(c)), len(hosts), list)
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(w, "    remedy: %s\n", rem)
 		}
@@ -124,7 +124,7 @@ func legacyJUnit(w io.Writer, command string, results []claim.Result, elapsed ti
 			if r.Remedy != "" {
 				text += "\nremedy: " + r.Remedy
 			}
-			tc.Failure = &junitFailure{Message: "[" + r.Category + "] " + oneLine(r.Message, 200), Type: r.Category, Text: text}
+			tc.Failure = &junitFailure{Message: "[" + string(r.Category) + "] " + oneLine(r.Message, 200), Type: string(r.Category), Text: text}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, tc)
@@ -145,7 +145,7 @@ func legacyJUnit(w io.Writer, command string, results []claim.Result, elapsed ti
 
 func legacyMarkdown(w io.Writer, command string, results []claim.Result, elapsed time.Duration) {
 	counts := map[claim.Status]int{}
-	byCat := map[string][]claim.Result{}
+	byCat := map[claim.Category][]claim.Result{}
 	for _, r := range results {
 		counts[r.Status]++
 		if r.Category != "" {
@@ -163,15 +163,15 @@ func legacyMarkdown(w io.Writer, command string, results []claim.Result, elapsed
 	if len(byCat) == 0 {
 		return
 	}
-	cats := make([]string, 0, len(byCat))
+	cats := make([]claim.Category, 0, len(byCat))
 	for c := range byCat {
 		cats = append(cats, c)
 	}
-	sort.Strings(cats)
+	slices.Sort(cats)
 	fmt.Fprint(w, "\n### Problems\n\n")
 	for _, c := range cats {
 		rs := byCat[c]
-		fmt.Fprintf(w, "**%s** (%d)", mdText(c), len(rs))
+		fmt.Fprintf(w, "**%s** (%d)", mdText(string(c)), len(rs))
 		if rem := claim.Remedy(c); rem != "" {
 			fmt.Fprintf(w, ": %s", mdText(rem))
 		}
@@ -196,7 +196,7 @@ func fixtureRecords(n int) []claim.Result {
 	names := []string{"web01", "bücher-ß", "数据库-東京", "🚀rocket", "a", "very-long-host-name-for-the-table.example.org", "ñ"}
 	groups := [][]string{{"web"}, nil, {"dbs", "eu"}, {"ünïcode"}, {}}
 	statuses := []claim.Status{claim.StatusClaimed, claim.StatusFailed, claim.StatusAlreadyClaimed, claim.StatusFailed, claim.StatusNotStarted, claim.StatusReclaimed, claim.StatusPlanned, claim.StatusSkipped}
-	cats := []string{claim.CatTokenRejected, claim.CatTimeout, "a-category-of-a-file", claim.CatCloudMissing}
+	cats := []claim.Category{claim.CatTokenRejected, claim.CatTimeout, "a-category-of-a-file", claim.CatCloudMissing}
 	start := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
 	cet := time.FixedZone("", 3600)
 	out := make([]claim.Result, n)

@@ -221,7 +221,7 @@ Host *
 	}
 	results = filepath.Join(dir, "results-bare.jsonl")
 	r = fleetclaim(t, nil, "verify", "-i", invFile, "-F", sshConfig, "--no-progress", "--no-history", "--results", results)
-	want := map[string]string{"proxied": "dns", "certonly": "auth-failed", "viaagent": "auth-failed"}
+	want := map[string]claim.Category{"proxied": "dns", "certonly": "auth-failed", "viaagent": "auth-failed"}
 	bareRes := readResults(t, results)
 	if len(bareRes) != len(want) {
 		t.Fatalf("verify without the lines: %d results, want %d\n%s%s", len(bareRes), len(want), r.stdout, r.stderr)

@@ -95,7 +95,7 @@ func TestE2EStalledHostSIGTERM(t *testing.T) {
 	checkStallRecords(t, readResults(t, results), stalled, claim.CatCanceled)
 }
 
-func checkStallRecords(t *testing.T, recs []claim.Result, stalled map[string]bool, cat string) {
+func checkStallRecords(t *testing.T, recs []claim.Result, stalled map[string]bool, cat claim.Category) {
 	t.Helper()
 	if len(recs) != len(stalled) {
 		t.Fatalf("%d records for %d hosts: %+v", len(recs), len(stalled), recs)

@@ -84,13 +84,13 @@ func stateOf(r *claim.Result) string {
 	if r.Online != nil {
 		online = strconv.FormatBool(*r.Online)
 	}
-	return r.ClaimedID + "/" + online + "/" + r.Category
+	return r.ClaimedID + "/" + online + "/" + string(r.Category)
 }
 
 func describeState(r *claim.Result) string {
 	s := string(r.Status)
 	if r.Category != "" {
-		s += " [" + r.Category + "]"
+		s += " [" + string(r.Category) + "]"
 	}
 	if r.Online != nil {
 		s += map[bool]string{true: ", online", false: ", offline"}[*r.Online]
@@ -159,7 +159,7 @@ func loadStatus(dir string, now time.Time) (*fleetStatus, error) {
 		t := hosts[n]
 		r := &t.latest
 		h := statusHost{Host: n, Groups: strings.Join(r.Groups, ","), Run: t.run, At: r.End, Status: string(r.Status),
-			Category: r.Category, Message: r.Message, NodeID: r.NodeID, Rooms: roomsOf(r, roomNames)}
+			Category: string(r.Category), Message: r.Message, NodeID: r.NodeID, Rooms: roomsOf(r, roomNames)}
 		if r.Online != nil {
 			h.Online = map[bool]string{true: "yes", false: "no"}[*r.Online]
 		}

@@ -134,8 +134,8 @@ func TestE2EStatusPage(t *testing.T) {
 		t.Errorf("by status, rendered:\n%s", byStatus)
 	}
 	byCat := section(dom, "by-category")
-	for _, c := range []string{claim.CatClaimedOffline, "connect-refused", claim.CatTokenRejected} {
-		if !strings.Contains(byCat, "<td>"+c+"</td><td class=\"n\">1</td>") {
+	for _, c := range []claim.Category{claim.CatClaimedOffline, "connect-refused", claim.CatTokenRejected} {
+		if !strings.Contains(byCat, "<td>"+string(c)+"</td><td class=\"n\">1</td>") {
 			t.Errorf("by category lacks %s:\n%s", c, byCat)
 		}
 	}
