@@ -416,10 +416,9 @@ type agentKey struct {
 	comment string
 }
 
+// newAgentPool shares n connections to the agent at sock (n > 0: see
+// DialerOptions.agentConns).
 func newAgentPool(sock string, n int) *agentPool {
-	if n <= 0 {
-		n = 4
-	}
 	return &agentPool{sock: sock, idle: make(chan agent.ExtendedAgent, n), sem: make(chan struct{}, n)}
 }
 

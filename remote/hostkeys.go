@@ -283,6 +283,13 @@ func changedError(hostname string, got ssh.PublicKey, want []xknownhosts.KnownKe
 // that holds the known_hosts lock.
 const knownHostsLockWait = 10 * time.Second
 
+// lockPollFirst and lockPollMax are the first and the longest pause between
+// two tries of a busy known_hosts lock (the pause doubles each time).
+const (
+	lockPollFirst = time.Millisecond
+	lockPollMax   = 50 * time.Millisecond
+)
+
 // record appends an unknown host's key to the first known_hosts file
 // (accept-new) and remembers it for the rest of the run. The file is
 // locked (flock) and every file re-read under the lock, so that two runs
@@ -382,7 +389,7 @@ func (s *hostKeyStore) recheck(hostname string, remote net.Addr, key ssh.PublicK
 // holder to let go.
 func lockFile(f *os.File, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	delay := time.Millisecond
+	delay := lockPollFirst
 	for {
 		busy, err := tryLockFile(f)
 		if err != nil || !busy {
@@ -392,7 +399,7 @@ func lockFile(f *os.File, wait time.Duration) error {
 			return fmt.Errorf("still locked by another process after %v", wait)
 		}
 		time.Sleep(delay)
-		delay = min(2*delay, 50*time.Millisecond)
+		delay = min(2*delay, lockPollMax)
 	}
 }
 

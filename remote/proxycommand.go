@@ -26,11 +26,7 @@ const proxyTokenSafe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 // (sshconnect.c expand_proxy_command, 9.2p1: %h %n %p %r %%). A value that
 // a shell would interpret is refused, never substituted.
 func expandProxyCommand(cmd string, t Target, h Hop) (string, error) {
-	port := h.Port
-	if port == 0 {
-		port = 22
-	}
-	tokens := map[byte]string{'%': "%", 'h': h.Address, 'n': t.Name, 'p': strconv.Itoa(port), 'r': h.User}
+	tokens := map[byte]string{'%': "%", 'h': h.Address, 'n': t.Name, 'p': strconv.Itoa(h.port()), 'r': h.User}
 	var b strings.Builder
 	for i := 0; i < len(cmd); i++ {
 		if cmd[i] != '%' {
@@ -137,7 +133,7 @@ func (c *proxyConn) Close() error {
 		go func() {
 			select {
 			case <-c.done:
-			case <-time.After(time.Second):
+			case <-time.After(killGrace):
 				_ = procgroup.Kill(c.cmd)
 			}
 		}()
@@ -160,7 +156,7 @@ func (c *proxyConn) exited() bool {
 func (c *proxyConn) explain(err error) error {
 	select {
 	case <-c.done:
-	case <-time.After(100 * time.Millisecond):
+	case <-time.After(proxyExitWait):
 		return err
 	}
 	msg := strings.TrimSpace(c.stderr.String())

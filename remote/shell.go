@@ -284,7 +284,7 @@ func (sh *shell) run(ctx context.Context, script string, args []string) (Result,
 func (sh *shell) lost(err error) error {
 	select {
 	case <-sh.ended:
-	case <-time.After(time.Second):
+	case <-time.After(shellExitWait):
 	}
 	select {
 	case <-sh.c.lost:

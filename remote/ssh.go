@@ -24,13 +24,7 @@ type Hop struct {
 	Port    int
 }
 
-func (h Hop) addr() string {
-	port := h.Port
-	if port == 0 {
-		port = 22
-	}
-	return net.JoinHostPort(h.Address, strconv.Itoa(port))
-}
+func (h Hop) addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.port())) }
 
 func (h Hop) key() string { return h.User + "@" + h.addr() }
 
@@ -68,13 +62,14 @@ type Target struct {
 	// agent still signs for them when it holds them).
 	IdentitiesOnly bool
 	// ConnectTimeout bounds the TCP connect and, separately, the whole SSH
-	// handshake including authentication.
+	// handshake including authentication; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// KeepaliveInterval is how often keepalive@openssh.com is sent; the
-	// connection is dropped after three unanswered ones. 0 means 15s.
+	// connection is dropped after three unanswered ones. 0 means
+	// DefaultKeepaliveInterval.
 	KeepaliveInterval time.Duration
-	// MaxSessions caps concurrent sessions on the connection; 0 means 8,
-	// below OpenSSH's default MaxSessions of 10.
+	// MaxSessions caps concurrent sessions on the connection; 0 means
+	// DefaultMaxSessions.
 	MaxSessions int
 }
 
@@ -83,7 +78,7 @@ type DialerOptions struct {
 	// AgentSocket is the ssh-agent socket; "" disables agent auth.
 	AgentSocket string
 	// AgentConns is how many connections to ssh-agent are shared by the
-	// run's handshakes; 0 means 4.
+	// run's handshakes; 0 means DefaultAgentConns.
 	AgentConns int
 	// Passphrase returns the passphrase of an encrypted identity file (see
 	// TerminalPassphrase). It is asked at most once per file, and not at all
@@ -102,7 +97,7 @@ type DialerOptions struct {
 	PasswordAuth bool
 	Password     func(where string) ([]byte, error)
 	// JumpHandshakes caps concurrent handshakes through one jump host so
-	// that its MaxStartups is never tripped; 0 means 8.
+	// that its MaxStartups is never tripped; 0 means DefaultJumpHandshakes.
 	JumpHandshakes int
 }
 
@@ -142,9 +137,6 @@ type jumpConn struct {
 
 // NewDialer returns a Dialer.
 func NewDialer(opts DialerOptions) *Dialer {
-	if opts.JumpHandshakes <= 0 {
-		opts.JumpHandshakes = 8
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dialer{
 		opts:       opts,
@@ -156,7 +148,7 @@ func NewDialer(opts DialerOptions) *Dialer {
 		agentPools: map[string]*agentPool{},
 	}
 	if opts.AgentSocket != "" {
-		d.agents = newAgentPool(opts.AgentSocket, opts.AgentConns)
+		d.agents = newAgentPool(opts.AgentSocket, opts.agentConns())
 	}
 	return d
 }
@@ -177,7 +169,7 @@ func (d *Dialer) agentFor(t Target) (*agentPool, error) {
 	defer d.mu.Unlock()
 	p, ok := d.agentPools[t.IdentityAgent]
 	if !ok {
-		p = newAgentPool(t.IdentityAgent, d.opts.AgentConns)
+		p = newAgentPool(t.IdentityAgent, d.opts.agentConns())
 		d.agentPools[t.IdentityAgent] = p
 	}
 	return p, nil
@@ -211,9 +203,6 @@ func (d *Dialer) Close() error {
 
 // Dial connects and authenticates to t, through its jump hosts if any.
 func (d *Dialer) Dial(ctx context.Context, t Target) (*Client, error) {
-	if t.ConnectTimeout <= 0 {
-		t.ConnectTimeout = 10 * time.Second
-	}
 	if len(t.Jump) > 0 && t.ProxyCommand != "" {
 		return nil, &Error{Op: "dial", Host: t.Name, Category: CatInvalidValue, Err: errors.New("a ProxyCommand and jump hosts exclude each other")}
 	}
@@ -248,7 +237,7 @@ func (d *Dialer) jump(ctx context.Context, t Target, n int) (*jumpConn, error) {
 		ok = false // a failed jump host is tried again by later targets
 	}
 	if !ok {
-		j = &jumpConn{ready: make(chan struct{}), slots: make(chan struct{}, d.opts.JumpHandshakes)}
+		j = &jumpConn{ready: make(chan struct{}), slots: make(chan struct{}, d.opts.jumpHandshakes())}
 		d.jumps[key] = j
 		go d.openJump(j, t, n)
 	}
@@ -301,7 +290,7 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	}
 	var conn net.Conn
 	var err error
-	dctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout)
+	dctx, cancel := context.WithTimeout(ctx, t.connectTimeout())
 	if via != nil {
 		select {
 		case via.slots <- struct{}{}:
@@ -344,14 +333,14 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	}
 	kc, lookup := keyCheck{policy: t.HostKeyPolicy, hash: t.HashKnownHosts}, addr
 	if h == t.Hop && t.HostKeyAlias != "" {
-		kc.alias, lookup = t.HostKeyAlias, net.JoinHostPort(t.HostKeyAlias, "22")
+		kc.alias, lookup = t.HostKeyAlias, net.JoinHostPort(t.HostKeyAlias, strconv.Itoa(DefaultPort))
 	}
 	tr := &authTrace{}
 	cfg := &ssh.ClientConfig{
 		User:            h.User,
 		Auth:            d.authMethods(t, tr),
 		HostKeyCallback: store.check(kc),
-		Timeout:         t.ConnectTimeout,
+		Timeout:         t.connectTimeout(),
 		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
 			tr.setAllowed(ac.AllowedMethods)
 			return nil, nil
@@ -366,8 +355,8 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	// closes the socket. A channel through a jump host has no deadlines,
 	// so a timer closes it instead.
 	var expired atomic.Bool
-	conn.SetDeadline(time.Now().Add(t.ConnectTimeout))
-	timer := time.AfterFunc(t.ConnectTimeout, func() { expired.Store(true); conn.Close() })
+	conn.SetDeadline(time.Now().Add(t.connectTimeout()))
+	timer := time.AfterFunc(t.connectTimeout(), func() { expired.Store(true); conn.Close() })
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	timer.Stop()
@@ -385,7 +374,7 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 			cat = CatHandshakeTimeout
 		}
 		if cat == CatHandshakeTimeout {
-			err = fmt.Errorf("no complete SSH handshake within %v: %w", t.ConnectTimeout, err)
+			err = fmt.Errorf("no complete SSH handshake within %v: %w", t.connectTimeout(), err)
 		}
 		if proxyExited && cat == CatConnectionLost {
 			cat = CatUnreachable
@@ -471,16 +460,8 @@ type Client struct {
 }
 
 func newClient(name string, c *ssh.Client, t Target) *Client {
-	max := t.MaxSessions
-	if max <= 0 {
-		max = 8
-	}
-	cl := &Client{name: name, ssh: c, sessions: newSessionGate(max), done: make(chan struct{}), lost: make(chan struct{})}
-	interval := t.KeepaliveInterval
-	if interval <= 0 {
-		interval = 15 * time.Second
-	}
-	go cl.keepalive(interval)
+	cl := &Client{name: name, ssh: c, sessions: newSessionGate(t.maxSessions()), done: make(chan struct{}), lost: make(chan struct{})}
+	go cl.keepalive(t.keepaliveInterval())
 	return cl
 }
 
@@ -623,11 +604,11 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, func(), error) {
 		if !c.sessions.refused() {
 			// Nothing else is open: the server may still be tearing down a
 			// session that just ended. Try a few times before giving up.
-			if attempt >= 3 {
+			if attempt >= sessionRetries {
 				return nil, nil, c.sessionErr(err)
 			}
 			select {
-			case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+			case <-time.After(time.Duration(attempt+1) * sessionRetryStep):
 			case <-ctx.Done():
 				return nil, nil, c.ctxErr(ctx, "run")
 			}
@@ -657,8 +638,8 @@ func (c *Client) keepalive(interval time.Duration) {
 		case <-t.C:
 			if pending {
 				missed++
-				if missed >= 3 {
-					c.drop(fmt.Errorf("the host stopped answering: no reply to keepalives for %v", 3*interval))
+				if missed >= keepaliveMisses {
+					c.drop(fmt.Errorf("the host stopped answering: no reply to keepalives for %v", keepaliveMisses*interval))
 					return
 				}
 				continue
@@ -750,7 +731,7 @@ func (c *Client) Close() error {
 			go func() {
 				select {
 				case <-sh.ended:
-				case <-time.After(time.Second):
+				case <-time.After(shellExitWait):
 				}
 				c.ssh.Close()
 			}()
@@ -892,7 +873,7 @@ func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
 		go func() {
 			select {
 			case <-done:
-			case <-time.After(time.Second):
+			case <-time.After(killGrace):
 				s.Signal(ssh.SIGKILL)
 			}
 			s.Close()

@@ -77,7 +77,7 @@ func Upload(ctx context.Context, c *Client, r Runner, dst string, content []byte
 			return
 		}
 		// Leave nothing half-written behind, even when ctx is gone.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		rm := "rm -f " + q.Q(staged)
 		if stageDir != "" {
