@@ -16,12 +16,21 @@ import (
 	"github.com/fleetclaim/fleetclaim/remote"
 )
 
+// Defaults of a Fleet's settings, each read through its accessor.
+const (
+	// DefaultForks is how many hosts are in flight when Fleet.Forks is 0.
+	DefaultForks = 50
+	// DefaultBackoff is the first pause before a retry when Fleet.Backoff
+	// is 0.
+	DefaultBackoff = 2 * time.Second
+)
+
 // Fleet runs one per-host function over many hosts: a sliding window of
 // Forks hosts in flight, optional rolling batches, a failure threshold,
 // retries of transient failures, and a record for every host whatever
 // happens.
 type Fleet struct {
-	// Forks is how many hosts are in flight at once.
+	// Forks is how many hosts are in flight at once; 0 means DefaultForks.
 	Forks int
 	// Splay delays each host's start by a random time up to Splay.
 	Splay time.Duration
@@ -34,7 +43,8 @@ type Fleet struct {
 	// of the finished hosts failed; negative disables it.
 	MaxFailPercent float64
 	// Retries is how many more attempts a host gets after a transient
-	// failure; Backoff is the first pause, doubled each time.
+	// failure; Backoff is the first pause, doubled each time (0 means
+	// DefaultBackoff).
 	Retries int
 	Backoff time.Duration
 	// OnStart is called when a host starts; OnResult once per host when it
@@ -60,6 +70,20 @@ type Fleet struct {
 	// already started may still run (the Cloud-side proof then stops
 	// waiting for more hosts to batch their questions with).
 	Drained func()
+}
+
+func (f *Fleet) forks() int {
+	if f.Forks > 0 {
+		return f.Forks
+	}
+	return DefaultForks
+}
+
+func (f *Fleet) backoff() time.Duration {
+	if f.Backoff > 0 {
+		return f.Backoff
+	}
+	return DefaultBackoff
 }
 
 // BatchSize is one entry of --serial: a count or a percentage of the hosts.
@@ -147,10 +171,7 @@ type Outcome struct {
 // cancels the hosts in flight. Hosts that never started are recorded as
 // not-started with the reason.
 func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, do func(context.Context, *inventory.Host) Result) Outcome {
-	forks := f.Forks
-	if forks <= 0 {
-		forks = 50
-	}
+	forks := f.forks()
 	var results []Result
 	if !f.Discard {
 		results = make([]Result, len(hosts))
@@ -259,10 +280,7 @@ func (f *Fleet) runHost(ctx context.Context, h *inventory.Host, do func(context.
 		ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)
 		defer cancel()
 	}
-	backoff := f.Backoff
-	if backoff <= 0 {
-		backoff = 2 * time.Second
-	}
+	backoff := f.backoff()
 	var res Result
 	var warnings []string
 	for attempt := 1; ; attempt++ {

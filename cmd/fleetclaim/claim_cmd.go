@@ -136,7 +136,7 @@ type claimFlags struct {
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	f.selectFlags.register(fs)
-	fs.IntVar(&f.forks, "forks", 50, "hosts in flight at once (a sliding window)")
+	fs.IntVar(&f.forks, "forks", claim.DefaultForks, "hosts in flight at once (a sliding window)")
 	fs.StringVar(&f.results, "results", "", "write one JSON line per host to FILE as each host finishes (fsynced within 0.2s)")
 	fs.StringVar(&f.output, "output", "table", "stdout format: table, json, jsonl, junit or markdown")
 	fs.StringVar(&f.retryFile, "retry-file", "", "write the hosts that did not end well to FILE (use with --limit @FILE)")
@@ -150,7 +150,7 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	fs.BoolVar(&f.canary, "canary", false, "run one host first; stop (exit 3) if it fails")
 	fs.Float64Var(&f.maxFail, "max-fail-percentage", -1, "stop starting hosts once more than this % of finished hosts failed (exit 3)")
 	fs.IntVar(&f.retries, "retries", 2, "extra attempts for transient failures (refused/lost connection, Cloud 5xx)")
-	fs.DurationVar(&f.backoff, "retry-backoff", 2*time.Second, "first pause before a retry, doubled each time")
+	fs.DurationVar(&f.backoff, "retry-backoff", claim.DefaultBackoff, "first pause before a retry, doubled each time")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fs.BoolVar(&f.debug, "debug", false, "trace connections, the commands run (never their input) and timings to stderr, secrets redacted")
 	fs.StringVar(&f.debugFile, "debug-file", "", "write the --debug trace to FILE (mode 0600, appended) instead of stderr")

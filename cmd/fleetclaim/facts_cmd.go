@@ -24,7 +24,7 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var f claimFlags
 	f.selectFlags.register(fs)
-	fs.IntVar(&f.forks, "forks", 50, "hosts in flight at once (a sliding window)")
+	fs.IntVar(&f.forks, "forks", claim.DefaultForks, "hosts in flight at once (a sliding window)")
 	fs.StringVar(&f.output, "output", "table", "stdout format: table or json")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "limit for one host's probe")
 	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "passphrase of encrypted identity files")
