@@ -616,7 +616,6 @@ func (c *Claimer) verify(ctx context.Context, r *hostRun) error {
 		return err
 	}
 	r.res.setState(st)
-	r.res.Method = "verify"
 	switch {
 	case st.Online:
 		r.res.Status = StatusAlreadyClaimed
