@@ -69,7 +69,7 @@ const (
 	CatNotStarted Category = "not-started"
 )
 
-// remedies says, per category, what an admin does about it.
+// remedy says, per category, what an admin does about it.
 func remedy(cat Category) string {
 	switch cat {
 	case CatNotInstalled:

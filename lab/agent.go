@@ -73,7 +73,7 @@ func (k *agentKeys) sessionCache(trust string) tls.ClientSessionCache {
 	return c.(tls.ClientSessionCache)
 }
 
-// cloudStatus is the agent's Cloud status as /api/v2/info names it.
+// cloudStatusLocked is the agent's Cloud status as /api/v2/info names it.
 func (a *agent) cloudStatusLocked() string {
 	switch {
 	case a.claimedID != "" && a.online:

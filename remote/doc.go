@@ -5,6 +5,9 @@
 // (sudo/doas), quoting of every value that reaches a remote shell, and the
 // facts a single probe round trip learns about a host.
 //
-// It knows nothing of inventories or of claiming: callers hand it a Target
-// and scripts, and get back results, facts and categorised errors.
+// It imports neither package inventory nor package claim: callers hand it a
+// Target and scripts, and get back results, facts and categorised errors.
+// It does know Netdata as far as the probe reads it (probe.sh and the facts
+// it parses: agent installs, their Cloud state, containers); which claim
+// method to use and the claim itself are package claim's.
 package remote

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// ErrNUL is returned for a value holding a NUL byte, which no shell argument
-// can carry.
+// errNUL is Quote's error (inside a CatInvalidValue Error) for a value
+// holding a NUL byte, which no shell argument can carry.
 var errNUL = errors.New("value contains a NUL byte, which cannot be passed to a remote shell")
 
 // Quote returns s as one POSIX shell word: the remote shell receives exactly
