@@ -518,7 +518,7 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 		// The transport dials from a goroutine of its own.
 		var usedEarly atomic.Bool
 		dial := func(ctx context.Context) (net.Conn, error) {
-			if c, err, ok := r.early.take(ctx); ok {
+			if c, ok, err := r.early.take(ctx); ok {
 				usedEarly.Store(true)
 				return c, err
 			}

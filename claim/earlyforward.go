@@ -35,23 +35,23 @@ func openEarlyForward(ctx context.Context, r remote.Runner, port int) *earlyForw
 
 // take hands out the forward once: ok is false when it was taken already
 // (or e is nil), and the caller dials its own.
-func (e *earlyForward) take(ctx context.Context) (c net.Conn, err error, ok bool) {
+func (e *earlyForward) take(ctx context.Context) (c net.Conn, ok bool, err error) {
 	if e == nil {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	e.mu.Lock()
 	if e.taken {
 		e.mu.Unlock()
-		return nil, nil, false
+		return nil, false, nil
 	}
 	e.taken = true
 	e.mu.Unlock()
 	select {
 	case <-e.ready:
-		return e.conn, e.err, true
+		return e.conn, true, e.err
 	case <-ctx.Done():
 		go e.drop()
-		return nil, ctx.Err(), true
+		return nil, true, ctx.Err()
 	}
 }
 

@@ -125,7 +125,7 @@ func TestEarlyForward(t *testing.T) {
 // closed; a caller whose context ends stops waiting for it.
 func TestEarlyForwardTake(t *testing.T) {
 	var nilE *earlyForward
-	if _, _, ok := nilE.take(context.Background()); ok {
+	if _, ok, _ := nilE.take(context.Background()); ok {
 		t.Fatal("a nil early forward was taken")
 	}
 	nilE.close()
@@ -135,10 +135,10 @@ func TestEarlyForwardTake(t *testing.T) {
 	e := &earlyForward{ready: make(chan struct{})}
 	e.conn = a
 	close(e.ready)
-	if c, err, ok := e.take(context.Background()); !ok || err != nil || c != a {
+	if c, ok, err := e.take(context.Background()); !ok || err != nil || c != a {
 		t.Fatalf("first take: %v %v %v", c, err, ok)
 	}
-	if _, _, ok := e.take(context.Background()); ok {
+	if _, ok, _ := e.take(context.Background()); ok {
 		t.Fatal("taken twice")
 	}
 
@@ -155,7 +155,7 @@ func TestEarlyForwardTake(t *testing.T) {
 	e = &earlyForward{ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err, ok := e.take(ctx); !ok || !errors.Is(err, context.Canceled) {
+	if _, ok, err := e.take(ctx); !ok || !errors.Is(err, context.Canceled) {
 		t.Fatalf("take with an ended context: %v %v", err, ok)
 	}
 	close(e.ready)
