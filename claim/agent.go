@@ -94,6 +94,7 @@ func ParseReload(out string) (CloudState, error) {
 	return st, nil
 }
 
+// clip cuts s to n bytes, marking the cut with an ellipsis.
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"

@@ -579,11 +579,11 @@ func setSlot(host *Host, s slot, v *val) {
 	case sUser:
 		host.User = v.s
 	case sIdentityFiles:
-		host.IdentityFiles = clip(v.list)
+		host.IdentityFiles = slices.Clip(v.list)
 	case sJump:
 		host.Jump = v.jump[:len(v.jump):len(v.jump)]
 	case sKnownHosts:
-		host.KnownHosts = clip(v.list)
+		host.KnownHosts = slices.Clip(v.list)
 	case sHostKeyPolicy:
 		host.HostKeyPolicy = v.s
 	case sHostKeyAlias:
@@ -593,7 +593,7 @@ func setSlot(host *Host, s slot, v *val) {
 	case sProxyCommand:
 		host.ProxyCommand = v.s
 	case sCertificateFiles:
-		host.CertificateFiles = clip(v.list)
+		host.CertificateFiles = slices.Clip(v.list)
 	case sIdentityAgent:
 		host.IdentityAgent = v.s
 	case sIdentitiesOnly:
@@ -613,7 +613,7 @@ func setSlot(host *Host, s slot, v *val) {
 	case sToken:
 		host.Claim.Token = secretRef(v)
 	case sRooms:
-		host.Claim.Rooms = clip(v.list)
+		host.Claim.Rooms = slices.Clip(v.list)
 	case sProxy:
 		host.Claim.Proxy = NewProxy(v.s)
 	case sInsecure:
@@ -652,8 +652,6 @@ func setSlot(host *Host, s slot, v *val) {
 		host.Claim.APIInsecure = v.n != 0
 	}
 }
-
-func clip(s []string) []string { return s[:len(s):len(s)] }
 
 func secretRef(v *val) SecretRef {
 	switch keyTable[v.key].kind {

@@ -247,7 +247,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, fmt.Errorf("probe output line %d: %q is not key=value", n+1, clip(line))
+			return nil, fmt.Errorf("probe output line %d: %q is not key=value", n+1, clip(line, probeQuoteMax))
 		}
 		if strings.HasPrefix(k, "i.") && cur == nil {
 			return nil, fmt.Errorf("probe output line %d: %s outside an install record", n+1, k)
@@ -270,7 +270,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 			case "sudo", "doas":
 				f.ProbeVia = v
 			default:
-				err = fmt.Errorf("unknown become method %q", clip(v))
+				err = fmt.Errorf("unknown become method %q", clip(v, probeQuoteMax))
 			}
 		case "kernel":
 			f.Kernel = v
@@ -298,7 +298,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 			case "accessible", "denied", "absent", "remote":
 				f.DockerSocket = v
 			default:
-				err = fmt.Errorf("unknown docker socket state %q", clip(v))
+				err = fmt.Errorf("unknown docker socket state %q", clip(v, probeQuoteMax))
 			}
 		case "docker_version":
 			f.DockerVersion = v
@@ -348,7 +348,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 			case "present", "absent", "unreadable":
 				cur.CloudDir = v
 			default:
-				err = fmt.Errorf("unknown cloud.d state %q", clip(v))
+				err = fmt.Errorf("unknown cloud.d state %q", clip(v, probeQuoteMax))
 			}
 		case "i.claimed_id":
 			cur.ClaimedID, err = machineID(v)
@@ -361,7 +361,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 			case "0":
 				cur.Running = "no"
 			default:
-				err = fmt.Errorf("want 0 or 1, not %q", clip(v))
+				err = fmt.Errorf("want 0 or 1, not %q", clip(v, probeQuoteMax))
 			}
 		case "i.version":
 			cur.Version = parseVersion(v)
@@ -371,7 +371,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 			finish()
 			ended = true
 		default:
-			return nil, fmt.Errorf("probe output line %d: unknown key %q", n+1, clip(k))
+			return nil, fmt.Errorf("probe output line %d: unknown key %q", n+1, clip(k, probeQuoteMax))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("probe output line %d: %s: %w", n+1, k, err)
@@ -396,9 +396,13 @@ func ParseProbe(out []byte) (*Facts, error) {
 	return f, nil
 }
 
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
+// probeQuoteMax is how much of a probe line or value an error quotes.
+const probeQuoteMax = 60
+
+// clip cuts s to n bytes, marking the cut with an ellipsis.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
 	return s
 }
