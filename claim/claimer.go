@@ -101,7 +101,7 @@ type hostRun struct {
 	h     *inventory.Host
 	res   *Result
 	conn  Conn
-	facts *remote.Facts
+	facts *remote.ProbeFacts
 	inst  *remote.Install
 	// become is the inventory's sudo/doas (nil when none is configured);
 	// becomeErr is why it failed when the probe tried it (the probe then
@@ -353,7 +353,7 @@ const (
 
 // pickInstall chooses the install to claim: the first one with the agent's
 // tools present.
-func pickInstall(f *remote.Facts) (*remote.Install, error) {
+func pickInstall(f *remote.ProbeFacts) (*remote.Install, error) {
 	if len(f.Installs) == 0 {
 		return nil, fail(CatNotInstalled, "no Netdata Agent found on the host")
 	}
@@ -435,7 +435,7 @@ func (c *Claimer) probe(ctx context.Context, r *hostRun) error {
 // probeHost probes through become, then, when sudo/doas refused, as the
 // login user. It returns the facts, the runner that gathered them and why
 // become was refused.
-func probeHost(ctx context.Context, conn Conn, become remote.Runner, o remote.ProbeOptions) (*remote.Facts, remote.Runner, error, error) {
+func probeHost(ctx context.Context, conn Conn, become remote.Runner, o remote.ProbeOptions) (*remote.ProbeFacts, remote.Runner, error, error) {
 	var becomeErr error
 	if become != nil {
 		f, err := remote.ProbeWith(ctx, become, o)

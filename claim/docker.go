@@ -18,7 +18,7 @@ import (
 // seccompLimited reports whether the host's Docker or libseccomp is older
 // than the versions the agent's container needs without
 // `--security-opt seccomp=unconfined` (Docker 18.04, libseccomp 2.3.3).
-func seccompLimited(f *remote.Facts) string {
+func seccompLimited(f *remote.ProbeFacts) string {
 	var why []string
 	if f.DockerVersion != "" && versionLess(f.DockerVersion, []int{18, 4}) {
 		why = append(why, "Docker "+f.DockerVersion+" < 18.04")
@@ -77,7 +77,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	if err != nil {
 		return err
 	}
-	var inner *remote.Facts
+	var inner *remote.ProbeFacts
 	if err := r.step("probe-container", func() error {
 		res, err := r.use(run).Run(ctx, probe, strings.NewReader(remote.ProbeScript()))
 		if err != nil {

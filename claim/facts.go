@@ -10,12 +10,12 @@ import (
 
 // HostFacts is what one probe learned about a host, or why it could not.
 type HostFacts struct {
-	Host     string        `json:"host"`
-	Address  string        `json:"address"`
-	Facts    *remote.Facts `json:"facts,omitempty"`
-	Category Category      `json:"category,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	Remedy   string        `json:"remedy,omitempty"`
+	Host     string             `json:"host"`
+	Address  string             `json:"address"`
+	Facts    *remote.ProbeFacts `json:"facts,omitempty"`
+	Category Category           `json:"category,omitempty"`
+	Error    string             `json:"error,omitempty"`
+	Remedy   string             `json:"remedy,omitempty"`
 	// Method is what `method: auto` would choose, or why none applies.
 	Method string `json:"method,omitempty"`
 	Note   string `json:"note,omitempty"`

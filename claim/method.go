@@ -29,7 +29,7 @@ func kickstartConfigured(k inventory.Kickstart) bool {
 // script for v1), a Netdata container when the host has no agent of its own,
 // and kickstart when there is no agent (or one that cannot be claimed and a
 // reinstall is allowed) and the inventory configures kickstart.
-func decide(h *inventory.Host, f *remote.Facts) decision {
+func decide(h *inventory.Host, f *remote.ProbeFacts) decision {
 	want := h.Claim.Method
 	if want == "" {
 		want = "auto"
@@ -67,7 +67,7 @@ func decide(h *inventory.Host, f *remote.Facts) decision {
 
 // pickContainer finds the Netdata container: the inventory's name, else
 // the only running container from a netdata image.
-func pickContainer(h *inventory.Host, f *remote.Facts) (*remote.Container, error) {
+func pickContainer(h *inventory.Host, f *remote.ProbeFacts) (*remote.Container, error) {
 	if !f.HasTool("docker") {
 		return nil, fail(CatCommandNotFound, "docker is not installed on the host")
 	}

@@ -17,13 +17,13 @@ func TestPrivilegeOnLoginFacts(t *testing.T) {
 	sudo := remote.Privileged(conn, remote.Become{Method: "sudo"}, "")
 	refused := &remote.Error{Op: "become", Category: remote.CatNoPrivilege, Err: errString("Sorry, user ops may not run sudo on h.")}
 	in := &remote.Install{RunAsUser: "netdata"}
-	opsViaSudo := &remote.Facts{User: "ops", UID: 1001, ProbeUser: "root", ProbeUID: 0, ProbeVia: "sudo"}
-	ops := &remote.Facts{User: "ops", UID: 1001, ProbeUser: "ops", ProbeUID: 1001}
-	root := &remote.Facts{User: "root", UID: 0, ProbeUser: "root", ProbeUID: 0}
-	agentUser := &remote.Facts{User: "netdata", UID: 998, ProbeUser: "netdata", ProbeUID: 998}
+	opsViaSudo := &remote.ProbeFacts{User: "ops", UID: 1001, ProbeUser: "root", ProbeUID: 0, ProbeVia: "sudo"}
+	ops := &remote.ProbeFacts{User: "ops", UID: 1001, ProbeUser: "ops", ProbeUID: 1001}
+	root := &remote.ProbeFacts{User: "root", UID: 0, ProbeUser: "root", ProbeUID: 0}
+	agentUser := &remote.ProbeFacts{User: "netdata", UID: 998, ProbeUser: "netdata", ProbeUID: 998}
 	cases := []struct {
 		name       string
-		f          *remote.Facts
+		f          *remote.ProbeFacts
 		become     remote.Runner
 		becomeErr  error
 		becomeUser string
@@ -114,10 +114,10 @@ func TestRootAndDockerRunners(t *testing.T) {
 	sudo := remote.Privileged(conn, remote.Become{Method: "sudo"}, "")
 	asAgent := remote.Privileged(conn, remote.Become{Method: "sudo"}, "netdata")
 	refused := &remote.Error{Category: remote.CatNoPrivilege, Err: errString("sudo: a password is required")}
-	ops := &remote.Facts{User: "ops", UID: 1001, ProbeUser: "ops", ProbeUID: 1001}
-	opsViaSudo := &remote.Facts{User: "ops", UID: 1001, ProbeUser: "root", ProbeUID: 0, ProbeVia: "sudo"}
-	root := &remote.Facts{User: "root", UID: 0, ProbeUser: "root", ProbeUID: 0}
-	run := func(f *remote.Facts, become remote.Runner, becomeErr error, becomeUser string, probeRun remote.Runner) *hostRun {
+	ops := &remote.ProbeFacts{User: "ops", UID: 1001, ProbeUser: "ops", ProbeUID: 1001}
+	opsViaSudo := &remote.ProbeFacts{User: "ops", UID: 1001, ProbeUser: "root", ProbeUID: 0, ProbeVia: "sudo"}
+	root := &remote.ProbeFacts{User: "root", UID: 0, ProbeUser: "root", ProbeUID: 0}
+	run := func(f *remote.ProbeFacts, become remote.Runner, becomeErr error, becomeUser string, probeRun remote.Runner) *hostRun {
 		return &hostRun{h: &inventory.Host{User: f.User, Become: "sudo", BecomeUser: becomeUser}, res: &Result{},
 			conn: conn, facts: f, become: become, becomeErr: becomeErr, probeRun: probeRun}
 	}
@@ -150,7 +150,7 @@ func TestRootAndDockerRunners(t *testing.T) {
 			t.Errorf("rootRunner, %s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
-	withSocket := func(f *remote.Facts, state string, containers int) *remote.Facts {
+	withSocket := func(f *remote.ProbeFacts, state string, containers int) *remote.ProbeFacts {
 		c := *f
 		c.DockerSocket = state
 		c.Containers = make([]remote.Container, containers)

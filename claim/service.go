@@ -11,7 +11,7 @@ import (
 // the agent of an install with what the host has: the install's own init
 // script when the install is pinned to a prefix, else systemd, OpenRC, SysV
 // init, BSD rc or launchd. action is "start", "stop" or "restart".
-func serviceCommand(f *remote.Facts, in *remote.Install, pinned bool, action string) (string, error) {
+func serviceCommand(f *remote.ProbeFacts, in *remote.Install, pinned bool, action string) (string, error) {
 	q := &remote.Quoter{}
 	var cmd string
 	switch {

@@ -16,8 +16,8 @@ var probeScript string
 // ProbeScript returns the probe's POSIX sh source.
 func ProbeScript() string { return probeScript }
 
-// Facts is what one probe learns about a host.
-type Facts struct {
+// ProbeFacts is what one probe learns about a host.
+type ProbeFacts struct {
 	// User and UID are the login user's: the user fleetclaim logged in as,
 	// whatever the probe ran as. Every decision about privilege is taken
 	// on them (UID is -1 when a probe run through sudo or doas could not
@@ -53,10 +53,10 @@ type Facts struct {
 
 // Root reports whether the login user is root (not the user the probe ran
 // as: see ProbeUID).
-func (f *Facts) Root() bool { return f.UID == 0 }
+func (f *ProbeFacts) Root() bool { return f.UID == 0 }
 
 // HasTool reports whether the probe found the named command.
-func (f *Facts) HasTool(name string) bool {
+func (f *ProbeFacts) HasTool(name string) bool {
 	for _, t := range f.Tools {
 		if t == name {
 			return true
@@ -123,7 +123,7 @@ func (i *Install) Claimed() bool { return i.ClaimedID != "" }
 // where installs are looked for ("" for the host's own /). Privilege comes
 // from r itself (a Privileged runner), never from a wrapper of the probe's
 // own.
-func Probe(ctx context.Context, r Runner, root string) (*Facts, error) {
+func Probe(ctx context.Context, r Runner, root string) (*ProbeFacts, error) {
 	return ProbeWith(ctx, r, ProbeOptions{Root: root})
 }
 
@@ -174,7 +174,7 @@ func (o ProbeOptions) args() []string {
 //
 // When r is a Privileged runner the probe runs through its sudo/doas and
 // reports both the login user and the user it ran as.
-func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*Facts, error) {
+func ProbeWith(ctx context.Context, r Runner, o ProbeOptions) (*ProbeFacts, error) {
 	if m, _ := BecomeOf(r); m != "none" {
 		o.Via = m
 	}
@@ -207,7 +207,7 @@ const (
 // header must be a known key, the output must end with the end marker, and
 // nothing unbounded is accepted. Lines before the header (a login banner
 // printed by a shell start-up file) are skipped.
-func ParseProbe(out []byte) (*Facts, error) {
+func ParseProbe(out []byte) (*ProbeFacts, error) {
 	if len(out) > maxProbeBytes {
 		return nil, fmt.Errorf("probe output is %d bytes, more than the %d allowed", len(out), maxProbeBytes)
 	}
@@ -215,7 +215,7 @@ func ParseProbe(out []byte) (*Facts, error) {
 	if len(lines) > maxProbeLines {
 		return nil, fmt.Errorf("probe output has %d lines, more than the %d allowed", len(lines), maxProbeLines)
 	}
-	f := &Facts{UID: -1, ProbeUID: -1}
+	f := &ProbeFacts{UID: -1, ProbeUID: -1}
 	sawUID := false
 	var osr []string
 	var cur *Install
