@@ -8,8 +8,8 @@ import (
 	"github.com/fleetclaim/fleetclaim/remote"
 )
 
-// HostFacts is what one probe learned about a host, or why it could not.
-type HostFacts struct {
+// Inspection is what one probe learned about a host, or why it could not.
+type Inspection struct {
 	Host     string             `json:"host"`
 	Address  string             `json:"address"`
 	Facts    *remote.ProbeFacts `json:"facts,omitempty"`
@@ -29,11 +29,11 @@ func probeOptions(h *inventory.Host) remote.ProbeOptions {
 	}
 }
 
-// Facts connects to a host, probes it once and says which method claim
+// Inspect connects to a host, probes it once and says which method claim
 // would use. It changes nothing.
-func Facts(ctx context.Context, c Connector, h *inventory.Host) HostFacts {
-	out := HostFacts{Host: h.Name, Address: h.Address}
-	setErr := func(err error) HostFacts {
+func Inspect(ctx context.Context, c Connector, h *inventory.Host) Inspection {
+	out := Inspection{Host: h.Name, Address: h.Address}
+	setErr := func(err error) Inspection {
 		out.Category = CategoryOf(err)
 		out.Error = err.Error()
 		out.Remedy = remedy(out.Category)

@@ -61,7 +61,7 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	conn := claim.SSHConnector{Dialer: dialer}
-	out := make([]claim.HostFacts, len(hosts))
+	out := make([]claim.Inspection, len(hosts))
 	sem := make(chan struct{}, f.forks)
 	var wg sync.WaitGroup
 	for i, h := range hosts {
@@ -71,7 +71,7 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			defer func() { <-sem; wg.Done() }()
 			hctx, cancel := context.WithTimeout(ctx, f.timeout)
 			defer cancel()
-			out[i] = claim.Facts(hctx, conn, h)
+			out[i] = claim.Inspect(hctx, conn, h)
 		}()
 	}
 	wg.Wait()
@@ -96,7 +96,7 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // writeFactsJSON writes the facts as one indented JSON array (jsonSafe).
-func writeFactsJSON(w io.Writer, out []claim.HostFacts) error {
+func writeFactsJSON(w io.Writer, out []claim.Inspection) error {
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func writeFactsJSON(w io.Writer, out []claim.HostFacts) error {
 	return err
 }
 
-func printFactsTable(w io.Writer, out []claim.HostFacts) {
+func printFactsTable(w io.Writer, out []claim.Inspection) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tOS\tUSER\tINIT\tAGENT\tMETHOD\tNOTE")
 	for _, hf := range out {

@@ -127,11 +127,11 @@ func TestRenderingsEscapeHostText(t *testing.T) {
 	}
 
 	buf.Reset()
-	printFactsTable(&buf, []claim.HostFacts{{Host: "lab-002", Category: remote.CatProbe, Error: hostileText}})
+	printFactsTable(&buf, []claim.Inspection{{Host: "lab-002", Category: remote.CatProbe, Error: hostileText}})
 	checkNoRaw(t, "facts table", buf.String())
 
 	buf.Reset()
-	if err := writeFactsJSON(&buf, []claim.HostFacts{{Host: "lab-002", Category: remote.CatProbe, Error: hostileText}}); err != nil {
+	if err := writeFactsJSON(&buf, []claim.Inspection{{Host: "lab-002", Category: remote.CatProbe, Error: hostileText}}); err != nil {
 		t.Fatal(err)
 	}
 	checkNoRaw(t, "facts json", buf.String())
