@@ -40,6 +40,9 @@ const (
 	// ModeReconcile verifies, claims what is not claimed and reclaims what
 	// is claimed to the wrong Cloud or offline for too long.
 	ModeReconcile Mode = "reconcile"
+	// ModeUnclaim removes the claim: stop the agent, remove its claim
+	// state, start it; with a Cloud API token, the node leaves its rooms.
+	ModeUnclaim Mode = "unclaim"
 )
 
 // Options control how hosts are claimed.
@@ -69,6 +72,11 @@ type Options struct {
 	NewIdentity bool
 	// OfflineFor: reconcile reclaims nodes offline for longer than this.
 	OfflineFor time.Duration
+	// Unclaim, with ModePlan, plans an unclaim instead of a claim.
+	Unclaim bool
+	// CloudTarget returns the Cloud API of a host's Space, nil when the
+	// host has no API token (unclaim then leaves Cloud alone).
+	CloudTarget func(h *inventory.Host) *CloudTarget
 	// ReadFile reads local files (the CA chain); nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }
@@ -243,6 +251,9 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 	r.res.Method = d.method
 	if d.inst != nil {
 		r.setInstall(d.inst)
+	}
+	if c.opts.Mode == ModeUnclaim || (c.opts.Mode == ModePlan && c.opts.Unclaim) {
+		return c.unclaim(ctx, r, d)
 	}
 	if d.err != nil {
 		return d.err

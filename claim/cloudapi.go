@@ -295,6 +295,17 @@ func (c *CloudAPI) AddToRoom(ctx context.Context, space, room string, nodeIDs []
 	return err
 }
 
+// RemoveFromRoom removes nodes from a room of the Space: DELETE
+// /api/v1/spaces/{space}/rooms/{room}/claimed-nodes?node_ids=ID,... as
+// terraform-provider-netdata's DeleteNodeRoomMember sends it
+// (internal/client/node_room_member.go, commit f86f47e). The nodes stay in
+// the Space: no public endpoint removes a node from it.
+func (c *CloudAPI) RemoveFromRoom(ctx context.Context, space, room string, nodeIDs []string) error {
+	p := "/api/v1/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/claimed-nodes?node_ids=" + url.QueryEscape(strings.Join(nodeIDs, ","))
+	_, err := c.do(ctx, http.MethodDelete, p, nil)
+	return err
+}
+
 // RotateClaimToken asks Cloud for a new claim token of the Space. The old
 // token stops working for everyone who uses it.
 func (c *CloudAPI) RotateClaimToken(ctx context.Context, space string) (inventory.Secret, error) {

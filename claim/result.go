@@ -20,12 +20,17 @@ const (
 	StatusSkipped        Status = "skipped"
 	StatusFailed         Status = "failed"
 	StatusNotStarted     Status = "not-started"
+	// StatusUnclaimed: unclaim removed the node's claim; already-unclaimed:
+	// there was none (nothing was touched).
+	StatusUnclaimed        Status = "unclaimed"
+	StatusAlreadyUnclaimed Status = "already-unclaimed"
 )
 
 // OK reports whether the status counts as a host that ended well.
 func (s Status) OK() bool {
 	switch s {
-	case StatusClaimed, StatusAlreadyClaimed, StatusReclaimed, StatusPlanned, StatusSkipped:
+	case StatusClaimed, StatusAlreadyClaimed, StatusReclaimed, StatusPlanned, StatusSkipped,
+		StatusUnclaimed, StatusAlreadyUnclaimed:
 		return true
 	}
 	return false

@@ -24,6 +24,9 @@ var claimScriptScript string
 //go:embed tokencleanup.sh
 var tokenCleanupScript string
 
+//go:embed unclaim.sh
+var unclaimScript string
+
 //go:embed kickstart.sh
 var kickstartScript string
 
@@ -50,6 +53,7 @@ var (
 	libCode         = code(libScript)
 	claimConfCode   = code(claimConfScript)
 	claimScriptCode = code(claimScriptScript)
+	unclaimCode     = code(unclaimScript)
 )
 
 // hostScript is lib.sh (as sent) and body, preceded by the inputs, each

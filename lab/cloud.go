@@ -94,6 +94,8 @@ type cloud struct {
 	// extraRooms are room memberships added through the API, by Cloud
 	// node id (nd).
 	extraRooms map[string][]string
+	// leftRooms are rooms nodes were removed from through the API.
+	leftRooms map[string][]string
 
 	claimRequests atomic.Int64
 
@@ -111,7 +113,7 @@ func newCloud(dir string, k keyring, logf func(string, ...any)) *cloud {
 	c := &cloud{dir: dir, token: k.token(), spaceID: k.uuid("space"), logf: logf,
 		apiToken: "lab-api-" + k.uuid("api-token"), readToken: "lab-api-ro-" + k.uuid("api-token-ro"),
 		byNode: map[string]int{}, byND: map[string]int{}, byGUID: map[string]int{}, faults: map[string]Personality{},
-		extraRooms: map[string][]string{}, online: func(string) bool { return true }}
+		extraRooms: map[string][]string{}, leftRooms: map[string][]string{}, online: func(string) bool { return true }}
 	// A rotated token (see the Cloud API) survives restarts in DIR/token.
 	if data, err := os.ReadFile(filepath.Join(dir, "token")); err == nil {
 		if t := strings.TrimSpace(string(data)); t != "" {
@@ -217,6 +219,8 @@ func (c *cloud) loadClaims() error {
 			c.applyRuleLocked(*line.RuleStore)
 		} else if line.RoomAdd != nil {
 			c.addRoomLocked(line.RoomAdd.Room, line.RoomAdd.NodeIDs)
+		} else if line.RoomRemove != nil {
+			c.leaveRoomLocked(line.RoomRemove.Room, line.RoomRemove.NodeIDs)
 		} else if line.NodeID != "" {
 			c.recordLocked(line.Claim)
 		}
@@ -228,7 +232,8 @@ func (c *cloud) loadClaims() error {
 // nodes added to a room through the Cloud API.
 type storeLine struct {
 	Claim
-	RoomAdd *roomAdd `json:"room_add,omitempty"`
+	RoomAdd    *roomAdd `json:"room_add,omitempty"`
+	RoomRemove *roomAdd `json:"room_remove,omitempty"`
 	// RuleStore is a node membership rule made, changed or removed.
 	RuleStore *ruleStore `json:"rule_change,omitempty"`
 }

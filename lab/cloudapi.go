@@ -31,6 +31,11 @@ import (
 // a node to a room by the nd it found by name in "All nodes"
 // (internal/provider/node_room_member.go:182-216).
 //	POST /api/v1/spaces/{space}/token/rotate                {"token": NEW} (the old token stops working)
+//	DELETE /api/v1/spaces/{space}/rooms/{room}/claimed-nodes?node_ids=ID,...
+//	     (terraform-provider-netdata internal/client/node_room_member.go
+//	     DeleteNodeRoomMember, commit f86f47e; its client takes any 2xx as
+//	     success, internal/client/client.go:54): the nodes leave the room,
+//	     not the Space
 //
 // Node states: reachable (connected now), unreachable (connected once, not
 // now), unseen (claimed, never connected).
@@ -74,6 +79,8 @@ func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
 		c.apiRoomNodes(w, r, parts[5])
 	case r.Method == http.MethodPost && len(parts) == 7 && parts[1] == "v1" && parts[4] == "rooms" && parts[6] == "claimed-nodes":
 		c.apiAddToRoom(w, r, parts[5])
+	case r.Method == http.MethodDelete && len(parts) == 7 && parts[1] == "v1" && parts[4] == "rooms" && parts[6] == "claimed-nodes":
+		c.apiRemoveFromRoom(w, r, parts[5])
 	case r.Method == http.MethodPost && len(parts) == 6 && parts[1] == "v1" && parts[4] == "token" && parts[5] == "rotate":
 		c.apiRotate(w)
 	default:
@@ -128,6 +135,9 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 	// from labels read once the lock is released.
 	rules := slices.Clone(c.rules[roomID])
 	direct := func(cl Claim) bool {
+		if slices.Contains(c.leftRooms[cl.ND], roomID) {
+			return false // removed through the API (DELETE .../claimed-nodes)
+		}
 		return room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.ND], roomID)
 	}
 	in := func(cl Claim) bool { return cl.ReplacedBy == "" && (len(rules) > 0 || direct(cl)) }
@@ -205,8 +215,43 @@ func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID stri
 func (c *cloud) addRoomLocked(roomID string, ids []string) {
 	for _, id := range ids {
 		id = strings.ToLower(id)
+		c.leftRooms[id] = slices.DeleteFunc(c.leftRooms[id], func(r string) bool { return r == roomID })
 		if !slices.Contains(c.extraRooms[id], roomID) {
 			c.extraRooms[id] = append(c.extraRooms[id], roomID)
+		}
+	}
+}
+
+// apiRemoveFromRoom removes nodes of the Space from a room; they stay in
+// the Space (and in "All nodes").
+func (c *cloud) apiRemoveFromRoom(w http.ResponseWriter, r *http.Request, roomID string) {
+	if _, ok := c.roomByID(roomID); !ok {
+		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		return
+	}
+	ids := strings.Split(r.URL.Query().Get("node_ids"), ",")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := c.byND[strings.ToLower(id)]; !ok {
+			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "node "+id+" is not claimed in this space")
+			return
+		}
+	}
+	c.leaveRoomLocked(roomID, ids)
+	if c.store != nil {
+		line, _ := json.Marshal(storeLine{RoomRemove: &roomAdd{Room: roomID, NodeIDs: ids}})
+		_, _ = c.store.Write(append(line, '\n'))
+	}
+	writeJSON(w, map[string]any{})
+}
+
+func (c *cloud) leaveRoomLocked(roomID string, ids []string) {
+	for _, id := range ids {
+		id = strings.ToLower(id)
+		c.extraRooms[id] = slices.DeleteFunc(c.extraRooms[id], func(r string) bool { return r == roomID })
+		if !slices.Contains(c.leftRooms[id], roomID) {
+			c.leftRooms[id] = append(c.leftRooms[id], roomID)
 		}
 	}
 }

@@ -132,6 +132,8 @@ type claimFlags struct {
 	fixRooms        bool
 	fetchClaimToken bool
 	apiInsecure     bool
+	// unclaim: plan an unclaim (plan --unclaim).
+	unclaim bool
 }
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
@@ -163,6 +165,9 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	case claim.ModeClaim, claim.ModePlan, claim.ModeReclaim, claim.ModeReconcile:
 		fs.StringVar(&f.tokenFile, "token-file", "", "read the claim token from FILE (overrides the inventory's token source)")
 		fs.DurationVar(&f.wait, "wait", 60*time.Second, "after a claim, wait this long for the agent to be online (0: record the state, do not wait)")
+	}
+	if mode == claim.ModePlan {
+		fs.BoolVar(&f.unclaim, "unclaim", false, "show what unclaim would do instead of claim")
 	}
 	switch mode {
 	case claim.ModeClaim, claim.ModePlan:
@@ -296,6 +301,11 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		}
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
+	// unclaim changes hosts but sends no claim token.
+	writes := changes || mode == claim.ModeUnclaim
+	if mode == claim.ModeUnclaim || f.unclaim {
+		changes = false
+	}
 	// Cloud API: room names become ids before anything else happens.
 	cloud, err := setupCloud(ctx, inv, hosts, f.fixRooms || f.fetchClaimToken, stderr)
 	if err != nil {
@@ -319,6 +329,9 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		f.waitCloud = f.wait
 	}
 	proof := cloud.proof(f.waitCloud, f.fixRooms)
+	if mode == claim.ModeUnclaim {
+		proof = nil // nothing to prove: the nodes leave
+	}
 	if f.fixRooms && proof == nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: --fix-rooms needs a Cloud API token (%s, api_token_env or api_token_file)\n", mode, inventory.DefaultAPITokenEnv)
 		return nil, exitUsage, false
@@ -334,7 +347,7 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return nil, exitUsage, false
 	}
-	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && changes)
+	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && writes)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return nil, exitUsage, false
@@ -421,6 +434,8 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		PastGUIDs:   past,
 		OfflineFor:  f.offlineFor,
 		KeepPushed:  f.keepPushed,
+		Unclaim:     f.unclaim,
+		CloudTarget: cr.cloud.target,
 		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
 			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
 				return s, nil
@@ -541,8 +556,14 @@ var modeHelp = map[claim.Mode]string{
 	claim.ModePlan:      "Show, per host, the method and steps claim would take. Changes nothing.",
 	claim.ModeVerify:    "Read-only: is each node claimed and online? Reports the troubleshooting keys.",
 	claim.ModeReclaim:   "Start over: stop the agent, remove cloud.d, start it, claim again.\n--new-identity also gives cloned machines their own machine GUID.",
+	claim.ModeUnclaim:   unclaimHelp,
 	claim.ModeReconcile: "For schedules: verify everything, claim what is not claimed, reclaim what is claimed\nto the wrong Cloud url or offline for longer than --offline-for, report the rest.",
 }
+
+const unclaimHelp = "Remove each node's claim: stop the agent, remove its claim state (cloud.d: claimed id, keys,\n" +
+	"cloud.conf; claim.conf), start it again (an agent that was stopped stays stopped). A node with no\n" +
+	"claim is already-unclaimed and is not touched. With a Cloud API token, the node is also removed\n" +
+	"from its rooms. 'fleetclaim plan --unclaim' shows the steps.\n\n" + claim.CloudKeeps
 
 func validOutput(o string) bool {
 	switch o {

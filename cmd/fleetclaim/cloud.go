@@ -136,6 +136,14 @@ func orQuoted(s, d string) string {
 	return strconv.Quote(s)
 }
 
+// target is a host's Cloud API target, nil without one.
+func (cr *cloudRun) target(h *inventory.Host) *claim.CloudTarget {
+	if cr == nil {
+		return nil
+	}
+	return cr.byHost[h]
+}
+
 // proof returns the Cloud-side check of the run, nil when no host has a
 // Cloud API token.
 func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *claim.CloudProof {

@@ -31,6 +31,7 @@ var hostModes = map[string]claim.Mode{
 	"verify":    claim.ModeVerify,
 	"reclaim":   claim.ModeReclaim,
 	"reconcile": claim.ModeReconcile,
+	"unclaim":   claim.ModeUnclaim,
 }
 
 func main() {
@@ -45,6 +46,7 @@ Usage:
   fleetclaim reclaim   -i INVENTORY [flags]   start over: remove the claim, claim again
   fleetclaim verify    -i INVENTORY [flags]   read-only: is each node claimed and online?
   fleetclaim reconcile -i INVENTORY [flags]   for schedules: claim or reclaim what needs it
+  fleetclaim unclaim   -i INVENTORY [flags]   remove the claim (and, with a Cloud API token, the node from its rooms)
   fleetclaim inventory list|check -i INVENTORY
   fleetclaim facts     -i INVENTORY [--output table|json]   what each host has, and the method claim would use
   fleetclaim history [HOST...]                past runs, and how a host changed between them

@@ -284,4 +284,5 @@ func writeMarkdown(w io.Writer, command string, recs hostRecords, elapsed time.D
 	return bw.Flush()
 }
 
-var allStatuses = []claim.Status{claim.StatusClaimed, claim.StatusAlreadyClaimed, claim.StatusReclaimed, claim.StatusPlanned, claim.StatusSkipped, claim.StatusFailed, claim.StatusNotStarted}
+var allStatuses = []claim.Status{claim.StatusClaimed, claim.StatusAlreadyClaimed, claim.StatusReclaimed, claim.StatusPlanned, claim.StatusSkipped, claim.StatusFailed, claim.StatusNotStarted,
+	claim.StatusUnclaimed, claim.StatusAlreadyUnclaimed}

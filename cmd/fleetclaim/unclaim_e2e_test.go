@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/lab"
+)
+
+// jsonlRecords parses a run's --output jsonl by host.
+func jsonlRecords(t *testing.T, out string) map[string]claim.Result {
+	t.Helper()
+	recs := map[string]claim.Result{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec claim.Result
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("jsonl line %q: %v", line, err)
+		}
+		recs[rec.Host] = rec
+	}
+	return recs
+}
+
+// labCloudDir is the cloud.d of a lab host (v2: under opt/netdata; v1: the
+// native layout), "" when the host has none.
+func labCloudDir(t *testing.T, h lab.HostInfo) string {
+	t.Helper()
+	for _, p := range []string{"opt/netdata/var/lib/netdata/cloud.d", "var/lib/netdata/cloud.d"} {
+		if _, err := os.Lstat(filepath.Join(h.Prefix, p)); err == nil {
+			return filepath.Join(h.Prefix, p)
+		}
+	}
+	return ""
+}
+
+// roomNodeIDs lists, through the lab Cloud's API, the node ids a room shows.
+func roomNodeIDs(t *testing.T, info *lab.Info, room string) []string {
+	t.Helper()
+	tok := strings.TrimSpace(mustRead(t, info.APITokenFile()))
+	api, err := claim.NewCloudAPI(info.CloudURL, inventory.NewSecret(tok), claim.CloudAPIOptions{CAFile: info.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := api.RoomNodes(context.Background(), info.SpaceID, info.RoomID(room), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, n := range nodes {
+		ids = append(ids, strings.ToLower(n.ID))
+	}
+	return ids
+}
+
+// TestE2EUnclaimLab claims a lab of v2 and v1 agents, then unclaims two of
+// them with --limit: plan --unclaim first changes nothing; the unclaim
+// stops each agent, removes its cloud.d and claim.conf, starts it, and
+// removes the node from its group's rooms in the lab Cloud, leaving it in
+// the Space ("All nodes"). verify then finds the hosts not claimed, the
+// other hosts untouched, and a second unclaim is already-unclaimed.
+func TestE2EUnclaimLab(t *testing.T) {
+	info := startLab(t, 4, "--personalities", "v2=3,v1=1")
+	inv := info.Inventory()
+	r := fleetclaim(t, nil, "claim", "-i", inv, "--no-progress", "--no-history", "--output", "jsonl")
+	if r.code != 0 {
+		t.Fatalf("claim: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	claimed := jsonlRecords(t, r.stdout)
+	var v1, v2 string
+	for _, h := range info.Hosts {
+		switch {
+		case h.Personality.Kind == lab.KindV1 && v1 == "":
+			v1 = h.Name
+		case h.Personality.Kind == lab.KindV2 && v2 == "":
+			v2 = h.Name
+		}
+	}
+	if v1 == "" || v2 == "" {
+		t.Fatalf("lab has no v1 or v2 host: %+v", info.Hosts)
+	}
+	targets := []string{v1, v2}
+	limit := v1 + "," + v2
+
+	// plan --unclaim: the steps, nothing changed.
+	p := fleetclaim(t, nil, "plan", "--unclaim", "-i", inv, "--limit", limit, "--no-progress", "--no-history", "--output", "jsonl")
+	if p.code != 0 {
+		t.Fatalf("plan --unclaim: exit %d\n%s%s", p.code, p.stdout, p.stderr)
+	}
+	for name, rec := range jsonlRecords(t, p.stdout) {
+		plan := strings.Join(rec.Plan, "\n")
+		if rec.Status != claim.StatusPlanned || !strings.Contains(plan, "stop the agent") || !strings.Contains(plan, "cloud.d") ||
+			!strings.Contains(plan, "claim.conf") || !strings.Contains(plan, "start the agent") || !strings.Contains(plan, "Cloud API: remove the node from rooms") {
+			t.Errorf("plan --unclaim %s: %s %q", name, rec.Status, plan)
+		}
+	}
+	for _, name := range targets {
+		if labCloudDir(t, hostInfo(t, info, name)) == "" {
+			t.Fatalf("%s: plan --unclaim removed cloud.d", name)
+		}
+	}
+
+	// What each room lists before, by group.
+	groupRooms := map[string][]string{"web": {"production", "web servers"}, "db": {"databases"}, "staging": {"staging"}}
+
+	u := fleetclaim(t, nil, "unclaim", "-i", inv, "--limit", limit, "--no-progress", "--no-history", "--output", "jsonl")
+	if u.code != 0 {
+		t.Fatalf("unclaim: exit %d\n%s%s", u.code, u.stdout, u.stderr)
+	}
+	recs := jsonlRecords(t, u.stdout)
+	if len(recs) != 2 {
+		t.Fatalf("unclaim --limit %s ran %d hosts:\n%s", limit, len(recs), u.stdout)
+	}
+	for _, name := range targets {
+		rec := recs[name]
+		if rec.Status != claim.StatusUnclaimed || !strings.Contains(rec.Message, "claimed_id") || !strings.Contains(rec.Message, "removed from rooms") {
+			t.Errorf("unclaim %s: %s %q warnings %q", name, rec.Status, rec.Message, rec.Warnings)
+		}
+		h := hostInfo(t, info, name)
+		if d := labCloudDir(t, h); d != "" {
+			t.Errorf("%s: %s is still there", name, d)
+		}
+		id := strings.ToLower(claimed[name].ClaimedID)
+		for _, room := range groupRooms[h.Group] {
+			if slices.Contains(roomNodeIDs(t, info, room), id) {
+				t.Errorf("%s: node %s still in room %s", name, id, room)
+			}
+		}
+		if !slices.Contains(roomNodeIDs(t, info, "All nodes"), id) {
+			t.Errorf("%s: node %s left the Space's All nodes room: Cloud keeps it in the Space", name, id)
+		}
+	}
+
+	// The agents run again, not claimed; the others are untouched.
+	v := fleetclaim(t, nil, "verify", "-i", inv, "--no-progress", "--no-history", "--output", "jsonl")
+	for name, rec := range jsonlRecords(t, v.stdout) {
+		want := claim.StatusAlreadyClaimed
+		if slices.Contains(targets, name) {
+			if rec.Category != claim.CatClaimFailed || !strings.Contains(rec.Message, "not claimed") {
+				t.Errorf("verify %s after unclaim: %s %s %q", name, rec.Status, rec.Category, rec.Message)
+			}
+			continue
+		}
+		if rec.Status != want {
+			t.Errorf("verify %s (not unclaimed): %s %q", name, rec.Status, rec.Message)
+		}
+	}
+
+	// Once more: nothing to do.
+	again := fleetclaim(t, nil, "unclaim", "-i", inv, "--limit", limit, "--no-progress", "--no-history", "--output", "jsonl")
+	if again.code != 0 {
+		t.Fatalf("second unclaim: exit %d\n%s%s", again.code, again.stdout, again.stderr)
+	}
+	for name, rec := range jsonlRecords(t, again.stdout) {
+		if rec.Status != claim.StatusAlreadyUnclaimed || len(rec.Steps) == 0 {
+			t.Errorf("second unclaim %s: %s %q", name, rec.Status, rec.Message)
+		}
+	}
+	pa := fleetclaim(t, nil, "plan", "--unclaim", "-i", inv, "--limit", limit, "--no-progress", "--no-history", "--output", "jsonl")
+	for name, rec := range jsonlRecords(t, pa.stdout) {
+		if rec.Status != claim.StatusAlreadyUnclaimed || !strings.Contains(strings.Join(rec.Plan, " "), "nothing to do") {
+			t.Errorf("plan --unclaim %s after unclaim: %s %q", name, rec.Status, rec.Plan)
+		}
+	}
+}
