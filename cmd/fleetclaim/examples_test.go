@@ -21,7 +21,7 @@ var (
 	// Shell and CI expansions inside example command lines, replaced by a
 	// plain value before the flags are parsed.
 	expansions = regexp.MustCompile(`"?\$\(\([^)]*\)\)|\$\{\{[^}]*\}\}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"?`)
-	invocation = regexp.MustCompile(`fleetclaim\s+(claim|plan|verify|reclaim|reconcile|report)\s+([^>|;&\n]*)`)
+	invocation = regexp.MustCompile(`fleetclaim\s+(claim|plan|verify|reclaim|reconcile|unclaim|report|history)\s+([^>|;&\n]*)`)
 )
 
 // checkInvocation parses one example command line with the real flag set of
@@ -35,6 +35,12 @@ func checkInvocation(t *testing.T, file, mode string, args []string) {
 			continue
 		}
 		clean = append(clean, a)
+	}
+	if mode == "history" {
+		if code := runHistory(append(clean, "-h"), io.Discard, io.Discard); code != exitOK {
+			t.Errorf("%s: fleetclaim history %v: bad flags", file, clean)
+		}
+		return
 	}
 	if mode == "report" {
 		if code := runReport(append(clean, "-h"), io.Discard, io.Discard); code != exitOK {

@@ -162,6 +162,9 @@ const historyUsage = `Usage:
   fleetclaim history [--history DIR]            list runs, oldest first
   fleetclaim history [--history DIR] HOST...    how each host's state changed from run to run
   fleetclaim history [--history DIR] --run ID   the records of one run (JSON lines)
+  fleetclaim history [--history DIR] --absent-from INVENTORY [--listed-in PREVIOUS] [--output names|json]
+                                                hosts the history last saw claimed that INVENTORY no
+                                                longer lists (for: fleetclaim unclaim -i PREVIOUS --limit @FILE)
 `
 
 func runHistory(args []string, stdout, stderr io.Writer) int {
@@ -169,6 +172,9 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("history", "", "run history directory (default: $XDG_STATE_HOME/fleetclaim/history)")
 	run := fs.String("run", "", "print the records of this run")
+	absent := fs.String("absent-from", "", "list the hosts last seen claimed that this inventory no longer lists")
+	output := fs.String("output", "names", "with --absent-from: names (one per line) or json (one record per line)")
+	listedIn := fs.String("listed-in", "", "with --absent-from: only hosts this (previous) inventory lists, so that unclaim -i it can reach them")
 	fs.Usage = func() { fmt.Fprint(stderr, historyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -197,6 +203,9 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "fleetclaim history:", err)
 		return exitUsage
+	}
+	if *absent != "" {
+		return printAbsent(*dir, runs, absentQuery{from: *absent, listedIn: *listedIn, output: *output}, stdout, stderr)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	defer tw.Flush()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -170,5 +171,84 @@ func TestE2EUnclaimLab(t *testing.T) {
 		if rec.Status != claim.StatusAlreadyUnclaimed || !strings.Contains(strings.Join(rec.Plan, " "), "nothing to do") {
 			t.Errorf("plan --unclaim %s after unclaim: %s %q", name, rec.Status, rec.Plan)
 		}
+	}
+}
+
+// TestE2EDecommissionExample runs examples/decommission/decommission.sh
+// with the real binary: a lab is claimed (recorded in the run history),
+// one host leaves the inventory, and the example unclaims that host, and
+// only it, through the previous inventory. history --absent-from then lists
+// nothing, and a host in neither inventory is named on stderr.
+func TestE2EDecommissionExample(t *testing.T) {
+	info := startLab(t, 3)
+	state := t.TempDir()
+	env := []string{"XDG_STATE_HOME=" + state}
+	r := fleetclaim(t, env, "claim", "-i", info.Inventory(), "--no-progress", "--output", "jsonl")
+	if r.code != 0 {
+		t.Fatalf("claim: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	gone := info.Hosts[1].Name
+	var kept []string
+	for _, line := range strings.SplitAfter(mustRead(t, info.Inventory()), "\n") {
+		if !strings.Contains(line, gone+": {") {
+			kept = append(kept, line)
+		}
+	}
+	work := t.TempDir()
+	current := filepath.Join(work, "inventory.yml")
+	previous := filepath.Join(work, "inventory.previous.yml")
+	if err := os.WriteFile(current, []byte(strings.Join(kept, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(previous, []byte(mustRead(t, info.Inventory())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The query the example makes, on its own.
+	q := fleetclaim(t, env, "history", "--absent-from", current, "--listed-in", previous)
+	if q.code != 0 || strings.TrimSpace(q.stdout) != gone {
+		t.Fatalf("history --absent-from: exit %d %q %s", q.code, q.stdout, q.stderr)
+	}
+
+	cmd := exec.Command("sh", "../../examples/decommission/decommission.sh")
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binPath)+":"+os.Getenv("PATH"), "XDG_STATE_HOME="+state,
+		"INVENTORY="+current, "PREVIOUS="+previous, "STATE="+work, "SSH_AUTH_SOCK=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("decommission.sh: %v\n%s", err, out)
+	}
+	recs := readResults(t, filepath.Join(work, "unclaim.jsonl"))
+	if len(recs) != 1 || recs[0].Host != gone || recs[0].Status != claim.StatusUnclaimed {
+		t.Fatalf("decommission unclaimed %+v\n%s", recs, out)
+	}
+	if d := labCloudDir(t, hostInfo(t, info, gone)); d != "" {
+		t.Errorf("%s: %s is still there", gone, d)
+	}
+	if mustRead(t, previous) != mustRead(t, current) {
+		t.Errorf("the example did not keep the inventory of this run as the previous one")
+	}
+	v := fleetclaim(t, env, "verify", "-i", current, "--no-progress", "--output", "jsonl")
+	for name, rec := range jsonlRecords(t, v.stdout) {
+		if rec.Status != claim.StatusAlreadyClaimed {
+			t.Errorf("%s (still in the inventory): %s %q", name, rec.Status, rec.Message)
+		}
+	}
+	if q := fleetclaim(t, env, "history", "--absent-from", current); q.code != 0 || q.stdout != "" {
+		t.Errorf("after the decommission, history --absent-from: exit %d %q", q.code, q.stdout)
+	}
+
+	// A host gone from both inventories: not listed, named on stderr.
+	other := info.Hosts[2].Name
+	var fewer []string
+	for _, line := range kept {
+		if !strings.Contains(line, other+": {") {
+			fewer = append(fewer, line)
+		}
+	}
+	both := filepath.Join(work, "both.yml")
+	os.WriteFile(both, []byte(strings.Join(fewer, "")), 0o644)
+	q = fleetclaim(t, env, "history", "--absent-from", both, "--listed-in", both)
+	if q.code != 0 || q.stdout != "" || !strings.Contains(q.stderr, "in neither inventory") || !strings.Contains(q.stderr, other) {
+		t.Errorf("host in neither inventory: exit %d %q %q", q.code, q.stdout, q.stderr)
 	}
 }
