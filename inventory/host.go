@@ -177,6 +177,10 @@ type Claim struct {
 	// Hostname overrides the node name the agent reports to Cloud.
 	Hostname  string
 	Kickstart Kickstart
+	// Ephemeral, when set, is netdata.conf's [global] is ephemeral node.
+	Ephemeral *bool
+	// Labels are netdata.conf [host labels] to set, in inventory order.
+	Labels []Label
 }
 
 // Kickstart holds the install options used when a host has no claimable agent.

@@ -49,6 +49,8 @@ const (
 	sIdentityAgent
 	sIdentitiesOnly
 	sHashKnownHosts
+	sEphemeral
+	sLabels
 	nSlots
 )
 
@@ -77,6 +79,7 @@ const (
 	kNodeName               // a node name (hostname override)
 	kContainer              // a Docker container name or id
 	kUserName               // a POSIX user name (what sudo -u and doas -u accept)
+	kLabels                 // host labels: a mapping of name: value ("n=v,n2=v2" accepted)
 )
 
 // keyDef describes one setting key.
@@ -134,6 +137,8 @@ var keyTable = []keyDef{
 	{name: "api_token_file", slot: sAPIToken, kind: kLocalPath},
 	{name: "api_token", slot: sAPIToken, kind: kNoInline},
 	{name: "api_insecure", slot: sAPIInsecure, kind: kBool},
+	{name: "ephemeral", slot: sEphemeral, kind: kBool},
+	{name: "labels", slot: sLabels, kind: kLabels},
 }
 
 // keyIndex maps a key name to its index in keyTable. Read-only after init.
@@ -160,6 +165,7 @@ var slotNames = [nSlots]string{
 	sSpace: "space", sAPIToken: "api_token", sAPIInsecure: "api_insecure",
 	sHostKeyAlias: "host_key_alias", sProxyCommand: "proxy_command", sCertificateFiles: "certificate_files",
 	sIdentityAgent: "identity_agent", sIdentitiesOnly: "identities_only", sHashKnownHosts: "hash_known_hosts",
+	sEphemeral: "ephemeral", sLabels: "labels",
 }
 
 // SettingKeys returns every setting key fleetclaim understands, in

@@ -650,6 +650,11 @@ func setSlot(host *Host, s slot, v *val) {
 		host.Claim.APIToken = secretRef(v)
 	case sAPIInsecure:
 		host.Claim.APIInsecure = v.n != 0
+	case sEphemeral:
+		e := v.n != 0
+		host.Claim.Ephemeral = &e
+	case sLabels:
+		host.Claim.Labels = labelPairs(v.list)
 	}
 }
 

@@ -395,6 +395,12 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 			return bad("%q is not an environment variable name", s)
 		}
 		v.s = s
+	case kLabels:
+		pairs, ok := c.labels(n, file, fullKey)
+		if !ok {
+			return val{}, false
+		}
+		v.list = pairs
 	case kSHA256:
 		s, ok := scalar()
 		if !ok {
@@ -423,6 +429,8 @@ func kindWant(k kind) string {
 		return "a port number"
 	case kDuration:
 		return "a duration"
+	case kLabels:
+		return "a mapping of label names to values"
 	}
 	return "a string"
 }

@@ -42,6 +42,8 @@ type HostView struct {
 	Space               string            `json:"space"`
 	APIToken            string            `json:"api_token"`
 	APIInsecure         bool              `json:"api_insecure"`
+	Ephemeral           *bool             `json:"ephemeral,omitempty"`
+	Labels              []Label           `json:"labels,omitempty"`
 	Sources             map[string]string `json:"sources"`
 }
 
@@ -109,6 +111,8 @@ func (h *Host) View() HostView {
 		Space:       h.Claim.Space,
 		APIToken:    h.Claim.APIToken.String(),
 		APIInsecure: h.Claim.APIInsecure,
+		Ephemeral:   h.Claim.Ephemeral,
+		Labels:      h.Claim.Labels,
 		Sources:     make(map[string]string, nSlots),
 	}
 	for s, name := range slotNames {
@@ -153,6 +157,7 @@ func (h *Host) Settings() []Setting {
 		sHostKeyAlias: v.HostKeyAlias, sHashKnownHosts: boolString(v.HashKnownHosts), sProxyCommand: v.ProxyCommand,
 		sCertificateFiles: strings.Join(v.CertificateFiles, ", "), sIdentityAgent: v.IdentityAgent,
 		sIdentitiesOnly: boolString(v.IdentitiesOnly),
+		sEphemeral:      optBool(v.Ephemeral), sLabels: labelsString(v.Labels),
 	}
 	out := make([]Setting, 0, nSlots)
 	for s, name := range slotNames {
