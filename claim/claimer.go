@@ -86,8 +86,10 @@ type Options struct {
 type Claimer struct {
 	conn Connector
 	opts Options
-	// guids finds hosts of this run that share a machine GUID.
+	// guids finds hosts of this run that share a machine GUID; names those
+	// that would share a node name in one Space.
 	guids *guidRegistry
+	names *guidRegistry
 }
 
 // New returns a Claimer.
@@ -101,7 +103,7 @@ func New(c Connector, opts Options) *Claimer {
 	if opts.Mode == "" {
 		opts.Mode = ModeClaim
 	}
-	return &Claimer{conn: c, opts: opts, guids: newGUIDRegistry(opts.PastGUIDs)}
+	return &Claimer{conn: c, opts: opts, guids: newGUIDRegistry(opts.PastGUIDs), names: newGUIDRegistry(nil)}
 }
 
 // hostRun is the state of one host's run.
@@ -255,6 +257,10 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 	if c.opts.Mode == ModeUnclaim || (c.opts.Mode == ModePlan && c.opts.Unclaim) {
 		return c.unclaim(ctx, r, d)
 	}
+	if why := settingsRefusal(h, d.method); why != "" {
+		return fail(CatMethodUnavailable, "%s", why)
+	}
+	c.checkNodeName(r)
 	if d.err != nil {
 		return d.err
 	}
@@ -290,6 +296,14 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		}
 	}
 
+	switch c.opts.Mode {
+	case ModeClaim, ModeReclaim, ModeReconcile:
+		if err := r.step("netdata-conf", func() error { return c.applySettings(ctx, r, method) }); err != nil {
+			return err
+		}
+	case ModePlan:
+		defer func() { r.res.Plan = append(settingsPlan(inst, confSettings(h, method)), r.res.Plan...) }()
+	}
 	switch c.opts.Mode {
 	case ModeVerify:
 		return c.verify(ctx, r)

@@ -214,6 +214,11 @@ type Result struct {
 	Warnings []string  `json:"warnings,omitempty"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
+	// Ephemeral is the inventory's ephemeral setting ([global] is
+	// ephemeral node), when it has one; NetdataConf the netdata.conf keys
+	// this run changed ("global/hostname", "host labels/team").
+	Ephemeral   *bool    `json:"ephemeral,omitempty"`
+	NetdataConf []string `json:"netdata_conf_changed,omitempty"`
 }
 
 // Troubleshooting is what the agent says of its Cloud support and link: the

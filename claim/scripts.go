@@ -27,6 +27,9 @@ var tokenCleanupScript string
 //go:embed unclaim.sh
 var unclaimScript string
 
+//go:embed netdataconf.sh
+var netdataConfScript string
+
 //go:embed kickstart.sh
 var kickstartScript string
 
@@ -54,6 +57,7 @@ var (
 	claimConfCode   = code(claimConfScript)
 	claimScriptCode = code(claimScriptScript)
 	unclaimCode     = code(unclaimScript)
+	netdataConfCode = code(netdataConfScript)
 )
 
 // hostScript is lib.sh (as sent) and body, preceded by the inputs, each

@@ -53,7 +53,8 @@ type agent struct {
 	online      bool
 	connectedAt time.Time
 	connections int
-	failure     string // last claim failure reason
+	failure     string   // last claim failure reason
+	conf        hostConf // node name and host labels from netdata.conf (hostconf.go)
 }
 
 // agentKeys is what every simulated agent shares: the RSA key pair, and TLS
@@ -101,6 +102,7 @@ func (a *agent) start(ctx context.Context) {
 	a.failure = ""
 	a.mu.Unlock()
 	a.h.web.sync()
+	a.loadHostConf()
 	a.loadGUID()
 	a.loadClaim()
 	if a.kind() == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
@@ -363,7 +365,9 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 	}
 	hostname := req.hostname
 	if hostname == "" {
-		hostname = a.h.name
+		a.mu.Lock()
+		hostname = a.nodeNameLocked()
+		a.mu.Unlock()
 	}
 	target := req.url
 	if !strings.HasSuffix(target, "/") {
@@ -586,7 +590,7 @@ func (a *agent) aclkState() string {
 			nd = *id
 		}
 		fmt.Fprintf(&b, "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: 0\n\tRelationship: self\n\tAlert Streaming Status:\n\t\tUpdates: 1\n\t\tCheckpoints: 0\n\t\tAlert count: 0\n\t\tAlert snapshot count: 0",
-			a.guid, a.h.name, a.claimedID, nd)
+			a.guid, a.nodeNameLocked(), a.claimedID, nd)
 	}
 	return b.String()
 }
@@ -678,7 +682,7 @@ func (a *agent) aclkStateJSON() string {
 	s := state{Available: true, Version: 2, Protocols: []string{"Protobuf"}, Claimed: a.claimedID != "",
 		CloudURL: a.cloudURLLocked(), Proxy: a.proxyDisplayLocked(), Online: a.online, Protocol: "Protobuf",
 		MQTTVersion: 5, Reconnects: max(a.connections-1, 0)}
-	ni := nodeInstance{Hostname: a.h.name, MGUID: a.guid, Relationship: "self", StreamingOnline: true,
+	ni := nodeInstance{Hostname: a.nodeNameLocked(), MGUID: a.guid, Relationship: "self", StreamingOnline: true,
 		AlertSync: map[string]int{"updates": 1, "checkpoints": 0, "alert-count": 0, "alert-snapshot-count": 0}}
 	if a.claimedID != "" {
 		id := a.claimedID
@@ -746,9 +750,11 @@ func (a *agent) infoV1() any {
 		WebEnabled     bool     `json:"web-enabled"`
 		StreamEnabled  bool     `json:"stream-enabled"`
 		HTTPSEnabled   bool     `json:"https-enabled"`
+		// host_labels: src/web/api/v1/api_v1_info.c:132 (v2.11.0).
+		HostLabels map[string]string `json:"host_labels"`
 	}
 	return info{Version: "v" + a.h.personality.Version, UID: a.guid, HostsAvailable: 1,
-		MirroredHosts: []string{a.h.name}, OSName: "Debian GNU/Linux", KernelName: "Linux",
+		MirroredHosts: []string{a.nodeNameLocked()}, HostLabels: a.conf.labels, OSName: "Debian GNU/Linux", KernelName: "Linux",
 		Architecture: prebuiltArch(), CloudEnabled: cloud, CloudAvailable: cloud,
 		AgentClaimed: a.claimedID != "", ACLKAvailable: a.online, MemoryMode: "dbengine",
 		WebEnabled: true, HTTPSEnabled: true}
@@ -782,7 +788,7 @@ func (a *agent) infoV2() any {
 		Application map[string]any `json:"application"`
 		Cloud       map[string]any `json:"cloud"`
 	}
-	return map[string]any{"api": 2, "agents": []agentInfo{{MG: a.guid, ND: nd, NM: a.h.name, Now: now.Unix(),
+	return map[string]any{"api": 2, "agents": []agentInfo{{MG: a.guid, ND: nd, NM: a.nodeNameLocked(), Now: now.Unix(),
 		Application: map[string]any{"package": map[string]any{"version": "v" + a.h.personality.Version,
 			"type": "kickstart-static", "arch": prebuiltArch()}},
 		Cloud: cloud}}}

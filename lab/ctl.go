@@ -173,7 +173,13 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 			return ok(a.aclkStateJSON())
 		}
 		return ok(a.aclkState())
-	case "reload-health", "reopen-logs", "reload-labels":
+	case "reload-labels":
+		// The real agent answers with its labels (rrdlabels_log_to_buffer,
+		// src/daemon/commands.c:230-242 v2.11.0); fleetclaim reads only the
+		// exit code.
+		a.reloadLabels()
+		return ok("")
+	case "reload-health", "reopen-logs":
 		return ok("")
 	case "dumpconfig":
 		data, _ := os.ReadFile(filepath.Join(a.h.paths.conf, "netdata.conf"))

@@ -27,15 +27,18 @@ type ProbeFacts struct {
 	// ProbeUser and ProbeUID are who the probe ran as: the login user, or
 	// the target of sudo/doas (ProbeVia). Facts that depend on permissions
 	// (cloud.d, the docker socket, netdata.conf) were read as this user.
-	ProbeUser     string    `json:"probe_user,omitempty"`
-	ProbeUID      int       `json:"probe_uid"`
-	ProbeVia      string    `json:"probe_via,omitempty"`
-	Kernel        string    `json:"kernel"`
-	KernelRelease string    `json:"kernel_release"`
-	Arch          string    `json:"arch"`
-	OS            OSRelease `json:"os"`
-	Init          string    `json:"init"`
-	Tools         []string  `json:"tools,omitempty"`
+	ProbeUser     string `json:"probe_user,omitempty"`
+	ProbeUID      int    `json:"probe_uid"`
+	ProbeVia      string `json:"probe_via,omitempty"`
+	Kernel        string `json:"kernel"`
+	KernelRelease string `json:"kernel_release"`
+	Arch          string `json:"arch"`
+	// Hostname is the host's name (the kernel's), the agent's node name
+	// unless its netdata.conf sets one (Install.ConfHostname).
+	Hostname string    `json:"hostname,omitempty"`
+	OS       OSRelease `json:"os"`
+	Init     string    `json:"init"`
+	Tools    []string  `json:"tools,omitempty"`
 	// SudoNoPassword / DoasNoPassword: `sudo -n true` / `doas -n true` worked.
 	SudoNoPassword bool `json:"sudo_nopasswd,omitempty"`
 	DoasNoPassword bool `json:"doas_nopasswd,omitempty"`
@@ -100,6 +103,8 @@ type Install struct {
 	WebPort      int    `json:"web_port"`
 	WebMode      string `json:"web_mode,omitempty"`
 	CloudProxy   string `json:"cloud_proxy,omitempty"`
+	// ConfHostname is netdata.conf's [global] hostname, the node name.
+	ConfHostname string `json:"conf_hostname,omitempty"`
 	MachineGUID  string `json:"machine_guid,omitempty"`
 	ClaimedID    string `json:"claimed_id,omitempty"`
 	// CloudDir is "present", "absent" or "unreadable" (cloud.d exists but
@@ -272,6 +277,8 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			default:
 				err = fmt.Errorf("unknown become method %q", clip(v, probeQuoteMax))
 			}
+		case "hostname":
+			f.Hostname = v
 		case "kernel":
 			f.Kernel = v
 		case "kernel_release":
@@ -463,6 +470,8 @@ func applyConf(in *Install, lines []string) {
 			in.WebMode = kv.Value
 		case "cloud/proxy":
 			in.CloudProxy = kv.Value
+		case "global/hostname":
+			in.ConfHostname = kv.Value
 		}
 	}
 }

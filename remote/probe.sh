@@ -84,6 +84,12 @@ echo "kernel=$ks"
 echo "kernel_release=$kr"
 echo "arch=$ka"
 kernel="$ks"
+# The host name the agent takes as its node name unless netdata.conf's
+# [global] hostname sets one (gethostname(2): Netdata v2.11.0
+# src/libnetdata/runtime-paths/runtime-paths.c:51-54).
+hn=
+if [ -r /proc/sys/kernel/hostname ]; then read -r hn < /proc/sys/kernel/hostname; else hn=$(uname -n 2>/dev/null); fi
+printf 'hostname=%s\n' "$hn"
 for f in /etc/os-release /usr/lib/os-release; do
   if [ -r "$f" ]; then
     while IFS= read -r l || [ -n "$l" ]; do printf 'osr=%s\n' "$l"; done < "$f"
@@ -212,7 +218,7 @@ do
           k=${t%%=*}
           k=${k%"${k##*[! 	]}"}
           case $k in
-          'run as user'|'default port'|mode|lib|proxy|'bind to'|enabled) acc="${acc}i.conf=$l$nl" ;;
+          'run as user'|'default port'|mode|lib|proxy|'bind to'|enabled|hostname) acc="${acc}i.conf=$l$nl" ;;
           esac
           if [ "$s" = directories ] && [ "$k" = lib ]; then
             v=${l#*=}
@@ -229,7 +235,7 @@ do
     out=$(awk '/^[ \t]*\[/ { s = $0; gsub(/[ \t\[\]]/, "", s); print "i.conf=" $0; next }
       /^[ \t]*[#;]/ { next }
       /=/ { k = $0; sub(/[ \t]*=.*/, "", k); sub(/^[ \t]+/, "", k)
-        if (k == "run as user" || k == "default port" || k == "mode" || k == "lib" || k == "proxy" || k == "bind to" || k == "enabled") print "i.conf=" $0
+        if (k == "run as user" || k == "default port" || k == "mode" || k == "lib" || k == "proxy" || k == "bind to" || k == "enabled" || k == "hostname") print "i.conf=" $0
         if (s == "directories" && k == "lib") { v = $0; sub(/^[^=]*=[ \t]*/, "", v); sub(/[ \t]+$/, "", v); libdir = v } }
       END { print "i.libdir=" libdir }' "$conf/netdata.conf" 2>/dev/null)
     printf '%s\n' "$out"

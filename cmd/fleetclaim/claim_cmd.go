@@ -301,6 +301,11 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		}
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
+	if changes || mode == claim.ModePlan {
+		for _, w := range claim.DuplicateNodeNames(hosts) {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
 	// unclaim changes hosts but sends no claim token.
 	writes := changes || mode == claim.ModeUnclaim
 	if mode == claim.ModeUnclaim || f.unclaim {
