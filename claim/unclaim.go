@@ -38,13 +38,13 @@ type unclaimSpec struct {
 func (s unclaimSpec) plan() []string {
 	var p []string
 	if s.stop != "" {
-		p = append(p, "stop the agent ("+s.stop+")")
+		p = append(p, "stop the agent ("+s.stop+"), unless netdatacli finds it stopped")
 	} else {
 		p = append(p, "the agent is not running: it is not started either")
 	}
 	p = append(p, "remove "+s.cloudd+" (claimed id, key pair, cloud.conf)", "remove "+path.Join(s.conf, "claim.conf"))
 	if s.start != "" {
-		p = append(p, "start the agent ("+s.start+")")
+		p = append(p, "start the agent ("+s.start+"), if it was running")
 	}
 	return p
 }

@@ -7,11 +7,14 @@
 # Runs after lib.sh. No secret inputs.
 # $1: the agent's config dir.  $2: its cloud.d.
 # $3: netdatacli, or "": read the agent's own view (aclk-state json) before
-#     anything changes: its node id, and a claim it holds in memory only.
+#     anything changes: its node id, a claim it holds in memory only, and
+#     whether it runs (netdatacli exits 255 when it cannot reach the agent,
+#     as the real v2.11.0 agent's does: ../shared/netdata-v2/README.md).
 # $4: the command that stops the agent, or "" when it is not running.
-# $5: the command that starts it, or "" to leave it stopped.
-# Output: [aclk=JSON] state=unclaimed (nothing to do) | had=WHAT...
-#   [stop-rc=N] removed=1 [started=1]
+# $5: the command that starts it, or "" to leave it stopped. An agent that
+#     netdatacli found not running is neither stopped nor started.
+# Output: [aclk=JSON] [agent=stopped] state=unclaimed (nothing to do) |
+#   had=WHAT... [stop-rc=N] removed=1 [started=1]
 conf=$1 cloudd=$2 cli=$3 stop=$4 start=$5
 am_root
 [ -d "$conf" ] || fail no-config-dir
@@ -21,7 +24,11 @@ am_root
 # src/aclk/aclk.c:1364 v2.11.0), so a claim shows as "agent-claimed":true.
 mem=''
 if [ -n "$cli" ]; then
-  out=$("$cli" aclk-state json 2>/dev/null) || out=''
+  out=$("$cli" aclk-state json 2>/dev/null); rc=$?
+  if [ $rc = 255 ]; then
+    echo agent=stopped
+    stop='' start=''
+  fi
   case $out in
   '{'*) emit_lines aclk "$out" ;;
   esac

@@ -32,11 +32,13 @@ func jsonlRecords(t *testing.T, out string) map[string]claim.Result {
 	return recs
 }
 
-// labCloudDir is the cloud.d of a lab host (v2: under opt/netdata; v1: the
-// native layout), "" when the host has none.
-func labCloudDir(t *testing.T, h lab.HostInfo) string {
+// labClaimedID is the cloud.d/claimed_id of a lab host (v2: under
+// opt/netdata; v1: the native layout), "" when the host has none. (The
+// real v2.11.0 agent makes an empty cloud.d again at start: the claim is
+// the claimed_id, not the directory.)
+func labClaimedID(t *testing.T, h lab.HostInfo) string {
 	t.Helper()
-	for _, p := range []string{"opt/netdata/var/lib/netdata/cloud.d", "var/lib/netdata/cloud.d"} {
+	for _, p := range []string{"opt/netdata/var/lib/netdata/cloud.d/claimed_id", "var/lib/netdata/cloud.d/claimed_id"} {
 		if _, err := os.Lstat(filepath.Join(h.Prefix, p)); err == nil {
 			return filepath.Join(h.Prefix, p)
 		}
@@ -105,8 +107,8 @@ func TestE2EUnclaimLab(t *testing.T) {
 		}
 	}
 	for _, name := range targets {
-		if labCloudDir(t, hostInfo(t, info, name)) == "" {
-			t.Fatalf("%s: plan --unclaim removed cloud.d", name)
+		if labClaimedID(t, hostInfo(t, info, name)) == "" {
+			t.Fatalf("%s: plan --unclaim removed the claimed id", name)
 		}
 	}
 
@@ -127,7 +129,7 @@ func TestE2EUnclaimLab(t *testing.T) {
 			t.Errorf("unclaim %s: %s %q warnings %q", name, rec.Status, rec.Message, rec.Warnings)
 		}
 		h := hostInfo(t, info, name)
-		if d := labCloudDir(t, h); d != "" {
+		if d := labClaimedID(t, h); d != "" {
 			t.Errorf("%s: %s is still there", name, d)
 		}
 		id := strings.ToLower(claimed[name].ClaimedID)
@@ -221,7 +223,7 @@ func TestE2EDecommissionExample(t *testing.T) {
 	if len(recs) != 1 || recs[0].Host != gone || recs[0].Status != claim.StatusUnclaimed {
 		t.Fatalf("decommission unclaimed %+v\n%s", recs, out)
 	}
-	if d := labCloudDir(t, hostInfo(t, info, gone)); d != "" {
+	if d := labClaimedID(t, hostInfo(t, info, gone)); d != "" {
 		t.Errorf("%s: %s is still there", gone, d)
 	}
 	if mustRead(t, previous) != mustRead(t, current) {
