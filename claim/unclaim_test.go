@@ -72,6 +72,20 @@ func TestUnclaimScriptShells(t *testing.T) {
 				t.Errorf("an unclaimed agent was stopped or started")
 			}
 
+			// netdatacli finds no agent (exit 255, as the real 1.37.1 and
+			// v2.11.0 netdatacli do): the agent is neither stopped nor started.
+			write(t, cli, "#!/bin/sh\necho 'uv_pipe_connect(): connection refused' >&2\nexit 255\n", 0o755)
+			os.MkdirAll(cloudd, 0o770)
+			write(t, filepath.Join(cloudd, "claimed_id"), "f72ce46c-abf1-4145-8a59-e96e6eedd626\n", 0o644)
+			out = runIn(t, argv, script, nil, sp.args()...)
+			if kv := parseKV(out); kv["agent"] != "stopped" || kv["removed"] != "1" || kv["stop-rc"] != "" || kv["started"] != "" {
+				t.Errorf("stopped agent: printed %q", out)
+			}
+			if _, err := os.Stat(svc); !os.IsNotExist(err) {
+				t.Errorf("a stopped agent was stopped or started")
+			}
+			os.RemoveAll(cloudd)
+
 			// cloud.d is a link the agent's user made: removed, not followed.
 			elsewhere := filepath.Join(l.root, "elsewhere")
 			os.MkdirAll(elsewhere, 0o755)
