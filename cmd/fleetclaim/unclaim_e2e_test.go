@@ -254,3 +254,51 @@ func TestE2EDecommissionExample(t *testing.T) {
 		t.Errorf("host in neither inventory: exit %d %q %q", q.code, q.stdout, q.stderr)
 	}
 }
+
+// TestE2ESpotLifecycleExample runs examples/spot/lifecycle-hook.sh on a
+// lab whose inventory makes the hosts ephemeral with spot labels: launch
+// claims the instance with [global] is ephemeral node = yes in its
+// netdata.conf, terminate unclaims it, and each hook run twice is
+// idempotent.
+func TestE2ESpotLifecycleExample(t *testing.T) {
+	info := startLab(t, 2)
+	text := mustRead(t, info.Inventory())
+	text = strings.Replace(text, "defaults:\n", "defaults:\n  ephemeral: yes\n  labels: {lifecycle: spot}\n", 1)
+	inv := filepath.Join(t.TempDir(), "inventory-spot.yml")
+	if err := os.WriteFile(inv, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	host := info.Hosts[0]
+	hook := func(event string) claim.Result {
+		t.Helper()
+		cmd := exec.Command("sh", "../../examples/spot/lifecycle-hook.sh", event, host.Name)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binPath)+":"+os.Getenv("PATH"), "XDG_STATE_HOME="+state,
+			"INVENTORY="+inv, "STATE="+state, "SSH_AUTH_SOCK=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("lifecycle-hook.sh %s: %v\n%s", event, err, out)
+		}
+		recs := readResults(t, filepath.Join(state, event+"-"+host.Name+".jsonl"))
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d records\n%s", event, len(recs), out)
+		}
+		return recs[0]
+	}
+	if r := hook("launch"); r.Status != claim.StatusClaimed || r.Ephemeral == nil || !*r.Ephemeral || !slices.Contains(r.NetdataConf, "global/is ephemeral node") {
+		t.Errorf("launch: %s %q ephemeral %v changed %v", r.Status, r.Message, r.Ephemeral, r.NetdataConf)
+	}
+	nc := mustRead(t, filepath.Join(host.Prefix, "opt", "netdata", "etc", "netdata", "netdata.conf"))
+	if !strings.Contains(nc, "    is ephemeral node = yes\n") || !strings.Contains(nc, "[host labels]\n    lifecycle = spot\n") {
+		t.Errorf("netdata.conf after launch:\n%s", nc)
+	}
+	if r := hook("launch"); r.Status != claim.StatusAlreadyClaimed || len(r.NetdataConf) != 0 {
+		t.Errorf("launch again: %s %q changed %v", r.Status, r.Message, r.NetdataConf)
+	}
+	if r := hook("terminate"); r.Status != claim.StatusUnclaimed {
+		t.Errorf("terminate: %s %q", r.Status, r.Message)
+	}
+	if r := hook("terminate"); r.Status != claim.StatusAlreadyUnclaimed {
+		t.Errorf("terminate again: %s %q", r.Status, r.Message)
+	}
+}
