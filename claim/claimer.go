@@ -260,6 +260,9 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 	if why := settingsRefusal(h, d.method); why != "" {
 		return fail(CatMethodUnavailable, "%s", why)
 	}
+	if w := settingsDeferred(h, d.method); w != "" {
+		r.res.Warnings = append(r.res.Warnings, w)
+	}
 	c.checkNodeName(r)
 	if d.err != nil {
 		return d.err

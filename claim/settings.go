@@ -58,6 +58,15 @@ func settingsRefusal(h *inventory.Host, method string) string {
 	return ""
 }
 
+// settingsDeferred is the warning of a host whose agent kickstart installs:
+// its netdata.conf settings wait for the next run ("" when none).
+func settingsDeferred(h *inventory.Host, method string) string {
+	if method == MethodKickstart && hasConfSettings(h) {
+		return "hostname, ephemeral and labels are written to an installed agent's netdata.conf: they are applied by the next run (reconcile), once kickstart installed it"
+	}
+	return ""
+}
+
 // settingsPlan is what plan shows for the settings.
 func settingsPlan(in *remote.Install, set []confSetting) []string {
 	if len(set) == 0 {

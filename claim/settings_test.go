@@ -135,6 +135,9 @@ func TestConfSettings(t *testing.T) {
 	if len(v1) != 2 || v1[0].key != "is ephemeral node" {
 		t.Errorf("v1 settings %v", v1)
 	}
+	if settingsDeferred(h, MethodKickstart) == "" || settingsDeferred(h, MethodClaimConf) != "" {
+		t.Errorf("kickstart: settings not deferred")
+	}
 	if settingsRefusal(h, MethodDocker) == "" || settingsRefusal(h, MethodClaimConf) != "" || settingsRefusal(&inventory.Host{}, MethodDocker) != "" {
 		t.Errorf("docker refusal")
 	}

@@ -258,8 +258,12 @@ func (u *unclaimRun) cloudStep() (unclaimStep, bool) {
 			return nil
 		}
 		for i, id := range rooms {
+			// The host is unclaimed already: a Cloud failure is a warning,
+			// not a failure that a retry would meet as already-unclaimed
+			// (the node id gone with the claim).
 			if err := t.API.RemoveFromRoom(ctx, t.Space.ID, id, []string{u.nodeID}); err != nil {
-				return fmt.Errorf("unclaimed on the host, but removing node %s from room %s: %w", u.nodeID, names[i], err)
+				u.r.res.Warnings = append(u.r.res.Warnings, fmt.Sprintf("Cloud API: node %s was not removed from room %s: %v; remove it in the Space's UI", u.nodeID, names[i], err))
+				return nil
 			}
 		}
 		u.cloudNote = fmt.Sprintf("; node %s removed from rooms %s, still in the Space until Cloud's cleanup", u.nodeID, strings.Join(names, ", "))

@@ -301,7 +301,7 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 		}
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
-	if changes || mode == claim.ModePlan {
+	if (changes || mode == claim.ModePlan) && !f.unclaim {
 		for _, w := range claim.DuplicateNodeNames(hosts) {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
