@@ -46,8 +46,10 @@ func labClaimedID(t *testing.T, h lab.HostInfo) string {
 	return ""
 }
 
-// roomNodeIDs lists, through the lab Cloud's API, the node ids a room shows.
-func roomNodeIDs(t *testing.T, info *lab.Info, room string) []string {
+// roomNodeNames lists, through the lab Cloud's API, the node names a room
+// shows (names, not ids: the test does not assume how Cloud's node ids
+// relate to claimed ids).
+func roomNodeNames(t *testing.T, info *lab.Info, room string) []string {
 	t.Helper()
 	tok := strings.TrimSpace(mustRead(t, info.APITokenFile()))
 	api, err := claim.NewCloudAPI(info.CloudURL, inventory.NewSecret(tok), claim.CloudAPIOptions{CAFile: info.CAFile()})
@@ -58,11 +60,11 @@ func roomNodeIDs(t *testing.T, info *lab.Info, room string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	var names []string
 	for _, n := range nodes {
-		ids = append(ids, strings.ToLower(n.ID))
+		names = append(names, n.Name)
 	}
-	return ids
+	return names
 }
 
 // TestE2EUnclaimLab claims a lab of v2 and v1 agents, then unclaims two of
@@ -78,7 +80,11 @@ func TestE2EUnclaimLab(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("claim: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	claimed := jsonlRecords(t, r.stdout)
+	for name, rec := range jsonlRecords(t, r.stdout) {
+		if rec.Status != claim.StatusClaimed {
+			t.Fatalf("claim %s: %s %q", name, rec.Status, rec.Message)
+		}
+	}
 	var v1, v2 string
 	for _, h := range info.Hosts {
 		switch {
@@ -115,6 +121,15 @@ func TestE2EUnclaimLab(t *testing.T) {
 	// What each room lists before, by group.
 	groupRooms := map[string][]string{"web": {"production", "web servers"}, "db": {"databases"}, "staging": {"staging"}}
 
+	for _, name := range targets {
+		h := hostInfo(t, info, name)
+		for _, room := range groupRooms[h.Group] {
+			if !slices.Contains(roomNodeNames(t, info, room), name) {
+				t.Fatalf("%s: not in room %s before the unclaim", name, room)
+			}
+		}
+	}
+
 	u := fleetclaim(t, nil, "unclaim", "-i", inv, "--limit", limit, "--no-progress", "--no-history", "--output", "jsonl")
 	if u.code != 0 {
 		t.Fatalf("unclaim: exit %d\n%s%s", u.code, u.stdout, u.stderr)
@@ -132,14 +147,13 @@ func TestE2EUnclaimLab(t *testing.T) {
 		if d := labClaimedID(t, h); d != "" {
 			t.Errorf("%s: %s is still there", name, d)
 		}
-		id := strings.ToLower(claimed[name].ClaimedID)
 		for _, room := range groupRooms[h.Group] {
-			if slices.Contains(roomNodeIDs(t, info, room), id) {
-				t.Errorf("%s: node %s still in room %s", name, id, room)
+			if slices.Contains(roomNodeNames(t, info, room), name) {
+				t.Errorf("%s: node still in room %s", name, room)
 			}
 		}
-		if !slices.Contains(roomNodeIDs(t, info, "All nodes"), id) {
-			t.Errorf("%s: node %s left the Space's All nodes room: Cloud keeps it in the Space", name, id)
+		if !slices.Contains(roomNodeNames(t, info, "All nodes"), name) {
+			t.Errorf("%s: node left the Space's All nodes room: Cloud keeps it in the Space", name)
 		}
 	}
 
