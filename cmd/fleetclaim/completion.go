@@ -6,13 +6,14 @@ import (
 	"strings"
 )
 
-var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "inventory", "history", "status", "rooms", "report", "completion", "version"}
+var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconcile", "unclaim", "inventory", "history", "status", "rooms", "report", "completion", "version"}
 
 var completionFlags = []string{
 	"-i", "--inventory", "--inventory-format", "--inventory-timeout", "--vault-password-file", "--vault-id", "--ask-vault-pass", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",
 	"--retry-file", "--history", "--no-history", "--timeout", "--deadline", "--splay", "--grace", "--serial", "--canary",
 	"--max-fail-percentage", "--retries", "--retry-backoff", "--no-progress", "--token-file", "--wait", "--force",
 	"--new-identity", "--offline-for", "--passphrase-file", "--passphrase-env", "--ask-pass", "--password-file", "--ask-become-pass", "--keep-pushed",
+	"--unclaim", "--absent-from", "--listed-in",
 }
 
 // runCompletion prints a completion script for bash, zsh or fish.
