@@ -301,8 +301,11 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 
 	switch c.opts.Mode {
 	case ModeClaim, ModeReclaim, ModeReconcile:
-		if err := r.step("netdata-conf", func() error { return c.applySettings(ctx, r, method) }); err != nil {
-			return err
+		r.res.Ephemeral = h.Claim.Ephemeral
+		if len(confSettings(h, method)) > 0 {
+			if err := r.step("netdata-conf", func() error { return c.applySettings(ctx, r, method) }); err != nil {
+				return err
+			}
 		}
 	case ModePlan:
 		defer func() { r.res.Plan = append(settingsPlan(inst, confSettings(h, method)), r.res.Plan...) }()
