@@ -24,13 +24,16 @@ const (
 type confSetting struct{ section, key, value string }
 
 // confSettings are the netdata.conf keys of a host's inventory for an
-// install claimed with method: ephemeral, labels and, where the claim
-// cannot carry it, the node name. A v1 claim script carries it itself
-// (-hostname=); v2's says "-hostname option is no longer supported", so
-// for claim-conf it goes to [global] hostname.
+// install claimed with method: the node name, ephemeral and labels. v2's
+// claim script says "-hostname option is no longer supported", so the name
+// is [global] hostname; on v1 too, although its claim script still takes
+// -hostname= (which fleetclaim passes): the agent sends its own host name
+// as the node's name each time it connects (node_info.data.name =
+// rrdhost_hostname(host), database/sqlite/sqlite_aclk_node.c:87 v1.37.1;
+// [global] hostname, daemon/main.c:619), which would undo -hostname=.
 func confSettings(h *inventory.Host, method string) []confSetting {
 	var out []confSetting
-	if h.Claim.Hostname != "" && method == MethodClaimConf {
+	if h.Claim.Hostname != "" && (method == MethodClaimConf || method == MethodClaimScript) {
 		out = append(out, confSetting{sectionGlobal, keyHostname, h.Claim.Hostname})
 	}
 	if e := h.Claim.Ephemeral; e != nil {

@@ -121,9 +121,10 @@ func TestNetdataConfScriptLintAsSent(t *testing.T) {
 	}
 }
 
-// TestConfSettings: the node name goes to netdata.conf only for v2's
-// claim.conf method (v1's script takes -hostname=), ephemeral and labels
-// for both, nothing for a container (refused with the reason).
+// TestConfSettings: the node name, ephemeral and labels go to netdata.conf
+// for both generations (v1's agent would rename the node back to its own
+// host name when it connects), nothing for a container (refused with the
+// reason).
 func TestConfSettings(t *testing.T) {
 	yes := true
 	h := &inventory.Host{Claim: inventory.Claim{Hostname: "web-1", Ephemeral: &yes, Labels: []inventory.Label{{Name: "team", Value: "web"}}}}
@@ -132,7 +133,7 @@ func TestConfSettings(t *testing.T) {
 	if len(v2) != 3 || v2[0] != (confSetting{"global", "hostname", "web-1"}) || v2[1] != (confSetting{"global", "is ephemeral node", "yes"}) || v2[2] != (confSetting{"host labels", "team", "web"}) {
 		t.Errorf("v2 settings %v", v2)
 	}
-	if len(v1) != 2 || v1[0].key != "is ephemeral node" {
+	if len(v1) != 3 || v1[0] != (confSetting{"global", "hostname", "web-1"}) {
 		t.Errorf("v1 settings %v", v1)
 	}
 	if settingsDeferred(h, MethodKickstart) == "" || settingsDeferred(h, MethodClaimConf) != "" {

@@ -34,8 +34,9 @@ func agentInfoV1(t *testing.T, h lab.HostInfo) (names []string, labels map[strin
 }
 
 // TestE2ENodeSettings claims a v2 and a v1 lab host with hostname,
-// ephemeral and labels: v2 gets [global] hostname (its claim script
-// dropped -hostname=) and the node reaches Cloud under that name; both get
+// ephemeral and labels: both get [global] hostname (v2's claim script
+// dropped -hostname=; a v1 agent sends its own name when it connects) and
+// the nodes reach Cloud under those names; both get
 // is ephemeral node and their labels, which the agents report after the
 // restart; the user's own netdata.conf lines stay. A second run changes
 // nothing; a label change alone is taken with reload-labels. plan shows
@@ -67,7 +68,7 @@ func TestE2ENodeSettings(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		v2.Name: {"global/hostname", "global/is ephemeral node", "host labels/team", "host labels/pool"},
-		v1.Name: {"global/is ephemeral node", "host labels/team", "host labels/pool"},
+		v1.Name: {"global/hostname", "global/is ephemeral node", "host labels/team", "host labels/pool"},
 	} {
 		rec := recs[name]
 		if rec.Status != claim.StatusClaimed || rec.Ephemeral == nil || !*rec.Ephemeral || !slices.Equal(rec.NetdataConf, want) {
@@ -88,8 +89,8 @@ func TestE2ENodeSettings(t *testing.T) {
 	if !slices.Equal(mirrored, []string{"renamed-web"}) || labels["_is_ephemeral"] != "true" || labels["team"] != "web" || labels["pool"] != "spot (c5.large)" {
 		t.Errorf("v2 agent reports %v %v", mirrored, labels)
 	}
-	if _, labels := agentInfoV1(t, v1); labels["team"] != "web" {
-		t.Errorf("v1 agent labels %v", labels)
+	if mirrored, labels := agentInfoV1(t, v1); labels["team"] != "web" || !slices.Equal(mirrored, []string{"renamed-db"}) {
+		t.Errorf("v1 agent reports %v %v", mirrored, labels)
 	}
 	nc := mustRead(t, filepath.Join(v2.Prefix, "opt", "netdata", "etc", "netdata", "netdata.conf"))
 	for _, keep := range []string{"run as user = ", "default port = "} {
