@@ -102,6 +102,13 @@ func (a *agent) start(ctx context.Context) {
 	a.failure = ""
 	a.mu.Unlock()
 	a.h.web.sync()
+	if a.kind() == KindV2 {
+		// The real v2.11.0 agent makes cloud.d, empty, at start when it is
+		// missing (lab/testdata/v2.11.0-cloudd-after-unclaim.txt).
+		if err := os.Mkdir(a.h.paths.cloudDir, 0o770); err != nil && !errors.Is(err, fs.ErrExist) {
+			a.logf("host %s: make cloud.d: %v", a.h.name, err)
+		}
+	}
 	a.loadHostConf()
 	a.loadGUID()
 	a.loadClaim()
