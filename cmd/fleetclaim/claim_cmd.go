@@ -311,6 +311,9 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	if mode == claim.ModeUnclaim || f.unclaim {
 		changes = false
 	}
+	if mode == claim.ModeUnclaim || f.unclaim {
+		dropRoomNamesWithoutAPI(hosts)
+	}
 	// Cloud API: room names become ids before anything else happens.
 	cloud, err := setupCloud(ctx, inv, hosts, f.fixRooms || f.fetchClaimToken, stderr)
 	if err != nil {

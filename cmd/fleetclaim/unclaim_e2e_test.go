@@ -316,3 +316,32 @@ func TestE2ESpotLifecycleExample(t *testing.T) {
 		t.Errorf("terminate again: %s %q", r.Status, r.Message)
 	}
 }
+
+// TestE2EUnclaimWithoutAPIToken: an inventory that gives rooms by name
+// but no Cloud API token (none named, the default variable unset) still
+// unclaims: the names only matter for the Cloud step, which is skipped.
+// A claim with the same inventory is refused, as before.
+func TestE2EUnclaimWithoutAPIToken(t *testing.T) {
+	info := startLab(t, 1)
+	r := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--no-progress", "--no-history")
+	if r.code != 0 {
+		t.Fatalf("claim: exit %d\n%s", r.code, r.stderr)
+	}
+	var lines []string
+	for _, l := range strings.SplitAfter(mustRead(t, info.Inventory()), "\n") {
+		if !strings.Contains(l, "api_token_file:") {
+			lines = append(lines, l)
+		}
+	}
+	inv := filepath.Join(t.TempDir(), "inventory.yml")
+	os.WriteFile(inv, []byte(strings.Join(lines, "")), 0o644)
+	env := []string{"NETDATA_CLOUD_API_TOKEN="}
+	if c := fleetclaim(t, env, "claim", "-i", inv, "--no-progress", "--no-history"); c.code != exitUsage || !strings.Contains(c.stderr, "needs a Cloud API token") {
+		t.Errorf("claim without an API token: exit %d\n%s", c.code, c.stderr)
+	}
+	u := fleetclaim(t, env, "unclaim", "-i", inv, "--no-progress", "--no-history", "--output", "jsonl")
+	rec := jsonlRecords(t, u.stdout)[info.Hosts[0].Name]
+	if u.code != 0 || rec.Status != claim.StatusUnclaimed || strings.Contains(rec.Message, "rooms") {
+		t.Errorf("unclaim without an API token: exit %d %s %q\n%s", u.code, rec.Status, rec.Message, u.stderr)
+	}
+}
