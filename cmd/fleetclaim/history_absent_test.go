@@ -10,8 +10,8 @@ import (
 	"github.com/fleetclaim/fleetclaim/claim"
 )
 
-// writeRun writes one run of records into a history directory.
-func writeRun(t *testing.T, dir, id string, at time.Time, recs ...claim.Result) runMeta {
+// writeAbsentRun writes one run of records into a history directory.
+func writeAbsentRun(t *testing.T, dir, id string, at time.Time, recs ...claim.Result) runMeta {
 	t.Helper()
 	m := runMeta{ID: id, Command: "claim", Start: at}
 	b, _ := json.Marshal(m)
@@ -35,18 +35,18 @@ func writeRun(t *testing.T, dir, id string, at time.Time, recs ...claim.Result) 
 func TestLastClaim(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	writeRun(t, dir, "r1", t0,
+	writeAbsentRun(t, dir, "r1", t0,
 		claim.Result{Host: "a", Status: claim.StatusClaimed, ClaimedID: "id-a"},
 		claim.Result{Host: "b", Status: claim.StatusClaimed, ClaimedID: "id-b"},
 		claim.Result{Host: "c", Status: claim.StatusClaimed, ClaimedID: "id-c"},
 		claim.Result{Host: "d", Status: claim.StatusClaimed, ClaimedID: "id-d"})
-	writeRun(t, dir, "r2", t0.Add(time.Hour),
+	writeAbsentRun(t, dir, "r2", t0.Add(time.Hour),
 		claim.Result{Host: "a", Status: claim.StatusFailed, Category: "connect-refused"},
 		claim.Result{Host: "b", Status: claim.StatusUnclaimed, ClaimedID: "id-b"},
 		claim.Result{Host: "c", Status: claim.StatusPlanned},
 		claim.Result{Host: "d", Status: claim.StatusFailed, Category: "claim-failed", ClaimedID: ""},
 		claim.Result{Host: "e", Status: claim.StatusPlanned, ClaimedID: "id-e"})
-	writeRun(t, dir, "r3", t0.Add(2*time.Hour),
+	writeAbsentRun(t, dir, "r3", t0.Add(2*time.Hour),
 		claim.Result{Host: "d", Status: claim.StatusSkipped})
 	runs, err := readRuns(dir)
 	if err != nil {
