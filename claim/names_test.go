@@ -16,7 +16,7 @@ func TestNodeNameCollisions(t *testing.T) {
 	c := New(nil, Options{Mode: ModeClaim})
 	run := func(name, setting, conf, own, space string) *hostRun {
 		h := &inventory.Host{Name: name, Claim: inventory.Claim{Hostname: setting, URL: "https://app.netdata.cloud", Space: space}}
-		r := &hostRun{h: h, res: &Result{}, facts: &remote.Facts{Hostname: own}, inst: &remote.Install{ConfHostname: conf}}
+		r := &hostRun{h: h, res: &Result{}, facts: &remote.ProbeFacts{Hostname: own}, inst: &remote.Install{ConfHostname: conf}}
 		c.checkNodeName(r)
 		return r
 	}
@@ -33,9 +33,9 @@ func TestNodeNameCollisions(t *testing.T) {
 		t.Errorf("the hostname setting wins over the others: %v", r.res.Warnings)
 	}
 	v := New(nil, Options{Mode: ModeVerify})
-	r := &hostRun{h: &inventory.Host{Name: "e"}, res: &Result{}, facts: &remote.Facts{Hostname: "web"}}
+	r := &hostRun{h: &inventory.Host{Name: "e"}, res: &Result{}, facts: &remote.ProbeFacts{Hostname: "web"}}
 	v.checkNodeName(r)
-	v.checkNodeName(&hostRun{h: &inventory.Host{Name: "f"}, res: r.res, facts: &remote.Facts{Hostname: "web"}})
+	v.checkNodeName(&hostRun{h: &inventory.Host{Name: "f"}, res: r.res, facts: &remote.ProbeFacts{Hostname: "web"}})
 	if len(r.res.Warnings) != 0 {
 		t.Errorf("verify warned: %v", r.res.Warnings)
 	}
