@@ -22,7 +22,9 @@ conf="$base/etc/netdata/claim.conf"
 lib="$base/var/lib/netdata"
 [ -f "$base/stopped" ] && { echo "Failed to connect to the agent"; exit 255; }
 case "$1" in
+ping) echo pong ;; # exit 0 once ready (netdata v2.11.0 src/daemon/commands.c:72)
 reload-claiming-state)
+  # A claimed agent ignores claim.conf (netdata v2.11.0 src/claim/claim.c:165-170).
   if [ -f "$lib/cloud.d/claimed_id" ]; then echo "Netdata Agent is claimed to Netdata Cloud and is currently online."; exit 0; fi
   if grep -q '^    token = good-token$' "$conf" 2>/dev/null; then
     n=$(cat "$base/claims" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$base/claims"
@@ -170,9 +172,11 @@ func TestClaimFailures(t *testing.T) {
 			t.Fatalf("token leaked into the message: %s", res.Message)
 		}
 	})
-	t.Run("agent not running", func(t *testing.T) {
+	t.Run("agent not running and cannot be started", func(t *testing.T) {
 		root := fakeInstall(t, me)
 		os.WriteFile(filepath.Join(root, "opt/netdata/stopped"), nil, 0o644)
+		// An init script that cannot start it (TestClaimStartsStoppedV2Agent starts it).
+		os.WriteFile(filepath.Join(root, "etc/init.d/netdata"), []byte("#!/bin/sh\nexit 1\n"), 0o755)
 		c := New(localConnector{}, Options{Token: tokenOf("good-token")})
 		res := c.Do(context.Background(), testHost(root, ""))
 		if res.Category != CatAgentNotRunning {
@@ -234,6 +238,7 @@ func TestReclaimStartsOver(t *testing.T) {
 	if first.Status != StatusClaimed {
 		t.Fatalf("claim: %+v", first)
 	}
+	os.Remove(filepath.Join(nd, "service.log")) // the claim restarted it for its proxy
 	res := New(localConnector{}, Options{Mode: ModeReclaim, NewIdentity: true, Token: tokenOf("good-token")}).Do(context.Background(), h)
 	if res.Status != StatusReclaimed || res.ClaimedID == first.ClaimedID || !strings.Contains(res.Message, first.ClaimedID) {
 		t.Fatalf("reclaim: %+v (first claimed id %s)", res, first.ClaimedID)

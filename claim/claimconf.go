@@ -39,6 +39,7 @@ func claimConfPlan(h *inventory.Host, in *remote.Install) []string {
 	}
 	p = append(p,
 		fmt.Sprintf("write %s (url %s, rooms %s, proxy %s)", path.Join(in.ConfigDir, "claim.conf"), h.Claim.URL, strings.Join(h.Claim.Rooms, ","), orDefault(h.Claim.Proxy.String(), "agent default")),
+		"start the agent if it is not running; restart it if the proxy changed (its Cloud link reads the proxy once, at start)",
 		"run netdatacli reload-claiming-state",
 		"wait until the agent reports online")
 	return p
@@ -60,8 +61,12 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
-	script, args, err := buildClaimConfScript(claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset,
-		CloudProxy: h.Claim.Proxy.Reveal(), AgentOwned: r.facts.Kernel == "Darwin"})
+	sp := claimConfSpec{In: in, Conf: conf, CA: ca, Reset: reset, Root: h.Claim.NetdataPrefix,
+		CloudProxy: h.Claim.Proxy.Reveal(), AgentOwned: r.facts.Kernel == "Darwin"}
+	if reset == nil {
+		sp.Stop, sp.Start = r.serviceCommands()
+	}
+	script, args, err := buildClaimConfScript(sp)
 	if err != nil {
 		return err
 	}
@@ -72,6 +77,7 @@ func (c *Claimer) claimConf(ctx context.Context, r *hostRun, reset *resetPlan) e
 	if err != nil {
 		return err
 	}
+	r.noteService(parseKV(res.Stdout), sp.Start)
 	err = r.readReload(res, in.CLI, "")
 	if errors.Is(err, ErrAgentInitializing) {
 		return r.reloadWhenReady(ctx, in.CLI)
@@ -294,6 +300,13 @@ type claimConfSpec struct {
 	// AgentOwned: claim.conf belongs to the agent's user, mode 0600 (macOS),
 	// instead of root:<agent group> 0640.
 	AgentOwned bool
+	// Stop and Start, without a reset, are the agent's service commands
+	// ("" when unknown): the script starts an agent that is not running and
+	// restarts one whose proxy changed.
+	Stop, Start string
+	// Root is the host's root for the system-wide identity files (the
+	// pinned netdata_prefix, or "" for /).
+	Root string
 }
 
 // buildClaimConfScript returns claimconf.sh with its inputs (claim.conf,
@@ -311,9 +324,11 @@ func buildClaimConfScript(sp claimConfSpec) (string, []string, error) {
 	if sp.AgentOwned {
 		flags = append(flags, "agent-owned")
 	}
-	stop, start, ids := resetArgs(sp.Reset, in.VarLibDir, true)
+	stop, start, ids := resetArgs(sp.Reset, in.VarLibDir, sp.Root)
 	if sp.Reset != nil {
 		flags = append(flags, "reset")
+	} else {
+		stop, start = sp.Stop, sp.Start
 	}
 	proxy := sp.CloudProxy
 	if hasCredentials(proxy) {
@@ -334,19 +349,43 @@ func agentOwner(in *remote.Install) string {
 }
 
 // resetArgs are a reset's stop and start commands and the identity files it
-// removes (with a new identity): the status files, and the machine GUID
-// when withGUID (a v1 claim gives the node its new id with -id= instead).
-func resetArgs(r *resetPlan, lib string, withGUID bool) (stop, start string, ids []string) {
+// removes with a new identity (identityFiles).
+func resetArgs(r *resetPlan, lib, root string) (stop, start string, ids []string) {
 	if r == nil {
 		return "", "", nil
 	}
 	if r.NewIdentity {
-		if withGUID {
-			ids = append(ids, path.Join(lib, "registry", "netdata.public.unique.id"))
-		}
-		ids = append(ids, path.Join(lib, "status-netdata.json"), path.Join(cacheDir(lib), "status-netdata.json"))
+		ids = identityFiles(lib, root)
 	}
 	return r.Stop, r.Start, ids
+}
+
+// identityFiles are the files a clone's agent keeps its identity in, which
+// a new identity removes (root is the host's root, "" for /):
+//   - the machine GUID;
+//   - every copy of status-netdata.json, from which a v2 agent restores the
+//     GUID when the GUID file is gone (netdata v2.11.0
+//     src/daemon/machine-guid.c:361-371): the var lib dir first, then the
+//     cache dir, /tmp, /run and /var/run (src/daemon/status-file-io.c:6-11,
+//     27, 86-95);
+//   - netdata-meta.db and its SQLite journals in the cache dir, which
+//     keep the template's node (docs/learn/vm-templates.md:124 v2.11.0).
+//
+// Removing the GUID on v1 too: netdata-claim.sh sends the GUID file's
+// value as mGUID whatever -id= says (v1.37.1 claim/netdata-claim.sh.in:
+// 171-174, 281); with the file gone, the agent started after the reset
+// makes a new one.
+func identityFiles(lib, root string) []string {
+	cache := cacheDir(lib)
+	ids := []string{path.Join(lib, "registry", "netdata.public.unique.id"),
+		path.Join(lib, "status-netdata.json"), path.Join(cache, "status-netdata.json")}
+	for _, d := range []string{"/tmp", "/run", "/var/run"} {
+		ids = append(ids, path.Join("/", root, d, "status-netdata.json"))
+	}
+	for _, s := range []string{"", "-wal", "-shm", "-journal"} {
+		ids = append(ids, path.Join(cache, "netdata-meta.db"+s))
+	}
+	return ids
 }
 
 // parseKV reads key=value lines; the first value of a key wins.

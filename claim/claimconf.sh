@@ -11,11 +11,16 @@
 #     the files stay root's).  $4: netdatacli.
 # $5: flags, comma-separated: agent-owned (claim.conf is the agent's user's,
 #     0600, not root:<agent group> 0640), reset.
-# $6, $7: with reset, the commands that stop and start the agent.
+# $6, $7: the commands that stop and start the agent, or "" when fleetclaim
+#     cannot tell them: a reset stops and starts it; an agent that is not
+#     running is started after the claim.conf is written; a running one
+#     whose proxy changed is restarted (the link reads its proxy once, at
+#     start: netdata v2.11.0 src/aclk/aclk_proxy.c:198-227).
 # $8: the proxy for netdata.conf's [cloud] section, or "" to leave it alone.
 # $9...: with reset, the machine identity files to remove.
 # Output: [stop-rc=N reset=1] [ca=written|unchanged] written=1
-#   [cloud-proxy=1] reload-rc=N reload-out=LINE...
+#   [cloud-proxy=1] [started=1|restarted=proxy ready-rc=N] reload-rc=N
+#   reload-out=LINE...
 conf=$1 cloudd=$2 owner=$3 cli=$4 flags=",$5," stop=$6 start=$7 proxy=$8
 shift 8
 am_root
@@ -39,6 +44,10 @@ fi
 # anything at its name is removed, given its owner, then renamed.
 f="$conf/claim.conf"
 no_link "$f"
+# The proxy claim.conf held before, to restart the agent when it changes.
+# No proxy line means "env" (netdata v2.11.0 src/claim/cloud-conf.c:25).
+read_text "$f"; ini_line "$rt" proxy; oldproxy=${il:-env} rt=''
+ini_line "$FC_CONF" proxy; newproxy=${il:-env} il=''
 tmp="$conf/.claim.conf.fleetclaim.$$"
 if [ -e "$tmp" ] || [ -h "$tmp" ]; then rm -f "$tmp" || fail write-claim-conf; fi
 case $flags in
@@ -87,16 +96,21 @@ echo written=1
 
 if [ -n "$reset" ]; then
   eval "$start" >/dev/null 2>&1 || fail start-agent
-  # The agent takes a moment to answer after a start.
-  i=0
-  while :; do
-    out=$("$cli" reload-claiming-state 2>&1); rc=$?
-    [ $rc != 255 ] && break
-    i=$((i+1)); [ $i -ge 30 ] && break
-    sleep 1
-  done
-else
-  out=$("$cli" reload-claiming-state 2>&1); rc=$?
+  wait_ready "$cli"
+elif [ -n "$start" ]; then
+  "$cli" ping >/dev/null 2>&1; prc=$?
+  if [ "$prc" = 255 ]; then
+    # Not running: start it, as a v1 claim does.
+    eval "$start" >/dev/null 2>&1 || fail start-agent
+    echo started=1
+    wait_ready "$cli"
+  elif [ "$oldproxy" != "$newproxy" ]; then
+    eval "$stop" >/dev/null 2>&1
+    eval "$start" >/dev/null 2>&1 || fail start-agent
+    echo restarted=proxy
+    wait_ready "$cli"
+  fi
 fi
+out=$("$cli" reload-claiming-state 2>&1); rc=$?
 echo "reload-rc=$rc"
 emit_lines reload-out "$out"

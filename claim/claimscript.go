@@ -263,7 +263,7 @@ func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []
 	if reset != nil {
 		flags = "reset"
 	}
-	stop, start, ids := resetArgs(reset, in.VarLibDir, false)
+	stop, start, ids := resetArgs(reset, in.VarLibDir, h.Claim.NetdataPrefix)
 	args := []string{in.ConfigDir, in.VarLibDir, agentOwner(in), in.ClaimScript, userArg, flags, stop, start, strconv.Itoa(len(ids))}
 	args = append(args, ids...)
 	return script, append(args, claimScriptArgs(h, in, false, newID)...), nil

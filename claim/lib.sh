@@ -164,3 +164,46 @@ emit_lines() {
     [ -n "$rest" ] || break
   done
 }
+
+# wait_ready CLI: wait until the agent answers "CLI ping" with exit 0, at
+# most $FC_READY_TRIES times a second apart. While it starts, netdatacli
+# prints the "Cannot connect" text and exits 255 (no pipe yet), then ping
+# exits 1 and every other command answers "Agent is initializing" with exit
+# 0 and does nothing (netdata v2.11.0 src/daemon/commands.c:72, 682-686).
+# Prints ready-rc=N, ping's last exit code.
+wait_ready() {
+  wi=0
+  while :; do
+    "$1" ping >/dev/null 2>&1; wrc=$?
+    [ "$wrc" = 0 ] && break
+    wi=$((wi+1)); [ "$wi" -ge "${FC_READY_TRIES:-30}" ] && break
+    sleep 1
+  done
+  echo "ready-rc=$wrc"
+}
+
+# ini_line TEXT KEY sets il to the value of the first "KEY = VALUE" line of
+# TEXT (the ini text of claim.conf), or to "" when there is none; shell
+# builtins only.
+ini_line() {
+  il='' irest=$1
+  while [ -n "$irest" ]; do
+    case $irest in
+    *"$nl"*) iline=${irest%%"$nl"*}; irest=${irest#*"$nl"} ;;
+    *) iline=$irest; irest='' ;;
+    esac
+    iline=${iline#"${iline%%[! 	]*}"}
+    case $iline in
+    "$2"=* | "$2 "=* | "$2	"=* | "$2 = "*)
+      il=${iline#*=}; il=${il#"${il%%[! 	]*}"}; return 0 ;;
+    esac
+  done
+}
+
+# read_text FILE sets rt to FILE's text (empty when it is missing or not a
+# regular file), read with shell builtins.
+read_text() {
+  rt=''
+  [ -f "$1" ] && [ ! -h "$1" ] && [ -r "$1" ] || return 0
+  while IFS= read -r rl || [ -n "$rl" ]; do rt="$rt$rl$nl"; done < "$1"
+}

@@ -270,7 +270,7 @@ func TestClaimConfShells(t *testing.T) {
 			svc := filepath.Join(l.root, "service.log")
 			reset := &resetPlan{Stop: "echo stop >> " + svc, Start: "echo start >> " + svc, NewIdentity: true}
 			conf := "[global]\n    token = s3cret\n"
-			script, args, err := buildClaimConfScript(claimConfSpec{In: l.install("root"), Conf: conf, CA: ca, Reset: reset, CloudProxy: "http://proxy.example:3128"})
+			script, args, err := buildClaimConfScript(claimConfSpec{In: l.install("root"), Conf: conf, CA: ca, Reset: reset, Root: l.root, CloudProxy: "http://proxy.example:3128"})
 			if err != nil {
 				t.Fatal(err)
 			}

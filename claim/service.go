@@ -52,3 +52,30 @@ func cacheDir(varLib string) string {
 	}
 	return path.Join(path.Dir(varLib), "cache", "netdata")
 }
+
+// serviceCommands are the agent's stop and start commands, or "" when
+// fleetclaim cannot tell them.
+func (r *hostRun) serviceCommands() (stop, start string) {
+	pinned := r.h.Claim.NetdataPrefix != ""
+	stop, err := serviceCommand(r.facts, r.inst, pinned, "stop")
+	if err != nil {
+		return "", ""
+	}
+	start, err = serviceCommand(r.facts, r.inst, pinned, "start")
+	if err != nil {
+		return "", ""
+	}
+	return stop, start
+}
+
+// noteService records, from a claim script's output, that it started an
+// agent that was not running or restarted one so that its link uses a new
+// proxy.
+func (r *hostRun) noteService(out map[string]string, start string) {
+	switch {
+	case out["started"] == "1":
+		r.res.Plan = append(r.res.Plan, "started the agent, which was not running ("+start+")")
+	case out["restarted"] == "proxy":
+		r.res.Plan = append(r.res.Plan, "restarted the agent so that its Cloud link uses the new proxy (the link reads its proxy once, at start)")
+	}
+}

@@ -1,0 +1,105 @@
+package claim
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetclaim/fleetclaim/inventory"
+)
+
+// TestReclaimNewIdentityRemovesEveryCopy: --new-identity removes the
+// machine GUID, every copy of status-netdata.json a v2 agent restores the
+// GUID from (the var lib and cache dirs, /tmp, /run and /var/run under the
+// host's root: netdata v2.11.0 src/daemon/status-file-io.c:6-11, 86-95;
+// src/daemon/machine-guid.c:361-371) and netdata-meta.db with its
+// journals (docs/learn/vm-templates.md:124 v2.11.0).
+func TestReclaimNewIdentityRemovesEveryCopy(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	h := testHost(root, "")
+	if first := New(localConnector{}, Options{Token: tokenOf("good-token")}).Do(context.Background(), h); first.Status != StatusClaimed {
+		t.Fatalf("claim: %+v", first)
+	}
+	nd := filepath.Join(root, "opt/netdata")
+	copies := []string{
+		filepath.Join(nd, "var/lib/netdata/status-netdata.json"),
+		filepath.Join(nd, "var/cache/netdata/status-netdata.json"),
+		filepath.Join(root, "tmp/status-netdata.json"),
+		filepath.Join(root, "run/status-netdata.json"),
+		filepath.Join(root, "var/run/status-netdata.json"),
+		filepath.Join(nd, "var/cache/netdata/netdata-meta.db"),
+		filepath.Join(nd, "var/cache/netdata/netdata-meta.db-wal"),
+	}
+	keep := filepath.Join(nd, "var/cache/netdata/dbengine-keep")
+	for _, f := range append(copies, keep) {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		if err := os.WriteFile(f, []byte(`{"agent":{"id":"0f6a3c55-7c1e-4f0e-9d55-0c4f5d2d9e11"}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := New(localConnector{}, Options{Mode: ModeReclaim, NewIdentity: true, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if res.Status != StatusReclaimed {
+		t.Fatalf("reclaim: %+v", res)
+	}
+	for _, f := range copies {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s kept after --new-identity (%v)", f, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("removed more than the identity: %v", err)
+	}
+}
+
+// TestClaimStartsStoppedV2Agent: a v2 agent that is not running is started
+// after claim.conf is written, as the v1 path starts it after its claim,
+// and the record says so. Its netdatacli exits 255 while it is down
+// (../shared/netdata-v2/README.md: "Cannot connect to '/run/netdata/netdata.pipe'").
+func TestClaimStartsStoppedV2Agent(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	nd := filepath.Join(root, "opt/netdata")
+	os.WriteFile(filepath.Join(nd, "stopped"), nil, 0o644)
+	h := testHost(root, "")
+	plan := New(localConnector{}, Options{Mode: ModePlan, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if !strings.Contains(strings.Join(plan.Plan, "\n"), "start the agent if it is not running") {
+		t.Errorf("plan does not say the agent is started: %q", plan.Plan)
+	}
+	res := New(localConnector{}, Options{Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if res.Status != StatusClaimed || !strings.Contains(strings.Join(res.Plan, "\n"), "started the agent, which was not running") {
+		t.Fatalf("%+v", res)
+	}
+	if log, _ := os.ReadFile(filepath.Join(nd, "service.log")); string(log) != "start\n" {
+		t.Fatalf("service calls %q, want one start", log)
+	}
+}
+
+// TestProxyChangeRestartsAgent: the agent's link reads its proxy once, at
+// start (netdata v2.11.0 src/aclk/aclk_proxy.c:198-227), so a claim that
+// sets or changes the proxy of a running agent restarts it; a claim with
+// the same proxy does not.
+func TestProxyChangeRestartsAgent(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	nd := filepath.Join(root, "opt/netdata")
+	h := testHost(root, "")
+	h.Claim.Proxy = inventory.NewProxy("http://proxy.example:3128")
+	c := New(localConnector{}, Options{Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")})
+	res := c.Do(context.Background(), h)
+	if res.Status != StatusClaimed || !strings.Contains(strings.Join(res.Plan, "\n"), "restarted the agent so that its Cloud link uses the new proxy") {
+		t.Fatalf("%+v", res)
+	}
+	if log, _ := os.ReadFile(filepath.Join(nd, "service.log")); string(log) != "stop\nstart\n" {
+		t.Fatalf("service calls %q, want a restart", log)
+	}
+	os.Remove(filepath.Join(nd, "service.log"))
+	c2 := New(localConnector{}, Options{Force: true, Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")})
+	os.RemoveAll(filepath.Join(nd, "var/lib/netdata/cloud.d"))
+	if again := c2.Do(context.Background(), h); again.Status != StatusClaimed {
+		t.Fatalf("second claim: %+v", again)
+	}
+	if log, _ := os.ReadFile(filepath.Join(nd, "service.log")); len(log) != 0 {
+		t.Fatalf("the same proxy restarted the agent: %q", log)
+	}
+}
