@@ -338,8 +338,16 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		}
 		return c.waitOnline(ctx, r, StatusAlreadyClaimed, "already claimed")
 	}
+	if inst.Claimed() && method == MethodClaimConf {
+		// --force: a v2 agent ignores claim.conf while it holds a claimed
+		// id (netdata v2.11.0 src/claim/claim.c:165-170), so start over.
+		return c.reclaim(ctx, r, method, forceReclaimWhy)
+	}
 	return c.claim(ctx, r, method)
 }
+
+// forceReclaimWhy is why --force reclaims a claimed v2 agent.
+const forceReclaimWhy = "--force on a claimed agent, which ignores claim.conf while it holds a claimed id"
 
 // claim claims a host that is not claimed, with method.
 func (c *Claimer) claim(ctx context.Context, r *hostRun, method string) error {

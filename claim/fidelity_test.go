@@ -103,3 +103,26 @@ func TestProxyChangeRestartsAgent(t *testing.T) {
 		t.Fatalf("the same proxy restarted the agent: %q", log)
 	}
 }
+
+// TestForceOnClaimedV2AgentReclaims: a claimed v2 agent ignores claim.conf
+// (netdata v2.11.0 src/claim/claim.c:165-170; the fake agent's
+// reload-claiming-state does the same), so --force reclaims it (plan says
+// so): the new Cloud url takes effect, with a new claimed id.
+func TestForceOnClaimedV2AgentReclaims(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	h := testHost(root, "")
+	first := New(localConnector{}, Options{Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if first.Status != StatusClaimed {
+		t.Fatalf("claim: %+v", first)
+	}
+	h.Claim.URL = "https://other-cloud.example"
+	plan := New(localConnector{}, Options{Mode: ModePlan, Force: true, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if !strings.Contains(strings.Join(plan.Plan, "\n"), "reclaim: --force on a claimed agent") {
+		t.Errorf("plan does not say it reclaims: %q", plan.Plan)
+	}
+	res := New(localConnector{}, Options{Force: true, Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	url, _ := os.ReadFile(filepath.Join(root, "opt/netdata/var/lib/netdata/cloud.d/url"))
+	if res.Status != StatusReclaimed || res.ClaimedID == first.ClaimedID || strings.TrimSpace(string(url)) != "https://other-cloud.example" {
+		t.Fatalf("--force: %+v (cloud url %q, first claimed id %s)", res, url, first.ClaimedID)
+	}
+}

@@ -33,8 +33,11 @@ func (c *Claimer) reclaim(ctx context.Context, r *hostRun, method, why string) e
 	if c.opts.Mode == ModePlan {
 		r.res.Status = StatusPlanned
 		r.res.Plan = []string{r.describe(r.priv), "stop the agent (" + stop + ")", "remove " + r.inst.VarLibDir + "/cloud.d"}
+		if why != "" {
+			r.res.Plan = append(r.res.Plan, "reclaim: "+why)
+		}
 		if c.opts.NewIdentity {
-			r.res.Plan = append(r.res.Plan, "remove the machine GUID")
+			r.res.Plan = append(r.res.Plan, "remove the machine GUID and every copy of status-netdata.json")
 		}
 		if method == MethodClaimScript {
 			r.res.Plan = append(r.res.Plan, "start the agent ("+start+")")
