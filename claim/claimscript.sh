@@ -55,6 +55,11 @@ if [ -n "$FC_PROXY" ]; then
   export https_proxy http_proxy
   unset no_proxy NO_PROXY
 fi
+# netdata-claim.sh looks for cloud.d under its compile-time var lib dir
+# unless told (netdata v1.37.1 claim/netdata-claim.sh.in:134-136): tell it
+# where the token is, which [directories] lib may have moved.
+NETDATA_VARLIB_DIR=$lib
+export NETDATA_VARLIB_DIR
 if [ "$root" = yes ] && [ -n "$userarg" ]; then set -- "$@" "$userarg"; fi
 # In the background of a command substitution that traps the signals too,
 # so that a signal ends the wait at once (not when netdata-claim.sh is done)

@@ -126,3 +126,40 @@ func TestForceOnClaimedV2AgentReclaims(t *testing.T) {
 		t.Fatalf("--force: %+v (cloud url %q, first claimed id %s)", res, url, first.ClaimedID)
 	}
 }
+
+// compiledVarLibClaimV1 is a v1 netdata-claim.sh as Netdata builds it: it
+// looks for cloud.d/token under its compile-time var lib dir unless
+// NETDATA_VARLIB_DIR says otherwise (netdata v1.37.1
+// claim/netdata-claim.sh.in:134-136, 187-190), and a claim with the token
+// it did not find is refused, exit 12 (ibid. 377: ErrForbidden).
+const compiledVarLibClaimV1 = `#!/bin/sh
+[ -z "${NETDATA_VARLIB_DIR}" ] && NETDATA_VARLIB_DIR="/nonexistent/compile-time/var/lib/netdata"
+CLAIMING_DIR="${NETDATA_VARLIB_DIR}/cloud.d"
+TOKEN="unknown"
+[ -r "${CLAIMING_DIR}/token" ] && TOKEN="$(cat "${CLAIMING_DIR}/token")"
+[ "$TOKEN" = "s3cret-token" ] || { echo "Failed to claim node with the following error message:\"token expired/token not found/invalid token\"" >&2; exit 12; }
+echo 22222222-3333-4444-8555-666666666666 > "${CLAIMING_DIR}/claimed_id"
+rm -f "${CLAIMING_DIR}/token"
+echo "Node was successfully claimed."
+`
+
+// TestClaimScriptMovedVarLibDir: when [directories] lib moved the agent's
+// var lib dir, netdata-claim.sh is told where the token is
+// (NETDATA_VARLIB_DIR), instead of finding none and being refused with
+// exit 12, which read as a rejected token.
+func TestClaimScriptMovedVarLibDir(t *testing.T) {
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			write(t, filepath.Join(l.bin, "netdata-claim.sh"), compiledVarLibClaimV1, 0o755)
+			script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runIn(t, argv, script, nil, args...)
+			if kv := parseKV(out); kv["claim-rc"] != "0" || kv["claimed-id"] != "22222222-3333-4444-8555-666666666666" {
+				t.Fatalf("printed %q", out)
+			}
+		})
+	}
+}
