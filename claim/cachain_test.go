@@ -54,7 +54,7 @@ func TestWriteCAChain(t *testing.T) {
 				final := filepath.Join(dir, "cloud_fullchain.pem")
 				c.before(t, final)
 				st0, _ := os.Lstat(final)
-				script := libSnippet(t, `am_root; write_ca "$1" "$2" ""`+"\n", caInputs([]byte(c.ca))...)
+				script := libSnippet(t, `am_root; write_ca "$1" "$2" "" cloud_fullchain.pem`+"\n", caInputs([]byte(c.ca))...)
 				out := runIn(t, argv, script, nil, dir, conf)
 				kv := parseKV(out)
 				if c.want == "unsafe" {
@@ -117,7 +117,7 @@ func TestWriteCAChainFileSizeLimit(t *testing.T) {
 			continue
 		}
 		dir, conf := t.TempDir(), t.TempDir()
-		script := "ulimit -f 0\n" + libSnippet(t, `am_root; write_ca "$1" "$2" ""`+"\n", caInputs([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))...)
+		script := "ulimit -f 0\n" + libSnippet(t, `am_root; write_ca "$1" "$2" "" trusted.pem`+"\n", caInputs([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))...)
 		out, err := exec.Command(sh, "-c", script, "sh", dir, conf).CombinedOutput()
 		if err != nil || parseKV(out)["fleetclaim-error"] != "write-ca" {
 			t.Fatalf("%s: %v, printed %q", sh, err, out)

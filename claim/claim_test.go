@@ -141,7 +141,7 @@ func TestClaimConfFlow(t *testing.T) {
 			t.Errorf("claim.conf lacks %q:\n%s", want, body)
 		}
 	}
-	gotCA, err := os.ReadFile(filepath.Join(root, "opt/netdata/var/lib/netdata/cloud.d/cloud_fullchain.pem"))
+	gotCA, err := os.ReadFile(filepath.Join(root, "opt/netdata/var/lib/netdata/cloud.d/trusted.pem"))
 	if err != nil || !strings.Contains(string(gotCA), "MIIB") {
 		t.Errorf("CA chain not installed: %v", err)
 	}

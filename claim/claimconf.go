@@ -35,7 +35,7 @@ func claimConfText(h *inventory.Host, token inventory.Secret) (string, error) {
 func claimConfPlan(h *inventory.Host, in *remote.Install) []string {
 	p := []string{}
 	if h.Claim.CAFile != "" {
-		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem"))
+		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/trusted.pem")+" ("+caCovers+")")
 	}
 	p = append(p,
 		fmt.Sprintf("write %s (url %s, rooms %s, proxy %s)", path.Join(in.ConfigDir, "claim.conf"), h.Claim.URL, strings.Join(h.Claim.Rooms, ","), orDefault(h.Claim.Proxy.String(), "agent default")),

@@ -36,7 +36,7 @@ if [ -n "$reset" ]; then
 fi
 if [ -n "$FC_CA" ]; then
   make_cloudd "$cloudd" 0700 "$owner"
-  write_ca "$cloudd" "$conf" "$owner"
+  write_ca "$cloudd" "$conf" "$owner" trusted.pem
 fi
 
 # claim.conf: a temporary file in the config dir (root's), created with its

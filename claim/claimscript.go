@@ -67,7 +67,7 @@ func rootUserArg(in *remote.Install) string {
 func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []string {
 	p := []string{}
 	if h.Claim.CAFile != "" {
-		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem"))
+		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem")+" ("+caCovers+")")
 	}
 	id := ""
 	if newIdentity {

@@ -39,7 +39,7 @@ for f in token tmpin.txt tmpout.txt claimed_id cloud.conf private.pem public.pem
   no_link "$cloudd/$f"
 done
 if [ -n "$FC_CA" ]; then
-  write_ca "$cloudd" "$conf" "$owner"
+  write_ca "$cloudd" "$conf" "$owner" cloud_fullchain.pem
 fi
 
 # The token: 0600 by the umask, its owner given in root's directory, then

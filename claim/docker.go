@@ -124,7 +124,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 		r.res.Plan = []string{
 			r.describe(run),
 			fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
-			"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/cloud_fullchain.pem") + ", when set",
+			"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/trusted.pem") + ", when set (" + caCovers + ")",
 			"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
 			"wait until the agent reports online"}
 		return nil

@@ -163,3 +163,31 @@ func TestClaimScriptMovedVarLibDir(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimConfCAIsTrustedPem: a v2 agent passes cloud.d/trusted.pem to
+// its claim request when there is one, and cloud_fullchain.pem only
+// otherwise (netdata v2.11.0 src/claim/claim-with-api.c:229-243), so the
+// chain goes to trusted.pem, replacing an old one there; the plan says it
+// covers the claim request only (the link checks the system store:
+// src/aclk/mqtt_websockets/mqtt_wss_client.c:444).
+func TestClaimConfCAIsTrustedPem(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	cloudD := filepath.Join(root, "opt/netdata/var/lib/netdata/cloud.d")
+	os.MkdirAll(cloudD, 0o770)
+	os.WriteFile(filepath.Join(cloudD, "trusted.pem"), []byte("-----BEGIN CERTIFICATE-----\nOLD\n-----END CERTIFICATE-----\n"), 0o644)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	want := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	os.WriteFile(ca, []byte(want), 0o644)
+	h := testHost(root, ca)
+	plan := New(localConnector{}, Options{Mode: ModePlan, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if p := strings.Join(plan.Plan, "\n"); !strings.Contains(p, "cloud.d/trusted.pem (for the claim request only") {
+		t.Errorf("plan: %q", plan.Plan)
+	}
+	res := New(localConnector{}, Options{Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if res.Status != StatusClaimed {
+		t.Fatalf("%+v", res)
+	}
+	if b, _ := os.ReadFile(filepath.Join(cloudD, "trusted.pem")); string(b) != want {
+		t.Fatalf("trusted.pem %q: the agent would send its claim with the old chain", b)
+	}
+}

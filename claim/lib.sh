@@ -104,7 +104,13 @@ put_file() {
   mv -f "$1" "$2" || fail "$4"
 }
 
-# write_ca CLOUDD CONFDIR OWNER: install $FC_CA as CLOUDD/cloud_fullchain.pem.
+# write_ca CLOUDD CONFDIR OWNER NAME: install $FC_CA as CLOUDD/NAME:
+# trusted.pem for a v2 agent, which prefers it to cloud_fullchain.pem
+# (netdata v2.11.0 src/claim/claim-with-api.c:229-243), cloud_fullchain.pem
+# for v1's netdata-claim.sh (v1.37.1 claim/netdata-claim.sh.in:143). Either
+# reaches the claim request only: the agent's link to Cloud checks the
+# system's store (src/aclk/mqtt_websockets/mqtt_wss_client.c:444,
+# src/aclk/https_client.c:848 v2.11.0).
 #
 # A chain already in place with the same contents is left alone, which is
 # the common case of a scheduled reclaim: a chain of up to $FC_CA_MAX bytes
@@ -112,7 +118,7 @@ put_file() {
 # process. A larger bundle is always written: reading it a byte per system
 # call would cost more than that.
 write_ca() {
-  f="$1/cloud_fullchain.pem"
+  f="$1/$4"
   no_link "$f"
   # mv would move the chain into a directory there.
   [ -d "$f" ] && fail write-ca
@@ -123,9 +129,9 @@ write_ca() {
   fi
   make_tdir "$2" "$1"
   umask 022
-  printf '%s' "$FC_CA" > "$tdir/cloud_fullchain.pem" || fail write-ca
+  printf '%s' "$FC_CA" > "$tdir/$4" || fail write-ca
   umask 077
-  put_file "$tdir/cloud_fullchain.pem" "$f" "$3" write-ca
+  put_file "$tdir/$4" "$f" "$3" write-ca
   rmdir "$tdir" && tdir=''
   echo ca=written
 }

@@ -94,7 +94,7 @@ func remedy(cat Category) string {
 	case CatCloudUnreachable:
 		return "the agent cannot reach the Cloud url: check the firewall, DNS and the proxy setting"
 	case CatCertificate:
-		return "the agent does not trust the Cloud's certificate: set ca_file to the endpoint's CA chain"
+		return "the agent does not trust the Cloud's certificate: set ca_file to the endpoint's CA chain (it covers the claim request only; for the link, add the CA to the host's system store too)"
 	case CatOldOpenSSL:
 		return "the host's OpenSSL cannot validate host names: reinstall the agent as a static build"
 	case CatClaimedOffline:

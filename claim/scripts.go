@@ -112,3 +112,9 @@ const caCompareMax = 16 << 10
 // (user:pass@host): a secret, kept off command lines and world-readable
 // files. Any "@" counts.
 func hasCredentials(proxy string) bool { return strings.Contains(proxy, "@") }
+
+// caCovers says, in a plan, what a custom CA chain (ca_file) does and does
+// not cover: the agent passes it to the claim request only; its link to
+// Cloud checks the system's store (netdata v2.11.0
+// src/aclk/mqtt_websockets/mqtt_wss_client.c:444, src/aclk/https_client.c:848).
+const caCovers = "for the claim request only: the agent's link to Cloud trusts the system's CA store, so a private CA must be installed there too"

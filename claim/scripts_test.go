@@ -292,7 +292,7 @@ func TestClaimConfShells(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(l.conf, "claim.conf")); err != nil || string(b) != conf || st.Mode().Perm() != 0o640 {
 				t.Errorf("claim.conf %v %q %v", st, b, err)
 			}
-			if b, _ := os.ReadFile(filepath.Join(l.lib, "cloud.d/cloud_fullchain.pem")); string(b) != string(ca)+"\n" {
+			if b, _ := os.ReadFile(filepath.Join(l.lib, "cloud.d/trusted.pem")); string(b) != string(ca)+"\n" {
 				t.Errorf("chain %q", b)
 			}
 			if b, _ := os.ReadFile(filepath.Join(l.conf, "netdata.conf")); string(b) != "\n[cloud]\n    proxy = http://proxy.example:3128\n" {
@@ -401,8 +401,8 @@ func TestDockerScriptsShells(t *testing.T) {
 			l := newLayout(t)
 			cloudD := filepath.Join(l.lib, "cloud.d")
 			kv := parseKV(runDockerScript(t, argv, dockerCAScript, ca, cloudD, l.conf, "root"))
-			st, err := os.Stat(filepath.Join(cloudD, "cloud_fullchain.pem"))
-			if b, _ := os.ReadFile(filepath.Join(cloudD, "cloud_fullchain.pem")); kv["written"] != "1" || err != nil || string(b) != ca || st.Mode().Perm() != 0o644 {
+			st, err := os.Stat(filepath.Join(cloudD, "trusted.pem"))
+			if b, _ := os.ReadFile(filepath.Join(cloudD, "trusted.pem")); kv["written"] != "1" || err != nil || string(b) != ca || st.Mode().Perm() != 0o644 {
 				t.Fatalf("chain: %v %v %q (%v)", kv, st, b, err)
 			}
 			write(t, filepath.Join(l.bin, "netdatacli"), fakeReloadCLI, 0o755)

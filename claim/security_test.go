@@ -180,7 +180,7 @@ func TestClaimConfCAChainTempNotInCloudD(t *testing.T) {
 	cloudD := filepath.Join(root, "opt/netdata/var/lib/netdata/cloud.d")
 	os.MkdirAll(cloudD, 0o770)
 	// An old chain to be replaced, so the script writes a new one.
-	write(t, filepath.Join(cloudD, "cloud_fullchain.pem"), "old\n", 0o644)
+	write(t, filepath.Join(cloudD, "trusted.pem"), "old\n", 0o644)
 	bin := t.TempDir()
 	write(t, filepath.Join(bin, "mv"), recordingMV, 0o755)
 	mvlog := filepath.Join(t.TempDir(), "mv.log")
@@ -192,17 +192,17 @@ func TestClaimConfCAChainTempNotInCloudD(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	log, _ := os.ReadFile(mvlog)
-	if !strings.Contains(string(log), filepath.Join(cloudD, "cloud_fullchain.pem")) {
+	if !strings.Contains(string(log), filepath.Join(cloudD, "trusted.pem")) {
 		t.Fatalf("the chain was not moved into place: mv log %q", log)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(string(log)), "\n") {
-		if strings.HasPrefix(l, cloudD+"/") && l != filepath.Join(cloudD, "cloud_fullchain.pem") {
+		if strings.HasPrefix(l, cloudD+"/") && l != filepath.Join(cloudD, "trusted.pem") {
 			t.Errorf("root made %s in cloud.d, a directory the agent's user writes", l)
 		}
 	}
-	st, err := os.Lstat(filepath.Join(cloudD, "cloud_fullchain.pem"))
+	st, err := os.Lstat(filepath.Join(cloudD, "trusted.pem"))
 	if err != nil || !st.Mode().IsRegular() || st.Sys().(*syscall.Stat_t).Uid == 0 {
-		t.Fatalf("cloud_fullchain.pem: %v %v (want a regular file given to the agent)", st, err)
+		t.Fatalf("trusted.pem: %v %v (want a regular file given to the agent)", st, err)
 	}
 }
 

@@ -167,7 +167,8 @@ type Claim struct {
 	// setting. Its credentials are a secret (see Proxy).
 	Proxy    Proxy
 	Insecure bool
-	// CAFile is a local PEM file installed on the host as cloud.d/cloud_fullchain.pem.
+	// CAFile is a local PEM file installed on the host in cloud.d (trusted.pem
+	// on v2, cloud_fullchain.pem on v1), for the claim request.
 	CAFile          string
 	Method          string // auto | claim-conf | claim-script | kickstart | docker
 	DockerContainer string

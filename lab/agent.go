@@ -400,8 +400,16 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 		"mGUID":     a.machineGUID(),
 	})
 
+	// The claim request's CA: trusted.pem first, then cloud_fullchain.pem
+	// (netdata v2.11.0 src/claim/claim-with-api.c:229-243); v1's
+	// netdata-claim.sh knows only cloud_fullchain.pem (v1.37.1
+	// claim/netdata-claim.sh.in:143).
+	names := []string{"trusted.pem", "cloud_fullchain.pem"}
+	if a.kind() != KindV2 {
+		names = names[1:]
+	}
 	trusted := ""
-	for _, name := range []string{"trusted.pem", "cloud_fullchain.pem"} {
+	for _, name := range names {
 		if p := filepath.Join(a.h.paths.cloudDir, name); fileExists(p) {
 			trusted = p
 			break
