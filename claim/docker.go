@@ -119,6 +119,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	case ModeVerify:
 		return c.verify(ctx, r)
 	case ModePlan:
+		r.warnNoVolume(ctx, run, ctr, inst)
 		r.res.Status = StatusPlanned
 		r.res.Message = "would claim the agent in container " + ctr.Name
 		r.res.Plan = []string{
@@ -159,10 +160,14 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	if err != nil {
 		return err
 	}
+	r.warnNoVolume(ctx, run, ctr, inst)
 	if err := r.step("claim", func() error {
 		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(conf))
 		if err != nil {
 			return err
+		}
+		if parseKV(res.Stdout)["env-token"] == "1" {
+			r.res.Warnings = append(r.res.Warnings, "container "+ctr.Name+" has NETDATA_CLAIM_TOKEN in its environment: the agent tries it whenever the claim from claim.conf fails")
 		}
 		return r.readReload(res, inst.CLI, "container "+ctr.Name)
 	}); err != nil {
@@ -200,4 +205,36 @@ func (r *hostRun) dockerRunner() (remote.Runner, error) {
 	}
 	as, _ := r.who(r.probeRun)
 	return nil, fail(CatNoPrivilege, "docker's socket is not accessible to %s (add the user to the docker group, or set become: sudo)", as)
+}
+
+// mountsFormat lists a container's mount destinations, one a line.
+const mountsFormat = "{{range .Mounts}}{{println .Destination}}{{end}}"
+
+// warnNoVolume warns when the agent's var lib dir is on no volume of the
+// container: its claim (cloud.d) and machine GUID go with the container.
+// Nothing is said when docker inspect cannot tell.
+func (r *hostRun) warnNoVolume(ctx context.Context, run remote.Runner, ctr *remote.Container, inst *remote.Install) {
+	q := &remote.Quoter{}
+	cmd := "docker inspect --format " + q.Q(mountsFormat) + " " + q.Q(ctr.Name)
+	if q.Err != nil {
+		return
+	}
+	res, err := r.use(run).Run(ctx, cmd, nil)
+	if err != nil || res.ExitCode != 0 {
+		return
+	}
+	if !onVolume(inst.VarLibDir, strings.Split(string(res.Stdout), "\n")) {
+		r.res.Warnings = append(r.res.Warnings, "container "+ctr.Name+": "+inst.VarLibDir+" is not on a volume, so the claim is lost with the container (mount a volume there, e.g. -v netdatalib:/var/lib/netdata)")
+	}
+}
+
+// onVolume reports whether dir is one of the mount destinations or under one.
+func onVolume(dir string, mounts []string) bool {
+	for _, m := range mounts {
+		m = strings.TrimRight(strings.TrimSpace(m), "/")
+		if m != "" && (dir == m || strings.HasPrefix(dir, m+"/")) {
+			return true
+		}
+	}
+	return false
 }

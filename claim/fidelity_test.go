@@ -191,3 +191,40 @@ func TestClaimConfCAIsTrustedPem(t *testing.T) {
 		t.Fatalf("trusted.pem %q: the agent would send its claim with the old chain", b)
 	}
 }
+
+// TestDockerReportsEnvTokenAndNoVolume: the agent of a container tries
+// NETDATA_CLAIM_TOKEN from its environment when the claim from claim.conf
+// fails (netdata v2.11.0 src/claim/claim-with-api.c:597-617), so a token
+// there is reported (never its value); and a var lib dir on no volume
+// (packaging/docker/README.md:69-73 mounts one) is warned about, since the
+// claim is lost with the container. The docker stand-in gives exec'd
+// commands the container's environment, as docker exec does.
+func TestDockerReportsEnvTokenAndNoVolume(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	bin := t.TempDir()
+	docker := `#!/bin/sh
+case "$1" in
+ps) echo "netdata netdata/netdata:v2.7.1" ;;
+version) echo 24.0.7 ;;
+inspect) echo /etc/netdata; echo ;;
+exec)
+  shift
+  while :; do case "$1" in -i|-t|-it) shift ;; -u) shift 2 ;; *) break ;; esac; done
+  shift
+  NETDATA_CLAIM_TOKEN=env-s3cret exec "$@" ;;
+*) exit 1 ;;
+esac
+`
+	os.WriteFile(filepath.Join(bin, "docker"), []byte(docker), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	h := testHost(root, "")
+	h.Claim.Method = MethodDocker
+	res := New(localConnector{}, Options{Wait: 2 * time.Second, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	w := strings.Join(res.Warnings, "\n")
+	if res.Status != StatusClaimed || !strings.Contains(w, "NETDATA_CLAIM_TOKEN in its environment") || !strings.Contains(w, "is not on a volume") {
+		t.Fatalf("%+v", res)
+	}
+	if strings.Contains(w+res.Message, "env-s3cret") {
+		t.Fatalf("the environment's token leaked: %s", w)
+	}
+}

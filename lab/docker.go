@@ -17,6 +17,8 @@ import (
 //
 //   - docker ps [--format TEMPLATE] ({{.ID}}, {{.Names}}, {{.Image}})
 //   - docker version [--format TEMPLATE] ({{.Server.Version}}, {{.Client.Version}})
+//   - docker inspect --format '{{range .Mounts}}{{println .Destination}}{{end}}'
+//     CONTAINER: the volumes' destinations, under the container's root
 //   - docker exec [-i] [-t] [-u USER] CONTAINER CMD ARGS...: CMD runs in the
 //     container's root directory, stdin connected only with -i. A container
 //     sees its root where the host has its prefix: an argument equal to the
@@ -135,6 +137,24 @@ exec)
   PATH="$ctr_root/usr/sbin:$ctr_root/usr/bin:%[9]s"
   export HOME PATH
   exec "$@" ;;
+inspect)
+  # The container runs with the volumes Netdata's docker guide gives it
+  # (packaging/docker/README.md:69-73 v2.11.0), at the container's root.
+  fmt=
+  while [ $# -gt 1 ]; do
+    case "$1" in
+    --format|-f) fmt=${2:-}; shift ;;
+    esac
+    shift
+  done
+  case "${1:-}" in
+  %[2]s|%[7]s) ;;
+  *) echo "Error: No such object: ${1:-}" >&2; exit 1 ;;
+  esac
+  case "$fmt" in
+  *'.Mounts'*'.Destination'*) printf '%%s\n' "$ctr_root/etc/netdata" "$ctr_root/var/lib/netdata" "$ctr_root/var/cache/netdata" ;;
+  *) echo "template not supported by the lab stand-in: $fmt" >&2; exit 1 ;;
+  esac ;;
 '')
   echo "Usage:  docker [OPTIONS] COMMAND" >&2; exit 1 ;;
 *)
