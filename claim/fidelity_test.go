@@ -228,3 +228,42 @@ esac
 		t.Fatalf("the environment's token leaked: %s", w)
 	}
 }
+
+// TestKickstartOfflineBundleRefusals: kickstart.sh installs offline
+// bundles as static builds only (packaging/installer/kickstart.sh:2598-2601
+// v2.11.0, F0502), and only on the bundle's own channel, named by its
+// "channel" file (ibid. 2622-2635, F0508, F0509): such settings are refused
+// before anything is pushed, and the bundle's own channel is planned.
+func TestKickstartOfflineBundleRefusals(t *testing.T) {
+	bundle := t.TempDir()
+	os.WriteFile(filepath.Join(bundle, "install.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	os.WriteFile(filepath.Join(bundle, "channel"), []byte("stable\n"), 0o644)
+	cases := []struct {
+		name   string
+		set    func(k *inventory.Kickstart)
+		reject string
+	}{
+		{"native only", func(k *inventory.Kickstart) { k.NativeOnly = true }, "F0502"},
+		{"other channel", func(k *inventory.Kickstart) { k.Channel = "nightly" }, "F0509"},
+		{"its channel", func(k *inventory.Kickstart) { k.Channel = "stable" }, ""},
+		{"no channel file", func(k *inventory.Kickstart) { os.Remove(filepath.Join(bundle, "channel")) }, "F0508"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := testHost(t.TempDir(), "")
+			h.Claim.Method = MethodKickstart
+			h.Claim.Kickstart.OfflineBundle = bundle
+			tc.set(&h.Claim.Kickstart)
+			res := New(localConnector{}, Options{Mode: ModePlan, Token: tokenOf("good-token")}).Do(context.Background(), h)
+			if tc.reject == "" {
+				if res.Status != StatusPlanned {
+					t.Fatalf("%+v", res)
+				}
+				return
+			}
+			if res.Category != "invalid-value" || !strings.Contains(res.Message, tc.reject) {
+				t.Fatalf("%+v, want refused with %s", res, tc.reject)
+			}
+		})
+	}
+}

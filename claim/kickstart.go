@@ -44,12 +44,31 @@ func kickstartArgs(h *inventory.Host, reinstall bool) []string {
 	if reinstall {
 		args = append(args, "--reinstall-even-if-unsafe")
 	}
-	if h.Claim.NetdataPrefix != "" {
-		// Static installs go to PREFIX/netdata: this puts them where the
-		// probe looks (netdata_prefix/opt/netdata).
-		args = append(args, "--install-prefix", path.Join(h.Claim.NetdataPrefix, "opt"))
-	}
+	// Never --install-prefix: kickstart.sh refuses it without --build-only
+	// (packaging/installer/kickstart.sh:1364-1367 v2.11.0, F0204).
 	return args
+}
+
+// checkKickstart refuses the kickstart settings kickstart.sh itself would
+// refuse with an offline bundle (packaging/installer/kickstart.sh v2.11.0):
+// a native install (2598-2601, F0502), and a channel other than the
+// bundle's own, which its "channel" file names (2622-2635, F0508, F0509).
+func checkKickstart(k inventory.Kickstart, readFile func(string) ([]byte, error)) error {
+	if k.OfflineBundle == "" {
+		return nil
+	}
+	if k.NativeOnly {
+		return fail(remote.CatInvalidValue, "kickstart.native_only with an offline bundle: kickstart.sh installs offline bundles as static builds only (F0502)")
+	}
+	b, err := readFile(filepath.Join(k.OfflineBundle, "channel"))
+	have := strings.TrimSpace(string(b))
+	switch {
+	case err != nil || have == "":
+		return fail(remote.CatInvalidValue, "offline bundle %s has no channel file: kickstart.sh would refuse it (F0508); make it with kickstart.sh --prepare-offline-install-source", k.OfflineBundle)
+	case k.Channel != "" && k.Channel != have:
+		return fail(remote.CatInvalidValue, "kickstart.channel is %s, but the offline bundle %s is of the %s channel: kickstart.sh would refuse it (F0509)", k.Channel, k.OfflineBundle, have)
+	}
+	return nil
 }
 
 func kickstartPlan(h *inventory.Host, d decision) []string {
@@ -78,6 +97,9 @@ func kickstartPlan(h *inventory.Host, d decision) []string {
 // new agent's own method and verifies it.
 func (c *Claimer) kickstart(ctx context.Context, r *hostRun, d decision) error {
 	h := r.h
+	if err := checkKickstart(h.Claim.Kickstart, c.opts.ReadFile); err != nil {
+		return err
+	}
 	if c.opts.Mode == ModePlan {
 		r.res.Status = StatusPlanned
 		r.res.Plan = kickstartPlan(h, d)

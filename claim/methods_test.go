@@ -50,20 +50,28 @@ func TestDuplicateMachineGUID(t *testing.T) {
 	}
 }
 
-// fakeKickstart lays out the fake v2 agent under --install-prefix/netdata,
-// refuses to run without --non-interactive, and exits 3 to show that its
-// exit code decides nothing.
+// fakeKickstart lays out the fake v2 agent in opt/netdata under the host's
+// root (FLEETCLAIM_TEST_ROOT stands for /, where the real static install
+// goes), refuses --install-prefix without --build-only as kickstart.sh
+// does (packaging/installer/kickstart.sh:1364-1367 v2.11.0, F0204; fatal
+// exits 1, ibid. 504-520), refuses to run without --non-interactive, and
+// exits 3 to show that its exit code decides nothing.
 func fakeKickstart(runAs string) string {
 	return `#!/bin/sh
-ni= prefix=
+ni= prefix= build=
 while [ $# -gt 0 ]; do
   case "$1" in
   --non-interactive) ni=1 ;;
   --install-prefix) prefix=$2; shift ;;
+  --build-only) build=1 ;;
   esac
   shift
 done
+if [ -n "$prefix" ] && [ -z "$build" ]; then
+  echo " ABORTED  The --install-prefix option is only supported together with the --build-only option." >&2; exit 1
+fi
 [ -n "$ni" ] || { echo "would ask questions"; exit 1; }
+prefix="$FLEETCLAIM_TEST_ROOT/opt"
 nd="$prefix/netdata"
 mkdir -p "$nd/bin" "$nd/etc/netdata" "$nd/var/lib/netdata/registry" "$prefix/../etc/init.d"
 cat > "$nd/bin/netdatacli" <<'EOF_CLI'
@@ -95,6 +103,7 @@ func TestKickstartPushedScript(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
+			t.Setenv("FLEETCLAIM_TEST_ROOT", root)
 			ks := filepath.Join(t.TempDir(), "kickstart.sh")
 			os.WriteFile(ks, []byte(script), 0o644)
 			h := testHost(root, "")
@@ -190,7 +199,9 @@ func TestKickstartKeepPushed(t *testing.T) {
 	script := fakeKickstart(currentUser(t))
 	ks := filepath.Join(t.TempDir(), "kickstart.sh")
 	os.WriteFile(ks, []byte(script), 0o644)
-	h := testHost(t.TempDir(), "")
+	root := t.TempDir()
+	t.Setenv("FLEETCLAIM_TEST_ROOT", root)
+	h := testHost(root, "")
 	h.Claim.Method = MethodKickstart
 	h.Claim.Kickstart.ScriptFile = ks
 	tmp := t.TempDir()

@@ -71,7 +71,7 @@ func (l *Lab) handleCtl(c net.Conn) {
 
 func (l *Lab) dispatch(ctx context.Context, req ctlRequest) ctlReply {
 	if req.Op == "kickstart" {
-		return l.kickstart(ctx, req.Args)
+		return l.kickstart(ctx, req.Host, req.Args)
 	}
 	h := l.byName[req.Host]
 	if h == nil || !h.agent.installed.Load() {

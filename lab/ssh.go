@@ -323,6 +323,10 @@ func (s *session) environ() []string {
 		"LANG=C.UTF-8",
 		fmt.Sprintf("SSH_CLIENT=%s %d %d", rip, rport, h.port),
 		fmt.Sprintf("SSH_CONNECTION=%s %d 127.0.0.1 %d", rip, rport, h.port),
+		// Which lab host this is, for the kickstart.sh stand-in, which
+		// installs at the host's root, as the real one installs a static
+		// build in /opt/netdata (lab/kickstart.go).
+		"FLEETCLAIM_LAB_HOST=" + h.name,
 	}, extra...)
 }
 
