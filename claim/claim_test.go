@@ -30,13 +30,14 @@ reload-claiming-state)
     n=$(cat "$base/claims" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$base/claims"
     mkdir -p "$lib/cloud.d"; echo 11111111-2222-4333-8444-55555555555$n > "$lib/cloud.d/claimed_id"
     sed -n 's/^    url = //p' "$conf" > "$lib/cloud.d/url"
+    sed -n 's/^    proxy = //p' "$conf" > "$lib/cloud.d/proxy" # cloud.conf's proxy
     echo "Netdata Agent is claimed to Netdata Cloud and is currently online."
   else
     echo "Netdata Agent is not claimed to Netdata Cloud: Failed: token is expired, not found, or invalid" # testdata/real/v2.11.0/reload-403
   fi ;;
 aclk-state)
   if [ -f "$lib/cloud.d/claimed_id" ]; then
-    echo '{"aclk-available":true,"agent-claimed":true,"claimed-id":"'$(cat "$lib/cloud.d/claimed_id")'","cloud-url":"'$(cat "$lib/cloud.d/url")'","online":true,"banned-by-cloud":false}'
+    echo '{"aclk-available":true,"agent-claimed":true,"claimed-id":"'$(cat "$lib/cloud.d/claimed_id")'","cloud-url":"'$(cat "$lib/cloud.d/url")'","aclk_proxy":"'$(cat "$base/link-proxy" 2>/dev/null || echo none)'","online":true,"banned-by-cloud":false}'
   else
     echo '{"aclk-available":true,"agent-claimed":false,"claimed-id":null,"online":false,"banned-by-cloud":false}'
   fi ;;
@@ -51,7 +52,11 @@ nd="$(cd "$(dirname "$0")/../.." && pwd)/opt/netdata"
 echo "$1" >> "$nd/service.log"
 case "$1" in
 stop) touch "$nd/stopped" ;;
-start) rm -f "$nd/stopped" ;;
+start) rm -f "$nd/stopped"
+  # The link reads its proxy once, at start, from cloud.conf (netdata
+  # v2.11.0 src/aclk/aclk_proxy.c:198-227, src/claim/cloud-conf.c:23-36).
+  p=$(cat "$nd/var/lib/netdata/cloud.d/proxy" 2>/dev/null); case $p in ''|none|env) p=none ;; *) p="$p (without credentials, from cloud.conf)" ;; esac
+  printf '%s' "$p" | sed 's|/|\\/|g' > "$nd/link-proxy" ;;
 esac
 `
 
@@ -238,7 +243,6 @@ func TestReclaimStartsOver(t *testing.T) {
 	if first.Status != StatusClaimed {
 		t.Fatalf("claim: %+v", first)
 	}
-	os.Remove(filepath.Join(nd, "service.log")) // the claim restarted it for its proxy
 	res := New(localConnector{}, Options{Mode: ModeReclaim, NewIdentity: true, Token: tokenOf("good-token")}).Do(context.Background(), h)
 	if res.Status != StatusReclaimed || res.ClaimedID == first.ClaimedID || !strings.Contains(res.Message, first.ClaimedID) {
 		t.Fatalf("reclaim: %+v (first claimed id %s)", res, first.ClaimedID)

@@ -21,6 +21,56 @@
 # Output: [stop-rc=N reset=1] [ca=written|unchanged] written=1
 #   [cloud-proxy=1] [started=1|restarted=proxy ready-rc=N] reload-rc=N
 #   reload-out=LINE...
+# ini_line TEXT KEY sets il to the value of the first "KEY = VALUE" line of
+# TEXT (the ini text of claim.conf), or to "" when there is none; shell
+# builtins only.
+ini_line() {
+  il='' irest=$1
+  while [ -n "$irest" ]; do
+    case $irest in
+    *"$nl"*) iline=${irest%%"$nl"*}; irest=${irest#*"$nl"} ;;
+    *) iline=$irest; irest='' ;;
+    esac
+    iline=${iline#"${iline%%[! 	]*}"}
+    case $iline in
+    "$2"=* | "$2 "=* | "$2	"=* | "$2 = "*)
+      il=${iline#*=}; il=${il#"${il%%[! 	]*}"}; return 0 ;;
+    esac
+  done
+}
+
+# link_proxy CLI sets lp to the proxy the agent's link uses, as
+# "CLI aclk-state json" shows it ("aclk_proxy": "none", or
+# "http://host:port (without credentials, from ...)": netdata v2.11.0
+# src/aclk/aclk_proxy.c:233-250), without the part in parentheses and with
+# JSON's escaped slashes undone; "" when it does not say.
+link_proxy() {
+  lj=$("$1" aclk-state json 2>/dev/null) || lj=''
+  lp=''
+  case $lj in
+  *'"aclk_proxy":"'*) lj=${lj#*'"aclk_proxy":"'}; lj=${lj%%'"'*} ;;
+  *) return 0 ;;
+  esac
+  while :; do
+    case $lj in
+    *'\/'*) lp="$lp${lj%%'\/'*}/"; lj=${lj#*'\/'} ;;
+    *) lp="$lp$lj"; break ;;
+    esac
+  done
+  lp=${lp%% (*}
+}
+
+# proxy_display PROXY sets pd to how aclk-state shows PROXY once the link
+# uses it: "none", or the scheme and what follows the credentials
+# (aclk_proxy.c:79-89).
+proxy_display() {
+  case $1 in
+  '' | none) pd=none ;;
+  *://*@*) pd="${1%%://*}://${1##*@}" ;;
+  *) pd=$1 ;;
+  esac
+}
+
 conf=$1 cloudd=$2 owner=$3 cli=$4 flags=",$5," stop=$6 start=$7 proxy=$8
 shift 8
 am_root
@@ -44,9 +94,8 @@ fi
 # anything at its name is removed, given its owner, then renamed.
 f="$conf/claim.conf"
 no_link "$f"
-# The proxy claim.conf held before, to restart the agent when it changes.
-# No proxy line means "env" (netdata v2.11.0 src/claim/cloud-conf.c:25).
-read_text "$f"; ini_line "$rt" proxy; oldproxy=${il:-env} rt=''
+# The proxy of the claim; no proxy line means "env" (netdata v2.11.0
+# src/claim/cloud-conf.c:25).
 ini_line "$FC_CONF" proxy; newproxy=${il:-env} il=''
 tmp="$conf/.claim.conf.fleetclaim.$$"
 if [ -e "$tmp" ] || [ -h "$tmp" ]; then rm -f "$tmp" || fail write-claim-conf; fi
@@ -104,13 +153,26 @@ elif [ -n "$start" ]; then
     eval "$start" >/dev/null 2>&1 || fail start-agent
     echo started=1
     wait_ready "$cli"
-  elif [ "$oldproxy" != "$newproxy" ]; then
-    eval "$stop" >/dev/null 2>&1
-    eval "$start" >/dev/null 2>&1 || fail start-agent
-    echo restarted=proxy
-    wait_ready "$cli"
   fi
 fi
 out=$("$cli" reload-claiming-state 2>&1); rc=$?
+# Claimed: the link keeps the proxy it read at start (from cloud.conf,
+# which the claim just wrote, or netdata.conf's [cloud] proxy:
+# src/claim/cloud-conf.c:23-36, src/aclk/aclk_proxy.c:198-227), which
+# aclk-state json shows as aclk_proxy (aclk_proxy.c:233-250). When it is
+# not the claim's, restart the agent, after the reload, so that it is.
+case $out in
+"Netdata Agent is claimed to Netdata Cloud"*)
+  if [ -z "$reset" ] && [ -n "$start" ] && [ "$newproxy" != env ]; then
+    link_proxy "$cli"
+    proxy_display "$newproxy"
+    if [ "$lp" != "$pd" ]; then
+      eval "$stop" >/dev/null 2>&1
+      eval "$start" >/dev/null 2>&1 || fail start-agent
+      echo restarted=proxy
+      wait_ready "$cli"
+    fi
+  fi ;;
+esac
 echo "reload-rc=$rc"
 emit_lines reload-out "$out"

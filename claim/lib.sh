@@ -187,29 +187,3 @@ wait_ready() {
   done
   echo "ready-rc=$wrc"
 }
-
-# ini_line TEXT KEY sets il to the value of the first "KEY = VALUE" line of
-# TEXT (the ini text of claim.conf), or to "" when there is none; shell
-# builtins only.
-ini_line() {
-  il='' irest=$1
-  while [ -n "$irest" ]; do
-    case $irest in
-    *"$nl"*) iline=${irest%%"$nl"*}; irest=${irest#*"$nl"} ;;
-    *) iline=$irest; irest='' ;;
-    esac
-    iline=${iline#"${iline%%[! 	]*}"}
-    case $iline in
-    "$2"=* | "$2 "=* | "$2	"=* | "$2 = "*)
-      il=${iline#*=}; il=${il#"${il%%[! 	]*}"}; return 0 ;;
-    esac
-  done
-}
-
-# read_text FILE sets rt to FILE's text (empty when it is missing or not a
-# regular file), read with shell builtins.
-read_text() {
-  rt=''
-  [ -f "$1" ] && [ ! -h "$1" ] && [ -r "$1" ] || return 0
-  while IFS= read -r rl || [ -n "$rl" ]; do rt="$rt$rl$nl"; done < "$1"
-}

@@ -112,6 +112,7 @@ func (a *agent) start(ctx context.Context) {
 	a.loadHostConf()
 	a.loadGUID()
 	a.loadClaim()
+	a.loadLinkProxy()
 	if a.kind() == KindV2 && !a.isClaimed() && fileExists(filepath.Join(a.h.paths.conf, "claim.conf")) {
 		a.claimFromConf(ctx)
 	}
@@ -217,9 +218,6 @@ func (a *agent) loadClaim() {
 	}
 	if u != "" {
 		a.cloudURL = u
-	}
-	if p := conf["global.proxy"]; p != "" {
-		a.proxy = p
 	}
 	if a.claimedID != "" && a.running && !a.online && !a.h.personality.Has(FaultOffline) {
 		a.online = true
@@ -329,7 +327,6 @@ func (a *agent) claim(ctx context.Context, req claimRequest) claimResult {
 	a.claimedID = res.nodeID
 	a.h.claimLanded()
 	a.cloudURL = req.url
-	a.proxy = req.proxy
 	a.failure = ""
 	if a.running && !a.h.personality.Has(FaultOffline) {
 		a.online = true
@@ -856,4 +853,21 @@ func yesNo(b bool) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
+
+// loadLinkProxy reads, at start, the proxy the agent's link keeps until it
+// stops (netdata v2.11.0 src/aclk/aclk_proxy.c:198-227: read once):
+// netdata.conf's [cloud] proxy, else cloud.d/cloud.conf's, else "env"
+// (src/claim/cloud-conf.c:23-36). A claim does not change it.
+func (a *agent) loadLinkProxy() {
+	p := readINI(filepath.Join(a.h.paths.cloudDir, "cloud.conf"))["global.proxy"]
+	if v, ok := readINI(filepath.Join(a.h.paths.conf, "netdata.conf"))["cloud.proxy"]; ok {
+		p = v
+	}
+	if p == "" {
+		p = "env"
+	}
+	a.mu.Lock()
+	a.proxy = p
+	a.mu.Unlock()
 }
