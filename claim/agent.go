@@ -112,6 +112,9 @@ func (s CloudState) OfflineFor(now time.Time) time.Duration {
 
 // ParseACLKStateJSON reads `netdatacli aclk-state json`.
 func ParseACLKStateJSON(b []byte) (CloudState, error) {
+	if strings.TrimSpace(string(b)) == reloadInitializing {
+		return CloudState{Source: "aclk-state"}, ErrAgentInitializing
+	}
 	var v struct {
 		Claimed   *bool  `json:"agent-claimed"`
 		ClaimedID string `json:"claimed-id"`

@@ -546,9 +546,30 @@ func (r *Result) setState(st CloudState) {
 	}
 }
 
-// state reads the agent's Cloud state: the web API through the SSH
-// connection first, netdatacli when the API is off or unreachable.
+// state reads the agent's Cloud state (stateOnce), asking again while the
+// agent answers that it is initializing, as it does right after a start
+// (src/daemon/commands.c:682-686 v2.11.0), for at most agentReadyWait.
 func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
+	deadline := time.Now().Add(agentReadyWait)
+	for {
+		st, err := c.stateOnce(ctx, r)
+		if !errors.Is(err, ErrAgentInitializing) {
+			return st, err
+		}
+		if !time.Now().Before(deadline) {
+			return st, fail(CatAgentNotRunning, "the agent was still initializing after %s", agentReadyWait)
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+// stateOnce reads the agent's Cloud state: the web API through the SSH
+// connection first, netdatacli when the API is off or unreachable.
+func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error) {
 	if r.ctr != nil {
 		return c.containerState(ctx, r)
 	}

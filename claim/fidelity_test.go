@@ -267,3 +267,28 @@ func TestKickstartOfflineBundleRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestStateWaitsWhileAgentInitializes: right after a start, aclk-state
+// answers "Agent is initializing", exit 0 (captured from the real v2.11.0
+// agent: testdata/real/v2.11.0/reload-initializing; every command gets it,
+// src/daemon/commands.c:682-686), which is no state: the read is asked
+// again, not failed.
+func TestStateWaitsWhileAgentInitializes(t *testing.T) {
+	root := fakeInstall(t, currentUser(t))
+	h := testHost(root, "")
+	if first := New(localConnector{}, Options{Token: tokenOf("good-token")}).Do(context.Background(), h); first.Status != StatusClaimed {
+		t.Fatalf("claim: %+v", first)
+	}
+	cli := filepath.Join(root, "opt/netdata/bin/netdatacli")
+	if err := os.Rename(cli, cli+".ready"); err != nil {
+		t.Fatal(err)
+	}
+	initializing := readCapture(t, "v2.11.0/reload-initializing").Stdout
+	wrapper := "#!/bin/sh\nn=$(cat \"$0.count\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$0.count\"\n" +
+		"if [ $n -le 2 ]; then printf '%s' '" + initializing + "'; exit 0; fi\nexec \"$0.ready\" \"$@\"\n"
+	os.WriteFile(cli, []byte(wrapper), 0o755)
+	res := New(localConnector{}, Options{Mode: ModeVerify, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
+	if res.Status != StatusAlreadyClaimed {
+		t.Fatalf("%+v", res)
+	}
+}
