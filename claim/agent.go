@@ -204,7 +204,11 @@ func ParseInfoV2(b []byte) (CloudState, error) {
 		st.Claimed, st.Online = true, true
 	case "offline", "banned":
 		st.Claimed = true
-	case "available", "indirect":
+	case "indirect":
+		// claim_id is the parent's, not the agent's own, while the agent's
+		// link is offline (src/claim/claim_id.c:161-168 v2.11.0).
+		st.ClaimedID = ""
+	case "available":
 	default:
 		return CloudState{}, fmt.Errorf("/api/v2/info: unknown cloud status %q", clip(c.Status, 40))
 	}

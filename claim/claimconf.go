@@ -190,6 +190,11 @@ func (r *hostRun) reloadAnswer(reload, rc, cli, where string) error {
 	switch st.Status {
 	case "online", "offline":
 		return nil
+	case "indirect":
+		// Said before the agent's own claim is looked at (cloud-status.c:
+		// 25-31 v2.11.0): the wait for online decides from the agent's own.
+		r.res.Warnings = append(r.res.Warnings, indirectNote)
+		return nil
 	case "banned":
 		return fail(CatBanned, "%s", reload)
 	}

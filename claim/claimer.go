@@ -326,6 +326,11 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 		}
 		r.res.setState(st)
 		switch {
+		case st.Status == "indirect" && st.Claimed:
+			r.res.Status = StatusAlreadyClaimed
+			r.res.Message = "already claimed" + viaParent
+			r.res.Plan = []string{"nothing to do: claimed (" + inst.ClaimedID + ") and reachable through its parent"}
+			return nil
 		case st.Online:
 			r.res.Status = StatusAlreadyClaimed
 			r.res.Message = "already claimed and online"
@@ -553,6 +558,9 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	deadline := time.Now().Add(agentReadyWait)
 	for {
 		st, err := c.stateOnce(ctx, r)
+		if err == nil && st.Status == "indirect" {
+			st = c.ownClaim(ctx, r, st)
+		}
 		if !errors.Is(err, ErrAgentInitializing) {
 			return st, err
 		}
@@ -648,6 +656,11 @@ func (c *Claimer) waitOnline(ctx context.Context, r *hostRun, ok Status, what st
 		if st.Status == "banned" {
 			return fail(CatBanned, "claimed, but Cloud has banned this node")
 		}
+		if st.Status == "indirect" && st.Claimed {
+			r.res.Status = ok
+			r.res.Message = what + viaParent
+			return nil
+		}
 		if !st.Claimed {
 			return fail(CatClaimFailed, "the agent reports it is not claimed%s", reasonSuffix(st.Reason))
 		}
@@ -677,6 +690,10 @@ func (c *Claimer) verify(ctx context.Context, r *hostRun) error {
 	}
 	r.res.setState(st)
 	switch {
+	case st.Status == "indirect" && st.Claimed:
+		r.res.Status = StatusAlreadyClaimed
+		r.res.Message = "claimed" + viaParent
+		return nil
 	case st.Online:
 		r.res.Status = StatusAlreadyClaimed
 		r.res.Message = "claimed and online"
@@ -713,4 +730,39 @@ func fmtBool(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// An agent that streams to a claimed parent reports "indirect" whether or
+// not it is claimed itself (src/claim/cloud-status.c:21-36 v2.11.0).
+const (
+	viaParent    = ", and reachable through its parent: Cloud sees it over the parent's link (indirect)"
+	indirectNote = "Cloud already saw this node through its parent (indirect); fleetclaim claimed it on its own too"
+)
+
+// ownClaim completes an "indirect" state with the agent's own claim, which
+// the status does not tell: aclk-state json's agent-claimed and claimed-id
+// (src/aclk/aclk.c:1249-1257 v2.11.0), else the claimed id the probe found
+// in cloud.d.
+func (c *Claimer) ownClaim(ctx context.Context, r *hostRun, st CloudState) CloudState {
+	st.Claimed, st.ClaimedID = r.inst.Claimed(), r.inst.ClaimedID
+	if r.ctr != nil || r.inst.CLI == "" {
+		return st
+	}
+	q := &remote.Quoter{}
+	cmd := q.Q(r.inst.CLI) + " aclk-state json"
+	run := remote.Runner(r.conn)
+	if r.priv != nil {
+		run = r.priv
+	}
+	if q.Err != nil {
+		return st
+	}
+	res, err := remote.RunScript(ctx, run, cmd)
+	if err != nil || res.ExitCode != 0 {
+		return st
+	}
+	if own, err := ParseACLKStateJSON(res.Stdout); err == nil {
+		st.Claimed, st.ClaimedID = own.Claimed, own.ClaimedID
+	}
+	return st
 }

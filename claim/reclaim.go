@@ -97,6 +97,11 @@ func (c *Claimer) reconcile(ctx context.Context, r *hostRun, method string) erro
 		r.res.Status = StatusAlreadyClaimed
 		r.res.Message = "claimed and online"
 		return nil
+	case st.Status == "indirect" && st.Claimed:
+		// Never reclaimed: its own link is offline by design.
+		r.res.Status = StatusAlreadyClaimed
+		r.res.Message = "claimed" + viaParent
+		return nil
 	case st.Status == "banned":
 		return fail(CatBanned, "claimed, but Cloud has banned this node")
 	case !st.Claimed:

@@ -79,6 +79,9 @@ func (a *agent) cloudStatusLocked() string {
 	switch {
 	case a.claimedID != "" && a.online:
 		return "online"
+	case a.running && a.h.personality.Has(FaultViaParent):
+		// Checked before the agent's own claim (cloud-status.c:25-31 v2.11.0).
+		return "indirect"
 	case a.claimedID != "":
 		return "offline"
 	default:
@@ -219,7 +222,7 @@ func (a *agent) loadClaim() {
 	if u != "" {
 		a.cloudURL = u
 	}
-	if a.claimedID != "" && a.running && !a.online && !a.h.personality.Has(FaultOffline) {
+	if a.claimedID != "" && a.running && !a.online && !a.h.personality.Has(FaultOffline) && !a.h.personality.Has(FaultViaParent) {
 		a.online = true
 		a.connectedAt = time.Now()
 		a.connections++
@@ -239,6 +242,9 @@ func (a *agent) reloadClaimingState(ctx context.Context) string {
 		return "Netdata Agent is claimed to Netdata Cloud and is currently online."
 	case "offline":
 		return "Netdata Agent is claimed to Netdata Cloud, but it is currently offline: " + a.offlineReasonLocked()
+	case "indirect":
+		// src/daemon/commands.c:221 v2.11.0.
+		return "Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent."
 	default:
 		return "Netdata Agent is not claimed to Netdata Cloud: " + a.failureReasonLocked()
 	}
@@ -328,7 +334,7 @@ func (a *agent) claim(ctx context.Context, req claimRequest) claimResult {
 	a.h.claimLanded()
 	a.cloudURL = req.url
 	a.failure = ""
-	if a.running && !a.h.personality.Has(FaultOffline) {
+	if a.running && !a.h.personality.Has(FaultOffline) && !a.h.personality.Has(FaultViaParent) {
 		a.online = true
 		a.connectedAt = time.Now()
 		a.connections++
@@ -787,6 +793,11 @@ func (a *agent) infoV2() any {
 		cloud["claim_id"], cloud["url"], cloud["reason"] = a.claimedID, a.cloudURLLocked(), ""
 	case "offline":
 		cloud["claim_id"], cloud["url"], cloud["reason"] = a.claimedID, a.cloudURLLocked(), a.offlineReasonLocked()
+	case "indirect":
+		// The parent's claim id, not the agent's own, while its own link
+		// is offline (src/claim/claim_id.c:161-168, cloud-status.c:118-123
+		// v2.11.0).
+		cloud["claim_id"], cloud["url"], cloud["reason"] = labParentClaimID, a.cloudURLLocked(), a.offlineReasonLocked()
 	default:
 		cloud["url"], cloud["reason"] = a.cloudURLLocked(), a.failureReasonLocked()
 	}
@@ -870,4 +881,14 @@ func (a *agent) loadLinkProxy() {
 	a.mu.Lock()
 	a.proxy = p
 	a.mu.Unlock()
+}
+
+// labParentClaimID is the claimed id of the parent a FaultViaParent agent
+// streams to.
+const labParentClaimID = "6d1f0b7e-7a41-4c43-9d0e-5a2f0c4b7e11"
+
+// viaParentLocked reports whether Cloud sees the agent through its parent:
+// it runs and streams to a claimed parent (FaultViaParent).
+func (a *agent) viaParentLocked() bool {
+	return a.running && a.h.personality.Has(FaultViaParent)
 }

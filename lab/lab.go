@@ -195,8 +195,11 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 
 	l.cloud = newCloud(dir, k, l.logf)
 	l.cloud.stats = l.Stats
+	// A via-parent agent reaches Cloud over its parent's link: it reports
+	// indirect only once the parent, claimed, got it a node id
+	// (src/claim/cloud-status.c:25-30 v2.11.0), so Cloud sees it live.
 	l.cloud.online = func(mguid string) bool {
-		return l.anyAgent(mguid, func(a *agent) bool { return a.online })
+		return l.anyAgent(mguid, func(a *agent) bool { return a.online || a.viaParentLocked() })
 	}
 	l.cloud.labels = func(mguid string) map[string]string {
 		l.guidMu.Lock()
@@ -208,7 +211,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return hostLabels(hosts[0])
 	}
 	l.cloud.everOnline = func(mguid string) bool {
-		return l.anyAgent(mguid, func(a *agent) bool { return a.connections > 0 })
+		return l.anyAgent(mguid, func(a *agent) bool { return a.connections > 0 || a.viaParentLocked() })
 	}
 	width := max(3, len(strconv.Itoa(opts.Hosts)))
 	groups := groupNames()

@@ -99,6 +99,11 @@ const (
 	FaultCloudSlow Fault = "cloud-slow"
 	// FaultOffline: the claim succeeds but the agent never gets online.
 	FaultOffline Fault = "offline"
+	// FaultViaParent: the agent streams to a claimed parent and its own
+	// link never gets online (it reaches Cloud only through the parent):
+	// its Cloud status is "indirect" whether or not it is claimed itself
+	// (netdata v2.11.0 src/claim/cloud-status.c:21-36).
+	FaultViaParent Fault = "via-parent"
 )
 
 // KnownFaults lists every Fault the lab can inject.
@@ -108,7 +113,7 @@ func KnownFaults() []Fault {
 		FaultHostKeyChanged, FaultAuthReject, FaultClaimHang,
 		FaultCloud403, FaultCloud409, FaultCloud422, FaultCloud500, FaultCloud503, FaultCloud504,
 		FaultCloud102, FaultCloudSlow, FaultOffline, FaultNoSudo, FaultDiskFull, FaultFlaky,
-		FaultSessionStall, FaultExecStall, FaultCloudHostile,
+		FaultSessionStall, FaultExecStall, FaultCloudHostile, FaultViaParent,
 	}
 }
 
