@@ -117,30 +117,8 @@ mv -f "$tmp" "$f" || fail write-claim-conf
 tmp=''
 
 # netdata.conf's [cloud] proxy, as the manual instructs for nodes behind a
-# proxy: every other line and comment is kept, an existing proxy line of
-# that section is replaced, the section is added when missing, and the file
-# is replaced atomically with its owner and mode kept (cp -p). A missing
-# netdata.conf is created. The value reaches awk through the environment:
-# -v would interpret backslashes in it.
-if [ -n "$proxy" ]; then
-  nc="$conf/netdata.conf"
-  nctmp="$conf/.netdata.conf.fleetclaim.$$"
-  if [ -f "$nc" ]; then
-    cp -p "$nc" "$nctmp" && FLEETCLAIM_PROXY=$proxy awk '
-BEGIN { p = ENVIRON["FLEETCLAIM_PROXY"] }
-/^[ \t]*\[/ { if (cloud && !done) { print "    proxy = " p; done = 1 }
-  cloud = ($0 ~ /^[ \t]*\[cloud\][ \t]*$/); print; next }
-cloud && /^[ \t]*proxy[ \t]*=/ { if (!done) { print "    proxy = " p; done = 1 }; next }
-{ print }
-END { if (cloud && !done) { print "    proxy = " p; done = 1 }
-  if (!done) { print ""; print "[cloud]"; print "    proxy = " p } }' "$nc" > "$nctmp"
-  else
-    printf '\n[cloud]\n    proxy = %s\n' "$proxy" > "$nctmp" && chmod 0644 "$nctmp"
-  fi || fail write-netdata-conf
-  mv -f "$nctmp" "$nc" || fail write-netdata-conf
-  nctmp=''
-  echo cloud-proxy=1
-fi
+# proxy (write_cloud_proxy, lib.sh).
+if [ -n "$proxy" ]; then write_cloud_proxy "$conf" "$proxy"; fi
 echo written=1
 
 if [ -n "$reset" ]; then

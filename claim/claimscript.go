@@ -109,7 +109,11 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	} else if in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID) {
 		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", clip(in.MachineGUID, 60))
 	}
-	script, args, err := buildClaimScript(h, in, token.Reveal(), ca, reset, newID)
+	var svc resetPlan
+	if reset == nil {
+		svc.Stop, svc.Start = r.serviceCommands()
+	}
+	script, args, err := buildClaimScript(h, in, token.Reveal(), ca, reset, newID, svc)
 	if err != nil {
 		return err
 	}
@@ -121,6 +125,10 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	out := parseKV(res.Stdout)
 	if e := out["fleetclaim-error"]; e != "" {
 		return scriptError(e, res)
+	}
+	r.noteService(out, svc.Start)
+	if h.Claim.Proxy.HasCredentials() {
+		r.res.Warnings = append(r.res.Warnings, "the proxy has credentials: a v1 agent's link reads its proxy from netdata.conf, readable by every user, so it was not written there and the link does not use it")
 	}
 	if out["token-removed"] != "1" {
 		r.res.Warnings = append(r.res.Warnings, "could not confirm that cloud.d/token was removed")
@@ -246,12 +254,13 @@ func clipTail(s string, n int) string {
 
 // buildClaimScript returns claimscript.sh with its inputs (the token, the
 // CA chain and a proxy with credentials) and its parameters.
-func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []byte, reset *resetPlan, newID string) (string, []string, error) {
+func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []byte, reset *resetPlan, newID string, svc resetPlan) (string, []string, error) {
 	proxy := ""
 	if h.Claim.Proxy.HasCredentials() {
 		proxy = h.Claim.Proxy.Reveal()
 	}
-	script, err := hostScript(claimScriptCode, append(caInputs(ca), scriptInput{"FC_TOKEN", token}, scriptInput{"FC_PROXY", proxy})...)
+	script, err := hostScript(claimScriptCode, append(caInputs(ca), scriptInput{"FC_TOKEN", token}, scriptInput{"FC_PROXY", proxy},
+		scriptInput{"FC_CLOUD_PROXY", v1CloudProxy(h.Claim.Proxy)})...)
 	if err != nil {
 		return "", nil, err
 	}
@@ -264,6 +273,9 @@ func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []
 		flags = "reset"
 	}
 	stop, start, ids := resetArgs(reset, in.VarLibDir, h.Claim.NetdataPrefix)
+	if reset == nil {
+		stop, start = svc.Stop, svc.Start
+	}
 	args := []string{in.ConfigDir, in.VarLibDir, agentOwner(in), in.ClaimScript, userArg, flags, stop, start, strconv.Itoa(len(ids))}
 	args = append(args, ids...)
 	return script, append(args, claimScriptArgs(h, in, false, newID)...), nil
@@ -283,3 +295,14 @@ func (r *hostRun) removeToken(ctx context.Context) {
 
 // tokenCleanupTimeout bounds removeToken.
 const tokenCleanupTimeout = 15 * time.Second
+
+// v1CloudProxy is the proxy a v1 claim writes to netdata.conf's [cloud]
+// section for the agent's link: the inventory's, but none with
+// credentials (netdata.conf is readable by every user), and nothing for
+// "none", "env" or no proxy, which leave the agent's own setting alone.
+func v1CloudProxy(p inventory.Proxy) string {
+	if p.IsURL() && !p.HasCredentials() {
+		return p.Reveal()
+	}
+	return ""
+}

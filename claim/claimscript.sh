@@ -14,11 +14,19 @@
 # $4: netdata-claim.sh.
 # $5: "-user=NAME" to add when running as root, or "".
 # $6: flags, comma-separated: reset.
-# $7, $8: with reset, the commands that stop and start the agent.
+# $7, $8: the commands that stop and start the agent ("" when unknown):
+#     a reset stops and starts it; a claim that set netdata.conf's [cloud]
+#     proxy restarts it, so that its link uses the proxy.
+# FC_CLOUD_PROXY: the proxy for netdata.conf's [cloud] section, or empty.
+#     v1 agents before 1.46 read the link's proxy there only (netdata
+#     v1.37.1 aclk/aclk_proxy.c:130); netdata-claim.sh says to put it there
+#     (claim/netdata-claim.sh.in:414); later ones let it override cloud.conf
+#     (v1.47.5 src/aclk/aclk_proxy.c:116-120). Read once, at start.
 # $9: the number K of machine identity files to remove with reset, then
 #     those K files, then netdata-claim.sh's arguments.
 # Output: [stop-rc=N reset=1] [ca=written|unchanged] token-removed=1
-#   claim-rc=N [claimed-id=ID] claim-out=LINE...
+#   claim-rc=N [claimed-id=ID] [cloud-proxy=1|same [restarted=proxy]]
+#   claim-out=LINE...
 conf=$1 lib=$2 owner=$3 script=$4 userarg=$5 flags=",$6," stop=$7 start=$8 k=$9
 shift 9
 am_root
@@ -77,5 +85,12 @@ tok=''
 echo "claim-rc=$rc"
 if [ -r "$cloudd/claimed_id" ] && [ ! -h "$cloudd/claimed_id" ]; then
   c=''; read -r c < "$cloudd/claimed_id"; echo "claimed-id=$c"
+fi
+if [ -n "$FC_CLOUD_PROXY" ] && { [ "$rc" = 0 ] || [ "$rc" = 5 ]; }; then
+  # Exit 5: the agent was not told; fleetclaim restarts it anyway.
+  if write_cloud_proxy "$conf" "$FC_CLOUD_PROXY" && [ "$rc" = 0 ] && [ -n "$start" ]; then
+    eval "$stop" >/dev/null 2>&1
+    eval "$start" >/dev/null 2>&1 && echo restarted=proxy
+  fi
 fi
 emit_lines claim-out "$out"

@@ -152,7 +152,7 @@ func TestClaimScriptMovedVarLibDir(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			l := newLayout(t)
 			write(t, filepath.Join(l.bin, "netdata-claim.sh"), compiledVarLibClaimV1, 0o755)
-			script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "")
+			script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "", resetPlan{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,5 +290,52 @@ func TestStateWaitsWhileAgentInitializes(t *testing.T) {
 	res := New(localConnector{}, Options{Mode: ModeVerify, PollInterval: 10 * time.Millisecond, Token: tokenOf("good-token")}).Do(context.Background(), h)
 	if res.Status != StatusAlreadyClaimed {
 		t.Fatalf("%+v", res)
+	}
+}
+
+// TestClaimScriptV1LinkProxy: a v1 agent's link reads its proxy from
+// netdata.conf's [cloud] proxy only (before 1.46: netdata v1.37.1
+// aclk/aclk_proxy.c:130; netdata-claim.sh.in:414 tells the user to put it
+// there), once, at start. A v1 claim through a proxy therefore writes it
+// there and restarts the agent; the same proxy again changes nothing; a
+// proxy with credentials never goes into netdata.conf, readable by all.
+func TestClaimScriptV1LinkProxy(t *testing.T) {
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			write(t, filepath.Join(l.bin, "netdata-claim.sh"), recordingClaimV1, 0o755)
+			svcLog := filepath.Join(l.root, "service.log")
+			svc := resetPlan{Stop: "echo stop >> " + svcLog, Start: "echo start >> " + svcLog}
+			h := testHost("", "")
+			h.Claim.Proxy = inventory.NewProxy("http://proxy.example:3128")
+			run := func() map[string]string {
+				script, args, err := buildClaimScript(h, l.install("root"), "s3cret-token", nil, nil, "", svc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return parseKV(runIn(t, argv, script, nil, args...))
+			}
+			if kv := run(); kv["claim-rc"] != "0" || kv["cloud-proxy"] != "1" || kv["restarted"] != "proxy" {
+				t.Fatalf("printed %v", kv)
+			}
+			if b, _ := os.ReadFile(filepath.Join(l.conf, "netdata.conf")); string(b) != "\n[cloud]\n    proxy = http://proxy.example:3128\n" {
+				t.Errorf("netdata.conf %q", b)
+			}
+			if kv := run(); kv["cloud-proxy"] != "same" || kv["restarted"] != "" {
+				t.Fatalf("second run printed %v", kv)
+			}
+			if b, _ := os.ReadFile(svcLog); string(b) != "stop\nstart\n" {
+				t.Errorf("service calls %q, want one restart", b)
+			}
+			os.Remove(filepath.Join(l.conf, "netdata.conf"))
+			h.Claim.Proxy = inventory.NewProxy(credProxy)
+			if kv := run(); kv["cloud-proxy"] != "" {
+				t.Fatalf("a proxy with credentials went to netdata.conf: %v", kv)
+			}
+			if _, err := os.Stat(filepath.Join(l.conf, "netdata.conf")); err == nil {
+				t.Fatal("netdata.conf written for a proxy with credentials")
+			}
+			l.leftovers(t)
+		})
 	}
 }

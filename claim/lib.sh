@@ -187,3 +187,33 @@ wait_ready() {
   done
   echo "ready-rc=$wrc"
 }
+
+# write_cloud_proxy CONFDIR PROXY sets netdata.conf's [cloud] proxy: every
+# other line and comment is kept, an existing proxy line of that section is
+# replaced, the section is added when missing, and the file is replaced
+# atomically with its owner and mode kept (cp -p). A missing netdata.conf
+# is created. The value reaches awk through the environment: -v would
+# interpret backslashes in it. Prints cloud-proxy=1, or cloud-proxy=same
+# when netdata.conf already said so (and returns 1).
+write_cloud_proxy() {
+  nc="$1/netdata.conf"
+  nctmp="$1/.netdata.conf.fleetclaim.$$"
+  if [ -f "$nc" ]; then
+    cp -p "$nc" "$nctmp" && FLEETCLAIM_PROXY=$2 awk '
+BEGIN { p = ENVIRON["FLEETCLAIM_PROXY"] }
+/^[ \t]*\[/ { if (cloud && !done) { print "    proxy = " p; done = 1 }
+  cloud = ($0 ~ /^[ \t]*\[cloud\][ \t]*$/); print; next }
+cloud && /^[ \t]*proxy[ \t]*=/ { if (!done) { print "    proxy = " p; done = 1 }; next }
+{ print }
+END { if (cloud && !done) { print "    proxy = " p; done = 1 }
+  if (!done) { print ""; print "[cloud]"; print "    proxy = " p } }' "$nc" > "$nctmp"
+  else
+    printf '\n[cloud]\n    proxy = %s\n' "$2" > "$nctmp" && chmod 0644 "$nctmp"
+  fi || fail write-netdata-conf
+  if [ -f "$nc" ] && cmp -s "$nc" "$nctmp"; then
+    rm -f "$nctmp"; nctmp=''; echo cloud-proxy=same; return 1
+  fi
+  mv -f "$nctmp" "$nc" || fail write-netdata-conf
+  nctmp=''
+  echo cloud-proxy=1
+}

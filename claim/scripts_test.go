@@ -165,7 +165,7 @@ func TestClaimScriptShells(t *testing.T) {
 			write(t, filepath.Join(l.bin, "netdata-claim.sh"), recordingClaimV1, 0o755)
 			h := testHost("", "")
 			h.Claim.Proxy = inventory.NewProxy(credProxy)
-			script, args, err := buildClaimScript(h, l.install("root"), "s3cret-token", ca, nil, "")
+			script, args, err := buildClaimScript(h, l.install("root"), "s3cret-token", ca, nil, "", resetPlan{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +217,7 @@ func TestClaimScriptSignalRemovesToken(t *testing.T) {
 						f.Close()
 					}
 				})
-				script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "")
+				script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "", resetPlan{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -441,7 +441,7 @@ func TestClaimScriptWithoutConfigDir(t *testing.T) {
 			l := newLayout(t)
 			os.RemoveAll(l.conf)
 			write(t, filepath.Join(l.bin, "netdata-claim.sh"), recordingClaimV1, 0o755)
-			script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "")
+			script, args, err := buildClaimScript(testHost("", ""), l.install("root"), "s3cret-token", nil, nil, "", resetPlan{})
 			if err != nil {
 				t.Fatal(err)
 			}
