@@ -1,6 +1,8 @@
 package remote_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,4 +36,61 @@ func TestE2ERealV2ClaimStartsStoppedAgent(t *testing.T) {
 		t.Error("the agent is not running after the claim")
 	}
 	checkClaimFiles(t, h, cloud)
+}
+
+// TestE2ERealV2ForceReclaims: the real v2.11.0 agent, claimed, ignores
+// claim.conf while it holds a claimed id (src/claim/claim.c:165-170), so
+// `claim --force` reclaims it: a new claimed id the stand-in accepted,
+// online.
+func TestE2ERealV2ForceReclaims(t *testing.T) {
+	a := agenttest.NewV2(t, agenttest.V2Options{Name: "v2force"})
+	env := sshdtest.New(t)
+	cloud := agenttest.NewCloud(t)
+	cloud.ServeLink()
+	h := startSSHD(t, env, "v2force", a)
+	bin := buildFleetclaim(t)
+	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v2force": "user: root, " + v2Line})
+	first := runFleetclaim(t, bin, inv, "claim", "--wait", "30s").record(t, "v2force")
+	if first.Status != "claimed" || first.ClaimedID == "" {
+		t.Fatalf("claim: %+v", first)
+	}
+	run := runFleetclaim(t, bin, inv, "claim", "--force", "--wait", "30s")
+	rec := run.record(t, "v2force")
+	t.Logf("took %s: %+v", run.took, rec)
+	if rec.Status != "reclaimed" || rec.ClaimedID == "" || rec.ClaimedID == first.ClaimedID || !strings.Contains(rec.Message, "--force") {
+		t.Errorf("--force: %+v (first claimed id %s)\n%s", rec, first.ClaimedID, run.stderr)
+	}
+	checkClaimFiles(t, h, cloud)
+}
+
+// TestE2ERealV2NewIdentityRemovesRunCopy: the real v2.11.0 agent restores
+// its machine GUID from a status-netdata.json copy in /run when the GUID
+// file and the var lib and cache copies are gone (status-file-io.c:6-11,
+// 86-95; machine-guid.c:361-371), so reclaim --new-identity removes that
+// copy too and the agent comes back with a new GUID.
+func TestE2ERealV2NewIdentityRemovesRunCopy(t *testing.T) {
+	a := agenttest.NewV2(t, agenttest.V2Options{Name: "v2runcopy"})
+	env := sshdtest.New(t)
+	cloud := agenttest.NewCloud(t)
+	cloud.ServeLink()
+	h := startSSHD(t, env, "v2runcopy", a)
+	bin := buildFleetclaim(t)
+	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v2runcopy": "user: root, " + v2Line})
+	first := runFleetclaim(t, bin, inv, "claim", "--wait", "30s").record(t, "v2runcopy")
+	guid, _ := os.ReadFile(a.Lib("registry", "netdata.public.unique.id"))
+	status, err := os.ReadFile(a.Lib("status-netdata.json"))
+	if first.Status != "claimed" || len(guid) == 0 || err != nil || !strings.Contains(string(status), strings.TrimSpace(string(guid))) {
+		t.Fatalf("claim: %+v, GUID %q, status file %v", first, guid, err)
+	}
+	// The copy a clone's template leaves in /run (this host's own /run).
+	if err := os.WriteFile(filepath.Join(a.Dir, "run", "status-netdata.json"), status, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := runFleetclaim(t, bin, inv, "reclaim", "--new-identity", "--wait", "30s")
+	rec := run.record(t, "v2runcopy")
+	guid2, _ := os.ReadFile(a.Lib("registry", "netdata.public.unique.id"))
+	t.Logf("took %s: %+v", run.took, rec)
+	if rec.Status != "reclaimed" || len(guid2) == 0 || string(guid2) == string(guid) {
+		t.Errorf("reclaim: %+v; machine GUID %q after --new-identity, %q before\n%s", rec, guid2, guid, run.stderr)
+	}
 }
