@@ -94,3 +94,45 @@ func TestE2ERealV2NewIdentityRemovesRunCopy(t *testing.T) {
 		t.Errorf("reclaim: %+v; machine GUID %q after --new-identity, %q before\n%s", rec, guid2, guid, run.stderr)
 	}
 }
+
+// TestE2ERealV1MovedVarLibDir claims with Debian's real 1.37.1
+// netdata-claim.sh (guards cut out) on a host whose netdata.conf moves the
+// var lib dir ([directories] lib): the script looks for cloud.d/token
+// under its compile-time /var/lib/netdata unless NETDATA_VARLIB_DIR says
+// otherwise (claim/netdata-claim.sh.in:134-136, 187-190), so fleetclaim
+// tells it, and the request carries the real token, not "unknown".
+func TestE2ERealV1MovedVarLibDir(t *testing.T) {
+	const moved = "/var/cache/netdata/movedlib"
+	env := sshdtest.New(t)
+	a := agenttest.NewV1(t, agenttest.V1Options{Name: "v1moved", StripGuards: true, InstallType: "binpkg-deb", Share: []string{env.Dir},
+		Conf: "[global]\n    run as user = netdata\n\n[directories]\n    lib = " + moved + "\n"})
+	if err := os.MkdirAll(filepath.Join(a.Dir, "cache", "movedlib", "registry"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	guid := "5c4a7e0b-3f1d-4b8e-9a2c-1d0e6f7b8a91"
+	for _, f := range []string{filepath.Join(a.Dir, "cache", "movedlib", "registry", "netdata.public.unique.id"), a.Lib("registry", "netdata.public.unique.id")} {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		if err := os.WriteFile(f, []byte(guid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cloud := agenttest.NewCloud(t)
+	h := startSSHD(t, env, "v1moved", a)
+	bin := buildFleetclaim(t)
+	inv := writeInventory(t, env, cloud, []realHost{h}, map[string]string{"v1moved": "user: root"})
+	run := runFleetclaim(t, bin, inv, "claim", "--wait", "1s")
+	rec := run.record(t, "v1moved")
+	t.Logf("took %s: %+v", run.took, rec)
+	reqs := cloud.Requests()
+	if len(reqs) == 0 {
+		t.Fatalf("no claim request reached the stand-in: %+v\n%s", rec, run.stderr)
+	}
+	for _, r := range reqs {
+		if tok, _ := r.Body["token"].(string); tok != realTestToken {
+			t.Errorf("claim request with token %q, want the inventory's: %+v", tok, rec)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, "cache", "movedlib", "cloud.d", "claimed_id")); err != nil {
+		t.Errorf("no claimed_id in the moved var lib dir: %v (%+v)", err, rec)
+	}
+}
