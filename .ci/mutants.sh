@@ -8,6 +8,7 @@
 #   .ci/mutants.sh            every mutant
 #   .ci/mutants.sh ID...      only these
 #   .ci/mutants.sh --list     the mutants, without running them
+#   .ci/mutants.sh --check    only that each sed still changes one line
 #
 # MUTANTS_USER=nobody (when run as root): the tests run as that user, to
 # show which mutants the tests catch without root. MUTANTS_TIMEOUT bounds
@@ -132,10 +133,10 @@ mutants() {
 	# The token's transport: on stdin, never on a command line; its file
 	# removed.
 	mutant token-argv ./claim claim/claimscript.go \
-		's/^\t\tscript, argsRoot, script, argsUser)$/\t\tscript, argsRoot+" -token="+token, script, argsUser+" -token="+token)/' \
-		'the token on netdata-claim.sh'"'"'s command line'
-	mutant token-file-left ./claim claim/claimscript.go \
-		's/b.WriteString("rm -f \\"$tok\\" \&\& \[ ! -e \\"$tok\\" \] \&\& echo token-removed=1\\n")/b.WriteString("echo token-removed=1\\n")/' \
+		's/^\treturn script, append(args, claimScriptArgs(h, in, false, newID)...), nil$/\treturn script, append(append(args, claimScriptArgs(h, in, false, newID)...), "-token="+token), nil/' \
+		'the token among netdata-claim.sh'"'"'s arguments, on the command line'
+	mutant token-file-left ./claim claim/claimscript.sh \
+		's/^rm -f "$tok" \&\& \[ ! -e "$tok" \] \&\& echo token-removed=1$/echo token-removed=1/' \
 		'cloud.d/token is left behind (and said removed)'
 	mutant script-argv ./remote remote/shell.go \
 		's/^\treturn r.Run(ctx, cmd, strings.NewReader(script))$/\treturn r.Run(ctx, strings.Replace(cmd, "sh -s", "sh -c "+(\&Quoter{}).Q(script)+" sh", 1), nil)/' \
@@ -144,13 +145,29 @@ mutants() {
 		's/b.WriteString("sudo -S -p " + q.Q(p.prompt))/b.WriteString("echo " + q.Q(string(p.b.Password)) + " | sudo -S -p " + q.Q(p.prompt))/' \
 		'the sudo password on a command line'
 
-	# Values reaching a host: no line break into claim.conf.
+	# Values reaching a host: checked (url, proxy), no line break into
+	# claim.conf.
 	mutant value-line-break ./claim claim/claimer.go \
 		's/if strings.ContainsAny(v, "\\r\\n\\x00") {/if strings.ContainsAny(v, "\\x00") {/' \
 		'a line break in a value (proxy, url) writes claim.conf lines of its own'
 	mutant value-carriage-return ./claim claim/claimer.go \
 		's/if strings.ContainsAny(v, "\\r\\n\\x00") {/if strings.ContainsAny(v, "\\n\\x00") {/' \
 		'a carriage return in a value reaches claim.conf'
+	mutant url-path ./inventory inventory/shellsafe.go \
+		"s/^\t\tcase c == '\\/' || isNameByte(c):$/\t\tcase c != '?' \&\& c != '#':/" \
+		'a Cloud url path may hold characters a shell interprets'
+	mutant host-name-byte ./inventory inventory/shellsafe.go \
+		"s/|| c == '-' || c == '_' || c == '.'$/|| c == '-' || c == '_' || c == '.' || c == '\$'/" \
+		'host names, url paths, proxy credentials and node names may hold $'
+	mutant proxy-credentials ./inventory inventory/shellsafe.go \
+		's/^\t\t\tcase isNameByte(c):$/\t\t\tcase c != 0:/' \
+		'proxy user:password may hold characters a shell interprets'
+	mutant proxy-string ./inventory inventory/proxy.go \
+		"s/^\treturn scheme + \"\[REDACTED\]@\" + p.v\[strings.LastIndexByte(p.v, '@')+1:\]$/\treturn p.v/" \
+		'a proxy prints its user:password'
+	mutant proxy-json ./inventory inventory/proxy.go \
+		's/{ return json.Marshal(p.String()) }/{ return json.Marshal(p.v) }/' \
+		'a proxy encodes its user:password in JSON'
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-mutants.XXXXXX")
@@ -217,9 +234,10 @@ baseline() {
 	rm -rf "$WORK/tree-base-$key"
 }
 
-LIST=0
+LIST=0 CHECK=0
 case "${1:-}" in
 --list) LIST=1; shift ;;
+--check) CHECK=1; shift ;;
 esac
 WANT=" $* "
 total=0 caught=0 survived=0 errors=0
@@ -252,6 +270,12 @@ mutant() {
 		else
 			printf 'ERROR     %-28s the pattern changes %s lines of %s, not one: update it\n' "$id" "$dels" "$file"
 		fi
+		rm -rf "$tree"
+		return 0
+	fi
+	if [ "$CHECK" = 1 ]; then
+		caught=$((caught + 1))
+		printf 'applies   %-28s %s: %s\n' "$id" "$file" "$(diff "$file" "$tree/$file.mutant" | sed -n 's/^> *//p')"
 		rm -rf "$tree"
 		return 0
 	fi
@@ -290,7 +314,11 @@ if [ "$LIST" = 1 ]; then
 	echo "$total mutants"
 	exit 0
 fi
-echo "$total mutants${RUNAS:+ (tests run as $RUNAS)}: $caught caught, $survived survived, $errors errors"
+if [ "$CHECK" = 1 ]; then
+	echo "$total mutants: $caught apply, $errors errors"
+else
+	echo "$total mutants${RUNAS:+ (tests run as $RUNAS)}: $caught caught, $survived survived, $errors errors"
+fi
 [ -z "$SURVIVED" ] || echo "survived:$SURVIVED"
 [ -z "$ERRORS" ] || echo "errors:$ERRORS"
 if [ "$errors" -gt 0 ]; then
