@@ -163,7 +163,7 @@ mutants() {
 		's/^\t\t\tcase isNameByte(c):$/\t\t\tcase c != 0:/' \
 		'proxy user:password may hold characters a shell interprets'
 	mutant proxy-string ./inventory inventory/proxy.go \
-		"s/^\treturn scheme + \"\[REDACTED\]@\" + p.v\[strings.LastIndexByte(p.v, '@')+1:\]$/\treturn p.v/" \
+		"s/^\treturn scheme + \"\[REDACTED\]@\" + p.v\[strings.LastIndexByte(p.v, '@')+1:\]$/\treturn scheme[:0] + p.v/" \
 		'a proxy prints its user:password'
 	mutant proxy-json ./inventory inventory/proxy.go \
 		's/{ return json.Marshal(p.String()) }/{ return json.Marshal(p.v) }/' \
