@@ -76,20 +76,23 @@ mutants() {
 	# Host keys: strict refuses unknown and changed keys; accept-new
 	# records unknown keys only.
 	mutant hostkey-accept-new-changed ./remote remote/hostkeys.go \
-		's/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 {/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 \&\& policy != "accept-new" {/' \
+		'/^func (s \*hostKeyStore) check(/,/^}/s/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 {/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 \&\& policy != "accept-new" {/' \
 		'accept-new accepts (and records) a changed host key'
 	mutant hostkey-strict-unknown ./remote remote/hostkeys.go \
-		's/if policy == "accept-new" {/if policy != "off" {/' \
+		'/^func (s \*hostKeyStore) check(/,/^}/s/if policy == "accept-new" {/if policy != "off" {/' \
 		'strict accepts (and records) an unknown host key'
 	mutant hostkey-off ./remote remote/hostkeys.go \
-		's/if policy == "off" {/if policy != "strict" {/' \
+		'/^func (s \*hostKeyStore) check(/,/^}/s/if policy == "off" {/if policy != "strict" {/' \
 		'accept-new checks nothing'
 	mutant hostkey-run-changed ./remote remote/hostkeys.go \
 		'/prev, seen := s.added\[norm\]/,/CatHostKeyChanged/s/if string(prev.Marshal()) == string(key.Marshal()) {/if true {/' \
 		'a key accepted earlier in the run may change'
 	mutant hostkey-revoked ./remote remote/hostkeys.go \
-		's/if errors.As(err, \&revoked) {/if false \&\& errors.As(err, \&revoked) {/' \
+		'/^func (s \*hostKeyStore) check(/,/^}/s/if errors.As(err, \&revoked) {/if false \&\& errors.As(err, \&revoked) {/' \
 		'a @revoked key is reported as merely unknown'
+	mutant hostkey-recheck-changed ./remote remote/hostkeys.go \
+		'/^func (s \*hostKeyStore) recheck(/,/^}/s/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 {/if false {/' \
+		'accept-new records a key although another run recorded a different one meanwhile'
 
 	# --max-fail-percentage: stop once more than the percentage failed.
 	mutant maxfail-boundary ./claim claim/fleet.go \
@@ -118,13 +121,19 @@ mutants() {
 
 	# The privilege choice.
 	mutant privilege-none ./claim claim/claimer.go \
-		's/if f.Root() || f.User == in.RunAsUser {/if f.Root() || f.User == in.RunAsUser || h.Become == "none" {/' \
+		's/if f.Root() || (f.User != "" \&\& f.User == in.RunAsUser) {/if f.Root() || (f.User != "" \&\& f.User == in.RunAsUser) || r.h.Become == "none" {/' \
 		'without become, a user neither root nor the run-as user claims as itself'
 	mutant privilege-never ./claim claim/claimer.go \
-		's/if f.Root() || f.User == in.RunAsUser {/if true {/' \
-		'become (sudo, doas) is never used'
+		's/if r.become != nil \&\& r.becomeErr == nil {/if false \&\& r.become != nil \&\& r.becomeErr == nil {/' \
+		'become (sudo, doas) is never used for the claim'
+	mutant privilege-refusal ./claim claim/claimer.go \
+		'/^func (r \*hostRun) privilege/,/^}/s/if r.becomeErr != nil {/if false {/' \
+		'sudo refusing (a wrong password) is reported as a missing become'
+	mutant privilege-become-user ./claim claim/claimer.go \
+		's/if u := r.h.BecomeUser; u != "" \&\& u != "root" \&\& u != in.RunAsUser {/if u := r.h.BecomeUser; false \&\& u != "" {/' \
+		'a become_user neither root nor the run-as user is used'
 	mutant privilege-doas ./claim claim/claimer.go \
-		'/^func (c \*Claimer) privilege/,/^}/s/case "sudo", "doas":/case "sudo":/' \
+		's/if h.Become != "sudo" \&\& h.Become != "doas" {/if h.Become != "sudo" {/' \
 		'become: doas is ignored'
 	mutant privilege-password ./claim claim/claimer.go \
 		's/b.Password = \[\]byte(pw.Reveal())/_ = pw/' \
