@@ -75,9 +75,15 @@ mutants() {
 
 	# Host keys: strict refuses unknown and changed keys; accept-new
 	# records unknown keys only.
-	mutant hostkey-accept-new-changed ./remote remote/hostkeys.go \
-		'/^func (s \*hostKeyStore) check(/,/^}/s/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 {/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 \&\& policy != "accept-new" {/' \
-		'accept-new accepts (and records) a changed host key'
+	# A key that changed is refused twice under accept-new (check, then
+	# recheck under the lock): one line alone cannot break that, so the
+	# mutants break each guard where it is the only one.
+	mutant hostkey-changed-as-unknown ./remote remote/hostkeys.go \
+		'/^func (s \*hostKeyStore) check(/,/^}/s/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 {/if errors.As(err, \&ke) \&\& len(ke.Want) > 0 \&\& policy == "accept-new" {/' \
+		'under strict a changed key is reported as unknown (whose remedy is to add it)'
+	mutant hostkey-no-recheck ./remote remote/hostkeys.go \
+		's/if err := s.recheck(hostname, remote, key); err != nil || s.added\[norm\] != nil {/if err := error(nil); err != nil || s.added[norm] != nil {/' \
+		'accept-new records a key without reading again what other runs recorded'
 	mutant hostkey-strict-unknown ./remote remote/hostkeys.go \
 		'/^func (s \*hostKeyStore) check(/,/^}/s/if policy == "accept-new" {/if policy != "off" {/' \
 		'strict accepts (and records) an unknown host key'
