@@ -9,8 +9,9 @@ import (
 )
 
 // recordingRunner records the commands it is asked to run and what they
-// were given on stdin, then runs them on this machine.
+// were given on stdin, then runs them on this machine (unless dry).
 type recordingRunner struct {
+	dry          bool
 	cmds, stdins []string
 }
 
@@ -24,6 +25,9 @@ func (r *recordingRunner) Run(ctx context.Context, cmd string, stdin io.Reader) 
 		in = string(b)
 	}
 	r.cmds, r.stdins = append(r.cmds, cmd), append(r.stdins, in)
+	if r.dry {
+		return Result{}, nil
+	}
 	return Local{}.Run(ctx, cmd, strings.NewReader(in))
 }
 
@@ -53,5 +57,22 @@ func TestRunScriptOnStdin(t *testing.T) {
 		if strings.Contains(c, secret) {
 			t.Fatalf("the script's secret is on the command line: %q", c)
 		}
+	}
+}
+
+// TestSudoPasswordOnStdin: the sudo password goes to sudo -S on stdin,
+// before the command's own input, never on the command line.
+func TestSudoPasswordOnStdin(t *testing.T) {
+	const pw = "sudo-pw-5e2a91"
+	r := &recordingRunner{dry: true}
+	Privileged(r, Become{Method: "sudo", Password: []byte(pw)}, "").Run(context.Background(), "cat", strings.NewReader("input"))
+	if len(r.cmds) != 1 {
+		t.Fatalf("ran %q, want one command", r.cmds)
+	}
+	if strings.Contains(r.cmds[0], pw) || !strings.HasPrefix(r.cmds[0], "sudo -S ") {
+		t.Fatalf("command line %q: want sudo -S, without the password", r.cmds[0])
+	}
+	if r.stdins[0] != pw+"\ninput" {
+		t.Fatalf("stdin %q, want the password line, then the command's input", r.stdins[0])
 	}
 }
