@@ -32,7 +32,7 @@ FUZZ_TARGETS := \
 	./claim:FuzzParseSerial \
 	./cmd/fleetclaim:FuzzReadResults
 
-.PHONY: all build demo test unit race fuzz vet bench bench-go bench-fleet bench-sshd clean
+.PHONY: all build demo test unit race fuzz vet mutants bench bench-go bench-fleet bench-sshd clean
 
 all: build
 
@@ -70,6 +70,17 @@ fuzz:
 		  echo "  (no failing input: the fuzz engine's own deadline; once more)"; \
 		  $(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time -fuzzminimizetime 1s >/tmp/fleetclaim-fuzz.log 2>&1 || { cat /tmp/fleetclaim-fuzz.log; exit 1; }; }; \
 	done
+
+# The mutation check (never part of `make test`): .ci/mutants.sh plants
+# one-line bugs where they matter (redaction, quoting, host keys,
+# max-fail, the clone hold, the privilege choice, the token's transport,
+# value validation), each in a fresh copy of the tree, and runs the owning
+# package's tests; it fails if a mutant survives, or if a mutant's sed no
+# longer matches the code (update it). MUTANTS_USER=nobody runs the tests
+# without root; MUTANTS="ID ..." runs only those.
+MUTANTS ?=
+mutants:
+	GO=$(GO) sh .ci/mutants.sh $(MUTANTS)
 
 # Benchmarks (never part of `make test`; see BENCHMARKS.md): the Go
 # benchmarks of the hot paths, then the fleet benchmark on a lab of

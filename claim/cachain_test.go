@@ -3,7 +3,6 @@ package claim
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,13 +111,10 @@ func TestWriteCAChain(t *testing.T) {
 // disk-full) the builtin write fails like a full disk's, and the script
 // reports it and removes its temporary file instead of dying.
 func TestWriteCAChainFileSizeLimit(t *testing.T) {
-	for _, sh := range []string{"dash", "bash"} {
-		if _, err := exec.LookPath(sh); err != nil {
-			continue
-		}
+	for sh, argv := range testShells(t) {
 		dir, conf := t.TempDir(), t.TempDir()
 		script := "ulimit -f 0\n" + libSnippet(t, `am_root; write_ca "$1" "$2" "" trusted.pem`+"\n", caInputs([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))...)
-		out, err := exec.Command(sh, "-c", script, "sh", dir, conf).CombinedOutput()
+		out, err := shellC(argv, script, dir, conf).CombinedOutput()
 		if err != nil || parseKV(out)["fleetclaim-error"] != "write-ca" {
 			t.Fatalf("%s: %v, printed %q", sh, err, out)
 		}

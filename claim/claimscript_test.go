@@ -3,7 +3,6 @@ package claim
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -127,24 +126,17 @@ func TestClaimScriptExitCodes(t *testing.T) {
 }
 
 // TestEmitLines: the builtin-only line loop prints what the read loop over a
-// pipe printed, for every value, in dash and bash.
+// pipe printed, for every value, in each test shell.
 func TestEmitLines(t *testing.T) {
 	values := []string{"", "one", "a\nb", "a\n\nb", "cr\r", "  lead and trail  ", "*glob* $HOME `x` \\n", "-n", "\n\nx", "tab\there"}
-	for _, sh := range []string{"dash", "bash", "busybox"} {
-		if _, err := exec.LookPath(sh); err != nil {
-			continue
-		}
+	for sh, argv := range testShells(t) {
 		for _, v := range values {
 			script := "out=$(printf '%s' \"$1\")\n"
 			oldLoop := script + "printf '%s\\n' \"$out\" | while IFS= read -r l; do printf 'k=%s\\n' \"$l\"; done\n"
 			newLoop := libSnippet(t, script+"emit_lines k \"$out\"\n")
 			var got [2]string
 			for i, s := range []string{oldLoop, newLoop} {
-				argv := []string{sh, "-c", s, "sh", v}
-				if sh == "busybox" {
-					argv = append([]string{"busybox", "sh"}, argv[1:]...)
-				}
-				out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+				out, err := shellC(argv, s, v).CombinedOutput()
 				if err != nil {
 					t.Fatalf("%s %q: %v\n%s", sh, v, err, out)
 				}

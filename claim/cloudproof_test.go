@@ -34,6 +34,57 @@ func nodesBody(nodes ...string) string {
 	return `{"nodes":[` + strings.Join(parts, ",") + `]}`
 }
 
+// proofTestDeadline bounds every wait of the proof tests: a proof that never
+// answers, or a state never reached, fails the test saying what it waited
+// for instead of hanging until the test binary's timeout.
+const proofTestDeadline = 30 * time.Second
+
+// proofCtx is the context of a proof test's Check calls: it ends at the
+// test's deadline.
+func proofCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), proofTestDeadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitProof polls cond until it holds; after proofTestDeadline it fails the
+// test with what it waited for.
+func waitProof(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(proofTestDeadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting, after %v, for %s", proofTestDeadline, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// heldAnswer returns a channel that holds a fake answer back and the func
+// that releases it. The release also runs when the test ends, before the
+// fake Cloud closes (which waits for the held request), so that a test
+// failing first cannot hang there.
+func heldAnswer(t *testing.T) (chan struct{}, func()) {
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	return hold, release
+}
+
+// waitDone waits for done, at most proofTestDeadline.
+func waitDone[T any](t *testing.T, what string, done <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(proofTestDeadline):
+		t.Fatalf("still waiting, after %v, for %s", proofTestDeadline, what)
+	}
+	var zero T
+	return zero
+}
+
 func TestCloudProof(t *testing.T) {
 	cases := []struct {
 		name        string
@@ -78,7 +129,7 @@ func TestCloudProof(t *testing.T) {
 			p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, FixRooms: tc.fix}
 			h := &inventory.Host{Name: "h1", Claim: inventory.Claim{Rooms: tc.rooms}}
 			res := Result{Host: "h1", Status: tc.status, Category: tc.category, ClaimedID: "C1", NodeID: "N1", Message: "claimed and online"}
-			p.Check(context.Background(), h, &res)
+			p.Check(proofCtx(t), h, &res)
 			if res.Status != tc.wantStatus || res.Category != tc.wantCat {
 				t.Errorf("status %s category %q, want %s %q (%s)", res.Status, res.Category, tc.wantStatus, tc.wantCat, res.Message)
 			}
@@ -117,18 +168,19 @@ func testCloudProofBatches(t *testing.T, batch int) {
 	for i := range 200 {
 		all = append(all, fmt.Sprintf("n%d=reachable", i))
 	}
-	hold := make(chan struct{})
+	hold, release := heldAnswer(t)
 	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody(all...), hold: hold}, fakeAnswer{status: 200, body: nodesBody(all...)})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Millisecond, Wait: time.Hour, Batch: batch}
 	var wg sync.WaitGroup
 	results := make([]Result, 200)
+	ctx := proofCtx(t)
 	for i := range results {
 		wg.Go(func() {
 			h := &inventory.Host{Name: fmt.Sprint("h", i), Claim: inventory.Claim{Rooms: []string{roomWeb}}}
 			results[i] = Result{Status: StatusClaimed, ClaimedID: fmt.Sprintf("C%d", i), NodeID: fmt.Sprintf("N%d", i)}
-			p.Check(context.Background(), h, &results[i])
+			p.Check(ctx, h, &results[i])
 		})
 	}
 	named := func(room string) int {
@@ -148,7 +200,7 @@ func testCloudProofBatches(t *testing.T, batch int) {
 	}
 	// Wait until the first request is in flight and every other host
 	// waits.
-	for {
+	waitProof(t, "the first request in flight and the 199 other hosts waiting", func() bool {
 		p.mu.Lock()
 		queued := 0
 		for _, q := range p.rooms {
@@ -157,13 +209,12 @@ func testCloudProofBatches(t *testing.T, batch int) {
 			}
 		}
 		p.mu.Unlock()
-		if f.count(nodesPath(roomWeb)) == 1 && queued+named(roomWeb) == 200 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(hold)
-	wg.Wait()
+		return f.count(nodesPath(roomWeb)) == 1 && queued+named(roomWeb) == 200
+	})
+	release()
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+	waitDone(t, "every host's proof", allDone)
 	for i, r := range results {
 		if r.Cloud == nil || !r.Cloud.Confirmed {
 			t.Fatalf("host %d: %+v", i, r.Cloud)
@@ -208,7 +259,7 @@ func TestCloudProofWaitsForTheNode(t *testing.T) {
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Millisecond, Wait: time.Hour}
 	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
-	p.Check(context.Background(), &inventory.Host{Name: "h"}, &res)
+	p.Check(proofCtx(t), &inventory.Host{Name: "h"}, &res)
 	if res.Cloud == nil || !res.Cloud.Confirmed || res.Status != StatusClaimed {
 		t.Fatalf("%+v %+v", res, res.Cloud)
 	}
@@ -226,7 +277,7 @@ func TestCloudProofAPIFailure(t *testing.T) {
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
 	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
-	p.Check(context.Background(), &inventory.Host{Name: "h"}, &res)
+	p.Check(proofCtx(t), &inventory.Host{Name: "h"}, &res)
 	if res.Status != StatusClaimed || res.Cloud == nil || !strings.Contains(res.Cloud.Error, "gave up after 4 attempts") || len(res.Warnings) != 1 {
 		t.Fatalf("%+v %+v", res, res.Cloud)
 	}
@@ -239,40 +290,35 @@ func TestCloudProofAPIFailure(t *testing.T) {
 // and a request nobody waits for any more is abandoned.
 func TestCloudProofCancel(t *testing.T) {
 	f, srv := newFakeCloud(t)
-	hold := make(chan struct{})
-	defer close(hold)
+	hold, _ := heldAnswer(t)
 	f.set(nodesPath(roomAll), fakeAnswer{status: 200, body: nodesBody("n1=reachable"), hold: hold})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
 	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(proofCtx(t))
 	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	done := make(chan struct{})
 	go func() {
 		p.Check(ctx, &inventory.Host{Name: "h"}, &res)
 		close(done)
 	}()
-	for f.count(nodesPath(roomAll)) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitProof(t, "the room's request", func() bool { return f.count(nodesPath(roomAll)) > 0 })
 	cancel()
-	<-done
+	waitDone(t, "the cancelled host to stop waiting", done)
 	if res.Cloud == nil || res.Cloud.Confirmed || res.Cloud.Error != context.Canceled.Error() || len(res.Warnings) != 0 || res.Status != StatusClaimed {
 		t.Fatalf("%+v %+v", res, res.Cloud)
 	}
 	// The room's server ends: its request was cancelled, nothing waits.
-	for {
+	waitProof(t, "the room's server to end once nobody waits", func() bool {
 		p.mu.Lock()
-		serving := false
+		defer p.mu.Unlock()
 		for _, q := range p.rooms {
-			serving = serving || q.serving
+			if q.serving {
+				return false
+			}
 		}
-		p.mu.Unlock()
-		if !serving {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return true
+	})
 }
 
 // TestCloudProofDrain: a first question waiting out Refresh to gather more
@@ -291,24 +337,22 @@ func TestCloudProofDrain(t *testing.T) {
 		p.Check(ctx, h, r)
 		return r
 	}
-	first := check(context.Background(), "n1") // the room's first request goes at once
-	done := make(chan *Result)
-	go func() { done <- check(context.Background(), "n2") }() // waits out the hour
-	for {
+	ctx := proofCtx(t)
+	first := check(ctx, "n1") // the room's first request goes at once
+	done := make(chan *Result, 1)
+	go func() { done <- check(ctx, "n2") }() // waits out the hour
+	waitProof(t, "the second host's question to wait", func() bool {
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		n := 0
 		for _, q := range p.rooms {
 			n += len(q.waiting)
 		}
-		p.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return n == 1
+	})
 	p.Drain()
-	second := <-done
-	third := check(context.Background(), "n3") // after Drain: at once
+	second := waitDone(t, "the waiting question to go after Drain", done)
+	third := check(ctx, "n3") // after Drain: at once
 	for i, r := range []*Result{first, second, third} {
 		if r.Cloud == nil || !r.Cloud.Confirmed {
 			t.Fatalf("host %d: %+v", i+1, r.Cloud)
@@ -319,9 +363,9 @@ func TestCloudProofDrain(t *testing.T) {
 	}
 	// n4 is listed but not reachable: its first question goes at once, the
 	// second waits out Refresh (here: until the host gives up).
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx4, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	fourth := check(ctx, "n4")
+	fourth := check(ctx4, "n4")
 	if fourth.Cloud == nil || fourth.Cloud.Confirmed || fourth.Cloud.State != "unseen" {
 		t.Fatalf("host 4: %+v", fourth.Cloud)
 	}
@@ -350,7 +394,7 @@ func TestCloudProofByName(t *testing.T) {
 			target := proofTarget(testAPI(t, srv.URL, nil))
 			p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }}
 			res := Result{Host: "h1", Status: StatusClaimed, ClaimedID: "c1", NodeName: "web-1", Message: "claimed and online"}
-			p.Check(context.Background(), &inventory.Host{Name: "h1"}, &res)
+			p.Check(proofCtx(t), &inventory.Host{Name: "h1"}, &res)
 			if res.Status != tc.wantStatus || res.NodeID != tc.wantNode || !strings.Contains(res.Message, tc.msg) {
 				t.Errorf("%s node %q: %s", res.Status, res.NodeID, res.Message)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,14 +182,77 @@ func TestFleetStopStartingOnInterrupt(t *testing.T) {
 	}
 }
 
+// TestFleetHostTimeoutCancelsHost: HostTimeout ends a host's context while
+// the run's goes on. The host waits for its own context or the test's
+// deadline, whichever comes first, so a HostTimeout that is not applied
+// fails at once instead of hanging the test.
 func TestFleetHostTimeoutCancelsHost(t *testing.T) {
+	runCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var hostErr, runErr error
 	f := Fleet{Forks: 1, HostTimeout: 20 * time.Millisecond, MaxFailPercent: -1}
-	out := f.Run(context.Background(), context.Background(), hostsN(1), func(ctx context.Context, h *inventory.Host) Result {
+	out := f.Run(context.Background(), runCtx, hostsN(1), func(ctx context.Context, h *inventory.Host) Result {
 		<-ctx.Done()
+		hostErr, runErr = ctx.Err(), runCtx.Err()
 		return Result{Host: h.Name, Status: StatusFailed, Category: CatTimeout}
 	})
-	if out.Results[0].Category != CatTimeout {
-		t.Fatalf("%+v", out.Results[0])
+	if runErr != nil || hostErr != context.DeadlineExceeded {
+		t.Fatalf("the host's context ended with %v and the run's with %v: HostTimeout did not end the host (want deadline exceeded, run still going)", hostErr, runErr)
+	}
+	if r := out.Results[0]; r.Status != StatusFailed || r.Attempts != 1 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// TestFleetMaxFailPercentageBoundary: the run stops once strictly more than
+// the percentage of the finished hosts failed; exactly the percentage goes
+// on. One fork, so hosts finish in order.
+func TestFleetMaxFailPercentageBoundary(t *testing.T) {
+	cases := []struct {
+		name    string
+		hosts   int
+		pct     float64
+		fail    []int // positions of the failing hosts
+		started int
+		stopped bool
+	}{
+		{"1 in 4 at 25% goes on", 4, 25, []int{3}, 4, false},
+		{"1 in 4 then 2 in 8 at 25% goes on", 8, 25, []int{3, 7}, 8, false},
+		{"2 in 5 at 25% stops", 8, 25, []int{3, 4}, 5, true},
+		{"1 in 2 and 2 in 4 at 50% go on, 3 in 5 stops", 6, 50, []int{1, 3, 4}, 5, true},
+		{"every host failing at 100% goes on", 3, 100, []int{0, 1, 2}, 3, false},
+		{"0%: the first failure stops", 4, 0, []int{1}, 2, true},
+		{"0% with no failure goes on", 3, 0, nil, 3, false},
+		{"negative disables it", 3, -1, []int{0, 1, 2}, 3, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hosts := hostsN(c.hosts)
+			failing := map[string]bool{}
+			for _, i := range c.fail {
+				failing[hosts[i].Name] = true
+			}
+			f := Fleet{Forks: 1, MaxFailPercent: c.pct}
+			out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+				if failing[h.Name] {
+					return Result{Host: h.Name, Status: StatusFailed, Category: CatRoomInvalid}
+				}
+				return ok(h)
+			})
+			started := 0
+			for i, r := range out.Results {
+				if r.Status != StatusNotStarted {
+					started++
+					continue
+				}
+				if i < c.started || !strings.Contains(r.Message, "--max-fail-percentage") {
+					t.Errorf("host %d not started: %q", i, r.Message)
+				}
+			}
+			if started != c.started || out.StoppedByMaxFail != c.stopped {
+				t.Fatalf("%d of %d hosts started, stopped by max-fail %v; want %d, %v", started, c.hosts, out.StoppedByMaxFail, c.started, c.stopped)
+			}
+		})
 	}
 }
 

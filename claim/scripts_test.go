@@ -16,19 +16,32 @@ import (
 )
 
 // testShells are the shells every claim script is tested in, as argv
-// prefixes; those missing here are skipped.
+// prefixes. It logs which run and which are missing; under CI (CI=true),
+// whose .ci/run installs them all, a missing one fails the test instead of
+// being skipped.
 func testShells(t *testing.T) map[string][]string {
 	t.Helper()
 	all := map[string][]string{"dash": {"dash"}, "bash": {"bash"}, "busybox": {"busybox", "sh"}}
-	for name, argv := range all {
-		if _, err := exec.LookPath(argv[0]); err != nil {
+	var missing []string
+	for _, name := range []string{"dash", "bash", "busybox"} {
+		if _, err := exec.LookPath(all[name][0]); err != nil {
 			delete(all, name)
+			missing = append(missing, name)
+			if os.Getenv("CI") == "true" {
+				t.Errorf("shell %s is not installed, and CI (.ci/run) installs it", name)
+			}
 		}
 	}
+	t.Logf("shells: %d of dash, bash, busybox run; missing (skipped): %v", len(all), missing)
 	if len(all) == 0 {
 		t.Skip("none of dash, bash, busybox")
 	}
 	return all
+}
+
+// shellC is argv running script with -c, then $0 and args.
+func shellC(argv []string, script string, args ...string) *exec.Cmd {
+	return exec.Command(argv[0], append(append(argv[1:], "-c", script, "sh"), args...)...)
 }
 
 // runIn runs script (given on stdin, as fleetclaim sends it) with args in

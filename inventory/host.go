@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -247,23 +248,48 @@ func (r SecretRef) Resolve(lookup func(string) (string, bool)) (Secret, error) {
 }
 
 // Secret is a value that must never be printed: every formatting path shows
-// it redacted; only Reveal gives the value.
-type Secret struct{ v string }
+// it redacted; only Reveal gives the value. The value sits behind a pointer:
+// fmt prints a Secret held in an unexported field by reflection, without
+// its methods, and then shows an address, not the value.
+type Secret struct{ v *string }
+
+// redacted is what every output shows of a Secret.
+const redacted = "[REDACTED]"
 
 // NewSecret wraps v.
-func NewSecret(v string) Secret { return Secret{v: v} }
+func NewSecret(v string) Secret {
+	if v == "" {
+		return Secret{}
+	}
+	return Secret{v: &v}
+}
 
 // Reveal returns the secret itself, for the one place that must send it.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s.v == nil }
 
-func (s Secret) String() string   { return "[REDACTED]" }
-func (s Secret) GoString() string { return "[REDACTED]" }
+func (s Secret) String() string   { return redacted }
+func (s Secret) GoString() string { return redacted }
+
+// Format prints the redaction for every verb of fmt: without it, verbs that
+// do not use String (%d, %t) print the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprint(f, strconv.Quote(redacted))
+		return
+	}
+	fmt.Fprint(f, redacted)
+}
 
 // MarshalJSON keeps secrets out of every JSON document.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // MarshalText keeps secrets out of YAML and other text encodings.
-func (s Secret) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }

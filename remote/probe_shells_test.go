@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // fixtureRoot lays out a root with a static install whose agent binary is a
@@ -46,15 +47,7 @@ func fixtureRoot(t testing.TB, installType string) string {
 // TestProbeShells runs the real probe with every POSIX shell this machine
 // has and checks that they all report the same facts.
 func TestProbeShells(t *testing.T) {
-	var shells []string
-	for _, s := range []string{"dash", "bash", "busybox", "posh", "mksh", "yash", "ksh"} {
-		if p, err := exec.LookPath(s); err == nil {
-			shells = append(shells, p)
-		}
-	}
-	if len(shells) == 0 {
-		t.Skip("no POSIX shell found")
-	}
+	shells := testShells(t, "dash", "bash", "busybox", "posh", "mksh", "yash", "ksh")
 	cases := []struct {
 		itype     string
 		buildinfo bool
@@ -72,16 +65,17 @@ func TestProbeShells(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				args := strings.Fields(strings.TrimPrefix(strings.TrimPrefix(cmd, "exec "), "sh "))
-				if filepath.Base(sh) == "busybox" {
-					args = append([]string{"sh"}, args...)
+				// The command is "exec sh -s -- ROOT FLAGS CONTAINER"; the
+				// quoted root has no spaces: pass it unquoted.
+				_, params, ok := strings.Cut(cmd, " -s -- ")
+				if !ok {
+					t.Fatalf("probe command %q: no sh -s --", cmd)
 				}
-				x := exec.Command(sh, args...)
-				x.Args = append([]string{sh}, args...)
-				// The quoted root has no spaces: pass it unquoted.
-				for i, a := range x.Args {
-					x.Args[i] = strings.Trim(a, "'")
+				args := strings.Split(params, " ")
+				for i, a := range args {
+					args[i] = strings.Trim(a, "'")
 				}
+				x := stdinScript(sh, args...)
 				x.Stdin = strings.NewReader(ProbeScript())
 				out, err := x.Output()
 				if err != nil {
@@ -117,15 +111,10 @@ func TestProbeShells(t *testing.T) {
 // confShells are the POSIX shells of this machine the netdata.conf reading
 // is compared in.
 func confShells(t testing.TB) []string {
-	var shells []string
-	for _, s := range []string{"dash", "bash", "busybox", "mksh", "yash", "ksh"} {
-		if p, err := exec.LookPath(s); err == nil {
-			shells = append(shells, p)
-		}
+	if _, err := exec.LookPath("awk"); err != nil {
+		t.Skip("no awk")
 	}
-	if _, err := exec.LookPath("awk"); err != nil || len(shells) == 0 {
-		t.Skip("no POSIX shell or no awk")
-	}
+	shells := testShells(t, "dash", "bash", "busybox", "posh", "mksh", "yash", "ksh")
 	return shells
 }
 
@@ -140,11 +129,7 @@ func confLines(t testing.TB, sh, root, conf string, awk bool) string {
 	if awk {
 		flags = "conf-awk"
 	}
-	args := []string{"-s", "--", root, flags, ""}
-	if filepath.Base(sh) == "busybox" {
-		args = append([]string{"sh"}, args...)
-	}
-	x := exec.Command(sh, args...)
+	x := stdinScript(sh, root, flags, "")
 	x.Stdin = strings.NewReader(ProbeScript())
 	out, err := x.Output()
 	if err != nil {
@@ -192,8 +177,15 @@ func confSamples(t testing.TB) map[string]string {
 func TestProbeConfBuiltinsMatchAwk(t *testing.T) {
 	shells := confShells(t)
 	root := fixtureRoot(t, "kickstart-static")
+	var skipped []string
 	for name, conf := range confSamples(t) {
 		for _, sh := range shells {
+			if filepath.Base(sh) == "yash" && !utf8.ValidString(conf) {
+				// yash turns its input into wide characters and drops
+				// text with bytes that are not UTF-8, even under LC_ALL=C.
+				skipped = append(skipped, "yash/"+name)
+				continue
+			}
 			builtins, awk := confLines(t, sh, root, conf, false), confLines(t, sh, root, conf, true)
 			if builtins != awk {
 				t.Errorf("%s, %s: builtins printed\n%s\nawk printed\n%s", filepath.Base(sh), name, builtins, awk)
@@ -202,6 +194,9 @@ func TestProbeConfBuiltinsMatchAwk(t *testing.T) {
 				t.Errorf("%s, %s: no i.libdir line:\n%s", filepath.Base(sh), name, awk)
 			}
 		}
+	}
+	if len(skipped) > 0 {
+		t.Logf("skipped: %s", strings.Join(skipped, ", "))
 	}
 }
 

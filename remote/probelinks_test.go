@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,17 +55,14 @@ func TestProbeDoesNotFollowAgentLinks(t *testing.T) {
 			relink(t, filepath.Join(lib(root), "cloud.d"), linkedDir(t, "cloud.d"))
 		},
 	}
-	for _, sh := range []string{"dash", "bash", "busybox"} {
-		if _, err := exec.LookPath(sh); err != nil {
-			continue
-		}
+	for _, sh := range testShells(t, "dash", "bash", "busybox") {
 		for name, setup := range cases {
-			t.Run(sh+"/"+name, func(t *testing.T) {
+			t.Run(filepath.Base(sh)+"/"+name, func(t *testing.T) {
 				root := fixtureRoot(t, "")
 				setup(t, root)
 				cmd := sh + " -s -- " + root
-				if sh == "busybox" {
-					cmd = "busybox sh -s -- " + root
+				if filepath.Base(sh) == "busybox" {
+					cmd = sh + " sh -s -- " + root
 				}
 				res, err := Local{}.Run(context.Background(), cmd, strings.NewReader(probeScript))
 				if err != nil {

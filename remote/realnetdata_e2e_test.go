@@ -15,7 +15,9 @@ import (
 
 // TestE2ERealNetdataPackage runs the real fleetclaim binary over real sshd
 // against the real Debian netdata package installed on this machine (CI
-// installs netdata-core 1.37.1, built without Cloud). No netdata_prefix: the
+// installs netdata-core, built without Cloud; 1.37.1 on bookworm). The
+// version it must report is the package's, read with dpkg-query, not
+// assumed. No netdata_prefix: the
 // probe finds the agent where the package put it, and fleetclaim must say
 // it cannot be claimed, with the version, run-as user and paths it read.
 // (It lives here rather than in cmd/fleetclaim because only package remote
@@ -24,6 +26,7 @@ func TestE2ERealNetdataPackage(t *testing.T) {
 	if _, err := os.Stat("/usr/sbin/netdata"); err != nil {
 		t.Skip("the netdata package is not installed")
 	}
+	version := debianUpstreamVersion(t, "netdata-core")
 	env := sshdtest.New(t)
 	srv := env.Start(t, sshdtest.Options{Name: "realnetdata"})
 	srv2 := env.Start(t, sshdtest.Options{Name: "realnetdata-plain"})
@@ -73,10 +76,10 @@ groups:
 				t.Fatalf("%d records", len(recs))
 			}
 			for _, r := range recs {
-				if r.Status != "failed" || r.Category != "unsupported-install" || r.AgentVersion != "1.37.1" || r.RunAsUser != "netdata" ||
+				if r.Status != "failed" || r.Category != "unsupported-install" || r.AgentVersion != version || r.RunAsUser != "netdata" ||
 					!strings.Contains(r.Message, "/usr/sbin/netdata") || !strings.Contains(r.Message, "/etc/netdata") ||
 					!strings.Contains(r.Message, "/var/lib/netdata") || !strings.Contains(r.Remedy, "kickstart") {
-					t.Errorf("%s: %+v", r.Host, r)
+					t.Errorf("%s: %+v (the package is version %s)", r.Host, r, version)
 				}
 			}
 			continue
@@ -99,9 +102,39 @@ groups:
 			t.Fatalf("facts output: %v\n%s", err, out.String())
 		}
 		for _, f := range facts {
-			if len(f.Facts.Installs) == 0 || f.Facts.Installs[0].Version != "1.37.1" || f.Facts.Installs[0].CloudSupport != "no" || f.Facts.Installs[0].ConfigDir != "/etc/netdata" {
-				t.Errorf("%s facts: %+v", f.Host, f.Facts)
+			if len(f.Facts.Installs) == 0 || f.Facts.Installs[0].Version != version || f.Facts.Installs[0].CloudSupport != "no" || f.Facts.Installs[0].ConfigDir != "/etc/netdata" {
+				t.Errorf("%s facts: %+v (the package is version %s)", f.Host, f.Facts, version)
 			}
 		}
 	}
+}
+
+// debianUpstreamVersion returns the upstream version of an installed Debian
+// package, as the program itself reports it: dpkg-query's version without
+// the epoch ("1:"), the Debian revision ("-2") and a repack suffix
+// ("+dfsg1", "~bpo12").
+func debianUpstreamVersion(t *testing.T, pkg string) string {
+	t.Helper()
+	out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", pkg).Output()
+	if err != nil {
+		if os.Getenv("CI") == "true" { // .ci/run installs it
+			t.Fatalf("%s is not installed (dpkg-query: %v), and CI installs it", pkg, err)
+		}
+		t.Skipf("%s is not installed as a Debian package (dpkg-query: %v)", pkg, err)
+	}
+	v := strings.TrimSpace(string(out))
+	if _, after, ok := strings.Cut(v, ":"); ok {
+		v = after
+	}
+	if i := strings.LastIndexByte(v, '-'); i >= 0 {
+		v = v[:i]
+	}
+	if i := strings.IndexAny(v, "+~"); i >= 0 {
+		v = v[:i]
+	}
+	if v == "" {
+		t.Fatalf("dpkg-query gave %s the version %q", pkg, out)
+	}
+	t.Logf("%s is version %s (dpkg-query: %s)", pkg, v, out)
+	return v
 }
