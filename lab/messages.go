@@ -58,6 +58,7 @@ const (
 	msgReloadOnline     msgID = "reload-online"
 	msgReloadOffline    msgID = "reload-offline"
 	msgReloadNotClaimed msgID = "reload-not-claimed"
+	msgReloadIndirect   msgID = "reload-indirect"
 	msgOfflineReason    msgID = "offline-reason"
 	msgNotClaimedYet    msgID = "reason-not-claimed-yet"
 
@@ -115,21 +116,21 @@ const (
 	msgV1ClaimHang     msgID = "v1-claim-hang"
 
 	// Netdata Cloud's answers to the claim request.
-	msgCloudNodeID      msgID = "cloud-invalid-node-id"
-	msgCloudForbidden   msgID = "cloud-forbidden"
-	msgCloudNodeName    msgID = "cloud-invalid-node-name"
-	msgCloudRoomID      msgID = "cloud-invalid-room-id"
-	msgCloudPublicKey   msgID = "cloud-invalid-public-key"
-	msgCloudClaimed     msgID = "cloud-already-claimed"
-	msgCloudProcessing  msgID = "cloud-processing"
-	msgCloud500         msgID = "cloud-internal"
-	msgCloudStore       msgID = "cloud-cannot-store"
-	msgCloud503         msgID = "cloud-unavailable"
-	msgCloud504         msgID = "cloud-gateway-timeout"
-	msgCloudHostile     msgID = "cloud-hostile-key"
-	msgCloudBadBody     msgID = "cloud-bad-body"
-	msgCloudBadJSON     msgID = "cloud-bad-json"
-	msgCloudNotFound    msgID = "cloud-not-found"
+	msgCloudNodeID     msgID = "cloud-invalid-node-id"
+	msgCloudForbidden  msgID = "cloud-forbidden"
+	msgCloudNodeName   msgID = "cloud-invalid-node-name"
+	msgCloudRoomID     msgID = "cloud-invalid-room-id"
+	msgCloudPublicKey  msgID = "cloud-invalid-public-key"
+	msgCloudClaimed    msgID = "cloud-already-claimed"
+	msgCloudProcessing msgID = "cloud-processing"
+	msgCloud500        msgID = "cloud-internal"
+	msgCloudStore      msgID = "cloud-cannot-store"
+	msgCloud503        msgID = "cloud-unavailable"
+	msgCloud504        msgID = "cloud-gateway-timeout"
+	msgCloudHostile    msgID = "cloud-hostile-key"
+	msgCloudBadBody    msgID = "cloud-bad-body"
+	msgCloudBadJSON    msgID = "cloud-bad-json"
+	msgCloudNotFound   msgID = "cloud-not-found"
 
 	// Netdata Cloud's REST API (v2/v3) as the lab serves it.
 	msgAPIScope        msgID = "api-scope"
@@ -154,6 +155,8 @@ const (
 	msgSvcUsage          msgID = "service-usage"
 	msgSvcLabGone        msgID = "service-lab-gone"
 	msgHelperLabGone     msgID = "helper-lab-gone"
+	msgCtlNoAgent        msgID = "ctl-no-agent"
+	msgCtlUnknownOp      msgID = "ctl-unknown-op"
 )
 
 // Why lab rows exist (labOnly).
@@ -194,24 +197,26 @@ func msgTable() map[msgID]msgRow {
 			source: "src/daemon/commands.c:215 v2.11.0; " + capture("v2.11.0/reload-204-offline")},
 		msgReloadNotClaimed: {text: "Netdata Agent is not claimed to Netdata Cloud: %s", stream: "stdout",
 			source: "src/daemon/commands.c:209 v2.11.0; " + capture("v2.11.0/reload-unclaimed")},
+		msgReloadIndirect: {text: "Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent.", stream: "stdout",
+			source: "src/daemon/commands.c:221 v2.11.0"},
 		msgOfflineReason: {text: "https client failed to write http header", source: capture("v2.11.0/reload-204-offline")},
 		msgNotClaimedYet: {text: "Agent is not claimed yet", source: "src/claim/claim.c:27 v2.11.0; " + capture("v2.11.0/reload-unclaimed")},
 
-		msgReasonNodeID:       {text: "Failed: the node id is invalid", source: cwa + "403" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeID")},
-		msgReasonNodeName:     {text: "Failed: the node name is invalid", source: cwa + "405" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeName")},
-		msgReasonRoomID:       {text: "Failed: one or more room ids are invalid", source: cwa + "407" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidRoomID")},
-		msgReasonPublicKey:    {text: "Failed: the public key is invalid", source: cwa + "409" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidPublicKey")},
-		msgReasonDescription:  {text: "Failed with description '%s'", source: cwa + "411" + v2 + "; " + capture("v2.11.0/reload-422-unknown-key")},
-		msgReasonNoKey:        {text: "Failed with a response code %d", source: cwa + "414" + v2},
-		msgReasonEmpty:        {text: "Failed with an empty response, code %d", source: cwa + "422" + v2 + "; " + capture("v2.11.0/reload-422-empty")},
-		msgReasonInProgress:   {text: "Claiming is in progress", source: cwa + "427" + v2},
-		msgReasonForbidden:    {text: "Failed: token is expired, not found, or invalid", source: cwa + "431" + v2 + "; " + capture("v2.11.0/reload-403")},
-		msgReasonClaimed:      {text: "Failed: agent is already claimed", source: cwa + "435" + v2 + "; " + capture("v2.11.0/reload-409")},
-		msgReason500:          {text: "Failed: received Internal Server Error", source: cwa + "439" + v2 + "; " + capture("v2.11.0/reload-500")},
-		msgReason503:          {text: "Failed: Netdata Cloud is unavailable", source: cwa + "443" + v2 + "; " + capture("v2.11.0/reload-503")},
-		msgReason504:          {text: "Failed: Gateway Timeout", source: cwa + "447" + v2 + "; " + capture("v2.11.0/reload-504")},
-		msgReasonOtherStatus:  {text: "Failed with response code %d", source: cwa + "451" + v2},
-		msgReasonSave:         {text: "Failed to save claiming info to disk", source: cwa + "381" + v2},
+		msgReasonNodeID:      {text: "Failed: the node id is invalid", source: cwa + "403" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeID")},
+		msgReasonNodeName:    {text: "Failed: the node name is invalid", source: cwa + "405" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeName")},
+		msgReasonRoomID:      {text: "Failed: one or more room ids are invalid", source: cwa + "407" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidRoomID")},
+		msgReasonPublicKey:   {text: "Failed: the public key is invalid", source: cwa + "409" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidPublicKey")},
+		msgReasonDescription: {text: "Failed with description '%s'", source: cwa + "411" + v2 + "; " + capture("v2.11.0/reload-422-unknown-key")},
+		msgReasonNoKey:       {text: "Failed with a response code %d", source: cwa + "414" + v2},
+		msgReasonEmpty:       {text: "Failed with an empty response, code %d", source: cwa + "422" + v2 + "; " + capture("v2.11.0/reload-422-empty")},
+		msgReasonInProgress:  {text: "Claiming is in progress", source: cwa + "427" + v2},
+		msgReasonForbidden:   {text: "Failed: token is expired, not found, or invalid", source: cwa + "431" + v2 + "; " + capture("v2.11.0/reload-403")},
+		msgReasonClaimed:     {text: "Failed: agent is already claimed", source: cwa + "435" + v2 + "; " + capture("v2.11.0/reload-409")},
+		msgReason500:         {text: "Failed: received Internal Server Error", source: cwa + "439" + v2 + "; " + capture("v2.11.0/reload-500")},
+		msgReason503:         {text: "Failed: Netdata Cloud is unavailable", source: cwa + "443" + v2 + "; " + capture("v2.11.0/reload-503")},
+		msgReason504:         {text: "Failed: Gateway Timeout", source: cwa + "447" + v2 + "; " + capture("v2.11.0/reload-504")},
+		msgReasonOtherStatus: {text: "Failed with response code %d", source: cwa + "451" + v2},
+		msgReasonSave:        {text: "Failed to save claiming info to disk", source: cwa + "381" + v2},
 		msgReasonRequest: {text: "Request failed with error: %s\nproxy: '%s',\ninsecure: %t,\npublic key file: '%s',\ntrusted key file: '%s'",
 			source: cwa + "358" + v2 + "; " + capture("v2.11.0/reload-connect-failed")},
 		msgReasonReadPubKey:   {text: "cannot read public key file '%s'", source: cwa + "221" + v2},
@@ -277,7 +282,7 @@ func msgTable() map[msgID]msgRow {
 			labOnly: "a claim body the lab cannot read: real agents always send one (claim-request capture); " + whyCloudText},
 		msgCloudBadJSON: {text: "request body is not valid JSON", status: http.StatusBadRequest, key: "ErrBadRequest", source: "lab",
 			labOnly: "a claim body that is not JSON: real agents always send JSON (claim-request capture); " + whyCloudText},
-		msgCloudNotFound:    {text: "not found", status: http.StatusNotFound, key: "ErrNotFound", source: "lab", labOnly: whyRESTAPI},
+		msgCloudNotFound: {text: "not found", status: http.StatusNotFound, key: "ErrNotFound", source: "lab", labOnly: whyRESTAPI},
 
 		msgAPIScope:        {text: "the API token lacks the scope for this operation", status: http.StatusForbidden, key: "ErrForbidden", source: "lab", labOnly: whyRESTAPI},
 		msgAPIUnauthorized: {text: "missing or invalid API token", status: http.StatusUnauthorized, key: "ErrUnauthorized", source: "lab", labOnly: whyRESTAPI},
@@ -300,7 +305,10 @@ func msgTable() map[msgID]msgRow {
 		msgSvcStatusStopped:  {text: "netdata is not running", stream: "stdout", exit: 3, source: "lab", labOnly: whyInit},
 		msgSvcUsage: {text: "Usage: /etc/init.d/netdata {start|stop|restart|force-reload|status}", stream: "stderr", exit: 2,
 			source: "lab", labOnly: whyInit},
-		msgSvcLabGone:    {text: "netdata: the fleetclaim lab is not running (%v)", stream: "stderr", exit: 1, source: "lab", labOnly: whyLabCtl},
+		msgSvcLabGone: {text: "netdata: the fleetclaim lab is not running (%v)", stream: "stderr", exit: 1, source: "lab", labOnly: whyLabCtl},
+		msgCtlNoAgent: {text: "fleetclaim lab: host %q has no Netdata Agent", stream: "stderr", exit: 127, source: "lab",
+			labOnly: "a host without an agent has no netdatacli: the shell's \"command not found\" exit code 127, in the lab's words"},
+		msgCtlUnknownOp:  {text: "fleetclaim lab: unknown control operation %q", stream: "stderr", exit: 2, source: "lab", labOnly: whyLabCtl},
 		msgHelperLabGone: {text: "fleetclaim lab is not running (%v)", stream: "stderr", exit: 5, source: "lab", labOnly: whyLabCtl},
 	}
 }
