@@ -482,21 +482,15 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 	_ = json.Unmarshal(respBody, &e)
 	res.errorKey = e.ErrorMsgKey
 	switch code := resp.StatusCode; {
-	case e.ErrorMsgKey == "ErrProcessingClaim":
+	case e.ErrorMsgKey == msgRowOf(msgCloudProcessing).key:
 		res.reason = msgf(msgReasonInProgress)
 	case code == http.StatusNoContent:
 		res.ok = true
 	case code == http.StatusUnprocessableEntity:
-		switch e.ErrorMsgKey {
-		case "ErrInvalidNodeID":
-			res.reason = msgf(msgReasonNodeID)
-		case "ErrInvalidNodeName":
-			res.reason = msgf(msgReasonNodeName)
-		case "ErrInvalidRoomID":
-			res.reason = msgf(msgReasonRoomID)
-		case "ErrInvalidPublicKey":
-			res.reason = msgf(msgReasonPublicKey)
-		case "":
+		switch id := reason422Row(e.ErrorMsgKey); {
+		case id != "":
+			res.reason = msgf(id)
+		case e.ErrorMsgKey == "":
 			if len(respBody) == 0 {
 				res.reason = msgf(msgReasonEmpty, code)
 			} else {
@@ -586,30 +580,29 @@ func (a *agent) aclkState() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.kind() == KindNoCloud {
-		return "ACLK Available: No"
+		return msgf(msgACLKNone)
 	}
 	var b strings.Builder
-	b.WriteString("ACLK Available: Yes\nACLK Version: 2\nProtocols Supported: Protobuf\nProtocol Used: Protobuf\nMQTT Version: 5\nClaimed: ")
+	b.WriteString(msgf(msgACLKHead, 5))
 	if a.claimedID == "" {
-		b.WriteString("No\n")
+		b.WriteString(msgf(msgACLKNotClaimed))
 	} else {
-		fmt.Fprintf(&b, "Yes\nClaimed Id: %s\nCloud URL: %s\nACLK Proxy: %s\nPublish Latency: %s\n",
-			a.claimedID, a.cloudURLLocked(), a.proxyDisplayLocked(), "0us")
+		b.WriteString(msgf(msgACLKClaimed, a.claimedID, a.cloudURLLocked(), a.proxyDisplayLocked(), "0us"))
 	}
-	fmt.Fprintf(&b, "Online: %s\nReconnect count: %d\nBanned By Cloud: No\n", yesNo(a.online), max(a.connections-1, 0))
+	b.WriteString(msgf(msgACLKOnline, yesNo(a.online), max(a.connections-1, 0), "No"))
 	if !a.connectedAt.IsZero() {
 		t := a.connectedAt.Local().Format(time.DateTime)
-		fmt.Fprintf(&b, "Last Connection Time: %s\nLast Connection Time + 3 PUBACKs received: %s\n", t, t)
+		b.WriteString(msgf(msgACLKLastConn, t))
+		b.WriteString(msgf(msgACLKLastConnAck, 3, t))
 	}
 	if a.online {
-		b.WriteString("Received Cloud MQTT Messages: 3\nMQTT Messages Confirmed by Remote Broker (PUBACKs): 3\nPending PUBACKS: 0\nMQTT Messages Dropped Without a PUBACK (since start): 0\nServer Receive Maximum: 100\n")
+		b.WriteString(msgf(msgACLKStats, 3, 3, 0, 100))
 		// "Node ID: null" until Cloud assigned one (src/aclk/aclk.c:1166-1172, v2.11.0).
 		nd := "null"
 		if id := a.nodeIDLocked(); id != nil {
 			nd = *id
 		}
-		fmt.Fprintf(&b, "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: 0\n\tRelationship: self\n\tAlert Streaming Status:\n\t\tUpdates: 1\n\t\tCheckpoints: 0\n\t\tAlert count: 0\n\t\tAlert snapshot count: 0",
-			a.guid, a.nodeNameLocked(), a.claimedID, nd)
+		b.WriteString(msgf(msgACLKNode, a.guid, a.nodeNameLocked(), a.claimedID, nd, 0, "self", 1, 0, 0, 0))
 	}
 	return b.String()
 }

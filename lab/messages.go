@@ -62,6 +62,17 @@ const (
 	msgOfflineReason    msgID = "offline-reason"
 	msgNotClaimedYet    msgID = "reason-not-claimed-yet"
 
+	// netdatacli aclk-state (text).
+	msgACLKNone        msgID = "aclk-none"
+	msgACLKHead        msgID = "aclk-head"
+	msgACLKNotClaimed  msgID = "aclk-not-claimed"
+	msgACLKClaimed     msgID = "aclk-claimed"
+	msgACLKOnline      msgID = "aclk-online"
+	msgACLKLastConn    msgID = "aclk-last-connection"
+	msgACLKLastConnAck msgID = "aclk-last-connection-pubacks"
+	msgACLKStats       msgID = "aclk-stats"
+	msgACLKNode        msgID = "aclk-node-instance"
+
 	// A v2 agent's claim failure reasons (src/claim/claim-with-api.c v2.11.0).
 	msgReasonNodeID       msgID = "reason-invalid-node-id"
 	msgReasonNodeName     msgID = "reason-invalid-node-name"
@@ -202,6 +213,21 @@ func msgTable() map[msgID]msgRow {
 		msgOfflineReason: {text: "https client failed to write http header", source: capture("v2.11.0/reload-204-offline")},
 		msgNotClaimedYet: {text: "Agent is not claimed yet", source: "src/claim/claim.c:27 v2.11.0; " + capture("v2.11.0/reload-unclaimed")},
 
+		msgACLKNone: {text: "ACLK Available: No", source: "aclk/aclk.c:897 v1.37.1"},
+		msgACLKHead: {text: "ACLK Available: Yes\nACLK Version: 2\nProtocols Supported: Protobuf\nProtocol Used: Protobuf\nMQTT Version: %d\nClaimed: ",
+			source: "src/aclk/aclk.c:1089 v2.11.0; src/aclk/aclk.c:1093 v2.11.0; " + capture("v2.11.0/aclk-state-unclaimed")},
+		msgACLKNotClaimed: {text: "No\n", source: "src/aclk/aclk.c:1097 v2.11.0; " + capture("v2.11.0/aclk-state-unclaimed")},
+		msgACLKClaimed: {text: "Yes\nClaimed Id: %s\nCloud URL: %s\nACLK Proxy: %s\nPublish Latency: %s\n",
+			source: "src/aclk/aclk.c:1107 v2.11.0; " + capture("v2.11.0/aclk-state-claimed-offline")},
+		msgACLKOnline: {text: "Online: %s\nReconnect count: %d\nBanned By Cloud: %s\n",
+			source: "src/aclk/aclk.c:1125 v2.11.0; " + capture("v2.11.0/aclk-state-unclaimed")},
+		msgACLKLastConn:    {text: "Last Connection Time: %s\n", source: "src/aclk/aclk.c:1129 v2.11.0; " + capture("v2.11.0/online/aclk-state-online")},
+		msgACLKLastConnAck: {text: "Last Connection Time + %d PUBACKs received: %s\n", source: "src/aclk/aclk.c:1134 v2.11.0"},
+		msgACLKStats: {text: "Received Cloud MQTT Messages: %d\nMQTT Messages Confirmed by Remote Broker (PUBACKs): %d\nPending PUBACKS: %d\nServer Receive Maximum: %d\n",
+			source: "src/aclk/aclk.c:1150 v2.11.0; " + capture("v2.11.0/online/aclk-state-online")},
+		msgACLKNode: {text: "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: %d\n\tRelationship: %s" +
+			"\n\tAlert Streaming Status:\n\t\tUpdates: %d\n\t\tCheckpoints: %d\n\t\tAlert count: %d\n\t\tAlert snapshot count: %d",
+			source: "src/aclk/aclk.c:1157 v2.11.0; src/aclk/aclk.c:1174 v2.11.0; src/aclk/aclk.c:1069 v2.11.0; " + capture("v2.11.0/online/aclk-state-online")},
 		msgReasonNodeID:      {text: "Failed: the node id is invalid", source: cwa + "403" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeID")},
 		msgReasonNodeName:    {text: "Failed: the node name is invalid", source: cwa + "405" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeName")},
 		msgReasonRoomID:      {text: "Failed: one or more room ids are invalid", source: cwa + "407" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidRoomID")},
@@ -354,6 +380,17 @@ func (rep *ctlReply) add(id msgID, args ...any) {
 	} else {
 		rep.Stdout += line
 	}
+}
+
+// reason422Row is a v2 agent's reason for a 422 answer with errorMsgKey key
+// (claim-with-api.c:402-411 v2.11.0), "" for a key it does not know.
+func reason422Row(key string) msgID {
+	for _, id := range []msgID{msgReasonNodeID, msgReasonNodeName, msgReasonRoomID, msgReasonPublicKey} {
+		if msgRowOf(id).key == key {
+			return id
+		}
+	}
+	return ""
 }
 
 // v1ErrorRow is the row of netdata-claim.sh's ERROR_MESSAGES for Cloud's
