@@ -717,7 +717,7 @@ func (a *agent) aclkStateJSON() string {
 // Options.TCPWeb, on the host's own TCP port).
 func (a *agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		http.Error(w, msgf(msgWebMethod), msgRowOf(msgWebMethod).status)
 		return
 	}
 	p := a.h.personality

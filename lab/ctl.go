@@ -98,27 +98,6 @@ func notRunning(pipe string) ctlReply {
 	return reply(msgCLINotRunning, pipe)
 }
 
-type cliCommand struct{ name, args, help string }
-
-// netdatacliCommands are the commands of the agent's command server, in its order.
-func netdatacliCommands() []cliCommand {
-	return []cliCommand{
-		{"help", "", "Show this help menu."},
-		{"reload-health", "", "Reload health configuration."},
-		{"reopen-logs", "", "Close and reopen log files."},
-		{"shutdown-agent", "", "Cleanup and exit the netdata agent."},
-		{"fatal-agent", "", "Log the state and halt the netdata agent."},
-		{"reload-claiming-state", "", "Reload agent claiming state from disk."},
-		{"reload-labels", "", "Reload all localhost labels."},
-		{"read-config", "", ""},
-		{"write-config", "", ""},
-		{"ping", "", "Return with 'pong'; exit 0 when ready, 1 while initializing, 255 if the agent cannot be contacted."},
-		{"aclk-state", "[json]", "Returns current state of ACLK and Netdata Cloud connection. (optionally in json)."},
-		{"version", "", "Returns the netdata version."},
-		{"dumpconfig", "", "Returns the current netdata.conf on stdout."},
-	}
-}
-
 // netdatacli runs one netdatacli command against the agent. Like the real
 // command server, it matches the command by prefix of the joined arguments.
 func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {

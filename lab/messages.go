@@ -167,6 +167,7 @@ const (
 	msgSvcLabGone        msgID = "service-lab-gone"
 	msgHelperLabGone     msgID = "helper-lab-gone"
 	msgCtlNoAgent        msgID = "ctl-no-agent"
+	msgWebMethod         msgID = "web-method-not-allowed"
 	msgCtlUnknownOp      msgID = "ctl-unknown-op"
 )
 
@@ -191,7 +192,7 @@ func msgTable() map[msgID]msgRow {
 	const v2 = " v2.11.0"
 	return map[msgID]msgRow{
 		msgCLINotRunning: {text: "uv_pipe_connect(): no such file or directory\nCannot connect to '%s'.\nMake sure the netdata service is running.",
-			stream: "stderr", exit: 255, source: "src/cli/cli.c:57 v2.11.0; src/cli/cli.c:157 v2.11.0; " + capture("v2.11.0/ping-no-agent")},
+			stream: "stderr", exit: 255, source: "src/cli/cli.c:156 v2.11.0; src/cli/cli.c:157 v2.11.0; " + capture("v2.11.0/ping-no-agent")},
 		msgCLIPong:    {text: "pong", stream: "stdout", source: "src/daemon/commands.c:318 v2.11.0; " + capture("v2.11.0/ping-ready")},
 		msgCLIVersion: {text: "netdata v%s", stream: "stdout", source: "src/daemon/commands.c:339 v2.11.0"},
 		msgCLIIllegal: {text: "Illegal command. Please type \"help\" for instructions.", stream: "stderr", exit: 1,
@@ -228,10 +229,10 @@ func msgTable() map[msgID]msgRow {
 		msgACLKNode: {text: "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: %d\n\tRelationship: %s" +
 			"\n\tAlert Streaming Status:\n\t\tUpdates: %d\n\t\tCheckpoints: %d\n\t\tAlert count: %d\n\t\tAlert snapshot count: %d",
 			source: "src/aclk/aclk.c:1157 v2.11.0; src/aclk/aclk.c:1174 v2.11.0; src/aclk/aclk.c:1069 v2.11.0; " + capture("v2.11.0/online/aclk-state-online")},
-		msgReasonNodeID:      {text: "Failed: the node id is invalid", source: cwa + "403" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeID")},
-		msgReasonNodeName:    {text: "Failed: the node name is invalid", source: cwa + "405" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeName")},
-		msgReasonRoomID:      {text: "Failed: one or more room ids are invalid", source: cwa + "407" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidRoomID")},
-		msgReasonPublicKey:   {text: "Failed: the public key is invalid", source: cwa + "409" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidPublicKey")},
+		msgReasonNodeID:      {key: "ErrInvalidNodeID", text: "Failed: the node id is invalid", source: cwa + "403" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeID")},
+		msgReasonNodeName:    {key: "ErrInvalidNodeName", text: "Failed: the node name is invalid", source: cwa + "405" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeName")},
+		msgReasonRoomID:      {key: "ErrInvalidRoomID", text: "Failed: one or more room ids are invalid", source: cwa + "407" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidRoomID")},
+		msgReasonPublicKey:   {key: "ErrInvalidPublicKey", text: "Failed: the public key is invalid", source: cwa + "409" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidPublicKey")},
 		msgReasonDescription: {text: "Failed with description '%s'", source: cwa + "411" + v2 + "; " + capture("v2.11.0/reload-422-unknown-key")},
 		msgReasonNoKey:       {text: "Failed with a response code %d", source: cwa + "414" + v2},
 		msgReasonEmpty:       {text: "Failed with an empty response, code %d", source: cwa + "422" + v2 + "; " + capture("v2.11.0/reload-422-empty")},
@@ -303,7 +304,7 @@ func msgTable() map[msgID]msgRow {
 		msgCloudStore:   {text: "cannot store claim", status: http.StatusInternalServerError, key: "ErrInternalServerError", source: cwa + "438" + v2, labOnly: whyCloudText},
 		msgCloud503:     {text: "service unavailable", status: http.StatusServiceUnavailable, key: "ErrServiceUnavailable", source: cwa + "442" + v2, labOnly: whyCloudText},
 		msgCloud504:     {text: "gateway timeout", status: http.StatusGatewayTimeout, key: "ErrGatewayTimeout", source: cwa + "446" + v2, labOnly: whyCloudText},
-		msgCloudHostile: {text: "invalid request", status: http.StatusUnprocessableEntity, key: HostileErrorKey, source: cwa + "411" + v2, labOnly: whyCloudText},
+		msgCloudHostile: {text: "invalid request", status: http.StatusUnprocessableEntity, key: HostileErrorKey, source: cwa + "390" + v2, labOnly: whyCloudText},
 		msgCloudBadBody: {text: "cannot read request body", status: http.StatusBadRequest, key: "ErrBadRequest", source: "lab",
 			labOnly: "a claim body the lab cannot read: real agents always send one (claim-request capture); " + whyCloudText},
 		msgCloudBadJSON: {text: "request body is not valid JSON", status: http.StatusBadRequest, key: "ErrBadRequest", source: "lab",
@@ -334,8 +335,33 @@ func msgTable() map[msgID]msgRow {
 		msgSvcLabGone: {text: "netdata: the fleetclaim lab is not running (%v)", stream: "stderr", exit: 1, source: "lab", labOnly: whyLabCtl},
 		msgCtlNoAgent: {text: "fleetclaim lab: host %q has no Netdata Agent", stream: "stderr", exit: 127, source: "lab",
 			labOnly: "a host without an agent has no netdatacli: the shell's \"command not found\" exit code 127, in the lab's words"},
+		msgWebMethod: {text: "method not allowed", status: http.StatusMethodNotAllowed, source: "lab",
+			labOnly: "the agent's web API asked with a method other than GET or HEAD, which fleetclaim never sends"},
 		msgCtlUnknownOp:  {text: "fleetclaim lab: unknown control operation %q", stream: "stderr", exit: 2, source: "lab", labOnly: whyLabCtl},
 		msgHelperLabGone: {text: "fleetclaim lab is not running (%v)", stream: "stderr", exit: 5, source: "lab", labOnly: whyLabCtl},
+	}
+}
+
+type cliCommand struct{ name, args, help string }
+
+// netdatacliCommands are the commands of the agent's command server, in its
+// order, with their help texts: command_info_array of
+// src/daemon/commands.c:62-76 v2.11.0 (messages_test.go checks each).
+func netdatacliCommands() []cliCommand {
+	return []cliCommand{
+		{"help", "", "Show this help menu."},
+		{"reload-health", "", "Reload health configuration."},
+		{"reopen-logs", "", "Close and reopen log files."},
+		{"shutdown-agent", "", "Cleanup and exit the netdata agent."},
+		{"fatal-agent", "", "Log the state and halt the netdata agent."},
+		{"reload-claiming-state", "", "Reload agent claiming state from disk."},
+		{"reload-labels", "", "Reload all localhost labels."},
+		{"read-config", "", ""},
+		{"write-config", "", ""},
+		{"ping", "", "Return with 'pong'; exit 0 when ready, 1 while initializing, 255 if the agent cannot be contacted."},
+		{"aclk-state", "[json]", "Returns current state of ACLK and Netdata Cloud connection. (optionally in json)."},
+		{"version", "", "Returns the netdata version."},
+		{"dumpconfig", "", "Returns the current netdata.conf on stdout."},
 	}
 }
 
