@@ -211,7 +211,7 @@ func msgTable() map[msgID]msgRow {
 			source: "src/daemon/commands.c:209 v2.11.0; " + capture("v2.11.0/reload-unclaimed")},
 		msgReloadIndirect: {text: "Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent.", stream: "stdout",
 			source: "src/daemon/commands.c:221 v2.11.0"},
-		msgOfflineReason: {text: "https client failed to write http header", source: capture("v2.11.0/reload-204-offline")},
+		msgOfflineReason: {text: "https client failed to write http header", source: "src/aclk/https_client.c:62 v2.11.0"},
 		msgNotClaimedYet: {text: "Agent is not claimed yet", source: "src/claim/claim.c:27 v2.11.0; " + capture("v2.11.0/reload-unclaimed")},
 
 		msgACLKNone: {text: "ACLK Available: No", source: "aclk/aclk.c:897 v1.37.1"},

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"bufio"
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -31,7 +30,6 @@ const (
 var (
 	netdataSrcRe = regexp.MustCompile(`^([A-Za-z0-9_./-]+\.[a-z]+):([0-9]+) (v[0-9]+\.[0-9]+\.[0-9]+)$`)
 	curlSrcRe    = regexp.MustCompile(`^libcurl CURLE_[A-Z_]+$`)
-	fmtVerbRe    = regexp.MustCompile(`%[-+# 0-9.]*[sdtvqu]`)
 )
 
 // sourceParts splits a row's source into its kinds, failing on a part of no
@@ -51,31 +49,6 @@ func sourceParts(t *testing.T, id msgID, r msgRow) map[string][]string {
 			out[srcCurl] = append(out[srcCurl], p)
 		default:
 			t.Errorf("row %s: source part %q is neither a capture, a Netdata file:line tag, libcurl nor lab", id, p)
-		}
-	}
-	return out
-}
-
-// lineRegexp turns one line of a row's text (a fmt format) into a regexp:
-// each verb stands for any text.
-func lineRegexp(line string, whole bool) *regexp.Regexp {
-	parts := fmtVerbRe.Split(line, -1)
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(strings.ReplaceAll(p, "%%", "%"))
-	}
-	expr := strings.Join(parts, ".*")
-	if whole {
-		expr = "^" + expr + "$"
-	}
-	return regexp.MustCompile(expr)
-}
-
-// textLines are the non-empty lines of a row's text.
-func textLines(text string) []string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if strings.TrimSpace(l) != "" {
-			out = append(out, l)
 		}
 	}
 	return out
@@ -113,22 +86,16 @@ func TestMessageRowsHaveSources(t *testing.T) {
 		len(table), counts[srcNetdata], counts[srcCapture], counts[srcCurl], counts[srcLab])
 }
 
-// capturedOutput is a capture file's exit code and output lines.
-type capturedOutput struct {
-	exit  int
-	lines []string
-}
-
 // readCapture reads a capture (format: remote/internal/agenttest/capture.go):
 // "# exit: N" in its header, then its stdout and stderr sections.
-func readCapture(t *testing.T, path string) capturedOutput {
+func readCapture(t *testing.T, path string) CapturedOutput {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", path))
 	if err != nil {
 		t.Fatalf("capture: %v", err)
 	}
 	defer f.Close()
-	var c capturedOutput
+	var c CapturedOutput
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	header, exitSeen := true, false
@@ -140,13 +107,13 @@ func readCapture(t *testing.T, path string) capturedOutput {
 			if err != nil {
 				t.Fatalf("%s: %q: %v", path, l, err)
 			}
-			c.exit, exitSeen = n, true
+			c.Exit, exitSeen = n, true
 		case header && strings.HasPrefix(l, "# "):
 		case strings.HasPrefix(l, "--- "):
 			header = false
 		default:
 			header = false
-			c.lines = append(c.lines, l)
+			c.Lines = append(c.Lines, l)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -158,46 +125,25 @@ func readCapture(t *testing.T, path string) capturedOutput {
 	return c
 }
 
-// rowMatchesCapture reports what of row r a capture does not hold: every
-// line of its text (a whole printed line for a row a tool prints on a
-// stream, else a part of one), and its exit code.
-func rowMatchesCapture(r msgRow, c capturedOutput, curl bool) []string {
-	var miss []string
-	for _, l := range textLines(r.text) {
-		re := lineRegexp(l, r.stream != "")
-		found := false
-		for _, cl := range c.lines {
-			if re.MatchString(cl) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			miss = append(miss, fmt.Sprintf("no line matching %q", re))
-		}
-	}
-	if r.exit != 0 && !curl && r.exit != c.exit {
-		miss = append(miss, fmt.Sprintf("exit %d, the capture's is %d", r.exit, c.exit))
-	}
-	return miss
-}
-
 // TestMessageRowsInCaptures: every capture a row cites exists and holds the
 // row's text and exit code.
 func TestMessageRowsInCaptures(t *testing.T) {
-	n := 0
-	for id, r := range msgTable() {
-		parts := sourceParts(t, id, r)
-		for _, p := range parts[srcCapture] {
-			n++
-			for _, m := range rowMatchesCapture(r, readCapture(t, p), len(parts[srcCurl]) > 0) {
-				t.Errorf("row %s: %s: %s", id, p, m)
-			}
+	c := CheckCaptureRows(func(path string) (CapturedOutput, bool) {
+		if _, err := os.Stat(filepath.Join("..", path)); err != nil {
+			return CapturedOutput{}, false
 		}
+		return readCapture(t, path), true
+	})
+	for _, p := range c.Problems {
+		t.Error(p)
 	}
-	if n == 0 {
+	for _, p := range c.Absent {
+		t.Errorf("capture %s: no such file", p)
+	}
+	if c.Checked == 0 {
 		t.Fatal("no row cites a capture")
 	}
+	t.Logf("%d (row, capture) pairs checked", c.Checked)
 }
 
 // cLiterals are the C string literals of a source line, escapes undone.
@@ -224,7 +170,7 @@ func netdataLineHolds(r msgRow, src string) bool {
 			}
 			re := lineRegexp(strings.ReplaceAll(fl, "%ld", "%d"), true)
 			for _, l := range textLines(r.text) {
-				if re.MatchString(fmtVerbRe.ReplaceAllString(l, "X")) {
+				if re.MatchString(fmtVerb().ReplaceAllString(l, "X")) {
 					return true
 				}
 			}
@@ -357,7 +303,7 @@ func TestLabSaysOnlyTableRows(t *testing.T) {
 	var rowTexts []string
 	for _, r := range table {
 		for _, l := range textLines(r.text) {
-			for _, piece := range fmtVerbRe.Split(l, -1) {
+			for _, piece := range fmtVerb().Split(l, -1) {
 				if len(strings.TrimSpace(piece)) >= 12 {
 					rowTexts = append(rowTexts, strings.TrimSpace(piece))
 				}
