@@ -167,8 +167,20 @@ const (
 	msgSvcLabGone        msgID = "service-lab-gone"
 	msgHelperLabGone     msgID = "helper-lab-gone"
 	msgCtlNoAgent        msgID = "ctl-no-agent"
-	msgWebMethod         msgID = "web-method-not-allowed"
-	msgCtlUnknownOp      msgID = "ctl-unknown-op"
+
+	// kickstart.sh's stand-in (lab/kickstart.go).
+	msgKSPrefix        msgID = "kickstart-install-prefix"
+	msgKSClaim         msgID = "kickstart-claim"
+	msgKSUnknownOption msgID = "kickstart-unknown-option"
+	msgKSNeedsValue    msgID = "kickstart-needs-value"
+	msgKSBuildOnly     msgID = "kickstart-build-only"
+	msgKSInteractive   msgID = "kickstart-interactive"
+	msgKSNotLabHost    msgID = "kickstart-not-lab-host"
+	msgKSAlready       msgID = "kickstart-already-installed"
+	msgKSFailed        msgID = "kickstart-install-failed"
+	msgKSInstalled     msgID = "kickstart-installed"
+	msgWebMethod       msgID = "web-method-not-allowed"
+	msgCtlUnknownOp    msgID = "ctl-unknown-op"
 )
 
 // Why lab rows exist (labOnly).
@@ -179,6 +191,8 @@ const (
 		"classifies Cloud API errors by HTTP status and shows errorMessage only as text"
 	whyCloudText = "errorMessage of a claim answer: the agents read only errorMsgKey and the HTTP status " +
 		"(claim-with-api.c:396-451 v2.11.0, netdata-claim.sh.in:371-384 v1.37.1), never this text"
+	whyKickstart = "the lab's kickstart.sh stand-in, which installs through the lab process and refuses what it does " +
+		"not do: fleetclaim reads kickstart's exit code and shows its stderr as text only (claim/kickstart.go)"
 	whyLabCtl = "the lab's own control path (the lab process is gone): no real host has it, and " +
 		"fleetclaim's tests treat it as a broken lab"
 )
@@ -335,6 +349,18 @@ func msgTable() map[msgID]msgRow {
 		msgSvcLabGone: {text: "netdata: the fleetclaim lab is not running (%v)", stream: "stderr", exit: 1, source: "lab", labOnly: whyLabCtl},
 		msgCtlNoAgent: {text: "fleetclaim lab: host %q has no Netdata Agent", stream: "stderr", exit: 127, source: "lab",
 			labOnly: "a host without an agent has no netdatacli: the shell's \"command not found\" exit code 127, in the lab's words"},
+		msgKSPrefix: {text: " ABORTED  The --install-prefix option is only supported together with the --build-only option.", stream: "stderr", exit: 1,
+			source: "packaging/installer/kickstart.sh:1366 v2.11.0"},
+		msgKSClaim: {text: "ABORTED  the lab's kickstart.sh does not claim: claim after the install", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
+		msgKSUnknownOption: {text: "ABORTED  Unrecognized option '%s'", stream: "stderr", exit: 1, source: "lab",
+			labOnly: whyKickstart + "; the real F050E line (kickstart.sh:2850 v2.11.0) goes on with a long BADOPT_MSG"},
+		msgKSNeedsValue:  {text: "ABORTED  %s needs a value", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
+		msgKSBuildOnly:   {text: "ABORTED  the lab's kickstart.sh installs static builds only", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
+		msgKSInteractive: {text: "ABORTED  kickstart.sh would ask for confirmation: run it with --non-interactive", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
+		msgKSNotLabHost:  {text: "ABORTED  the lab installs only on a lab host, not %q", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
+		msgKSAlready:     {text: " OK  Netdata is already installed in %s: nothing to do", stream: "stdout", source: "lab", labOnly: whyKickstart},
+		msgKSFailed:      {text: "FAILED  install: %v", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
+		msgKSInstalled:   {text: " OK  Netdata v%s (static build) installed to %s and started", stream: "stdout", source: "lab", labOnly: whyKickstart},
 		msgWebMethod: {text: "method not allowed", status: http.StatusMethodNotAllowed, source: "lab",
 			labOnly: "the agent's web API asked with a method other than GET or HEAD, which fleetclaim never sends"},
 		msgCtlUnknownOp:  {text: "fleetclaim lab: unknown control operation %q", stream: "stderr", exit: 2, source: "lab", labOnly: whyLabCtl},

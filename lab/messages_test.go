@@ -168,7 +168,10 @@ func netdataLineHolds(r msgRow, src string) bool {
 			if strings.TrimSpace(fl) == "" {
 				continue
 			}
-			re := lineRegexp(strings.ReplaceAll(fl, "%ld", "%d"), true)
+			// A whole line, or (a literal of some length: a shell line
+			// whose output adds a prefix) a part of one.
+			whole := len(strings.TrimSpace(fmtVerb().ReplaceAllString(fl, ""))) < 24
+			re := lineRegexp(strings.ReplaceAll(fl, "%ld", "%d"), whole)
 			for _, l := range textLines(r.text) {
 				if re.MatchString(fmtVerb().ReplaceAllString(l, "X")) {
 					return true
@@ -261,8 +264,6 @@ func notScanned() map[string]string {
 		// against the real 1.37.1 one by the probe's test
 		// (remote/testdata/probe), not yet a table row.
 		"layout.go": "buildinfo",
-		// kickstart.sh's stand-in: the installer, not the agent.
-		"kickstart.go": "kickstart",
 	}
 }
 
@@ -277,7 +278,7 @@ func msgMarkers() []string {
 		"--disable-cloud", "Unknown argument", "Unknown HTTP", "could not be notified", "errorMsgKey\":",
 		"ErrInvalid", "ErrForbidden", "ErrAlreadyClaimed", "ErrProcessingClaim", "ErrInternalServerError",
 		"ErrServiceUnavailable", "ErrGatewayTimeout", "ErrNotFound", "ErrBadRequest", "ErrUnauthorized",
-		"ErrRoomNotFound", "ErrSpaceNotFound", "ErrLabFault", "lab is not running", "Returns current state",
+		"ErrRoomNotFound", "ErrSpaceNotFound", "ErrLabFault", "lab is not running", "Returns current state", "ABORTED", "FAILED ", " OK ",
 	}
 }
 
