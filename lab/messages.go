@@ -113,6 +113,8 @@ const (
 	msgV1Connect       msgID = "v1-connect-failed"
 	msgV1ClaimFailed   msgID = "v1-claim-failed"
 	msgV1NotNotified   msgID = "v1-agent-not-notified"
+	msgV1Claimed       msgID = "v1-claimed"
+	msgV1ProxyAdvice   msgID = "v1-proxy-advice"
 	msgV1ErrUnknown    msgID = "v1-error-unknown"
 	msgV1ErrNodeID     msgID = "v1-error-invalid-node-id"
 	msgV1ErrNodeName   msgID = "v1-error-invalid-node-name"
@@ -286,8 +288,12 @@ func msgTable() map[msgID]msgRow {
 			source: capture("v1.37.1/exit7-connect-failed") + "; " + capture("v1.37.1/exit7-untrusted-certificate")},
 		msgV1ClaimFailed: {text: "Failed to claim node with the following error message:\"%s\"", stream: "stderr",
 			source: capture("v1.37.1/exit12-ErrForbidden")},
-		msgV1NotNotified: {text: "The claim was successful but the agent could not be notified (%d)- it requires a restart to connect to the cloud.",
-			stream: "stderr", exit: 5, source: capture("v1.37.1/exit5-agent-not-told")},
+		msgV1NotNotified: {text: "%sThe claim was successful but the agent could not be notified (%d)- it requires a restart to connect to the cloud.",
+			stream: "stderr", exit: 5, source: "claim/netdata-claim.sh.in:433 v1.37.1; " + capture("v1.37.1/exit5-agent-not-told")},
+		// The agent running, netdatacli reload-claiming-state told it.
+		msgV1Claimed: {text: "%sNode was successfully claimed.", stream: "stderr", source: "claim/netdata-claim.sh.in:421 v1.37.1"},
+		msgV1ProxyAdvice: {text: "You have attempted to claim this node through a proxy - please update your the proxy setting in your netdata.conf to %s. ",
+			source: "claim/netdata-claim.sh.in:414 v1.37.1"},
 		msgV1ErrUnknown:    {text: "Unknown HTTP error message", exit: 7, source: capture("v1.37.1/exit7-422-unknown-key")},
 		msgV1ErrNodeID:     {text: "invalid node id", exit: 8, key: "ErrInvalidNodeID", source: capture("v1.37.1/exit8-ErrInvalidNodeID")},
 		msgV1ErrNodeName:   {text: "invalid node name", exit: 9, key: "ErrInvalidNodeName", source: capture("v1.37.1/exit9-ErrInvalidNodeName")},

@@ -164,6 +164,8 @@ func netdataLineHolds(r msgRow, src string) bool {
 		return (r.key != "" && strings.Contains(src, strconv.Quote(r.key))) || strings.Contains(src, "== "+strconv.Itoa(r.status))
 	}
 	for _, lit := range cLiterals(src) {
+		// A shell line's variables stand for any text, as verbs do.
+		lit = regexp.MustCompile(`\$(\{?[A-Za-z_][A-Za-z0-9_]*\}?|\?)`).ReplaceAllString(lit, "%s")
 		for _, fl := range strings.Split(lit, "\n") {
 			if strings.TrimSpace(fl) == "" {
 				continue

@@ -15,7 +15,7 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 		return reply(msgV1NoCloud)
 	}
 	req := claimRequest{url: defaultCloudURL, proxy: "env"}
-	noReload := false
+	noReload, proxyArg := false, ""
 	for _, arg := range args {
 		key, val, _ := strings.Cut(arg, "=")
 		switch key {
@@ -26,7 +26,7 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 		case "-url":
 			req.url = val
 		case "-proxy":
-			req.proxy = val
+			req.proxy, proxyArg = val, val
 		case "-noproxy":
 			req.proxy = "none"
 		case "-insecure":
@@ -72,14 +72,21 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 	if noReload {
 		return rep
 	}
+	// A claim through -proxy= prefixes its last line with advice
+	// (netdata-claim.sh.in:410-414 v1.37.1).
+	proxyMsg := ""
+	if proxyArg != "" {
+		proxyMsg = msgf(msgV1ProxyAdvice, proxyArg)
+	}
 	if !a.isRunning() {
 		// netdatacli could not reach the agent (exit 0 of the
 		// $(...)-swallowed run: exit5-agent-not-told).
-		rep.add(msgV1NotNotified, 0)
+		rep.add(msgV1NotNotified, proxyMsg, 0)
 		rep.Exit = msgExit(msgV1NotNotified)
 		return rep
 	}
 	a.loadClaim()
+	rep.add(msgV1Claimed, proxyMsg)
 	return rep
 }
 
