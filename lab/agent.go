@@ -239,24 +239,23 @@ func (a *agent) reloadClaimingState(ctx context.Context) string {
 	defer a.mu.Unlock()
 	switch a.cloudStatusLocked() {
 	case "online":
-		return "Netdata Agent is claimed to Netdata Cloud and is currently online."
+		return msgf(msgReloadOnline)
 	case "offline":
-		return "Netdata Agent is claimed to Netdata Cloud, but it is currently offline: " + a.offlineReasonLocked()
+		return msgf(msgReloadOffline, a.offlineReasonLocked())
 	case "indirect":
-		// src/daemon/commands.c:221 v2.11.0.
-		return "Netdata Agent is not claimed to Netdata Cloud, but it is currently online via parent."
+		return msgf(msgReloadIndirect)
 	default:
-		return "Netdata Agent is not claimed to Netdata Cloud: " + a.failureReasonLocked()
+		return msgf(msgReloadNotClaimed, a.failureReasonLocked())
 	}
 }
 
 func (a *agent) offlineReasonLocked() string {
-	return "connection to Netdata Cloud failed (lab host personality: offline)"
+	return msgf(msgOfflineReason)
 }
 
 func (a *agent) failureReasonLocked() string {
 	if a.failure == "" {
-		return "Agent is not claimed yet"
+		return msgf(msgNotClaimedYet)
 	}
 	return a.failure
 }
@@ -293,6 +292,7 @@ type claimResult struct {
 	status   int    // HTTP status, 0 when the request failed
 	errorKey string // errorMsgKey of a 4xx answer
 	reason   string // the agent's failure reason
+	curl     msgID  // the libcurl failure of a request that got no answer
 	retry    bool
 	nodeID   string
 }
@@ -324,7 +324,7 @@ func (a *agent) claim(ctx context.Context, req claimRequest) claimResult {
 		return res
 	}
 	if err := a.saveClaim(req, res.nodeID); err != nil {
-		res = claimResult{reason: "Failed to save claiming info to disk"}
+		res = claimResult{reason: msgf(msgReasonSave)}
 		a.logf("host %s: save claim: %v", a.h.name, err)
 		a.setFailure(res.reason)
 		return res
@@ -356,13 +356,13 @@ func (a *agent) ensureKeys() error {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o770); err != nil {
-		return fmt.Errorf("Cannot create directory %s: %w", dir, err)
+		return errors.New(msgf(msgReasonWritePrivKey, filepath.Join(dir, "private.pem")))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "private.pem"), a.keys.privPEM, 0o600); err != nil {
-		return fmt.Errorf("Cannot write private key file: %s", filepath.Join(dir, "private.pem"))
+		return errors.New(msgf(msgReasonWritePrivKey, filepath.Join(dir, "private.pem")))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "public.pem"), a.keys.pubPEM, 0o600); err != nil {
-		return fmt.Errorf("Cannot write public key file: %s", filepath.Join(dir, "public.pem"))
+		return errors.New(msgf(msgReasonWritePubKey, filepath.Join(dir, "public.pem")))
 	}
 	return nil
 }
@@ -387,7 +387,7 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 	pubFile := filepath.Join(a.h.paths.cloudDir, "public.pem")
 	pub, err := os.ReadFile(pubFile)
 	if err != nil || len(pub) == 0 {
-		return claimResult{reason: fmt.Sprintf("cannot read public key file '%s'", pubFile)}
+		return claimResult{reason: msgf(msgReasonReadPubKey, pubFile)}
 	}
 	rooms := []string{}
 	for r := range strings.SplitSeq(req.rooms, ",") {
@@ -450,7 +450,7 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 		}
 		pu, err := url.Parse(p)
 		if err != nil {
-			return claimResult{reason: a.requestFailure("Couldn't resolve proxy name", proxyShown, req.insecure, pubFile, trusted)}
+			return a.requestFailure(msgCurlNoProxyName, proxyShown, req.insecure, pubFile, trusted)
 		}
 		if pu.Scheme == "socks5h" {
 			pu.Scheme = "socks5"
@@ -463,13 +463,15 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 	defer cancel()
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
 	if err != nil {
-		return claimResult{reason: a.requestFailure("URL using bad/illegal format or missing URL", proxyShown, req.insecure, pubFile, trusted)}
+		return a.requestFailure(msgCurlBadURL, proxyShown, req.insecure, pubFile, trusted)
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Transport: tr}).Do(httpReq)
 	if err != nil {
 		a.logf("host %s: claim request: %v", a.h.name, err)
-		return claimResult{retry: true, reason: a.requestFailure(curlError(err, tr.Proxy != nil), proxyShown, req.insecure, pubFile, trusted)}
+		res := a.requestFailure(curlError(err, tr.Proxy != nil), proxyShown, req.insecure, pubFile, trusted)
+		res.retry = true
+		return res
 	}
 	defer resp.Body.Close()
 	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -480,59 +482,52 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 	_ = json.Unmarshal(respBody, &e)
 	res.errorKey = e.ErrorMsgKey
 	switch code := resp.StatusCode; {
-	case e.ErrorMsgKey == "ErrProcessingClaim":
-		res.reason = "Claiming is in progress"
+	case e.ErrorMsgKey == msgRowOf(msgCloudProcessing).key:
+		res.reason = msgf(msgReasonInProgress)
 	case code == http.StatusNoContent:
 		res.ok = true
 	case code == http.StatusUnprocessableEntity:
-		switch e.ErrorMsgKey {
-		case "ErrInvalidNodeID":
-			res.reason = "Failed: the node id is invalid"
-		case "ErrInvalidNodeName":
-			res.reason = "Failed: the node name is invalid"
-		case "ErrInvalidRoomID":
-			res.reason = "Failed: one or more room ids are invalid"
-		case "ErrInvalidPublicKey":
-			res.reason = "Failed: the public key is invalid"
-		case "":
+		switch id := reason422Row(e.ErrorMsgKey); {
+		case id != "":
+			res.reason = msgf(id)
+		case e.ErrorMsgKey == "":
 			if len(respBody) == 0 {
-				res.reason = fmt.Sprintf("Failed with an empty response, code %d", code)
+				res.reason = msgf(msgReasonEmpty, code)
 			} else {
-				res.reason = fmt.Sprintf("Failed with a response code %d", code)
+				res.reason = msgf(msgReasonNoKey, code)
 			}
 		default:
-			res.reason = fmt.Sprintf("Failed with description '%s'", e.ErrorMsgKey)
+			res.reason = msgf(msgReasonDescription, e.ErrorMsgKey)
 		}
 	case code == http.StatusProcessing:
-		res.reason = "Claiming is in progress"
+		res.reason = msgf(msgReasonInProgress)
 	case code == http.StatusForbidden:
-		res.reason = "Failed: token is expired, not found, or invalid"
+		res.reason = msgf(msgReasonForbidden)
 	case code == http.StatusConflict:
-		res.reason = "Failed: agent is already claimed"
+		res.reason = msgf(msgReasonClaimed)
 	case code == http.StatusInternalServerError:
-		res.reason, res.retry = "Failed: received Internal Server Error", true
+		res.reason, res.retry = msgf(msgReason500), true
 	case code == http.StatusServiceUnavailable:
-		res.reason, res.retry = "Failed: Netdata Cloud is unavailable", true
+		res.reason, res.retry = msgf(msgReason503), true
 	case code == http.StatusGatewayTimeout:
-		res.reason, res.retry = "Failed: Gateway Timeout", true
+		res.reason, res.retry = msgf(msgReason504), true
 	default:
-		res.reason, res.retry = fmt.Sprintf("Failed with response code %d", code), true
+		res.reason, res.retry = msgf(msgReasonOtherStatus, code), true
 	}
 	return res
 }
 
 // requestFailure formats a transport failure the way the agent reports it.
-func (a *agent) requestFailure(what, proxy string, insecure bool, pubFile, trusted string) string {
+func (a *agent) requestFailure(what msgID, proxy string, insecure bool, pubFile, trusted string) claimResult {
 	if trusted == "" {
 		trusted = "none"
 	}
-	return fmt.Sprintf("Request failed with error: %s\nproxy: '%s',\ninsecure: %t,\npublic key file: '%s',\ntrusted key file: '%s'",
-		what, proxy, insecure, pubFile, trusted)
+	return claimResult{curl: what, reason: msgf(msgReasonRequest, msgf(what), proxy, insecure, pubFile, trusted)}
 }
 
 // curlError names a Go transport error the way libcurl's curl_easy_strerror
 // names the matching failure, since that is what real agents print.
-func curlError(err error, viaProxy bool) string {
+func curlError(err error, viaProxy bool) msgID {
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
@@ -541,22 +536,22 @@ func curlError(err error, viaProxy bool) string {
 	var opErr *net.OpError
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid):
-		return "SSL peer certificate or SSH remote key was not OK"
+		return msgCurlCertificate
 	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
-		return "Timeout was reached"
+		return msgCurlTimeout
 	case errors.As(err, &dnsErr):
 		if viaProxy {
-			return "Couldn't resolve proxy name"
+			return msgCurlNoProxyName
 		}
-		return "Couldn't resolve host name"
+		return msgCurlNoHostName
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return "Couldn't connect to server"
+		return msgCurlConnect
 	case viaProxy && strings.Contains(err.Error(), "proxyconnect"):
-		return "Couldn't connect to server"
+		return msgCurlConnect
 	case strings.Contains(err.Error(), "tls:"):
-		return "SSL connect error"
+		return msgCurlSSLConnect
 	default:
-		return "Failure when receiving data from the peer"
+		return msgCurlRecv
 	}
 }
 
@@ -585,30 +580,29 @@ func (a *agent) aclkState() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.kind() == KindNoCloud {
-		return "ACLK Available: No"
+		return msgf(msgACLKNone)
 	}
 	var b strings.Builder
-	b.WriteString("ACLK Available: Yes\nACLK Version: 2\nProtocols Supported: Protobuf\nProtocol Used: Protobuf\nMQTT Version: 5\nClaimed: ")
+	b.WriteString(msgf(msgACLKHead, 5))
 	if a.claimedID == "" {
-		b.WriteString("No\n")
+		b.WriteString(msgf(msgACLKNotClaimed))
 	} else {
-		fmt.Fprintf(&b, "Yes\nClaimed Id: %s\nCloud URL: %s\nACLK Proxy: %s\nPublish Latency: %s\n",
-			a.claimedID, a.cloudURLLocked(), a.proxyDisplayLocked(), "0us")
+		b.WriteString(msgf(msgACLKClaimed, a.claimedID, a.cloudURLLocked(), a.proxyDisplayLocked(), "0us"))
 	}
-	fmt.Fprintf(&b, "Online: %s\nReconnect count: %d\nBanned By Cloud: No\n", yesNo(a.online), max(a.connections-1, 0))
+	b.WriteString(msgf(msgACLKOnline, yesNo(a.online), max(a.connections-1, 0), "No"))
 	if !a.connectedAt.IsZero() {
 		t := a.connectedAt.Local().Format(time.DateTime)
-		fmt.Fprintf(&b, "Last Connection Time: %s\nLast Connection Time + 3 PUBACKs received: %s\n", t, t)
+		b.WriteString(msgf(msgACLKLastConn, t))
+		b.WriteString(msgf(msgACLKLastConnAck, 3, t))
 	}
 	if a.online {
-		b.WriteString("Received Cloud MQTT Messages: 3\nMQTT Messages Confirmed by Remote Broker (PUBACKs): 3\nPending PUBACKS: 0\nMQTT Messages Dropped Without a PUBACK (since start): 0\nServer Receive Maximum: 100\n")
+		b.WriteString(msgf(msgACLKStats, 3, 3, 0, 100))
 		// "Node ID: null" until Cloud assigned one (src/aclk/aclk.c:1166-1172, v2.11.0).
 		nd := "null"
 		if id := a.nodeIDLocked(); id != nil {
 			nd = *id
 		}
-		fmt.Fprintf(&b, "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: 0\n\tRelationship: self\n\tAlert Streaming Status:\n\t\tUpdates: 1\n\t\tCheckpoints: 0\n\t\tAlert count: 0\n\t\tAlert snapshot count: 0",
-			a.guid, a.nodeNameLocked(), a.claimedID, nd)
+		b.WriteString(msgf(msgACLKNode, a.guid, a.nodeNameLocked(), a.claimedID, nd, 0, "self", 1, 0, 0, 0))
 	}
 	return b.String()
 }
@@ -723,7 +717,7 @@ func (a *agent) aclkStateJSON() string {
 // Options.TCPWeb, on the host's own TCP port).
 func (a *agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		http.Error(w, msgf(msgWebMethod), msgRowOf(msgWebMethod).status)
 		return
 	}
 	p := a.h.personality

@@ -307,7 +307,7 @@ func (c *cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		c.serveAPI(rec, r)
 	default:
-		cloudError(rec, http.StatusNotFound, "ErrNotFound", "not found")
+		cloudError(rec, msgCloudNotFound)
 	}
 	c.mu.Lock()
 	if c.reqLog != nil {
@@ -319,7 +319,16 @@ func (c *cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 }
 
-func cloudError(w http.ResponseWriter, status int, key, msg string) {
+// cloudError answers with row id of msgTable: its status, errorMsgKey and
+// errorMessage (formatted with args).
+func cloudError(w http.ResponseWriter, id msgID, args ...any) {
+	cloudErrorAt(w, msgRowOf(id).status, id, args...)
+}
+
+// cloudErrorAt is cloudError with the status given, for rows whose status
+// the caller chooses (an injected API fault).
+func cloudErrorAt(w http.ResponseWriter, status int, row msgID, args ...any) {
+	key, msg := msgRowOf(row).key, msgf(row, args...)
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	w.Header().Set("Content-Type", "application/json")
@@ -348,12 +357,12 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 	c.claimRequests.Add(1)
 	data, err := io.ReadAll(io.LimitReader(r.Body, 256<<10))
 	if err != nil {
-		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "cannot read request body")
+		cloudError(w, msgCloudBadBody)
 		return
 	}
 	var body claimBody
 	if err := json.Unmarshal(data, &body); err != nil {
-		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "request body is not valid JSON")
+		cloudError(w, msgCloudBadJSON)
 		return
 	}
 	c.mu.Lock()
@@ -363,7 +372,7 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 		return
 	}
 	if !isUUID(nodeID) || (body.Node.ID != "" && !strings.EqualFold(body.Node.ID, nodeID)) {
-		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "invalid node id")
+		cloudError(w, msgCloudNodeID)
 		return
 	}
 	nodeID = strings.ToLower(nodeID)
@@ -371,27 +380,27 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 	current := c.token
 	c.mu.Unlock()
 	if body.Token != current {
-		cloudError(w, http.StatusForbidden, "ErrForbidden", "token is expired, not found, or invalid")
+		cloudError(w, msgCloudForbidden)
 		return
 	}
 	if strings.TrimSpace(body.Node.Hostname) == "" {
-		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeName", "invalid node name")
+		cloudError(w, msgCloudNodeName)
 		return
 	}
 	for _, room := range body.Rooms {
 		if !slices.ContainsFunc(c.rooms, func(rm Room) bool { return rm.ID == room }) {
-			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidRoomID", "invalid room id")
+			cloudError(w, msgCloudRoomID)
 			return
 		}
 	}
 	if !validPublicKey(body.PublicKey) {
-		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidPublicKey", "invalid public key")
+		cloudError(w, msgCloudPublicKey)
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, taken := c.byNode[nodeID]; taken {
-		cloudError(w, http.StatusConflict, "ErrAlreadyClaimed", "node is already claimed")
+		cloudError(w, msgCloudClaimed)
 		return
 	}
 	rooms := body.Rooms
@@ -402,7 +411,7 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 	if c.store != nil {
 		line, _ := json.Marshal(cl)
 		if _, err := c.store.Write(append(line, '\n')); err != nil {
-			cloudError(w, http.StatusInternalServerError, "ErrInternalServerError", "cannot store claim")
+			cloudError(w, msgCloudStore)
 			return
 		}
 	}
@@ -422,24 +431,24 @@ func (c *cloud) injectFault(w http.ResponseWriter, r *http.Request, p Personalit
 	}
 	switch {
 	case p.Has(FaultCloud403):
-		cloudError(w, http.StatusForbidden, "ErrForbidden", "token is expired, not found, or invalid")
+		cloudError(w, msgCloudForbidden)
 	case p.Has(FaultCloud409):
-		cloudError(w, http.StatusConflict, "ErrAlreadyClaimed", "node is already claimed")
+		cloudError(w, msgCloudClaimed)
 	case p.Has(FaultCloud422):
-		cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidRoomID", "invalid room id")
+		cloudError(w, msgCloudRoomID)
 	case p.Has(FaultCloudHostile):
-		cloudError(w, http.StatusUnprocessableEntity, HostileErrorKey, "invalid request")
+		cloudError(w, msgCloudHostile)
 	case p.Has(FaultCloud102):
 		// Real Cloud answers 102; HTTP clients treat a 1xx as informational and
 		// keep waiting, so the lab sends a final 503 carrying the same
 		// errorMsgKey, which lab agents report as "Claiming is in progress".
-		cloudError(w, http.StatusServiceUnavailable, "ErrProcessingClaim", "claim is being processed")
+		cloudError(w, msgCloudProcessing)
 	case p.Has(FaultCloud500):
-		cloudError(w, http.StatusInternalServerError, "ErrInternalServerError", "internal server error")
+		cloudError(w, msgCloud500)
 	case p.Has(FaultCloud503):
-		cloudError(w, http.StatusServiceUnavailable, "ErrServiceUnavailable", "service unavailable")
+		cloudError(w, msgCloud503)
 	case p.Has(FaultCloud504):
-		cloudError(w, http.StatusGatewayTimeout, "ErrGatewayTimeout", "gateway timeout")
+		cloudError(w, msgCloud504)
 	default:
 		return false
 	}

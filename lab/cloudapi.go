@@ -58,10 +58,10 @@ func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case auth == c.apiToken:
 	case auth == c.readToken && !write:
 	case auth == c.readToken:
-		cloudError(w, http.StatusForbidden, "ErrForbidden", "the API token lacks the scope for this operation")
+		cloudError(w, msgAPIScope)
 		return
 	default:
-		cloudError(w, http.StatusUnauthorized, "ErrUnauthorized", "missing or invalid API token")
+		cloudError(w, msgAPIUnauthorized)
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
@@ -70,7 +70,7 @@ func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[1] == "v3" && parts[2] == "spaces":
 		writeJSON(w, []Room{{ID: c.spaceID, Name: labSpaceName, Description: "the fleetclaim lab Space"}})
 	case len(parts) >= 4 && parts[2] == "spaces" && parts[3] != c.spaceID:
-		cloudError(w, http.StatusNotFound, "ErrSpaceNotFound", "space not found")
+		cloudError(w, msgAPISpace)
 	case r.Method == http.MethodGet && len(parts) == 5 && parts[1] == "v2" && parts[4] == "rooms":
 		writeJSON(w, c.rooms)
 	case (len(parts) == 7 || len(parts) == 8) && parts[1] == "v3" && parts[4] == "rooms" && parts[6] == "node-membership-rules":
@@ -84,7 +84,7 @@ func (c *cloud) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && len(parts) == 6 && parts[1] == "v1" && parts[4] == "token" && parts[5] == "rotate":
 		c.apiRotate(w)
 	default:
-		cloudError(w, http.StatusNotFound, "ErrNotFound", "not found")
+		cloudError(w, msgCloudNotFound)
 	}
 }
 
@@ -108,7 +108,7 @@ func (c *cloud) roomByID(id string) (Room, bool) {
 func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID string) {
 	room, ok := c.roomByID(roomID)
 	if !ok {
-		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		cloudError(w, msgAPIRoom)
 		return
 	}
 	var body struct {
@@ -118,7 +118,7 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 	}
 	if data, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20)); len(data) > 0 {
 		if err := json.Unmarshal(data, &body); err != nil {
-			cloudError(w, http.StatusBadRequest, "ErrBadRequest", "body must be {\"scope\":{\"nodes\":[...]}}")
+			cloudError(w, msgAPIBadRequest, "body must be {\"scope\":{\"nodes\":[...]}}")
 			return
 		}
 	}
@@ -187,20 +187,20 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 // apiAddToRoom adds claimed nodes of the Space to a room.
 func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID string) {
 	if _, ok := c.roomByID(roomID); !ok {
-		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		cloudError(w, msgAPIRoom)
 		return
 	}
 	var ids []string
 	data, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err := json.Unmarshal(data, &ids); err != nil {
-		cloudError(w, http.StatusBadRequest, "ErrBadRequest", "body must be a JSON array of node ids")
+		cloudError(w, msgAPIBadRequest, "body must be a JSON array of node ids")
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
 		if _, ok := c.byND[strings.ToLower(id)]; !ok {
-			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "node "+id+" is not claimed in this space")
+			cloudError(w, msgAPINotInSpace, id)
 			return
 		}
 	}
@@ -226,7 +226,7 @@ func (c *cloud) addRoomLocked(roomID string, ids []string) {
 // the Space (and in "All nodes").
 func (c *cloud) apiRemoveFromRoom(w http.ResponseWriter, r *http.Request, roomID string) {
 	if _, ok := c.roomByID(roomID); !ok {
-		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		cloudError(w, msgAPIRoom)
 		return
 	}
 	ids := strings.Split(r.URL.Query().Get("node_ids"), ",")
@@ -234,7 +234,7 @@ func (c *cloud) apiRemoveFromRoom(w http.ResponseWriter, r *http.Request, roomID
 	defer c.mu.Unlock()
 	for _, id := range ids {
 		if _, ok := c.byND[strings.ToLower(id)]; !ok {
-			cloudError(w, http.StatusUnprocessableEntity, "ErrInvalidNodeID", "node "+id+" is not claimed in this space")
+			cloudError(w, msgAPINotInSpace, id)
 			return
 		}
 	}
@@ -263,7 +263,7 @@ func (c *cloud) apiRotate(w http.ResponseWriter) {
 	tok := c.token
 	c.mu.Unlock()
 	if err := writeFileAtomic(filepath.Join(c.dir, "token"), []byte(tok+"\n"), 0o600); err != nil {
-		cloudError(w, http.StatusInternalServerError, "ErrInternalServerError", "cannot store the new token")
+		cloudError(w, msgAPIStoreToken)
 		return
 	}
 	writeJSON(w, map[string]string{"token": tok})
@@ -316,7 +316,7 @@ func (c *cloud) apiFault(w http.ResponseWriter) bool {
 		if len(f) > 2 {
 			w.Header().Set("Retry-After", f[2])
 		}
-		cloudError(w, status, "ErrLabFault", "lab API fault "+f[0])
+		cloudErrorAt(w, status, msgAPIFault, f[0])
 		return true
 	}
 	return false

@@ -78,7 +78,7 @@ func (c *cloud) applyRuleLocked(s ruleStore) {
 func (c *cloud) apiRules(w http.ResponseWriter, r *http.Request, parts []string) {
 	roomID := parts[5]
 	if _, ok := c.roomByID(roomID); !ok {
-		cloudError(w, http.StatusNotFound, "ErrRoomNotFound", "room not found")
+		cloudError(w, msgAPIRoom)
 		return
 	}
 	id := ""
@@ -89,7 +89,7 @@ func (c *cloud) apiRules(w http.ResponseWriter, r *http.Request, parts []string)
 	defer c.mu.Unlock()
 	idx := slices.IndexFunc(c.rules[roomID], func(x membershipRule) bool { return x.ID == id })
 	if id != "" && idx < 0 {
-		cloudError(w, http.StatusNotFound, "ErrNotFound", "rule not found")
+		cloudError(w, msgAPIRule)
 		return
 	}
 	switch {
@@ -112,7 +112,7 @@ func (c *cloud) apiRules(w http.ResponseWriter, r *http.Request, parts []string)
 		c.storeRuleLocked(ruleStore{Rule: &rule})
 		writeJSON(w, rule)
 	default:
-		cloudError(w, http.StatusMethodNotAllowed, "ErrMethodNotAllowed", "method not allowed")
+		cloudError(w, msgAPIMethod)
 	}
 }
 
@@ -144,7 +144,7 @@ func readRule(w http.ResponseWriter, r *http.Request) (membershipRule, bool) {
 		}
 	}
 	if msg != "" {
-		cloudError(w, http.StatusBadRequest, "ErrBadRequest", msg)
+		cloudError(w, msgAPIBadRequest, msg)
 		return rule, false
 	}
 	return rule, true

@@ -75,7 +75,7 @@ func (l *Lab) dispatch(ctx context.Context, req ctlRequest) ctlReply {
 	}
 	h := l.byName[req.Host]
 	if h == nil || !h.agent.installed.Load() {
-		return ctlReply{Exit: 127, Stderr: fmt.Sprintf("fleetclaim lab: host %q has no Netdata Agent\n", req.Host)}
+		return reply(msgCtlNoAgent, req.Host)
 	}
 	switch req.Op {
 	case "netdatacli":
@@ -85,7 +85,7 @@ func (l *Lab) dispatch(ctx context.Context, req ctlRequest) ctlReply {
 	case "claim-v1":
 		return h.agent.claimV1(ctx, req.Args)
 	}
-	return ctlReply{Exit: 2, Stderr: fmt.Sprintf("fleetclaim lab: unknown control operation %q\n", req.Op)}
+	return reply(msgCtlUnknownOp, req.Op)
 }
 
 // pipeName is where a real agent's command pipe would be for this install.
@@ -95,28 +95,7 @@ func (p hostPaths) pipeName() string {
 
 // notRunning is what netdatacli prints when it cannot reach the agent.
 func notRunning(pipe string) ctlReply {
-	return ctlReply{Exit: 255, Stderr: fmt.Sprintf("uv_pipe_connect(): connection refused\nCannot connect to '%s'.\nMake sure the netdata service is running.\n", pipe)}
-}
-
-type cliCommand struct{ name, args, help string }
-
-// netdatacliCommands are the commands of the agent's command server, in its order.
-func netdatacliCommands() []cliCommand {
-	return []cliCommand{
-		{"help", "", "Show this help menu."},
-		{"reload-health", "", "Reload health configuration."},
-		{"reopen-logs", "", "Close and reopen log files."},
-		{"shutdown-agent", "", "Cleanup and exit the netdata agent."},
-		{"fatal-agent", "", "Log the state and halt the netdata agent."},
-		{"reload-claiming-state", "", "Reload agent claiming state from disk."},
-		{"reload-labels", "", "Reload all localhost labels."},
-		{"read-config", "", ""},
-		{"write-config", "", ""},
-		{"ping", "", "Return with 'pong'; exit 0 when ready, 1 while initializing, 255 if the agent cannot be contacted."},
-		{"aclk-state", "[json]", "Returns current state of ACLK and Netdata Cloud connection. (optionally in json)."},
-		{"version", "", "Returns the netdata version."},
-		{"dumpconfig", "", "Returns the current netdata.conf on stdout."},
-	}
+	return reply(msgCLINotRunning, pipe)
 }
 
 // netdatacli runs one netdatacli command against the agent. Like the real
@@ -150,17 +129,17 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 		}
 		return ok(b.String())
 	case "ping":
-		return ok("pong")
+		return reply(msgCLIPong)
 	case "version":
-		return ok("netdata v" + a.h.personality.Version)
+		return reply(msgCLIVersion, a.h.personality.Version)
 	case "shutdown-agent", "fatal-agent":
 		// The real agent exits before it answers: netdatacli gets no reply.
 		a.stop()
-		return ctlReply{Exit: 255}
+		return reply(msgCLINoAnswer)
 	case "reload-claiming-state":
 		if a.h.personality.Has(FaultClaimHang) {
 			<-ctx.Done()
-			return ctlReply{Exit: 255}
+			return reply(msgCLINoAnswer)
 		}
 		if a.kind() != KindV2 {
 			// Agents before v2 only re-read claimed_id and answer nothing.
@@ -185,9 +164,9 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 		data, _ := os.ReadFile(filepath.Join(a.h.paths.conf, "netdata.conf"))
 		return ok(strings.TrimRight(string(data), "\n"))
 	case "read-config", "write-config":
-		return ctlReply{Exit: 1}
+		return reply(msgCLIConfigCmd)
 	}
-	return ctlReply{Exit: 1, Stderr: "Illegal command. Please type \"help\" for instructions.\n"}
+	return reply(msgCLIIllegal)
 }
 
 // service is the host's init script: start|stop|restart|status.
@@ -199,27 +178,27 @@ func (a *agent) service(ctx context.Context, args []string) ctlReply {
 	switch verb {
 	case "start":
 		if a.isRunning() {
-			return ctlReply{Stdout: "netdata is already running\n"}
+			return reply(msgSvcAlreadyRunning)
 		}
 		a.start(ctx)
-		return ctlReply{Stdout: "Starting netdata: OK\n"}
+		return reply(msgSvcStarting)
 	case "stop":
 		if !a.isRunning() {
-			return ctlReply{Stdout: "netdata is not running\n"}
+			return reply(msgSvcNotRunning)
 		}
 		a.stop()
-		return ctlReply{Stdout: "Stopping netdata: OK\n"}
+		return reply(msgSvcStopping)
 	case "restart", "force-reload":
 		a.stop()
 		a.start(ctx)
-		return ctlReply{Stdout: "Restarting netdata: OK\n"}
+		return reply(msgSvcRestarting)
 	case "status":
 		if a.isRunning() {
-			return ctlReply{Stdout: "netdata is running\n"}
+			return reply(msgSvcRunning)
 		}
-		return ctlReply{Exit: 3, Stdout: "netdata is not running\n"}
+		return reply(msgSvcStatusStopped)
 	}
-	return ctlReply{Exit: 2, Stderr: "Usage: /etc/init.d/netdata {start|stop|restart|force-reload|status}\n"}
+	return reply(msgSvcUsage)
 }
 
 // ctlCall sends one request to the lab process and returns its reply.
@@ -268,12 +247,12 @@ func runHelper(ctx context.Context, op string, args []string, stdout, stderr io.
 			rep = notRunning(newHostPaths(prefix).pipeName())
 		case "service":
 			if len(rest) > 0 && rest[0] == "status" {
-				rep = ctlReply{Exit: 3, Stdout: "netdata is not running\n"}
+				rep = reply(msgSvcStatusStopped)
 			} else {
-				rep = ctlReply{Exit: 1, Stderr: fmt.Sprintf("netdata: the fleetclaim lab is not running (%v)\n", err)}
+				rep = reply(msgSvcLabGone, err)
 			}
 		default:
-			rep = ctlReply{Exit: 5, Stderr: fmt.Sprintf("fleetclaim lab is not running (%v)\n", err)}
+			rep = reply(msgHelperLabGone, err)
 		}
 	}
 	_, _ = io.WriteString(stdout, rep.Stdout)

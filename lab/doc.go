@@ -55,6 +55,15 @@
 // an agent re-reads its GUID at start and makes a new one when the file is
 // gone, as a real agent does.
 //
+// Everything the agents, netdatacli, netdata-claim.sh, kickstart.sh's
+// stand-in and Cloud say (texts, exit codes, HTTP statuses) is a row of one
+// table (messages.go), each naming its source: a Netdata file:line and tag,
+// a capture of a real agent under claim/testdata/real, a libcurl error, or
+// "lab" with the reason the lab may say it. messages_test.go checks the
+// sources and that no other file says anything of its own;
+// remote/internal/agenttest checks the capture rows against the real
+// agents (CheckCaptureRows).
+//
 // The lab never imports fleetclaim's product packages (inventory, remote,
 // claim), and none of them, nor cmd/fleetclaim, imports the lab: the fleetclaim
 // binary's dependencies hold no package of lab/ (cmd/fleetclaim's

@@ -44,13 +44,13 @@ func (l *Lab) kickstart(ctx context.Context, name string, args []string) ctlRepl
 		takes, known := kickstartFlags[flag]
 		if !known {
 			if strings.HasPrefix(a, "--claim-") {
-				return ctlReply{Exit: 1, Stderr: "ABORTED  the lab's kickstart.sh does not claim: claim after the install\n"}
+				return reply(msgKSClaim)
 			}
-			return ctlReply{Exit: 1, Stderr: fmt.Sprintf("ABORTED  Unrecognized option '%s'\n", a)}
+			return reply(msgKSUnknownOption, a)
 		}
 		if takes && !hasVal {
 			if i+1 >= len(args) {
-				return ctlReply{Exit: 1, Stderr: fmt.Sprintf("ABORTED  %s needs a value\n", a)}
+				return reply(msgKSNeedsValue, a)
 			}
 			i++
 			val = args[i]
@@ -65,30 +65,28 @@ func (l *Lab) kickstart(ctx context.Context, name string, args []string) ctlRepl
 		}
 	}
 	if prefix != "" && !build {
-		// kickstart.sh:1365-1366 v2.11.0.
-		return ctlReply{Exit: 1, Stderr: " ABORTED  The --install-prefix option is only supported together with the --build-only option.\n"}
+		return reply(msgKSPrefix)
 	}
 	if build {
-		return ctlReply{Exit: 1, Stderr: "ABORTED  the lab's kickstart.sh installs static builds only\n"}
+		return reply(msgKSBuildOnly)
 	}
 	if interactive {
-		return ctlReply{Exit: 1, Stderr: "ABORTED  kickstart.sh would ask for confirmation: run it with --non-interactive\n"}
+		return reply(msgKSInteractive)
 	}
 	h := l.byName[name]
 	if h == nil {
-		return ctlReply{Exit: 1, Stderr: fmt.Sprintf("ABORTED  the lab installs only on a lab host, not %q\n", name)}
+		return reply(msgKSNotLabHost, name)
 	}
 	l.installMu.Lock()
 	defer l.installMu.Unlock()
 	if h.agent.installed.Load() {
-		return ctlReply{Stdout: fmt.Sprintf(" OK  Netdata is already installed in %s: nothing to do\n", h.paths.netdata)}
+		return reply(msgKSAlready, h.paths.netdata)
 	}
 	if err := installAgent(h, l.env); err != nil {
-		return ctlReply{Exit: 1, Stderr: fmt.Sprintf("FAILED  install: %v\n", err)}
+		return reply(msgKSFailed, err)
 	}
 	h.agent.installed.Store(true)
 	h.agent.start(ctx)
 	l.logf("host %s: kickstart installed a v2 agent in %s", h.name, h.paths.netdata)
-	return ctlReply{Stdout: fmt.Sprintf(" OK  Netdata v%s (static build) installed to %s and started\n",
-		KindV2.defaultVersion(), h.paths.netdata)}
+	return reply(msgKSInstalled, KindV2.defaultVersion(), h.paths.netdata)
 }

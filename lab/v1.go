@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,14 +11,11 @@ import (
 // Cloud, which ship the same script): the script itself claims, with the node
 // id being the machine GUID unless -id= is given, and reports by exit code.
 func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
-	fail := func(code int, msg string) ctlReply {
-		return ctlReply{Exit: code, Stderr: msg + "\n"}
-	}
 	if a.kind() == KindNoCloud {
-		return fail(3, "This agent was built with --disable-cloud and cannot be claimed")
+		return reply(msgV1NoCloud)
 	}
 	req := claimRequest{url: defaultCloudURL, proxy: "env"}
-	noReload := false
+	noReload, proxyArg := false, ""
 	for _, arg := range args {
 		key, val, _ := strings.Cut(arg, "=")
 		switch key {
@@ -30,7 +26,7 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 		case "-url":
 			req.url = val
 		case "-proxy":
-			req.proxy = val
+			req.proxy, proxyArg = val, val
 		case "-noproxy":
 			req.proxy = "none"
 		case "-insecure":
@@ -43,7 +39,7 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 			noReload = true
 		case "-user", "-verbose", "-daemon-not-running":
 		default:
-			return fail(1, "Unknown argument "+arg)
+			return reply(msgV1UnknownArg, arg)
 		}
 	}
 	cloudDir := a.h.paths.cloudDir
@@ -57,55 +53,64 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 	}
 	if a.h.personality.Has(FaultClaimHang) {
 		<-ctx.Done()
-		return ctlReply{Exit: 255}
+		return reply(msgV1ClaimHang)
 	}
 	if req.nodeID == "" {
 		data, err := os.ReadFile(a.h.paths.guidFile())
 		id := strings.TrimSpace(string(data))
 		if err != nil || id == "" {
-			return fail(18, "Unable to read the machine GUID from "+a.h.paths.guidFile())
+			return reply(msgV1GUID, a.h.paths.guidFile())
 		}
 		req.nodeID = id
 	}
 	res := a.claimOnceV1(ctx, req)
 	if !res.ok {
-		code := 7
-		switch {
-		case res.status == 0:
-			return fail(4, fmt.Sprintf("Failed to connect to %s: %s", req.url, strings.SplitN(res.reason, "\n", 2)[0]))
-		case res.errorKey == "ErrInvalidNodeID":
-			code = 8
-		case res.errorKey == "ErrInvalidNodeName":
-			code = 9
-		case res.errorKey == "ErrInvalidRoomID":
-			code = 10
-		case res.errorKey == "ErrInvalidPublicKey":
-			code = 11
-		case res.errorKey == "ErrForbidden":
-			code = 12
-		case res.errorKey == "ErrAlreadyClaimed":
-			code = 13
-		case res.errorKey == "ErrProcessingClaim":
-			code = 14
-		case res.status == 500:
-			code = 15
-		case res.status == 504:
-			code = 16
-		case res.status == 503:
-			code = 17
-		}
-		return ctlReply{Exit: code, Stdout: fmt.Sprintf("Failed to claim node with the following error message:\"%s\"\n", res.reason)}
+		return v1Failure(req, res)
 	}
 	_ = os.Remove(filepath.Join(cloudDir, "token"))
+	rep := reply(msgV1AttemptOK, 1)
 	if noReload {
-		return ctlReply{Stdout: "Node was successfully claimed.\n"}
+		return rep
+	}
+	// A claim through -proxy= prefixes its last line with advice
+	// (netdata-claim.sh.in:410-414 v1.37.1).
+	proxyMsg := ""
+	if proxyArg != "" {
+		proxyMsg = msgf(msgV1ProxyAdvice, proxyArg)
 	}
 	if !a.isRunning() {
-		return ctlReply{Exit: 5, Stdout: "Node was successfully claimed.\n",
-			Stderr: "The claim was successful but the agent could not be notified (netdatacli reload-claiming-state failed) - restart it to connect to Netdata Cloud.\n"}
+		// netdatacli could not reach the agent (exit 0 of the
+		// $(...)-swallowed run: exit5-agent-not-told).
+		rep.add(msgV1NotNotified, proxyMsg, 0)
+		rep.Exit = msgExit(msgV1NotNotified)
+		return rep
 	}
 	a.loadClaim()
-	return ctlReply{Stdout: "Node was successfully claimed.\n"}
+	rep.add(msgV1Claimed, proxyMsg)
+	return rep
+}
+
+// v1Failure is what netdata-claim.sh prints and returns for a failed claim.
+// A request that got no answer is "Failed to connect to URL, return code N"
+// (curl's exit code), then the answer parsing finds no key: "Unknown HTTP
+// error message", exit 7 (exit7-connect-failed; the real script tries three
+// times, the lab once). An answer's errorMsgKey alone picks the exit code.
+func v1Failure(req claimRequest, res claimResult) ctlReply {
+	var rep ctlReply
+	key := res.errorKey
+	if res.status == 0 {
+		curl := res.curl
+		if curl == "" {
+			curl = msgCurlConnect
+		}
+		rep.add(msgV1AttemptFailed, 1, 1)
+		rep.add(msgV1Connect, req.url, msgExit(curl))
+		key = ""
+	}
+	id := v1ErrorRow(key)
+	rep.add(msgV1ClaimFailed, msgf(id))
+	rep.Exit = msgExit(id)
+	return rep
 }
 
 // claimOnceV1 makes the single claim request of the v1 script and records its outcome.
@@ -118,7 +123,7 @@ func (a *agent) claimOnceV1(ctx context.Context, req claimRequest) claimResult {
 	res := a.claimOnce(ctx, req)
 	if res.ok {
 		if err := a.saveClaim(req, res.nodeID); err != nil {
-			return claimResult{reason: "Failed to save claiming info to disk", status: res.status}
+			return claimResult{reason: msgf(msgReasonSave), status: res.status}
 		}
 	}
 	return res

@@ -34,11 +34,14 @@ type recorder struct {
 	agent  string
 	stored map[string]Capture
 	seen   map[string]bool
+	// version and fresh: where this run's outputs go for checkLabRows.
+	version string
+	fresh   *freshOutputs
 }
 
-func newRecorder(t *testing.T, version, agent string) *recorder {
+func newRecorder(t *testing.T, fresh *freshOutputs, version, agent string) *recorder {
 	t.Helper()
-	r := &recorder{t: t, dir: captureDir(t, version), agent: agent, seen: map[string]bool{}}
+	r := &recorder{t: t, dir: captureDir(t, version), agent: agent, seen: map[string]bool{}, version: version, fresh: fresh}
 	if *update {
 		if err := os.MkdirAll(r.dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -62,6 +65,7 @@ func (r *recorder) add(name, command, setup string, out Output, compare func(str
 	r.seen[name] = true
 	c := Capture{Name: name, Command: command, Agent: r.agent, Setup: setup, Date: time.Now().UTC().Format("2006-01-02"),
 		Exit: out.Code, Stdout: out.Stdout, Stderr: out.Stderr}
+	r.fresh.put(r.version, name, c)
 	if *update {
 		if err := os.WriteFile(filepath.Join(r.dir, name+".txt"), c.Marshal(), 0o644); err != nil {
 			r.t.Fatal(err)
@@ -114,10 +118,13 @@ func contains(l []string, s string) bool {
 // fleetclaim's classifiers read, and writes (-update) or checks the
 // captures of claim/testdata/real, so that they stay the real agents'.
 func TestRealCaptures(t *testing.T) {
-	t.Run("v2", func(t *testing.T) { t.Parallel(); captureV2(t) })
-	t.Run("v2-keyword-path", func(t *testing.T) { t.Parallel(); captureV2KeywordPath(t) })
-	t.Run("v2-online", func(t *testing.T) { t.Parallel(); captureV2Online(t) })
-	t.Run("v1", func(t *testing.T) { t.Parallel(); captureV1(t) })
+	fresh := newFreshOutputs()
+	// After every subtest: the lab's rows must be what the real agents said.
+	t.Cleanup(func() { checkLabRows(t, fresh) })
+	t.Run("v2", func(t *testing.T) { t.Parallel(); captureV2(t, fresh) })
+	t.Run("v2-keyword-path", func(t *testing.T) { t.Parallel(); captureV2KeywordPath(t, fresh) })
+	t.Run("v2-online", func(t *testing.T) { t.Parallel(); captureV2Online(t, fresh) })
+	t.Run("v1", func(t *testing.T) { t.Parallel(); captureV1(t, fresh) })
 }
 
 const v2Agent = "netdata v2.11.0 (the shared netdata-v2 archive, built from the v2.11.0 tag), Debian 12, daemon run as root dropping to netdata, in a host of remote/internal/agenttest"
@@ -217,10 +224,10 @@ func cloudFields(s string) string {
 	return Normalize(string(b))
 }
 
-func captureV2(t *testing.T) {
+func captureV2(t *testing.T, fresh *freshOutputs) {
 	h := NewV2(t, V2Options{Name: "capture-v2", NoStart: true})
 	cloud := NewCloud(t)
-	r := newRecorder(t, "v"+V2Version, v2Agent)
+	r := newRecorder(t, fresh, "v"+V2Version, v2Agent)
 	cli := func(args ...string) Output { return h.Run(t, h.CLI, args...) }
 	const ping, reload = "netdatacli ping", "netdatacli reload-claiming-state"
 
@@ -348,7 +355,7 @@ const keywordLib = V2Prefix + "/var/lib/netdata/ssl-tls-x509-certificate-token-r
 
 // captureV2KeywordPath: the agent's reasons carry its own paths; here they
 // hold the words a keyword match would take for a cause.
-func captureV2KeywordPath(t *testing.T) {
+func captureV2KeywordPath(t *testing.T, fresh *freshOutputs) {
 	h := NewV2(t, V2Options{Name: "capture-v2-path", Conf: "\n[directories]\n    lib = " + keywordLib + "\n", NoStart: true})
 	dir := filepath.Join(h.Lib(), strings.TrimPrefix(keywordLib, V2Prefix+"/var/lib/netdata/"))
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -360,7 +367,7 @@ func captureV2KeywordPath(t *testing.T) {
 	h.Start(t)
 	h.WaitReady(t)
 	cloud := NewCloud(t)
-	r := newRecorder(t, "v"+V2Version+"/keyword-path", v2Agent+"; [directories] lib = "+keywordLib)
+	r := newRecorder(t, fresh, "v"+V2Version+"/keyword-path", v2Agent+"; [directories] lib = "+keywordLib)
 	writeClaimConf(t, h, claimConf(closedURL(t)))
 	r.add("reload-connect-failed", "netdatacli reload-claiming-state", "claim.conf url = https://127.0.0.1:<a port where nothing listens>", h.Run(t, h.CLI, "reload-claiming-state"), nil)
 	writeClaimConf(t, h, claimConf(cloud.URL))
@@ -384,11 +391,11 @@ func v1Agent(stripped bool) string {
 	return s + ", agent not running, in a host of remote/internal/agenttest"
 }
 
-func captureV1(t *testing.T) {
+func captureV1(t *testing.T, fresh *freshOutputs) {
 	plain := NewV1(t, V1Options{Name: "capture-v1-pkg"})
 	h := NewV1(t, V1Options{Name: "capture-v1", StripGuards: true})
 	cloud := NewCloud(t)
-	r := newRecorder(t, "v"+V1PackageVersion(), v1Agent(true))
+	r := newRecorder(t, fresh, "v"+V1PackageVersion(), v1Agent(true))
 	const room = "3b0d4c8e-4f0a-4bd5-9a1c-6b0e1f7a2c11"
 	script := "/usr/sbin/netdata-claim.sh"
 	cloudD := h.Lib("cloud.d")
@@ -411,7 +418,7 @@ func captureV1(t *testing.T) {
 	std := []string{"-rooms=" + room, "-url=" + cloud.URL}
 
 	// The package's own script, guards in place.
-	pr := recorder{t: t, dir: r.dir, agent: v1Agent(false), stored: r.stored, seen: r.seen}
+	pr := recorder{t: t, dir: r.dir, agent: v1Agent(false), stored: r.stored, seen: r.seen, version: r.version, fresh: fresh}
 	pr.add("exit3-built-without-cloud", cmd(std...), "the installed script, unmodified (cloud.d/token written as fleetclaim does)",
 		plain.Run(t, script, std...), nil)
 
@@ -472,11 +479,11 @@ func captureV1(t *testing.T) {
 
 // captureV2Online: a claim accepted by a stand-in that serves the link
 // (insecure = yes: the link checks the system store), the agent online.
-func captureV2Online(t *testing.T) {
+func captureV2Online(t *testing.T, fresh *freshOutputs) {
 	h := NewV2(t, V2Options{Name: "capture-v2-online"})
 	cloud := NewCloud(t)
 	cloud.ServeLink()
-	r := newRecorder(t, "v"+V2Version+"/online", v2Agent)
+	r := newRecorder(t, fresh, "v"+V2Version+"/online", v2Agent)
 	const reload = "netdatacli reload-claiming-state"
 	writeClaimConf(t, h, claimConf(cloud.URL, "insecure = yes"))
 	setup := "claim.conf insecure = yes; the stand-in Cloud answers the claim PUT with 204 and serves the Agent-Cloud Link (agenttest/aclk.go)"
