@@ -14,11 +14,11 @@ import (
 )
 
 // The classifiers' tests on real outputs: the captures of testdata/real,
-// which remote/internal/agenttest's TestRealCaptures took from the real
+// which internal/agenttest's TestRealCaptures took from the real
 // v2.11.0 agent and Debian's real netdata-claim.sh, and keeps checking
 // against them (testdata/real/README.md).
 
-// realCapture is one capture file (format: remote/internal/agenttest/capture.go).
+// realCapture is one capture file (format: internal/agenttest/capture.go).
 type realCapture struct {
 	Command        string
 	Exit           int

@@ -61,7 +61,7 @@
 // a capture of a real agent under claim/testdata/real, a libcurl error, or
 // "lab" with the reason the lab may say it. messages_test.go checks the
 // sources and that no other file says anything of its own;
-// remote/internal/agenttest checks the capture rows against the real
+// internal/agenttest checks the capture rows against the real
 // agents (CheckCaptureRows).
 //
 // The lab never imports fleetclaim's product packages (inventory, remote,

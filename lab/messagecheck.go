@@ -31,7 +31,7 @@ type CaptureCheck struct {
 // or part of a line of the output, a format's verbs standing for any text,
 // and a row's exit code the output's (but for libcurl rows, whose code is
 // curl's). Run on the stored captures (messages_test.go) and on what the
-// real agents print now (remote/internal/agenttest), it keeps the table
+// real agents print now (internal/agenttest), it keeps the table
 // the real agents'.
 func CheckCaptureRows(output func(path string) (CapturedOutput, bool)) CaptureCheck {
 	var c CaptureCheck

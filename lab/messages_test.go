@@ -86,7 +86,7 @@ func TestMessageRowsHaveSources(t *testing.T) {
 		len(table), counts[srcNetdata], counts[srcCapture], counts[srcCurl], counts[srcLab])
 }
 
-// readCapture reads a capture (format: remote/internal/agenttest/capture.go):
+// readCapture reads a capture (format: internal/agenttest/capture.go):
 // "# exit: N" in its header, then its stdout and stderr sections.
 func readCapture(t *testing.T, path string) CapturedOutput {
 	t.Helper()

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/agenttest"
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/agenttest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // becomeRow is one way of logging in and becoming privileged.

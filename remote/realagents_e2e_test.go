@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/agenttest"
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/agenttest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // Real-agent end-to-end tests: the real fleetclaim binary, over real
-// OpenSSH, against the real Netdata agents of remote/internal/agenttest
+// OpenSSH, against the real Netdata agents of internal/agenttest
 // (Debian's 1.37.1 package and the v2.11.0 agent), each agent on a host of
 // its own whose sshd runs inside the host's mount namespace. A stand-in
 // Cloud (agenttest.Cloud) records the claim requests and serves the

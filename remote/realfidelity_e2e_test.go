@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/agenttest"
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/agenttest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // TestE2ERealV2ClaimStartsStoppedAgent claims the real v2.11.0 agent while

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // TestE2ERealNetdataPackage runs the real fleetclaim binary over real sshd

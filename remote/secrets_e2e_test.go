@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 	"github.com/fleetclaim/fleetclaim/lab"
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
 )
 
 // TestE2ESecretsNeverLeak claims a lab agent over REAL OpenSSH (login as a

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/agenttest"
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/agenttest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // realInfoV1 reads the real agent's /api/v1/info: its host name as it

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // TestFrameSink: a stream is cut at the marker lines however it arrives,

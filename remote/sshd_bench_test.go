@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 	"golang.org/x/crypto/ssh"
 )
 

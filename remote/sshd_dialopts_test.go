@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // TestSSHDConnectionOptions dials real OpenSSH servers the ways ssh_config

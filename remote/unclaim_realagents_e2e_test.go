@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetclaim/fleetclaim/remote/internal/agenttest"
-	"github.com/fleetclaim/fleetclaim/remote/internal/sshdtest"
+	"github.com/fleetclaim/fleetclaim/internal/agenttest"
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // gone fails t when any of paths is still there.

@@ -163,7 +163,7 @@ func New(t testing.TB) *Env {
 	return e
 }
 
-const sudoers = `# fleetclaim test users (remote/internal/sshdtest)
+const sudoers = `# fleetclaim test users (internal/sshdtest)
 fcsudo ALL=(ALL:ALL) NOPASSWD: ALL
 fcsudopw ALL=(ALL:ALL) ALL
 fctty ALL=(ALL:ALL) NOPASSWD: ALL
@@ -293,7 +293,7 @@ type Options struct {
 	// Extra lines are appended to sshd_config.
 	Extra []string
 	// Prefix, when set, is the command sshd runs under, e.g. nsenter into a
-	// host's mount namespace (remote/internal/agenttest): sshd and every
+	// host's mount namespace (internal/agenttest): sshd and every
 	// session then see that host's files.
 	Prefix []string
 }

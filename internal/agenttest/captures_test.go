@@ -127,7 +127,7 @@ func TestRealCaptures(t *testing.T) {
 	t.Run("v1", func(t *testing.T) { t.Parallel(); captureV1(t, fresh) })
 }
 
-const v2Agent = "netdata v2.11.0 (the shared netdata-v2 archive, built from the v2.11.0 tag), Debian 12, daemon run as root dropping to netdata, in a host of remote/internal/agenttest"
+const v2Agent = "netdata v2.11.0 (the shared netdata-v2 archive, built from the v2.11.0 tag), Debian 12, daemon run as root dropping to netdata, in a host of internal/agenttest"
 
 // writeClaimConf writes the host's claim.conf as fleetclaim does (root,
 // group netdata, 0640).
@@ -388,7 +388,7 @@ func v1Agent(stripped bool) string {
 	} else {
 		s += " as installed"
 	}
-	return s + ", agent not running, in a host of remote/internal/agenttest"
+	return s + ", agent not running, in a host of internal/agenttest"
 }
 
 func captureV1(t *testing.T, fresh *freshOutputs) {

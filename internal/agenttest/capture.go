@@ -38,7 +38,7 @@ type Capture struct {
 }
 
 // captureHeader is the first line of every capture file.
-const captureHeader = "# fleetclaim capture: a real agent's output, byte for byte; regenerate with `go test ./remote/internal/agenttest -run TestRealCaptures -update` (as root)"
+const captureHeader = "# fleetclaim capture: a real agent's output, byte for byte; regenerate with `go test ./internal/agenttest -run TestRealCaptures -update` (as root)"
 
 // Marshal renders c in the capture file format.
 func (c Capture) Marshal() []byte {
