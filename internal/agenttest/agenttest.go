@@ -18,7 +18,8 @@
 // 127.0.0.1) whose every answer names its source in Netdata's code.
 //
 // Everything here needs root, unshare and nsenter; without them the entry
-// points skip the test. Only tests import this package.
+// points skip the test. Tests import this package, and cmd/fleetbench
+// (--real), through TB.
 package agenttest
 
 import (
@@ -35,8 +36,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/fleetclaim/fleetclaim/internal/sshdtest"
 )
 
 // V2Version is the version of the real v2 agent the harness runs.
@@ -56,7 +58,7 @@ const (
 )
 
 // RequireRoot skips t unless it runs as root with unshare and nsenter.
-func RequireRoot(t testing.TB) {
+func RequireRoot(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("real-agent tests need root")
@@ -113,7 +115,7 @@ func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 
 // RequireV2 skips t unless the real v2 agent can run here, and installs it
 // into /opt/netdata when it is not there yet.
-func RequireV2(t testing.TB) {
+func RequireV2(t TB) {
 	t.Helper()
 	RequireRoot(t)
 	if _, err := exec.LookPath("zstd"); err != nil {
@@ -160,7 +162,7 @@ func installV2() error {
 }
 
 // RequireV1 skips t unless Debian's netdata package is installed.
-func RequireV1(t testing.TB) {
+func RequireV1(t TB) {
 	t.Helper()
 	RequireRoot(t)
 	for _, p := range []string{"/usr/sbin/netdata", "/usr/sbin/netdata-claim.sh", "/etc/netdata/netdata.conf"} {
@@ -234,7 +236,7 @@ exec cat >/dev/null`
 // newHost starts the namespace holder with the bind mounts and stops it in
 // t.Cleanup (after everything registered later, such as the agent and
 // sshd, has stopped).
-func newHost(t testing.TB, name string, mounts []mount) *Host {
+func newHost(t TB, name string, mounts []mount) *Host {
 	t.Helper()
 	h := &Host{Name: name, exited: make(chan struct{})}
 	args := []string{"--mount", "--propagation", "private", "--", "sh", "-c",
@@ -293,7 +295,7 @@ func newHost(t testing.TB, name string, mounts []mount) *Host {
 
 // stopNamespace stops every process in the mount namespace ns but the
 // holder: SIGTERM, then SIGKILL after the bound.
-func stopNamespace(t testing.TB, host, ns string, holder int) {
+func stopNamespace(t TB, host, ns string, holder int) {
 	deadline := time.Now().Add(defaultStopWait)
 	sig := syscall.SIGTERM
 	for {
@@ -348,7 +350,7 @@ type Output struct {
 
 // Run runs a command inside the host and returns its output and exit code;
 // failing to start it fails t.
-func (h *Host) Run(t testing.TB, name string, args ...string) Output {
+func (h *Host) Run(t TB, name string, args ...string) Output {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -356,7 +358,7 @@ func (h *Host) Run(t testing.TB, name string, args ...string) Output {
 }
 
 // RunContext is Run with a context and environment additions.
-func (h *Host) RunContext(ctx context.Context, t testing.TB, env []string, name string, args ...string) Output {
+func (h *Host) RunContext(ctx context.Context, t TB, env []string, name string, args ...string) Output {
 	t.Helper()
 	cmd := h.Command(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -396,7 +398,7 @@ func (h *Host) pidFiles() []string {
 
 // hostDirs makes the host's private etc (a copy of etcSrc), lib, cache,
 // log and run directories; the agent's user owns all but etc.
-func hostDirs(t testing.TB, name, etcSrc string) string {
+func hostDirs(t TB, name, etcSrc string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "fleetclaim-agent-"+name+"-")
 	if err != nil {
@@ -431,7 +433,7 @@ func hostDirs(t testing.TB, name, etcSrc string) string {
 }
 
 // ensureDir makes a mount point that the machine may lack. It stays empty.
-func ensureDir(t testing.TB, d string) {
+func ensureDir(t TB, d string) {
 	t.Helper()
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
@@ -451,7 +453,7 @@ type V2Options struct {
 // NewV2 makes a v2 host and, unless o.NoStart, starts its agent and waits
 // until `netdatacli ping` answers that it is ready. The agent stops in
 // t.Cleanup.
-func NewV2(t testing.TB, o V2Options) *Host {
+func NewV2(t TB, o V2Options) *Host {
 	t.Helper()
 	RequireV2(t)
 	if o.Name == "" {
@@ -534,7 +536,7 @@ func v2InitScript(dir string) (*mount, error) {
 
 // Start starts the host's agent daemonised, with the pid file its init
 // script uses, and stops it in t.Cleanup. It does not wait.
-func (h *Host) Start(t testing.TB) {
+func (h *Host) Start(t TB) {
 	t.Helper()
 	os.Remove(h.PIDFile())
 	out := h.Run(t, h.Binary, "-P", V2Prefix+"/var/run/netdata/netdata.pid", "-c", h.ConfigDir+"/netdata.conf")
@@ -549,7 +551,7 @@ func (h *Host) Start(t testing.TB) {
 
 // WaitReady waits until `netdatacli ping` exits 0 (the agent is ready; 1
 // while it initializes, 255 while its pipe does not exist).
-func (h *Host) WaitReady(t testing.TB) {
+func (h *Host) WaitReady(t TB) {
 	t.Helper()
 	deadline := time.Now().Add(defaultReadyWait)
 	for {
@@ -598,13 +600,13 @@ func isNetdata(pid int) bool {
 // Stop sends SIGTERM to the host's agent, whoever started it (the harness,
 // or fleetclaim through the host's init script), and waits for it to exit
 // (SIGKILL after the bound).
-func (h *Host) Stop(t testing.TB) {
+func (h *Host) Stop(t TB) {
 	for pid := h.PID(); pid != 0; pid = h.PID() {
 		h.stop(t, pid)
 	}
 }
 
-func (h *Host) stop(t testing.TB, pid int) {
+func (h *Host) stop(t TB, pid int) {
 	syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(defaultStopWait)
 	for gone(pid) == false {
@@ -657,7 +659,7 @@ type V1Options struct {
 }
 
 // NewV1 makes a v1 host with Debian's package. Its agent does not run.
-func NewV1(t testing.TB, o V1Options) *Host {
+func NewV1(t TB, o V1Options) *Host {
 	t.Helper()
 	RequireV1(t)
 	if o.Name == "" {
@@ -725,7 +727,7 @@ var guardStarts = []string{`if [ "no" = "no" ]; then`, `if [ "" != "yes" ]; then
 // StrippedClaimScript returns the installed /usr/sbin/netdata-claim.sh with
 // its two guard blocks (and nothing else) removed. It fails t when the
 // installed script does not hold exactly those two blocks.
-func StrippedClaimScript(t testing.TB) []byte {
+func StrippedClaimScript(t TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("/usr/sbin/netdata-claim.sh")
 	if err != nil {
@@ -801,3 +803,7 @@ func withLock(f func() error) error {
 	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
 	return f()
 }
+
+// TB is what the harness needs of its caller (sshdtest.TB): a test, or a
+// program such as cmd/fleetbench.
+type TB = sshdtest.TB

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // Answer is what the stand-in Cloud answers to a claim request.
@@ -75,7 +74,7 @@ type Cloud struct {
 }
 
 // NewCloud starts a stand-in Cloud answering 204; it stops in t.Cleanup.
-func NewCloud(t testing.TB) *Cloud {
+func NewCloud(t TB) *Cloud {
 	t.Helper()
 	c := &Cloud{answer: Answer204, keys: map[string]string{}, challenges: map[string]string{}}
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))

@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -75,14 +74,14 @@ type Env struct {
 	// with Options.UserCertificates trust.
 	UserCA string
 
-	t    testing.TB
+	t    TB
 	mu   sync.Mutex
 	used map[string]bool
 }
 
 // Require skips t unless it runs as root with OpenSSH's sshd, ssh-keygen and
 // sudo installed.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("real-sshd tests need root")
@@ -95,7 +94,7 @@ func Require(t testing.TB) {
 }
 
 // New prepares keys, users and sudoers rules, or skips t.
-func New(t testing.TB) *Env {
+func New(t TB) *Env {
 	t.Helper()
 	Require(t)
 	dir, err := os.MkdirTemp("", "fleetclaim-sshd-")
@@ -216,7 +215,7 @@ const doasRule = "permit nopass " + UserDoas + " as root\n"
 
 // Doas adds UserDoas's rule to /etc/doas.conf, or skips t without doas, and
 // restores the file (removes it when there was none) in t.Cleanup.
-func (e *Env) Doas(t testing.TB) {
+func (e *Env) Doas(t TB) {
 	t.Helper()
 	if _, err := exec.LookPath("doas"); err != nil {
 		t.Skipf("doas is not installed: %v", err)
@@ -319,7 +318,7 @@ type Server struct {
 }
 
 // Start starts a server and stops it in t.Cleanup.
-func (e *Env) Start(t testing.TB, o Options) *Server {
+func (e *Env) Start(t TB, o Options) *Server {
 	t.Helper()
 	if o.Name == "" {
 		o.Name = "sshd"
@@ -524,7 +523,7 @@ func (s *Server) Log() string { return s.log.String() }
 
 // PublicKey returns the public key line (type, base64) of the host key of
 // the given type, or of the certificate when cert is set.
-func (s *Server) PublicKey(t testing.TB, typ string) string {
+func (s *Server) PublicKey(t TB, typ string) string {
 	t.Helper()
 	b, err := os.ReadFile(s.HostKeyFiles[typ] + ".pub")
 	if err != nil {
@@ -536,14 +535,14 @@ func (s *Server) PublicKey(t testing.TB, typ string) string {
 
 // KnownHostsLine returns a plain known_hosts line for the host key of type
 // typ, in OpenSSH's "[host]:port" form.
-func (s *Server) KnownHostsLine(t testing.TB, typ string) string {
+func (s *Server) KnownHostsLine(t TB, typ string) string {
 	return fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, s.PublicKey(t, typ))
 }
 
 // WriteKnownHosts writes lines to a new file in the Env's directory and, when
 // hashed is set, hashes it with ssh-keygen -H as OpenSSH's HashKnownHosts
 // does. It returns the file's path.
-func (e *Env) WriteKnownHosts(t testing.TB, hashed bool, lines ...string) string {
+func (e *Env) WriteKnownHosts(t TB, hashed bool, lines ...string) string {
 	t.Helper()
 	f, err := os.CreateTemp(e.Dir, "known_hosts-")
 	if err != nil {
@@ -564,7 +563,7 @@ func (e *Env) WriteKnownHosts(t testing.TB, hashed bool, lines ...string) string
 // Env.UserCA for the given principals (login names) and returns the
 // certificate file, written next to the key as KEY-cert.pub unless cert
 // names another path.
-func (e *Env) SignUserKey(t testing.TB, key, cert string, principals ...string) string {
+func (e *Env) SignUserKey(t TB, key, cert string, principals ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	pub := filepath.Join(dir, "key.pub")
@@ -593,7 +592,7 @@ func (e *Env) SignUserKey(t testing.TB, key, cert string, principals ...string) 
 
 // CALine returns a @cert-authority known_hosts line trusting Env.CA for
 // pattern.
-func (e *Env) CALine(t testing.TB, pattern string) string {
+func (e *Env) CALine(t TB, pattern string) string {
 	t.Helper()
 	b, err := os.ReadFile(e.CA + ".pub")
 	if err != nil {
@@ -605,7 +604,7 @@ func (e *Env) CALine(t testing.TB, pattern string) string {
 
 // StartAgent starts an ssh-agent on a socket in the Env's directory, loads
 // keys into it and stops it in t.Cleanup. It returns the socket path.
-func (e *Env) StartAgent(t testing.TB, keys ...string) string {
+func (e *Env) StartAgent(t TB, keys ...string) string {
 	t.Helper()
 	sock := filepath.Join(e.Dir, "agent-"+randomHex(4)+".sock")
 	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
@@ -644,13 +643,13 @@ func (e *Env) StartAgent(t testing.TB, keys ...string) string {
 // Silent listens on a loopback address, accepts TCP connections and never
 // sends a byte: a host whose sshd hangs before its banner. It returns the
 // address and closes the listener in t.Cleanup.
-func (e *Env) Silent(t testing.TB) string {
+func (e *Env) Silent(t TB) string {
 	t.Helper()
 	return Silent(t, e.pickHost())
 }
 
 // Silent is Env.Silent without an Env (no root needed).
-func Silent(t testing.TB, host string) string {
+func Silent(t TB, host string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -690,7 +689,7 @@ type Proxy struct {
 }
 
 // NewProxy starts a Proxy on a loopback address; it stops in t.Cleanup.
-func NewProxy(t testing.TB, target string) *Proxy {
+func NewProxy(t TB, target string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -792,4 +791,20 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TB is what the harness needs of its caller: *testing.T and *testing.B
+// have it, and so may a program that runs real servers outside a test
+// (cmd/fleetbench), failing with Fatal and cleaning up in its own time.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	TempDir() string
 }
