@@ -39,6 +39,12 @@ type config struct {
 	// every sshd adds between the tools and the hosts (a fleet across a
 	// network; the hosts' own forwards and the Cloud are not delayed).
 	rtt time.Duration
+	// real, when set (v1 or v2), runs real agents behind real sshd
+	// (real.go) instead of the lab; debugRun adds one fleetclaim run with
+	// --debug-file for the per-command breakdown, kept in keepDebug.
+	real      string
+	debugRun  bool
+	keepDebug string
 }
 
 // fleet is what every tool needs to reach the hosts.
@@ -71,6 +77,8 @@ type run struct {
 	rss             []rssSample
 	labSelf, labKid time.Duration
 	stats           lab.Stats
+	load            string // --real: the 1-minute load average before the run
+	results         string // --real: fleetclaim's results file
 }
 
 type rssSample struct {
@@ -96,8 +104,21 @@ func benchMain(ctx context.Context, args []string) int {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE)")
 	fs.StringVar(&c.memProfile, "memprofile", "", "FILE: fleetclaim's allocation profile of its last run (FLEETCLAIM_MEMPROFILE)")
 	fs.StringVar(&c.labCPUProfile, "lab-cpuprofile", "", "FILE: the lab process's CPU profile")
+	fs.StringVar(&c.real, "real", "", "v1 or v2: real agents (Debian's 1.37.1, or v2.11.0 of ../shared/netdata-v2), each behind its own real sshd, instead of the lab (tools: fleetclaim, floor)")
+	fs.BoolVar(&c.debugRun, "debug-run", true, "with --real: one more fleetclaim run with --debug-file, for the time per remote command")
+	fs.StringVar(&c.keepDebug, "keep-debug", "", "with --real: FILE to keep that run's --debug trace in")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if c.real != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["tools"] {
+			*tools = "fleetclaim,floor"
+		}
+		if !set["wait"] {
+			c.wait = 0
+		}
 	}
 	for t := range strings.SplitSeq(*tools, ",") {
 		switch t {
@@ -116,6 +137,12 @@ func benchMain(ctx context.Context, args []string) int {
 	var err error
 	if c.fleetclaim, err = filepath.Abs(c.fleetclaim); err != nil {
 		return fatalf("%v", err)
+	}
+	if c.real != "" {
+		if c.real != "v1" && c.real != "v2" {
+			return fatalf("--real: v1 or v2")
+		}
+		return realMain(ctx, c)
 	}
 	if c.fleetlab == "" {
 		c.fleetlab = filepath.Join(filepath.Dir(c.fleetclaim), "fleetlab")
@@ -685,6 +712,11 @@ func summarize(c *config, runs []run) {
 		cp, cl, ch := median(field(rs, func(r run) float64 { return perHost(c, r.cpu) }))
 		m, ml, mh := median(field(rs, func(r run) float64 { return float64(r.maxRSS) / 1024 }))
 		ls, _, _ := median(field(rs, func(r run) float64 { return perHost(c, r.labSelf) }))
+		if c.real != "" {
+			fmt.Printf("  %-10s wall %.2fs [%.2f–%.2f]  cpu %.2f ms/host [%.2f–%.2f]  peak RSS %.1f MB [%.1f–%.1f]\n",
+				tool, w, wl, wh, cp, cl, ch, m, ml, mh)
+			continue
+		}
 		fmt.Printf("  %-10s wall %.2fs [%.2f–%.2f]  %.0f hosts/s  cpu %.2f ms/host [%.2f–%.2f]  peak RSS %.1f MB [%.1f–%.1f]  lab CPU %.2f ms/host\n",
 			tool, w, wl, wh, float64(c.hosts)/w, cp, cl, ch, m, ml, mh, ls)
 	}
