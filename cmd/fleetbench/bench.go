@@ -79,6 +79,7 @@ type run struct {
 	stats           lab.Stats
 	load            string // --real: the 1-minute load average before the run
 	results         string // --real: fleetclaim's results file
+	verdicts        string // --real: fleetclaim's records by status
 }
 
 type rssSample struct {

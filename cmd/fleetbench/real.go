@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,8 +167,16 @@ func (f *realFleet) newAgent(name string) *agenttest.Host {
 			f.h.Fatal(err)
 		}
 		conf := fmt.Sprintf("[global]\n    run as user = netdata\n\n[web]\n    bind to = 127.0.0.1\n    default port = %d\n\n[db]\n    mode = ram\n\n[health]\n    enabled = no\n", port)
-		return agenttest.NewV1(f.h, agenttest.V1Options{Name: name, StripGuards: true, InstallType: "binpkg-deb",
+		a := agenttest.NewV1(f.h, agenttest.V1Options{Name: name, StripGuards: true, InstallType: "binpkg-deb",
 			Share: []string{f.env.Dir}, InitScript: true, Conf: conf})
+		// The agent has run before, as on any host it was installed on: its
+		// registry (the machine GUID) is its own. Then it is stopped.
+		if out := a.Run(f.h, "/etc/init.d/netdata", "start"); out.Code != 0 {
+			f.h.Fatalf("%s: /etc/init.d/netdata start exited %d: %s%s", name, out.Code, out.Stdout, out.Stderr)
+		}
+		a.WaitReady(f.h)
+		a.Stop(f.h)
+		return a
 	}
 	a := agenttest.NewV2(f.h, agenttest.V2Options{Name: name, NoStart: true})
 	a.Start(f.h)
@@ -319,8 +328,12 @@ func (f *realFleet) measure(ctx context.Context, c *config, tool string, round i
 	r.results = results
 	claimed := f.accepted() - before
 	up := f.running()
+	if results != "" {
+		r.verdicts = verdicts(results)
+	}
+	var exit *exec.ExitError
 	switch {
-	case waitErr != nil:
+	case waitErr != nil && (results == "" || !errors.As(waitErr, &exit) || exit.ExitCode() != 1):
 		log, _ := os.ReadFile(logPath)
 		r.err = fmt.Sprintf("%v: %s", waitErr, clipTail(string(log), 2000))
 	case claimed < c.hosts:
@@ -353,13 +366,41 @@ func printRealRun(c *config, r run) {
 	if r.err != "" {
 		status = "FAILED: " + r.err
 	}
-	fmt.Printf("run %d %-10s wall %7.2fs  cpu %7.3fs = %6.2f ms/host  peak RSS %6.1f MB  load %s  %s\n",
-		r.round+1, r.tool, r.wall.Seconds(), r.cpu.Seconds(), perHost(c, r.cpu), float64(r.maxRSS)/1024, r.load, status)
+	fmt.Printf("run %d %-10s wall %7.2fs  cpu %7.3fs = %6.2f ms/host  peak RSS %6.1f MB  load %s  %s%s\n",
+		r.round+1, r.tool, r.wall.Seconds(), r.cpu.Seconds(), perHost(c, r.cpu), float64(r.maxRSS)/1024, r.load, status, r.verdicts)
 	if r.results != "" {
 		if s := stepSummary(r.results); s != "" {
 			fmt.Printf("      steps (median [max] ms per host): %s\n", s)
 		}
 	}
+}
+
+// verdicts counts fleetclaim's records by status and category: a v1 host
+// claims and restarts, but Debian's build, without Cloud, then reports
+// itself not claimed, which fleetclaim says (exit 1).
+func verdicts(results string) string {
+	b, err := os.ReadFile(results)
+	if err != nil {
+		return ""
+	}
+	n := map[string]int{}
+	for l := range strings.Lines(string(b)) {
+		var rec struct{ Status, Category, Message string }
+		if json.Unmarshal([]byte(l), &rec) != nil {
+			continue
+		}
+		k := rec.Status
+		if rec.Category != "" {
+			k += " " + rec.Category + " (" + clipTail(rec.Message, 60) + ")"
+		}
+		n[k]++
+	}
+	keys := slices.Sorted(maps.Keys(n))
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d %s", n[k], k))
+	}
+	return "  fleetclaim says: " + strings.Join(parts, ", ")
 }
 
 // stepSummary reads fleetclaim's results: each step's median and largest
@@ -421,49 +462,64 @@ func (f *realFleet) debugBreakdown(ctx context.Context, c *config) {
 	}
 }
 
-// debugLine is a timed line of fleetclaim's --debug trace: "HOST: WHAT
-// ... in DURATION".
-var debugLine = regexp.MustCompile(`^(?:\S+ )?(\S+): (.*?)(?: exit -?\d+)? in ([0-9.]+(?:µs|ms|s|m))\b`)
+// debugLine is a line of fleetclaim's --debug trace: "debug +T HOST:
+// TEXT". A command's line names it; its "exit N in D" line follows;
+// "connected in D" and "forward ... opened in D" time themselves.
+var (
+	debugLine  = regexp.MustCompile(`^debug \+[0-9.]+s (\S+): (.*)$`)
+	debugExit  = regexp.MustCompile(`^\s*exit -?\d+ in (\S+)`)
+	debugTimed = regexp.MustCompile(`^(.*) in ([0-9.]+(?:µs|ms|s|m))\b`)
+)
 
-// debugTimings groups the timed lines of a --debug trace by what they did
-// (numbers and quoted arguments blanked), with the count per host and the
-// median and largest duration.
+// debugTimings groups the timed steps of a --debug trace by what they did
+// (addresses, ports and quoted arguments blanked; a script keeps its
+// length, which tells the probe from the claim): how many each host ran, their
+// median and largest duration, and the lines per host (each an exchange
+// with the host: a round trip or more).
 func debugTimings(trace string, hosts int) []string {
 	by := map[string][]float64{}
+	last := map[string]string{}
+	lines := 0
 	for l := range strings.Lines(trace) {
-		m := debugLine.FindStringSubmatch(strings.TrimSpace(l))
+		m := debugLine.FindStringSubmatch(strings.TrimRight(l, "\n"))
 		if m == nil {
 			continue
 		}
-		d, err := time.ParseDuration(m[3])
+		lines++
+		host, text := m[1], m[2]
+		k, dur := "", ""
+		if e := debugExit.FindStringSubmatch(text); e != nil {
+			k, dur = last[host], e[1]
+		} else if t := debugTimed.FindStringSubmatch(text); t != nil {
+			k, dur = normalizeDebug(t[1]), t[2]
+		} else {
+			cmd, _, _ := strings.Cut(text, ", args")
+			last[host] = normalizeDebug(cmd)
+			continue
+		}
+		d, err := time.ParseDuration(dur)
 		if err != nil {
 			continue
 		}
-		k := normalizeDebug(m[2])
 		by[k] = append(by[k], float64(d)/float64(time.Millisecond))
 	}
-	keys := make([]string, 0, len(by))
-	for k := range by {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		return slices.Max(by[keys[i]])*float64(len(by[keys[i]])) > slices.Max(by[keys[j]])*float64(len(by[keys[j]]))
-	})
+	keys := slices.Sorted(maps.Keys(by))
 	var out []string
 	for _, k := range keys {
 		m, _, hi := median(by[k])
-		out = append(out, fmt.Sprintf("%5.2f/host  median %7.1f ms  max %7.1f ms  %s", float64(len(by[k]))/float64(hosts), m, hi, k))
+		out = append(out, fmt.Sprintf("%5.2f/host  median %8.1f ms  max %8.1f ms  %s", float64(len(by[k]))/float64(hosts), m, hi, k))
 	}
+	out = append(out, fmt.Sprintf("%.1f trace lines per host", float64(lines)/float64(hosts)))
 	return out
 }
 
 var (
-	debugQuoted = regexp.MustCompile(`'[^']*'|"[^"]*"`)
-	debugNumber = regexp.MustCompile(`\b[0-9][0-9a-f.:-]*\b`)
+	debugQuoted = regexp.MustCompile(`'[^']*'|"[^"]*"|\[[^]]*\]`)
+	debugNumber = regexp.MustCompile(`\b[0-9]+[.:][0-9a-f.:-]*\b|\b[0-9]{5,}\b`)
 )
 
 func normalizeDebug(s string) string {
-	s = debugQuoted.ReplaceAllString(s, "'…'")
+	s = debugQuoted.ReplaceAllString(s, "…")
 	s = debugNumber.ReplaceAllString(s, "N")
 	if len(s) > 110 {
 		s = s[:110] + "…"
