@@ -275,16 +275,27 @@ func (f *realFleet) accepted() int {
 	return n
 }
 
-// running counts the hosts whose agent runs.
-func (f *realFleet) running() int {
-	n := 0
-	for _, h := range f.hosts {
-		if h.agent.PID() != 0 {
-			n++
+// running counts the hosts whose agent runs, waiting for at most
+// runningWait (outside the measurement): an agent a tool has just started
+// writes its pid file once it has forked.
+func (f *realFleet) running(ctx context.Context) int {
+	deadline := time.Now().Add(runningWait)
+	for {
+		n := 0
+		for _, h := range f.hosts {
+			if h.agent.PID() != 0 {
+				n++
+			}
 		}
+		if n == len(f.hosts) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return n
 }
+
+// runningWait bounds the wait for the agents to run after a tool is done.
+const runningWait = 30 * time.Second
 
 func (f *realFleet) command(ctx context.Context, c *config, tool string, round int, debugFile string) (*exec.Cmd, string) {
 	if tool == "floor" {
@@ -327,7 +338,7 @@ func (f *realFleet) measure(ctx context.Context, c *config, tool string, round i
 	}
 	r.results = results
 	claimed := f.accepted() - before
-	up := f.running()
+	up := f.running(ctx)
 	if results != "" {
 		r.verdicts = verdicts(results)
 	}
