@@ -17,6 +17,8 @@
 // `fleetbench floor ...` is the floor program itself, run as a child so that
 // its rusage is its own; `fleetbench delay-proxy ...` holds the delaying
 // proxies of --rtt (a network between the tools and the hosts);
+// `fleetbench debug-timings FILE HOSTS` prints the per-command breakdown of
+// a fleetclaim --debug trace (what --real prints after its rounds);
 // `fleetbench inventory ...` times `fleetclaim inventory check` on large
 // generated inventories (1k to 1M hosts, native, INI and JSON).
 //
@@ -40,6 +42,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "inventory" {
 		os.Exit(inventoryMain(ctx, os.Args[2:]))
+	}
+	if len(os.Args) > 3 && os.Args[1] == "debug-timings" {
+		os.Exit(debugTimingsMain(os.Args[2], os.Args[3]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "delay-proxy" {
 		os.Exit(delayProxyMain(ctx, os.Args[2:]))

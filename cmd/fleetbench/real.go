@@ -477,9 +477,10 @@ func (f *realFleet) debugBreakdown(ctx context.Context, c *config) {
 // TEXT". A command's line names it; its "exit N in D" line follows;
 // "connected in D" and "forward ... opened in D" time themselves.
 var (
-	debugLine  = regexp.MustCompile(`^debug \+[0-9.]+s (\S+): (.*)$`)
-	debugExit  = regexp.MustCompile(`^\s*exit -?\d+ in (\S+)`)
-	debugTimed = regexp.MustCompile(`^(.*) in ([0-9.]+(?:µs|ms|s|m))\b`)
+	debugLine   = regexp.MustCompile(`^debug \+[0-9.]+s (\S+): (.*)$`)
+	debugExit   = regexp.MustCompile(`^\s*exit -?\d+ in (\S+)`)
+	debugFailed = regexp.MustCompile(`^(.*?) failed after ([0-9.]+(?:µs|ms|s|m))\b`)
+	debugTimed  = regexp.MustCompile(`^(.*) in ([0-9.]+(?:µs|ms|s|m))\b`)
 )
 
 // debugTimings groups the timed steps of a --debug trace by what they did
@@ -501,6 +502,8 @@ func debugTimings(trace string, hosts int) []string {
 		k, dur := "", ""
 		if e := debugExit.FindStringSubmatch(text); e != nil {
 			k, dur = last[host], e[1]
+		} else if t := debugFailed.FindStringSubmatch(text); t != nil {
+			k, dur = normalizeDebug(t[1])+" failed", t[2]
 		} else if t := debugTimed.FindStringSubmatch(text); t != nil {
 			k, dur = normalizeDebug(t[1]), t[2]
 		} else {
@@ -530,10 +533,34 @@ var (
 )
 
 func normalizeDebug(s string) string {
+	if strings.HasPrefix(s, "run ") {
+		// A command run on its own: its text is what it did.
+		s = debugNumber.ReplaceAllString(s, "N")
+		if len(s) > 110 {
+			s = s[:110] + "…"
+		}
+		return s
+	}
 	s = debugQuoted.ReplaceAllString(s, "…")
 	s = debugNumber.ReplaceAllString(s, "N")
 	if len(s) > 110 {
 		s = s[:110] + "…"
 	}
 	return s
+}
+
+// debugTimingsMain prints debugTimings of a saved --debug trace.
+func debugTimingsMain(file, hosts string) int {
+	n, err := strconv.Atoi(hosts)
+	if err != nil || n <= 0 {
+		return fatalf("debug-timings FILE HOSTS: HOSTS is a positive number")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fatalf("%v", err)
+	}
+	for _, l := range debugTimings(string(b), n) {
+		fmt.Println(l)
+	}
+	return 0
 }
