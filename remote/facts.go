@@ -374,6 +374,11 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			cur.Version = parseVersion(v)
 		case "i.buildinfo":
 			buildinfo = append(buildinfo, v)
+		case "i.cloud_builtin":
+			// A v2 build: Cloud is always in it (probe.sh).
+			if cur != nil && v == "1" {
+				cur.CloudSupport = "yes"
+			}
 		case "end":
 			finish()
 			ended = true

@@ -14,7 +14,7 @@
 # machine GUID, the claim script and a netdata.conf of the usual length (awk
 # reads a long one); the
 # agent's binary runs once for its version, and for its build info only when
-# the install type leaves Cloud support in doubt; docker runs only when its
+# the install type and the version (v1) leave Cloud support in doubt; docker runs only when its
 # socket is reachable or the inventory asks for it.
 LC_ALL=C
 export LC_ALL
@@ -279,8 +279,13 @@ do
     v=$("$bin/netdata" -v 2>/dev/null) && printf 'i.version=%s\n' "${v%%"$nl"*}"
     # Official builds (kickstart, native packages, static, Docker) always
     # carry Cloud; distribution packages and hand builds may not.
+    # Every build from v2.0.0 on carries Cloud: v2.0.0's CMakeLists.txt:1448
+    # builds the ACLK always (v1.47.5's CMakeLists.txt:150 was the last
+    # ENABLE_ACLK option). The version says enough.
+    major=${v##* }; major=${major#v}; major=${major%%.*}
+    case "$major" in ''|*[!0-9]*|0|1) ;; *) it="$it,cloud-builtin"; echo "i.cloud_builtin=1" ;; esac
     case "$it" in
-    *kickstart-static*|*kickstart-build*|*binpkg-*|*oci*|*manual-static*) ;;
+    *kickstart-static*|*kickstart-build*|*binpkg-*|*oci*|*manual-static*|*,cloud-builtin) ;;
     *)
       out=$("$bin/netdata" -W buildinfo 2>/dev/null)
       IFS="$nl"
