@@ -101,7 +101,7 @@ func benchMain(ctx context.Context, args []string) int {
 	fs.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary one, removed at the end)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory and leave the lab running")
 	fs.DurationVar(&c.wait, "wait", time.Minute, "fleetclaim --wait")
-	fs.DurationVar(&c.rtt, "rtt", 0, "with --sshd: the round-trip time a delaying proxy adds between every tool and every host")
+	fs.DurationVar(&c.rtt, "rtt", 0, "with --sshd or --real: the round-trip time a delaying proxy adds between every tool and every host")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE)")
 	fs.StringVar(&c.memProfile, "memprofile", "", "FILE: fleetclaim's allocation profile of its last run (FLEETCLAIM_MEMPROFILE)")
 	fs.StringVar(&c.labCPUProfile, "lab-cpuprofile", "", "FILE: the lab process's CPU profile")
@@ -132,8 +132,8 @@ func benchMain(ctx context.Context, args []string) int {
 	if c.method != "v1" && c.method != "v2" {
 		return fatalf("--method: v1 or v2")
 	}
-	if c.rtt < 0 || (c.rtt > 0 && !c.sshd) {
-		return fatalf("--rtt: a positive duration, with --sshd")
+	if c.rtt < 0 || (c.rtt > 0 && !c.sshd && c.real == "") {
+		return fatalf("--rtt: a positive duration, with --sshd or --real")
 	}
 	var err error
 	if c.fleetclaim, err = filepath.Abs(c.fleetclaim); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,15 @@ func realMain(ctx context.Context, c *config) int {
 		return fatalf("%v", err)
 	}
 	fmt.Printf("real:    %d %s hosts up in %s\n", len(f.hosts), c.real, time.Since(began).Round(time.Millisecond))
+	if c.rtt > 0 {
+		proxy, err := f.delay(c)
+		if proxy != nil {
+			defer func() { _ = proxy.Process.Kill(); _ = proxy.Wait() }()
+		}
+		if err != nil {
+			return fatalf("--rtt: %v", err)
+		}
+	}
 	var runs []run
 	for round := range c.runs {
 		for i := range c.tools {
@@ -184,17 +194,49 @@ func (f *realFleet) newAgent(name string) *agenttest.Host {
 	return a
 }
 
+// delay puts a delaying proxy (half of --rtt each way) in front of every
+// sshd and writes the tools' files for the proxies' addresses.
+func (f *realFleet) delay(c *config) (*exec.Cmd, error) {
+	var addrs []string
+	for _, h := range f.hosts {
+		addrs = append(addrs, h.sshd.Addr)
+	}
+	cmd, ports, err := delayProxies(c.rtt/2, addrs)
+	if err != nil {
+		return cmd, err
+	}
+	var herr error
+	if err := f.h.try(func() { f.writeFilesAt(c, "127.0.0.1", ports) }); err != nil {
+		herr = err
+	}
+	return cmd, herr
+}
+
 func (f *realFleet) writeFiles(c *config) {
+	var ports []int
+	for _, h := range f.hosts {
+		ports = append(ports, h.sshd.Port)
+	}
+	f.writeFilesAt(c, "", ports)
+}
+
+// writeFilesAt writes the tools' files for the hosts at addr (each its
+// sshd's own address when "") and ports.
+func (f *realFleet) writeFilesAt(c *config, addr string, ports []int) {
 	var kh []string
 	var hb, hosts strings.Builder
 	extra := ""
 	if f.gen == "v2" {
 		extra = ", insecure: true"
 	}
-	for _, h := range f.hosts {
-		kh = append(kh, h.sshd.KnownHostsLine(f.h, "ed25519"))
-		fmt.Fprintf(&hb, "      %s: {address: %s, port: %d, user: root%s}\n", h.name, h.sshd.Host, h.sshd.Port, extra)
-		fmt.Fprintf(&hosts, "root@%s\n", h.sshd.Addr)
+	for i, h := range f.hosts {
+		host := addr
+		if host == "" {
+			host = h.sshd.Host
+		}
+		kh = append(kh, fmt.Sprintf("[%s]:%d %s", host, ports[i], h.sshd.PublicKey(f.h, "ed25519")))
+		fmt.Fprintf(&hb, "      %s: {address: %s, port: %d, user: root%s}\n", h.name, host, ports[i], extra)
+		fmt.Fprintf(&hosts, "root@%s\n", net.JoinHostPort(host, strconv.Itoa(ports[i])))
 	}
 	f.knownHosts = f.env.WriteKnownHosts(f.h, false, kh...)
 	tok := filepath.Join(c.dir, "token")

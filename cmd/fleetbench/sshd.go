@@ -160,36 +160,48 @@ func waitPort(ctx context.Context, port int) error {
 // (Linux's ru_maxrss after a fork and exec): the proxies' buffers in
 // fleetbench would become every tool's peak RSS.
 func (f *fleet) startDelayProxies(ctx context.Context, oneWay time.Duration, ports []int) ([]int, error) {
+	var addrs []string
+	for _, p := range ports {
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	cmd, proxied, err := delayProxies(oneWay, addrs)
+	if cmd != nil {
+		f.sshds = append(f.sshds, cmd) // ended with the sshd servers
+	}
+	return proxied, err
+}
+
+// delayProxies starts the child holding a delaying proxy in front of each
+// of addrs; it returns the child (to end) and the proxies' ports on
+// 127.0.0.1, in the same order.
+func delayProxies(oneWay time.Duration, addrs []string) (*exec.Cmd, []int, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	args := []string{"delay-proxy", oneWay.String()}
-	for _, p := range ports {
-		args = append(args, "127.0.0.1:"+strconv.Itoa(p))
-	}
+	args := append([]string{"delay-proxy", oneWay.String()}, addrs...)
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	f.sshds = append(f.sshds, cmd) // ended with the sshd servers
+	ports := addrs
 	sc := bufio.NewScanner(out)
 	var proxied []int
 	for len(proxied) < len(ports) && sc.Scan() {
 		p, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
 		if err != nil {
-			return nil, fmt.Errorf("delay-proxy printed %q", sc.Text())
+			return cmd, nil, fmt.Errorf("delay-proxy printed %q", sc.Text())
 		}
 		proxied = append(proxied, p)
 	}
 	if len(proxied) != len(ports) {
-		return nil, fmt.Errorf("delay-proxy started %d of %d proxies: %v", len(proxied), len(ports), sc.Err())
+		return cmd, nil, fmt.Errorf("delay-proxy started %d of %d proxies: %v", len(proxied), len(ports), sc.Err())
 	}
 	fmt.Printf("network: %d delaying proxies up (%s each way)\n", len(proxied), oneWay)
-	return proxied, nil
+	return cmd, proxied, nil
 }
