@@ -29,7 +29,7 @@ FUZZ_TARGETS := \
 	./claim:FuzzParseAgentOutput \
 	./claim:FuzzParseCloudAnswers \
 	./claim:FuzzReadScriptAnswer \
-	./claim:FuzzParseSerial \
+	./claim/rollout:FuzzParseSerial \
 	./cmd/fleetclaim:FuzzReadResults
 
 .PHONY: all build demo test unit race fuzz vet mutants bench bench-go bench-fleet bench-sshd clean

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/rollout"
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
 )
@@ -138,7 +139,7 @@ type claimFlags struct {
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	f.selectFlags.register(fs)
-	fs.IntVar(&f.forks, "forks", claim.DefaultForks, "hosts in flight at once (a sliding window)")
+	fs.IntVar(&f.forks, "forks", rollout.DefaultForks, "hosts in flight at once (a sliding window)")
 	fs.StringVar(&f.results, "results", "", "write one JSON line per host to FILE as each host finishes (fsynced within 0.2s)")
 	fs.StringVar(&f.output, "output", "table", "stdout format: table, json, jsonl, junit or markdown")
 	fs.StringVar(&f.retryFile, "retry-file", "", "write the hosts that did not end well to FILE (use with --limit @FILE)")
@@ -152,7 +153,7 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	fs.BoolVar(&f.canary, "canary", false, "run one host first; stop (exit 3) if it fails")
 	fs.Float64Var(&f.maxFail, "max-fail-percentage", -1, "stop starting hosts once more than this % of finished hosts failed (exit 3)")
 	fs.IntVar(&f.retries, "retries", 2, "extra attempts for transient failures (refused/lost connection, Cloud 5xx)")
-	fs.DurationVar(&f.backoff, "retry-backoff", claim.DefaultBackoff, "first pause before a retry, doubled each time")
+	fs.DurationVar(&f.backoff, "retry-backoff", rollout.DefaultBackoff, "first pause before a retry, doubled each time")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fs.BoolVar(&f.debug, "debug", false, "trace connections, the commands run (never their input) and timings to stderr, secrets redacted")
 	fs.StringVar(&f.debugFile, "debug-file", "", "write the --debug trace to FILE (mode 0600, appended) instead of stderr")
@@ -204,7 +205,7 @@ Examples:
 
 // parseClaimFlags parses and checks a host command's flags. When ok is
 // false the command ends with code (0 for -h).
-func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claimFlags, serial []claim.BatchSize, code int, ok bool) {
+func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claimFlags, serial []rollout.BatchSize, code int, ok bool) {
 	fs := flag.NewFlagSet("fleetclaim "+string(mode), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f = &claimFlags{}
@@ -229,15 +230,15 @@ func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claim
 		fmt.Fprintf(stderr, "fleetclaim %s: --output must be table, json, jsonl, junit or markdown, not %q\n", mode, f.output)
 		return nil, nil, exitUsage, false
 	}
-	serial, err = claim.ParseSerial(f.serial)
+	serial, err = rollout.ParseSerial(f.serial)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return nil, nil, exitUsage, false
 	}
 	if f.canary {
-		serial = append([]claim.BatchSize{{N: 1}}, serial...)
+		serial = append([]rollout.BatchSize{{N: 1}}, serial...)
 		if len(serial) == 1 {
-			serial = append(serial, claim.BatchSize{Percent: 100})
+			serial = append(serial, rollout.BatchSize{Percent: 100})
 		}
 		if f.maxFail < 0 {
 			f.maxFail = 0
@@ -265,7 +266,7 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 type claimRun struct {
 	mode          claim.Mode
 	f             *claimFlags
-	serial        []claim.BatchSize
+	serial        []rollout.BatchSize
 	hosts         []*inventory.Host
 	proof         *claim.CloudProof
 	cloud         *cloudRun
@@ -490,7 +491,8 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}()
 	out := &outputWriter{w: stdout}
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
-	fleet := claim.Fleet{
+	fleet := rollout.Fleet[claim.Result]{
+		NotStarted:     claim.NotStarted,
 		Forks:          f.forks,
 		Splay:          f.splay,
 		HostTimeout:    f.timeout,
@@ -581,7 +583,7 @@ func validOutput(o string) bool {
 	return false
 }
 
-func exitCode(out claim.Outcome, signalled bool) int {
+func exitCode(out rollout.Outcome[claim.Result], signalled bool) int {
 	switch {
 	case signalled:
 		return exitInterrupted
