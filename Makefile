@@ -27,7 +27,7 @@ FUZZ_TARGETS := \
 	./remote:FuzzParseOSRelease \
 	./remote:FuzzFrameSink \
 	./claim:FuzzParseAgentOutput \
-	./claim:FuzzParseCloudAnswers \
+	./claim/cloud:FuzzParseCloudAnswers \
 	./claim:FuzzReadScriptAnswer \
 	./claim/rollout:FuzzParseSerial \
 	./cmd/fleetclaim:FuzzReadResults

@@ -252,7 +252,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, fmt.Errorf("probe output line %d: %q is not key=value", n+1, clip(line, probeQuoteMax))
+			return nil, fmt.Errorf("probe output line %d: %q is not key=value", n+1, Clip(line, probeQuoteMax))
 		}
 		if strings.HasPrefix(k, "i.") && cur == nil {
 			return nil, fmt.Errorf("probe output line %d: %s outside an install record", n+1, k)
@@ -275,7 +275,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			case "sudo", "doas":
 				f.ProbeVia = v
 			default:
-				err = fmt.Errorf("unknown become method %q", clip(v, probeQuoteMax))
+				err = fmt.Errorf("unknown become method %q", Clip(v, probeQuoteMax))
 			}
 		case "hostname":
 			f.Hostname = v
@@ -305,7 +305,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			case "accessible", "denied", "absent", "remote":
 				f.DockerSocket = v
 			default:
-				err = fmt.Errorf("unknown docker socket state %q", clip(v, probeQuoteMax))
+				err = fmt.Errorf("unknown docker socket state %q", Clip(v, probeQuoteMax))
 			}
 		case "docker_version":
 			f.DockerVersion = v
@@ -355,7 +355,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			case "present", "absent", "unreadable":
 				cur.CloudDir = v
 			default:
-				err = fmt.Errorf("unknown cloud.d state %q", clip(v, probeQuoteMax))
+				err = fmt.Errorf("unknown cloud.d state %q", Clip(v, probeQuoteMax))
 			}
 		case "i.claimed_id":
 			cur.ClaimedID, err = machineID(v)
@@ -368,7 +368,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			case "0":
 				cur.Running = "no"
 			default:
-				err = fmt.Errorf("want 0 or 1, not %q", clip(v, probeQuoteMax))
+				err = fmt.Errorf("want 0 or 1, not %q", Clip(v, probeQuoteMax))
 			}
 		case "i.version":
 			cur.Version = parseVersion(v)
@@ -378,7 +378,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 			finish()
 			ended = true
 		default:
-			return nil, fmt.Errorf("probe output line %d: unknown key %q", n+1, clip(k, probeQuoteMax))
+			return nil, fmt.Errorf("probe output line %d: unknown key %q", n+1, Clip(k, probeQuoteMax))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("probe output line %d: %s: %w", n+1, k, err)
@@ -406,8 +406,8 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 // probeQuoteMax is how much of a probe line or value an error quotes.
 const probeQuoteMax = 60
 
-// clip cuts s to n bytes, marking the cut with an ellipsis.
-func clip(s string, n int) string {
+// Clip cuts s to n bytes, marking the cut with an ellipsis.
+func Clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
 	}

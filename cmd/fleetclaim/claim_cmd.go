@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/cloud"
 	"github.com/fleetclaim/fleetclaim/claim/rollout"
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
@@ -268,7 +269,7 @@ type claimRun struct {
 	f             *claimFlags
 	serial        []rollout.BatchSize
 	hosts         []*inventory.Host
-	proof         *claim.CloudProof
+	proof         *cloud.Proof
 	cloud         *cloudRun
 	tokens        map[inventory.SecretRef]inventory.Secret
 	sudoPasswords map[inventory.SecretRef]inventory.Secret
@@ -444,7 +445,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		OfflineFor:  f.offlineFor,
 		KeepPushed:  f.keepPushed,
 		Unclaim:     f.unclaim,
-		CloudTarget: cr.cloud.target,
+		CloudRooms:  cr.cloud.rooms,
 		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
 			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
 				return s, nil
