@@ -370,19 +370,7 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 // stdout and the summary on stderr. It returns the exit code.
 func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	f, mode, hosts, proof := cr.f, cr.mode, cr.hosts, cr.proof
-	var secrets []inventory.Secret
-	for _, s := range cr.tokens {
-		secrets = append(secrets, s)
-	}
-	for _, s := range cr.sudoPasswords {
-		secrets = append(secrets, s)
-	}
-	for _, h := range hosts {
-		if h.Claim.Proxy.HasCredentials() {
-			secrets = append(secrets, h.Claim.Proxy.Credentials())
-		}
-	}
-	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, secrets)
+	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, cr.secrets())
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
 		return exitUsage
@@ -394,31 +382,15 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var resultsFile *jsonLines
-	if f.results != "" {
-		rf, err := os.OpenFile(f.results, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-		if err != nil {
-			fmt.Fprintf(stderr, "fleetclaim %s: results file: %v\n", mode, err)
-			return exitUsage
-		}
-		resultsFile = newJSONLines(rf, func(err error) {
-			fmt.Fprintf(stderr, "fleetclaim %s: results file %s: %v: it misses records from here on\n", mode, f.results, err)
-		})
+	resultsFile, ok := cr.openResults(stderr)
+	if !ok {
+		return exitUsage
+	}
+	if resultsFile != nil {
 		defer resultsFile.close()
 	}
-	if f.fetchClaimToken {
-		// Every check has passed: only now is the Space's token rotated.
-		fetched, err := cr.cloud.fetchClaimTokens(ctx, hosts, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-			return exitUsage
-		}
-		for _, h := range hosts {
-			if s, ok := fetched[h]; ok {
-				cr.tokens[h.Claim.Token] = s
-				dlog.addSecret(s)
-			}
-		}
+	if f.fetchClaimToken && !cr.fetchTokens(ctx, dlog, stderr) {
+		return exitUsage
 	}
 	var hist *historyRun
 	var past claim.GUIDHistory
@@ -436,30 +408,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if dlog != nil {
 		connector = debugConnector{inner: connector, log: dlog}
 	}
-	c := claim.New(connector, claim.Options{
-		Mode:        mode,
-		Wait:        f.wait,
-		Force:       f.force,
-		NewIdentity: f.newIdentity,
-		PastGUIDs:   past,
-		OfflineFor:  f.offlineFor,
-		KeepPushed:  f.keepPushed,
-		Unclaim:     f.unclaim,
-		CloudRooms:  cr.cloud.rooms,
-		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
-			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
-				return s, nil
-			}
-			return inventory.Secret{}, errors.New("no sudo password for this host")
-		},
-		Token: func(h *inventory.Host) (inventory.Secret, error) {
-			t, ok := cr.tokens[h.Claim.Token]
-			if !ok {
-				return inventory.Secret{}, errors.New("no claim token for this host")
-			}
-			return t, nil
-		},
-	})
+	c := cr.claimer(connector, past)
 
 	// Signals: the first stops new hosts and gives those in flight --grace;
 	// a second one (or the end of the grace) cancels them.
@@ -594,6 +543,88 @@ func exitCode(out rollout.Outcome[claim.Result], signalled bool) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// secrets are the run's secrets, which the debug log redacts: the claim
+// tokens, the sudo passwords and the proxies' credentials.
+func (cr *claimRun) secrets() []inventory.Secret {
+	var secrets []inventory.Secret
+	for _, s := range cr.tokens {
+		secrets = append(secrets, s)
+	}
+	for _, s := range cr.sudoPasswords {
+		secrets = append(secrets, s)
+	}
+	for _, h := range cr.hosts {
+		if h.Claim.Proxy.HasCredentials() {
+			secrets = append(secrets, h.Claim.Proxy.Credentials())
+		}
+	}
+	return secrets
+}
+
+// openResults opens --results (nil without it); false, said on stderr,
+// when it cannot be created.
+func (cr *claimRun) openResults(stderr io.Writer) (*jsonLines, bool) {
+	f, mode := cr.f, cr.mode
+	if f.results == "" {
+		return nil, true
+	}
+	rf, err := os.OpenFile(f.results, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: results file: %v\n", mode, err)
+		return nil, false
+	}
+	return newJSONLines(rf, func(err error) {
+		fmt.Fprintf(stderr, "fleetclaim %s: results file %s: %v: it misses records from here on\n", mode, f.results, err)
+	}), true
+}
+
+// fetchTokens rotates the Space's claim token for --fetch-claim-token,
+// once every check has passed, and hands the new tokens to the hosts and
+// the debug log's redaction; false, said on stderr, when it failed.
+func (cr *claimRun) fetchTokens(ctx context.Context, dlog *debugLog, stderr io.Writer) bool {
+	fetched, err := cr.cloud.fetchClaimTokens(ctx, cr.hosts, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
+		return false
+	}
+	for _, h := range cr.hosts {
+		if s, ok := fetched[h]; ok {
+			cr.tokens[h.Claim.Token] = s
+			dlog.addSecret(s)
+		}
+	}
+	return true
+}
+
+// claimer is the run's Claimer, its secrets looked up per host.
+func (cr *claimRun) claimer(connector claim.Connector, past claim.GUIDHistory) *claim.Claimer {
+	f := cr.f
+	return claim.New(connector, claim.Options{
+		Mode:        cr.mode,
+		Wait:        f.wait,
+		Force:       f.force,
+		NewIdentity: f.newIdentity,
+		PastGUIDs:   past,
+		OfflineFor:  f.offlineFor,
+		KeepPushed:  f.keepPushed,
+		Unclaim:     f.unclaim,
+		CloudRooms:  cr.cloud.rooms,
+		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
+			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
+				return s, nil
+			}
+			return inventory.Secret{}, errors.New("no sudo password for this host")
+		},
+		Token: func(h *inventory.Host) (inventory.Secret, error) {
+			t, ok := cr.tokens[h.Claim.Token]
+			if !ok {
+				return inventory.Secret{}, errors.New("no claim token for this host")
+			}
+			return t, nil
+		},
+	})
 }
 
 // signalWatch handles Ctrl-C and SIGTERM during a run.
