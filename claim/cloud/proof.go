@@ -359,15 +359,7 @@ func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result)
 	if node.id == "" {
 		node.name = nodeName(h, res)
 	}
-	// The host's rooms are asked; "All nodes" (which lists every node of
-	// the Space) only for a host that names none, or to tell a node that
-	// is missing from a room from one that is not in the Space at all.
-	targets := h.Claim.Rooms
-	all := t.allNodes()
-	if len(targets) == 0 && all != "" {
-		targets = []string{all}
-	}
-	askAll := all != "" && !slices.ContainsFunc(targets, func(r string) bool { return strings.EqualFold(r, all) })
+	targets, all, askAll := hostRooms(h, t)
 	chk := &claim.CloudCheck{Space: t.SpaceName()}
 	res.Cloud = chk
 	if len(targets) == 0 {
@@ -425,18 +417,7 @@ func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result)
 			chk.Namesakes = max(chk.Namesakes, ans.named)
 		}
 		if p.FixRooms && len(in) > 0 && len(missing) > 0 {
-			// The node is in the Space: put it in the rooms it lacks.
-			var still []string
-			for _, room := range missing {
-				if err := t.API.AddToRoom(ctx, t.Space.ID, room, []string{node.id}); err != nil {
-					res.Warnings = append(res.Warnings, "could not add the node to room "+t.RoomName(room)+": "+err.Error())
-					still = append(still, room)
-					continue
-				}
-				chk.Added = append(chk.Added, t.RoomName(room))
-				in = append(in, room)
-			}
-			missing = still
+			in, missing = fixRooms(ctx, t, node, in, missing, res)
 		}
 		chk.Listed = len(in) > 0
 		chk.State = state
@@ -453,19 +434,7 @@ func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result)
 	if chk.Confirmed {
 		return
 	}
-	what := ""
-	switch {
-	case !chk.Listed && chk.Namesakes > 1:
-		what = fmt.Sprintf("Cloud lists %d nodes named %s in Space %s, and the agent did not report its node id: fleetclaim cannot tell which one is this host's", chk.Namesakes, node, chk.Space)
-	case !chk.Listed:
-		what = fmt.Sprintf("Cloud does not list node %s in Space %s", node, chk.Space)
-	case len(chk.Missing) > 0:
-		what = fmt.Sprintf("Cloud lists node %s (%s) but not in room %s", node, cmp.Or(chk.State, "no state"), strings.Join(chk.Missing, ", "))
-	case chk.State == "unseen":
-		what = fmt.Sprintf("Cloud lists node %s as unseen: claimed, but it never connected", node)
-	default:
-		what = fmt.Sprintf("Cloud lists node %s as %s, not reachable", node, cmp.Or(chk.State, "having no state"))
-	}
+	what := notConfirmed(chk, node)
 	if !res.Status.OK() {
 		// The host's own failure stays the news; Cloud's view is added.
 		res.Message += "; " + what
@@ -475,6 +444,52 @@ func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result)
 	res.Category = claim.CatCloudMissing
 	res.Remedy = claim.Remedy(claim.CatCloudMissing)
 	res.Message = fmt.Sprintf("%s after %s (the host says: %s)", what, wait, cmp.Or(res.Message, "claimed"))
+}
+
+// hostRooms are the rooms a host's node is looked for in: the host's
+// rooms; "All nodes" (which lists every node of the Space) only for a
+// host that names none, or (askAll) to tell a node that is missing from a
+// room from one that is not in the Space at all.
+func hostRooms(h *inventory.Host, t *Target) (targets []string, all string, askAll bool) {
+	targets = h.Claim.Rooms
+	all = t.allNodes()
+	if len(targets) == 0 && all != "" {
+		targets = []string{all}
+	}
+	askAll = all != "" && !slices.ContainsFunc(targets, func(r string) bool { return strings.EqualFold(r, all) })
+	return targets, all, askAll
+}
+
+// fixRooms, for --fix-rooms, adds a node that is in the Space to the rooms
+// it is missing from; it returns the rooms it is now in and those it is
+// still missing from.
+func fixRooms(ctx context.Context, t *Target, node nodeKey, in, missing []string, res *claim.Result) ([]string, []string) {
+	var still []string
+	for _, room := range missing {
+		if err := t.API.AddToRoom(ctx, t.Space.ID, room, []string{node.id}); err != nil {
+			res.Warnings = append(res.Warnings, "could not add the node to room "+t.RoomName(room)+": "+err.Error())
+			still = append(still, room)
+			continue
+		}
+		res.Cloud.Added = append(res.Cloud.Added, t.RoomName(room))
+		in = append(in, room)
+	}
+	return in, still
+}
+
+// notConfirmed says why Cloud's answer does not confirm the node.
+func notConfirmed(chk *claim.CloudCheck, node nodeKey) string {
+	switch {
+	case !chk.Listed && chk.Namesakes > 1:
+		return fmt.Sprintf("Cloud lists %d nodes named %s in Space %s, and the agent did not report its node id: fleetclaim cannot tell which one is this host's", chk.Namesakes, node, chk.Space)
+	case !chk.Listed:
+		return fmt.Sprintf("Cloud does not list node %s in Space %s", node, chk.Space)
+	case len(chk.Missing) > 0:
+		return fmt.Sprintf("Cloud lists node %s (%s) but not in room %s", node, cmp.Or(chk.State, "no state"), strings.Join(chk.Missing, ", "))
+	case chk.State == "unseen":
+		return fmt.Sprintf("Cloud lists node %s as unseen: claimed, but it never connected", node)
+	}
+	return fmt.Sprintf("Cloud lists node %s as %s, not reachable", node, cmp.Or(chk.State, "having no state"))
 }
 
 // nodeName is the name a host's node has in Cloud: the one its agent
