@@ -441,46 +441,23 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}()
 	out := &outputWriter{w: stdout}
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
-	fleet := rollout.Fleet[claim.Result]{
-		NotStarted:     claim.NotStarted,
-		Forks:          f.forks,
-		Splay:          f.splay,
-		HostTimeout:    f.timeout,
-		Serial:         cr.serial,
-		MaxFailPercent: f.maxFail,
-		Retries:        f.retries,
-		Backoff:        f.backoff,
-		Discard:        true,
-		// Called one host at a time: the record is encoded once, for the
-		// results file, the history, the jsonl output and the spool.
-		OnResult: func(i int, r claim.Result) {
-			redactProxy(&r, hosts[i].Claim.Proxy)
-			if line, err := encodeLine(r); err == nil {
-				resultsFile.write(line)
-				hist.add(r.Status, line)
-				if f.output == "jsonl" {
-					out.write(line)
-				}
-				recs.add(i, line)
-				tally.add(i, &r)
-				retry.ended(i, r.Status.OK())
+	// Called one host at a time: the record is encoded once, for the
+	// results file, the history, the jsonl output and the spool.
+	fleet := cr.fleet(func(i int, r claim.Result) {
+		redactProxy(&r, hosts[i].Claim.Proxy)
+		if line, err := encodeLine(r); err == nil {
+			resultsFile.write(line)
+			hist.add(r.Status, line)
+			if f.output == "jsonl" {
+				out.write(line)
 			}
-			prog.done(r)
-		},
-	}
-	if mode != claim.ModeVerify && mode != claim.ModePlan {
-		fleet.Retries = max(f.retries, 0)
-	} else {
-		fleet.Retries = 0
-	}
+			recs.add(i, line)
+			tally.add(i, &r)
+			retry.ended(i, r.Status.OK())
+		}
+		prog.done(r)
+	})
 	start := time.Now()
-	if proof != nil && mode != claim.ModePlan {
-		// The proof only waits for Cloud's batched answers: outside the window.
-		fleet.After = proof.Check
-		// Once the last host of a batch has left the window, Cloud is
-		// asked at once about the nodes still waiting.
-		fleet.Drained = proof.Drain
-	}
 	outcome := fleet.Run(startCtx, runCtx, hosts, c.Do)
 	prog.finish()
 	elapsed := time.Since(start)
@@ -543,6 +520,34 @@ func exitCode(out rollout.Outcome[claim.Result], signalled bool) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// fleet is the run's rollout: its settings from the flags, the Cloud
+// proof after each host, and onResult, which sees each record once.
+func (cr *claimRun) fleet(onResult func(int, claim.Result)) rollout.Fleet[claim.Result] {
+	f, mode := cr.f, cr.mode
+	fleet := rollout.Fleet[claim.Result]{
+		NotStarted:     claim.NotStarted,
+		Forks:          f.forks,
+		Splay:          f.splay,
+		HostTimeout:    f.timeout,
+		Serial:         cr.serial,
+		MaxFailPercent: f.maxFail,
+		Backoff:        f.backoff,
+		Discard:        true,
+		OnResult:       onResult,
+	}
+	if mode != claim.ModeVerify && mode != claim.ModePlan {
+		fleet.Retries = max(f.retries, 0)
+	}
+	if cr.proof != nil && mode != claim.ModePlan {
+		// The proof only waits for Cloud's batched answers: outside the window.
+		fleet.After = cr.proof.Check
+		// Once the last host of a batch has left the window, Cloud is
+		// asked at once about the nodes still waiting.
+		fleet.Drained = cr.proof.Drain
+	}
+	return fleet
 }
 
 // secrets are the run's secrets, which the debug log redacts: the claim
