@@ -27,9 +27,9 @@ FUZZ_TARGETS := \
 	./remote:FuzzParseOSRelease \
 	./remote:FuzzFrameSink \
 	./claim:FuzzParseAgentOutput \
-	./claim:FuzzParseCloudAnswers \
+	./claim/cloud:FuzzParseCloudAnswers \
 	./claim:FuzzReadScriptAnswer \
-	./claim:FuzzParseSerial \
+	./claim/rollout:FuzzParseSerial \
 	./cmd/fleetclaim:FuzzReadResults
 
 .PHONY: all build demo test unit race fuzz vet mutants bench bench-go bench-fleet bench-sshd clean

@@ -101,17 +101,17 @@ mutants() {
 		'accept-new records a key although another run recorded a different one meanwhile'
 
 	# --max-fail-percentage: stop once more than the percentage failed.
-	mutant maxfail-boundary ./claim claim/fleet.go \
+	mutant maxfail-boundary ./claim/rollout claim/rollout/rollout.go \
 		's/float64(failed)\*100 > f.MaxFailPercent/float64(failed)*100 >= f.MaxFailPercent/' \
 		'exactly the percentage stops the run (> taken as >=)'
-	mutant maxfail-zero ./claim claim/fleet.go \
+	mutant maxfail-zero ./claim/rollout claim/rollout/rollout.go \
 		's/if f.MaxFailPercent >= 0 \&\& /if f.MaxFailPercent > 0 \&\& /' \
 		'--max-fail-percentage 0 (a failed canary) stops nothing'
-	mutant maxfail-uncounted ./claim claim/fleet.go \
+	mutant maxfail-uncounted ./claim/rollout claim/rollout/rollout.go \
 		's/^\t\t\tfailed++$/\t\t\tfailed += 0/' \
 		'failures are not counted'
-	mutant host-timeout ./claim claim/fleet.go \
-		'/^func (f \*Fleet) runHost/,/^}/s/ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)/ctx, cancel = context.WithCancel(ctx)/' \
+	mutant host-timeout ./claim/rollout claim/rollout/rollout.go \
+		'/^func (f \*Fleet\[R\]) runHost/,/^}/s/ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)/ctx, cancel = context.WithCancel(ctx)/' \
 		'--timeout does not end a host'
 
 	# The clone hold: a machine GUID seen on another host of the run.

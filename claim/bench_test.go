@@ -1,7 +1,6 @@
 package claim
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -59,20 +58,4 @@ func BenchmarkResultJSONLine(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// BenchmarkFleetNoop is the Fleet engine's own cost per host (window,
-// retries bookkeeping, results, callbacks) with a host that does nothing.
-func BenchmarkFleetNoop(b *testing.B) {
-	hosts := hostsN(1000)
-	f := Fleet{Forks: 50, MaxFailPercent: -1, OnResult: func(int, Result) {}}
-	do := func(_ context.Context, h *inventory.Host) Result { return Result{Host: h.Name, Status: StatusClaimed} }
-	b.ReportAllocs()
-	for b.Loop() {
-		out := f.Run(context.Background(), context.Background(), hosts, do)
-		if len(out.Results) != len(hosts) {
-			b.Fatal("missing results")
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(hosts)), "ns/host")
 }

@@ -74,9 +74,9 @@ type Options struct {
 	OfflineFor time.Duration
 	// Unclaim, with ModePlan, plans an unclaim instead of a claim.
 	Unclaim bool
-	// CloudTarget returns the Cloud API of a host's Space, nil when the
-	// host has no API token (unclaim then leaves Cloud alone).
-	CloudTarget func(h *inventory.Host) *CloudTarget
+	// CloudRooms returns the host's Space through the Cloud API, nil when
+	// the host has no API token (unclaim then leaves Cloud alone).
+	CloudRooms func(h *inventory.Host) CloudRooms
 	// ReadFile reads local files (the CA chain); nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }

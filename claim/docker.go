@@ -72,23 +72,8 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	if err != nil {
 		return err
 	}
-	// The agent inside the container.
-	probe, err := dockerExec(ctr.Name, true, "sh", "-s", "--", h.Claim.NetdataPrefix, "", "")
+	inner, err := r.probeContainer(ctx, run, ctr)
 	if err != nil {
-		return err
-	}
-	var inner *remote.ProbeFacts
-	if err := r.step("probe-container", func() error {
-		res, err := r.use(run).Run(ctx, probe, strings.NewReader(remote.ProbeScript()))
-		if err != nil {
-			return err
-		}
-		inner, err = remote.ParseProbe(res.Stdout)
-		if err != nil {
-			return fail(CatAgentNotRunning, "cannot probe inside container %s (exit %d): %v: %s", ctr.Name, res.ExitCode, err, clip(strings.TrimSpace(string(res.Stderr)), 200))
-		}
-		return nil
-	}); err != nil {
 		return err
 	}
 	inst, err := pickInstall(inner)
@@ -119,15 +104,7 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	case ModeVerify:
 		return c.verify(ctx, r)
 	case ModePlan:
-		r.warnNoVolume(ctx, run, ctr, inst)
-		r.res.Status = StatusPlanned
-		r.res.Message = "would claim the agent in container " + ctr.Name
-		r.res.Plan = []string{
-			r.describe(run),
-			fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
-			"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/trusted.pem") + ", when set (" + caCovers + ")",
-			"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
-			"wait until the agent reports online"}
+		r.planContainer(ctx, run, ctr, inst)
 		return nil
 	case ModeClaim, ModeReconcile:
 	default:
@@ -138,39 +115,11 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 		return err
 	}
 	if len(ca) > 0 {
-		// The CA chain goes into the container's cloud.d, content on stdin.
-		cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerCAScript, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.ConfigDir, inst.RunAsUser)
-		if err != nil {
-			return err
-		}
-		if err := r.step("ca-chain", func() error {
-			res, err := r.use(run).Run(ctx, cmd, strings.NewReader(string(ca)))
-			if err != nil {
-				return err
-			}
-			if out := parseKV(res.Stdout); out["fleetclaim-error"] != "" || out["written"] != "1" {
-				return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 200))
-			}
-			return nil
-		}); err != nil {
+		if err := r.containerCA(ctx, run, ctr, inst, ca); err != nil {
 			return err
 		}
 	}
-	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerClaimConfScript, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
-	if err != nil {
-		return err
-	}
-	r.warnNoVolume(ctx, run, ctr, inst)
-	if err := r.step("claim", func() error {
-		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(conf))
-		if err != nil {
-			return err
-		}
-		if parseKV(res.Stdout)["env-token"] == "1" {
-			r.res.Warnings = append(r.res.Warnings, "container "+ctr.Name+" has NETDATA_CLAIM_TOKEN in its environment: the agent tries it whenever the claim from claim.conf fails")
-		}
-		return r.readReload(res, inst.CLI, "container "+ctr.Name)
-	}); err != nil {
+	if err := r.containerClaimConf(ctx, run, ctr, inst, conf); err != nil {
 		return err
 	}
 	return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed in container "+ctr.Name) })
@@ -190,6 +139,82 @@ func (c *Claimer) containerState(ctx context.Context, r *hostRun) (CloudState, e
 		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent in %s", r.ctr.Name)
 	}
 	return ParseACLKStateJSON(res.Stdout)
+}
+
+// probeContainer probes the agent inside the container.
+func (r *hostRun) probeContainer(ctx context.Context, run remote.Runner, ctr *remote.Container) (*remote.ProbeFacts, error) {
+	probe, err := dockerExec(ctr.Name, true, "sh", "-s", "--", r.h.Claim.NetdataPrefix, "", "")
+	if err != nil {
+		return nil, err
+	}
+	var inner *remote.ProbeFacts
+	err = r.step("probe-container", func() error {
+		res, err := r.use(run).Run(ctx, probe, strings.NewReader(remote.ProbeScript()))
+		if err != nil {
+			return err
+		}
+		inner, err = remote.ParseProbe(res.Stdout)
+		if err != nil {
+			return fail(CatAgentNotRunning, "cannot probe inside container %s (exit %d): %v: %s", ctr.Name, res.ExitCode, err, clip(strings.TrimSpace(string(res.Stderr)), 200))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inner, nil
+}
+
+// planContainer records what claiming the agent in the container would do.
+func (r *hostRun) planContainer(ctx context.Context, run remote.Runner, ctr *remote.Container, inst *remote.Install) {
+	r.warnNoVolume(ctx, run, ctr, inst)
+	r.res.Status = StatusPlanned
+	r.res.Message = "would claim the agent in container " + ctr.Name
+	r.res.Plan = []string{
+		r.describe(run),
+		fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
+		"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/trusted.pem") + ", when set (" + caCovers + ")",
+		"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
+		"wait until the agent reports online"}
+}
+
+// containerCA installs the CA chain into the container's cloud.d, content
+// on stdin.
+func (r *hostRun) containerCA(ctx context.Context, run remote.Runner, ctr *remote.Container, inst *remote.Install, ca []byte) error {
+	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerCAScript, "sh", path.Join(inst.VarLibDir, "cloud.d"), inst.ConfigDir, inst.RunAsUser)
+	if err != nil {
+		return err
+	}
+	return r.step("ca-chain", func() error {
+		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(string(ca)))
+		if err != nil {
+			return err
+		}
+		if out := parseKV(res.Stdout); out["fleetclaim-error"] != "" || out["written"] != "1" {
+			return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 200))
+		}
+		return nil
+	})
+}
+
+// containerClaimConf writes claim.conf in the container (content on stdin)
+// and has the agent reload its claiming state.
+func (r *hostRun) containerClaimConf(ctx context.Context, run remote.Runner, ctr *remote.Container, inst *remote.Install, conf string) error {
+	cmd, err := dockerExec(ctr.Name, true, "sh", "-c", libCode+dockerClaimConfScript, "sh", inst.ConfigDir, inst.CLI, inst.RunAsUser)
+	if err != nil {
+		return err
+	}
+	r.warnNoVolume(ctx, run, ctr, inst)
+	return r.step("claim", func() error {
+		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(conf))
+		if err != nil {
+			return err
+		}
+		if parseKV(res.Stdout)["env-token"] == "1" {
+			r.res.Warnings = append(r.res.Warnings, "container "+ctr.Name+" has NETDATA_CLAIM_TOKEN in its environment: the agent tries it whenever the claim from claim.conf fails")
+		}
+		return r.readReload(res, inst.CLI, "container "+ctr.Name)
+	})
 }
 
 // dockerRunner is the runner docker commands use: the probe's own, when

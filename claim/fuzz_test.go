@@ -25,21 +25,3 @@ func FuzzReadScriptAnswer(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseSerial: --serial is parsed into batch sizes or refused.
-func FuzzParseSerial(f *testing.F) {
-	for _, s := range []string{"1,10%,100%", "", "0", "-1", "101%", "1,,2", "9999999999999999999", "NaN%", "inf%"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		sizes, err := ParseSerial(s)
-		if err != nil {
-			return
-		}
-		for _, b := range sizes {
-			if b.N < 0 || b.N == 0 && !(b.Percent > 0 && b.Percent <= 100) {
-				t.Fatalf("%q gave batch %+v", s, b)
-			}
-		}
-	})
-}

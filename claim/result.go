@@ -42,7 +42,7 @@ type Category = remote.Category
 
 // Claim failure categories. The connection layer's are remote's (CatX of
 // package remote); the three that claim code names directly are re-exported
-// here, not defined again. The Cloud API's are in cloudapi.go.
+// here, not defined again. The Cloud API's follow.
 const (
 	CatNotInstalled       Category = "not-installed"
 	CatUnsupportedInstall Category = "unsupported-install"
@@ -72,6 +72,18 @@ const (
 	CatUnsafePath Category = "unsafe-path"
 	// CatNotStarted: the run ended before the host's turn (StatusNotStarted).
 	CatNotStarted Category = "not-started"
+)
+
+// Cloud API failure categories.
+const (
+	// CatCloudAPIScope: the Cloud API refused the API token (401/403).
+	CatCloudAPIScope Category = "cloud-api-scope"
+	// CatCloudAPI: the Cloud API failed otherwise (unreachable, 5xx and 429
+	// after the retries, an answer fleetclaim cannot read).
+	CatCloudAPI Category = "cloud-api-error"
+	// CatCloudMissing: the host says it is claimed, but Cloud does not list
+	// the node as connected in its rooms.
+	CatCloudMissing Category = "cloud-missing"
 )
 
 // remedy says, per category, what an admin does about it.
@@ -219,6 +231,30 @@ type Result struct {
 	// this run changed ("global/hostname", "host labels/team").
 	Ephemeral   *bool    `json:"ephemeral,omitempty"`
 	NetdataConf []string `json:"netdata_conf_changed,omitempty"`
+}
+
+// CloudCheck is what Netdata Cloud itself says of a host's node.
+type CloudCheck struct {
+	// Space is the Space asked (its name, or its id when the name is unknown).
+	Space string `json:"space"`
+	// Listed: Cloud lists the node in at least one of the rooms asked.
+	Listed bool `json:"listed"`
+	// Rooms are the rooms that list the node; Missing the target rooms
+	// that do not (names where known, else ids).
+	Rooms   []string `json:"rooms,omitempty"`
+	Missing []string `json:"missing,omitempty"`
+	// State is Cloud's state of the node: reachable, unreachable, stale,
+	// unseen (claimed, never connected), … ("" when not listed).
+	State string `json:"state,omitempty"`
+	// Confirmed: listed in every target room and reachable.
+	Confirmed bool `json:"confirmed"`
+	// Added are the rooms --fix-rooms added the node to.
+	Added []string `json:"added,omitempty"`
+	// Namesakes: the node was looked up by name (its node id unknown) and
+	// that many nodes bear the name (more than one: none is taken).
+	Namesakes int `json:"namesakes,omitempty"`
+	// Error is why Cloud could not be asked.
+	Error string `json:"error,omitempty"`
 }
 
 // Troubleshooting is what the agent says of its Cloud support and link: the

@@ -230,16 +230,16 @@ func isUUIDish(s string) bool {
 // ?node_ids=ID (terraform-provider-netdata internal/client/node_room_member.go
 // DeleteNodeRoomMember, commit f86f47e).
 func (u *unclaimRun) cloudStep() (unclaimStep, bool) {
-	if u.c.opts.CloudTarget == nil {
+	if u.c.opts.CloudRooms == nil {
 		return unclaimStep{}, false
 	}
-	t := u.c.opts.CloudTarget(u.r.h)
+	t := u.c.opts.CloudRooms(u.r.h)
 	if t == nil {
 		return unclaimStep{}, false
 	}
 	var rooms []string
 	for _, id := range u.r.h.Claim.Rooms {
-		if !strings.EqualFold(t.roomName(id), allNodesRoomName) {
+		if !strings.EqualFold(t.RoomName(id), allNodesRoomName) {
 			rooms = append(rooms, id)
 		}
 	}
@@ -248,10 +248,10 @@ func (u *unclaimRun) cloudStep() (unclaimStep, bool) {
 	}
 	names := make([]string, len(rooms))
 	for i, id := range rooms {
-		names[i] = t.roomName(id)
+		names[i] = t.RoomName(id)
 	}
 	plan := []string{fmt.Sprintf("Cloud API: remove the node from rooms %s (the node stays in Space %s, offline, until Cloud's cleanup)",
-		strings.Join(names, ", "), orDefault(t.Space.Name, t.Space.ID))}
+		strings.Join(names, ", "), t.SpaceName())}
 	run := func(ctx context.Context) error {
 		if u.nodeID == "" {
 			u.r.res.Warnings = append(u.r.res.Warnings, "Cloud API: the agent did not know its node id (its link to Cloud was not up), so the node was not removed from its rooms; Cloud removes unseen and offline nodes on its own schedule")
@@ -261,7 +261,7 @@ func (u *unclaimRun) cloudStep() (unclaimStep, bool) {
 			// The host is unclaimed already: a Cloud failure is a warning,
 			// not a failure that a retry would meet as already-unclaimed
 			// (the node id gone with the claim).
-			if err := t.API.RemoveFromRoom(ctx, t.Space.ID, id, []string{u.nodeID}); err != nil {
+			if err := t.RemoveFromRoom(ctx, id, []string{u.nodeID}); err != nil {
 				u.r.res.Warnings = append(u.r.res.Warnings, fmt.Sprintf("Cloud API: node %s was not removed from room %s: %v; remove it in the Space's UI", u.nodeID, names[i], err))
 				return nil
 			}
@@ -270,6 +270,17 @@ func (u *unclaimRun) cloudStep() (unclaimStep, bool) {
 		return nil
 	}
 	return unclaimStep{name: "cloud-rooms", plan: plan, run: run}, true
+}
+
+// CloudRooms is a host's Space in Netdata Cloud as unclaim needs it, to take
+// the node out of its rooms (claim/cloud.Target is one).
+type CloudRooms interface {
+	// RoomName is a room's name for messages, its id when unknown.
+	RoomName(id string) string
+	// SpaceName is the Space's name for messages, its id when unknown.
+	SpaceName() string
+	// RemoveFromRoom takes nodes out of one room of the Space.
+	RemoveFromRoom(ctx context.Context, room string, nodeIDs []string) error
 }
 
 // allNodesRoomName is the room every node of a Space is in: a node is not

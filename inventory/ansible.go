@@ -440,13 +440,7 @@ func (l *loader) checkLevel(file, prefix string, vals []val) {
 // parseAnsibleINI reads an Ansible INI inventory with fleetclaim's own
 // parser, which keeps the line and column of every host, group and value.
 func (l *loader) parseAnsibleINI(file string, data []byte) {
-	type section struct {
-		gi   int32
-		kind string // "hosts", "vars", "children"
-	}
-	cur := section{gi: -1, kind: "hosts"}
-	var groupVars = map[int32][]ansibleVar{}
-	var order []int32
+	p := &iniParse{l: l, file: file, cur: iniSection{gi: -1, kind: "hosts"}, groupVars: map[int32][]ansibleVar{}}
 	lineNo := 0
 	text := string(data)
 	for len(text) > 0 {
@@ -459,109 +453,145 @@ func (l *loader) parseAnsibleINI(file string, data []byte) {
 			continue
 		}
 		indent := strings.Index(raw, line) + 1
-		if line[0] == '[' {
-			end := strings.IndexByte(line, ']')
-			if end < 0 || strings.TrimSpace(stripComment(line[end+1:])) != "" {
-				l.errorf(file, lineNo, indent, "", "bad section header %q", truncate(line, 80))
-				cur = section{gi: -2}
-				continue
-			}
-			name, kind, _ := strings.Cut(line[1:end], ":")
-			name = strings.TrimSpace(name)
-			switch kind {
-			case "":
-				kind = "hosts"
-			case "vars", "children":
-			default:
-				l.errorf(file, lineNo, indent, name, "unknown section kind %q%s; want [group], [group:vars] or [group:children]",
-					kind, didYouMean(kind, []string{"vars", "children"}))
-				cur = section{gi: -2}
-				continue
-			}
-			if name == "" || strings.ContainsAny(name, " \t,!&@*?[]") {
-				l.errorf(file, lineNo, indent+1, name, "bad group name %q", truncate(name, 80))
-				cur = section{gi: -2}
-				continue
-			}
-			g := l.group(name, file, lineNo, indent+1)
-			if !g.defined {
-				g.file, g.line, g.col, g.defined = file, lineNo, indent+1, true
-			}
-			cur = section{gi: l.groupIdx[name], kind: kind}
-			continue
-		}
-		if cur.gi == -2 {
-			continue // inside a bad section: already reported
-		}
-		switch cur.kind {
-		case "vars":
-			k, v, ok := strings.Cut(line, "=")
-			if !ok {
-				l.errorf(file, lineNo, indent, "", "want key=value in a :vars section, got %q", truncate(line, 80))
-				continue
-			}
-			k = strings.TrimSpace(k)
-			v = strings.TrimSpace(v)
-			vcol := indent + strings.Index(line, "=") + 1
-			for vcol-indent < len(line) && line[vcol-indent] == ' ' {
-				vcol++
-			}
-			if _, ok := groupVars[cur.gi]; !ok {
-				order = append(order, cur.gi)
-			}
-			groupVars[cur.gi] = append(groupVars[cur.gi], ansibleVar{name: k, key: scalarNode(k, lineNo, indent), val: iniValue(l, unquote(v), lineNo, vcol+1)})
-		case "children":
-			name := strings.TrimSpace(stripComment(line))
-			if name == "" {
-				continue
-			}
-			g := l.groups[cur.gi]
-			g.children = append(g.children, nameRef{name: name, file: file, line: lineNo, col: indent})
-			// Ansible creates a group named only as a child.
-			if c := l.group(name, file, lineNo, indent); !c.defined {
-				c.defined = true
-			}
+		switch {
+		case line[0] == '[':
+			p.cur = p.header(line, lineNo, indent)
+		case p.cur.gi == -2:
+			// Inside a bad section: already reported.
+		case p.cur.kind == "vars":
+			p.varsLine(line, lineNo, indent)
+		case p.cur.kind == "children":
+			p.childLine(line, lineNo, indent)
 		default:
-			fields, err := iniFields(line)
-			if err != nil {
-				l.errorf(file, lineNo, indent, "", "%v", err)
-				continue
-			}
-			if len(fields) == 0 {
-				continue
-			}
-			host := fields[0].text
-			prefix := host
-			if cur.gi >= 0 {
-				prefix = l.groups[cur.gi].name + "." + host
-			}
-			var vars []ansibleVar
-			for _, f := range fields[1:] {
-				k, v, ok := strings.Cut(f.text, "=")
-				if !ok {
-					l.errorf(file, lineNo, indent+f.col, prefix, "want key=value after the host name, got %q", truncate(f.text, 60))
-					continue
-				}
-				vcol := indent + f.col + len(k) + 1
-				vars = append(vars, ansibleVar{name: k, key: scalarNode(k, lineNo, indent+f.col), val: iniValue(l, v, lineNo, vcol)})
-			}
-			var entry *hostEntry
-			if len(vars) > 0 {
-				entry = &hostEntry{vals: l.ansibleVars(file, prefix, "host "+host, vars, nil)}
-			}
-			gi := cur.gi
-			if gi < 0 {
-				gi = l.groupIdx[l.group("ungrouped", file, lineNo, indent).name]
-				l.groups[gi].defined = true
-			}
-			l.addHost(host, gi, entry, file, lineNo, indent, l.groups[gi].name)
+			p.hostLine(line, lineNo, indent)
 		}
 	}
-	for _, gi := range order {
+	for _, gi := range p.order {
 		g := l.groups[gi]
-		l.addGroupVals(g, l.ansibleVars(file, g.name+":vars", groupWhere(g.name), groupVars[gi], g))
+		l.addGroupVals(g, l.ansibleVars(file, g.name+":vars", groupWhere(g.name), p.groupVars[gi], g))
 		l.checkLevel(file, g.name+":vars", g.vals)
 	}
+}
+
+// iniParse is parseAnsibleINI's state: the section being read and the
+// group variables, applied once the file is read.
+type iniParse struct {
+	l         *loader
+	file      string
+	cur       iniSection
+	groupVars map[int32][]ansibleVar
+	order     []int32 // the groups of groupVars, in the order first seen
+}
+
+// iniSection is where a line of an INI inventory is: a group's (gi; -1:
+// none yet, -2: a bad header, already reported) hosts, vars or children.
+type iniSection struct {
+	gi   int32
+	kind string // "hosts", "vars", "children"
+}
+
+// header reads a section header: [group], [group:vars], [group:children].
+func (p *iniParse) header(line string, lineNo, indent int) iniSection {
+	l, file := p.l, p.file
+	end := strings.IndexByte(line, ']')
+	if end < 0 || strings.TrimSpace(stripComment(line[end+1:])) != "" {
+		l.errorf(file, lineNo, indent, "", "bad section header %q", truncate(line, 80))
+		return iniSection{gi: -2}
+	}
+	name, kind, _ := strings.Cut(line[1:end], ":")
+	name = strings.TrimSpace(name)
+	switch kind {
+	case "":
+		kind = "hosts"
+	case "vars", "children":
+	default:
+		l.errorf(file, lineNo, indent, name, "unknown section kind %q%s; want [group], [group:vars] or [group:children]",
+			kind, didYouMean(kind, []string{"vars", "children"}))
+		return iniSection{gi: -2}
+	}
+	if name == "" || strings.ContainsAny(name, " \t,!&@*?[]") {
+		l.errorf(file, lineNo, indent+1, name, "bad group name %q", truncate(name, 80))
+		return iniSection{gi: -2}
+	}
+	g := l.group(name, file, lineNo, indent+1)
+	if !g.defined {
+		g.file, g.line, g.col, g.defined = file, lineNo, indent+1, true
+	}
+	return iniSection{gi: l.groupIdx[name], kind: kind}
+}
+
+// varsLine reads key=value in a [group:vars] section.
+func (p *iniParse) varsLine(line string, lineNo, indent int) {
+	k, v, ok := strings.Cut(line, "=")
+	if !ok {
+		p.l.errorf(p.file, lineNo, indent, "", "want key=value in a :vars section, got %q", truncate(line, 80))
+		return
+	}
+	k = strings.TrimSpace(k)
+	v = strings.TrimSpace(v)
+	vcol := indent + strings.Index(line, "=") + 1
+	for vcol-indent < len(line) && line[vcol-indent] == ' ' {
+		vcol++
+	}
+	gi := p.cur.gi
+	if _, ok := p.groupVars[gi]; !ok {
+		p.order = append(p.order, gi)
+	}
+	p.groupVars[gi] = append(p.groupVars[gi], ansibleVar{name: k, key: scalarNode(k, lineNo, indent), val: iniValue(p.l, unquote(v), lineNo, vcol+1)})
+}
+
+// childLine reads a group name in a [group:children] section.
+func (p *iniParse) childLine(line string, lineNo, indent int) {
+	l := p.l
+	name := strings.TrimSpace(stripComment(line))
+	if name == "" {
+		return
+	}
+	g := l.groups[p.cur.gi]
+	g.children = append(g.children, nameRef{name: name, file: p.file, line: lineNo, col: indent})
+	// Ansible creates a group named only as a child.
+	if c := l.group(name, p.file, lineNo, indent); !c.defined {
+		c.defined = true
+	}
+}
+
+// hostLine reads a host and its key=value variables in a hosts section
+// (or before any section: the host is then in group ungrouped).
+func (p *iniParse) hostLine(line string, lineNo, indent int) {
+	l, file := p.l, p.file
+	fields, err := iniFields(line)
+	if err != nil {
+		l.errorf(file, lineNo, indent, "", "%v", err)
+		return
+	}
+	if len(fields) == 0 {
+		return
+	}
+	host := fields[0].text
+	prefix := host
+	if p.cur.gi >= 0 {
+		prefix = l.groups[p.cur.gi].name + "." + host
+	}
+	var vars []ansibleVar
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f.text, "=")
+		if !ok {
+			l.errorf(file, lineNo, indent+f.col, prefix, "want key=value after the host name, got %q", truncate(f.text, 60))
+			continue
+		}
+		vcol := indent + f.col + len(k) + 1
+		vars = append(vars, ansibleVar{name: k, key: scalarNode(k, lineNo, indent+f.col), val: iniValue(l, v, lineNo, vcol)})
+	}
+	var entry *hostEntry
+	if len(vars) > 0 {
+		entry = &hostEntry{vals: l.ansibleVars(file, prefix, "host "+host, vars, nil)}
+	}
+	gi := p.cur.gi
+	if gi < 0 {
+		gi = l.groupIdx[l.group("ungrouped", file, lineNo, indent).name]
+		l.groups[gi].defined = true
+	}
+	l.addHost(host, gi, entry, file, lineNo, indent, l.groups[gi].name)
 }
 
 // iniValue makes a node of an INI value; a value in brackets or braces is

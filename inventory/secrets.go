@@ -31,135 +31,171 @@ func (inv *Inventory) checkSecrets(hosts iter.Seq[*Host]) error {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	type problem struct {
-		d     Diagnostic
-		hosts []string
-		count int
+	sc := &secretCheck{path: inv.Path, lookup: lookup, problems: map[string]*secretProblem{}, checked: map[string]string{}}
+	for h := range hosts {
+		sc.host(h)
 	}
-	var order []string
-	problems := map[string]*problem{}
-	checked := map[string]string{} // "file:PATH" / "env:NAME" → problem text ("" = fine)
-	report := func(h *Host, key, source, msg string) {
-		id := key + "\x00" + source + "\x00" + msg
-		p, ok := problems[id]
-		if !ok {
-			file, line, col := parseSource(source)
-			if file == "" {
-				file = inv.Path
-			}
-			p = &problem{d: Diagnostic{File: file, Line: line, Col: col, Key: key, Msg: msg}}
-			problems[id] = p
-			order = append(order, id)
+	return sc.errors()
+}
+
+// secretCheck is one checkSecrets pass: each file and variable is looked
+// at once, and each problem is reported once with the hosts it concerns.
+type secretCheck struct {
+	path     string // the inventory's, for problems without a source
+	lookup   func(string) (string, bool)
+	order    []string
+	problems map[string]*secretProblem
+	checked  map[string]string // "file:PATH" / "env:NAME" → problem text ("" = fine)
+}
+
+// secretProblem is one problem and the hosts it concerns (the first three
+// named, count in all).
+type secretProblem struct {
+	d     Diagnostic
+	hosts []string
+	count int
+}
+
+// host checks the secrets and local files one host needs.
+func (sc *secretCheck) host(h *Host) {
+	sc.ref(h, "token", h.Claim.Token, "claim token")
+	fromSSH := strings.HasPrefix(h.Sources["identity_files"], "ssh_config ")
+	for _, f := range h.IdentityFiles {
+		if _, err := os.Stat(f); fromSSH && errors.Is(err, os.ErrNotExist) {
+			continue // ssh skips an IdentityFile that does not exist
 		}
-		p.count++
-		if len(p.hosts) < 3 {
-			p.hosts = append(p.hosts, h.Name)
+		if r := sc.file(f, false, true); r != "" {
+			sc.report(h, "identity_files", h.Sources["identity_files"], "identity file: "+r)
 		}
 	}
-	checkFile := func(path string, wantDir, wantContent bool) string {
-		id := "file:" + path
-		if r, ok := checked[id]; ok {
-			return r
+	if h.HostKeyPolicy == "strict" && len(h.KnownHosts) > 0 {
+		sc.knownHosts(h)
+	}
+	if h.Claim.CAFile != "" {
+		if r := sc.file(h.Claim.CAFile, false, true); r != "" {
+			sc.report(h, "ca_file", h.Sources["ca_file"], "CA file: "+r)
 		}
-		r := ""
-		st, err := os.Stat(path)
-		switch {
-		case err != nil:
-			r = fmt.Sprintf("%s: %v", path, unwrapPathError(err))
-		case wantDir && !st.IsDir():
-			r = fmt.Sprintf("%s is not a directory", path)
-		case !wantDir && st.IsDir():
-			r = fmt.Sprintf("%s is a directory", path)
-		case !wantDir:
-			data, err := os.ReadFile(path)
-			if err != nil {
-				r = fmt.Sprintf("%s: %v", path, unwrapPathError(err))
-			} else if wantContent && strings.TrimSpace(string(data)) == "" {
-				r = fmt.Sprintf("%s is empty", path)
-			}
+	}
+	if f := h.Claim.Kickstart.ScriptFile; f != "" {
+		if r := sc.file(f, false, true); r != "" {
+			sc.report(h, "kickstart.script_file", h.Sources["kickstart.script_file"], "kickstart script: "+r)
 		}
-		checked[id] = r
+	}
+	if d := h.Claim.Kickstart.OfflineBundle; d != "" {
+		if r := sc.file(d, true, false); r != "" {
+			sc.report(h, "kickstart.offline_bundle", h.Sources["kickstart.offline_bundle"], "offline bundle: "+r)
+		}
+	}
+	if h.Become != "none" && !h.SudoPassword.IsZero() {
+		sc.ref(h, "sudo_password", h.SudoPassword, "sudo password")
+	}
+}
+
+// knownHosts: under host_key_policy strict, one of the known_hosts files
+// must be readable.
+func (sc *secretCheck) knownHosts(h *Host) {
+	var first string
+	for _, f := range h.KnownHosts {
+		r := sc.file(f, false, false)
+		if r == "" {
+			return
+		}
+		if first == "" {
+			first = r
+		}
+	}
+	sc.report(h, "known_hosts", h.Sources["known_hosts"], "no readable known_hosts file under host_key_policy strict: "+first)
+}
+
+// report records a problem of host h with key.
+func (sc *secretCheck) report(h *Host, key, source, msg string) {
+	id := key + "\x00" + source + "\x00" + msg
+	p, ok := sc.problems[id]
+	if !ok {
+		file, line, col := parseSource(source)
+		if file == "" {
+			file = sc.path
+		}
+		p = &secretProblem{d: Diagnostic{File: file, Line: line, Col: col, Key: key, Msg: msg}}
+		sc.problems[id] = p
+		sc.order = append(sc.order, id)
+	}
+	p.count++
+	if len(p.hosts) < 3 {
+		p.hosts = append(p.hosts, h.Name)
+	}
+}
+
+// file checks a local file (or directory, wantDir) once: what is wrong
+// with it, "" when nothing.
+func (sc *secretCheck) file(path string, wantDir, wantContent bool) string {
+	id := "file:" + path
+	if r, ok := sc.checked[id]; ok {
 		return r
 	}
-	checkRef := func(h *Host, key string, ref SecretRef, what string) {
-		src := h.Sources[key]
-		switch {
-		case ref.Inline != "":
-		case ref.File != "":
-			if r := checkFile(ref.File, false, true); r != "" {
-				report(h, key, src, what+" file: "+r)
-			}
-		case ref.Env != "":
-			id := "env:" + ref.Env
-			r, ok := checked[id]
-			if !ok {
-				v, set := lookup(ref.Env)
-				if !set || strings.TrimSpace(v) == "" {
-					r = fmt.Sprintf("environment variable %s is not set", ref.Env)
-					if src == "" {
-						r += " (the default token source; set it, or set token_file or token_env)"
-					}
-				}
-				checked[id] = r
-			}
-			if r != "" {
-				report(h, key, src, what+": "+r)
-			}
+	r := ""
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		r = fmt.Sprintf("%s: %v", path, unwrapPathError(err))
+	case wantDir && !st.IsDir():
+		r = fmt.Sprintf("%s is not a directory", path)
+	case !wantDir && st.IsDir():
+		r = fmt.Sprintf("%s is a directory", path)
+	case !wantDir:
+		data, err := os.ReadFile(path)
+		if err != nil {
+			r = fmt.Sprintf("%s: %v", path, unwrapPathError(err))
+		} else if wantContent && strings.TrimSpace(string(data)) == "" {
+			r = fmt.Sprintf("%s is empty", path)
 		}
 	}
-	for h := range hosts {
-		checkRef(h, "token", h.Claim.Token, "claim token")
-		fromSSH := strings.HasPrefix(h.Sources["identity_files"], "ssh_config ")
-		for _, f := range h.IdentityFiles {
-			if _, err := os.Stat(f); fromSSH && errors.Is(err, os.ErrNotExist) {
-				continue // ssh skips an IdentityFile that does not exist
-			}
-			if r := checkFile(f, false, true); r != "" {
-				report(h, "identity_files", h.Sources["identity_files"], "identity file: "+r)
-			}
+	sc.checked[id] = r
+	return r
+}
+
+// ref checks that a secret's file or environment variable holds it.
+func (sc *secretCheck) ref(h *Host, key string, ref SecretRef, what string) {
+	src := h.Sources[key]
+	switch {
+	case ref.Inline != "":
+	case ref.File != "":
+		if r := sc.file(ref.File, false, true); r != "" {
+			sc.report(h, key, src, what+" file: "+r)
 		}
-		if h.HostKeyPolicy == "strict" && len(h.KnownHosts) > 0 {
-			found := false
-			var first string
-			for _, f := range h.KnownHosts {
-				r := checkFile(f, false, false)
-				if r == "" {
-					found = true
-					break
-				}
-				if first == "" {
-					first = r
-				}
-			}
-			if !found {
-				report(h, "known_hosts", h.Sources["known_hosts"], "no readable known_hosts file under host_key_policy strict: "+first)
-			}
-		}
-		if h.Claim.CAFile != "" {
-			if r := checkFile(h.Claim.CAFile, false, true); r != "" {
-				report(h, "ca_file", h.Sources["ca_file"], "CA file: "+r)
-			}
-		}
-		if f := h.Claim.Kickstart.ScriptFile; f != "" {
-			if r := checkFile(f, false, true); r != "" {
-				report(h, "kickstart.script_file", h.Sources["kickstart.script_file"], "kickstart script: "+r)
-			}
-		}
-		if d := h.Claim.Kickstart.OfflineBundle; d != "" {
-			if r := checkFile(d, true, false); r != "" {
-				report(h, "kickstart.offline_bundle", h.Sources["kickstart.offline_bundle"], "offline bundle: "+r)
-			}
-		}
-		if h.Become != "none" && !h.SudoPassword.IsZero() {
-			checkRef(h, "sudo_password", h.SudoPassword, "sudo password")
+	case ref.Env != "":
+		if r := sc.env(ref.Env, src == ""); r != "" {
+			sc.report(h, key, src, what+": "+r)
 		}
 	}
-	if len(order) == 0 {
+}
+
+// env checks an environment variable once; byDefault: it is the default
+// token source, not one the inventory named.
+func (sc *secretCheck) env(name string, byDefault bool) string {
+	id := "env:" + name
+	if r, ok := sc.checked[id]; ok {
+		return r
+	}
+	r := ""
+	if v, set := sc.lookup(name); !set || strings.TrimSpace(v) == "" {
+		r = fmt.Sprintf("environment variable %s is not set", name)
+		if byDefault {
+			r += " (the default token source; set it, or set token_file or token_env)"
+		}
+	}
+	sc.checked[id] = r
+	return r
+}
+
+// errors is every problem found, each naming its hosts; nil when none.
+func (sc *secretCheck) errors() error {
+	if len(sc.order) == 0 {
 		return nil
 	}
-	errs := make(Errors, 0, len(order))
-	for _, id := range order {
-		p := problems[id]
+	errs := make(Errors, 0, len(sc.order))
+	for _, id := range sc.order {
+		p := sc.problems[id]
 		d := p.d
 		d.Msg += " (host " + strings.Join(p.hosts, ", ")
 		if p.count > len(p.hosts) {

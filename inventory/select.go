@@ -248,110 +248,12 @@ func (inv *Inventory) hostIndex(name string) int {
 
 func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 	terms := inv.splitLimit(limit, errs)
-	n := inv.Len()
-	members := make(map[string][]int, len(inv.Groups))
-	for i := range n {
-		for _, g := range inv.hostGroups(i) {
-			members[g] = append(members[g], i)
-		}
-	}
-	groupNames := make([]string, 0, len(inv.Groups))
-	for g := range inv.Groups {
-		groupNames = append(groupNames, g)
-	}
-	slices.Sort(groupNames)
-
-	index := inv.hostIndex
-	if inv.res == nil {
-		byName := make(map[string]int, n)
-		for i, h := range inv.Hosts {
-			byName[h.Name] = i
-		}
-		index = func(s string) int {
-			if i, ok := byName[s]; ok {
-				return i
-			}
-			return -1
-		}
-	}
-	isHostName := func(s string) bool { return index(s) >= 0 }
-	match := func(t limitTerm) []bool {
-		m := make([]bool, n)
-		bad := func(format string, args ...any) []bool {
-			d := Diagnostic{File: "--limit", Key: t.pat, Msg: fmt.Sprintf(format, args...)}
-			if t.file != "" {
-				d.File, d.Line = t.file, t.line
-			}
-			*errs = append(*errs, d)
-			return nil
-		}
-		switch {
-		case t.pat == "all" || t.pat == "*":
-			for i := range m {
-				m[i] = true
-			}
-		case strings.HasPrefix(t.pat, "~"):
-			re, err := regexp.Compile(t.pat[1:])
-			if err != nil {
-				return bad("bad regular expression: %v", err)
-			}
-			for i := range m {
-				m[i] = re.MatchString(inv.hostName(i))
-			}
-			for _, g := range groupNames {
-				if re.MatchString(g) {
-					for _, i := range members[g] {
-						m[i] = true
-					}
-				}
-			}
-		case strings.ContainsAny(t.pat, "*?[") && inv.Groups[t.pat] == nil && !isHostName(t.pat):
-			if _, err := path.Match(t.pat, ""); err != nil {
-				return bad("bad pattern: %v", err)
-			}
-			for i := range m {
-				if ok, _ := path.Match(t.pat, inv.hostName(i)); ok {
-					m[i] = true
-				}
-			}
-			for _, g := range groupNames {
-				if ok, _ := path.Match(t.pat, g); ok {
-					for _, i := range members[g] {
-						m[i] = true
-					}
-				}
-			}
-		default:
-			found := false
-			if _, ok := inv.Groups[t.pat]; ok {
-				found = true
-				for _, i := range members[t.pat] {
-					m[i] = true
-				}
-			}
-			if i := index(t.pat); i >= 0 {
-				found = true
-				m[i] = true
-			}
-			if !found {
-				cands := groupNames
-				if n <= 10000 {
-					cands = slices.Clone(groupNames)
-					for i := range n {
-						cands = append(cands, inv.hostName(i))
-					}
-				}
-				return bad("unknown host or group%s", didYouMean(t.pat, cands))
-			}
-		}
-		return m
-	}
-
+	lm := inv.limitMatcher(errs)
 	any := false
 	for _, t := range terms {
 		if t.op == 0 {
 			any = true
-			if m := match(t); m != nil {
+			if m := lm.match(t); m != nil {
 				for i, ok := range m {
 					sel[i] = sel[i] || ok
 				}
@@ -367,7 +269,7 @@ func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 		if t.op == 0 {
 			continue
 		}
-		m := match(t)
+		m := lm.match(t)
 		if m == nil {
 			continue
 		}
@@ -379,4 +281,127 @@ func (inv *Inventory) applyLimit(limit string, sel []bool, errs *Errors) {
 			}
 		}
 	}
+}
+
+// limitMatcher tells which hosts one --limit term matches: the hosts by
+// name, the groups' members, the group names sorted.
+type limitMatcher struct {
+	inv        *Inventory
+	n          int
+	members    map[string][]int
+	groupNames []string
+	index      func(string) int // a host's position by name, -1 when none
+	errs       *Errors
+}
+
+func (inv *Inventory) limitMatcher(errs *Errors) *limitMatcher {
+	n := inv.Len()
+	lm := &limitMatcher{inv: inv, n: n, members: make(map[string][]int, len(inv.Groups)), errs: errs, index: inv.hostIndex}
+	for i := range n {
+		for _, g := range inv.hostGroups(i) {
+			lm.members[g] = append(lm.members[g], i)
+		}
+	}
+	lm.groupNames = make([]string, 0, len(inv.Groups))
+	for g := range inv.Groups {
+		lm.groupNames = append(lm.groupNames, g)
+	}
+	slices.Sort(lm.groupNames)
+	if inv.res == nil {
+		byName := make(map[string]int, n)
+		for i, h := range inv.Hosts {
+			byName[h.Name] = i
+		}
+		lm.index = func(s string) int {
+			if i, ok := byName[s]; ok {
+				return i
+			}
+			return -1
+		}
+	}
+	return lm
+}
+
+// match returns the hosts term t matches, nil (and an error recorded)
+// when t is bad.
+func (lm *limitMatcher) match(t limitTerm) []bool {
+	m := make([]bool, lm.n)
+	switch {
+	case t.pat == "all" || t.pat == "*":
+		for i := range m {
+			m[i] = true
+		}
+	case strings.HasPrefix(t.pat, "~"):
+		re, err := regexp.Compile(t.pat[1:])
+		if err != nil {
+			return lm.bad(t, "bad regular expression: %v", err)
+		}
+		lm.matchEach(m, re.MatchString)
+	case strings.ContainsAny(t.pat, "*?[") && lm.inv.Groups[t.pat] == nil && lm.index(t.pat) < 0:
+		if _, err := path.Match(t.pat, ""); err != nil {
+			return lm.bad(t, "bad pattern: %v", err)
+		}
+		lm.matchEach(m, func(s string) bool { ok, _ := path.Match(t.pat, s); return ok })
+	default:
+		if !lm.matchName(m, t.pat) {
+			return lm.bad(t, "unknown host or group%s", didYouMean(t.pat, lm.candidates()))
+		}
+	}
+	return m
+}
+
+// matchEach marks the hosts whose name matches, and the members of the
+// groups whose name does.
+func (lm *limitMatcher) matchEach(m []bool, matches func(string) bool) {
+	for i := range m {
+		if matches(lm.inv.hostName(i)) {
+			m[i] = true
+		}
+	}
+	for _, g := range lm.groupNames {
+		if matches(g) {
+			for _, i := range lm.members[g] {
+				m[i] = true
+			}
+		}
+	}
+}
+
+// matchName marks the group and the host named name; false when neither
+// exists.
+func (lm *limitMatcher) matchName(m []bool, name string) bool {
+	found := false
+	if _, ok := lm.inv.Groups[name]; ok {
+		found = true
+		for _, i := range lm.members[name] {
+			m[i] = true
+		}
+	}
+	if i := lm.index(name); i >= 0 {
+		found = true
+		m[i] = true
+	}
+	return found
+}
+
+// candidates are the names an unknown term may have meant: the groups,
+// and the hosts too in an inventory of at most 10,000.
+func (lm *limitMatcher) candidates() []string {
+	if lm.n > 10000 {
+		return lm.groupNames
+	}
+	cands := slices.Clone(lm.groupNames)
+	for i := range lm.n {
+		cands = append(cands, lm.inv.hostName(i))
+	}
+	return cands
+}
+
+func (lm *limitMatcher) bad(t limitTerm, format string, args ...any) []bool {
+	d := Diagnostic{File: "--limit", Key: t.pat, Msg: fmt.Sprintf(format, args...)}
+	if t.file != "" {
+		d.File, d.Line = t.file, t.line
+	}
+	*lm.errs = append(*lm.errs, d)
+	return nil
 }

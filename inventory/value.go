@@ -142,277 +142,391 @@ func kindName(n *yaml.Node) string {
 func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bool) {
 	kd := &keyTable[ki]
 	n = resolveAlias(n)
-	v := val{slot: kd.slot, key: int16(ki), file: file, line: int32(n.Line), col: int32(n.Column)}
-	v.where = where
-	bad := func(format string, args ...any) (val, bool) {
-		c.errorf(file, n.Line, n.Column, fullKey, format, args...)
+	f := &field{c: c, kd: kd, n: n, file: file, key: fullKey,
+		v: val{slot: kd.slot, key: int16(ki), file: file, line: int32(n.Line), col: int32(n.Column), where: where}}
+	if !kindParsers[kd.kind](f) {
 		return val{}, false
 	}
-	scalar := func() (string, bool) {
-		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-			c.errorf(file, n.Line, n.Column, fullKey, "want %s, got %s", kindWant(kd.kind), kindName(n))
-			return "", false
-		}
-		if strings.IndexByte(n.Value, 0) >= 0 {
-			c.errorf(file, n.Line, n.Column, fullKey, "value contains a NUL byte")
-			return "", false
-		}
-		return n.Value, true
-	}
-	// list returns the items of a list value; a single scalar is a list of
-	// one, and when comma is true a comma-separated string is split.
-	list := func(comma bool) ([]*yaml.Node, bool) {
-		switch {
-		case n.Kind == yaml.SequenceNode:
-			items := make([]*yaml.Node, 0, len(n.Content))
-			for _, it := range n.Content {
-				it = resolveAlias(it)
-				if it.Kind != yaml.ScalarNode || it.Tag == "!!null" {
-					c.errorf(file, it.Line, it.Column, fullKey, "list items must be strings, got %s", kindName(it))
-					return nil, false
-				}
-				items = append(items, it)
-			}
-			return items, true
-		case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
-			if !comma {
-				return []*yaml.Node{n}, true
-			}
-			var items []*yaml.Node
-			for part := range strings.SplitSeq(n.Value, ",") {
-				part = strings.TrimSpace(part)
-				if part != "" {
-					items = append(items, scalarNode(part, n.Line, n.Column))
-				}
-			}
-			return items, true
-		}
-		c.errorf(file, n.Line, n.Column, fullKey, "want %s, got %s", kindWant(kd.kind), kindName(n))
-		return nil, false
-	}
+	return f.v, true
+}
 
-	switch kd.kind {
-	case kNoInline:
-		return bad("an inline API token is not allowed: set api_token_file or api_token_env (default %s)", DefaultAPITokenEnv)
-	case kString, kSecret, kUser, kNodeName, kContainer:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		if strings.TrimSpace(s) == "" {
-			return bad("must not be empty")
-		}
-		if kd.kind != kSecret && strings.ContainsAny(s, "\n\r") {
-			return bad("must be a single line")
-		}
-		if err := checkWord(kd.kind, s); err != nil {
-			return bad("%v", err)
-		}
-		v.s = s
-	case kAddress:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		host, port, err := splitHostPort(s)
-		if err != nil {
-			return bad("%v", err)
-		}
-		v.s, v.n = host, int64(port)
-	case kPort:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		p, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || p < 1 || p > 65535 {
-			return bad("want a port number 1-65535, got %q", s)
-		}
-		v.n = int64(p)
-	case kLocalPath:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		if strings.TrimSpace(s) == "" {
-			return bad("must not be empty")
-		}
-		v.s = c.localPath(s)
-	case kLocalPaths:
-		items, ok := list(false)
-		if !ok {
-			return val{}, false
-		}
-		v.list = make([]string, 0, len(items))
-		for _, it := range items {
-			if strings.IndexByte(it.Value, 0) >= 0 {
-				c.errorf(file, it.Line, it.Column, fullKey, "value contains a NUL byte")
-				return val{}, false
-			}
-			if strings.TrimSpace(it.Value) == "" {
-				c.errorf(file, it.Line, it.Column, fullKey, "empty path")
-				return val{}, false
-			}
-			v.list = append(v.list, c.localPath(it.Value))
-		}
-	case kRemotePath:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		if err := checkPrefixPath(s); err != nil {
-			return bad("%v", err)
-		}
-		v.s = filepath.Clean(s)
-	case kBool:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		b, ok := parseBool(s)
-		if !ok {
-			return bad("want true or false, got %q", s)
-		}
-		if b {
-			v.n = 1
-		}
-	case kDuration:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		d, err := parseDuration(s)
-		if err != nil {
-			return bad("%v", err)
-		}
-		if kd.slot == sConnectTimeout && d <= 0 {
-			return bad("must be greater than zero")
-		}
-		v.n = int64(d)
-	case kEnum:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		ls := strings.ToLower(strings.TrimSpace(s))
-		if !slices.Contains(kd.enum, ls) {
-			return bad("want one of %s, got %q%s", strings.Join(kd.enum, "|"), s, didYouMean(ls, kd.enum))
-		}
-		v.s = ls
-	case kURL:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		u, err := ParseCloudURL(s)
-		if err != nil {
-			return bad("%v", err)
-		}
-		v.s = u
-	case kProxy:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		p, err := ParseProxy(s)
-		if err != nil {
-			return bad("want none, env or a proxy URL: %v", err)
-		}
-		v.s = p.Reveal()
-	case kRooms:
-		items, ok := list(true)
-		if !ok {
-			return val{}, false
-		}
-		v.list = make([]string, 0, len(items))
-		good := true
-		for _, it := range items {
-			r := strings.TrimSpace(it.Value)
-			switch {
-			case isUUID(r):
-				r = strings.ToLower(r)
-			case r == "":
-				c.errorf(file, it.Line, it.Column, fullKey, "empty room name")
-				good = false
-				continue
-			case strings.ContainsAny(r, "\r\n") || strings.IndexByte(r, 0) >= 0 || len(r) > 200:
-				c.errorf(file, it.Line, it.Column, fullKey, "room name %q must be a single line of at most 200 bytes", truncate(r, 80))
-				good = false
-				continue
-			default:
-				// A name: resolved to its id through the Cloud API at run time.
-				if c.roomNames != nil {
-					*c.roomNames = append(*c.roomNames, RoomRef{Name: r, File: file, Line: it.Line, Col: it.Column, Key: fullKey})
-				}
-			}
-			if !slices.Contains(v.list, r) {
-				v.list = append(v.list, r)
-			}
-		}
-		if !good {
-			return val{}, false
-		}
-		if len(v.list) == 0 {
-			return bad("no rooms")
-		}
-	case kJump:
-		var specs []string
-		if n.Kind == yaml.SequenceNode {
-			items, ok := list(false)
-			if !ok {
-				return val{}, false
-			}
-			for _, it := range items {
-				specs = append(specs, it.Value)
-			}
-		} else {
-			s, ok := scalar()
-			if !ok {
-				return val{}, false
-			}
-			specs = []string{s}
-		}
-		j, err := parseJump(strings.Join(specs, ","))
-		if err != nil {
-			return bad("%v", err)
-		}
-		v.jump = j
-	case kUserName:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		if !isUserName(s) {
-			return bad("%q is not a user name (letters, digits, _ . -, not starting with - or a digit-only name, at most 32)", s)
-		}
-		v.s = s
-	case kEnvName:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		if !isEnvName(s) {
-			return bad("%q is not an environment variable name", s)
-		}
-		v.s = s
-	case kLabels:
-		pairs, ok := c.labels(n, file, fullKey)
-		if !ok {
-			return val{}, false
-		}
-		v.list = pairs
-	case kSHA256:
-		s, ok := scalar()
-		if !ok {
-			return val{}, false
-		}
-		s = strings.ToLower(strings.TrimSpace(s))
-		if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
-			return bad("want 64 hexadecimal digits")
-		}
-		v.s = s
+// field is one value being parsed against its key: what the per-kind
+// parsers read (the node, where it is) and fill in (v).
+type field struct {
+	c    *conv
+	kd   *keyDef
+	n    *yaml.Node
+	file string
+	key  string // the key's full name in diagnostics
+	v    val
+}
+
+// kindParsers parses a value of each kind into field.v, reporting what is
+// wrong through conv.errorf; false when the value is refused. Read-only.
+var kindParsers = [...]func(*field) bool{
+	kString:     parseWord,
+	kSecret:     parseWord,
+	kUser:       parseWord,
+	kNodeName:   parseWord,
+	kContainer:  parseWord,
+	kNoInline:   parseNoInline,
+	kAddress:    parseAddress,
+	kPort:       parsePort,
+	kLocalPath:  parseLocalPath,
+	kLocalPaths: parseLocalPaths,
+	kRemotePath: parseRemotePath,
+	kBool:       parseBoolValue,
+	kDuration:   parseDurationValue,
+	kEnum:       parseEnum,
+	kURL:        parseURL,
+	kProxy:      parseProxyValue,
+	kRooms:      parseRooms,
+	kJump:       parseJumpValue,
+	kUserName:   parseUserName,
+	kEnvName:    parseEnvName,
+	kLabels:     parseLabels,
+	kSHA256:     parseSHA256,
+}
+
+// bad reports a problem with the value; it returns false for the parser
+// to return.
+func (f *field) bad(format string, args ...any) bool {
+	f.errorAt(f.n, format, args...)
+	return false
+}
+
+// errorAt reports a problem with one node of the value (a list item).
+func (f *field) errorAt(n *yaml.Node, format string, args ...any) {
+	f.c.errorf(f.file, n.Line, n.Column, f.key, format, args...)
+}
+
+// scalar returns the value as a string: it must be a non-null scalar
+// without a NUL byte.
+func (f *field) scalar() (string, bool) {
+	n := f.n
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", f.bad("want %s, got %s", kindWant(f.kd.kind), kindName(n))
 	}
-	return v, true
+	if strings.IndexByte(n.Value, 0) >= 0 {
+		return "", f.bad("value contains a NUL byte")
+	}
+	return n.Value, true
+}
+
+// list returns the items of a list value; a single scalar is a list of
+// one, and when comma is true a comma-separated string is split.
+func (f *field) list(comma bool) ([]*yaml.Node, bool) {
+	n := f.n
+	switch {
+	case n.Kind == yaml.SequenceNode:
+		items := make([]*yaml.Node, 0, len(n.Content))
+		for _, it := range n.Content {
+			it = resolveAlias(it)
+			if it.Kind != yaml.ScalarNode || it.Tag == "!!null" {
+				f.errorAt(it, "list items must be strings, got %s", kindName(it))
+				return nil, false
+			}
+			items = append(items, it)
+		}
+		return items, true
+	case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+		if !comma {
+			return []*yaml.Node{n}, true
+		}
+		var items []*yaml.Node
+		for part := range strings.SplitSeq(n.Value, ",") {
+			part = strings.TrimSpace(part)
+			if part != "" {
+				items = append(items, scalarNode(part, n.Line, n.Column))
+			}
+		}
+		return items, true
+	}
+	return nil, f.bad("want %s, got %s", kindWant(f.kd.kind), kindName(n))
+}
+
+func parseNoInline(f *field) bool {
+	return f.bad("an inline API token is not allowed: set api_token_file or api_token_env (default %s)", DefaultAPITokenEnv)
+}
+
+// parseWord: a non-empty string, on one line unless a secret, checked
+// further by kind (checkWord).
+func parseWord(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	if strings.TrimSpace(s) == "" {
+		return f.bad("must not be empty")
+	}
+	if f.kd.kind != kSecret && strings.ContainsAny(s, "\n\r") {
+		return f.bad("must be a single line")
+	}
+	if err := checkWord(f.kd.kind, s); err != nil {
+		return f.bad("%v", err)
+	}
+	f.v.s = s
+	return true
+}
+
+func parseAddress(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	host, port, err := splitHostPort(s)
+	if err != nil {
+		return f.bad("%v", err)
+	}
+	f.v.s, f.v.n = host, int64(port)
+	return true
+}
+
+func parsePort(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || p < 1 || p > 65535 {
+		return f.bad("want a port number 1-65535, got %q", s)
+	}
+	f.v.n = int64(p)
+	return true
+}
+
+func parseLocalPath(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	if strings.TrimSpace(s) == "" {
+		return f.bad("must not be empty")
+	}
+	f.v.s = f.c.localPath(s)
+	return true
+}
+
+func parseLocalPaths(f *field) bool {
+	items, ok := f.list(false)
+	if !ok {
+		return false
+	}
+	f.v.list = make([]string, 0, len(items))
+	for _, it := range items {
+		if strings.IndexByte(it.Value, 0) >= 0 {
+			f.errorAt(it, "value contains a NUL byte")
+			return false
+		}
+		if strings.TrimSpace(it.Value) == "" {
+			f.errorAt(it, "empty path")
+			return false
+		}
+		f.v.list = append(f.v.list, f.c.localPath(it.Value))
+	}
+	return true
+}
+
+func parseRemotePath(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	if err := checkPrefixPath(s); err != nil {
+		return f.bad("%v", err)
+	}
+	f.v.s = filepath.Clean(s)
+	return true
+}
+
+func parseBoolValue(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	b, ok := parseBool(s)
+	if !ok {
+		return f.bad("want true or false, got %q", s)
+	}
+	if b {
+		f.v.n = 1
+	}
+	return true
+}
+
+func parseDurationValue(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return f.bad("%v", err)
+	}
+	if f.kd.slot == sConnectTimeout && d <= 0 {
+		return f.bad("must be greater than zero")
+	}
+	f.v.n = int64(d)
+	return true
+}
+
+func parseEnum(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	ls := strings.ToLower(strings.TrimSpace(s))
+	if !slices.Contains(f.kd.enum, ls) {
+		return f.bad("want one of %s, got %q%s", strings.Join(f.kd.enum, "|"), s, didYouMean(ls, f.kd.enum))
+	}
+	f.v.s = ls
+	return true
+}
+
+func parseURL(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	u, err := ParseCloudURL(s)
+	if err != nil {
+		return f.bad("%v", err)
+	}
+	f.v.s = u
+	return true
+}
+
+func parseProxyValue(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	p, err := ParseProxy(s)
+	if err != nil {
+		return f.bad("want none, env or a proxy URL: %v", err)
+	}
+	f.v.s = p.Reveal()
+	return true
+}
+
+// parseRooms: room ids (lower-cased) or names (resolved to ids through
+// the Cloud API at run time), each once.
+func parseRooms(f *field) bool {
+	items, ok := f.list(true)
+	if !ok {
+		return false
+	}
+	f.v.list = make([]string, 0, len(items))
+	good := true
+	for _, it := range items {
+		r, ok := f.room(it)
+		if !ok {
+			good = false
+			continue
+		}
+		if !slices.Contains(f.v.list, r) {
+			f.v.list = append(f.v.list, r)
+		}
+	}
+	if !good {
+		return false
+	}
+	if len(f.v.list) == 0 {
+		return f.bad("no rooms")
+	}
+	return true
+}
+
+// room checks one item of a rooms list; a name is noted for resolving.
+func (f *field) room(it *yaml.Node) (string, bool) {
+	r := strings.TrimSpace(it.Value)
+	switch {
+	case isUUID(r):
+		return strings.ToLower(r), true
+	case r == "":
+		f.errorAt(it, "empty room name")
+		return "", false
+	case strings.ContainsAny(r, "\r\n") || strings.IndexByte(r, 0) >= 0 || len(r) > 200:
+		f.errorAt(it, "room name %q must be a single line of at most 200 bytes", truncate(r, 80))
+		return "", false
+	}
+	// A name: resolved to its id through the Cloud API at run time.
+	if f.c.roomNames != nil {
+		*f.c.roomNames = append(*f.c.roomNames, RoomRef{Name: r, File: f.file, Line: it.Line, Col: it.Column, Key: f.key})
+	}
+	return r, true
+}
+
+// parseJumpValue: ProxyJump syntax, or a list of hops.
+func parseJumpValue(f *field) bool {
+	var specs []string
+	if f.n.Kind == yaml.SequenceNode {
+		items, ok := f.list(false)
+		if !ok {
+			return false
+		}
+		for _, it := range items {
+			specs = append(specs, it.Value)
+		}
+	} else {
+		s, ok := f.scalar()
+		if !ok {
+			return false
+		}
+		specs = []string{s}
+	}
+	j, err := parseJump(strings.Join(specs, ","))
+	if err != nil {
+		return f.bad("%v", err)
+	}
+	f.v.jump = j
+	return true
+}
+
+func parseUserName(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	if !isUserName(s) {
+		return f.bad("%q is not a user name (letters, digits, _ . -, not starting with - or a digit-only name, at most 32)", s)
+	}
+	f.v.s = s
+	return true
+}
+
+func parseEnvName(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	if !isEnvName(s) {
+		return f.bad("%q is not an environment variable name", s)
+	}
+	f.v.s = s
+	return true
+}
+
+func parseLabels(f *field) bool {
+	pairs, ok := f.c.labels(f.n, f.file, f.key)
+	if !ok {
+		return false
+	}
+	f.v.list = pairs
+	return true
+}
+
+func parseSHA256(f *field) bool {
+	s, ok := f.scalar()
+	if !ok {
+		return false
+	}
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+		return f.bad("want 64 hexadecimal digits")
+	}
+	f.v.s = s
+	return true
 }
 
 func kindWant(k kind) string {

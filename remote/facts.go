@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -220,182 +221,231 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 	if len(lines) > maxProbeLines {
 		return nil, fmt.Errorf("probe output has %d lines, more than the %d allowed", len(lines), maxProbeLines)
 	}
-	f := &ProbeFacts{UID: -1, ProbeUID: -1}
-	sawUID := false
-	var osr []string
-	var cur *Install
-	var confLines, itypeLines, buildinfo []string
-	finish := func() {
-		if cur == nil {
-			return
-		}
-		applyConf(cur, confLines)
-		applyInstallType(cur, itypeLines)
-		applyBuildinfo(cur, buildinfo)
-		f.Installs = append(f.Installs, *cur)
-		cur, confLines, itypeLines, buildinfo = nil, nil, nil, nil
-	}
-	started, ended := false, false
+	p := &probeParse{f: &ProbeFacts{UID: -1, ProbeUID: -1}}
 	for n, raw := range lines {
-		line := strings.TrimSuffix(string(raw), "\r")
-		if !started {
-			if line == "fleetclaim-probe=1" {
-				started = true
-			}
-			continue
-		}
-		if line == "" {
-			continue
-		}
-		if ended {
-			return nil, fmt.Errorf("probe output line %d: text after the end marker", n+1)
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("probe output line %d: %q is not key=value", n+1, clip(line, probeQuoteMax))
-		}
-		if strings.HasPrefix(k, "i.") && cur == nil {
-			return nil, fmt.Errorf("probe output line %d: %s outside an install record", n+1, k)
-		}
-		var err error
-		switch k {
-		case "uid":
-			sawUID = true
-			if v != "" {
-				f.UID, err = strconv.Atoi(v)
-			}
-		case "user":
-			f.User = v
-		case "probe_uid":
-			f.ProbeUID, err = strconv.Atoi(v)
-		case "probe_user":
-			f.ProbeUser = v
-		case "probe_via":
-			switch v {
-			case "sudo", "doas":
-				f.ProbeVia = v
-			default:
-				err = fmt.Errorf("unknown become method %q", clip(v, probeQuoteMax))
-			}
-		case "hostname":
-			f.Hostname = v
-		case "kernel":
-			f.Kernel = v
-		case "kernel_release":
-			f.KernelRelease = v
-		case "arch":
-			f.Arch = v
-		case "osr":
-			osr = append(osr, v)
-		case "macos_name":
-			f.OS.ID, f.OS.PrettyName = "macos", v
-		case "macos_version":
-			f.OS.VersionID = v
-			f.OS.PrettyName = strings.TrimSpace(f.OS.PrettyName + " " + v)
-		case "init":
-			f.Init = v
-		case "tool":
-			f.Tools = append(f.Tools, v)
-		case "sudo_nopasswd":
-			f.SudoNoPassword = v == "1"
-		case "doas_nopasswd":
-			f.DoasNoPassword = v == "1"
-		case "docker_socket":
-			switch v {
-			case "accessible", "denied", "absent", "remote":
-				f.DockerSocket = v
-			default:
-				err = fmt.Errorf("unknown docker socket state %q", clip(v, probeQuoteMax))
-			}
-		case "docker_version":
-			f.DockerVersion = v
-		case "libseccomp":
-			f.LibSeccomp = v
-		case "container":
-			if len(f.Containers) >= maxInstalls*4 {
-				return nil, fmt.Errorf("probe output line %d: too many containers", n+1)
-			}
-			name, image, _ := strings.Cut(v, " ")
-			f.Containers = append(f.Containers, Container{Name: name, Image: image})
-		case "install":
-			finish()
-			if len(f.Installs) >= maxInstalls {
-				return nil, fmt.Errorf("probe output line %d: more than %d installs", n+1, maxInstalls)
-			}
-			cur = &Install{Layout: v, WebPort: 19999, RunAsUser: "netdata", CloudDir: "absent"}
-		case "i.confdir":
-			cur.ConfigDir = v
-		case "i.binary":
-			cur.Binary = v
-		case "i.cli":
-			cur.CLI = v
-		case "i.claim_script":
-			cur.ClaimScript = v
-			if cur.ClaimGeneration == 0 {
-				cur.ClaimGeneration = 1
-			}
-		case "i.claim_v2":
-			cur.ClaimGeneration = 2
-		case "i.itype":
-			itypeLines = append(itypeLines, v)
-		case "i.conf":
-			cur.ConfReadable = true
-			confLines = append(confLines, v)
-		case "i.libdir":
-			// Already applied by the probe to i.varlib.
-		case "i.conf_unreadable":
-		case "i.claim_conf":
-			cur.ClaimConf = v == "1"
-		case "i.varlib":
-			cur.VarLibDir = v
-		case "i.guid":
-			cur.MachineGUID, err = machineID(v)
-		case "i.cloudd":
-			switch v {
-			case "present", "absent", "unreadable":
-				cur.CloudDir = v
-			default:
-				err = fmt.Errorf("unknown cloud.d state %q", clip(v, probeQuoteMax))
-			}
-		case "i.claimed_id":
-			cur.ClaimedID, err = machineID(v)
-		case "i.initd":
-			cur.InitScript = v
-		case "i.running":
-			switch v {
-			case "1":
-				cur.Running = "yes"
-			case "0":
-				cur.Running = "no"
-			default:
-				err = fmt.Errorf("want 0 or 1, not %q", clip(v, probeQuoteMax))
-			}
-		case "i.version":
-			cur.Version = parseVersion(v)
-		case "i.buildinfo":
-			buildinfo = append(buildinfo, v)
-		case "i.cloud_builtin":
-			// A v2 build: Cloud is always in it (probe.sh).
-			if cur != nil && v == "1" {
-				cur.CloudSupport = "yes"
-			}
-		case "end":
-			finish()
-			ended = true
-		default:
-			return nil, fmt.Errorf("probe output line %d: unknown key %q", n+1, clip(k, probeQuoteMax))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("probe output line %d: %s: %w", n+1, k, err)
+		if err := p.line(n+1, strings.TrimSuffix(string(raw), "\r")); err != nil {
+			return nil, err
 		}
 	}
-	if !started {
+	return p.done()
+}
+
+// probeParse is ParseProbe's state: the facts so far, and the install
+// record being read (cur, with the lines applied when it ends).
+type probeParse struct {
+	f                                *ProbeFacts
+	sawUID, started, ended           bool
+	osr                              []string
+	cur                              *Install
+	confLines, itypeLines, buildinfo []string
+}
+
+// probeLineError is a probe line wrong as a whole, not in one key's value.
+type probeLineError string
+
+func (e probeLineError) Error() string { return string(e) }
+
+// line reads line n of the probe's output.
+func (p *probeParse) line(n int, line string) error {
+	if !p.started {
+		if line == "fleetclaim-probe=1" {
+			p.started = true
+		}
+		return nil
+	}
+	if line == "" {
+		return nil
+	}
+	if p.ended {
+		return fmt.Errorf("probe output line %d: text after the end marker", n)
+	}
+	k, v, ok := strings.Cut(line, "=")
+	if !ok {
+		return fmt.Errorf("probe output line %d: %q is not key=value", n, Clip(line, probeQuoteMax))
+	}
+	var err error
+	if strings.HasPrefix(k, "i.") {
+		if p.cur == nil {
+			return fmt.Errorf("probe output line %d: %s outside an install record", n, k)
+		}
+		err = p.installKey(k, v)
+	} else {
+		err = p.hostKey(k, v)
+	}
+	var whole probeLineError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &whole):
+		return fmt.Errorf("probe output line %d: %s", n, whole)
+	}
+	return fmt.Errorf("probe output line %d: %s: %w", n, k, err)
+}
+
+// hostKey reads a key of the host (not of one install), and the
+// install and end markers.
+func (p *probeParse) hostKey(k, v string) error {
+	f := p.f
+	var err error
+	switch k {
+	case "uid":
+		p.sawUID = true
+		if v != "" {
+			f.UID, err = strconv.Atoi(v)
+		}
+	case "user":
+		f.User = v
+	case "probe_uid":
+		f.ProbeUID, err = strconv.Atoi(v)
+	case "probe_user":
+		f.ProbeUser = v
+	case "probe_via":
+		err = oneOf(&f.ProbeVia, v, "unknown become method %q", "sudo", "doas")
+	case "hostname":
+		f.Hostname = v
+	case "kernel":
+		f.Kernel = v
+	case "kernel_release":
+		f.KernelRelease = v
+	case "arch":
+		f.Arch = v
+	case "osr":
+		p.osr = append(p.osr, v)
+	case "macos_name":
+		f.OS.ID, f.OS.PrettyName = "macos", v
+	case "macos_version":
+		f.OS.VersionID = v
+		f.OS.PrettyName = strings.TrimSpace(f.OS.PrettyName + " " + v)
+	case "init":
+		f.Init = v
+	case "tool":
+		f.Tools = append(f.Tools, v)
+	case "sudo_nopasswd":
+		f.SudoNoPassword = v == "1"
+	case "doas_nopasswd":
+		f.DoasNoPassword = v == "1"
+	case "docker_socket":
+		err = oneOf(&f.DockerSocket, v, "unknown docker socket state %q", "accessible", "denied", "absent", "remote")
+	case "docker_version":
+		f.DockerVersion = v
+	case "libseccomp":
+		f.LibSeccomp = v
+	case "container":
+		if len(f.Containers) >= maxInstalls*4 {
+			return probeLineError("too many containers")
+		}
+		name, image, _ := strings.Cut(v, " ")
+		f.Containers = append(f.Containers, Container{Name: name, Image: image})
+	case "install":
+		p.finish()
+		if len(f.Installs) >= maxInstalls {
+			return probeLineError(fmt.Sprintf("more than %d installs", maxInstalls))
+		}
+		p.cur = &Install{Layout: v, WebPort: 19999, RunAsUser: "netdata", CloudDir: "absent"}
+	case "end":
+		p.finish()
+		p.ended = true
+	default:
+		return probeLineError(fmt.Sprintf("unknown key %q", Clip(k, probeQuoteMax)))
+	}
+	return err
+}
+
+// oneOf sets *dst to v when v is one of the values allowed, else says so
+// with format (which quotes v).
+func oneOf(dst *string, v, format string, allowed ...string) error {
+	if !slices.Contains(allowed, v) {
+		return fmt.Errorf(format, Clip(v, probeQuoteMax))
+	}
+	*dst = v
+	return nil
+}
+
+// installKey reads an i. key of the install record being read.
+func (p *probeParse) installKey(k, v string) error {
+	cur := p.cur
+	var err error
+	switch k {
+	case "i.confdir":
+		cur.ConfigDir = v
+	case "i.binary":
+		cur.Binary = v
+	case "i.cli":
+		cur.CLI = v
+	case "i.claim_script":
+		cur.ClaimScript = v
+		if cur.ClaimGeneration == 0 {
+			cur.ClaimGeneration = 1
+		}
+	case "i.claim_v2":
+		cur.ClaimGeneration = 2
+	case "i.itype":
+		p.itypeLines = append(p.itypeLines, v)
+	case "i.conf":
+		cur.ConfReadable = true
+		p.confLines = append(p.confLines, v)
+	case "i.libdir":
+		// Already applied by the probe to i.varlib.
+	case "i.conf_unreadable":
+	case "i.claim_conf":
+		cur.ClaimConf = v == "1"
+	case "i.varlib":
+		cur.VarLibDir = v
+	case "i.guid":
+		cur.MachineGUID, err = machineID(v)
+	case "i.cloudd":
+		err = oneOf(&cur.CloudDir, v, "unknown cloud.d state %q", "present", "absent", "unreadable")
+	case "i.claimed_id":
+		cur.ClaimedID, err = machineID(v)
+	case "i.initd":
+		cur.InitScript = v
+	case "i.running":
+		switch v {
+		case "1":
+			cur.Running = "yes"
+		case "0":
+			cur.Running = "no"
+		default:
+			err = fmt.Errorf("want 0 or 1, not %q", Clip(v, probeQuoteMax))
+		}
+	case "i.version":
+		cur.Version = parseVersion(v)
+	case "i.buildinfo":
+		p.buildinfo = append(p.buildinfo, v)
+	case "i.cloud_builtin":
+		// A v2 build: Cloud is always in it (probe.sh).
+		if v == "1" {
+			cur.CloudSupport = "yes"
+		}
+	default:
+		return probeLineError(fmt.Sprintf("unknown key %q", Clip(k, probeQuoteMax)))
+	}
+	return err
+}
+
+// finish ends the install record being read, if any.
+func (p *probeParse) finish() {
+	if p.cur == nil {
+		return
+	}
+	applyConf(p.cur, p.confLines)
+	applyInstallType(p.cur, p.itypeLines)
+	applyBuildinfo(p.cur, p.buildinfo)
+	p.f.Installs = append(p.f.Installs, *p.cur)
+	p.cur, p.confLines, p.itypeLines, p.buildinfo = nil, nil, nil, nil
+}
+
+// done checks that the output was whole and fills in what the host's
+// lines imply.
+func (p *probeParse) done() (*ProbeFacts, error) {
+	f := p.f
+	if !p.started {
 		return nil, errors.New("no probe output (is /bin/sh a POSIX shell on the host?)")
 	}
-	if !ended {
+	if !p.ended {
 		return nil, errors.New("probe output ended early (the probe was cut off or failed half way)")
 	}
-	if !sawUID || (f.UID < 0 && f.ProbeVia == "") {
+	if !p.sawUID || (f.UID < 0 && f.ProbeVia == "") {
 		return nil, errors.New("probe output has no uid")
 	}
 	if f.ProbeUID < 0 {
@@ -403,7 +453,7 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 		f.ProbeUID, f.ProbeUser = f.UID, f.User
 	}
 	if f.OS.ID == "" {
-		f.OS = ParseOSRelease(osr)
+		f.OS = ParseOSRelease(p.osr)
 	}
 	return f, nil
 }
@@ -411,8 +461,8 @@ func ParseProbe(out []byte) (*ProbeFacts, error) {
 // probeQuoteMax is how much of a probe line or value an error quotes.
 const probeQuoteMax = 60
 
-// clip cuts s to n bytes, marking the cut with an ellipsis.
-func clip(s string, n int) string {
+// Clip cuts s to n bytes, marking the cut with an ellipsis.
+func Clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
 	}

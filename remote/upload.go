@@ -31,122 +31,172 @@ func Upload(ctx context.Context, c *Client, r Runner, dst string, content []byte
 	if mode == 0 {
 		mode = 0o600
 	}
-	fail := func(format string, a ...any) error {
-		return &Error{Op: "upload", Host: c.name, Category: CatUpload, Err: fmt.Errorf(format, a...)}
-	}
 	if dst == "" || !strings.HasPrefix(dst, "/") || strings.HasSuffix(dst, "/") {
 		return &Error{Op: "upload", Host: c.name, Category: CatInvalidValue, Err: fmt.Errorf("upload destination %q is not an absolute file path", dst)}
 	}
-	q := &Quoter{}
-	dir, base := path.Dir(dst), path.Base(dst)
-	qdst, qdir, qbase := q.Q(dst), q.Q(dir), q.Q(base)
+	u := &upload{c: c, q: &Quoter{}, dst: dst, dir: path.Dir(dst), base: path.Base(dst), mode: mode, owner: owner}
+	if err := u.stage(ctx); err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			u.cleanup(ctx)
+		}
+	}()
+	if err := c.put(ctx, u.staged, content); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(content)
+	u.want = hex.EncodeToString(sum[:])
+	if u.hashCmd == "" {
+		// No sha256 tool on the host: read the file back.
+		if err := u.readBack(ctx, content); err != nil {
+			return err
+		}
+	}
+	if err := u.place(ctx, r); err != nil {
+		return err
+	}
+	done = true
+	return nil
+}
+
+// upload is one Upload: where the file is staged on the host (staged, in
+// stageDir when the login user may not write next to dst) and how the
+// host checks its sha256 (hashCmd; "" when it has no tool for it).
+type upload struct {
+	c                *Client
+	q                *Quoter
+	dst, dir, base   string
+	mode             os.FileMode
+	owner            string
+	staged, stageDir string
+	hashCmd          string
+	want             string // the content's sha256, hex
+}
+
+func (u *upload) fail(format string, a ...any) error {
+	return &Error{Op: "upload", Host: u.c.name, Category: CatUpload, Err: fmt.Errorf(format, a...)}
+}
+
+// stage creates the temporary file on the host and finds its sha256 tool.
+func (u *upload) stage(ctx context.Context) error {
+	q := u.q
+	qdir, qbase := q.Q(u.dir), q.Q(u.base)
 	prep := "umask 077\n" +
 		"if [ -w " + qdir + " ] && t=$(mktemp " + qdir + "/." + qbase + ".fleetclaim.XXXXXX 2>/dev/null); then printf 'file %s\\n' \"$t\"\n" +
 		"else t=$(mktemp -d \"${TMPDIR:-/tmp}/fleetclaim.XXXXXX\") && : > \"$t\"/" + qbase + " && printf 'dir %s\\n' \"$t\" || exit 1; fi\n" +
 		"for x in sha256sum shasum openssl sha256; do p=$(command -v $x 2>/dev/null) && printf 'hash %s %s\\n' $x \"$p\"; done\n" +
 		"exit 0"
+	q.Q(u.dst) // the destination is quoted in place's script: refuse it now
 	if q.Err != nil {
 		return q.Err
 	}
-	res, err := c.Run(ctx, prep, nil)
+	res, err := u.c.Run(ctx, prep, nil)
 	if err != nil {
 		return err
 	}
 	if res.ExitCode != 0 {
-		return fail("cannot create a temporary file on the host: %s", clipLine(string(res.Stderr), 300))
+		return u.fail("cannot create a temporary file on the host: %s", clipLine(string(res.Stderr), 300))
 	}
-	var staged, stageDir, hashCmd string
 	for _, l := range strings.Split(string(res.Stdout), "\n") {
 		f := strings.SplitN(l, " ", 3)
 		switch {
 		case len(f) >= 2 && f[0] == "file":
-			staged = strings.TrimPrefix(l, "file ")
+			u.staged = strings.TrimPrefix(l, "file ")
 		case len(f) >= 2 && f[0] == "dir":
-			stageDir = strings.TrimPrefix(l, "dir ")
-			staged = stageDir + "/" + base
-		case len(f) == 3 && f[0] == "hash" && hashCmd == "":
-			hashCmd = hashCommand(f[1], f[2])
+			u.stageDir = strings.TrimPrefix(l, "dir ")
+			u.staged = u.stageDir + "/" + u.base
+		case len(f) == 3 && f[0] == "hash" && u.hashCmd == "":
+			u.hashCmd = hashCommand(f[1], f[2])
 		}
 	}
-	if staged == "" {
-		return fail("cannot create a temporary file on the host: unexpected answer %q", clipLine(string(res.Stdout), 200))
+	if u.staged == "" {
+		return u.fail("cannot create a temporary file on the host: unexpected answer %q", clipLine(string(res.Stdout), 200))
 	}
-	done := false
-	defer func() {
-		if done {
-			return
-		}
-		// Leave nothing half-written behind, even when ctx is gone.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		rm := "rm -f " + q.Q(staged)
-		if stageDir != "" {
-			rm = "rm -rf " + q.Q(stageDir)
-		}
-		c.Run(cctx, rm, nil)
-	}()
+	return nil
+}
 
-	if err := c.put(ctx, staged, content); err != nil {
+// cleanup removes the staged file: nothing half-written is left behind,
+// even when ctx is gone.
+func (u *upload) cleanup(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	rm := "rm -f " + u.q.Q(u.staged)
+	if u.stageDir != "" {
+		rm = "rm -rf " + u.q.Q(u.stageDir)
+	}
+	u.c.Run(cctx, rm, nil)
+}
+
+// readBack checks the staged file by reading it back.
+func (u *upload) readBack(ctx context.Context, content []byte) error {
+	res, err := u.c.Run(ctx, "cat "+u.q.Q(u.staged), nil)
+	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(content)
-	want := hex.EncodeToString(sum[:])
-	if hashCmd == "" {
-		// No sha256 tool on the host: read the file back.
-		res, err := c.Run(ctx, "cat "+q.Q(staged), nil)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(res.Stdout, content) {
-			return fail("the uploaded file differs from what was sent (%d bytes read back, %d sent)", len(res.Stdout), len(content))
-		}
+	if !bytes.Equal(res.Stdout, content) {
+		return u.fail("the uploaded file differs from what was sent (%d bytes read back, %d sent)", len(res.Stdout), len(content))
 	}
+	return nil
+}
 
+// placeScript checks the staged file's sha256, gives it its owner and
+// mode and renames it to dst; its exit codes are place's.
+func (u *upload) placeScript() string {
+	q := u.q
+	qdir, qbase := q.Q(u.dir), q.Q(u.base)
 	var b strings.Builder
-	src := q.Q(staged)
-	if stageDir != "" {
+	src := q.Q(u.staged)
+	if u.stageDir != "" {
 		b.WriteString("umask 077\nt=$(mktemp " + qdir + "/." + qbase + ".fleetclaim.XXXXXX) || exit 4\n")
 		b.WriteString("cat " + src + " > \"$t\" || { rm -f \"$t\"; exit 4; }\n")
 	} else {
 		b.WriteString("t=" + src + "\n")
 	}
-	if hashCmd != "" {
-		b.WriteString("h=$(" + hashCmd + " < \"$t\") || { rm -f \"$t\"; exit 5; }\n")
-		b.WriteString("case $h in *" + want + "*) ;; *) rm -f \"$t\"; echo \"sha256 on the host: $h\" >&2; exit 3;; esac\n")
+	if u.hashCmd != "" {
+		b.WriteString("h=$(" + u.hashCmd + " < \"$t\") || { rm -f \"$t\"; exit 5; }\n")
+		b.WriteString("case $h in *" + u.want + "*) ;; *) rm -f \"$t\"; echo \"sha256 on the host: $h\" >&2; exit 3;; esac\n")
 	}
-	if owner != "" {
-		b.WriteString("chown " + q.Q(owner) + " \"$t\" || { rm -f \"$t\"; exit 6; }\n")
+	if u.owner != "" {
+		b.WriteString("chown " + q.Q(u.owner) + " \"$t\" || { rm -f \"$t\"; exit 6; }\n")
 	}
-	fmt.Fprintf(&b, "chmod %04o \"$t\" || { rm -f \"$t\"; exit 6; }\n", uint32(mode.Perm()))
-	b.WriteString("mv -f \"$t\" " + qdst + " || { rm -f \"$t\"; exit 7; }\n")
-	if stageDir != "" {
-		b.WriteString("rm -rf " + q.Q(stageDir) + " 2>/dev/null\n")
+	fmt.Fprintf(&b, "chmod %04o \"$t\" || { rm -f \"$t\"; exit 6; }\n", uint32(u.mode.Perm()))
+	b.WriteString("mv -f \"$t\" " + q.Q(u.dst) + " || { rm -f \"$t\"; exit 7; }\n")
+	if u.stageDir != "" {
+		b.WriteString("rm -rf " + q.Q(u.stageDir) + " 2>/dev/null\n")
 	}
 	b.WriteString("exit 0")
-	if q.Err != nil {
-		return q.Err
+	return b.String()
+}
+
+// place runs placeScript through r and tells its exit code.
+func (u *upload) place(ctx context.Context, r Runner) error {
+	script := u.placeScript()
+	if u.q.Err != nil {
+		return u.q.Err
 	}
-	res, err = r.Run(ctx, b.String(), nil)
+	res, err := r.Run(ctx, script, nil)
 	if err != nil {
 		return err
 	}
 	msg := clipLine(string(res.Stderr), 300)
 	switch res.ExitCode {
 	case 0:
-		done = true
 		return nil
 	case 3:
-		return fail("sha256 mismatch after upload, want %s (%s)", want, msg)
+		return u.fail("sha256 mismatch after upload, want %s (%s)", u.want, msg)
 	case 4:
-		return fail("cannot write a temporary file next to %s: %s", dst, msg)
+		return u.fail("cannot write a temporary file next to %s: %s", u.dst, msg)
 	case 5:
-		return fail("cannot compute sha256 on the host: %s", msg)
+		return u.fail("cannot compute sha256 on the host: %s", msg)
 	case 6:
-		return fail("cannot set owner %q and mode %04o: %s", owner, uint32(mode.Perm()), msg)
+		return u.fail("cannot set owner %q and mode %04o: %s", u.owner, uint32(u.mode.Perm()), msg)
 	case 7:
-		return fail("cannot move the file into place at %s: %s", dst, msg)
+		return u.fail("cannot move the file into place at %s: %s", u.dst, msg)
 	}
-	return fail("moving the file into place failed (exit %d): %s", res.ExitCode, msg)
+	return u.fail("moving the file into place failed (exit %d): %s", res.ExitCode, msg)
 }
 
 func hashCommand(tool, path string) string {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/cloud"
+	"github.com/fleetclaim/fleetclaim/claim/rollout"
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
 )
@@ -138,7 +140,7 @@ type claimFlags struct {
 
 func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	f.selectFlags.register(fs)
-	fs.IntVar(&f.forks, "forks", claim.DefaultForks, "hosts in flight at once (a sliding window)")
+	fs.IntVar(&f.forks, "forks", rollout.DefaultForks, "hosts in flight at once (a sliding window)")
 	fs.StringVar(&f.results, "results", "", "write one JSON line per host to FILE as each host finishes (fsynced within 0.2s)")
 	fs.StringVar(&f.output, "output", "table", "stdout format: table, json, jsonl, junit or markdown")
 	fs.StringVar(&f.retryFile, "retry-file", "", "write the hosts that did not end well to FILE (use with --limit @FILE)")
@@ -152,7 +154,7 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	fs.BoolVar(&f.canary, "canary", false, "run one host first; stop (exit 3) if it fails")
 	fs.Float64Var(&f.maxFail, "max-fail-percentage", -1, "stop starting hosts once more than this % of finished hosts failed (exit 3)")
 	fs.IntVar(&f.retries, "retries", 2, "extra attempts for transient failures (refused/lost connection, Cloud 5xx)")
-	fs.DurationVar(&f.backoff, "retry-backoff", claim.DefaultBackoff, "first pause before a retry, doubled each time")
+	fs.DurationVar(&f.backoff, "retry-backoff", rollout.DefaultBackoff, "first pause before a retry, doubled each time")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress bar, even on a terminal")
 	fs.BoolVar(&f.debug, "debug", false, "trace connections, the commands run (never their input) and timings to stderr, secrets redacted")
 	fs.StringVar(&f.debugFile, "debug-file", "", "write the --debug trace to FILE (mode 0600, appended) instead of stderr")
@@ -204,7 +206,7 @@ Examples:
 
 // parseClaimFlags parses and checks a host command's flags. When ok is
 // false the command ends with code (0 for -h).
-func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claimFlags, serial []claim.BatchSize, code int, ok bool) {
+func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claimFlags, serial []rollout.BatchSize, code int, ok bool) {
 	fs := flag.NewFlagSet("fleetclaim "+string(mode), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f = &claimFlags{}
@@ -229,15 +231,15 @@ func parseClaimFlags(mode claim.Mode, args []string, stderr io.Writer) (f *claim
 		fmt.Fprintf(stderr, "fleetclaim %s: --output must be table, json, jsonl, junit or markdown, not %q\n", mode, f.output)
 		return nil, nil, exitUsage, false
 	}
-	serial, err = claim.ParseSerial(f.serial)
+	serial, err = rollout.ParseSerial(f.serial)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 		return nil, nil, exitUsage, false
 	}
 	if f.canary {
-		serial = append([]claim.BatchSize{{N: 1}}, serial...)
+		serial = append([]rollout.BatchSize{{N: 1}}, serial...)
 		if len(serial) == 1 {
-			serial = append(serial, claim.BatchSize{Percent: 100})
+			serial = append(serial, rollout.BatchSize{Percent: 100})
 		}
 		if f.maxFail < 0 {
 			f.maxFail = 0
@@ -265,9 +267,9 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 type claimRun struct {
 	mode          claim.Mode
 	f             *claimFlags
-	serial        []claim.BatchSize
+	serial        []rollout.BatchSize
 	hosts         []*inventory.Host
-	proof         *claim.CloudProof
+	proof         *cloud.Proof
 	cloud         *cloudRun
 	tokens        map[inventory.SecretRef]inventory.Secret
 	sudoPasswords map[inventory.SecretRef]inventory.Secret
@@ -368,19 +370,7 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 // stdout and the summary on stderr. It returns the exit code.
 func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	f, mode, hosts, proof := cr.f, cr.mode, cr.hosts, cr.proof
-	var secrets []inventory.Secret
-	for _, s := range cr.tokens {
-		secrets = append(secrets, s)
-	}
-	for _, s := range cr.sudoPasswords {
-		secrets = append(secrets, s)
-	}
-	for _, h := range hosts {
-		if h.Claim.Proxy.HasCredentials() {
-			secrets = append(secrets, h.Claim.Proxy.Credentials())
-		}
-	}
-	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, secrets)
+	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, cr.secrets())
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
 		return exitUsage
@@ -392,31 +382,15 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var resultsFile *jsonLines
-	if f.results != "" {
-		rf, err := os.OpenFile(f.results, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-		if err != nil {
-			fmt.Fprintf(stderr, "fleetclaim %s: results file: %v\n", mode, err)
-			return exitUsage
-		}
-		resultsFile = newJSONLines(rf, func(err error) {
-			fmt.Fprintf(stderr, "fleetclaim %s: results file %s: %v: it misses records from here on\n", mode, f.results, err)
-		})
+	resultsFile, ok := cr.openResults(stderr)
+	if !ok {
+		return exitUsage
+	}
+	if resultsFile != nil {
 		defer resultsFile.close()
 	}
-	if f.fetchClaimToken {
-		// Every check has passed: only now is the Space's token rotated.
-		fetched, err := cr.cloud.fetchClaimTokens(ctx, hosts, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-			return exitUsage
-		}
-		for _, h := range hosts {
-			if s, ok := fetched[h]; ok {
-				cr.tokens[h.Claim.Token] = s
-				dlog.addSecret(s)
-			}
-		}
+	if f.fetchClaimToken && !cr.fetchTokens(ctx, dlog, stderr) {
+		return exitUsage
 	}
 	var hist *historyRun
 	var past claim.GUIDHistory
@@ -434,30 +408,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if dlog != nil {
 		connector = debugConnector{inner: connector, log: dlog}
 	}
-	c := claim.New(connector, claim.Options{
-		Mode:        mode,
-		Wait:        f.wait,
-		Force:       f.force,
-		NewIdentity: f.newIdentity,
-		PastGUIDs:   past,
-		OfflineFor:  f.offlineFor,
-		KeepPushed:  f.keepPushed,
-		Unclaim:     f.unclaim,
-		CloudTarget: cr.cloud.target,
-		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
-			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
-				return s, nil
-			}
-			return inventory.Secret{}, errors.New("no sudo password for this host")
-		},
-		Token: func(h *inventory.Host) (inventory.Secret, error) {
-			t, ok := cr.tokens[h.Claim.Token]
-			if !ok {
-				return inventory.Secret{}, errors.New("no claim token for this host")
-			}
-			return t, nil
-		},
-	})
+	c := cr.claimer(connector, past)
 
 	// Signals: the first stops new hosts and gives those in flight --grace;
 	// a second one (or the end of the grace) cancels them.
@@ -490,45 +441,23 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}()
 	out := &outputWriter{w: stdout}
 	prog := newProgress(stderr, len(hosts), !f.noProgress)
-	fleet := claim.Fleet{
-		Forks:          f.forks,
-		Splay:          f.splay,
-		HostTimeout:    f.timeout,
-		Serial:         cr.serial,
-		MaxFailPercent: f.maxFail,
-		Retries:        f.retries,
-		Backoff:        f.backoff,
-		Discard:        true,
-		// Called one host at a time: the record is encoded once, for the
-		// results file, the history, the jsonl output and the spool.
-		OnResult: func(i int, r claim.Result) {
-			redactProxy(&r, hosts[i].Claim.Proxy)
-			if line, err := encodeLine(r); err == nil {
-				resultsFile.write(line)
-				hist.add(r.Status, line)
-				if f.output == "jsonl" {
-					out.write(line)
-				}
-				recs.add(i, line)
-				tally.add(i, &r)
-				retry.ended(i, r.Status.OK())
+	// Called one host at a time: the record is encoded once, for the
+	// results file, the history, the jsonl output and the spool.
+	fleet := cr.fleet(func(i int, r claim.Result) {
+		redactProxy(&r, hosts[i].Claim.Proxy)
+		if line, err := encodeLine(r); err == nil {
+			resultsFile.write(line)
+			hist.add(r.Status, line)
+			if f.output == "jsonl" {
+				out.write(line)
 			}
-			prog.done(r)
-		},
-	}
-	if mode != claim.ModeVerify && mode != claim.ModePlan {
-		fleet.Retries = max(f.retries, 0)
-	} else {
-		fleet.Retries = 0
-	}
+			recs.add(i, line)
+			tally.add(i, &r)
+			retry.ended(i, r.Status.OK())
+		}
+		prog.done(r)
+	})
 	start := time.Now()
-	if proof != nil && mode != claim.ModePlan {
-		// The proof only waits for Cloud's batched answers: outside the window.
-		fleet.After = proof.Check
-		// Once the last host of a batch has left the window, Cloud is
-		// asked at once about the nodes still waiting.
-		fleet.Drained = proof.Drain
-	}
 	outcome := fleet.Run(startCtx, runCtx, hosts, c.Do)
 	prog.finish()
 	elapsed := time.Since(start)
@@ -581,7 +510,7 @@ func validOutput(o string) bool {
 	return false
 }
 
-func exitCode(out claim.Outcome, signalled bool) int {
+func exitCode(out rollout.Outcome[claim.Result], signalled bool) int {
 	switch {
 	case signalled:
 		return exitInterrupted
@@ -591,6 +520,116 @@ func exitCode(out claim.Outcome, signalled bool) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// fleet is the run's rollout: its settings from the flags, the Cloud
+// proof after each host, and onResult, which sees each record once.
+func (cr *claimRun) fleet(onResult func(int, claim.Result)) rollout.Fleet[claim.Result] {
+	f, mode := cr.f, cr.mode
+	fleet := rollout.Fleet[claim.Result]{
+		NotStarted:     claim.NotStarted,
+		Forks:          f.forks,
+		Splay:          f.splay,
+		HostTimeout:    f.timeout,
+		Serial:         cr.serial,
+		MaxFailPercent: f.maxFail,
+		Backoff:        f.backoff,
+		Discard:        true,
+		OnResult:       onResult,
+	}
+	if mode != claim.ModeVerify && mode != claim.ModePlan {
+		fleet.Retries = max(f.retries, 0)
+	}
+	if cr.proof != nil && mode != claim.ModePlan {
+		// The proof only waits for Cloud's batched answers: outside the window.
+		fleet.After = cr.proof.Check
+		// Once the last host of a batch has left the window, Cloud is
+		// asked at once about the nodes still waiting.
+		fleet.Drained = cr.proof.Drain
+	}
+	return fleet
+}
+
+// secrets are the run's secrets, which the debug log redacts: the claim
+// tokens, the sudo passwords and the proxies' credentials.
+func (cr *claimRun) secrets() []inventory.Secret {
+	var secrets []inventory.Secret
+	for _, s := range cr.tokens {
+		secrets = append(secrets, s)
+	}
+	for _, s := range cr.sudoPasswords {
+		secrets = append(secrets, s)
+	}
+	for _, h := range cr.hosts {
+		if h.Claim.Proxy.HasCredentials() {
+			secrets = append(secrets, h.Claim.Proxy.Credentials())
+		}
+	}
+	return secrets
+}
+
+// openResults opens --results (nil without it); false, said on stderr,
+// when it cannot be created.
+func (cr *claimRun) openResults(stderr io.Writer) (*jsonLines, bool) {
+	f, mode := cr.f, cr.mode
+	if f.results == "" {
+		return nil, true
+	}
+	rf, err := os.OpenFile(f.results, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: results file: %v\n", mode, err)
+		return nil, false
+	}
+	return newJSONLines(rf, func(err error) {
+		fmt.Fprintf(stderr, "fleetclaim %s: results file %s: %v: it misses records from here on\n", mode, f.results, err)
+	}), true
+}
+
+// fetchTokens rotates the Space's claim token for --fetch-claim-token,
+// once every check has passed, and hands the new tokens to the hosts and
+// the debug log's redaction; false, said on stderr, when it failed.
+func (cr *claimRun) fetchTokens(ctx context.Context, dlog *debugLog, stderr io.Writer) bool {
+	fetched, err := cr.cloud.fetchClaimTokens(ctx, cr.hosts, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
+		return false
+	}
+	for _, h := range cr.hosts {
+		if s, ok := fetched[h]; ok {
+			cr.tokens[h.Claim.Token] = s
+			dlog.addSecret(s)
+		}
+	}
+	return true
+}
+
+// claimer is the run's Claimer, its secrets looked up per host.
+func (cr *claimRun) claimer(connector claim.Connector, past claim.GUIDHistory) *claim.Claimer {
+	f := cr.f
+	return claim.New(connector, claim.Options{
+		Mode:        cr.mode,
+		Wait:        f.wait,
+		Force:       f.force,
+		NewIdentity: f.newIdentity,
+		PastGUIDs:   past,
+		OfflineFor:  f.offlineFor,
+		KeepPushed:  f.keepPushed,
+		Unclaim:     f.unclaim,
+		CloudRooms:  cr.cloud.rooms,
+		SudoPassword: func(h *inventory.Host) (inventory.Secret, error) {
+			if s, ok := cr.sudoPasswords[h.SudoPassword]; ok {
+				return s, nil
+			}
+			return inventory.Secret{}, errors.New("no sudo password for this host")
+		},
+		Token: func(h *inventory.Host) (inventory.Secret, error) {
+			t, ok := cr.tokens[h.Claim.Token]
+			if !ok {
+				return inventory.Secret{}, errors.New("no claim token for this host")
+			}
+			return t, nil
+		},
+	})
 }
 
 // signalWatch handles Ctrl-C and SIGTERM during a run.

@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/cloud"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
 // cloudRun is what a run knows of Netdata Cloud through its API: one target
 // per distinct (url, Space, API token source), and the host → target map.
 type cloudRun struct {
-	byHost  map[*inventory.Host]*claim.CloudTarget
-	targets map[cloudKey]*claim.CloudTarget
+	byHost  map[*inventory.Host]*cloud.Target
+	targets map[cloudKey]*cloud.Target
 	order   []cloudKey
 }
 
@@ -48,7 +49,7 @@ func apiTokenExplicit(h *inventory.Host) bool {
 // when room names or needAPI (--fix-rooms, --fetch-claim-token) need it
 // stop the run here; otherwise a failing API only skips the proof.
 func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventory.Host, needAPI bool, stderr io.Writer) (*cloudRun, error) {
-	cr := &cloudRun{byHost: map[*inventory.Host]*claim.CloudTarget{}, targets: map[cloudKey]*claim.CloudTarget{}}
+	cr := &cloudRun{byHost: map[*inventory.Host]*cloud.Target{}, targets: map[cloudKey]*cloud.Target{}}
 	failed := map[cloudKey]error{}
 	for _, h := range hosts {
 		k := keyOf(h)
@@ -113,8 +114,8 @@ func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventor
 }
 
 // openTarget opens the API for a host's Space and lists its rooms.
-func openTarget(ctx context.Context, h *inventory.Host, tok inventory.Secret) (*claim.CloudTarget, error) {
-	api, err := claim.NewCloudAPI(h.Claim.URL, tok, claim.CloudAPIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure, AllowInsecure: h.Claim.APIInsecure})
+func openTarget(ctx context.Context, h *inventory.Host, tok inventory.Secret) (*cloud.Target, error) {
+	api, err := cloud.NewAPI(h.Claim.URL, tok, cloud.APIOptions{CAFile: h.Claim.CAFile, Insecure: h.Claim.Insecure, AllowInsecure: h.Claim.APIInsecure})
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func openTarget(ctx context.Context, h *inventory.Host, tok inventory.Secret) (*
 	if err != nil {
 		return nil, fmt.Errorf("rooms of Space %s: %w", orQuoted(space.Name, space.ID), err)
 	}
-	return &claim.CloudTarget{API: api, Space: space, Rooms: rooms}, nil
+	return &cloud.Target{API: api, Space: space, Rooms: rooms}, nil
 }
 
 func orQuoted(s, d string) string {
@@ -137,21 +138,30 @@ func orQuoted(s, d string) string {
 }
 
 // target is a host's Cloud API target, nil without one.
-func (cr *cloudRun) target(h *inventory.Host) *claim.CloudTarget {
+func (cr *cloudRun) target(h *inventory.Host) *cloud.Target {
 	if cr == nil {
 		return nil
 	}
 	return cr.byHost[h]
 }
 
+// rooms is target as claim's unclaim asks for it: nil (no interface
+// holding a nil target) when the host has no Cloud API token.
+func (cr *cloudRun) rooms(h *inventory.Host) claim.CloudRooms {
+	if t := cr.target(h); t != nil {
+		return t
+	}
+	return nil
+}
+
 // proof returns the Cloud-side check of the run, nil when no host has a
 // Cloud API token.
-func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *claim.CloudProof {
+func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *cloud.Proof {
 	if cr == nil || len(cr.byHost) == 0 {
 		return nil
 	}
-	return &claim.CloudProof{
-		Target:   func(h *inventory.Host) *claim.CloudTarget { return cr.byHost[h] },
+	return &cloud.Proof{
+		Target:   func(h *inventory.Host) *cloud.Target { return cr.byHost[h] },
 		Wait:     wait,
 		FixRooms: fixRooms,
 	}
@@ -177,7 +187,7 @@ func (cr *cloudRun) willFetchClaimTokens(hosts []*inventory.Host) error {
 // token stops working for every other user of it: the caller asked for
 // this explicitly, and calls this once every check of the run has passed.
 func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Host, stderr io.Writer) (map[*inventory.Host]inventory.Secret, error) {
-	fetched := map[*claim.CloudTarget]inventory.Secret{}
+	fetched := map[*cloud.Target]inventory.Secret{}
 	for _, k := range cr.order {
 		t := cr.targets[k]
 		fmt.Fprintf(stderr, "WARNING: --fetch-claim-token rotates the claim token of Space %s: the old token stops working NOW for every other\n"+

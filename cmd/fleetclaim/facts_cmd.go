@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/rollout"
 	"github.com/fleetclaim/fleetclaim/remote"
 )
 
@@ -24,7 +25,7 @@ func runFacts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var f claimFlags
 	f.selectFlags.register(fs)
-	fs.IntVar(&f.forks, "forks", claim.DefaultForks, "hosts in flight at once (a sliding window)")
+	fs.IntVar(&f.forks, "forks", rollout.DefaultForks, "hosts in flight at once (a sliding window)")
 	fs.StringVar(&f.output, "output", "table", "stdout format: table or json")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "limit for one host's probe")
 	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "passphrase of encrypted identity files")

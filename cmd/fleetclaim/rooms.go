@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/cloud"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
@@ -48,15 +48,15 @@ const ruleLabel = "fleetclaim_group"
 
 // wantedRule is one rule the inventory wants: in a room, for a group.
 type wantedRule struct {
-	target *claim.CloudTarget
+	target *cloud.Target
 	room   string
 	group  string
 	hosts  []string
 }
 
-func (w wantedRule) rule() claim.MembershipRule {
-	return claim.MembershipRule{Action: claim.RuleInclude, Description: claim.RuleManaged + "group " + w.group,
-		Clauses: []claim.RuleClause{{Label: ruleLabel, Operator: "equals", Value: w.group}}}
+func (w wantedRule) rule() cloud.MembershipRule {
+	return cloud.MembershipRule{Action: cloud.RuleInclude, Description: cloud.RuleManaged + "group " + w.group,
+		Clauses: []cloud.RuleClause{{Label: ruleLabel, Operator: "equals", Value: w.group}}}
 }
 
 // wantedRules derives the rules from the hosts: each host's first group,
@@ -65,7 +65,7 @@ func (w wantedRule) rule() claim.MembershipRule {
 // puts every node of the group in each of them.
 func wantedRules(cr *cloudRun, hosts []*inventory.Host, warn func(string)) []wantedRule {
 	type key struct {
-		t           *claim.CloudTarget
+		t           *cloud.Target
 		room, group string
 	}
 	byKey := map[key]*wantedRule{}
@@ -172,8 +172,8 @@ func runRooms(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // ruleStep is a planned change, in the Space of target.
 type ruleStep struct {
-	target *claim.CloudTarget
-	claim.RuleChange
+	target *cloud.Target
+	cloud.RuleChange
 	err error
 }
 
@@ -185,7 +185,7 @@ func syncRooms(ctx context.Context, cr *cloudRun, want []wantedRule, only map[st
 	for _, k := range cr.order {
 		t := cr.targets[k]
 		for _, room := range t.Rooms {
-			var rules []claim.MembershipRule
+			var rules []cloud.MembershipRule
 			for _, w := range want {
 				if w.target == t && strings.EqualFold(w.room, room.ID) {
 					rules = append(rules, w.rule())
@@ -196,12 +196,12 @@ func syncRooms(ctx context.Context, cr *cloudRun, want []wantedRule, only map[st
 				return steps, fmt.Errorf("rules of room %s: %w", orQuoted(room.Name, room.ID), err)
 			}
 			if only != nil {
-				existing = slices.DeleteFunc(existing, func(r claim.MembershipRule) bool {
-					g, ok := strings.CutPrefix(r.Description, claim.RuleManaged+"group ")
+				existing = slices.DeleteFunc(existing, func(r cloud.MembershipRule) bool {
+					g, ok := strings.CutPrefix(r.Description, cloud.RuleManaged+"group ")
 					return ok && !only[g]
 				})
 			}
-			for _, c := range claim.PlanRules(room.ID, existing, rules, prune) {
+			for _, c := range cloud.PlanRules(room.ID, existing, rules, prune) {
 				s := ruleStep{target: t, RuleChange: c}
 				if !dry {
 					s.err = applyRule(ctx, t, c)
@@ -216,7 +216,7 @@ func syncRooms(ctx context.Context, cr *cloudRun, want []wantedRule, only map[st
 	return steps, nil
 }
 
-func applyRule(ctx context.Context, t *claim.CloudTarget, c claim.RuleChange) error {
+func applyRule(ctx context.Context, t *cloud.Target, c cloud.RuleChange) error {
 	var err error
 	switch c.Action {
 	case "create":
@@ -257,7 +257,7 @@ func printRuleChanges(w io.Writer, cr *cloudRun, steps []ruleStep, dry bool) {
 	}
 }
 
-func roomLabel(t *claim.CloudTarget, id string) string {
+func roomLabel(t *cloud.Target, id string) string {
 	for _, r := range t.Rooms {
 		if strings.EqualFold(r.ID, id) {
 			return r.Name

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/cloud"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
@@ -88,13 +88,13 @@ func TestE2ERoomsSync(t *testing.T) {
 	}
 
 	// A rule of the user's own, in the databases room.
-	api, err := claim.NewCloudAPI(info.CloudURL, inventory.NewSecret(strings.TrimSpace(mustRead(t, info.APITokenFile()))), claim.CloudAPIOptions{CAFile: info.CAFile()})
+	api, err := cloud.NewAPI(info.CloudURL, inventory.NewSecret(strings.TrimSpace(mustRead(t, info.APITokenFile()))), cloud.APIOptions{CAFile: info.CAFile()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	mine := claim.MembershipRule{Action: claim.RuleExclude, Description: "mine",
-		Clauses: []claim.RuleClause{{Label: "role", Operator: "starts_with", Value: "test"}}}
+	mine := cloud.MembershipRule{Action: cloud.RuleExclude, Description: "mine",
+		Clauses: []cloud.RuleClause{{Label: "role", Operator: "starts_with", Value: "test"}}}
 	if _, err := api.CreateMembershipRule(ctx, info.SpaceID, info.RoomID("databases"), mine); err != nil {
 		t.Fatal(err)
 	}

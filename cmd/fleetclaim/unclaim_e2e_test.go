@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/claim/cloud"
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/lab"
 )
@@ -52,7 +53,7 @@ func labClaimedID(t *testing.T, h lab.HostInfo) string {
 func roomNodeNames(t *testing.T, info *lab.Info, room string) []string {
 	t.Helper()
 	tok := strings.TrimSpace(mustRead(t, info.APITokenFile()))
-	api, err := claim.NewCloudAPI(info.CloudURL, inventory.NewSecret(tok), claim.CloudAPIOptions{CAFile: info.CAFile()})
+	api, err := cloud.NewAPI(info.CloudURL, inventory.NewSecret(tok), cloud.APIOptions{CAFile: info.CAFile()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package claim
+package cloud
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
@@ -18,8 +19,8 @@ const (
 	roomWeb  = "c0000000-0000-4000-8000-000000000000"
 )
 
-func proofTarget(api *CloudAPI) *CloudTarget {
-	return &CloudTarget{API: api, Space: CloudSpace{ID: "S", Name: "lab"}, Rooms: []CloudRoom{
+func proofTarget(api *API) *Target {
+	return &Target{API: api, Space: Space{ID: "S", Name: "lab"}, Rooms: []Room{
 		{ID: roomAll, Name: "All nodes"}, {ID: roomProd, Name: "production"}, {ID: roomWeb, Name: "web servers"}}}
 }
 
@@ -90,33 +91,33 @@ func TestCloudProof(t *testing.T) {
 		name        string
 		rooms       []string
 		all, prod   string
-		status      Status
-		category    Category
+		status      claim.Status
+		category    claim.Category
 		fix         bool
-		wantCat     Category
-		wantStatus  Status
-		wantCheck   CloudCheck
+		wantCat     claim.Category
+		wantStatus  claim.Status
+		wantCheck   claim.CloudCheck
 		wantMsg     string
 		wantAddCall int
 	}{
 		{name: "confirmed", rooms: []string{roomProd}, all: nodesBody("n1=reachable"), prod: nodesBody("n1=reachable"),
-			status: StatusClaimed, wantStatus: StatusClaimed,
-			wantCheck: CloudCheck{Space: "lab", Listed: true, Rooms: []string{"production"}, State: "reachable", Confirmed: true}},
+			status: claim.StatusClaimed, wantStatus: claim.StatusClaimed,
+			wantCheck: claim.CloudCheck{Space: "lab", Listed: true, Rooms: []string{"production"}, State: "reachable", Confirmed: true}},
 		{name: "not listed", rooms: []string{roomProd}, all: nodesBody("n9=reachable"), prod: nodesBody(),
-			status: StatusClaimed, wantStatus: StatusFailed, wantCat: CatCloudMissing, wantMsg: "Cloud does not list node n1 in Space lab",
-			wantCheck: CloudCheck{Space: "lab", Missing: []string{"production"}}},
+			status: claim.StatusClaimed, wantStatus: claim.StatusFailed, wantCat: claim.CatCloudMissing, wantMsg: "Cloud does not list node n1 in Space lab",
+			wantCheck: claim.CloudCheck{Space: "lab", Missing: []string{"production"}}},
 		{name: "unseen (agent stopped before it connected)", all: nodesBody("n1=unseen"),
-			status: StatusFailed, category: CatClaimedOffline, wantStatus: StatusFailed, wantCat: CatClaimedOffline, wantMsg: "claimed and online; Cloud lists node n1 as unseen: claimed, but it never connected",
-			wantCheck: CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes"}, State: "unseen"}},
+			status: claim.StatusFailed, category: claim.CatClaimedOffline, wantStatus: claim.StatusFailed, wantCat: claim.CatClaimedOffline, wantMsg: "claimed and online; Cloud lists node n1 as unseen: claimed, but it never connected",
+			wantCheck: claim.CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes"}, State: "unseen"}},
 		{name: "missing from one room", rooms: []string{roomProd}, all: nodesBody("n1=reachable"), prod: nodesBody(),
-			status: StatusAlreadyClaimed, wantStatus: StatusFailed, wantCat: CatCloudMissing, wantMsg: "but not in room production",
-			wantCheck: CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes"}, Missing: []string{"production"}, State: "reachable"}},
+			status: claim.StatusAlreadyClaimed, wantStatus: claim.StatusFailed, wantCat: claim.CatCloudMissing, wantMsg: "but not in room production",
+			wantCheck: claim.CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes"}, Missing: []string{"production"}, State: "reachable"}},
 		{name: "fix rooms adds, never removes", rooms: []string{roomProd}, all: nodesBody("n1=reachable"), prod: nodesBody(), fix: true,
-			status: StatusAlreadyClaimed, wantStatus: StatusAlreadyClaimed, wantAddCall: 1,
-			wantCheck: CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes", "production"}, State: "reachable", Confirmed: true, Added: []string{"production"}}},
+			status: claim.StatusAlreadyClaimed, wantStatus: claim.StatusAlreadyClaimed, wantAddCall: 1,
+			wantCheck: claim.CloudCheck{Space: "lab", Listed: true, Rooms: []string{"All nodes", "production"}, State: "reachable", Confirmed: true, Added: []string{"production"}}},
 		{name: "other failures keep their category", all: nodesBody(),
-			status: StatusFailed, category: CatTokenRejected, wantStatus: StatusFailed, wantCat: CatTokenRejected,
-			wantCheck: CloudCheck{Space: "lab", Missing: []string{"All nodes"}}},
+			status: claim.StatusFailed, category: claim.CatTokenRejected, wantStatus: claim.StatusFailed, wantCat: claim.CatTokenRejected,
+			wantCheck: claim.CloudCheck{Space: "lab", Missing: []string{"All nodes"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,9 +127,9 @@ func TestCloudProof(t *testing.T) {
 			f.set("POST /api/v1/spaces/S/rooms/"+roomProd+"/claimed-nodes", fakeAnswer{status: 200, body: "{}"})
 			api := testAPI(t, srv.URL, nil)
 			target := proofTarget(api)
-			p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, FixRooms: tc.fix}
+			p := &Proof{Target: func(*inventory.Host) *Target { return target }, FixRooms: tc.fix}
 			h := &inventory.Host{Name: "h1", Claim: inventory.Claim{Rooms: tc.rooms}}
-			res := Result{Host: "h1", Status: tc.status, Category: tc.category, ClaimedID: "C1", NodeID: "N1", Message: "claimed and online"}
+			res := claim.Result{Host: "h1", Status: tc.status, Category: tc.category, ClaimedID: "C1", NodeID: "N1", Message: "claimed and online"}
 			p.Check(proofCtx(t), h, &res)
 			if res.Status != tc.wantStatus || res.Category != tc.wantCat {
 				t.Errorf("status %s category %q, want %s %q (%s)", res.Status, res.Category, tc.wantStatus, tc.wantCat, res.Message)
@@ -145,7 +146,7 @@ func TestCloudProof(t *testing.T) {
 			if c := f.count("POST /api/v1/spaces/S/rooms/" + roomProd + "/claimed-nodes"); c != tc.wantAddCall {
 				t.Errorf("%d room additions, want %d", c, tc.wantAddCall)
 			}
-			if tc.wantCat == CatCloudMissing && !strings.Contains(res.Remedy, "firewall") {
+			if tc.wantCat == claim.CatCloudMissing && !strings.Contains(res.Remedy, "firewall") {
 				t.Errorf("remedy %q", res.Remedy)
 			}
 		})
@@ -172,14 +173,14 @@ func testCloudProofBatches(t *testing.T, batch int) {
 	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody(all...), hold: hold}, fakeAnswer{status: 200, body: nodesBody(all...)})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
-	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Millisecond, Wait: time.Hour, Batch: batch}
+	p := &Proof{Target: func(*inventory.Host) *Target { return target }, Refresh: time.Millisecond, Wait: time.Hour, Batch: batch}
 	var wg sync.WaitGroup
-	results := make([]Result, 200)
+	results := make([]claim.Result, 200)
 	ctx := proofCtx(t)
 	for i := range results {
 		wg.Go(func() {
 			h := &inventory.Host{Name: fmt.Sprint("h", i), Claim: inventory.Claim{Rooms: []string{roomWeb}}}
-			results[i] = Result{Status: StatusClaimed, ClaimedID: fmt.Sprintf("C%d", i), NodeID: fmt.Sprintf("N%d", i)}
+			results[i] = claim.Result{Status: claim.StatusClaimed, ClaimedID: fmt.Sprintf("C%d", i), NodeID: fmt.Sprintf("N%d", i)}
 			p.Check(ctx, h, &results[i])
 		})
 	}
@@ -257,10 +258,10 @@ func TestCloudProofWaitsForTheNode(t *testing.T) {
 		fakeAnswer{status: 200, body: nodesBody("n1=reachable")})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
-	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Millisecond, Wait: time.Hour}
-	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
+	p := &Proof{Target: func(*inventory.Host) *Target { return target }, Refresh: time.Millisecond, Wait: time.Hour}
+	res := claim.Result{Status: claim.StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	p.Check(proofCtx(t), &inventory.Host{Name: "h"}, &res)
-	if res.Cloud == nil || !res.Cloud.Confirmed || res.Status != StatusClaimed {
+	if res.Cloud == nil || !res.Cloud.Confirmed || res.Status != claim.StatusClaimed {
 		t.Fatalf("%+v %+v", res, res.Cloud)
 	}
 	if c := f.count(nodesPath(roomAll)); c != 3 {
@@ -275,10 +276,10 @@ func TestCloudProofAPIFailure(t *testing.T) {
 	f.set(nodesPath(roomAll), fakeAnswer{status: 503})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
-	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
-	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
+	p := &Proof{Target: func(*inventory.Host) *Target { return target }, Wait: time.Hour}
+	res := claim.Result{Status: claim.StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	p.Check(proofCtx(t), &inventory.Host{Name: "h"}, &res)
-	if res.Status != StatusClaimed || res.Cloud == nil || !strings.Contains(res.Cloud.Error, "gave up after 4 attempts") || len(res.Warnings) != 1 {
+	if res.Status != claim.StatusClaimed || res.Cloud == nil || !strings.Contains(res.Cloud.Error, "gave up after 4 attempts") || len(res.Warnings) != 1 {
 		t.Fatalf("%+v %+v", res, res.Cloud)
 	}
 	if c := f.count(nodesPath(roomAll)); c != 4 {
@@ -294,9 +295,9 @@ func TestCloudProofCancel(t *testing.T) {
 	f.set(nodesPath(roomAll), fakeAnswer{status: 200, body: nodesBody("n1=reachable"), hold: hold})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
-	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Wait: time.Hour}
+	p := &Proof{Target: func(*inventory.Host) *Target { return target }, Wait: time.Hour}
 	ctx, cancel := context.WithCancel(proofCtx(t))
-	res := Result{Status: StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
+	res := claim.Result{Status: claim.StatusClaimed, ClaimedID: "c1", NodeID: "n1"}
 	done := make(chan struct{})
 	go func() {
 		p.Check(ctx, &inventory.Host{Name: "h"}, &res)
@@ -305,7 +306,7 @@ func TestCloudProofCancel(t *testing.T) {
 	waitProof(t, "the room's request", func() bool { return f.count(nodesPath(roomAll)) > 0 })
 	cancel()
 	waitDone(t, "the cancelled host to stop waiting", done)
-	if res.Cloud == nil || res.Cloud.Confirmed || res.Cloud.Error != context.Canceled.Error() || len(res.Warnings) != 0 || res.Status != StatusClaimed {
+	if res.Cloud == nil || res.Cloud.Confirmed || res.Cloud.Error != context.Canceled.Error() || len(res.Warnings) != 0 || res.Status != claim.StatusClaimed {
 		t.Fatalf("%+v %+v", res, res.Cloud)
 	}
 	// The room's server ends: its request was cancelled, nothing waits.
@@ -330,16 +331,16 @@ func TestCloudProofDrain(t *testing.T) {
 	f.set(nodesPath(roomWeb), fakeAnswer{status: 200, body: nodesBody("n1=reachable", "n2=reachable", "n3=reachable", "n4=unseen")})
 	api := testAPI(t, srv.URL, nil)
 	target := proofTarget(api)
-	p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }, Refresh: time.Hour, Wait: time.Hour}
+	p := &Proof{Target: func(*inventory.Host) *Target { return target }, Refresh: time.Hour, Wait: time.Hour}
 	h := &inventory.Host{Name: "h", Claim: inventory.Claim{Rooms: []string{roomWeb}}}
-	check := func(ctx context.Context, node string) *Result {
-		r := &Result{Status: StatusClaimed, ClaimedID: "c-" + node, NodeID: node}
+	check := func(ctx context.Context, node string) *claim.Result {
+		r := &claim.Result{Status: claim.StatusClaimed, ClaimedID: "c-" + node, NodeID: node}
 		p.Check(ctx, h, r)
 		return r
 	}
 	ctx := proofCtx(t)
 	first := check(ctx, "n1") // the room's first request goes at once
-	done := make(chan *Result, 1)
+	done := make(chan *claim.Result, 1)
 	go func() { done <- check(ctx, "n2") }() // waits out the hour
 	waitProof(t, "the second host's question to wait", func() bool {
 		p.mu.Lock()
@@ -353,7 +354,7 @@ func TestCloudProofDrain(t *testing.T) {
 	p.Drain()
 	second := waitDone(t, "the waiting question to go after Drain", done)
 	third := check(ctx, "n3") // after Drain: at once
-	for i, r := range []*Result{first, second, third} {
+	for i, r := range []*claim.Result{first, second, third} {
 		if r.Cloud == nil || !r.Cloud.Confirmed {
 			t.Fatalf("host %d: %+v", i+1, r.Cloud)
 		}
@@ -380,20 +381,20 @@ func TestCloudProofDrain(t *testing.T) {
 func TestCloudProofByName(t *testing.T) {
 	for _, tc := range []struct {
 		name, listing string
-		wantStatus    Status
+		wantStatus    claim.Status
 		wantNode, msg string
 	}{
 		{"one node of that name", `{"nodes":[{"nd":"n7","nm":"web-1","state":"reachable"},{"nd":"n8","nm":"web-2","state":"reachable"}]}`,
-			StatusClaimed, "n7", ""},
+			claim.StatusClaimed, "n7", ""},
 		{"two nodes of that name", `{"nodes":[{"nd":"n7","nm":"web-1","state":"reachable"},{"nd":"n8","nm":"web-1","state":"reachable"}]}`,
-			StatusFailed, "", `Cloud lists 2 nodes named "web-1" in Space lab, and the agent did not report its node id`},
+			claim.StatusFailed, "", `Cloud lists 2 nodes named "web-1" in Space lab, and the agent did not report its node id`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, srv := newFakeCloud(t)
 			f.set(nodesPath(roomAll), fakeAnswer{status: 200, body: tc.listing})
 			target := proofTarget(testAPI(t, srv.URL, nil))
-			p := &CloudProof{Target: func(*inventory.Host) *CloudTarget { return target }}
-			res := Result{Host: "h1", Status: StatusClaimed, ClaimedID: "c1", NodeName: "web-1", Message: "claimed and online"}
+			p := &Proof{Target: func(*inventory.Host) *Target { return target }}
+			res := claim.Result{Host: "h1", Status: claim.StatusClaimed, ClaimedID: "c1", NodeName: "web-1", Message: "claimed and online"}
 			p.Check(proofCtx(t), &inventory.Host{Name: "h1"}, &res)
 			if res.Status != tc.wantStatus || res.NodeID != tc.wantNode || !strings.Contains(res.Message, tc.msg) {
 				t.Errorf("%s node %q: %s", res.Status, res.NodeID, res.Message)

@@ -1,4 +1,4 @@
-package claim
+package cloud
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fleetclaim/fleetclaim/claim"
 )
 
 // Node membership rules: a room's rules put nodes in it by their host
@@ -56,7 +58,7 @@ var ErrBadRule = errors.New("invalid node membership rule")
 // Check reports what Cloud would refuse in a rule: an unknown action or
 // operator, no clause, a clause without a label.
 func (r MembershipRule) Check() error {
-	bad := func(msg string) error { return &Error{Category: CatCloudAPI, Msg: msg, Err: ErrBadRule} }
+	bad := func(msg string) error { return &claim.Error{Category: claim.CatCloudAPI, Msg: msg, Err: ErrBadRule} }
 	if r.Action != RuleInclude && r.Action != RuleExclude {
 		return bad("rule action " + strconv.Quote(r.Action) + ": want INCLUDE or EXCLUDE")
 	}
@@ -103,7 +105,7 @@ func rulesPath(space, room string) string {
 }
 
 // MembershipRules lists a room's node membership rules.
-func (c *CloudAPI) MembershipRules(ctx context.Context, space, room string) ([]MembershipRule, error) {
+func (c *API) MembershipRules(ctx context.Context, space, room string) ([]MembershipRule, error) {
 	p := rulesPath(space, room)
 	body, err := c.do(ctx, http.MethodGet, p, nil)
 	if err != nil {
@@ -118,27 +120,27 @@ func (c *CloudAPI) MembershipRules(ctx context.Context, space, room string) ([]M
 
 // CreateMembershipRule adds a rule to a room and returns it as Cloud
 // stored it (with its id).
-func (c *CloudAPI) CreateMembershipRule(ctx context.Context, space, room string, r MembershipRule) (MembershipRule, error) {
+func (c *API) CreateMembershipRule(ctx context.Context, space, room string, r MembershipRule) (MembershipRule, error) {
 	return c.sendRule(ctx, http.MethodPost, rulesPath(space, room), r)
 }
 
 // UpdateMembershipRule replaces the action, description and clauses of
 // the rule with r.ID.
-func (c *CloudAPI) UpdateMembershipRule(ctx context.Context, space, room string, r MembershipRule) (MembershipRule, error) {
+func (c *API) UpdateMembershipRule(ctx context.Context, space, room string, r MembershipRule) (MembershipRule, error) {
 	if r.ID == "" {
-		return MembershipRule{}, &Error{Category: CatCloudAPI, Msg: "updating a rule needs its id", Err: ErrBadRule}
+		return MembershipRule{}, &claim.Error{Category: claim.CatCloudAPI, Msg: "updating a rule needs its id", Err: ErrBadRule}
 	}
 	return c.sendRule(ctx, http.MethodPut, rulesPath(space, room)+"/"+url.PathEscape(r.ID), r)
 }
 
 // DeleteMembershipRule removes a rule from a room.
-func (c *CloudAPI) DeleteMembershipRule(ctx context.Context, space, room, id string) error {
+func (c *API) DeleteMembershipRule(ctx context.Context, space, room, id string) error {
 	_, err := c.do(ctx, http.MethodDelete, rulesPath(space, room)+"/"+url.PathEscape(id), nil)
 	return err
 }
 
 // sendRule sends the provider's body, {action, description, clauses}.
-func (c *CloudAPI) sendRule(ctx context.Context, method, p string, r MembershipRule) (MembershipRule, error) {
+func (c *API) sendRule(ctx context.Context, method, p string, r MembershipRule) (MembershipRule, error) {
 	if err := r.Check(); err != nil {
 		return MembershipRule{}, err
 	}

@@ -1,4 +1,4 @@
-package claim
+package cloud
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package claim
+package rollout
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
 	"github.com/fleetclaim/fleetclaim/remote"
 )
@@ -51,13 +52,15 @@ func TestBatches(t *testing.T) {
 	}
 }
 
-func ok(h *inventory.Host) Result { return Result{Host: h.Name, Status: StatusClaimed} }
+func ok(h *inventory.Host) claim.Result {
+	return claim.Result{Host: h.Name, Status: claim.StatusClaimed}
+}
 
 func TestFleetEveryHostRecordedInOrder(t *testing.T) {
 	hosts := hostsN(40)
 	var inFlight, peak atomic.Int32
-	f := Fleet{Forks: 5, MaxFailPercent: -1}
-	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 5, MaxFailPercent: -1}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result {
 		n := inFlight.Add(1)
 		for {
 			p := peak.Load()
@@ -73,7 +76,7 @@ func TestFleetEveryHostRecordedInOrder(t *testing.T) {
 		t.Fatalf("%d results", len(out.Results))
 	}
 	for i, r := range out.Results {
-		if r.Host != hosts[i].Name || r.Status != StatusClaimed || r.Attempts != 1 {
+		if r.Host != hosts[i].Name || r.Status != claim.StatusClaimed || r.Attempts != 1 {
 			t.Fatalf("result %d: %+v", i, r)
 		}
 	}
@@ -86,10 +89,10 @@ func TestFleetCanaryFailureStopsLaterBatches(t *testing.T) {
 	hosts := hostsN(10)
 	var started sync.Map
 	sizes, _ := ParseSerial("1,100%")
-	f := Fleet{Forks: 4, Serial: sizes, MaxFailPercent: 0}
-	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 4, Serial: sizes, MaxFailPercent: 0}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result {
 		started.Store(h.Name, true)
-		return Result{Host: h.Name, Status: StatusFailed, Category: CatTokenRejected}
+		return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatTokenRejected}
 	})
 	if !out.StoppedByMaxFail {
 		t.Fatal("a failed canary did not stop the run")
@@ -100,7 +103,7 @@ func TestFleetCanaryFailureStopsLaterBatches(t *testing.T) {
 		t.Fatalf("%d hosts started, want only the canary", n)
 	}
 	for _, r := range out.Results[1:] {
-		if r.Status != StatusNotStarted || r.Message == "" {
+		if r.Status != claim.StatusNotStarted || r.Message == "" {
 			t.Fatalf("later host: %+v", r)
 		}
 	}
@@ -108,10 +111,10 @@ func TestFleetCanaryFailureStopsLaterBatches(t *testing.T) {
 
 func TestFleetMaxFailPercentage(t *testing.T) {
 	hosts := hostsN(20)
-	f := Fleet{Forks: 1, MaxFailPercent: 25}
-	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 1, MaxFailPercent: 25}
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result {
 		if h.Name == "h001" || h.Name == "h002" {
-			return Result{Host: h.Name, Status: StatusFailed, Category: CatRoomInvalid}
+			return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatRoomInvalid}
 		}
 		return ok(h)
 	})
@@ -119,40 +122,40 @@ func TestFleetMaxFailPercentage(t *testing.T) {
 	if !out.StoppedByMaxFail {
 		t.Fatal("threshold not applied")
 	}
-	counts := map[Status]int{}
+	counts := map[claim.Status]int{}
 	for _, r := range out.Results {
 		counts[r.Status]++
 	}
-	if counts[StatusClaimed] != 1 || counts[StatusFailed] != 1 || counts[StatusNotStarted] != 18 {
+	if counts[claim.StatusClaimed] != 1 || counts[claim.StatusFailed] != 1 || counts[claim.StatusNotStarted] != 18 {
 		t.Fatalf("counts %v", counts)
 	}
 }
 
 func TestFleetRetriesTransientOnly(t *testing.T) {
 	var calls sync.Map
-	do := func(_ context.Context, h *inventory.Host) Result {
+	do := func(_ context.Context, h *inventory.Host) claim.Result {
 		v, _ := calls.LoadOrStore(h.Name, new(atomic.Int32))
 		n := v.(*atomic.Int32).Add(1)
 		switch h.Name {
 		case "h000": // flaky: refused twice, then fine
 			if n <= 2 {
-				return Result{Host: h.Name, Status: StatusFailed, Category: remote.CatConnectRefused}
+				return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: remote.CatConnectRefused}
 			}
 			return ok(h)
 		case "h001": // a rejected token is never retried
-			return Result{Host: h.Name, Status: StatusFailed, Category: CatTokenRejected}
+			return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatTokenRejected}
 		}
-		return Result{Host: h.Name, Status: StatusFailed, Category: CatCloudError}
+		return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatCloudError}
 	}
-	f := Fleet{Forks: 3, Retries: 2, Backoff: time.Millisecond, MaxFailPercent: -1}
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 3, Retries: 2, Backoff: time.Millisecond, MaxFailPercent: -1}
 	out := f.Run(context.Background(), context.Background(), hostsN(3), do)
-	if r := out.Results[0]; r.Status != StatusClaimed || r.Attempts != 3 || len(r.Warnings) != 2 {
+	if r := out.Results[0]; r.Status != claim.StatusClaimed || r.Attempts != 3 || len(r.Warnings) != 2 {
 		t.Errorf("flaky host: %+v", r)
 	}
 	if r := out.Results[1]; r.Attempts != 1 {
 		t.Errorf("token-rejected host retried: %+v", r)
 	}
-	if r := out.Results[2]; r.Status != StatusFailed || r.Attempts != 3 {
+	if r := out.Results[2]; r.Status != claim.StatusFailed || r.Attempts != 3 {
 		t.Errorf("cloud-error host: %+v", r)
 	}
 }
@@ -161,8 +164,8 @@ func TestFleetStopStartingOnInterrupt(t *testing.T) {
 	startCtx, stop := context.WithCancel(context.Background())
 	hosts := hostsN(30)
 	var once sync.Once
-	f := Fleet{Forks: 2, MaxFailPercent: -1}
-	out := f.Run(startCtx, context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 2, MaxFailPercent: -1}
+	out := f.Run(startCtx, context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result {
 		once.Do(stop)
 		time.Sleep(time.Millisecond)
 		return ok(h)
@@ -170,14 +173,14 @@ func TestFleetStopStartingOnInterrupt(t *testing.T) {
 	if !out.Interrupted {
 		t.Fatal("not marked interrupted")
 	}
-	counts := map[Status]int{}
+	counts := map[claim.Status]int{}
 	for i, r := range out.Results {
 		if r.Host != hosts[i].Name {
 			t.Fatalf("host %d has no record: %+v", i, r)
 		}
 		counts[r.Status]++
 	}
-	if counts[StatusNotStarted] == 0 || counts[StatusClaimed] == 0 || counts[StatusNotStarted]+counts[StatusClaimed] != 30 {
+	if counts[claim.StatusNotStarted] == 0 || counts[claim.StatusClaimed] == 0 || counts[claim.StatusNotStarted]+counts[claim.StatusClaimed] != 30 {
 		t.Fatalf("counts %v", counts)
 	}
 }
@@ -190,16 +193,16 @@ func TestFleetHostTimeoutCancelsHost(t *testing.T) {
 	runCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var hostErr, runErr error
-	f := Fleet{Forks: 1, HostTimeout: 20 * time.Millisecond, MaxFailPercent: -1}
-	out := f.Run(context.Background(), runCtx, hostsN(1), func(ctx context.Context, h *inventory.Host) Result {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 1, HostTimeout: 20 * time.Millisecond, MaxFailPercent: -1}
+	out := f.Run(context.Background(), runCtx, hostsN(1), func(ctx context.Context, h *inventory.Host) claim.Result {
 		<-ctx.Done()
 		hostErr, runErr = ctx.Err(), runCtx.Err()
-		return Result{Host: h.Name, Status: StatusFailed, Category: CatTimeout}
+		return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatTimeout}
 	})
 	if runErr != nil || hostErr != context.DeadlineExceeded {
 		t.Fatalf("the host's context ended with %v and the run's with %v: HostTimeout did not end the host (want deadline exceeded, run still going)", hostErr, runErr)
 	}
-	if r := out.Results[0]; r.Status != StatusFailed || r.Attempts != 1 {
+	if r := out.Results[0]; r.Status != claim.StatusFailed || r.Attempts != 1 {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -232,16 +235,16 @@ func TestFleetMaxFailPercentageBoundary(t *testing.T) {
 			for _, i := range c.fail {
 				failing[hosts[i].Name] = true
 			}
-			f := Fleet{Forks: 1, MaxFailPercent: c.pct}
-			out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+			f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 1, MaxFailPercent: c.pct}
+			out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result {
 				if failing[h.Name] {
-					return Result{Host: h.Name, Status: StatusFailed, Category: CatRoomInvalid}
+					return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatRoomInvalid}
 				}
 				return ok(h)
 			})
 			started := 0
 			for i, r := range out.Results {
-				if r.Status != StatusNotStarted {
+				if r.Status != claim.StatusNotStarted {
 					started++
 					continue
 				}
@@ -264,8 +267,8 @@ func TestFleetAfterRunsOutsideTheWindow(t *testing.T) {
 	inAfter, peak := 0, 0
 	all := make(chan struct{})
 	var recorded []string
-	f := Fleet{Forks: 1, MaxFailPercent: -1, HostTimeout: time.Minute,
-		After: func(ctx context.Context, h *inventory.Host, r *Result) {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 1, MaxFailPercent: -1, HostTimeout: time.Minute,
+		After: func(ctx context.Context, h *inventory.Host, r *claim.Result) {
 			mu.Lock()
 			inAfter++
 			peak = max(peak, inAfter)
@@ -280,9 +283,9 @@ func TestFleetAfterRunsOutsideTheWindow(t *testing.T) {
 				r.Message = "after gave up"
 			}
 		},
-		OnResult: func(_ int, r Result) { recorded = append(recorded, r.Message) },
+		OnResult: func(_ int, r claim.Result) { recorded = append(recorded, r.Message) },
 	}
-	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result { return ok(h) })
+	out := f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result { return ok(h) })
 	if peak != len(hosts) {
 		t.Fatalf("at most %d hosts were in After at once with 1 fork, want %d (After held the window)", peak, len(hosts))
 	}
@@ -299,14 +302,14 @@ func TestFleetAfterRunsOutsideTheWindow(t *testing.T) {
 // With Discard the run keeps no records: each reaches OnResult once with its
 // host's position, and the counts match what a run that keeps them says.
 func TestFleetDiscardKeepsNoResults(t *testing.T) {
-	do := func(_ context.Context, h *inventory.Host) Result {
+	do := func(_ context.Context, h *inventory.Host) claim.Result {
 		var n int
 		fmt.Sscanf(h.Name, "h%d", &n)
 		switch n % 4 {
 		case 1:
-			return Result{Host: h.Name, Status: StatusFailed, Category: CatTokenRejected}
+			return claim.Result{Host: h.Name, Status: claim.StatusFailed, Category: claim.CatTokenRejected}
 		case 2:
-			return Result{Host: h.Name, Status: StatusAlreadyClaimed}
+			return claim.Result{Host: h.Name, Status: claim.StatusAlreadyClaimed}
 		}
 		return ok(h)
 	}
@@ -323,10 +326,10 @@ func TestFleetDiscardKeepsNoResults(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			hosts := hostsN(c.hosts)
 			sizes, _ := ParseSerial(c.serial)
-			kept := (&Fleet{Forks: 3, Serial: sizes, MaxFailPercent: -1}).Run(context.Background(), context.Background(), hosts, do)
+			kept := (&Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 3, Serial: sizes, MaxFailPercent: -1}).Run(context.Background(), context.Background(), hosts, do)
 			seen := make([]int, len(hosts))
-			f := Fleet{Forks: 3, Serial: sizes, MaxFailPercent: -1, Discard: true,
-				OnResult: func(i int, r Result) {
+			f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 3, Serial: sizes, MaxFailPercent: -1, Discard: true,
+				OnResult: func(i int, r claim.Result) {
 					seen[i]++
 					if r.Host != hosts[i].Name {
 						t.Errorf("OnResult(%d) got host %s, want %s", i, r.Host, hosts[i].Name)
@@ -363,8 +366,8 @@ func TestFleetDrainedPerBatch(t *testing.T) {
 	var events []string
 	var done atomic.Int32
 	release := make(chan struct{}, len(hosts))
-	f := Fleet{Forks: 2, MaxFailPercent: -1, Serial: []BatchSize{{N: 3}},
-		After: func(ctx context.Context, h *inventory.Host, r *Result) {
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 2, MaxFailPercent: -1, Serial: []BatchSize{{N: 3}},
+		After: func(ctx context.Context, h *inventory.Host, r *claim.Result) {
 			<-release // held until the batch is drained
 			mu.Lock()
 			events = append(events, "after "+h.Name)
@@ -379,7 +382,7 @@ func TestFleetDrainedPerBatch(t *testing.T) {
 			}
 		},
 	}
-	f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) Result {
+	f.Run(context.Background(), context.Background(), hosts, func(_ context.Context, h *inventory.Host) claim.Result {
 		done.Add(1)
 		return ok(h)
 	})
@@ -395,4 +398,40 @@ func TestFleetDrainedPerBatch(t *testing.T) {
 	if events[0] != "drained after 3 hosts" || events[4] != "drained after 5 hosts" {
 		t.Errorf("After ran before its batch was drained: %v", events)
 	}
+}
+
+// BenchmarkFleetNoop is the Fleet engine's own cost per host (window,
+// retries bookkeeping, results, callbacks) with a host that does nothing.
+func BenchmarkFleetNoop(b *testing.B) {
+	hosts := hostsN(1000)
+	f := Fleet[claim.Result]{NotStarted: claim.NotStarted, Forks: 50, MaxFailPercent: -1, OnResult: func(int, claim.Result) {}}
+	do := func(_ context.Context, h *inventory.Host) claim.Result {
+		return claim.Result{Host: h.Name, Status: claim.StatusClaimed}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		out := f.Run(context.Background(), context.Background(), hosts, do)
+		if len(out.Results) != len(hosts) {
+			b.Fatal("missing results")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(hosts)), "ns/host")
+}
+
+// FuzzParseSerial: --serial is parsed into batch sizes or refused.
+func FuzzParseSerial(f *testing.F) {
+	for _, s := range []string{"1,10%,100%", "", "0", "-1", "101%", "1,,2", "9999999999999999999", "NaN%", "inf%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sizes, err := ParseSerial(s)
+		if err != nil {
+			return
+		}
+		for _, b := range sizes {
+			if b.N < 0 || b.N == 0 && !(b.Percent > 0 && b.Percent <= 100) {
+				t.Fatalf("%q gave batch %+v", s, b)
+			}
+		}
+	})
 }

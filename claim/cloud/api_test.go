@@ -1,4 +1,4 @@
-package claim
+package cloud
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
@@ -82,10 +83,10 @@ func (f *fakeCloud) count(key string) int {
 
 // testAPI returns a client whose pauses are recorded, not waited. The fake
 // Cloud is plain http on loopback: the test accepts that risk by name.
-func testAPI(t *testing.T, url string, sleeps *[]time.Duration) *CloudAPI {
+func testAPI(t *testing.T, url string, sleeps *[]time.Duration) *API {
 	t.Helper()
 	var mu sync.Mutex
-	api, err := NewCloudAPI(url, inventory.NewSecret(testAPIToken), CloudAPIOptions{
+	api, err := NewAPI(url, inventory.NewSecret(testAPIToken), APIOptions{
 		AllowInsecure: true,
 		MaxAttempts:   4, Backoff: time.Second, MaxBackoff: 3 * time.Second, MaxRetryAfter: 10 * time.Second, Rate: 1e6,
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -109,29 +110,29 @@ func TestCloudAPIErrors(t *testing.T) {
 	cases := []struct {
 		name       string
 		answers    []fakeAnswer
-		wantCat    Category // "" = success
+		wantCat    claim.Category // "" = success
 		wantMsg    []string
 		wantCalls  int
 		wantSleeps []time.Duration
 	}{
 		{name: "ok", answers: []fakeAnswer{okRooms}, wantCalls: 1},
 		{name: "401 is a scope error, not retried", answers: []fakeAnswer{{status: 401, body: `{"errorMsgKey":"ErrUnauthorized"}`}},
-			wantCat: CatCloudAPIScope, wantMsg: []string{"401 Unauthorized", "API token lacks scope"}, wantCalls: 1},
+			wantCat: claim.CatCloudAPIScope, wantMsg: []string{"401 Unauthorized", "API token lacks scope"}, wantCalls: 1},
 		{name: "403 is a scope error, not retried", answers: []fakeAnswer{{status: 403, body: `{"errorMsgKey":"ErrForbidden","errorMessage":"no"}`}},
-			wantCat: CatCloudAPIScope, wantMsg: []string{"403 Forbidden (ErrForbidden no)", "API token lacks scope"}, wantCalls: 1},
+			wantCat: claim.CatCloudAPIScope, wantMsg: []string{"403 Forbidden (ErrForbidden no)", "API token lacks scope"}, wantCalls: 1},
 		{name: "429 honors Retry-After", answers: []fakeAnswer{{status: 429, retryAfter: "7"}, {status: 429, retryAfter: "2"}, okRooms},
 			wantCalls: 3, wantSleeps: []time.Duration{7 * time.Second, 2 * time.Second}},
 		{name: "5xx retried with doubling backoff, then given up", answers: []fakeAnswer{{status: 503, body: `{"errorMsgKey":"ErrServiceUnavailable"}`}},
-			wantCat: CatCloudAPI, wantMsg: []string{"gave up after 4 attempts", "503 Service Unavailable"}, wantCalls: 4,
+			wantCat: claim.CatCloudAPI, wantMsg: []string{"gave up after 4 attempts", "503 Service Unavailable"}, wantCalls: 4,
 			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}},
 		{name: "500 then ok", answers: []fakeAnswer{{status: 500}, {status: 502}, okRooms}, wantCalls: 3,
 			wantSleeps: []time.Duration{time.Second, 2 * time.Second}},
 		{name: "Retry-After beyond the limit ends the retries", answers: []fakeAnswer{{status: 429, retryAfter: "3600"}},
-			wantCat: CatCloudAPI, wantMsg: []string{"asked to retry after 1h0m0s"}, wantCalls: 1},
+			wantCat: claim.CatCloudAPI, wantMsg: []string{"asked to retry after 1h0m0s"}, wantCalls: 1},
 		{name: "404 not retried", answers: []fakeAnswer{{status: 404, body: `{"errorMsgKey":"ErrSpaceNotFound"}`}},
-			wantCat: CatCloudAPI, wantMsg: []string{"404 Not Found (ErrSpaceNotFound)"}, wantCalls: 1},
+			wantCat: claim.CatCloudAPI, wantMsg: []string{"404 Not Found (ErrSpaceNotFound)"}, wantCalls: 1},
 		{name: "unreadable answer", answers: []fakeAnswer{{status: 200, body: `{"nope":1}`}},
-			wantCat: CatCloudAPI, wantMsg: []string{"unexpected answer"}, wantCalls: 1},
+			wantCat: claim.CatCloudAPI, wantMsg: []string{"unexpected answer"}, wantCalls: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,9 +156,9 @@ func TestCloudAPIErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; got %v", got)
 			}
-			var e *Error
-			if !errors.As(err, &e) || CategoryOf(err) != tc.wantCat {
-				t.Errorf("category %q (%T), want %q", CategoryOf(err), err, tc.wantCat)
+			var e *claim.Error
+			if !errors.As(err, &e) || claim.CategoryOf(err) != tc.wantCat {
+				t.Errorf("category %q (%T), want %q", claim.CategoryOf(err), err, tc.wantCat)
 			}
 			for _, w := range tc.wantMsg {
 				if !strings.Contains(err.Error(), w) {
@@ -333,7 +334,7 @@ func TestCloudAPIRefused(t *testing.T) {
 	var sleeps []time.Duration
 	api := testAPI(t, url, &sleeps)
 	_, err := api.Spaces(context.Background())
-	if err == nil || CategoryOf(err) != CatCloudAPI || len(sleeps) != 0 || !strings.Contains(err.Error(), "refused") {
+	if err == nil || claim.CategoryOf(err) != claim.CatCloudAPI || len(sleeps) != 0 || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("%v (pauses %v)", err, sleeps)
 	}
 }
@@ -341,7 +342,7 @@ func TestCloudAPIRefused(t *testing.T) {
 // TestCloudAPIRate: Burst requests start at once, the next ones one per
 // 1/Rate; an idle client gets its burst back.
 func TestCloudAPIRate(t *testing.T) {
-	api, err := NewCloudAPI("https://cloud.example", inventory.NewSecret(testAPIToken), CloudAPIOptions{Rate: 10, Burst: 3})
+	api, err := NewAPI("https://cloud.example", inventory.NewSecret(testAPIToken), APIOptions{Rate: 10, Burst: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func TestCloudAPIRate(t *testing.T) {
 		t.Errorf("fourth request after a pause waits %v, want 100ms", d)
 	}
 	// Burst 1 is the plain rate.
-	one, _ := NewCloudAPI("https://cloud.example", inventory.NewSecret(testAPIToken), CloudAPIOptions{Rate: 10, Burst: 1})
+	one, _ := NewAPI("https://cloud.example", inventory.NewSecret(testAPIToken), APIOptions{Rate: 10, Burst: 1})
 	if a, b := one.reserve(now), one.reserve(now); a != 0 || b != 100*time.Millisecond {
 		t.Errorf("burst 1: %v %v", a, b)
 	}

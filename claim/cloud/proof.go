@@ -1,6 +1,7 @@
-package claim
+package cloud
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,43 +10,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
-// CloudCheck is what Netdata Cloud itself says of a host's node.
-type CloudCheck struct {
-	// Space is the Space asked (its name, or its id when the name is unknown).
-	Space string `json:"space"`
-	// Listed: Cloud lists the node in at least one of the rooms asked.
-	Listed bool `json:"listed"`
-	// Rooms are the rooms that list the node; Missing the target rooms
-	// that do not (names where known, else ids).
-	Rooms   []string `json:"rooms,omitempty"`
-	Missing []string `json:"missing,omitempty"`
-	// State is Cloud's state of the node: reachable, unreachable, stale,
-	// unseen (claimed, never connected), … ("" when not listed).
-	State string `json:"state,omitempty"`
-	// Confirmed: listed in every target room and reachable.
-	Confirmed bool `json:"confirmed"`
-	// Added are the rooms --fix-rooms added the node to.
-	Added []string `json:"added,omitempty"`
-	// Namesakes: the node was looked up by name (its node id unknown) and
-	// that many nodes bear the name (more than one: none is taken).
-	Namesakes int `json:"namesakes,omitempty"`
-	// Error is why Cloud could not be asked.
-	Error string `json:"error,omitempty"`
-}
-
-// CloudTarget is one Space fleetclaim asks about, through one API client.
-type CloudTarget struct {
-	API   *CloudAPI
-	Space CloudSpace
+// Target is one Space fleetclaim asks about, through one API client.
+type Target struct {
+	API   *API
+	Space Space
 	// Rooms of the Space, as listed once at the start of the run.
-	Rooms []CloudRoom
+	Rooms []Room
 }
 
-// roomName returns a room's name for messages, its id when unknown.
-func (t *CloudTarget) roomName(id string) string {
+// RoomName returns a room's name for messages, its id when unknown.
+func (t *Target) RoomName(id string) string {
 	for _, r := range t.Rooms {
 		if strings.EqualFold(r.ID, id) {
 			return r.Name
@@ -54,10 +32,15 @@ func (t *CloudTarget) roomName(id string) string {
 	return id
 }
 
-// AllNodes returns the id of the Space's "All nodes" room, or "".
-func (t *CloudTarget) AllNodes() string { return t.allNodes() }
+// RemoveFromRoom takes nodes out of one room of the Space.
+func (t *Target) RemoveFromRoom(ctx context.Context, room string, nodeIDs []string) error {
+	return t.API.RemoveFromRoom(ctx, t.Space.ID, room, nodeIDs)
+}
 
-func (t *CloudTarget) allNodes() string {
+// AllNodes returns the id of the Space's "All nodes" room, or "".
+func (t *Target) AllNodes() string { return t.allNodes() }
+
+func (t *Target) allNodes() string {
 	for _, r := range t.Rooms {
 		if strings.EqualFold(r.Name, "All nodes") {
 			return r.ID
@@ -66,16 +49,17 @@ func (t *CloudTarget) allNodes() string {
 	return ""
 }
 
-func (t *CloudTarget) spaceLabel() string {
+// SpaceName returns the Space's name for messages, its id when unknown.
+func (t *Target) SpaceName() string {
 	if t.Space.Name != "" {
 		return t.Space.Name
 	}
 	return t.Space.ID
 }
 
-// CloudProof asks Cloud, after each host's run, whether the host's node is
+// Proof asks Cloud, after each host's run, whether the host's node is
 // listed and reachable in every room it was claimed into. A fleet run has
-// one CloudProof. Hosts do not ask one by one: the nodes waiting on a room
+// one Proof. Hosts do not ask one by one: the nodes waiting on a room
 // are asked about together, in one request that names them (the request's
 // scope), with one request per room in flight at a time and the API
 // client's rate over all. A thousand hosts finishing together in three
@@ -83,9 +67,9 @@ func (t *CloudTarget) spaceLabel() string {
 // waiting, never the whole room's listing, and nothing is kept
 // once a host has its answer: the cost stays the same whether the Space
 // holds a hundred nodes or a hundred thousand.
-type CloudProof struct {
+type Proof struct {
 	// Target returns the Space a host is checked in; nil skips the host.
-	Target func(h *inventory.Host) *CloudTarget
+	Target func(h *inventory.Host) *Target
 	// Wait is how long a host waits for its node to be listed and
 	// reachable; 0 looks once.
 	Wait time.Duration
@@ -114,7 +98,7 @@ type CloudProof struct {
 // question asked again (a node not reachable yet) keeps the Refresh
 // spacing, so a node that never shows up costs no more requests than
 // before.
-func (p *CloudProof) Drain() {
+func (p *Proof) Drain() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drained = true
@@ -122,7 +106,7 @@ func (p *CloudProof) Drain() {
 }
 
 // wakeServers wakes the rooms' servers waiting out Refresh; p.mu is held.
-func (p *CloudProof) wakeServers() {
+func (p *Proof) wakeServers() {
 	if p.wake != nil {
 		close(p.wake)
 		p.wake = nil
@@ -130,7 +114,7 @@ func (p *CloudProof) wakeServers() {
 }
 
 type roomKey struct {
-	api         *CloudAPI
+	api         *API
 	space, room string
 }
 
@@ -170,7 +154,7 @@ type roomAsk struct {
 }
 
 type roomAnswer struct {
-	node   CloudNode
+	node   Node
 	listed bool
 	// named is how many nodes of the room bear the name asked (a name
 	// shared by several nodes finds none of them).
@@ -181,7 +165,7 @@ type roomAnswer struct {
 // ask asks about node in each room, all rooms at once, and returns the
 // answers in the rooms' order. Every answer comes from a request sent after
 // ask was called.
-func (p *CloudProof) ask(ctx context.Context, t *CloudTarget, rooms []string, node nodeKey, again bool) []roomAnswer {
+func (p *Proof) ask(ctx context.Context, t *Target, rooms []string, node nodeKey, again bool) []roomAnswer {
 	asks := make([]*roomAsk, len(rooms))
 	p.mu.Lock()
 	if p.rooms == nil {
@@ -236,7 +220,7 @@ func (q *roomQueue) firstAsks() bool {
 // serve sends one room's requests while nodes wait on it, one at a time and
 // at most one every Refresh, naming at most Batch nodes. A request is cancelled when every
 // host waiting on it has gone (their contexts ended).
-func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
+func (p *Proof) serve(k roomKey, t *Target, q *roomQueue) {
 	refresh := p.Refresh
 	if refresh <= 0 {
 		refresh = 100 * time.Millisecond
@@ -313,7 +297,7 @@ func (p *CloudProof) serve(k roomKey, t *CloudTarget, q *roomQueue) {
 }
 
 // answer sends one request and hands its answer to every host waiting on it.
-func (p *CloudProof) answer(t *CloudTarget, room string, ids []string, asks []*roomAsk) {
+func (p *Proof) answer(t *Target, room string, ids []string, asks []*roomAsk) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var live sync.WaitGroup
@@ -324,10 +308,10 @@ func (p *CloudProof) answer(t *CloudTarget, room string, ids []string, asks []*r
 	}
 	go func() { live.Wait(); cancel() }()
 	nodes, err := t.API.RoomNodes(ctx, t.Space.ID, room, ids)
-	byID := make(map[string]CloudNode, len(nodes))
-	var byName map[string][]CloudNode
+	byID := make(map[string]Node, len(nodes))
+	var byName map[string][]Node
 	if ids == nil {
-		byName = make(map[string][]CloudNode, len(nodes))
+		byName = make(map[string][]Node, len(nodes))
 	}
 	for _, n := range nodes {
 		byID[strings.ToLower(n.ID)] = n
@@ -358,8 +342,8 @@ func (p *CloudProof) answer(t *CloudTarget, room string, ids []string, asks []*r
 // Check asks Cloud about the host's node and records the answer in res. A
 // host whose node is claimed (by its own account) but not listed and
 // reachable in every target room after Wait fails with cloud-missing.
-func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) {
-	if res.ClaimedID == "" || res.Status == StatusPlanned || res.Status == StatusSkipped {
+func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result) {
+	if res.ClaimedID == "" || res.Status == claim.StatusPlanned || res.Status == claim.StatusSkipped {
 		return
 	}
 	t := p.Target(h)
@@ -368,23 +352,15 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	}
 	start := time.Now()
 	defer func() {
-		res.Steps = append(res.Steps, Step{Name: "cloud", Millis: time.Since(start).Milliseconds()})
+		res.Steps = append(res.Steps, claim.Step{Name: "cloud", Millis: time.Since(start).Milliseconds()})
 		res.End = time.Now().UTC()
 	}()
 	node := nodeKey{id: strings.ToLower(res.NodeID)}
 	if node.id == "" {
 		node.name = nodeName(h, res)
 	}
-	// The host's rooms are asked; "All nodes" (which lists every node of
-	// the Space) only for a host that names none, or to tell a node that
-	// is missing from a room from one that is not in the Space at all.
-	targets := h.Claim.Rooms
-	all := t.allNodes()
-	if len(targets) == 0 && all != "" {
-		targets = []string{all}
-	}
-	askAll := all != "" && !slices.ContainsFunc(targets, func(r string) bool { return strings.EqualFold(r, all) })
-	chk := &CloudCheck{Space: t.spaceLabel()}
+	targets, all, askAll := hostRooms(h, t)
+	chk := &claim.CloudCheck{Space: t.SpaceName()}
 	res.Cloud = chk
 	if len(targets) == 0 {
 		chk.Error = "the Space has no \"All nodes\" room and the host names no rooms"
@@ -441,18 +417,7 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 			chk.Namesakes = max(chk.Namesakes, ans.named)
 		}
 		if p.FixRooms && len(in) > 0 && len(missing) > 0 {
-			// The node is in the Space: put it in the rooms it lacks.
-			var still []string
-			for _, room := range missing {
-				if err := t.API.AddToRoom(ctx, t.Space.ID, room, []string{node.id}); err != nil {
-					res.Warnings = append(res.Warnings, "could not add the node to room "+t.roomName(room)+": "+err.Error())
-					still = append(still, room)
-					continue
-				}
-				chk.Added = append(chk.Added, t.roomName(room))
-				in = append(in, room)
-			}
-			missing = still
+			in, missing = fixRooms(ctx, t, node, in, missing, res)
 		}
 		chk.Listed = len(in) > 0
 		chk.State = state
@@ -469,33 +434,67 @@ func (p *CloudProof) Check(ctx context.Context, h *inventory.Host, res *Result) 
 	if chk.Confirmed {
 		return
 	}
-	what := ""
-	switch {
-	case !chk.Listed && chk.Namesakes > 1:
-		what = fmt.Sprintf("Cloud lists %d nodes named %s in Space %s, and the agent did not report its node id: fleetclaim cannot tell which one is this host's", chk.Namesakes, node, chk.Space)
-	case !chk.Listed:
-		what = fmt.Sprintf("Cloud does not list node %s in Space %s", node, chk.Space)
-	case len(chk.Missing) > 0:
-		what = fmt.Sprintf("Cloud lists node %s (%s) but not in room %s", node, orDefault(chk.State, "no state"), strings.Join(chk.Missing, ", "))
-	case chk.State == "unseen":
-		what = fmt.Sprintf("Cloud lists node %s as unseen: claimed, but it never connected", node)
-	default:
-		what = fmt.Sprintf("Cloud lists node %s as %s, not reachable", node, orDefault(chk.State, "having no state"))
-	}
+	what := notConfirmed(chk, node)
 	if !res.Status.OK() {
 		// The host's own failure stays the news; Cloud's view is added.
 		res.Message += "; " + what
 		return
 	}
-	res.Status = StatusFailed
-	res.Category = CatCloudMissing
-	res.Remedy = remedy(CatCloudMissing)
-	res.Message = fmt.Sprintf("%s after %s (the host says: %s)", what, wait, orDefault(res.Message, "claimed"))
+	res.Status = claim.StatusFailed
+	res.Category = claim.CatCloudMissing
+	res.Remedy = claim.Remedy(claim.CatCloudMissing)
+	res.Message = fmt.Sprintf("%s after %s (the host says: %s)", what, wait, cmp.Or(res.Message, "claimed"))
+}
+
+// hostRooms are the rooms a host's node is looked for in: the host's
+// rooms; "All nodes" (which lists every node of the Space) only for a
+// host that names none, or (askAll) to tell a node that is missing from a
+// room from one that is not in the Space at all.
+func hostRooms(h *inventory.Host, t *Target) (targets []string, all string, askAll bool) {
+	targets = h.Claim.Rooms
+	all = t.allNodes()
+	if len(targets) == 0 && all != "" {
+		targets = []string{all}
+	}
+	askAll = all != "" && !slices.ContainsFunc(targets, func(r string) bool { return strings.EqualFold(r, all) })
+	return targets, all, askAll
+}
+
+// fixRooms, for --fix-rooms, adds a node that is in the Space to the rooms
+// it is missing from; it returns the rooms it is now in and those it is
+// still missing from.
+func fixRooms(ctx context.Context, t *Target, node nodeKey, in, missing []string, res *claim.Result) ([]string, []string) {
+	var still []string
+	for _, room := range missing {
+		if err := t.API.AddToRoom(ctx, t.Space.ID, room, []string{node.id}); err != nil {
+			res.Warnings = append(res.Warnings, "could not add the node to room "+t.RoomName(room)+": "+err.Error())
+			still = append(still, room)
+			continue
+		}
+		res.Cloud.Added = append(res.Cloud.Added, t.RoomName(room))
+		in = append(in, room)
+	}
+	return in, still
+}
+
+// notConfirmed says why Cloud's answer does not confirm the node.
+func notConfirmed(chk *claim.CloudCheck, node nodeKey) string {
+	switch {
+	case !chk.Listed && chk.Namesakes > 1:
+		return fmt.Sprintf("Cloud lists %d nodes named %s in Space %s, and the agent did not report its node id: fleetclaim cannot tell which one is this host's", chk.Namesakes, node, chk.Space)
+	case !chk.Listed:
+		return fmt.Sprintf("Cloud does not list node %s in Space %s", node, chk.Space)
+	case len(chk.Missing) > 0:
+		return fmt.Sprintf("Cloud lists node %s (%s) but not in room %s", node, cmp.Or(chk.State, "no state"), strings.Join(chk.Missing, ", "))
+	case chk.State == "unseen":
+		return fmt.Sprintf("Cloud lists node %s as unseen: claimed, but it never connected", node)
+	}
+	return fmt.Sprintf("Cloud lists node %s as %s, not reachable", node, cmp.Or(chk.State, "having no state"))
 }
 
 // nodeName is the name a host's node has in Cloud: the one its agent
 // reports, else the inventory's hostname, else the host's name.
-func nodeName(h *inventory.Host, res *Result) string {
+func nodeName(h *inventory.Host, res *claim.Result) string {
 	switch {
 	case res.NodeName != "":
 		return res.NodeName
@@ -505,13 +504,13 @@ func nodeName(h *inventory.Host, res *Result) string {
 	return res.Host
 }
 
-func names(t *CloudTarget, ids []string) []string {
+func names(t *Target, ids []string) []string {
 	if len(ids) == 0 {
 		return nil
 	}
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = t.roomName(id)
+		out[i] = t.RoomName(id)
 	}
 	return out
 }

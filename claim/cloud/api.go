@@ -1,4 +1,4 @@
-package claim
+package cloud
 
 import (
 	"bytes"
@@ -19,23 +19,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
+	"github.com/fleetclaim/fleetclaim/remote"
 )
 
-// Cloud API failure categories.
-const (
-	// CatCloudAPIScope: the Cloud API refused the API token (401/403).
-	CatCloudAPIScope Category = "cloud-api-scope"
-	// CatCloudAPI: the Cloud API failed otherwise (unreachable, 5xx and 429
-	// after the retries, an answer fleetclaim cannot read).
-	CatCloudAPI Category = "cloud-api-error"
-	// CatCloudMissing: the host says it is claimed, but Cloud does not list
-	// the node as connected in its rooms.
-	CatCloudMissing Category = "cloud-missing"
-)
-
-// CloudAPIOptions tune a CloudAPI client.
-type CloudAPIOptions struct {
+// APIOptions tune a API client.
+type APIOptions struct {
 	// CAFile is a PEM file of CA certificates trusted besides the system's
 	// (the inventory's ca_file: the Cloud url is shared with the claim url).
 	CAFile string
@@ -66,27 +56,27 @@ type CloudAPIOptions struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// CloudAPI is a client of Netdata Cloud's user API. The API token is a
+// API is a client of Netdata Cloud's user API. The API token is a
 // Secret: it only ever goes into the Authorization header, and any error
 // text that would echo it is redacted. Safe for concurrent use.
-type CloudAPI struct {
+type API struct {
 	base  string
 	token inventory.Secret
 	hc    *http.Client
-	opts  CloudAPIOptions
+	opts  APIOptions
 
 	mu   sync.Mutex
 	next time.Time // earliest start of the next request (rate limit)
 }
 
-// NewCloudAPI returns a client of the Cloud at baseURL.
-func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (*CloudAPI, error) {
+// NewAPI returns a client of the Cloud at baseURL.
+func NewAPI(baseURL string, token inventory.Secret, opts APIOptions) (*API, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: bad url %q", baseURL)}
+		return nil, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("Cloud API: bad url %q", baseURL)}
 	}
 	if token.IsZero() {
-		return nil, &Error{Category: CatCloudAPIScope, Msg: "Cloud API: no API token"}
+		return nil, &claim.Error{Category: claim.CatCloudAPIScope, Msg: "Cloud API: no API token"}
 	}
 	if err := checkTransport(u, opts); err != nil {
 		return nil, err
@@ -122,10 +112,10 @@ func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (
 			}
 			pem, err := os.ReadFile(opts.CAFile)
 			if err != nil {
-				return nil, &Error{Category: CatCloudAPI, Msg: "Cloud API: CA file", Err: err}
+				return nil, &claim.Error{Category: claim.CatCloudAPI, Msg: "Cloud API: CA file", Err: err}
 			}
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: no certificate in %s", opts.CAFile)}
+				return nil, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("Cloud API: no certificate in %s", opts.CAFile)}
 			}
 			tc.RootCAs = pool
 		}
@@ -134,7 +124,7 @@ func NewCloudAPI(baseURL string, token inventory.Secret, opts CloudAPIOptions) (
 		tr.MaxIdleConnsPerHost = 4
 		hc = &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: redirectPolicy(opts.AllowInsecure)}
 	}
-	return &CloudAPI{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc, opts: opts}, nil
+	return &API{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc, opts: opts}, nil
 }
 
 // ErrInsecureTransport is the sentinel of a Cloud API client refused
@@ -144,7 +134,7 @@ var ErrInsecureTransport = errors.New("the API token would travel unprotected")
 // checkTransport refuses to send the API token (an Authorization header)
 // over plain http or without verifying the server, unless the user
 // accepted that risk by name.
-func checkTransport(u *url.URL, opts CloudAPIOptions) error {
+func checkTransport(u *url.URL, opts APIOptions) error {
 	if opts.AllowInsecure {
 		return nil
 	}
@@ -157,7 +147,7 @@ func checkTransport(u *url.URL, opts CloudAPIOptions) error {
 	default:
 		return nil
 	}
-	return &Error{Category: CatCloudAPI, Err: ErrInsecureTransport,
+	return &claim.Error{Category: claim.CatCloudAPI, Err: ErrInsecureTransport,
 		Msg: "Cloud API: not sending the API token " + what + ": use an https url with a verified certificate (ca_file for a private CA), or accept the risk with api_insecure: yes (or --api-insecure)"}
 }
 
@@ -179,8 +169,8 @@ func redirectPolicy(allowInsecure bool) func(*http.Request, []*http.Request) err
 }
 
 // String and GoString keep the token out of any printing of the client.
-func (c *CloudAPI) String() string   { return "CloudAPI(" + c.base + ")" }
-func (c *CloudAPI) GoString() string { return c.String() }
+func (c *API) String() string   { return "API(" + c.base + ")" }
+func (c *API) GoString() string { return c.String() }
 
 func apiSleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -193,34 +183,34 @@ func apiSleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// CloudSpace is a Space the API token sees.
-type CloudSpace struct {
+// Space is a Space the API token sees.
+type Space struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Slug string `json:"slug,omitempty"`
 }
 
-// CloudRoom is a room of a Space.
-type CloudRoom struct {
+// Room is a room of a Space.
+type Room struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 }
 
-// CloudNode is a node as Cloud lists it in a room.
-type CloudNode struct {
+// Node is a node as Cloud lists it in a room.
+type Node struct {
 	ID    string `json:"nd"`
 	Name  string `json:"nm"`
 	State string `json:"state"`
 }
 
 // Spaces lists the Spaces the API token sees.
-func (c *CloudAPI) Spaces(ctx context.Context) ([]CloudSpace, error) {
+func (c *API) Spaces(ctx context.Context) ([]Space, error) {
 	body, err := c.do(ctx, http.MethodGet, "/api/v3/spaces", nil)
 	if err != nil {
 		return nil, err
 	}
-	var out []CloudSpace
+	var out []Space
 	if err := decodeList(body, &out); err != nil {
 		return nil, c.parseErr("/api/v3/spaces", err)
 	}
@@ -228,7 +218,7 @@ func (c *CloudAPI) Spaces(ctx context.Context) ([]CloudSpace, error) {
 }
 
 // Rooms lists the rooms of a Space.
-func (c *CloudAPI) Rooms(ctx context.Context, space string) ([]CloudRoom, error) {
+func (c *API) Rooms(ctx context.Context, space string) ([]Room, error) {
 	p := "/api/v2/spaces/" + url.PathEscape(space) + "/rooms"
 	body, err := c.do(ctx, http.MethodGet, p, nil)
 	if err != nil {
@@ -245,7 +235,7 @@ func (c *CloudAPI) Rooms(ctx context.Context, space string) ([]CloudRoom, error)
 // named (the request's scope), or every node of the room when none is named.
 // An answer that lists more than was asked (a Cloud that ignores the scope)
 // is cut down to the nodes named.
-func (c *CloudAPI) RoomNodes(ctx context.Context, space, room string, nodeIDs []string) ([]CloudNode, error) {
+func (c *API) RoomNodes(ctx context.Context, space, room string, nodeIDs []string) ([]Node, error) {
 	p := "/api/v3/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/nodes"
 	var req struct {
 		Scope struct {
@@ -285,7 +275,7 @@ func (c *CloudAPI) RoomNodes(ctx context.Context, space, room string, nodeIDs []
 }
 
 // AddToRoom adds claimed nodes of the Space to a room.
-func (c *CloudAPI) AddToRoom(ctx context.Context, space, room string, nodeIDs []string) error {
+func (c *API) AddToRoom(ctx context.Context, space, room string, nodeIDs []string) error {
 	p := "/api/v1/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/claimed-nodes"
 	body, err := json.Marshal(nodeIDs)
 	if err != nil {
@@ -300,7 +290,7 @@ func (c *CloudAPI) AddToRoom(ctx context.Context, space, room string, nodeIDs []
 // terraform-provider-netdata's DeleteNodeRoomMember sends it
 // (internal/client/node_room_member.go, commit f86f47e). The nodes stay in
 // the Space: no public endpoint removes a node from it.
-func (c *CloudAPI) RemoveFromRoom(ctx context.Context, space, room string, nodeIDs []string) error {
+func (c *API) RemoveFromRoom(ctx context.Context, space, room string, nodeIDs []string) error {
 	p := "/api/v1/spaces/" + url.PathEscape(space) + "/rooms/" + url.PathEscape(room) + "/claimed-nodes?node_ids=" + url.QueryEscape(strings.Join(nodeIDs, ","))
 	_, err := c.do(ctx, http.MethodDelete, p, nil)
 	return err
@@ -308,7 +298,7 @@ func (c *CloudAPI) RemoveFromRoom(ctx context.Context, space, room string, nodeI
 
 // RotateClaimToken asks Cloud for a new claim token of the Space. The old
 // token stops working for everyone who uses it.
-func (c *CloudAPI) RotateClaimToken(ctx context.Context, space string) (inventory.Secret, error) {
+func (c *API) RotateClaimToken(ctx context.Context, space string) (inventory.Secret, error) {
 	p := "/api/v1/spaces/" + url.PathEscape(space) + "/token/rotate"
 	body, err := c.do(ctx, http.MethodPost, p, nil)
 	if err != nil {
@@ -318,29 +308,29 @@ func (c *CloudAPI) RotateClaimToken(ctx context.Context, space string) (inventor
 		Token string `json:"token"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil || strings.TrimSpace(out.Token) == "" {
-		return inventory.Secret{}, &Error{Category: CatCloudAPI, Msg: "Cloud API: POST " + p + ": the answer holds no token"}
+		return inventory.Secret{}, &claim.Error{Category: claim.CatCloudAPI, Msg: "Cloud API: POST " + p + ": the answer holds no token"}
 	}
 	return inventory.NewSecret(strings.TrimSpace(out.Token)), nil
 }
 
 // ResolveSpace finds the Space named (or with the id) want; an empty want
 // picks the only Space the token sees.
-func (c *CloudAPI) ResolveSpace(ctx context.Context, want string) (CloudSpace, error) {
+func (c *API) ResolveSpace(ctx context.Context, want string) (Space, error) {
 	spaces, err := c.Spaces(ctx)
 	if err != nil {
 		if want != "" && inventory.IsRoomID(want) {
 			// An id is usable even when the token may not list Spaces.
-			var e *Error
-			if errors.As(err, &e) && e.Category == CatCloudAPIScope {
-				return CloudSpace{ID: strings.ToLower(want)}, nil
+			var e *claim.Error
+			if errors.As(err, &e) && e.Category == claim.CatCloudAPIScope {
+				return Space{ID: strings.ToLower(want)}, nil
 			}
 		}
-		return CloudSpace{}, err
+		return Space{}, err
 	}
 	return pickSpace(want, spaces)
 }
 
-func pickSpace(want string, spaces []CloudSpace) (CloudSpace, error) {
+func pickSpace(want string, spaces []Space) (Space, error) {
 	names := func() string {
 		cs := make([]string, len(spaces))
 		for i, s := range spaces {
@@ -356,9 +346,9 @@ func pickSpace(want string, spaces []CloudSpace) (CloudSpace, error) {
 		if len(spaces) == 1 {
 			return spaces[0], nil
 		}
-		return CloudSpace{}, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("the API token sees %d Spaces: set space to one of %s", len(spaces), names())}
+		return Space{}, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("the API token sees %d Spaces: set space to one of %s", len(spaces), names())}
 	}
-	var match []CloudSpace
+	var match []Space
 	for _, s := range spaces {
 		if strings.EqualFold(s.ID, want) || s.Name == want || (s.Slug != "" && s.Slug == want) {
 			match = append(match, s)
@@ -369,16 +359,16 @@ func pickSpace(want string, spaces []CloudSpace) (CloudSpace, error) {
 		return match[0], nil
 	case 0:
 		if inventory.IsRoomID(want) {
-			return CloudSpace{ID: strings.ToLower(want), Name: want}, nil
+			return Space{ID: strings.ToLower(want), Name: want}, nil
 		}
-		return CloudSpace{}, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("no Space %q among the API token's Spaces: %s", want, names())}
+		return Space{}, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("no Space %q among the API token's Spaces: %s", want, names())}
 	}
-	return CloudSpace{}, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("%d Spaces are named %q: set space to the id of the one you mean", len(match), want)}
+	return Space{}, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("%d Spaces are named %q: set space to the id of the one you mean", len(match), want)}
 }
 
 // ParseRooms reads the answer of GET /api/v2/spaces/{space}/rooms.
-func ParseRooms(body []byte) ([]CloudRoom, error) {
-	var out []CloudRoom
+func ParseRooms(body []byte) ([]Room, error) {
+	var out []Room
 	if err := decodeList(body, &out); err != nil {
 		return nil, err
 	}
@@ -392,16 +382,16 @@ func ParseRooms(body []byte) ([]CloudRoom, error) {
 
 // ParseRoomNodes reads the answer of POST /api/v3/spaces/{space}/rooms/{room}/nodes:
 // {"nodes":[{nd,nm,state}]} (a bare list is accepted too).
-func ParseRoomNodes(body []byte) ([]CloudNode, error) {
+func ParseRoomNodes(body []byte) ([]Node, error) {
 	body = bytes.TrimSpace(body)
-	var out []CloudNode
+	var out []Node
 	if len(body) > 0 && body[0] == '[' {
 		if err := json.Unmarshal(body, &out); err != nil {
 			return nil, err
 		}
 	} else {
 		var wrap struct {
-			Nodes *[]CloudNode `json:"nodes"`
+			Nodes *[]Node `json:"nodes"`
 		}
 		if err := json.Unmarshal(body, &wrap); err != nil {
 			return nil, err
@@ -438,12 +428,12 @@ func decodeList(body []byte, out any) error {
 	return json.Unmarshal(body, out)
 }
 
-func (c *CloudAPI) parseErr(path string, err error) error {
-	return &Error{Category: CatCloudAPI, Msg: "Cloud API: " + path + ": unexpected answer", Err: errors.New(c.redact(err.Error()))}
+func (c *API) parseErr(path string, err error) error {
+	return &claim.Error{Category: claim.CatCloudAPI, Msg: "Cloud API: " + path + ": unexpected answer", Err: errors.New(c.redact(err.Error()))}
 }
 
 // redact removes the API token from a text that might echo it.
-func (c *CloudAPI) redact(s string) string {
+func (c *API) redact(s string) string {
 	if t := c.token.Reveal(); t != "" {
 		s = strings.ReplaceAll(s, t, "[REDACTED]")
 	}
@@ -451,7 +441,7 @@ func (c *CloudAPI) redact(s string) string {
 }
 
 // wait holds a request back to the configured rate.
-func (c *CloudAPI) wait(ctx context.Context) error {
+func (c *API) wait(ctx context.Context) error {
 	if d := c.reserve(time.Now()); d > 0 {
 		return apiSleep(ctx, d)
 	}
@@ -461,7 +451,7 @@ func (c *CloudAPI) wait(ctx context.Context) error {
 // reserve books the next request's start and returns how long to wait for
 // it: a virtual scheduling time advances by 1/Rate per request, and a
 // request may start once that time is less than Burst-1 gaps ahead of now.
-func (c *CloudAPI) reserve(now time.Time) time.Duration {
+func (c *API) reserve(now time.Time) time.Duration {
 	gap := time.Duration(float64(time.Second) / c.opts.Rate)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -481,7 +471,7 @@ type apiError struct {
 
 // do sends one request, retrying 429, 5xx and network errors with backoff
 // (honoring Retry-After) at most MaxAttempts times.
-func (c *CloudAPI) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+func (c *API) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	backoff := c.opts.Backoff
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -502,11 +492,11 @@ func (c *CloudAPI) do(ctx context.Context, method, path string, body []byte) ([]
 			return nil, err
 		}
 		if attempt >= c.opts.MaxAttempts {
-			return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: gave up after %d attempts", attempt), Err: last}
+			return nil, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("Cloud API: gave up after %d attempts", attempt), Err: last}
 		}
 		pause := backoff
 		if retryAfter > c.opts.MaxRetryAfter {
-			return nil, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: asked to retry after %s (more than %s): not waiting", retryAfter, c.opts.MaxRetryAfter), Err: last}
+			return nil, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("Cloud API: asked to retry after %s (more than %s): not waiting", retryAfter, c.opts.MaxRetryAfter), Err: last}
 		}
 		if retryAfter > pause {
 			pause = retryAfter
@@ -519,14 +509,14 @@ func (c *CloudAPI) do(ctx context.Context, method, path string, body []byte) ([]
 }
 
 // once sends one request; status is 0 when no answer came.
-func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) ([]byte, int, time.Duration, error) {
+func (c *API) once(ctx context.Context, method, path string, body []byte) ([]byte, int, time.Duration, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return nil, 0, 0, &Error{Category: CatCloudAPI, Msg: "Cloud API: " + c.redact(err.Error())}
+		return nil, 0, 0, &claim.Error{Category: claim.CatCloudAPI, Msg: "Cloud API: " + c.redact(err.Error())}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
 	req.Header.Set("Accept", "application/json")
@@ -535,7 +525,7 @@ func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) (
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		e := &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s", method, path), Err: errors.New(c.redact(unwrapURLError(err)))}
+		e := &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s", method, path), Err: errors.New(c.redact(unwrapURLError(err)))}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			e.Err = fmt.Errorf("%w (%s)", syscall.ECONNREFUSED, c.redact(unwrapURLError(err)))
 		}
@@ -544,7 +534,7 @@ func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) (
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return nil, 0, 0, &Error{Category: CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s: reading the answer", method, path), Err: errors.New(c.redact(err.Error()))}
+		return nil, 0, 0, &claim.Error{Category: claim.CatCloudAPI, Msg: fmt.Sprintf("Cloud API: %s %s: reading the answer", method, path), Err: errors.New(c.redact(err.Error()))}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return data, resp.StatusCode, 0, nil
@@ -553,7 +543,7 @@ func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) (
 	_ = json.Unmarshal(data, &ae)
 	detail := strings.TrimSpace(ae.Key + " " + ae.Msg)
 	if detail == "" {
-		detail = strings.TrimSpace(clip(string(data), 200))
+		detail = strings.TrimSpace(remote.Clip(string(data), 200))
 	}
 	detail = c.redact(detail)
 	what := fmt.Sprintf("Cloud API: %s %s: %d %s", method, path, resp.StatusCode, http.StatusText(resp.StatusCode))
@@ -562,9 +552,9 @@ func (c *CloudAPI) once(ctx context.Context, method, path string, body []byte) (
 	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, resp.StatusCode, 0, &Error{Category: CatCloudAPIScope, Msg: what + ": the API token lacks scope for this request, or is invalid or expired; create one with the scopes fleetclaim needs (read rooms and nodes; add nodes to rooms and rotate the claim token only for --fix-rooms and --fetch-claim-token)"}
+		return nil, resp.StatusCode, 0, &claim.Error{Category: claim.CatCloudAPIScope, Msg: what + ": the API token lacks scope for this request, or is invalid or expired; create one with the scopes fleetclaim needs (read rooms and nodes; add nodes to rooms and rotate the claim token only for --fix-rooms and --fetch-claim-token)"}
 	}
-	return nil, resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &Error{Category: CatCloudAPI, Msg: what}
+	return nil, resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &claim.Error{Category: claim.CatCloudAPI, Msg: what}
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

@@ -1,4 +1,4 @@
-package claim
+package cloud
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fleetclaim/fleetclaim/claim"
 	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
@@ -27,11 +28,11 @@ func TestCloudAPIRefusesPlainHTTP(t *testing.T) {
 		w.Write([]byte(`[]`))
 	}))
 	defer srv.Close()
-	api, err := NewCloudAPI(srv.URL, inventory.NewSecret(testAPIToken), CloudAPIOptions{})
+	api, err := NewAPI(srv.URL, inventory.NewSecret(testAPIToken), APIOptions{})
 	if err == nil {
 		api.Spaces(context.Background())
 	}
-	if err == nil || CategoryOf(err) != CatCloudAPI || !strings.Contains(err.Error(), "http") || !strings.Contains(err.Error(), "api_insecure") {
+	if err == nil || claim.CategoryOf(err) != claim.CatCloudAPI || !strings.Contains(err.Error(), "http") || !strings.Contains(err.Error(), "api_insecure") {
 		t.Errorf("an http url: %v", err)
 	}
 	mu.Lock()
@@ -45,7 +46,7 @@ func TestCloudAPIRefusesPlainHTTP(t *testing.T) {
 // the API client shares the url with) would send the token to whoever
 // answers; refused too.
 func TestCloudAPIRefusesUnverifiedTLS(t *testing.T) {
-	_, err := NewCloudAPI("https://cloud.example", inventory.NewSecret(testAPIToken), CloudAPIOptions{Insecure: true})
+	_, err := NewAPI("https://cloud.example", inventory.NewSecret(testAPIToken), APIOptions{Insecure: true})
 	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "api_insecure") {
 		t.Errorf("insecure: %v", err)
 	}
@@ -72,7 +73,7 @@ func TestCloudAPIRefusesRedirectToHTTP(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	api, err := NewCloudAPI(tlsSrv.URL, inventory.NewSecret(testAPIToken), CloudAPIOptions{CAFile: ca, MaxAttempts: 1})
+	api, err := NewAPI(tlsSrv.URL, inventory.NewSecret(testAPIToken), APIOptions{CAFile: ca, MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,10 @@
-package claim
+// Package rollout runs one function over many hosts: a sliding window of
+// hosts in flight, rolling batches (--serial), a failure threshold
+// (--max-fail-percentage), retries of transient failures with backoff, a
+// random splay and a per-host deadline, and a record for every host
+// whatever happens. It knows nothing of what the function does: the
+// record type says how a host ended (see Record).
+package rollout
 
 import (
 	"context"
@@ -13,7 +19,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetclaim/fleetclaim/inventory"
-	"github.com/fleetclaim/fleetclaim/remote"
 )
 
 // Defaults of a Fleet's settings, each read through its accessor.
@@ -25,11 +30,29 @@ const (
 	DefaultBackoff = 2 * time.Second
 )
 
+// Record is what the runner reads of one host's record R, and how it marks
+// the attempts a host took.
+type Record[R any] interface {
+	// OK reports whether the host ended well; Outcome.NotOK counts the
+	// others.
+	OK() bool
+	// Failed reports whether the host counts as failed for MaxFailPercent.
+	Failed() bool
+	// Transient reports whether the failure is worth another attempt.
+	Transient() bool
+	// Failure says why an attempt failed, in the warning the next attempt's
+	// record carries: "attempt N failed " + Failure().
+	Failure() string
+	// Attempted returns the record marked as the host's n-th attempt, with
+	// the warnings of the earlier attempts before its own.
+	Attempted(n int, earlier []string) R
+}
+
 // Fleet runs one per-host function over many hosts: a sliding window of
 // Forks hosts in flight, optional rolling batches, a failure threshold,
-// retries of transient failures, and a record for every host whatever
+// retries of transient failures, and a record R for every host whatever
 // happens.
-type Fleet struct {
+type Fleet[R Record[R]] struct {
 	// Forks is how many hosts are in flight at once; 0 means DefaultForks.
 	Forks int
 	// Splay delays each host's start by a random time up to Splay.
@@ -51,7 +74,10 @@ type Fleet struct {
 	// ends, never concurrently, with the host's position in the hosts given
 	// to Run.
 	OnStart  func(h *inventory.Host)
-	OnResult func(i int, r Result)
+	OnResult func(i int, r R)
+	// NotStarted is the record of a host the run never reached, with the
+	// reason (required).
+	NotStarted func(h *inventory.Host, why string) R
 	// Discard keeps no results: Outcome.Results stays nil and OnResult is
 	// where each record is seen, once. A caller that spools the records
 	// there keeps the run's memory flat in the number of hosts (kept, each
@@ -64,7 +90,7 @@ type Fleet struct {
 	// held a slot another host's SSH work could use (1,000 lab hosts: the
 	// wait was a third of each slot). Its context is the run's, bounded by
 	// HostTimeout. A batch of --serial ends when every After of it returned.
-	After func(ctx context.Context, h *inventory.Host, r *Result)
+	After func(ctx context.Context, h *inventory.Host, r *R)
 	// Drained, when set, is called when every host of a batch has left the
 	// window: no more After calls will start for the batch, while those
 	// already started may still run (the Cloud-side proof then stops
@@ -72,14 +98,14 @@ type Fleet struct {
 	Drained func()
 }
 
-func (f *Fleet) forks() int {
+func (f *Fleet[R]) forks() int {
 	if f.Forks > 0 {
 		return f.Forks
 	}
 	return DefaultForks
 }
 
-func (f *Fleet) backoff() time.Duration {
+func (f *Fleet[R]) backoff() time.Duration {
 	if f.Backoff > 0 {
 		return f.Backoff
 	}
@@ -141,23 +167,13 @@ func Batches(sizes []BatchSize, total int) []int {
 	return out
 }
 
-// Transient reports whether a failure category is worth another attempt:
-// the network or Cloud hiccuped, nothing was refused on purpose.
-func Transient(category Category) bool {
-	switch category {
-	case remote.CatConnectRefused, remote.CatConnectionLost, CatCloudError:
-		return true
-	}
-	return false
-}
-
 // Outcome tells how a fleet run ended.
-type Outcome struct {
+type Outcome[R any] struct {
 	// Results is one record per host, in the order of the hosts given to
 	// Run; nil with Fleet.Discard.
-	Results []Result
+	Results []R
 	// Hosts is how many hosts got a record (all of them); NotOK how many
-	// of those did not end well (Status.OK is false).
+	// of those did not end well (Record.OK is false).
 	Hosts, NotOK int
 	// StoppedByMaxFail is set when the failure threshold (or a failed
 	// canary) stopped the run.
@@ -170,11 +186,11 @@ type Outcome struct {
 // order. startCtx ending stops new hosts from starting; runCtx ending also
 // cancels the hosts in flight. Hosts that never started are recorded as
 // not-started with the reason.
-func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, do func(context.Context, *inventory.Host) Result) Outcome {
+func (f *Fleet[R]) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, do func(context.Context, *inventory.Host) R) Outcome[R] {
 	forks := f.forks()
-	var results []Result
+	var results []R
 	if !f.Discard {
-		results = make([]Result, len(hosts))
+		results = make([]R, len(hosts))
 	}
 	var (
 		mu       sync.Mutex
@@ -183,17 +199,17 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 		notOK    int
 		maxFail  bool
 	)
-	record := func(i int, r Result) {
+	record := func(i int, r R) {
 		mu.Lock()
 		defer mu.Unlock()
 		if results != nil {
 			results[i] = r
 		}
 		finished++
-		if !r.Status.OK() {
+		if !r.OK() {
 			notOK++
 		}
-		if r.Status == StatusFailed {
+		if r.Failed() {
 			failed++
 			if f.MaxFailPercent >= 0 && float64(failed)*100 > f.MaxFailPercent*float64(finished) {
 				maxFail = true
@@ -219,7 +235,7 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 	}
 
 	var after sync.WaitGroup
-	finish := func(i int, h *inventory.Host, r Result) {
+	finish := func(i int, h *inventory.Host, r R) {
 		if f.After == nil {
 			record(i, r)
 			return
@@ -242,16 +258,16 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 		for i := next; i < next+n; i++ {
 			h := hosts[i]
 			if why := stopReason(); why != "" {
-				record(i, NotStarted(h, why))
+				record(i, f.NotStarted(h, why))
 				continue
 			}
 			g.Go(func() error {
 				if why := stopReason(); why != "" {
-					record(i, NotStarted(h, why))
+					record(i, f.NotStarted(h, why))
 					return nil
 				}
 				if f.Splay > 0 && !sleepCtx(startCtx, rand.N(f.Splay)) {
-					record(i, NotStarted(h, stopReason()))
+					record(i, f.NotStarted(h, stopReason()))
 					return nil
 				}
 				if f.OnStart != nil {
@@ -270,32 +286,28 @@ func (f *Fleet) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, d
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return Outcome{Results: results, Hosts: finished, NotOK: notOK, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
+	return Outcome[R]{Results: results, Hosts: finished, NotOK: notOK, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
 }
 
 // runHost runs one host, retrying transient failures with backoff.
-func (f *Fleet) runHost(ctx context.Context, h *inventory.Host, do func(context.Context, *inventory.Host) Result) Result {
+func (f *Fleet[R]) runHost(ctx context.Context, h *inventory.Host, do func(context.Context, *inventory.Host) R) R {
 	if f.HostTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)
 		defer cancel()
 	}
 	backoff := f.backoff()
-	var res Result
 	var warnings []string
 	for attempt := 1; ; attempt++ {
-		res = do(ctx, h)
-		res.Attempts = attempt
-		if res.Status.OK() || attempt > f.Retries || !Transient(res.Category) || ctx.Err() != nil {
-			res.Warnings = append(warnings, res.Warnings...)
-			return res
+		res := do(ctx, h)
+		if res.OK() || attempt > f.Retries || !res.Transient() || ctx.Err() != nil {
+			return res.Attempted(attempt, warnings)
 		}
-		warnings = append(warnings, fmt.Sprintf("attempt %d failed [%s]: %s", attempt, res.Category, res.Message))
+		warnings = append(warnings, fmt.Sprintf("attempt %d failed %s", attempt, res.Failure()))
 		pause := backoff << (attempt - 1)
 		pause += rand.N(pause/4 + 1)
 		if !sleepCtx(ctx, pause) {
-			res.Warnings = append(warnings, res.Warnings...)
-			return res
+			return res.Attempted(attempt, warnings)
 		}
 	}
 }
@@ -309,10 +321,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// NotStarted is the record of a host the run never reached.
-func NotStarted(h *inventory.Host, why string) Result {
-	now := time.Now().UTC()
-	return Result{Host: h.Name, Address: h.Address, Groups: h.Groups, Status: StatusNotStarted, Category: CatNotStarted, Message: why, Start: now, End: now}
 }
