@@ -196,6 +196,12 @@ func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID stri
 		cloudError(w, msgAPIBadRequest, "body must be a JSON array of node ids")
 		return
 	}
+	c.changeRoom(w, roomID, ids, c.addRoomLocked, storeLine{RoomAdd: &roomAdd{Room: roomID, NodeIDs: ids}})
+}
+
+// changeRoom checks that every node of ids is in the Space, applies change
+// to them in roomID, records it in the store and answers.
+func (c *cloud) changeRoom(w http.ResponseWriter, roomID string, ids []string, change func(roomID string, ids []string), line storeLine) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
@@ -204,20 +210,25 @@ func (c *cloud) apiAddToRoom(w http.ResponseWriter, r *http.Request, roomID stri
 			return
 		}
 	}
-	c.addRoomLocked(roomID, ids)
+	change(roomID, ids)
 	if c.store != nil {
-		line, _ := json.Marshal(storeLine{RoomAdd: &roomAdd{Room: roomID, NodeIDs: ids}})
-		_, _ = c.store.Write(append(line, '\n'))
+		b, _ := json.Marshal(line)
+		_, _ = c.store.Write(append(b, '\n'))
 	}
 	writeJSON(w, map[string]any{})
 }
 
 func (c *cloud) addRoomLocked(roomID string, ids []string) {
+	moveRoom(c.leftRooms, c.extraRooms, roomID, ids)
+}
+
+// moveRoom takes roomID out of each node's list in from and puts it in to.
+func moveRoom(from, to map[string][]string, roomID string, ids []string) {
 	for _, id := range ids {
 		id = strings.ToLower(id)
-		c.leftRooms[id] = slices.DeleteFunc(c.leftRooms[id], func(r string) bool { return r == roomID })
-		if !slices.Contains(c.extraRooms[id], roomID) {
-			c.extraRooms[id] = append(c.extraRooms[id], roomID)
+		from[id] = slices.DeleteFunc(from[id], func(r string) bool { return r == roomID })
+		if !slices.Contains(to[id], roomID) {
+			to[id] = append(to[id], roomID)
 		}
 	}
 }
@@ -230,30 +241,11 @@ func (c *cloud) apiRemoveFromRoom(w http.ResponseWriter, r *http.Request, roomID
 		return
 	}
 	ids := strings.Split(r.URL.Query().Get("node_ids"), ",")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range ids {
-		if _, ok := c.byND[strings.ToLower(id)]; !ok {
-			cloudError(w, msgAPINotInSpace, id)
-			return
-		}
-	}
-	c.leaveRoomLocked(roomID, ids)
-	if c.store != nil {
-		line, _ := json.Marshal(storeLine{RoomRemove: &roomAdd{Room: roomID, NodeIDs: ids}})
-		_, _ = c.store.Write(append(line, '\n'))
-	}
-	writeJSON(w, map[string]any{})
+	c.changeRoom(w, roomID, ids, c.leaveRoomLocked, storeLine{RoomRemove: &roomAdd{Room: roomID, NodeIDs: ids}})
 }
 
 func (c *cloud) leaveRoomLocked(roomID string, ids []string) {
-	for _, id := range ids {
-		id = strings.ToLower(id)
-		c.extraRooms[id] = slices.DeleteFunc(c.extraRooms[id], func(r string) bool { return r == roomID })
-		if !slices.Contains(c.leftRooms[id], roomID) {
-			c.leftRooms[id] = append(c.leftRooms[id], roomID)
-		}
-	}
+	moveRoom(c.extraRooms, c.leftRooms, roomID, ids)
 }
 
 // apiRotate replaces the claim token; the old one is refused from now on.
