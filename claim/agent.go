@@ -89,17 +89,9 @@ func ParseReload(out string) (CloudState, error) {
 		st.Status = "available"
 		st.Reason = strings.TrimSpace(strings.TrimPrefix(msg, reloadNot))
 	default:
-		return st, fmt.Errorf("unrecognised answer from reload-claiming-state: %q", clip(msg, 200))
+		return st, fmt.Errorf("unrecognised answer from reload-claiming-state: %q", remote.Clip(msg, 200))
 	}
 	return st, nil
-}
-
-// clip cuts s to n bytes, marking the cut with an ellipsis.
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // OfflineFor is how long an offline agent has been offline, 0 when unknown.
@@ -210,7 +202,7 @@ func ParseInfoV2(b []byte) (CloudState, error) {
 		st.ClaimedID = ""
 	case "available":
 	default:
-		return CloudState{}, fmt.Errorf("/api/v2/info: unknown cloud status %q", clip(c.Status, 40))
+		return CloudState{}, fmt.Errorf("/api/v2/info: unknown cloud status %q", remote.Clip(c.Status, 40))
 	}
 	return st, nil
 }

@@ -168,7 +168,7 @@ func (r *hostRun) readReload(res remote.Result, cli, where string) error {
 		where = " in " + where
 	}
 	if out["written"] != "1" {
-		return fail(CatWriteFailed, "the claim script did not finish%s (exit %d): %s", where, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+		return fail(CatWriteFailed, "the claim script did not finish%s (exit %d): %s", where, res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	return r.reloadAnswer(strings.Join(outLines(res.Stdout, "reload-out="), "\n"), out["reload-rc"], cli, where)
 }
@@ -178,9 +178,9 @@ func (r *hostRun) readReload(res remote.Result, cli, where string) error {
 func (r *hostRun) reloadAnswer(reload, rc, cli, where string) error {
 	switch rc {
 	case "255":
-		return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent%s: %s", where, clip(reload, 200))
+		return fail(CatAgentNotRunning, "claim.conf written, but netdatacli cannot reach the agent%s: %s", where, remote.Clip(reload, 200))
 	case "127":
-		return fail(CatCommandNotFound, "claim.conf written, but %s could not be run%s: %s", cli, where, clip(reload, 200))
+		return fail(CatCommandNotFound, "claim.conf written, but %s could not be run%s: %s", cli, where, remote.Clip(reload, 200))
 	}
 	st, err := ParseReload(reload)
 	if err != nil {
@@ -270,7 +270,7 @@ func reloadFailure(reason string) error {
 }
 
 func scriptError(code string, res remote.Result) error {
-	detail := clip(strings.TrimSpace(string(res.Stderr)), 300)
+	detail := remote.Clip(strings.TrimSpace(string(res.Stderr)), 300)
 	at := parseKV(res.Stdout)["fleetclaim-path"]
 	switch code {
 	case "unsafe-path":

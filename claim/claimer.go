@@ -622,7 +622,7 @@ func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error)
 		return CloudState{}, err
 	}
 	if res.ExitCode == 255 {
-		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent: %s", clip(strings.TrimSpace(string(res.Stdout)+" "+string(res.Stderr)), 200))
+		return CloudState{}, fail(CatAgentNotRunning, "netdatacli cannot reach the agent: %s", remote.Clip(strings.TrimSpace(string(res.Stdout)+" "+string(res.Stderr)), 200))
 	}
 	return ParseACLKStateJSON(res.Stdout)
 }

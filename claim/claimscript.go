@@ -107,7 +107,7 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	if reset != nil && reset.NewIdentity {
 		newID = newUUID()
 	} else if in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID) {
-		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", clip(in.MachineGUID, 60))
+		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", remote.Clip(in.MachineGUID, 60))
 	}
 	var svc resetPlan
 	if reset == nil {
@@ -135,7 +135,7 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	}
 	rc, convErr := strconv.Atoi(out["claim-rc"])
 	if convErr != nil {
-		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	msg := strings.Join(outLines(res.Stdout, "claim-out="), "\n")
 	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.

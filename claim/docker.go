@@ -155,7 +155,7 @@ func (r *hostRun) probeContainer(ctx context.Context, run remote.Runner, ctr *re
 		}
 		inner, err = remote.ParseProbe(res.Stdout)
 		if err != nil {
-			return fail(CatAgentNotRunning, "cannot probe inside container %s (exit %d): %v: %s", ctr.Name, res.ExitCode, err, clip(strings.TrimSpace(string(res.Stderr)), 200))
+			return fail(CatAgentNotRunning, "cannot probe inside container %s (exit %d): %v: %s", ctr.Name, res.ExitCode, err, remote.Clip(strings.TrimSpace(string(res.Stderr)), 200))
 		}
 		return nil
 	})
@@ -191,7 +191,7 @@ func (r *hostRun) containerCA(ctx context.Context, run remote.Runner, ctr *remot
 			return err
 		}
 		if out := parseKV(res.Stdout); out["fleetclaim-error"] != "" || out["written"] != "1" {
-			return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 200))
+			return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 200))
 		}
 		return nil
 	})

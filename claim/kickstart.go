@@ -181,7 +181,7 @@ func push(ctx context.Context, conn Conn, priv remote.Runner, dst string, conten
 		return err
 	}
 	if res.ExitCode != 0 {
-		return fail(remote.CatUpload, "pushing %s failed or its sha256 differs on the host: %s", dst, clip(strings.TrimSpace(string(res.Stderr)), 200))
+		return fail(remote.CatUpload, "pushing %s failed or its sha256 differs on the host: %s", dst, remote.Clip(strings.TrimSpace(string(res.Stderr)), 200))
 	}
 	return nil
 }
@@ -197,7 +197,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 	}
 	dir := strings.TrimSpace(string(mk.Stdout))
 	if mk.ExitCode != 0 || !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\n'\"") {
-		return "", fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", clip(strings.TrimSpace(string(mk.Stderr)), 200))
+		return "", fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", remote.Clip(strings.TrimSpace(string(mk.Stderr)), 200))
 	}
 	q := &remote.Quoter{}
 	qdir := q.Q(dir)
@@ -245,10 +245,10 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 	}
 	rc := out["kickstart-rc"]
 	if rc == "" {
-		return "", fail(CatClaimFailed, "kickstart did not finish: %s", clip(strings.TrimSpace(string(res.Stderr)), 300))
+		return "", fail(CatClaimFailed, "kickstart did not finish: %s", remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	if rc != "0" {
-		r.res.Warnings = append(r.res.Warnings, "kickstart exited "+rc+": "+clip(log, 400))
+		r.res.Warnings = append(r.res.Warnings, "kickstart exited "+rc+": "+remote.Clip(log, 400))
 	}
 	return rc, nil
 }

@@ -126,7 +126,7 @@ func (c *Claimer) applySettings(ctx context.Context, r *hostRun, method string) 
 		return scriptError(e, res)
 	}
 	if out["unchanged"] != "1" && out["changed"] == "" {
-		return fail(CatWriteFailed, "the netdata.conf script did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+		return fail(CatWriteFailed, "the netdata.conf script did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	r.res.NetdataConf = outLines(res.Stdout, "changed=")
 	switch {

@@ -178,7 +178,7 @@ func (u *unclaimRun) host(ctx context.Context, sp unclaimSpec) error {
 		u.had = append(u.had, w)
 	}
 	if out["removed"] != "1" {
-		return fail(CatWriteFailed, "the unclaim script did not finish (exit %d): %s", res.ExitCode, clip(strings.TrimSpace(string(res.Stderr)), 300))
+		return fail(CatWriteFailed, "the unclaim script did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	return nil
 }
