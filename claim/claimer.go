@@ -283,6 +283,9 @@ func (c *Claimer) do(ctx context.Context, r *hostRun) error {
 			return err
 		}
 	}
+	if plan := c.sweepLeftovers(ctx, r); plan != "" {
+		defer func() { r.res.Plan = append([]string{plan}, r.res.Plan...) }()
+	}
 	// Clones: a machine GUID already seen on another host of this run.
 	if other, run := c.guids.register(inst.MachineGUID, h.Name); other != "" {
 		switch c.opts.Mode {

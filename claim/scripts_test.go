@@ -482,6 +482,13 @@ func TestTokenCleanupShells(t *testing.T) {
 			write(t, filepath.Join(l.conf, ".fleetclaim.a/token"), "s3cret\n", 0o600)
 			write(t, filepath.Join(cloudD, "token"), "s3cret\n", 0o600)
 			write(t, filepath.Join(cloudD, "claimed_id"), "keep\n", 0o644)
+			write(t, filepath.Join(l.conf, ".claim.conf.fleetclaim.77"), "[global]\n", 0o600)
+			write(t, filepath.Join(l.conf, ".netdata.conf.fleetclaim.78"), "[global]\n", 0o600)
+			target := filepath.Join(t.TempDir(), "target")
+			write(t, target, "keep\n", 0o644)
+			if err := os.Symlink(target, filepath.Join(l.conf, ".netdata.conf.fleetclaim.79")); err != nil {
+				t.Fatal(err)
+			}
 			kv := parseKV(runIn(t, argv, tokenCleanupScript, nil, cloudD, l.conf))
 			if kv["token-removed"] != "1" {
 				t.Fatalf("printed %v", kv)
@@ -491,6 +498,9 @@ func TestTokenCleanupShells(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(cloudD, "claimed_id")); err != nil {
 				t.Errorf("claimed_id removed: %v", err)
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("a linked temporary file's target removed: %v", err)
 			}
 			l.leftovers(t)
 			// A linked cloud.d: what it points to is left alone.

@@ -110,9 +110,12 @@ type Install struct {
 	ClaimedID    string `json:"claimed_id,omitempty"`
 	// CloudDir is "present", "absent" or "unreadable" (cloud.d exists but
 	// the probing user cannot look inside).
-	CloudDir     string `json:"cloud_dir"`
-	ClaimConf    bool   `json:"claim_conf,omitempty"`
-	ConfReadable bool   `json:"conf_readable"`
+	CloudDir  string `json:"cloud_dir"`
+	ClaimConf bool   `json:"claim_conf,omitempty"`
+	// Leftover: a claim cut off where no trap ran left its temporary
+	// files, or v1's cloud.d/token, behind.
+	Leftover     bool `json:"leftover,omitempty"`
+	ConfReadable bool `json:"conf_readable"`
 	// CloudSupport is "yes", "no" (built without Cloud) or "" (unknown).
 	CloudSupport string `json:"cloud_support,omitempty"`
 	// InitScript is a SysV-style service script under the probed root.
@@ -389,6 +392,8 @@ func (p *probeParse) installKey(k, v string) error {
 	case "i.conf_unreadable":
 	case "i.claim_conf":
 		cur.ClaimConf = v == "1"
+	case "i.leftover":
+		cur.Leftover = v == "1"
 	case "i.varlib":
 		cur.VarLibDir = v
 	case "i.guid":

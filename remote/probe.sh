@@ -247,6 +247,15 @@ do
   fi
   [ -e "$conf/claim.conf" ] && echo "i.claim_conf=1"
   echo "i.varlib=$lib"
+  # What a claim cut off where no trap runs (SIGKILL, a reboot) leaves:
+  # its temporary directory, which may hold the token, its temporary files,
+  # and v1's cloud.d/token (netdata-claim.sh removes it once claimed,
+  # v1.37.1 claim/netdata-claim.sh.in:396). The claim removes them.
+  set +f
+  for t in "$conf"/.fleetclaim.* "$conf"/.*.fleetclaim.* "$lib/cloud.d"/.fleetclaim.* "$lib/cloud.d/token"; do
+    if [ -e "$t" ] || [ -h "$t" ]; then echo "i.leftover=1"; break; fi
+  done
+  set -f
   # The agent's user owns registry and cloud.d: the probe (root, maybe)
   # reads nothing through a link there, which could point anywhere.
   g="$lib/registry/netdata.public.unique.id"

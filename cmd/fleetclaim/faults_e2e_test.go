@@ -324,3 +324,85 @@ func TestE2EKillMidClaimRerunCompletes(t *testing.T) {
 		t.Fatalf("reconcile of a claimed fleet sent %d claim requests", got-puts)
 	}
 }
+
+// TestE2ELeftoversOfACutOffClaimAreRemoved: a claim cut off where no trap
+// runs (SIGKILL, a reboot, the OOM killer) leaves its temporary directory,
+// which may hold the token, and its half-written temporary files. The next
+// run removes them, on a host it claims and on one it finds already
+// claimed, and says so in the host's record.
+func TestE2ELeftoversOfACutOffClaimAreRemoved(t *testing.T) {
+	info := startLab(t, 3, "--personalities", "v2=2,v1=1")
+	first := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--limit", info.Hosts[0].Name, "--wait", "10s", "--no-history", "--no-progress")
+	if first.code != 0 {
+		t.Fatalf("first claim exit %d\n%s", first.code, first.stderr)
+	}
+	for _, h := range info.Hosts {
+		plantLeftovers(t, h)
+	}
+	plan := fleetclaim(t, nil, "plan", "-i", info.Inventory(), "--output", "json", "--no-history")
+	var planned []claim.Result
+	if err := json.Unmarshal([]byte(plan.stdout), &planned); err != nil {
+		t.Fatalf("plan: %v\n%s", err, plan.stderr)
+	}
+	for _, r := range planned {
+		if len(r.Plan) == 0 || !strings.Contains(r.Plan[0], "cut-off claim") {
+			t.Errorf("%s: plan %q does not begin with the cleanup", r.Host, r.Plan)
+		}
+	}
+	again := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--output", "json", "--wait", "10s", "--no-history")
+	if again.code != 0 {
+		t.Fatalf("rerun exit %d\n%s\n%s", again.code, again.stderr, again.stdout)
+	}
+	var rs []claim.Result
+	if err := json.Unmarshal([]byte(again.stdout), &rs); err != nil {
+		t.Fatal(err)
+	}
+	if c := statusCounts(rs); c[claim.StatusAlreadyClaimed] != 1 || c[claim.StatusClaimed] != 2 {
+		t.Fatalf("statuses %v, want 1 already-claimed and 2 claimed", c)
+	}
+	for _, r := range rs {
+		if !hasStep(r, "cleanup") {
+			t.Errorf("%s: no cleanup step in %+v", r.Host, r.Steps)
+		}
+	}
+	for _, h := range info.Hosts {
+		checkHostFiles(t, h, "after the rerun", "")
+	}
+}
+
+// plantLeftovers leaves in each Netdata config dir of a lab host what a
+// claim killed mid-way leaves: its temporary directory holding a token and
+// a half-written claim.conf.
+func plantLeftovers(t *testing.T, h lab.HostInfo) {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(h.Prefix, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || filepath.Base(p) != "netdata" || filepath.Base(filepath.Dir(p)) != "etc" {
+			return nil
+		}
+		tdir := filepath.Join(p, ".fleetclaim.Zx81Qa")
+		if err := os.Mkdir(tdir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for f, body := range map[string]string{filepath.Join(tdir, "token"): "leftover-token", filepath.Join(p, ".claim.conf.fleetclaim.4242"): "[global]\n"} {
+			if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n++
+		return filepath.SkipDir
+	})
+	if n == 0 {
+		t.Fatalf("%s: no etc/netdata under %s", h.Name, h.Prefix)
+	}
+}
+
+// hasStep reports whether r's record has a step of that name.
+func hasStep(r claim.Result, name string) bool {
+	for _, s := range r.Steps {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
