@@ -187,6 +187,19 @@ func faultRemedies() map[claim.Category]string {
 // under the host's prefix.
 func checkHostFiles(t *testing.T, h lab.HostInfo, name, want string) {
 	t.Helper()
+	checkClaimConf(t, h, name, want)
+	filepath.WalkDir(h.Prefix, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".fleetclaim") {
+			t.Errorf("%s (%s): leftover temporary file %s", h.Name, name, p)
+		}
+		return nil
+	})
+}
+
+// checkClaimConf checks a host's claim.conf is whole ("complete"), absent
+// ("absent") or either (""): never half-written.
+func checkClaimConf(t *testing.T, h lab.HostInfo, name, want string) {
+	t.Helper()
 	conf := filepath.Join(h.Prefix, "opt", "netdata", "etc", "netdata", "claim.conf")
 	b, err := os.ReadFile(conf)
 	switch {
@@ -207,12 +220,6 @@ func checkHostFiles(t *testing.T, h lab.HostInfo, name, want string) {
 			t.Errorf("%s (%s): claim.conf written", h.Name, name)
 		}
 	}
-	filepath.WalkDir(h.Prefix, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.Contains(d.Name(), ".fleetclaim") {
-			t.Errorf("%s (%s): leftover temporary file %s", h.Name, name, p)
-		}
-		return nil
-	})
 }
 
 // withHostSettingIn is withHostSetting on an inventory file already rewritten.
@@ -280,10 +287,11 @@ func TestE2ERetriesRecoverFlakyHost(t *testing.T) {
 }
 
 // TestE2EKillMidClaimRerunCompletes: kill -9 lands while every host is
-// inside its claim (Cloud answers slowly). Each host is left complete or
-// untouched (claim.conf whole or absent, no temporary file); a rerun
-// recognises what went through and finishes the rest, with one claim per
-// host in Cloud; a reconcile afterwards sends Cloud nothing.
+// inside its claim (Cloud answers slowly). Each host's claim.conf is whole
+// or absent. The lab ends a session whose client went away with SIGKILL,
+// where no trap runs, so a temporary file may be left then; the rerun
+// removes it, recognises what went through and finishes the rest, with
+// one claim per host in Cloud; a reconcile afterwards sends Cloud nothing.
 func TestE2EKillMidClaimRerunCompletes(t *testing.T) {
 	const n = 6
 	info := startLab(t, n, "--personalities", fmt.Sprintf("v2+cloud-slow=%d", n))
@@ -295,7 +303,7 @@ func TestE2EKillMidClaimRerunCompletes(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	for _, h := range info.Hosts {
-		checkHostFiles(t, h, "killed mid-claim", "")
+		checkClaimConf(t, h, "killed mid-claim", "")
 	}
 	again := fleetclaim(t, nil, "claim", "-i", info.Inventory(), "--output", "json", "--wait", "10s", "--no-history")
 	if again.code != 0 {
