@@ -64,3 +64,33 @@ func TestProxyCredentialsNotInDiagnostics(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyFmtVerbs: no verb of fmt prints a proxy's password, whatever
+// holds the Proxy: a verb that does not use String (%d, %x, %t), and an
+// unexported field, which fmt prints without calling any method.
+func TestProxyFmtVerbs(t *testing.T) {
+	const pw = "s3cr3t-Pa55"
+	p := NewProxy("http://alice:" + pw + "@proxy.example:3128")
+	type unexported struct{ claim Claim }
+	type exported struct{ P Proxy }
+	holders := map[string]any{
+		"value": p, "pointer": &p, "exported field": exported{P: p}, "unexported field": unexported{claim: Claim{Proxy: p}},
+		"pointer to unexported": &unexported{claim: Claim{Proxy: p}}, "map": map[string]Proxy{"p": p}, "slice": []Proxy{p},
+		"host": Host{Claim: Claim{Proxy: p}},
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "%t", "%10.3s", "%-20v"}
+	for name, v := range holders {
+		for _, verb := range verbs {
+			got := fmt.Sprintf(verb, v)
+			if strings.Contains(got, pw) || strings.Contains(strings.ToLower(got), fmt.Sprintf("%x", pw)) {
+				t.Errorf("%s with %s printed the password: %s", name, verb, got)
+			}
+		}
+	}
+	if got := fmt.Sprintf("%d|%v|%q", p, p, p); got != `http://[REDACTED]@proxy.example:3128|http://[REDACTED]@proxy.example:3128|"http://[REDACTED]@proxy.example:3128"` {
+		t.Errorf("a lone proxy prints %s", got)
+	}
+	if p.Reveal() != "http://alice:"+pw+"@proxy.example:3128" {
+		t.Errorf("Reveal = %q", p.Reveal())
+	}
+}
