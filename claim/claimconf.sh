@@ -57,7 +57,7 @@ link_proxy() {
     *) lp="$lp$lj"; break ;;
     esac
   done
-  lp=${lp%% (*}
+  lp=${lp%%" ("*}
 }
 
 # proxy_display PROXY sets pd to how aclk-state shows PROXY once the link

@@ -16,14 +16,15 @@ import (
 )
 
 // testShells are the shells every claim script is tested in, as argv
-// prefixes. It logs which run and which are missing; under CI (CI=true),
+// prefixes: dash (Debian's /bin/sh), bash, busybox (Alpine's) and mksh
+// (Android's /bin/sh). It logs which run and which are missing; under CI (CI=true),
 // whose .ci/run installs them all, a missing one fails the test instead of
 // being skipped.
 func testShells(t *testing.T) map[string][]string {
 	t.Helper()
-	all := map[string][]string{"dash": {"dash"}, "bash": {"bash"}, "busybox": {"busybox", "sh"}}
+	all := map[string][]string{"dash": {"dash"}, "bash": {"bash"}, "busybox": {"busybox", "sh"}, "mksh": {"mksh"}}
 	var missing []string
-	for _, name := range []string{"dash", "bash", "busybox"} {
+	for _, name := range []string{"dash", "bash", "busybox", "mksh"} {
 		if _, err := exec.LookPath(all[name][0]); err != nil {
 			delete(all, name)
 			missing = append(missing, name)
@@ -32,9 +33,9 @@ func testShells(t *testing.T) map[string][]string {
 			}
 		}
 	}
-	t.Logf("shells: %d of dash, bash, busybox run; missing (skipped): %v", len(all), missing)
+	t.Logf("shells: %d of dash, bash, busybox, mksh run; missing (skipped): %v", len(all), missing)
 	if len(all) == 0 {
-		t.Skip("none of dash, bash, busybox")
+		t.Skip("none of dash, bash, busybox, mksh")
 	}
 	return all
 }
@@ -328,7 +329,8 @@ func TestKickstartScriptShells(t *testing.T) {
 	// A bin dir whose curl "downloads" the installer; no wget.
 	tools := t.TempDir()
 	write(t, filepath.Join(tools, "curl"), "#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -o) printf '%s' '"+strings.ReplaceAll(installer, "'", `'\''`)+"' > \"$2\"; shift ;; esac; shift; done\n", 0o755)
-	for _, tool := range []string{"sha256sum", "tail", "sh", "cat", "dirname"} {
+	// printf: mksh has no printf builtin (it runs /usr/bin/printf).
+	for _, tool := range []string{"sha256sum", "tail", "sh", "cat", "dirname", "printf"} {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Skip(tool)
