@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -220,6 +221,10 @@ type loader struct {
 	vaulted    map[*yaml.Node]bool
 	vaultCache map[string]vaultResult
 
+	// defaultIDs is OpenSSH's default identity files that exist, found
+	// once (defaultIdentityFiles).
+	defaultIDs func() []string
+
 	ssh       *sshConf
 	overrides []val
 	// resolved are the hosts of an eager load, in order.
@@ -297,6 +302,7 @@ func newLoader(path string, opts LoadOptions) (*loader, error) {
 		l.lookup = os.LookupEnv
 	}
 	l.conv = conv{dir: l.dir, home: l.home, errs: &l.errs, roomNames: &l.roomNames}
+	l.defaultIDs = sync.OnceValue(func() []string { return defaultIdentityFiles(l.home) })
 	// Group 0 is "all": the defaults, ancestor of every group.
 	l.group("all", path, 0, 0).defined = true
 	return l, nil
@@ -479,4 +485,23 @@ func dedupe(errs Errors) Errors {
 		out = append(out, d)
 	}
 	return out
+}
+
+// defaultIdentityFiles returns those of OpenSSH's default identity files
+// that exist under home/.ssh: ssh skips the others without a word. The
+// names and their order are OpenSSH's when no IdentityFile is configured
+// (`ssh -G` of OpenSSH 9.2; ssh_config(5), IdentityFile). One slice serves
+// every host.
+func defaultIdentityFiles(home string) []string {
+	if home == "" {
+		return nil
+	}
+	var out []string
+	for _, n := range []string{"id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"} {
+		p := filepath.Join(home, ".ssh", n)
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return slices.Clip(out)
 }

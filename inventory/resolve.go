@@ -566,6 +566,12 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 	if len(host.KnownHosts) == 0 && l.home != "" {
 		host.KnownHosts = []string{l.home + "/.ssh/known_hosts"}
 	}
+	if len(host.IdentityFiles) == 0 {
+		if ids := l.defaultIDs(); len(ids) > 0 {
+			host.IdentityFiles = ids
+			host.Sources["identity_files"] = "OpenSSH's defaults in ~/.ssh"
+		}
+	}
 	return host
 }
 

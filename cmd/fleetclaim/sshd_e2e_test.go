@@ -130,3 +130,41 @@ func waitListening(t *testing.T, port int) {
 	}
 	t.Fatalf("nothing listens on port %d", port)
 }
+
+// TestE2EDefaultIdentityFileRealSSHD: an inventory that names no identity
+// file logs in with the key in ~/.ssh/id_ed25519, as ssh does, through real
+// OpenSSH; with no such file (and no agent) the same inventory ends
+// auth-failed.
+func TestE2EDefaultIdentityFileRealSSHD(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("real sshd needs root")
+	}
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Skip("no /usr/sbin/sshd")
+	}
+	info := startLab(t, 1, "--personalities", "v2=1")
+	inv := frontWithSSHD(t, info)
+	text := regexp.MustCompile(`(?m)^\s*identity_files:.*\n`).ReplaceAllString(mustRead(t, inv), "")
+	if strings.Contains(text, info.IdentityFile()) {
+		t.Fatalf("the inventory still names the key:\n%s", text)
+	}
+	if err := os.WriteFile(inv, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	env := []string{"HOME=" + home}
+	r := fleetclaim(t, env, "claim", "-i", inv, "--output", "json", "--no-history")
+	if r.code == exitOK || !strings.Contains(r.stdout, `"category": "auth-failed"`) {
+		t.Fatalf("no key anywhere: exit %d, want auth-failed\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.Mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), []byte(mustRead(t, info.IdentityFile())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = fleetclaim(t, env, "claim", "-i", inv, "--output", "json", "--no-history")
+	if r.code != exitOK || !strings.Contains(r.stdout, `"status": "claimed"`) {
+		t.Fatalf("with ~/.ssh/id_ed25519: exit %d, want claimed\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
