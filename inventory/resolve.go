@@ -566,6 +566,7 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 	if len(host.KnownHosts) == 0 && l.home != "" {
 		host.KnownHosts = []string{l.home + "/.ssh/known_hosts"}
 	}
+	host.Jump = hopUsers(host.Jump, l.user)
 	if len(host.IdentityFiles) == 0 {
 		if ids := l.defaultIDs(); len(ids) > 0 {
 			host.IdentityFiles = ids
@@ -573,6 +574,23 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		}
 	}
 	return host
+}
+
+// hopUsers gives each jump hop that names no user (nor has one from
+// ssh_config) the local user, as `ssh -J hop` runs `ssh hop`: the target's
+// user is not the hop's. The hops are copied only when one lacks a user
+// (they may be a group's, shared by other hosts).
+func hopUsers(hops []Endpoint, local string) []Endpoint {
+	if local == "" || !slices.ContainsFunc(hops, func(e Endpoint) bool { return e.User == "" }) {
+		return hops
+	}
+	out := slices.Clone(hops)
+	for i := range out {
+		if out[i].User == "" {
+			out[i].User = local
+		}
+	}
+	return out
 }
 
 // setSlot gives host the value v of slot s.

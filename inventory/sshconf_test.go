@@ -307,3 +307,27 @@ func TestSSHConfigMissingIdentityFileIsSkipped(t *testing.T) {
 		t.Errorf("CheckSecrets: %v, want only the inventory's missing identity file", err)
 	}
 }
+
+// TestJumpHopUserIsNotTheTargets: a jump hop that names no user, and whose
+// ssh_config gives none, logs in as the local user, as `ssh -J hop` runs
+// `ssh hop`: the target's user (the inventory's, Ansible's ansible_user)
+// is not the hop's. With ssh_config off too.
+func TestJumpHopUserIsNotTheTargets(t *testing.T) {
+	for name, conf := range map[string]string{"ssh_config": "Host bastion\n  Port 2200\n", "no ssh_config": ""} {
+		opts := testOpts()
+		if conf != "" {
+			opts.SSHConfig = writeTemp(t, conf)
+		}
+		inv, err := loadString(t, "inv.yml", "defaults: {user: deploy}\nhosts:\n  web: {jump: bastion}\n  db: {jump: 'ops@bastion,inner'}\n", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web, db := hostNamed(t, inv, "web"), hostNamed(t, inv, "db")
+		if web.User != "deploy" || len(web.Jump) != 1 || web.Jump[0].User != "tester" {
+			t.Errorf("%s: web user %s jump %v, want deploy through tester@bastion", name, web.User, web.Jump)
+		}
+		if len(db.Jump) != 2 || db.Jump[0].User != "ops" || db.Jump[1].User != "tester" {
+			t.Errorf("%s: db jump %v, want ops@bastion then tester@inner", name, db.Jump)
+		}
+	}
+}
