@@ -89,6 +89,15 @@ func (l *loader) loadSSHConfig() {
 		}
 		return
 	}
+	if !explicit {
+		// ssh checks the user's own file, not one given with -F.
+		if fi, err := os.Stat(path); err == nil {
+			if err := sshconfig.CheckPerm(path, fi); err != nil {
+				l.errorf(path, 0, 0, "ssh_config", "%v", err)
+				return
+			}
+		}
+	}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		l.checkNUL(path, data)
 		return

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -329,5 +331,30 @@ func TestJumpHopUserIsNotTheTargets(t *testing.T) {
 		if len(db.Jump) != 2 || db.Jump[0].User != "ops" || db.Jump[1].User != "tester" {
 			t.Errorf("%s: db jump %v, want ops@bastion then tester@inner", name, db.Jump)
 		}
+	}
+}
+
+// TestUserSSHConfigPermissions: ~/.ssh/config writable by others is
+// refused, naming the file, as ssh refuses it; the same file given with
+// --ssh-config (ssh -F) is read.
+func TestUserSSHConfigPermissions(t *testing.T) {
+	home := t.TempDir()
+	os.Mkdir(filepath.Join(home, ".ssh"), 0o700)
+	conf := filepath.Join(home, ".ssh", "config")
+	os.WriteFile(conf, []byte("Host a\n  User fromconfig\n"), 0o600)
+	os.Chmod(conf, 0o646)
+	opts := testOpts()
+	opts.Home, opts.SSHConfig = home, ""
+	_, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n", opts)
+	if err == nil || !strings.Contains(err.Error(), conf) || !strings.Contains(err.Error(), "bad owner or permissions") {
+		t.Fatalf("a world-writable ~/.ssh/config: %v, want it refused by name", err)
+	}
+	opts.SSHConfig = conf
+	inv, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n", opts)
+	if err != nil {
+		t.Fatalf("the same file given explicitly: %v", err)
+	}
+	if u := hostNamed(t, inv, "a").User; u != "fromconfig" {
+		t.Errorf("user %q, want the config's", u)
 	}
 }

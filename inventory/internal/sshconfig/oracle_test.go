@@ -267,3 +267,37 @@ func TestHostNameUnknownToken(t *testing.T) {
 		t.Errorf("the oracle disagrees: ssh -G accepts HostName %%h-%%p: %s", out)
 	}
 }
+
+// TestIncludePermissions: an Included file writable by its group or others
+// is refused, as ssh refuses it ("Bad owner or permissions"); the file
+// given with -F is not checked, the Included one always is. Where ssh is
+// installed it is the oracle for the world-writable and the safe file.
+// Not for the group-writable one: Debian's ssh (its user-group-modes
+// patch) accepts a group-writable file whose group has the owner as its
+// only member, as root's group is here; upstream OpenSSH, and fleetclaim,
+// refuse it.
+func TestIncludePermissions(t *testing.T) {
+	dir := t.TempDir()
+	main, inc := filepath.Join(dir, "cfg"), filepath.Join(dir, "inc")
+	os.WriteFile(main, []byte("Include "+inc+"\nHost a\n  User fromMain\n"), 0o666)
+	os.WriteFile(inc, []byte("Host a\n  Port 2222\n"), 0o644)
+	os.Chmod(main, 0o666) // past the umask
+	for _, mode := range []os.FileMode{0o644, 0o664, 0o646} {
+		os.Chmod(inc, mode)
+		cfg, err := Open(main, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cfg.Resolve(Query{Host: "a", LocalUser: "me"})
+		refused := err != nil && strings.Contains(err.Error(), "bad owner or permissions on "+inc)
+		if refused != (mode&0o022 != 0) {
+			t.Errorf("Include of a %04o file: %v", mode, err)
+		}
+		if _, lerr := exec.LookPath("ssh"); lerr == nil && mode&0o020 == 0 {
+			out, serr := exec.Command("ssh", "-G", "-F", main, "a").CombinedOutput()
+			if (serr != nil) != refused {
+				t.Errorf("the oracle disagrees on an Include of a %04o file: ssh -G %v: %s", mode, serr, out)
+			}
+		}
+	}
+}

@@ -214,8 +214,13 @@ func (c *Config) file(path string) (*file, error) {
 		return f, nil
 	}
 	// An Include of a device or FIFO (/dev/zero) would never end.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return nil, syntaxError(path, 0, "Include", "not a regular file")
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return nil, syntaxError(path, 0, "Include", "not a regular file")
+		}
+		if err := CheckPerm(path, st); err != nil {
+			return nil, &LineError{File: path, Keyword: "Include", Err: err}
+		}
 	}
 	f, err := parseFile(path)
 	if err != nil {
