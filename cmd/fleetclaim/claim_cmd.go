@@ -103,6 +103,7 @@ type claimFlags struct {
 	retryFile   string
 	history     string
 	noHistory   bool
+	historyKeep int
 	tokenFile   string
 	wait        time.Duration
 	timeout     time.Duration
@@ -146,6 +147,7 @@ func (f *claimFlags) register(fs *flag.FlagSet, mode claim.Mode) {
 	fs.StringVar(&f.retryFile, "retry-file", "", "write the hosts that did not end well to FILE (use with --limit @FILE)")
 	fs.StringVar(&f.history, "history", "", "run history directory (default: $XDG_STATE_HOME/fleetclaim/history)")
 	fs.BoolVar(&f.noHistory, "no-history", false, "do not record this run in the history")
+	fs.IntVar(&f.historyKeep, "history-keep", defaultHistoryKeep, "runs the history keeps; after this run the oldest beyond it go (0: keep every run)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "limit for one host's whole run, retries included")
 	fs.DurationVar(&f.deadline, "deadline", 0, "limit for the whole run; hosts not started by then are recorded as not-started")
 	fs.DurationVar(&f.splay, "splay", 0, "delay each host's start by a random time up to this")
@@ -396,7 +398,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	var past claim.GUIDHistory
 	if !f.noHistory {
 		past = pastGUIDsOf(f.history, stderr)
-		hist, err = startHistory(f.history, string(mode), f.inventory, len(hosts))
+		hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, len(hosts))
 		if err != nil {
 			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
 		}

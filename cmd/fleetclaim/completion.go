@@ -10,7 +10,7 @@ var completionCommands = []string{"claim", "plan", "reclaim", "verify", "reconci
 
 var completionFlags = []string{
 	"-i", "--inventory", "--inventory-format", "--inventory-timeout", "--vault-password-file", "--vault-id", "--ask-vault-pass", "-F", "--limit", "--shard", "--set", "--forks", "--results", "--output",
-	"--retry-file", "--history", "--no-history", "--timeout", "--deadline", "--splay", "--grace", "--serial", "--canary",
+	"--retry-file", "--history", "--no-history", "--history-keep", "--timeout", "--deadline", "--splay", "--grace", "--serial", "--canary",
 	"--max-fail-percentage", "--retries", "--retry-backoff", "--no-progress", "--token-file", "--wait", "--force",
 	"--new-identity", "--offline-for", "--passphrase-file", "--passphrase-env", "--ask-pass", "--password-file", "--ask-become-pass", "--keep-pushed",
 	"--unclaim", "--absent-from", "--listed-in",

@@ -37,6 +37,7 @@ type runMeta struct {
 
 type historyRun struct {
 	dir   string
+	keep  int // runs the history keeps (pruneHistory)
 	meta  runMeta
 	mu    sync.Mutex
 	lines *jsonLines
@@ -55,7 +56,7 @@ func defaultHistoryDir() (string, error) {
 	return filepath.Join(home, ".local", "state", "fleetclaim", "history"), nil
 }
 
-func startHistory(dir, command, inv string, hosts int) (*historyRun, error) {
+func startHistory(dir string, keep int, command, inv string, hosts int) (*historyRun, error) {
 	if dir == "" {
 		var err error
 		if dir, err = defaultHistoryDir(); err != nil {
@@ -70,7 +71,7 @@ func startHistory(dir, command, inv string, hosts int) (*historyRun, error) {
 	now := time.Now().UTC()
 	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(rb[:])
 	abs, _ := filepath.Abs(inv)
-	h := &historyRun{dir: dir, meta: runMeta{ID: id, Command: command, Inventory: abs, Hosts: hosts, Start: now, Counts: map[string]int{}}}
+	h := &historyRun{dir: dir, keep: keep, meta: runMeta{ID: id, Command: command, Inventory: abs, Hosts: hosts, Start: now, Counts: map[string]int{}}}
 	f, err := os.OpenFile(filepath.Join(dir, id+".jsonl"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
@@ -107,6 +108,8 @@ func (h *historyRun) add(status claim.Status, line []byte) {
 	h.lines.write(line)
 }
 
+// finish records the run's end, then prunes the history to the runs it
+// keeps (a prune that fails is left for the next run).
 func (h *historyRun) finish(code int) {
 	if h == nil {
 		return
@@ -117,6 +120,42 @@ func (h *historyRun) finish(code int) {
 	h.meta.End, h.meta.ExitCode = &now, &code
 	h.writeMeta()
 	h.lines.close()
+	_ = pruneHistory(h.dir, h.keep, h.meta.ID)
+}
+
+// defaultHistoryKeep is how many runs the history keeps by default: enough
+// for a scheduled job's weeks of runs, bounded so that every run's reading
+// of it (the clone check, status) stays bounded too.
+const defaultHistoryKeep = 100
+
+// pruneHistory removes the oldest runs of dir beyond keep (0: none), the
+// run current always kept: RUN.json and RUN.jsonl, nothing else.
+func pruneHistory(dir string, keep int, current string) error {
+	if keep <= 0 {
+		return nil
+	}
+	runs, err := readRuns(dir)
+	if err != nil {
+		return err
+	}
+	kept := 1 // current
+	var errs []error
+	for i := len(runs) - 1; i >= 0; i-- {
+		id := runs[i].ID
+		if id == current {
+			continue
+		}
+		if kept < keep {
+			kept++
+			continue
+		}
+		for _, ext := range []string{".jsonl", ".json"} {
+			if err := os.Remove(filepath.Join(dir, filepath.Base(id)+ext)); err != nil && !os.IsNotExist(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func readRuns(dir string) ([]runMeta, error) {

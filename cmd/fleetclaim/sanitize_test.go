@@ -160,7 +160,7 @@ func TestRenderingsEscapeHostText(t *testing.T) {
 // fields read back from the history with their control characters escaped.
 func TestHistoryEscapesHostText(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "history")
-	h, err := startHistory(dir, "claim", "inventory.yml", 1)
+	h, err := startHistory(dir, defaultHistoryKeep, "claim", "inventory.yml", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
