@@ -3,6 +3,7 @@ package claim
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,5 +131,45 @@ func write(t *testing.T, path, s string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPutFileDirSwappedForALink: the agent's user, who owns the var lib
+// dir, swaps cloud.d for a link to a directory of its choice between the
+// script's checks and its rename (an mv stand-in does it at the last
+// moment, deterministically). Root's file still lands in the directory
+// that was checked, never in the link's target.
+func TestPutFileDirSwappedForALink(t *testing.T) {
+	realMv, err := exec.LookPath("mv")
+	if err != nil {
+		t.Skip("no mv")
+	}
+	realLn, err := exec.LookPath("ln")
+	if err != nil {
+		t.Skip("no ln")
+	}
+	pem := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	for sh, argv := range testShells(t) {
+		t.Run(sh, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "cloud d")
+			os.Mkdir(dir, 0o700)
+			victim, conf, wrap := t.TempDir(), t.TempDir(), t.TempDir()
+			write(t, filepath.Join(wrap, "mv"), "#!/bin/sh\n"+
+				"if [ ! -h \"$SWAP\" ]; then "+realMv+" \"$SWAP\" \"$SWAP.real\" && "+realLn+" -s \"$VICTIM\" \"$SWAP\"; fi\n"+
+				"exec "+realMv+" \"$@\"\n", 0o755)
+			env := []string{"PATH=" + wrap + ":" + os.Getenv("PATH"), "SWAP=" + dir, "VICTIM=" + victim}
+			script := libSnippet(t, `am_root; write_ca "$1" "$2" "" cloud_fullchain.pem`+"\n", caInputs([]byte(pem))...)
+			out := runIn(t, argv, script, env, dir, conf)
+			if st, err := os.Lstat(dir); err != nil || st.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("the stand-in did not swap cloud.d (%v %v): the test proves nothing", st, err)
+			}
+			if left, _ := os.ReadDir(victim); len(left) > 0 {
+				t.Fatalf("written through the swapped-in link: %v (printed %q)", left, out)
+			}
+			kv := parseKV(out)
+			if got, _ := os.ReadFile(filepath.Join(dir+".real", "cloud_fullchain.pem")); kv["ca"] != "written" || string(got) != pem {
+				t.Errorf("printed %q; the checked directory holds %q", out, got)
+			}
+		})
 	}
 }

@@ -80,7 +80,11 @@ out=$(
   c=$!
   wait "$c"
 ); rc=$?
-rm -f "$tok" && [ ! -e "$tok" ] && echo token-removed=1
+# From inside cloud.d, checked again: a name through a cloud.d swapped for
+# a link since would remove a file of that name elsewhere.
+in_dir "$cloudd" write-token
+rm -f token && [ ! -e token ] && echo token-removed=1
+cd /
 tok=''
 echo "claim-rc=$rc"
 if [ -r "$cloudd/claimed_id" ] && [ ! -h "$cloudd/claimed_id" ]; then

@@ -14,7 +14,9 @@
 # refuses a link at every path it writes there (naming it), makes its
 # temporary files in a directory only root can write (made by mktemp under
 # the config dir) and gives them their owner there, then renames them into
-# place: a rename replaces what is at the name and follows no link.
+# place from inside the target directory, entered and checked (in_dir): a
+# rename replaces what is at the name and follows no link, and a directory
+# swapped for a link after the check is not the one the shell is in.
 
 # Unset variables are errors; files are private unless made otherwise; a
 # file size limit (ulimit -f) makes a write fail with EFBIG instead of
@@ -97,11 +99,32 @@ make_tdir() {
 # put_file TMP DEST OWNER KEY: give TMP its owner (when root and OWNER
 # set), then rename it to DEST, refusing a DEST that is a link or a
 # directory (mv would move the file into it).
+# The rename is made from inside DEST's directory, entered and checked
+# first (in_dir), by DEST's own name: the agent's user may swap that
+# directory for a link at any moment, and a rename by a name relative to
+# the shell's directory lands in the directory that was checked, whatever
+# the path names by then.
 put_file() {
-  no_link "$2"
-  [ -d "$2" ] && fail "$4" "$2"
+  in_dir "${2%/*}" "$4"
+  pn=${2##*/}
+  if [ -h "$pn" ]; then fail unsafe-path "$2"; fi
+  [ -d "$pn" ] && fail "$4" "$2"
   if [ "$root" = yes ] && [ -n "$3" ]; then chown -h "$3" "$1" || fail "$4"; fi
-  mv -f "$1" "$2" || fail "$4"
+  mv -f "$1" "$pn" || fail "$4"
+  cd /
+}
+
+# in_dir DIR KEY: make DIR the shell's directory, refusing it when it is a
+# link or was swapped for one on the way in (the physical directory
+# entered is not DIR's parent's plus DIR's name). cd -P sets PWD to the
+# physical path: no process is started.
+in_dir() {
+  if [ -h "$1" ]; then fail unsafe-path "$1"; fi
+  ip=${1%/*}
+  cd -P -- "${ip:-/}" 2>/dev/null || fail "$2" "$1"
+  ip=${PWD%/}
+  cd -P -- "${1##*/}" 2>/dev/null || fail "$2" "$1"
+  [ "$PWD" = "$ip/${1##*/}" ] || fail unsafe-path "$1"
 }
 
 # write_ca CLOUDD CONFDIR OWNER NAME: install $FC_CA as CLOUDD/NAME:

@@ -163,10 +163,16 @@ func TestClaimScriptTokenFileRace(t *testing.T) {
 	}
 }
 
-// recordingMV is an mv that logs its arguments, to see where root made
-// the files it moves into place.
+// recordingMV is an mv that logs its arguments, a relative one as the
+// path it names from the directory mv runs in, to see where root made the
+// files it moves into place.
 const recordingMV = `#!/bin/sh
-printf '%s\n' "$@" >> "$FLEETCLAIM_TEST_MVLOG"
+for a do
+  case $a in
+  /*|-*) printf '%s\n' "$a" ;;
+  *) printf '%s\n' "$PWD/$a" ;;
+  esac
+done >> "$FLEETCLAIM_TEST_MVLOG"
 exec /bin/mv "$@"
 `
 
