@@ -151,7 +151,7 @@ mutants() {
 		's/^\treturn script, append(args, claimScriptArgs(h, in, false, newID)...), nil$/\treturn script, append(append(args, claimScriptArgs(h, in, false, newID)...), "-token="+token), nil/' \
 		'the token among netdata-claim.sh'"'"'s arguments, on the command line'
 	mutant token-file-left ./claim claim/claimscript.sh \
-		's/^rm -f "$tok" \&\& \[ ! -e "$tok" \] \&\& echo token-removed=1$/echo token-removed=1/' \
+		's/^rm -f token \&\& \[ ! -e token \] \&\& echo token-removed=1$/echo token-removed=1/' \
 		'cloud.d/token is left behind (and said removed)'
 	mutant script-argv ./remote remote/shell.go \
 		's/^\treturn r.Run(ctx, cmd, strings.NewReader(script))$/\treturn r.Run(ctx, strings.Replace(cmd, "sh -s", "sh -c "+(\&Quoter{}).Q(script)+" sh", 1), nil)/' \
@@ -178,11 +178,19 @@ mutants() {
 		's/^\t\t\tcase isNameByte(c):$/\t\t\tcase c != 0:/' \
 		'proxy user:password may hold characters a shell interprets'
 	mutant proxy-string ./inventory inventory/proxy.go \
-		"s/^\treturn scheme + \"\[REDACTED\]@\" + p.v\[strings.LastIndexByte(p.v, '@')+1:\]$/\treturn scheme[:0] + p.v/" \
+		's/^func (p Proxy) String() string { return p.shown }$/func (p Proxy) String() string { return p.Reveal() }/' \
 		'a proxy prints its user:password'
+	mutant proxy-format ./inventory inventory/proxy.go \
+		's/^\tfmt.Fprint(f, p.shown)$/\tfmt.Fprint(f, p.Reveal())/' \
+		'a proxy prints its user:password with the verbs that do not use String (%d, %x)'
 	mutant proxy-json ./inventory inventory/proxy.go \
-		's/{ return json.Marshal(p.String()) }/{ return json.Marshal(p.v) }/' \
+		's/{ return json.Marshal(p.String()) }/{ return json.Marshal(p.Reveal()) }/' \
 		'a proxy encodes its user:password in JSON'
+
+	# Root and the agent's directories: renames into cloud.d from inside it.
+	mutant rename-through-path ./claim claim/lib.sh \
+		's/^  mv -f "$1" "$pn" || fail "$4"$/  mv -f "$1" "$2" || fail "$4"/' \
+		'root renames into cloud.d through its path (a cloud.d swapped for a link is followed)'
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-mutants.XXXXXX")
