@@ -71,12 +71,14 @@ case "$F" in
 esac
 
 # Kernel: /proc/sys/kernel on Linux, uname(1) elsewhere.
-ks= kr= ka=
+ks='' kr='' ka=''
 if [ -r /proc/sys/kernel/ostype ] && [ -r /proc/sys/kernel/osrelease ] && [ -r /proc/sys/kernel/arch ]; then
   read -r ks < /proc/sys/kernel/ostype
   read -r kr < /proc/sys/kernel/osrelease
   read -r ka < /proc/sys/kernel/arch
 else
+  # The three words, split (set -f is on).
+  # shellcheck disable=SC2046
   set -- $(uname -s -r -m 2>/dev/null)
   ks="${1:-}" kr="${2:-}" ka="${3:-}"
 fi
@@ -199,7 +201,7 @@ do
     big=
     case "$F" in *,conf-awk,*) big=1 ;; esac
     if [ -z "$big" ]; then
-      acc= s= libdir= n=0
+      acc='' s='' libdir='' n=0
       while IFS= read -r l || [ -n "$l" ]; do
         n=$((n+1))
         if [ $n -gt 100 ]; then big=1; break; fi
@@ -208,6 +210,7 @@ do
         \[*)
           # The section: the line without its blanks and brackets.
           IFS=' 	[]'
+          # shellcheck disable=SC2086 # split on IFS, set -f is on
           set -- $t
           unset IFS
           s=
