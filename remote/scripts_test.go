@@ -11,7 +11,7 @@ import (
 // parses with sh -n in dash, bash and busybox and passes shellcheck.
 func TestScriptsLint(t *testing.T) {
 	files, _ := filepath.Glob("*.sh")
-	for _, want := range []string{"probe.sh"} {
+	for _, want := range []string{"probe.sh", "upload-stage.sh", "upload-place.sh"} {
 		if !contains(files, want) {
 			t.Fatalf("scripts %v: no %s", files, want)
 		}

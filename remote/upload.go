@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func Upload(ctx context.Context, c *Client, r Runner, dst string, content []byte
 	}
 	sum := sha256.Sum256(content)
 	u.want = hex.EncodeToString(sum[:])
-	if u.hashCmd == "" {
+	if u.hashTool == "" {
 		// No sha256 tool on the host: read the file back.
 		if err := u.readBack(ctx, content); err != nil {
 			return err
@@ -64,7 +65,7 @@ func Upload(ctx context.Context, c *Client, r Runner, dst string, content []byte
 
 // upload is one Upload: where the file is staged on the host (staged, in
 // stageDir when the login user may not write next to dst) and how the
-// host checks its sha256 (hashCmd; "" when it has no tool for it).
+// host checks its sha256 (hashTool at hashPath; "" when it has no tool for it).
 type upload struct {
 	c                *Client
 	q                *Quoter
@@ -72,7 +73,8 @@ type upload struct {
 	mode             os.FileMode
 	owner            string
 	staged, stageDir string
-	hashCmd          string
+	hashTool         string // "" when the host has none
+	hashPath         string
 	want             string // the content's sha256, hex
 }
 
@@ -80,20 +82,21 @@ func (u *upload) fail(format string, a ...any) error {
 	return &Error{Op: "upload", Host: u.c.name, Category: CatUpload, Err: fmt.Errorf(format, a...)}
 }
 
+// The scripts of an upload's steps on the host (see each file's head).
+//
+//go:embed upload-stage.sh
+var uploadStageScript string
+
+//go:embed upload-place.sh
+var uploadPlaceScript string
+
 // stage creates the temporary file on the host and finds its sha256 tool.
 func (u *upload) stage(ctx context.Context) error {
-	q := u.q
-	qdir, qbase := q.Q(u.dir), q.Q(u.base)
-	prep := "umask 077\n" +
-		"if [ -w " + qdir + " ] && t=$(mktemp " + qdir + "/." + qbase + ".fleetclaim.XXXXXX 2>/dev/null); then printf 'file %s\\n' \"$t\"\n" +
-		"else t=$(mktemp -d \"${TMPDIR:-/tmp}/fleetclaim.XXXXXX\") && : > \"$t\"/" + qbase + " && printf 'dir %s\\n' \"$t\" || exit 1; fi\n" +
-		"for x in sha256sum shasum openssl sha256; do p=$(command -v $x 2>/dev/null) && printf 'hash %s %s\\n' $x \"$p\"; done\n" +
-		"exit 0"
-	q.Q(u.dst) // the destination is quoted in place's script: refuse it now
-	if q.Err != nil {
-		return q.Err
+	u.q.Q(u.dst) // place quotes the destination's parts: refuse it now
+	if u.q.Err != nil {
+		return u.q.Err
 	}
-	res, err := u.c.Run(ctx, prep, nil)
+	res, err := RunScript(ctx, u.c, uploadStageScript, u.dir, u.base)
 	if err != nil {
 		return err
 	}
@@ -108,14 +111,25 @@ func (u *upload) stage(ctx context.Context) error {
 		case len(f) >= 2 && f[0] == "dir":
 			u.stageDir = strings.TrimPrefix(l, "dir ")
 			u.staged = u.stageDir + "/" + u.base
-		case len(f) == 3 && f[0] == "hash" && u.hashCmd == "":
-			u.hashCmd = hashCommand(f[1], f[2])
+		case len(f) == 3 && f[0] == "hash" && u.hashTool == "":
+			if isHashTool(f[1]) {
+				u.hashTool, u.hashPath = f[1], f[2]
+			}
 		}
 	}
 	if u.staged == "" {
 		return u.fail("cannot create a temporary file on the host: unexpected answer %q", clipLine(string(res.Stdout), 200))
 	}
 	return nil
+}
+
+// isHashTool reports whether upload-place.sh knows how to run tool.
+func isHashTool(tool string) bool {
+	switch tool {
+	case "sha256sum", "shasum", "openssl", "sha256":
+		return true
+	}
+	return false
 }
 
 // cleanup removes the staged file: nothing half-written is left behind,
@@ -142,42 +156,15 @@ func (u *upload) readBack(ctx context.Context, content []byte) error {
 	return nil
 }
 
-// placeScript checks the staged file's sha256, gives it its owner and
-// mode and renames it to dst; its exit codes are place's.
-func (u *upload) placeScript() string {
-	q := u.q
-	qdir, qbase := q.Q(u.dir), q.Q(u.base)
-	var b strings.Builder
-	src := q.Q(u.staged)
-	if u.stageDir != "" {
-		b.WriteString("umask 077\nt=$(mktemp " + qdir + "/." + qbase + ".fleetclaim.XXXXXX) || exit 4\n")
-		b.WriteString("cat " + src + " > \"$t\" || { rm -f \"$t\"; exit 4; }\n")
-	} else {
-		b.WriteString("t=" + src + "\n")
-	}
-	if u.hashCmd != "" {
-		b.WriteString("h=$(" + u.hashCmd + " < \"$t\") || { rm -f \"$t\"; exit 5; }\n")
-		b.WriteString("case $h in *" + u.want + "*) ;; *) rm -f \"$t\"; echo \"sha256 on the host: $h\" >&2; exit 3;; esac\n")
-	}
-	if u.owner != "" {
-		b.WriteString("chown " + q.Q(u.owner) + " \"$t\" || { rm -f \"$t\"; exit 6; }\n")
-	}
-	fmt.Fprintf(&b, "chmod %04o \"$t\" || { rm -f \"$t\"; exit 6; }\n", uint32(u.mode.Perm()))
-	b.WriteString("mv -f \"$t\" " + q.Q(u.dst) + " || { rm -f \"$t\"; exit 7; }\n")
-	if u.stageDir != "" {
-		b.WriteString("rm -rf " + q.Q(u.stageDir) + " 2>/dev/null\n")
-	}
-	b.WriteString("exit 0")
-	return b.String()
+// placeArgs are upload-place.sh's positional parameters.
+func (u *upload) placeArgs() []string {
+	return []string{u.staged, u.stageDir, u.dir, u.base, u.hashTool, u.hashPath, u.want, u.owner,
+		fmt.Sprintf("%04o", uint32(u.mode.Perm()))}
 }
 
-// place runs placeScript through r and tells its exit code.
+// place runs upload-place.sh through r and tells its exit code.
 func (u *upload) place(ctx context.Context, r Runner) error {
-	script := u.placeScript()
-	if u.q.Err != nil {
-		return u.q.Err
-	}
-	res, err := r.Run(ctx, script, nil)
+	res, err := RunScript(ctx, r, uploadPlaceScript, u.placeArgs()...)
 	if err != nil {
 		return err
 	}
@@ -195,27 +182,10 @@ func (u *upload) place(ctx context.Context, r Runner) error {
 		return u.fail("cannot set owner %q and mode %04o: %s", u.owner, uint32(u.mode.Perm()), msg)
 	case 7:
 		return u.fail("cannot move the file into place at %s: %s", u.dst, msg)
+	case 8:
+		return u.fail("refused to place %s: %s", u.dst, msg)
 	}
 	return u.fail("moving the file into place failed (exit %d): %s", res.ExitCode, msg)
-}
-
-func hashCommand(tool, path string) string {
-	q := &Quoter{}
-	p := q.Q(path)
-	if q.Err != nil {
-		return ""
-	}
-	switch tool {
-	case "sha256sum":
-		return p
-	case "shasum":
-		return p + " -a 256"
-	case "openssl":
-		return p + " dgst -sha256"
-	case "sha256":
-		return p + " -q"
-	}
-	return ""
 }
 
 // put writes content to file on the host: over sftp, or, when the server
