@@ -63,8 +63,8 @@ func (l Local) Exec(ctx context.Context, e Exec) (int, error) {
 	if l.Env != nil {
 		c.Env = l.Env
 	}
-	c.Stdin, c.Stdout, c.Stderr = e.Stdin, e.Stdout, e.Stderr
-	err := c.Run()
+	c.Stdout, c.Stderr = e.Stdout, e.Stderr
+	err := runFeeding(c, e.Stdin)
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -82,6 +82,29 @@ func (l Local) Exec(ctx context.Context, e Exec) (int, error) {
 		return ee.ExitCode(), nil
 	}
 	return 0, &Error{Op: "run", Host: "local", Category: CatCommand, Err: err}
+}
+
+// runFeeding runs c with in copied to its stdin. Unlike exec.Cmd's own
+// copy, which Wait waits for, the copy ends with the command: a reader
+// that gives nothing until the command has said something (Privileged's
+// feeder, which never sends the input of a command sudo refused to start)
+// does not hold the run open.
+func runFeeding(c *exec.Cmd, in io.Reader) error {
+	if in == nil {
+		return c.Run()
+	}
+	w, err := c.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	go func() {
+		io.Copy(w, in)
+		w.Close()
+	}()
+	return c.Wait()
 }
 
 // DialContext implements Runner.

@@ -66,3 +66,17 @@ func TestPrivilegedMessageInPieces(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestPrivilegedLocalRefusalEnds: a refusal through Local (connection:
+// local) ends when sudo does, not when the run's deadline cuts it: the
+// command's input, never sent because the command never started, does not
+// hold Exec open.
+func TestPrivilegedLocalRefusalEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := Local{Env: []string{"PATH=/nonexistent"}}
+	_, err := Privileged(l, Become{Method: "sudo"}, "").Run(ctx, "true", strings.NewReader("input\n"))
+	if CategoryOf(err) != CatNoPrivilege || !strings.Contains(err.Error(), "sudo is not installed") {
+		t.Fatalf("%v", err)
+	}
+}
