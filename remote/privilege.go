@@ -229,29 +229,30 @@ func (p *privileged) exec(ctx context.Context, s Streamer, cmd string, stdin io.
 		return res, st, err
 	}
 	res.Stderr = st.before
-	st.needTTY = bytes.Contains(st.before, []byte("must have a tty")) || bytes.Contains(st.before, []byte("no tty present"))
+	st.needTTY = toolSays(string(st.before))&saysNeedTTY != 0
 	return res, st, nil
 }
 
-// failure explains why the command never started.
+// failure explains why the command never started: from the prompts seen,
+// the exit code and what the tool said (toolSays).
 func (p *privileged) failure(res Result, st state) error {
 	msg := strings.TrimSpace(string(st.before))
 	tool := p.b.Method
+	said := toolSays(msg)
 	cat := CatNoPrivilege
 	var why string
 	switch {
 	case st.foreign != "":
 		why = fmt.Sprintf("%s asked %q, which fleetclaim cannot answer: interactive authentication (one-time codes, other PAM questions, a custom prompt) is not supported; allow the login user without a password (NOPASSWD / nopass) or with its password only", tool, clipLine(st.foreign, 80))
-	case st.prompts > 1 || strings.Contains(msg, "incorrect password") || strings.Contains(msg, "Sorry, try again"):
+	case st.prompts > 1 || said&saysWrongPassword != 0:
 		cat, why = CatSudoPassword, "the sudo password was not accepted"
-	case res.ExitCode == 127 || strings.Contains(msg, "not found"):
+	case res.ExitCode == exitNotFound:
 		why = tool + " is not installed on the host"
-	case strings.Contains(msg, "doas is not enabled"):
-		// opendoas 6.8.2 without /etc/doas.conf (lab/testdata/sudo).
+	case said&saysDoasNotEnabled != 0:
 		why = "doas is not enabled on the host (no doas.conf): permit the login user with nopass"
-	case strings.Contains(msg, "a password is required") || (st.prompts == 1 && p.b.Password == nil):
+	case said&saysPasswordNeeded != 0 || (st.prompts == 1 && p.b.Password == nil):
 		why = tool + " wants a password for this user; give one (become password) or allow it without (NOPASSWD / nopass)"
-	case strings.Contains(msg, "not in the sudoers") || strings.Contains(msg, "not allowed") || strings.Contains(msg, "may not run") || strings.Contains(msg, "Operation not permitted"):
+	case said&saysNotAllowed != 0:
 		why = "the login user may not use " + tool
 		if p.user != "" {
 			why += " to run commands as " + p.user
@@ -266,6 +267,11 @@ func (p *privileged) failure(res Result, st state) error {
 	}
 	return &Error{Op: "become", Category: cat, Err: errors.New(why)}
 }
+
+// exitNotFound is a POSIX shell's exit status for a command it did not
+// find (POSIX.1-2017 XCU 2.8.2, "Exit Status for Commands"): here sudo or
+// doas itself, as the command they run is sh.
+const exitNotFound = 127
 
 func clipLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
