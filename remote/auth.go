@@ -365,10 +365,30 @@ func askTerminal(prompt string) ([]byte, error) {
 	return b, err
 }
 
+// isAuthExhausted reports whether err is x/crypto's end of authentication
+// once no method is left: the error made at ssh/client_auth.go:154
+// (v0.59.0), "ssh: unable to authenticate, attempted methods %v, no
+// supported methods remain", wrapped at ssh/client.go:88 ("ssh: handshake
+// failed: %w"). It has no type of its own, so the innermost error's text
+// is matched whole: a host or proxy command's words around it do not
+// count.
+func isAuthExhausted(err error) bool {
+	for err != nil {
+		next := errors.Unwrap(err)
+		if next == nil {
+			m := err.Error()
+			return strings.HasPrefix(m, "ssh: unable to authenticate, attempted methods [") &&
+				strings.HasSuffix(m, "], no supported methods remain")
+		}
+		err = next
+	}
+	return false
+}
+
 // describeAuth turns x/crypto's "unable to authenticate" into a message in
 // OpenSSH's spirit: what the server accepts, and what was offered.
 func describeAuth(err error, h Hop, tr *authTrace) error {
-	if !strings.Contains(err.Error(), "unable to authenticate") {
+	if !isAuthExhausted(err) {
 		return err
 	}
 	tr.mu.Lock()

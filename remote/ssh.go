@@ -386,17 +386,28 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	return c, nil
 }
 
+// jumpDialCategory tells why a jump host refused to open a channel to
+// the next hop: x/crypto's *ssh.OpenChannelError (v0.59.0
+// ssh/connection.go:14) carries the server's reason and message. OpenSSH
+// (9.2p1) answers ConnectionFailed with strerror(3) of its connect(2)
+// (channels.c:2031-2032) or gai_strerror(3) of its getaddrinfo(3)
+// (channels.c:4632-4634); the texts are glibc's (2.36). Any other answer,
+// or reason (administratively prohibited), is unreachable.
 func jumpDialCategory(err error) Category {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Connection refused"):
-		return CatConnectRefused
-	case strings.Contains(msg, "No route to host"), strings.Contains(msg, "Network is unreachable"):
+	var oe *ssh.OpenChannelError
+	if !errors.As(err, &oe) || oe.Reason != ssh.ConnectionFailed {
 		return CatUnreachable
-	case strings.Contains(msg, "Name or service not known"), strings.Contains(msg, "not known"):
-		return CatDNS
-	case strings.Contains(msg, "timed out"):
+	}
+	switch oe.Message {
+	case "Connection refused": // ECONNREFUSED
+		return CatConnectRefused
+	case "No route to host", "Network is unreachable": // EHOSTUNREACH, ENETUNREACH
+		return CatUnreachable
+	case "Connection timed out": // ETIMEDOUT
 		return CatConnectTimeout
+	case "Name or service not known", "No address associated with hostname", "Temporary failure in name resolution":
+		// EAI_NONAME, EAI_NODATA, EAI_AGAIN
+		return CatDNS
 	}
 	return CatUnreachable
 }
@@ -429,7 +440,7 @@ func handshakeCategory(ctx context.Context, err error) Category {
 		return CatTimeout
 	case errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
 		return CatHandshakeTimeout
-	case strings.Contains(err.Error(), "unable to authenticate"):
+	case isAuthExhausted(err):
 		return CatAuth
 	}
 	return CatConnectionLost

@@ -404,6 +404,11 @@ func TestSSHD(t *testing.T) {
 		tg.Port = 1
 		_, err := dialRun(t, d, tg, "true")
 		wantCategory(t, err, CatConnectRefused, "through")
+		// A name the jump host cannot resolve: OpenSSH answers with
+		// getaddrinfo's text (jumpDialCategory).
+		tg.Address, tg.Port = "fleetclaim-test.invalid", f.behind.Port
+		_, err = dialRun(t, d, tg, "true")
+		wantCategory(t, err, CatDNS, "through", "Name or service not known")
 		// A jump host that is down.
 		tg = f.target(f.behind, "root")
 		tg.Jump = []Hop{{User: "root", Address: "127.0.0.1", Port: 1}}
