@@ -535,11 +535,19 @@ func (k *agentKey) SignWithAlgorithm(_ io.Reader, data []byte, algorithm string)
 	}
 	sig, err := a.SignWithFlags(k.pub, data, flags)
 	// A refused signature (e.g. a confirm-constrained key) leaves the
-	// connection usable; an I/O error does not.
-	broken := err != nil && !strings.HasPrefix(err.Error(), "agent: ")
+	// connection usable; anything else does not, an I/O error ("agent:
+	// client error: …", x/crypto v0.59.0 ssh/agent/client.go:247) least.
+	broken := err != nil && !isAgentRefusal(err)
 	k.pool.put(a, broken)
 	if err != nil {
 		return nil, fmt.Errorf("ssh-agent sign with %s: %w", ssh.FingerprintSHA256(k.pub), err)
 	}
 	return sig, nil
+}
+
+// isAgentRefusal reports whether err is the agent's answer SSH_AGENT_FAILURE
+// to a sign request: x/crypto makes it at ssh/agent/client.go:507
+// (v0.59.0), with no type of its own.
+func isAgentRefusal(err error) bool {
+	return err.Error() == "agent: failed to sign challenge"
 }
