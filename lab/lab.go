@@ -101,47 +101,13 @@ type Lab struct {
 
 // Start creates (or reopens) the lab in opts.Dir and serves it until Close.
 func Start(ctx context.Context, opts Options) (*Lab, error) {
-	if opts.Hosts < 1 {
-		return nil, errors.New("lab: at least one host is needed")
-	}
-	if opts.Dir == "" {
-		return nil, errors.New("lab: a directory is needed")
-	}
-	dir, err := filepath.Abs(opts.Dir)
+	began := time.Now()
+	sc, err := checkOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "hosts"), 0o755); err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	sock := filepath.Join(dir, "lab.sock")
-	if len(sock) >= 104 {
-		return nil, fmt.Errorf("lab: socket path %s is too long for a unix socket; use a shorter --dir", sock)
-	}
-	spec, err := ParsePersonalities(opts.Personalities)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	exe := opts.Executable
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("lab: locate own executable: %w", err)
-		}
-	}
-	if exe, err = filepath.Abs(exe); err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	logw := opts.Log
-	if logw == nil {
-		logw = io.Discard
-	}
-	u, err := user.Current()
-	if err != nil {
-		return nil, fmt.Errorf("lab: current user: %w", err)
-	}
-
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	l := &Lab{dir: dir, runUser: u.Username, logger: log.New(logw, "lab: ", log.LstdFlags|log.Lmicroseconds),
+	l := &Lab{dir: sc.dir, runUser: sc.runUser, logger: log.New(sc.log, "lab: ", log.LstdFlags|log.Lmicroseconds),
 		ctx: lctx, cancel: cancel, byName: map[string]*host{}, byGUID: map[string][]*host{}, conns: map[net.Conn]struct{}{}, procs: map[int]struct{}{}, api: newAPIListener()}
 	ok := false
 	defer func() {
@@ -149,59 +115,169 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 			l.Close()
 		}
 	}()
-	began := time.Now()
-
-	k, err := loadKeyring(dir, opts.Seed)
+	sec, err := loadSecrets(sc.dir, opts.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
+	}
+	personalities, err := assignPersonalities(opts.Hosts, sc.spec, sec.k.derive("personalities"))
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if err := checkLogins(personalities); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	prev := previousPorts(sc.dir)
+	l.cloud = l.newLabCloud(sec.k)
+	l.addHosts(personalities, sec)
+	if err := l.listenHosts(sec, prev, opts.TCPWeb); err != nil {
+		return nil, err
+	}
+	l.env = helperEnv{exe: sc.exe, sock: sc.sock, runUser: l.runUser}
+	if err := l.parallel(func(h *host) error { return installHost(h, l.env) }); err != nil {
+		return nil, fmt.Errorf("lab: install: %w", err)
+	}
+	if err := l.cloud.start(sec.ca, prev.cloud); err != nil {
+		return nil, err
+	}
+	if err := l.serve(sc.sock); err != nil {
+		return nil, err
+	}
+	l.bootAgents()
+	if err := l.writeFiles(sec.k); err != nil {
+		return nil, err
+	}
+	l.acc.start()
+	l.logf("%d hosts, Cloud %s, ready in %s", len(l.hosts), l.cloud.url, time.Since(began).Round(time.Millisecond))
+	ok = true
+	return l, nil
+}
+
+// startConf is what Start makes of its Options before it starts anything.
+type startConf struct {
+	dir, sock string // absolute
+	spec      []PersonalityCount
+	exe       string // the program the hosts' helpers run, absolute
+	log       io.Writer
+	runUser   string
+}
+
+// checkOptions checks opts and resolves them to absolute paths, making
+// the lab directory's hosts/.
+func checkOptions(opts Options) (startConf, error) {
+	var sc startConf
+	if opts.Hosts < 1 {
+		return sc, errors.New("lab: at least one host is needed")
+	}
+	if opts.Dir == "" {
+		return sc, errors.New("lab: a directory is needed")
+	}
+	var err error
+	if sc.dir, err = filepath.Abs(opts.Dir); err != nil {
+		return sc, fmt.Errorf("lab: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(sc.dir, "hosts"), 0o755); err != nil {
+		return sc, fmt.Errorf("lab: %w", err)
+	}
+	sc.sock = filepath.Join(sc.dir, "lab.sock")
+	if len(sc.sock) >= 104 {
+		return sc, fmt.Errorf("lab: socket path %s is too long for a unix socket; use a shorter --dir", sc.sock)
+	}
+	if sc.spec, err = ParsePersonalities(opts.Personalities); err != nil {
+		return sc, fmt.Errorf("lab: %w", err)
+	}
+	if sc.exe = opts.Executable; sc.exe == "" {
+		if sc.exe, err = os.Executable(); err != nil {
+			return sc, fmt.Errorf("lab: locate own executable: %w", err)
+		}
+	}
+	if sc.exe, err = filepath.Abs(sc.exe); err != nil {
+		return sc, fmt.Errorf("lab: %w", err)
+	}
+	if sc.log = opts.Log; sc.log == nil {
+		sc.log = io.Discard
+	}
+	u, err := user.Current()
+	if err != nil {
+		return sc, fmt.Errorf("lab: current user: %w", err)
+	}
+	sc.runUser = u.Username
+	return sc, nil
+}
+
+// labSecrets are the lab's identities, kept in its directory: the keyring
+// everything derives from, the agents' shared RSA key, the Cloud's CA and
+// the client key the lab's SSH hosts accept.
+type labSecrets struct {
+	k         keyring
+	agentKeys *agentKeys
+	ca        *cloudCA
+	clientKey ssh.PublicKey
+}
+
+func loadSecrets(dir, seed string) (labSecrets, error) {
+	var s labSecrets
+	var err error
+	if s.k, err = loadKeyring(dir, seed); err != nil {
+		return s, err
 	}
 	privPEM, pubPEM, err := agentKeyPEM(dir)
 	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+		return s, err
 	}
-	keys := &agentKeys{privPEM: privPEM, pubPEM: pubPEM}
-	ca, err := loadCloudCA(dir)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+	s.agentKeys = &agentKeys{privPEM: privPEM, pubPEM: pubPEM}
+	if s.ca, err = loadCloudCA(dir); err != nil {
+		return s, err
 	}
-	clientKey, err := writeClientKey(dir, k)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	personalities, err := assignPersonalities(opts.Hosts, spec, k.derive("personalities"))
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
+	s.clientKey, err = writeClientKey(dir, s.k)
+	return s, err
+}
+
+// checkLogins checks that this machine can serve the hosts whose login
+// kind needs a user namespace (become.go).
+func checkLogins(personalities []Personality) error {
 	for _, p := range personalities {
 		if p.Login != "" {
-			if err := checkUserNamespaces(); err != nil {
-				return nil, fmt.Errorf("lab: %w", err)
-			}
-			break
+			return checkUserNamespaces()
 		}
 	}
-	prev, _ := ReadInfo(dir) // reuse ports (and so known_hosts lines) across restarts
-	prevPort, prevWebPort := map[string]int{}, map[string]int{}
-	cloudPort := 0
-	if prev != nil {
-		for _, h := range prev.Hosts {
-			prevPort[h.Name] = h.Port
-			prevWebPort[h.Name] = h.WebPort
-		}
-		if i := strings.LastIndex(prev.CloudURL, ":"); i > 0 {
-			cloudPort, _ = strconv.Atoi(prev.CloudURL[i+1:])
-		}
-	}
+	return nil
+}
 
-	l.cloud = newCloud(dir, k, l.logf)
-	l.cloud.stats = l.Stats
+// labPorts are the ports a lab in the same directory used before: reused,
+// so known_hosts lines and the inventory stay valid across restarts.
+type labPorts struct {
+	ssh, web map[string]int // by host name
+	cloud    int
+}
+
+func previousPorts(dir string) labPorts {
+	p := labPorts{ssh: map[string]int{}, web: map[string]int{}}
+	prev, _ := ReadInfo(dir)
+	if prev == nil {
+		return p
+	}
+	for _, h := range prev.Hosts {
+		p.ssh[h.Name] = h.Port
+		p.web[h.Name] = h.WebPort
+	}
+	if i := strings.LastIndex(prev.CloudURL, ":"); i > 0 {
+		p.cloud, _ = strconv.Atoi(prev.CloudURL[i+1:])
+	}
+	return p
+}
+
+// newLabCloud is the lab's Cloud, told by the lab which agents are online
+// and what labels their hosts carry.
+func (l *Lab) newLabCloud(k keyring) *cloud {
+	c := newCloud(l.dir, k, l.logf)
+	c.stats = l.Stats
 	// A via-parent agent reaches Cloud over its parent's link: it reports
 	// indirect only once the parent, claimed, got it a node id
 	// (src/claim/cloud-status.c:25-30 v2.11.0), so Cloud sees it live.
-	l.cloud.online = func(mguid string) bool {
+	c.online = func(mguid string) bool {
 		return l.anyAgent(mguid, func(a *agent) bool { return a.online || a.viaParentLocked() })
 	}
-	l.cloud.labels = func(mguid string) map[string]string {
+	c.labels = func(mguid string) map[string]string {
 		l.guidMu.Lock()
 		hosts := l.byGUID[mguid]
 		l.guidMu.Unlock()
@@ -210,28 +286,33 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		}
 		return hostLabels(hosts[0])
 	}
-	l.cloud.everOnline = func(mguid string) bool {
+	c.everOnline = func(mguid string) bool {
 		return l.anyAgent(mguid, func(a *agent) bool { return a.connections > 0 || a.viaParentLocked() })
 	}
-	width := max(3, len(strconv.Itoa(opts.Hosts)))
+	return c
+}
+
+// addHosts makes the lab's hosts, one per personality: name, group,
+// machine GUID and agent.
+func (l *Lab) addHosts(personalities []Personality, sec labSecrets) {
+	width := max(3, len(strconv.Itoa(len(personalities))))
 	groups := groupNames()
-	for i := range opts.Hosts {
+	for i, p := range personalities {
 		name := fmt.Sprintf("lab-%0*d", width, i+1)
-		p := personalities[i]
-		guid := k.uuid(fmt.Sprintf("machine-guid:%d", i))
+		guid := sec.k.uuid(fmt.Sprintf("machine-guid:%d", i))
 		if p.CloneGroup != 0 {
-			guid = k.uuid(fmt.Sprintf("clone-guid:%d", p.CloneGroup))
+			guid = sec.k.uuid(fmt.Sprintf("clone-guid:%d", p.CloneGroup))
 		}
 		group := groups[i%len(groups)]
 		if p.Login != "" {
 			group = becomeGroup
 		}
 		h := &host{index: i, name: name, group: group, personality: p,
-			paths: pathsFor(filepath.Join(dir, "hosts", name), p.Kind), guid: guid, lab: l}
+			paths: pathsFor(filepath.Join(l.dir, "hosts", name), p.Kind), guid: guid, lab: l}
 		h.web.h = h
 		// Every host has an agent; on a host without Netdata it counts as
 		// installed only once kickstart put it there (in this run or before).
-		h.agent = &agent{h: h, keys: keys, logf: l.logf}
+		h.agent = &agent{h: h, keys: sec.agentKeys, logf: l.logf}
 		h.agent.installed.Store(p.Kind != KindNone || fileExists(filepath.Join(h.paths.conf, ".install-type")))
 		if len(h.personality.Faults) > 0 {
 			l.cloud.faults[h.guid] = h.personality
@@ -239,82 +320,90 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		l.hosts = append(l.hosts, h)
 		l.byName[name] = h
 	}
+}
 
-	// Keys and listeners: one TCP port per host, nothing else per host.
-	err = l.parallel(func(h *host) error {
-		signer, err := ssh.NewSignerFromKey(k.hostKey(h.name, false))
+// listenHosts gives every host its host key and its TCP port (and, with
+// tcpWeb, its agent's web port): nothing else is per host.
+func (l *Lab) listenHosts(sec labSecrets, prev labPorts, tcpWeb bool) error {
+	err := l.parallel(func(h *host) error {
+		signer, err := ssh.NewSignerFromKey(sec.k.hostKey(h.name, false))
 		if err != nil {
 			return err
 		}
 		h.hostKey = signer
 		served := signer
 		if h.personality.Has(FaultHostKeyChanged) {
-			if served, err = ssh.NewSignerFromKey(k.hostKey(h.name, true)); err != nil {
+			if served, err = ssh.NewSignerFromKey(sec.k.hostKey(h.name, true)); err != nil {
 				return err
 			}
 		}
-		h.newServerConfig(clientKey, served)
+		h.newServerConfig(sec.clientKey, served)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("lab: host keys: %w", err)
+		return fmt.Errorf("lab: host keys: %w", err)
 	}
 	if l.acc, err = newAcceptor(l); err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+		return fmt.Errorf("lab: %w", err)
 	}
 	for _, h := range l.hosts {
 		// A refusing host keeps its port in the inventory, but nothing listens.
-		port, err := l.acc.listen(h, prevPort[h.name], !h.personality.Has(FaultSSHRefuse))
+		port, err := l.acc.listen(h, prev.ssh[h.name], !h.personality.Has(FaultSSHRefuse))
 		if err != nil {
-			return nil, fmt.Errorf("lab: host %s: listen: %w", h.name, err)
+			return fmt.Errorf("lab: host %s: listen: %w", h.name, err)
 		}
 		h.port = port
 	}
-	if opts.TCPWeb {
-		for _, h := range l.hosts {
-			if err := h.web.pick(prevWebPort[h.name]); err != nil {
-				return nil, fmt.Errorf("lab: host %s: web port: %w", h.name, err)
-			}
+	if !tcpWeb {
+		return nil
+	}
+	for _, h := range l.hosts {
+		if err := h.web.pick(prev.web[h.name]); err != nil {
+			return fmt.Errorf("lab: host %s: web port: %w", h.name, err)
 		}
 	}
+	return nil
+}
 
-	env := helperEnv{exe: exe, sock: sock, runUser: l.runUser}
-	l.env = env
-	if err := l.parallel(func(h *host) error { return installHost(h, env) }); err != nil {
-		return nil, fmt.Errorf("lab: install: %w", err)
-	}
-	if err := l.cloud.start(ca, cloudPort); err != nil {
-		return nil, err
-	}
-
+// serve starts the control socket the hosts' helpers call and the agents'
+// HTTP API.
+func (l *Lab) serve(sock string) error {
 	_ = os.Remove(sock)
+	var err error
 	if l.ctlLn, err = net.Listen("unix", sock); err != nil {
-		return nil, fmt.Errorf("lab: control socket: %w", err)
+		return fmt.Errorf("lab: control socket: %w", err)
 	}
 	l.apiSrv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h, _ := r.Context().Value(hostCtxKey{}).(*host)
-			if h == nil || !h.agent.installed.Load() {
-				http.NotFound(w, r)
-				return
-			}
-			if h.agent.apiPort() == 0 {
-				// The agent stopped (or turned its web server off) since
-				// this connection was made: it drops the connection.
-				panic(http.ErrAbortHandler)
-			}
-			h.agent.serveHTTP(w, r)
-		}),
+		Handler:           http.HandlerFunc(serveAgentAPI),
 		ConnContext:       apiConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	l.goRun(func() { _ = l.apiSrv.Serve(l.api) })
 	l.goRun(l.serveCtl)
+	return nil
+}
 
-	// Agents come up with their claims from disk; unclaimed v2 agents that
-	// find a claim.conf claim in the background, as they would at boot.
-	var pending []*host
+// serveAgentAPI serves a request to the agent of the host its connection
+// came through.
+func serveAgentAPI(w http.ResponseWriter, r *http.Request) {
+	h, _ := r.Context().Value(hostCtxKey{}).(*host)
+	if h == nil || !h.agent.installed.Load() {
+		http.NotFound(w, r)
+		return
+	}
+	if h.agent.apiPort() == 0 {
+		// The agent stopped (or turned its web server off) since
+		// this connection was made: it drops the connection.
+		panic(http.ErrAbortHandler)
+	}
+	h.agent.serveHTTP(w, r)
+}
+
+// bootAgents brings the agents up with their claims from disk; unclaimed
+// v2 agents that find a claim.conf claim in the background, as they would
+// at boot.
+func (l *Lab) bootAgents() {
 	_ = l.parallel(func(h *host) error {
 		if !h.agent.installed.Load() || h.personality.Has(FaultAgentStopped) {
 			return nil
@@ -331,42 +420,39 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		a.loadClaim()
 		return nil
 	})
+	var pending []*host
 	for _, h := range l.hosts {
 		h.web.sync() // a stopped or uninstalled agent's port closes here
-	}
-	for _, h := range l.hosts {
 		if a := h.agent; a.isRunning() && a.kind() == KindV2 && !a.isClaimed() &&
 			fileExists(filepath.Join(h.paths.conf, "claim.conf")) {
 			pending = append(pending, h)
 		}
 	}
 	if len(pending) > 0 {
-		l.goRun(func() {
-			sem := make(chan struct{}, 8)
-			var wg sync.WaitGroup
-			for _, h := range pending {
-				select {
-				case sem <- struct{}{}:
-				case <-l.ctx.Done():
-					wg.Wait()
-					return
-				}
-				wg.Go(func() {
-					defer func() { <-sem }()
-					h.agent.claimFromConf(l.ctx)
-				})
-			}
-			wg.Wait()
+		l.goRun(func() { l.claimAtBoot(pending) })
+	}
+}
+
+// bootClaims is how many agents claim from claim.conf at once at boot.
+const bootClaims = 8
+
+// claimAtBoot has the agents of hosts claim from their claim.conf,
+// bootClaims at a time, until the lab closes.
+func (l *Lab) claimAtBoot(hosts []*host) {
+	sem := make(chan struct{}, bootClaims)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, h := range hosts {
+		select {
+		case sem <- struct{}{}:
+		case <-l.ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			h.agent.claimFromConf(l.ctx)
 		})
 	}
-
-	if err := l.writeFiles(k); err != nil {
-		return nil, err
-	}
-	l.acc.start()
-	l.logf("%d hosts, Cloud %s, ready in %s", len(l.hosts), l.cloud.url, time.Since(began).Round(time.Millisecond))
-	ok = true
-	return l, nil
 }
 
 // setGUID records that h's agent now has machine GUID guid (was old).
