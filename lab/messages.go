@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 )
@@ -201,11 +202,38 @@ const (
 
 func capture(name string) string { return "claim/testdata/real/" + name + ".txt" }
 
-// msgTable is every row. It is a function, not a package variable: the lab
-// keeps no globals.
+// msgTable is every row: the groups of msgGroups, one per tool or
+// source. It is a function, not a package variable: the lab keeps no
+// globals.
 func msgTable() map[msgID]msgRow {
-	const cwa = "src/claim/claim-with-api.c:"
-	const v2 = " v2.11.0"
+	t := map[msgID]msgRow{}
+	for _, g := range msgGroups() {
+		maps.Copy(t, g)
+	}
+	return t
+}
+
+// msgGroups are the rows, grouped by the tool or source that says them.
+// A message is in one group only (TestMessageGroupsDisjoint).
+func msgGroups() []map[msgID]msgRow {
+	return []map[msgID]msgRow{
+		cliRows(),
+		reloadRows(),
+		aclkRows(),
+		claimReasonRows(),
+		curlRows(),
+		v1Rows(),
+		cloudRows(),
+		apiRows(),
+		serviceRows(),
+		kickstartRows(),
+		labRows(),
+	}
+}
+
+// cliRows are netdatacli's rows: its own words (src/cli/cli.c) and the
+// agent's answers to its commands (src/daemon/commands.c).
+func cliRows() map[msgID]msgRow {
 	return map[msgID]msgRow{
 		msgCLINotRunning: {text: "uv_pipe_connect(): no such file or directory\nCannot connect to '%s'.\nMake sure the netdata service is running.",
 			stream: "stderr", exit: 255, source: "src/cli/cli.c:156 v2.11.0; src/cli/cli.c:157 v2.11.0; " + capture("v2.11.0/ping-no-agent")},
@@ -218,7 +246,13 @@ func msgTable() map[msgID]msgRow {
 				"broken pipe; no capture has it, and fleetclaim treats any failure of these commands alike"},
 		msgCLIConfigCmd: {exit: 1, source: "lab",
 			labOnly: "read-config/write-config, which fleetclaim never runs: the lab refuses them"},
+	}
+}
 
+// reloadRows are netdatacli reload-claiming-state's: the agent's answer
+// (src/daemon/commands.c) and the reasons it gives.
+func reloadRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgReloadOnline: {text: "Netdata Agent is claimed to Netdata Cloud and is currently online.", stream: "stdout",
 			source: "src/daemon/commands.c:198 v2.11.0; " + capture("v2.11.0/online/reload-online")},
 		msgReloadOffline: {text: "Netdata Agent is claimed to Netdata Cloud, but it is currently offline: %s", stream: "stdout",
@@ -229,7 +263,13 @@ func msgTable() map[msgID]msgRow {
 			source: "src/daemon/commands.c:221 v2.11.0"},
 		msgOfflineReason: {text: "https client failed to write http header", source: "src/aclk/https_client.c:62 v2.11.0"},
 		msgNotClaimedYet: {text: "Agent is not claimed yet", source: "src/claim/claim.c:27 v2.11.0; " + capture("v2.11.0/reload-unclaimed")},
+	}
+}
 
+// aclkRows are netdatacli aclk-state's: the agent's report of its link to
+// Cloud (aclk/aclk.c v1, src/aclk/aclk.c v2).
+func aclkRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgACLKNone: {text: "ACLK Available: No", source: "aclk/aclk.c:897 v1.37.1"},
 		msgACLKHead: {text: "ACLK Available: Yes\nACLK Version: 2\nProtocols Supported: Protobuf\nProtocol Used: Protobuf\nMQTT Version: %d\nClaimed: ",
 			source: "src/aclk/aclk.c:1089 v2.11.0; src/aclk/aclk.c:1093 v2.11.0; " + capture("v2.11.0/aclk-state-unclaimed")},
@@ -245,6 +285,15 @@ func msgTable() map[msgID]msgRow {
 		msgACLKNode: {text: "\n\n> Node Instance for mGUID: \"%s\" hostname \"%s\"\n\tClaimed ID: %s\n\tNode ID: %s\n\tStreaming Hops: %d\n\tRelationship: %s" +
 			"\n\tAlert Streaming Status:\n\t\tUpdates: %d\n\t\tCheckpoints: %d\n\t\tAlert count: %d\n\t\tAlert snapshot count: %d",
 			source: "src/aclk/aclk.c:1157 v2.11.0; src/aclk/aclk.c:1174 v2.11.0; src/aclk/aclk.c:1069 v2.11.0; " + capture("v2.11.0/online/aclk-state-online")},
+	}
+}
+
+// claimReasonRows are the reasons a v2 agent gives for a failed claim
+// (src/claim/claim-with-api.c v2.11.0).
+func claimReasonRows() map[msgID]msgRow {
+	const cwa = "src/claim/claim-with-api.c:"
+	const v2 = " v2.11.0"
+	return map[msgID]msgRow{
 		msgReasonNodeID:      {key: "ErrInvalidNodeID", text: "Failed: the node id is invalid", source: cwa + "403" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeID")},
 		msgReasonNodeName:    {key: "ErrInvalidNodeName", text: "Failed: the node name is invalid", source: cwa + "405" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidNodeName")},
 		msgReasonRoomID:      {key: "ErrInvalidRoomID", text: "Failed: one or more room ids are invalid", source: cwa + "407" + v2 + "; " + capture("v2.11.0/reload-422-ErrInvalidRoomID")},
@@ -265,7 +314,13 @@ func msgTable() map[msgID]msgRow {
 		msgReasonReadPubKey:   {text: "cannot read public key file '%s'", source: cwa + "221" + v2},
 		msgReasonWritePrivKey: {text: "Cannot write private key file: %s", source: cwa + "64" + v2},
 		msgReasonWritePubKey:  {text: "Cannot write public key file: %s", source: cwa + "78" + v2},
+	}
+}
 
+// curlRows are libcurl's errors, as an agent reports a claim request that
+// failed on the way.
+func curlRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgCurlCertificate: {text: "SSL peer certificate or SSH remote key was not OK", exit: 60,
 			source: "libcurl CURLE_PEER_FAILED_VERIFICATION; " + capture("v2.11.0/reload-untrusted-certificate")},
 		msgCurlTimeout:     {text: "Timeout was reached", exit: 28, source: "libcurl CURLE_OPERATION_TIMEDOUT"},
@@ -276,7 +331,13 @@ func msgTable() map[msgID]msgRow {
 		msgCurlSSLConnect: {text: "SSL connect error", exit: 35, source: "libcurl CURLE_SSL_CONNECT_ERROR"},
 		msgCurlRecv:       {text: "Failure when receiving data from the peer", exit: 56, source: "libcurl CURLE_RECV_ERROR"},
 		msgCurlBadURL:     {text: "URL using bad/illegal format or missing URL", exit: 3, source: "libcurl CURLE_URL_MALFORMAT"},
+	}
+}
 
+// v1Rows are v1's netdata-claim.sh's: its messages and exit codes
+// (claim/netdata-claim.sh.in v1.37.1, captures).
+func v1Rows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgV1NoCloud: {text: "This agent was built with --disable-cloud and cannot be claimed", stream: "stderr", exit: 3,
 			source: capture("v1.37.1/exit3-built-without-cloud")},
 		msgV1UnknownArg: {text: "Unknown argument %s", stream: "stderr", exit: 1, source: capture("v1.37.1/exit1-unknown-argument")},
@@ -308,7 +369,15 @@ func msgTable() map[msgID]msgRow {
 		msgV1ClaimHang: {exit: 255, source: "lab",
 			labOnly: "FaultClaimHang: a claim that never returns, ended by the caller's deadline; what a killed script " +
 				"returns is the killer's, and fleetclaim reports the deadline, not this code"},
+	}
+}
 
+// cloudRows are the lab Cloud's answers to a claim: the status and
+// errorMsgKey an agent reads (src/claim/claim-with-api.c v2.11.0).
+func cloudRows() map[msgID]msgRow {
+	const cwa = "src/claim/claim-with-api.c:"
+	const v2 = " v2.11.0"
+	return map[msgID]msgRow{
 		msgCloudNodeID:    {text: "invalid node id", status: http.StatusUnprocessableEntity, key: "ErrInvalidNodeID", source: cwa + "402" + v2, labOnly: whyCloudText},
 		msgCloudForbidden: {text: "token is expired, not found, or invalid", status: http.StatusForbidden, key: "ErrForbidden", source: cwa + "430" + v2, labOnly: whyCloudText},
 		msgCloudNodeName:  {text: "invalid node name", status: http.StatusUnprocessableEntity, key: "ErrInvalidNodeName", source: cwa + "404" + v2, labOnly: whyCloudText},
@@ -330,7 +399,12 @@ func msgTable() map[msgID]msgRow {
 		msgCloudBadJSON: {text: "request body is not valid JSON", status: http.StatusBadRequest, key: "ErrBadRequest", source: "lab",
 			labOnly: "a claim body that is not JSON: real agents always send JSON (claim-request capture); " + whyCloudText},
 		msgCloudNotFound: {text: "not found", status: http.StatusNotFound, key: "ErrNotFound", source: "lab", labOnly: whyRESTAPI},
+	}
+}
 
+// apiRows are the lab Cloud's user API's (cloudapi.go): the lab's own.
+func apiRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgAPIScope:        {text: "the API token lacks the scope for this operation", status: http.StatusForbidden, key: "ErrForbidden", source: "lab", labOnly: whyRESTAPI},
 		msgAPIUnauthorized: {text: "missing or invalid API token", status: http.StatusUnauthorized, key: "ErrUnauthorized", source: "lab", labOnly: whyRESTAPI},
 		msgAPISpace:        {text: "space not found", status: http.StatusNotFound, key: "ErrSpaceNotFound", source: "lab", labOnly: whyRESTAPI},
@@ -342,7 +416,13 @@ func msgTable() map[msgID]msgRow {
 		msgAPIStoreToken:   {text: "cannot store the new token", status: http.StatusInternalServerError, key: "ErrInternalServerError", source: "lab", labOnly: whyRESTAPI},
 		msgAPIFault: {text: "lab API fault %s", key: "ErrLabFault", source: "lab",
 			labOnly: "an API fault a test injects, with the status the test asks for; " + whyRESTAPI},
+	}
+}
 
+// serviceRows are the init script stand-in's (etc/init.d/netdata on a lab
+// host).
+func serviceRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgSvcAlreadyRunning: {text: "netdata is already running", stream: "stdout", source: "lab", labOnly: whyInit},
 		msgSvcStarting:       {text: "Starting netdata: OK", stream: "stdout", source: "lab", labOnly: whyInit},
 		msgSvcNotRunning:     {text: "netdata is not running", stream: "stdout", source: "lab", labOnly: whyInit},
@@ -352,9 +432,12 @@ func msgTable() map[msgID]msgRow {
 		msgSvcStatusStopped:  {text: "netdata is not running", stream: "stdout", exit: 3, source: "lab", labOnly: whyInit},
 		msgSvcUsage: {text: "Usage: /etc/init.d/netdata {start|stop|restart|force-reload|status}", stream: "stderr", exit: 2,
 			source: "lab", labOnly: whyInit},
-		msgSvcLabGone: {text: "netdata: the fleetclaim lab is not running (%v)", stream: "stderr", exit: 1, source: "lab", labOnly: whyLabCtl},
-		msgCtlNoAgent: {text: "fleetclaim lab: host %q has no Netdata Agent", stream: "stderr", exit: 127, source: "lab",
-			labOnly: "a host without an agent has no netdatacli: the shell's \"command not found\" exit code 127, in the lab's words"},
+	}
+}
+
+// kickstartRows are the kickstart.sh stand-in's (kickstart.go).
+func kickstartRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
 		msgKSPrefix: {text: " ABORTED  The --install-prefix option is only supported together with the --build-only option.", stream: "stderr", exit: 1,
 			source: "packaging/installer/kickstart.sh:1366 v2.11.0"},
 		msgKSClaim: {text: "ABORTED  the lab's kickstart.sh does not claim: claim after the install", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
@@ -367,6 +450,16 @@ func msgTable() map[msgID]msgRow {
 		msgKSAlready:     {text: " OK  Netdata is already installed in %s: nothing to do", stream: "stdout", source: "lab", labOnly: whyKickstart},
 		msgKSFailed:      {text: "FAILED  install: %v", stream: "stderr", exit: 1, source: "lab", labOnly: whyKickstart},
 		msgKSInstalled:   {text: " OK  Netdata v%s (static build) installed to %s and started", stream: "stdout", source: "lab", labOnly: whyKickstart},
+	}
+}
+
+// labRows are the lab's own paths': its control socket, a host without an
+// agent, the agent's web API.
+func labRows() map[msgID]msgRow {
+	return map[msgID]msgRow{
+		msgSvcLabGone: {text: "netdata: the fleetclaim lab is not running (%v)", stream: "stderr", exit: 1, source: "lab", labOnly: whyLabCtl},
+		msgCtlNoAgent: {text: "fleetclaim lab: host %q has no Netdata Agent", stream: "stderr", exit: 127, source: "lab",
+			labOnly: "a host without an agent has no netdatacli: the shell's \"command not found\" exit code 127, in the lab's words"},
 		msgWebMethod: {text: "method not allowed", status: http.StatusMethodNotAllowed, source: "lab",
 			labOnly: "the agent's web API asked with a method other than GET or HEAD, which fleetclaim never sends"},
 		msgCtlUnknownOp:  {text: "fleetclaim lab: unknown control operation %q", stream: "stderr", exit: 2, source: "lab", labOnly: whyLabCtl},

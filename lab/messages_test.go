@@ -56,6 +56,28 @@ func sourceParts(t *testing.T, id msgID, r msgRow) map[string][]string {
 
 // TestMessageRowsHaveSources: every row names a source of a known form;
 // a lab row says why it may exist and cites nothing else, and a row that
+// TestMessageGroupsDisjoint: the table's groups hold every row once: no
+// message is in two groups, where one would silently replace the other.
+func TestMessageGroupsDisjoint(t *testing.T) {
+	seen := map[msgID]int{}
+	n := 0
+	for gi, g := range msgGroups() {
+		if len(g) == 0 {
+			t.Errorf("group %d is empty", gi)
+		}
+		for id := range g {
+			if prev, dup := seen[id]; dup {
+				t.Errorf("row %s is in groups %d and %d", id, prev, gi)
+			}
+			seen[id] = gi
+			n++
+		}
+	}
+	if len(msgTable()) != n {
+		t.Errorf("the table has %d rows, its groups %d", len(msgTable()), n)
+	}
+}
+
 // cites libcurl gives curl's exit code.
 func TestMessageRowsHaveSources(t *testing.T) {
 	table := msgTable()
