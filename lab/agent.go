@@ -369,9 +369,54 @@ func (a *agent) ensureKeys() error {
 
 // claimOnce sends one claim request to Cloud.
 func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
-	nodeID := req.nodeID
-	if nodeID == "" {
-		nodeID = randomUUID()
+	cr, failed := a.claimPayload(req)
+	if failed != nil {
+		return *failed
+	}
+	tlsConf, trusted := a.claimTLS(req)
+	fail := func(id msgID, proxyShown string) claimResult {
+		return a.requestFailure(id, proxyShown, req.insecure, cr.pubFile, trusted)
+	}
+	tr, proxyShown, err := claimTransport(req.proxy, tlsConf)
+	if err != nil {
+		return fail(msgCurlNoProxyName, proxyShown)
+	}
+	defer tr.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPut, cr.target, bytes.NewReader(cr.body))
+	if err != nil {
+		return fail(msgCurlBadURL, proxyShown)
+	}
+	httpReq.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: tr}).Do(httpReq)
+	if err != nil {
+		a.logf("host %s: claim request: %v", a.h.name, err)
+		res := fail(curlError(err, tr.Proxy != nil), proxyShown)
+		res.retry = true
+		return res
+	}
+	defer resp.Body.Close()
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	res := claimAnswer(resp.StatusCode, respBody)
+	res.nodeID = cr.nodeID
+	return res
+}
+
+// claimPut is one claim request's target and body.
+type claimPut struct {
+	nodeID, target string
+	pubFile        string // the agent's public key, sent in the body
+	body           []byte
+}
+
+// claimPayload builds the request, or the failure of an agent that cannot
+// read its public key.
+func (a *agent) claimPayload(req claimRequest) (claimPut, *claimResult) {
+	cr := claimPut{nodeID: req.nodeID}
+	if cr.nodeID == "" {
+		cr.nodeID = randomUUID()
 	}
 	hostname := req.hostname
 	if hostname == "" {
@@ -379,15 +424,15 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 		hostname = a.nodeNameLocked()
 		a.mu.Unlock()
 	}
-	target := req.url
-	if !strings.HasSuffix(target, "/") {
-		target += "/"
+	cr.target = req.url
+	if !strings.HasSuffix(cr.target, "/") {
+		cr.target += "/"
 	}
-	target += "api/v1/spaces/nodes/" + nodeID
-	pubFile := filepath.Join(a.h.paths.cloudDir, "public.pem")
-	pub, err := os.ReadFile(pubFile)
+	cr.target += "api/v1/spaces/nodes/" + cr.nodeID
+	cr.pubFile = filepath.Join(a.h.paths.cloudDir, "public.pem")
+	pub, err := os.ReadFile(cr.pubFile)
 	if err != nil || len(pub) == 0 {
-		return claimResult{reason: msgf(msgReasonReadPubKey, pubFile)}
+		return cr, &claimResult{reason: msgf(msgReasonReadPubKey, cr.pubFile)}
 	}
 	rooms := []string{}
 	for r := range strings.SplitSeq(req.rooms, ",") {
@@ -395,18 +440,22 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 			rooms = append(rooms, r)
 		}
 	}
-	body, _ := json.Marshal(map[string]any{
-		"node":      map[string]string{"id": nodeID, "hostname": hostname},
+	cr.body, _ = json.Marshal(map[string]any{
+		"node":      map[string]string{"id": cr.nodeID, "hostname": hostname},
 		"token":     req.token,
 		"rooms":     rooms,
 		"publicKey": string(pub),
 		"mGUID":     a.machineGUID(),
 	})
+	return cr, nil
+}
 
-	// The claim request's CA: trusted.pem first, then cloud_fullchain.pem
-	// (netdata v2.11.0 src/claim/claim-with-api.c:229-243); v1's
-	// netdata-claim.sh knows only cloud_fullchain.pem (v1.37.1
-	// claim/netdata-claim.sh.in:143).
+// claimTLS is the claim request's TLS configuration and the CA file it
+// trusts ("" for the system's). The CA: trusted.pem first, then
+// cloud_fullchain.pem (netdata v2.11.0 src/claim/claim-with-api.c:229-243);
+// v1's netdata-claim.sh knows only cloud_fullchain.pem (v1.37.1
+// claim/netdata-claim.sh.in:143).
+func (a *agent) claimTLS(req claimRequest) (*tls.Config, string) {
 	names := []string{"trusted.pem", "cloud_fullchain.pem"}
 	if a.kind() != KindV2 {
 		names = names[1:]
@@ -431,74 +480,57 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 	if !req.insecure {
 		tlsConf.ClientSessionCache = a.keys.sessionCache(trust)
 	}
-	proxyShown := req.proxy
+	return tlsConf, trusted
+}
+
+// claimTransport is the claim request's transport through the agent's
+// proxy setting ("", "none", "env" or a URL), and the proxy as the agent
+// shows it in a failure.
+func claimTransport(proxy string, tlsConf *tls.Config) (*http.Transport, string, error) {
 	tr := &http.Transport{
 		TLSClientConfig:     tlsConf,
 		DisableKeepAlives:   true,
 		TLSHandshakeTimeout: 5 * time.Second,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
-	switch req.proxy {
+	switch proxy {
 	case "", "none":
-		proxyShown = "none"
+		return tr, "none", nil
 	case "env":
 		tr.Proxy = http.ProxyFromEnvironment
-	default:
-		p := req.proxy
-		if !strings.Contains(p, "://") {
-			p = "http://" + p
-		}
-		pu, err := url.Parse(p)
-		if err != nil {
-			return a.requestFailure(msgCurlNoProxyName, proxyShown, req.insecure, pubFile, trusted)
-		}
-		if pu.Scheme == "socks5h" {
-			pu.Scheme = "socks5"
-		}
-		tr.Proxy = http.ProxyURL(pu)
+		return tr, proxy, nil
 	}
-	defer tr.CloseIdleConnections()
+	p := proxy
+	if !strings.Contains(p, "://") {
+		p = "http://" + p
+	}
+	pu, err := url.Parse(p)
+	if err != nil {
+		return tr, proxy, err
+	}
+	if pu.Scheme == "socks5h" {
+		pu.Scheme = "socks5"
+	}
+	tr.Proxy = http.ProxyURL(pu)
+	return tr, proxy, nil
+}
 
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
-	if err != nil {
-		return a.requestFailure(msgCurlBadURL, proxyShown, req.insecure, pubFile, trusted)
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Transport: tr}).Do(httpReq)
-	if err != nil {
-		a.logf("host %s: claim request: %v", a.h.name, err)
-		res := a.requestFailure(curlError(err, tr.Proxy != nil), proxyShown, req.insecure, pubFile, trusted)
-		res.retry = true
-		return res
-	}
-	defer resp.Body.Close()
-	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	res := claimResult{status: resp.StatusCode, nodeID: nodeID}
+// claimAnswer reads Cloud's answer to a claim as the agent does: by its
+// status and errorMsgKey.
+func claimAnswer(code int, body []byte) claimResult {
+	res := claimResult{status: code}
 	var e struct {
 		ErrorMsgKey string `json:"errorMsgKey"`
 	}
-	_ = json.Unmarshal(respBody, &e)
+	_ = json.Unmarshal(body, &e)
 	res.errorKey = e.ErrorMsgKey
-	switch code := resp.StatusCode; {
+	switch {
 	case e.ErrorMsgKey == msgRowOf(msgCloudProcessing).key:
 		res.reason = msgf(msgReasonInProgress)
 	case code == http.StatusNoContent:
 		res.ok = true
 	case code == http.StatusUnprocessableEntity:
-		switch id := reason422Row(e.ErrorMsgKey); {
-		case id != "":
-			res.reason = msgf(id)
-		case e.ErrorMsgKey == "":
-			if len(respBody) == 0 {
-				res.reason = msgf(msgReasonEmpty, code)
-			} else {
-				res.reason = msgf(msgReasonNoKey, code)
-			}
-		default:
-			res.reason = msgf(msgReasonDescription, e.ErrorMsgKey)
-		}
+		res.reason = reason422(e.ErrorMsgKey, len(body) == 0)
 	case code == http.StatusProcessing:
 		res.reason = msgf(msgReasonInProgress)
 	case code == http.StatusForbidden:
@@ -515,6 +547,20 @@ func (a *agent) claimOnce(ctx context.Context, req claimRequest) claimResult {
 		res.reason, res.retry = msgf(msgReasonOtherStatus, code), true
 	}
 	return res
+}
+
+// reason422 is the reason an agent gives for a 422 with errorMsgKey key
+// (empty: the body was, or had no key).
+func reason422(key string, emptyBody bool) string {
+	switch id := reason422Row(key); {
+	case id != "":
+		return msgf(id)
+	case key == "" && emptyBody:
+		return msgf(msgReasonEmpty, http.StatusUnprocessableEntity)
+	case key == "":
+		return msgf(msgReasonNoKey, http.StatusUnprocessableEntity)
+	}
+	return msgf(msgReasonDescription, key)
 }
 
 // requestFailure formats a transport failure the way the agent reports it.
