@@ -288,48 +288,74 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	if h != t.Hop || name == "" {
 		name = addr
 	}
-	var conn net.Conn
-	var err error
+	conn, release, err := d.connect(ctx, t, h, via, name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	cfg, tr, err := d.clientConfig(t, h, addr)
+	if err != nil {
+		conn.Close()
+		return nil, &Error{Op: "handshake", Host: name, Category: CatHostKeyUnknown, Err: err}
+	}
+	return handshake(ctx, t, h, name, addr, conn, cfg, tr)
+}
+
+// connect opens the hop's byte stream: a channel through the jump host
+// via (holding one of its handshake slots until release), the
+// ProxyCommand's pipes, or a TCP connection.
+func (d *Dialer) connect(ctx context.Context, t Target, h Hop, via *jumpConn, name string) (conn net.Conn, release func(), err error) {
+	addr := h.addr()
+	release = func() {}
 	dctx, cancel := context.WithTimeout(ctx, t.connectTimeout())
-	if via != nil {
+	defer cancel()
+	switch {
+	case via != nil:
 		select {
 		case via.slots <- struct{}{}:
-			defer func() { <-via.slots }()
 		case <-dctx.Done():
-			cancel()
-			return nil, &Error{Op: "dial", Host: name, Category: dialCategory(ctx, dctx.Err()), Err: fmt.Errorf("waiting for a handshake slot on the jump host: %w", dctx.Err())}
+			return nil, nil, &Error{Op: "dial", Host: name, Category: dialCategory(ctx, dctx.Err()), Err: fmt.Errorf("waiting for a handshake slot on the jump host: %w", dctx.Err())}
 		}
 		if d.handshakes != nil {
 			d.handshakes(via.client.name, 1)
-			defer d.handshakes(via.client.name, -1)
+		}
+		release = func() {
+			if d.handshakes != nil {
+				d.handshakes(via.client.name, -1)
+			}
+			<-via.slots
 		}
 		conn, err = via.client.ssh.DialContext(dctx, "tcp", addr)
-	} else if t.ProxyCommand != "" && h == t.Hop {
+	case t.ProxyCommand != "" && h == t.Hop:
 		if conn, err = proxyCommand(t, h); err != nil {
-			cancel()
-			return nil, err
+			return nil, nil, err
 		}
-	} else {
+	default:
 		var nd net.Dialer
 		conn, err = nd.DialContext(dctx, "tcp", addr)
 		if err == nil && !d.delayedACKs {
 			conn = quickAck(conn)
 		}
 	}
-	cancel()
-	if err != nil {
-		if via != nil && ctx.Err() == nil && !isTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
-			// The jump host refused to open the channel: it reports why
-			// (connect failed, administratively prohibited).
-			return nil, &Error{Op: "dial", Host: name, Category: jumpDialCategory(err), Err: fmt.Errorf("through %s: %w", via.client.name, err)}
-		}
-		return nil, &Error{Op: "dial", Host: name, Category: dialCategory(ctx, err), Err: err}
+	if err == nil {
+		return conn, release, nil
 	}
+	release()
+	if via != nil && ctx.Err() == nil && !isTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
+		// The jump host refused to open the channel: it reports why
+		// (connect failed, administratively prohibited).
+		return nil, nil, &Error{Op: "dial", Host: name, Category: jumpDialCategory(err), Err: fmt.Errorf("through %s: %w", via.client.name, err)}
+	}
+	return nil, nil, &Error{Op: "dial", Host: name, Category: dialCategory(ctx, err), Err: err}
+}
 
+// clientConfig is the hop's SSH client configuration: its user, how it
+// authenticates (recorded in the returned trace) and how its host key is
+// checked.
+func (d *Dialer) clientConfig(t Target, h Hop, addr string) (*ssh.ClientConfig, *authTrace, error) {
 	store, err := d.hostKeyStore(t.KnownHosts)
 	if err != nil && t.HostKeyPolicy != "off" {
-		conn.Close()
-		return nil, &Error{Op: "handshake", Host: name, Category: CatHostKeyUnknown, Err: err}
+		return nil, nil, err
 	}
 	kc, lookup := keyCheck{policy: t.HostKeyPolicy, hash: t.HashKnownHosts}, addr
 	if h == t.Hop && t.HostKeyAlias != "" {
@@ -349,7 +375,12 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 	if store != nil {
 		cfg.HostKeyAlgorithms = store.algorithms(lookup)
 	}
+	return cfg, tr, nil
+}
 
+// handshake runs the SSH handshake on conn and authenticates, within the
+// connect timeout, and tells why it failed.
+func handshake(ctx context.Context, t Target, h Hop, name, addr string, conn net.Conn, cfg *ssh.ClientConfig, tr *authTrace) (*Client, error) {
 	// x/crypto/ssh's Timeout covers only its own dial: the whole handshake,
 	// authentication included, gets its own deadline, and cancellation
 	// closes the socket. A channel through a jump host has no deadlines,
@@ -382,8 +413,7 @@ func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*
 		return nil, &Error{Op: "handshake", Host: name, Category: cat, Err: describeAuth(err, h, tr)}
 	}
 	conn.SetDeadline(time.Time{})
-	c := newClient(name, ssh.NewClient(sc, chans, reqs), t)
-	return c, nil
+	return newClient(name, ssh.NewClient(sc, chans, reqs), t), nil
 }
 
 // jumpDialCategory tells why a jump host refused to open a channel to
