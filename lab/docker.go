@@ -1,10 +1,12 @@
 package lab
 
 import (
+	_ "embed"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // A docker host (KindDocker) has no agent of its own. Its PATH starts with
@@ -66,100 +68,25 @@ func (p hostPaths) dockerEnv() []string {
 	return []string{"PATH=" + p.binDir() + ":" + defaultPath, "DOCKER_HOST=unix://" + p.dockerSocket()}
 }
 
+// dockerShimScript is the docker stand-in's body (docker-shim.sh).
+//
+//go:embed docker-shim.sh
+var dockerShimScript string
+
+// dockerShim is host h's docker stand-in: its values, then
+// docker-shim.sh.
 func dockerShim(h *host) string {
 	p := h.paths
-	return fmt.Sprintf(`#!/bin/sh
-# fleetclaim lab: docker stand-in for lab host %[1]s (see lab/docker.go).
-# One container runs: %[2]s (%[3]s), root directory %[5]s.
-printf '%%s\n' "$*" >> %[6]s
-host_root=%[4]s
-ctr_root=%[5]s
-image=%[3]s
-sub() {
-  printf '%%s\n' "$1" | sed -e "s|{{ *\.Names *}}|%[2]s|g" -e "s|{{ *\.Image *}}|$image|g" -e "s|{{ *\.ID *}}|%[7]s|g" \
-    -e "s|{{ *\.Server\.Version *}}|%[8]s|g" -e "s|{{ *\.Client\.Version *}}|%[8]s|g"
-}
-cmd=${1:-}
-[ $# -gt 0 ] && shift
-case "$cmd" in
-ps)
-  fmt=
-  while [ $# -gt 0 ]; do
-    case "$1" in
-    --format) fmt=${2:-}; shift ;;
-    --format=*) fmt=${1#--format=} ;;
-    -a|--all|-q|--quiet|--no-trunc) ;;
-    *) echo "unknown flag: $1" >&2; exit 125 ;;
-    esac
-    shift
-  done
-  if [ -n "$fmt" ]; then sub "$fmt"; else
-    printf 'CONTAINER ID   IMAGE   COMMAND   CREATED   STATUS   PORTS   NAMES\n'
-    printf '%%s   %%s   "/usr/sbin/run.sh"   2 hours ago   Up 2 hours (healthy)   19999/tcp   %%s\n' %[7]s "$image" %[2]s
-  fi ;;
-version)
-  case "${1:-}" in
-  --format) sub "${2:-}" ;;
-  --format=*) sub "${1#--format=}" ;;
-  *) printf 'Client: Docker Engine - Community\n Version:           %[8]s\n\nServer: Docker Engine - Community\n Engine:\n  Version:          %[8]s\n' ;;
-  esac ;;
-exec)
-  interactive=
-  while [ $# -gt 0 ]; do
-    case "$1" in
-    -i|--interactive) interactive=1 ;;
-    -it|-ti) interactive=1 ;;
-    -t|--tty|-d|--detach) ;;
-    -u|--user|-w|--workdir|-e|--env) shift ;;
-    --) shift; break ;;
-    -*) echo "unknown flag: $1" >&2; exit 125 ;;
-    *) break ;;
-    esac
-    shift
-  done
-  if [ $# -lt 2 ]; then echo '"docker exec" requires at least 2 arguments.' >&2; exit 1; fi
-  case "$1" in
-  %[2]s|%[7]s) ;;
-  *) echo "Error response from daemon: No such container: $1" >&2; exit 1 ;;
-  esac
-  shift
-  n=$#
-  while [ "$n" -gt 0 ]; do
-    a=$1; shift
-    [ "$a" = "$host_root" ] && a=$ctr_root
-    set -- "$@" "$a"
-    n=$((n-1))
-  done
-  cd "$ctr_root" || exit 126
-  [ -n "$interactive" ] || exec </dev/null
-  unset DOCKER_HOST
-  HOME=$ctr_root
-  PATH="$ctr_root/usr/sbin:$ctr_root/usr/bin:%[9]s"
-  export HOME PATH
-  exec "$@" ;;
-inspect)
-  # The container runs with the volumes Netdata's docker guide gives it
-  # (packaging/docker/README.md:69-73 v2.11.0), at the container's root.
-  fmt=
-  while [ $# -gt 1 ]; do
-    case "$1" in
-    --format|-f) fmt=${2:-}; shift ;;
-    esac
-    shift
-  done
-  case "${1:-}" in
-  %[2]s|%[7]s) ;;
-  *) echo "Error: No such object: ${1:-}" >&2; exit 1 ;;
-  esac
-  case "$fmt" in
-  *'.Mounts'*'.Destination'*) printf '%%s\n' "$ctr_root/etc/netdata" "$ctr_root/var/lib/netdata" "$ctr_root/var/cache/netdata" ;;
-  *) echo "template not supported by the lab stand-in: $fmt" >&2; exit 1 ;;
-  esac ;;
-'')
-  echo "Usage:  docker [OPTIONS] COMMAND" >&2; exit 1 ;;
-*)
-  echo "docker: '$cmd' is not a docker command (fleetclaim lab stand-in)." >&2; exit 1 ;;
-esac
-`, h.name, labContainerName, shellQuote(labContainerImage(h)), shellQuote(p.prefix), shellQuote(p.root),
-		shellQuote(p.dockerLog()), labContainerID, labDockerVersion, defaultPath)
+	vars := []struct{ name, value string }{
+		{"ctr_name", labContainerName}, {"ctr_id", labContainerID}, {"image", labContainerImage(h)},
+		{"host_root", p.prefix}, {"ctr_root", p.root}, {"docker_log", p.dockerLog()},
+		{"docker_version", labDockerVersion}, {"default_path", defaultPath},
+	}
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n# fleetclaim lab: docker stand-in for lab host " + h.name + " (see lab/docker.go).\n")
+	for _, v := range vars {
+		b.WriteString(v.name + "=" + shellQuote(v.value) + "\n")
+	}
+	b.WriteString(dockerShimScript)
+	return b.String()
 }
