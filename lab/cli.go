@@ -141,74 +141,97 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ready := filepath.Join(f.dir, "lab.ready")
 	_ = os.Remove(ready)
-	exe, err := os.Executable()
+	logPath := filepath.Join(f.dir, "lab.log")
+	cmd, err := startServe(f, logPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 1
 	}
-	logPath := filepath.Join(f.dir, "lab.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err := waitReady(ctx, cmd, f.timeout, ready, logPath); err != nil {
+		fmt.Fprintf(stderr, "fleetlab up: %v", err)
+		return 1
+	}
+	info, err := ReadInfo(f.dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
 		return 1
+	}
+	fmt.Fprintf(stdout, "lab up: %d hosts in %s (pid %d)\n  inventory: %s\n  cloud:     %s\n  stop with: fleetlab down --dir %s\n",
+		len(info.Hosts), f.dir, info.PID, info.Inventory(), info.CloudURL, f.dir)
+	return 0
+}
+
+// serveArgs are the arguments of the `fleetlab serve` that `up` starts.
+func (f *upFlags) serveArgs() []string {
+	a := []string{"serve", "--dir", f.dir, "--hosts", strconv.Itoa(f.hosts)}
+	if f.seed != "" {
+		a = append(a, "--seed", f.seed)
+	}
+	if f.personalities != "" {
+		a = append(a, "--personalities", f.personalities)
+	}
+	if f.cpuProfile != "" {
+		a = append(a, "--cpuprofile", f.cpuProfile)
+	}
+	if f.tcpWeb {
+		a = append(a, "--tcp-web")
+	}
+	return a
+}
+
+// startServe starts `fleetlab serve` in a session of its own, its output
+// in logPath.
+func startServe(f *upFlags, logPath string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
 	}
 	defer logFile.Close()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
-		return 1
+		return nil, err
 	}
 	defer devnull.Close()
-	serveArgs := []string{"serve", "--dir", f.dir, "--hosts", strconv.Itoa(f.hosts)}
-	if f.seed != "" {
-		serveArgs = append(serveArgs, "--seed", f.seed)
-	}
-	if f.personalities != "" {
-		serveArgs = append(serveArgs, "--personalities", f.personalities)
-	}
-	if f.cpuProfile != "" {
-		serveArgs = append(serveArgs, "--cpuprofile", f.cpuProfile)
-	}
-	if f.tcpWeb {
-		serveArgs = append(serveArgs, "--tcp-web")
-	}
-	cmd := exec.Command(exe, serveArgs...)
+	cmd := exec.Command(exe, f.serveArgs()...)
 	cmd.Dir = f.dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "fleetlab up: start lab process: %v\n", err)
-		return 1
+		return nil, fmt.Errorf("start lab process: %w", err)
 	}
+	return cmd, nil
+}
+
+// readyPoll is how often `up` looks for the lab's ready file.
+const readyPoll = 20 * time.Millisecond
+
+// waitReady waits until the lab process cmd wrote its pid to the ready
+// file, within timeout; it kills the process when it gives up. Its error
+// ends with the lab log's tail.
+func waitReady(ctx context.Context, cmd *exec.Cmd, timeout time.Duration, ready, logPath string) error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	deadline := time.NewTimer(f.timeout)
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-exited:
-			fmt.Fprintf(stderr, "fleetlab up: the lab process exited before it was ready (%v); %s:\n%s", err, logPath, logTail(logPath))
-			return 1
+			return fmt.Errorf("the lab process exited before it was ready (%v); %s:\n%s", err, logPath, logTail(logPath))
 		case <-deadline.C:
 			_ = cmd.Process.Kill()
-			fmt.Fprintf(stderr, "fleetlab up: the lab was not ready after %s; %s:\n%s", f.timeout, logPath, logTail(logPath))
-			return 1
+			return fmt.Errorf("the lab was not ready after %s; %s:\n%s", timeout, logPath, logTail(logPath))
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
-			fmt.Fprintf(stderr, "fleetlab up: %v\n", ctx.Err())
-			return 1
+			return fmt.Errorf("%v\n", ctx.Err())
 		case <-tick.C:
 			if data, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(cmd.Process.Pid) {
-				info, err := ReadInfo(f.dir)
-				if err != nil {
-					fmt.Fprintf(stderr, "fleetlab up: %v\n", err)
-					return 1
-				}
-				fmt.Fprintf(stdout, "lab up: %d hosts in %s (pid %d)\n  inventory: %s\n  cloud:     %s\n  stop with: fleetlab down --dir %s\n",
-					len(info.Hosts), f.dir, info.PID, info.Inventory(), info.CloudURL, f.dir)
-				return 0
+				return nil
 			}
 		}
 	}
