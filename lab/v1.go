@@ -14,34 +14,11 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 	if a.kind() == KindNoCloud {
 		return reply(msgV1NoCloud)
 	}
-	req := claimRequest{url: defaultCloudURL, proxy: "env"}
-	noReload, proxyArg := false, ""
-	for _, arg := range args {
-		key, val, _ := strings.Cut(arg, "=")
-		switch key {
-		case "-token":
-			req.token = val
-		case "-rooms":
-			req.rooms = val
-		case "-url":
-			req.url = val
-		case "-proxy":
-			req.proxy, proxyArg = val, val
-		case "-noproxy":
-			req.proxy = "none"
-		case "-insecure":
-			req.insecure = true
-		case "-id":
-			req.nodeID = val
-		case "-hostname":
-			req.hostname = val
-		case "-noreload":
-			noReload = true
-		case "-user", "-verbose", "-daemon-not-running":
-		default:
-			return reply(msgV1UnknownArg, arg)
-		}
+	v, bad := parseClaimV1Args(args)
+	if bad != "" {
+		return reply(msgV1UnknownArg, bad)
 	}
+	req := v.req
 	cloudDir := a.h.paths.cloudDir
 	if req.token == "" {
 		if data, err := os.ReadFile(filepath.Join(cloudDir, "token")); err == nil {
@@ -69,9 +46,56 @@ func (a *agent) claimV1(ctx context.Context, args []string) ctlReply {
 	}
 	_ = os.Remove(filepath.Join(cloudDir, "token"))
 	rep := reply(msgV1AttemptOK, 1)
-	if noReload {
+	if v.noReload {
 		return rep
 	}
+	return a.tellClaimedV1(rep, v.proxyArg)
+}
+
+// claimV1Args are netdata-claim.sh's arguments as the lab reads them.
+type claimV1Args struct {
+	req      claimRequest
+	noReload bool
+	proxyArg string // -proxy='s value, "" without it
+}
+
+// parseClaimV1Args reads netdata-claim.sh's arguments, or returns the
+// first it does not know.
+func parseClaimV1Args(args []string) (claimV1Args, string) {
+	v := claimV1Args{req: claimRequest{url: defaultCloudURL, proxy: "env"}}
+	for _, arg := range args {
+		key, val, _ := strings.Cut(arg, "=")
+		switch key {
+		case "-token":
+			v.req.token = val
+		case "-rooms":
+			v.req.rooms = val
+		case "-url":
+			v.req.url = val
+		case "-proxy":
+			v.req.proxy, v.proxyArg = val, val
+		case "-noproxy":
+			v.req.proxy = "none"
+		case "-insecure":
+			v.req.insecure = true
+		case "-id":
+			v.req.nodeID = val
+		case "-hostname":
+			v.req.hostname = val
+		case "-noreload":
+			v.noReload = true
+		case "-user", "-verbose", "-daemon-not-running":
+		default:
+			return v, arg
+		}
+	}
+	return v, ""
+}
+
+// tellClaimedV1 ends a successful claim as netdata-claim.sh does: it tells
+// the running agent (netdatacli reload-claiming-state), or says it could
+// not.
+func (a *agent) tellClaimedV1(rep ctlReply, proxyArg string) ctlReply {
 	// A claim through -proxy= prefixes its last line with advice
 	// (netdata-claim.sh.in:410-414 v1.37.1).
 	proxyMsg := ""
