@@ -130,15 +130,24 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 	out := struct {
 		Nodes []node `json:"nodes"`
 	}{Nodes: []node{}}
+	for _, cl := range c.roomMembers(room, body.Scope.Nodes) {
+		out.Nodes = append(out.Nodes, node{ND: cl.ND, NM: cl.Hostname, State: c.nodeState(cl)})
+	}
+	writeJSON(w, out)
+}
+
+// roomMembers are the active claims in room, of the node ids scope when
+// it names any.
+func (c *cloud) roomMembers(room Room, scope []string) []Claim {
 	c.mu.Lock()
 	// With rules, every active node may be in the room: the rules decide,
 	// from labels read once the lock is released.
-	rules := slices.Clone(c.rules[roomID])
+	rules := slices.Clone(c.rules[room.ID])
 	direct := func(cl Claim) bool {
-		if slices.Contains(c.leftRooms[cl.ND], roomID) {
+		if slices.Contains(c.leftRooms[cl.ND], room.ID) {
 			return false // removed through the API (DELETE .../claimed-nodes)
 		}
-		return room.Name == allNodesRoom || slices.Contains(cl.Rooms, roomID) || slices.Contains(c.extraRooms[cl.ND], roomID)
+		return room.Name == allNodesRoom || slices.Contains(cl.Rooms, room.ID) || slices.Contains(c.extraRooms[cl.ND], room.ID)
 	}
 	in := func(cl Claim) bool { return cl.ReplacedBy == "" && (len(rules) > 0 || direct(cl)) }
 	var active []Claim
@@ -147,7 +156,7 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 		active = append(active, cl)
 		byRule = append(byRule, !direct(cl))
 	}
-	if len(body.Scope.Nodes) == 0 {
+	if len(scope) == 0 {
 		active = make([]Claim, 0, len(c.byGUID))
 		for _, cl := range c.claims {
 			if in(cl) {
@@ -155,33 +164,34 @@ func (c *cloud) apiRoomNodes(w http.ResponseWriter, r *http.Request, roomID stri
 			}
 		}
 	} else {
-		for _, id := range body.Scope.Nodes {
+		for _, id := range scope {
 			if i, ok := c.byND[strings.ToLower(id)]; ok && in(c.claims[i]) {
 				add(c.claims[i])
 			}
 		}
 	}
 	c.mu.Unlock()
-	if len(rules) > 0 {
-		kept := active[:0]
-		for i, cl := range active {
-			if !byRule[i] || (c.labels != nil && ruleAdmits(rules, c.labels(cl.MGUID))) {
-				kept = append(kept, cl)
-			}
-		}
-		active = kept
+	if len(rules) == 0 {
+		return active
 	}
-	for _, cl := range active {
-		state := "unreachable"
-		switch {
-		case c.online(cl.MGUID):
-			state = "reachable"
-		case c.everOnline != nil && !c.everOnline(cl.MGUID):
-			state = "unseen"
+	kept := active[:0]
+	for i, cl := range active {
+		if !byRule[i] || (c.labels != nil && ruleAdmits(rules, c.labels(cl.MGUID))) {
+			kept = append(kept, cl)
 		}
-		out.Nodes = append(out.Nodes, node{ND: cl.ND, NM: cl.Hostname, State: state})
 	}
-	writeJSON(w, out)
+	return kept
+}
+
+// nodeState is a claimed node's state as the room's node list gives it.
+func (c *cloud) nodeState(cl Claim) string {
+	switch {
+	case c.online(cl.MGUID):
+		return "reachable"
+	case c.everOnline != nil && !c.everOnline(cl.MGUID):
+		return "unseen"
+	}
+	return "unreachable"
 }
 
 // apiAddToRoom adds claimed nodes of the Space to a room.
