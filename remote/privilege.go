@@ -180,39 +180,10 @@ func (p *privileged) exec(ctx context.Context, s Streamer, cmd string, stdin io.
 		stdout, stderr = &plainOut, w
 	}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		defer pw.Close()
-		for {
-			select {
-			case ev, ok := <-w.feed:
-				if !ok {
-					return
-				}
-				switch ev {
-				case evPrompt:
-					if p.b.Password == nil {
-						return
-					}
-					buf := append(append([]byte(nil), p.b.Password...), '\n')
-					pw.Write(buf)
-					clear(buf)
-				case evWrong, evForeign:
-					// Closing sudo's input ends its read: it
-					// fails now rather than at --timeout.
-					return
-				case evStarted:
-					if stdin != nil {
-						io.Copy(pw, stdin)
-					}
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+		p.feed(ctx, w.feed, pw, stdin)
+	})
 	code, err := s.Exec(ctx, Exec{Cmd: line, Stdin: pr, Stdout: stdout, Stderr: stderr, PTY: pty})
 	w.close()
 	pr.CloseWithError(io.EOF)
@@ -231,6 +202,40 @@ func (p *privileged) exec(ctx context.Context, s Streamer, cmd string, stdin io.
 	res.Stderr = st.before
 	st.needTTY = toolSays(string(st.before))&saysNeedTTY != 0
 	return res, st, nil
+}
+
+// feed answers what the watcher saw on sudo's input, in: the password
+// at its prompt, then, once the command started, the command's stdin. It
+// returns (and the caller closes in) at a wrong password or a question
+// fleetclaim cannot answer: closing sudo's input ends its read, so it
+// fails now rather than at --timeout.
+func (p *privileged) feed(ctx context.Context, events <-chan event, in io.Writer, stdin io.Reader) {
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			switch ev {
+			case evPrompt:
+				if p.b.Password == nil {
+					return
+				}
+				buf := append(append([]byte(nil), p.b.Password...), '\n')
+				in.Write(buf)
+				clear(buf)
+			case evWrong, evForeign:
+				return
+			case evStarted:
+				if stdin != nil {
+					io.Copy(in, stdin)
+				}
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // failure explains why the command never started: from the prompts seen,
