@@ -868,41 +868,9 @@ func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
 		return 0, err
 	}
 	defer release()
-	if e.PTY {
-		err := c.await(ctx, "a pseudo-terminal request", func() error { return s.RequestPty("dumb", 24, 200, rawModes()) })
-		if err != nil {
-			s.Close()
-			if CategoryOf(err) != "" {
-				return 0, err
-			}
-			return 0, &Error{Op: "run", Host: c.name, Category: CatCommand, Err: fmt.Errorf("pseudo-terminal: %w", err)}
-		}
-	}
-	s.Stdout, s.Stderr = e.Stdout, e.Stderr
-	if s.Stdout == nil {
-		s.Stdout = io.Discard
-	}
-	if s.Stderr == nil {
-		s.Stderr = io.Discard
-	}
-	// Stdin is copied by our own goroutine so that waiting for the
-	// command never waits for a reader that is still blocked.
-	var in io.WriteCloser
-	if e.Stdin != nil {
-		if in, err = s.StdinPipe(); err != nil {
-			s.Close()
-			return 0, c.sessionErr(err)
-		}
-	}
-	if err := c.await(ctx, "a command", func() error { return s.Start(e.Cmd) }); err != nil {
+	if err := c.startExec(ctx, s, e); err != nil {
 		s.Close()
-		return 0, c.sessionErr(err)
-	}
-	if in != nil {
-		go func() {
-			io.Copy(in, e.Stdin)
-			in.Close()
-		}()
+		return 0, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Wait() }()
@@ -933,6 +901,45 @@ func (c *Client) Exec(ctx context.Context, e Exec) (int, error) {
 		return code, nil
 	}
 	return 0, c.sessionErr(err)
+}
+
+// startExec starts e's command on session s: its terminal when it wants
+// one, its output, and its input, copied by a goroutine of its own so that
+// waiting for the command never waits for a reader that is still blocked.
+func (c *Client) startExec(ctx context.Context, s *ssh.Session, e Exec) error {
+	if e.PTY {
+		err := c.await(ctx, "a pseudo-terminal request", func() error { return s.RequestPty("dumb", 24, 200, rawModes()) })
+		if err != nil {
+			if CategoryOf(err) != "" {
+				return err
+			}
+			return &Error{Op: "run", Host: c.name, Category: CatCommand, Err: fmt.Errorf("pseudo-terminal: %w", err)}
+		}
+	}
+	s.Stdout, s.Stderr = e.Stdout, e.Stderr
+	if s.Stdout == nil {
+		s.Stdout = io.Discard
+	}
+	if s.Stderr == nil {
+		s.Stderr = io.Discard
+	}
+	var in io.WriteCloser
+	if e.Stdin != nil {
+		var err error
+		if in, err = s.StdinPipe(); err != nil {
+			return c.sessionErr(err)
+		}
+	}
+	if err := c.await(ctx, "a command", func() error { return s.Start(e.Cmd) }); err != nil {
+		return c.sessionErr(err)
+	}
+	if in != nil {
+		go func() {
+			io.Copy(in, e.Stdin)
+			in.Close()
+		}()
+	}
+	return nil
 }
 
 func (c *Client) sessionErr(err error) error {
