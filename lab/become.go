@@ -15,7 +15,7 @@ import (
 // host's files. The others log in as an ordinary user, "ops" (or, for
 // LoginRunAs, as the agent's run-as user), whom the kernel itself sees as
 // that user: the host's commands run in a user namespace where the lab's
-// uid is the login user's (LoginUID), so /proc and id(1) report it, and the
+// uid is the login user's (loginUID), so /proc and id(1) report it, and the
 // agent's configuration directory (mode 0555) is closed to it. The host's
 // sudo and doas, stand-ins first on its PATH, start the command in a nested
 // namespace where that uid is 0, a simulated root whose CAP_DAC_OVERRIDE

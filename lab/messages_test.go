@@ -19,7 +19,7 @@ import (
 // has one (CI does not).
 const netdataMirror = "/work/.mirror/netdata+netdata/repo"
 
-// sourceKinds of a row's source parts.
+// The kinds of a row's source parts.
 const (
 	srcCapture = "capture"
 	srcNetdata = "netdata"
