@@ -282,6 +282,8 @@ func (d *Dialer) openJump(j *jumpConn, t Target, n int) {
 	j.client, j.err = d.dialHop(d.ctx, t, hop, via)
 }
 
+// dialHop opens one authenticated SSH connection to hop h of t, through
+// the jump connection via when it is not the first hop.
 func (d *Dialer) dialHop(ctx context.Context, t Target, h Hop, via *jumpConn) (*Client, error) {
 	addr := h.addr()
 	name := t.Name
