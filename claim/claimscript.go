@@ -64,7 +64,42 @@ func rootUserArg(in *remote.Install) string {
 	return ""
 }
 
-func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []string {
+// scriptMethod claims a v1 agent with its own netdata-claim.sh, which
+// talks to Cloud itself.
+type scriptMethod struct{ installed }
+
+func (scriptMethod) name() string { return MethodClaimScript }
+
+func (m scriptMethod) claim(ctx context.Context, r *hostRun) error { return m.claimWith(ctx, r, m) }
+func (m scriptMethod) reclaim(ctx context.Context, r *hostRun, why string) error {
+	return m.reclaimWith(ctx, r, m, why)
+}
+func (m scriptMethod) reconcile(ctx context.Context, r *hostRun) error {
+	return m.reconcileWith(ctx, r, m)
+}
+
+// forceResets: with --force, netdata-claim.sh claims a claimed agent again.
+func (scriptMethod) forceResets() bool { return false }
+
+func (m scriptMethod) claimSteps(ctx context.Context, r *hostRun) error {
+	return r.claimAndWait(ctx, claimScriptLines(r.h, m.inst, false),
+		func() error { return r.c.claimScript(ctx, r, nil) }, "would claim with netdata-claim.sh")
+}
+
+// resetSteps: the script stops the agent, removes cloud.d, starts the
+// agent again, then runs netdata-claim.sh, which needs the agent running.
+func (m scriptMethod) resetSteps(ctx context.Context, r *hostRun, why string) error {
+	reset, err := r.resetFor()
+	if err != nil {
+		return err
+	}
+	plan := append(reset.lines(r, why), "start the agent ("+reset.Start+")")
+	plan = append(plan, claimScriptLines(r.h, m.inst, reset.NewIdentity)...)
+	return r.resetAndWait(ctx, why, plan, func() error { return r.c.claimScript(ctx, r, reset) })
+}
+
+// claimScriptLines are what claimScript does, as a plan says it.
+func claimScriptLines(h *inventory.Host, in *remote.Install, newIdentity bool) []string {
 	p := []string{}
 	if h.Claim.CAFile != "" {
 		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem")+" ("+caCovers+")")
@@ -73,12 +108,10 @@ func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []
 	if newIdentity {
 		id = "<new uuid>"
 	}
-	p = append(p,
+	return append(p,
 		"write the token to "+path.Join(in.VarLibDir, "cloud.d/token")+" (mode 0600, owner "+in.RunAsUser+")",
 		"run "+in.ClaimScript+" "+h.Claim.Proxy.Redact(strings.Join(claimScriptArgs(h, in, true, id), " "))+proxyInEnv(h.Claim.Proxy),
-		"remove "+path.Join(in.VarLibDir, "cloud.d/token"),
-		"wait until the agent reports online")
-	return p
+		"remove "+path.Join(in.VarLibDir, "cloud.d/token"))
 }
 
 // proxyInEnv notes, in a plan, a proxy that reaches netdata-claim.sh

@@ -177,6 +177,9 @@ type Step struct {
 	// user's own shell).
 	As  string `json:"as,omitempty"`
 	Via string `json:"via,omitempty"`
+	// plan is the step's lines, as a plan of the same host shows them
+	// (none for connect and probe, which plans run too).
+	plan []string
 }
 
 // Result is the record of one host's run.

@@ -89,6 +89,16 @@ func settingsPlan(in *remote.Install, set []confSetting) []string {
 		in.ConfigDir, strings.Join(parts, ", "), how)}
 }
 
+// settingsStep writes the inventory's netdata.conf settings for an
+// install claimed with method, when there are any, before its claim.
+func (c *Claimer) settingsStep(ctx context.Context, r *hostRun, method string) error {
+	set := confSettings(r.h, method)
+	if len(set) == 0 {
+		return nil
+	}
+	return r.wet("netdata-conf", settingsPlan(r.inst, set), func() error { return c.applySettings(ctx, r, method) })
+}
+
 // applySettings writes the host's netdata.conf settings (netdataconf.sh)
 // and makes the agent take them: a restart for [global] keys, a label
 // reload for labels, nothing when nothing changed. The record says what
