@@ -196,10 +196,11 @@ func (r *hostRun) act(ctx context.Context, m method, decided error) error {
 		r.res.Method = "unclaim"
 		return m.unclaim(ctx, r)
 	}
-	if why := settingsRefusal(r.h, m.name()); why != "" {
-		return fail(CatMethodUnavailable, "%s", why)
+	w, err := m.settings(r.h)
+	if err != nil {
+		return err
 	}
-	if w := settingsDeferred(r.h, m.name()); w != "" {
+	if w != "" {
 		r.res.Warnings = append(r.res.Warnings, w)
 	}
 	r.c.checkNodeName(r)

@@ -44,7 +44,7 @@ func (b installed) claimWith(ctx context.Context, r *hostRun, g generation) erro
 	if clone, err := b.clone(ctx, r, g); clone {
 		return err
 	}
-	if err := r.c.settingsStep(ctx, r, g.name()); err != nil {
+	if err := r.c.settingsStep(ctx, r); err != nil {
 		return err
 	}
 	switch {
@@ -74,7 +74,7 @@ func (b installed) reclaimWith(ctx context.Context, r *hostRun, g generation, wh
 		return err
 	}
 	r.c.sweepLeftovers(ctx, r)
-	if err := r.c.settingsStep(ctx, r, g.name()); err != nil {
+	if err := r.c.settingsStep(ctx, r); err != nil {
 		return err
 	}
 	return g.resetSteps(ctx, r, why)
@@ -91,7 +91,7 @@ func (b installed) reconcileWith(ctx context.Context, r *hostRun, g generation) 
 	if clone, err := b.clone(ctx, r, g); clone {
 		return err
 	}
-	if err := r.c.settingsStep(ctx, r, g.name()); err != nil {
+	if err := r.c.settingsStep(ctx, r); err != nil {
 		return err
 	}
 	if !b.inst.Claimed() {

@@ -21,6 +21,10 @@ type method interface {
 	// found is the agent install the method works on: nil for a container
 	// (whose agent is found inside it) and for kickstart on a bare host.
 	found() *remote.Install
+	// settings says what becomes of the inventory's netdata.conf settings
+	// (hostname, ephemeral, labels) with this method: a warning, or an
+	// error when it refuses them.
+	settings(h *inventory.Host) (warning string, err error)
 	claim(ctx context.Context, r *hostRun) error
 	verify(ctx context.Context, r *hostRun) error
 	// reclaim starts over; why, when set, is the reason (reconcile's).
