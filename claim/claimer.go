@@ -193,7 +193,6 @@ func (r *hostRun) connect(ctx context.Context) error {
 // unclaim needs none (it removes whatever claim an install holds).
 func (r *hostRun) act(ctx context.Context, m method, decided error) error {
 	if r.mode == ModeUnclaim {
-		r.res.Method = "unclaim"
 		return m.unclaim(ctx, r)
 	}
 	w, err := m.settings(r.h)
