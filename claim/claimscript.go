@@ -126,21 +126,9 @@ func proxyInEnv(proxy inventory.Proxy) string {
 // claimScript claims a v1 agent with its netdata-claim.sh, in one session.
 func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan) error {
 	h, in := r.h, r.inst
-	if in.ClaimScript == "" {
-		return fail(CatCommandNotFound, "netdata-claim.sh not found next to %s", orDefault(in.Binary, in.ConfigDir))
-	}
-	token, ca, err := c.claimInputs(h)
+	token, ca, newID, err := c.claimScriptInputs(r, reset)
 	if err != nil {
 		return err
-	}
-	if err := checkINIValue("token", token.Reveal()); err != nil {
-		return err
-	}
-	newID := ""
-	if reset != nil && reset.NewIdentity {
-		newID = newUUID()
-	} else if in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID) {
-		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", remote.Clip(in.MachineGUID, 60))
 	}
 	var svc resetPlan
 	if reset == nil {
@@ -160,40 +148,75 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 		return scriptError(e, res)
 	}
 	r.noteService(out, svc.Start)
-	if h.Claim.Proxy.HasCredentials() {
+	r.noteClaimScript(out)
+	rc, convErr := strconv.Atoi(out["claim-rc"])
+	if convErr != nil {
+		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
+	}
+	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.
+	if id := out["claimed-id"]; remote.IsUUID(id) {
+		r.res.ClaimedID = id
+	}
+	switch rc {
+	case 0:
+		return nil
+	case 5:
+		// Claimed, but the running agent was not told: restart it.
+		return r.restartClaimed(ctx)
+	}
+	return claimScriptFailure(rc, strings.Join(outLines(res.Stdout, "claim-out="), "\n"))
+}
+
+// claimScriptInputs are what a v1 claim sends: the token (checked for a
+// line break), the CA chain and, with a new identity, the new node id;
+// the agent's machine GUID, which netdata-claim.sh evals, must be a UUID.
+func (c *Claimer) claimScriptInputs(r *hostRun, reset *resetPlan) (token inventory.Secret, ca []byte, newID string, err error) {
+	in := r.inst
+	if in.ClaimScript == "" {
+		return token, nil, "", fail(CatCommandNotFound, "netdata-claim.sh not found next to %s", orDefault(in.Binary, in.ConfigDir))
+	}
+	if token, ca, err = c.claimInputs(r.h); err != nil {
+		return token, nil, "", err
+	}
+	if err := checkINIValue("token", token.Reveal()); err != nil {
+		return token, nil, "", err
+	}
+	switch {
+	case reset != nil && reset.NewIdentity:
+		newID = newUUID()
+	case in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID):
+		return token, nil, "", fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", remote.Clip(in.MachineGUID, 60))
+	}
+	return token, ca, newID, nil
+}
+
+// noteClaimScript warns of what claimscript.sh printed that the claim
+// leaves undone: a proxy with credentials the link cannot use, a token
+// file not confirmed removed.
+func (r *hostRun) noteClaimScript(out map[string]string) {
+	if r.h.Claim.Proxy.HasCredentials() {
 		r.res.Warnings = append(r.res.Warnings, "the proxy has credentials: a v1 agent's link reads its proxy from netdata.conf, readable by every user, so it was not written there and the link does not use it")
 	}
 	if out["token-removed"] != "1" {
 		r.res.Warnings = append(r.res.Warnings, "could not confirm that cloud.d/token was removed")
 	}
-	rc, convErr := strconv.Atoi(out["claim-rc"])
-	if convErr != nil {
-		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
+}
+
+// restartClaimed restarts an agent that netdata-claim.sh claimed but could
+// not tell (exit 5), and notes it.
+func (r *hostRun) restartClaimed(ctx context.Context) error {
+	cmd, serr := serviceCommand(r.facts, r.inst, r.h.Claim.NetdataPrefix != "", "restart")
+	if serr != nil {
+		return fail(CatAgentNotRunning, "claimed, but the agent could not be told and cannot be restarted: %v", serr)
 	}
-	msg := strings.Join(outLines(res.Stdout, "claim-out="), "\n")
-	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.
-	if id := out["claimed-id"]; remote.IsUUID(id) {
-		r.res.ClaimedID = id
+	rr, err := r.priv.Run(ctx, cmd+" >/dev/null 2>&1", nil)
+	if err != nil {
+		return err
 	}
-	if rc == 5 {
-		// Claimed, but the running agent was not told: restart it.
-		cmd, serr := serviceCommand(r.facts, in, h.Claim.NetdataPrefix != "", "restart")
-		if serr != nil {
-			return fail(CatAgentNotRunning, "claimed, but the agent could not be told and cannot be restarted: %v", serr)
-		}
-		rr, err := r.priv.Run(ctx, cmd+" >/dev/null 2>&1", nil)
-		if err != nil {
-			return err
-		}
-		if rr.ExitCode != 0 {
-			return fail(CatAgentNotRunning, "claimed, but the agent did not restart (%s exited %d)", cmd, rr.ExitCode)
-		}
-		r.res.Plan = append(r.res.Plan, "restarted the agent after its claim ("+cmd+")")
-		return nil
+	if rr.ExitCode != 0 {
+		return fail(CatAgentNotRunning, "claimed, but the agent did not restart (%s exited %d)", cmd, rr.ExitCode)
 	}
-	if rc != 0 {
-		return claimScriptFailure(rc, msg)
-	}
+	r.res.Plan = append(r.res.Plan, "restarted the agent after its claim ("+cmd+")")
 	return nil
 }
 
