@@ -248,52 +248,67 @@ func push(ctx context.Context, conn Conn, priv remote.Runner, dst string, conten
 // runKickstart gets kickstart.sh (or the offline bundle) onto the host and
 // runs it; it returns kickstart's exit code as text, for the record only.
 func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runner, reinstall bool) (string, error) {
-	h := r.h
-	k := h.Claim.Kickstart
-	mk, err := priv.Run(ctx, `d=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-kickstart.XXXXXX") && echo "$d"`, nil)
+	k := r.h.Claim.Kickstart
+	dir, cleanup, err := c.pushDir(ctx, r, priv)
 	if err != nil {
 		return "", err
 	}
-	dir := strings.TrimSpace(string(mk.Stdout))
-	if mk.ExitCode != 0 || !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\n'\"") {
-		return "", fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", remote.Clip(strings.TrimSpace(string(mk.Stderr)), 200))
-	}
-	q := &remote.Quoter{}
-	qdir := q.Q(dir)
-	// What was pushed goes when the host's run ends, whatever happened,
-	// unless the user asked to keep it (to debug an install).
-	defer func() {
-		if c.opts.KeepPushed {
-			r.res.Warnings = append(r.res.Warnings, "pushed files kept in "+dir+" (--keep-pushed)")
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		priv.Run(cctx, "rm -rf "+qdir, nil)
-	}()
-	if q.Err != nil {
-		return "", q.Err
-	}
+	defer cleanup()
 	how, want := "fetch", strings.ToLower(k.ScriptSHA256)
 	switch {
 	case k.OfflineBundle != "":
 		how = "bundle"
-		if err := c.pushBundle(ctx, r, priv, dir); err != nil {
-			return "", err
-		}
+		err = c.pushBundle(ctx, r, priv, dir)
 	case k.ScriptFile != "":
 		how = "file"
-		if err := c.pushScript(ctx, r, priv, dir); err != nil {
-			return "", err
-		}
+		err = c.pushScript(ctx, r, priv, dir)
 	}
-	args := append([]string{dir, how, KickstartURL, want}, kickstartArgs(h, reinstall)...)
+	if err != nil {
+		return "", err
+	}
+	args := append([]string{dir, how, KickstartURL, want}, kickstartArgs(r.h, reinstall)...)
 	res, err := remote.RunScript(ctx, priv, kickstartScript, args...)
 	if err != nil {
 		return "", err
 	}
+	return r.kickstartExit(res)
+}
+
+// pushDir makes the temporary directory on the host that what is pushed
+// goes to. cleanup removes it, whatever happened, unless the user asked to
+// keep it (to debug an install).
+func (c *Claimer) pushDir(ctx context.Context, r *hostRun, priv remote.Runner) (dir string, cleanup func(), err error) {
+	mk, err := priv.Run(ctx, `d=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-kickstart.XXXXXX") && echo "$d"`, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	dir = strings.TrimSpace(string(mk.Stdout))
+	if mk.ExitCode != 0 || !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\n'\"") {
+		return "", nil, fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", remote.Clip(strings.TrimSpace(string(mk.Stderr)), 200))
+	}
+	q := &remote.Quoter{}
+	qdir := q.Q(dir)
+	if q.Err != nil {
+		return "", nil, q.Err
+	}
+	return dir, func() {
+		if c.opts.KeepPushed {
+			r.res.Warnings = append(r.res.Warnings, "pushed files kept in "+dir+" (--keep-pushed)")
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushedCleanupTimeout)
+		defer cancel()
+		priv.Run(cctx, "rm -rf "+qdir, nil)
+	}, nil
+}
+
+// pushedCleanupTimeout bounds the removal of what was pushed.
+const pushedCleanupTimeout = 15 * time.Second
+
+// kickstartExit reads what kickstart.sh printed: why it could not run, or
+// kickstart's exit code (a warning with its log when it is not 0).
+func (r *hostRun) kickstartExit(res remote.Result) (string, error) {
 	out := parseKV(res.Stdout)
-	log := strings.Join(outLines(res.Stdout, "log="), "\n")
 	switch out["fleetclaim-error"] {
 	case "no-fetcher":
 		return "", fail(CatCommandNotFound, "neither curl nor wget on the host to fetch kickstart.sh: push a local copy (kickstart.script_file)")
@@ -307,6 +322,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		return "", fail(CatClaimFailed, "kickstart did not finish: %s", remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	if rc != "0" {
+		log := strings.Join(outLines(res.Stdout, "log="), "\n")
 		r.res.Warnings = append(r.res.Warnings, "kickstart exited "+rc+": "+remote.Clip(log, 400))
 	}
 	return rc, nil
