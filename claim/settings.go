@@ -133,6 +133,12 @@ func (c *Claimer) applySettings(ctx context.Context, r *hostRun, set []confSetti
 	if err != nil {
 		return err
 	}
+	return r.settingsApplied(res, restart)
+}
+
+// settingsApplied reads what netdataconf.sh printed: the keys it changed
+// (into the record), and whether the agent took them.
+func (r *hostRun) settingsApplied(res remote.Result, restart string) error {
 	out := parseKV(res.Stdout)
 	if e := out["fleetclaim-error"]; e != "" {
 		return scriptError(e, res)
