@@ -68,29 +68,38 @@ func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error)
 		return c.containerState(ctx, r)
 	}
 	if r.inst.WebMode != "none" {
-		v1 := r.inst.ClaimGeneration == 1 && remote.Major(r.inst.Version) < 2
-		// The transport dials from a goroutine of its own.
-		var usedEarly atomic.Bool
-		dial := func(ctx context.Context) (net.Conn, error) {
-			if c, ok, err := r.early.take(ctx); ok {
-				usedEarly.Store(true)
-				return c, err
-			}
-			return r.conn.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.inst.WebPort)))
-		}
-		st, err := apiState(ctx, dial, r.inst.WebPort, v1)
-		if err != nil && usedEarly.Load() && ctx.Err() == nil {
-			// The forward opened during the claim may have met an agent
-			// that restarted since: once more on a new one.
-			st, err = apiState(ctx, dial, r.inst.WebPort, v1)
-		}
-		if err == nil {
-			return st, nil
-		}
-		if ctx.Err() != nil {
+		st, err := r.webState(ctx)
+		if err == nil || ctx.Err() != nil {
 			return st, err
 		}
 	}
+	return r.cliState(ctx)
+}
+
+// webState reads the agent's state from its web API, through a forward:
+// the one opened during the claim first, if any.
+func (r *hostRun) webState(ctx context.Context) (CloudState, error) {
+	v1 := r.inst.ClaimGeneration == 1 && remote.Major(r.inst.Version) < 2
+	// The transport dials from a goroutine of its own.
+	var usedEarly atomic.Bool
+	dial := func(ctx context.Context) (net.Conn, error) {
+		if c, ok, err := r.early.take(ctx); ok {
+			usedEarly.Store(true)
+			return c, err
+		}
+		return r.conn.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.inst.WebPort)))
+	}
+	st, err := apiState(ctx, dial, r.inst.WebPort, v1)
+	if err != nil && usedEarly.Load() && ctx.Err() == nil {
+		// The forward opened during the claim may have met an agent
+		// that restarted since: once more on a new one.
+		st, err = apiState(ctx, dial, r.inst.WebPort, v1)
+	}
+	return st, err
+}
+
+// cliState reads the agent's state with `netdatacli aclk-state json`.
+func (r *hostRun) cliState(ctx context.Context) (CloudState, error) {
 	if r.inst.CLI == "" {
 		return CloudState{}, fail(CatCommandNotFound, "cannot read the agent's state: its API is unreachable and netdatacli was not found")
 	}
