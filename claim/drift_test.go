@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,8 @@ esac
 // the lines of the steps the claim of the same host then carries out, in
 // the same order: both come from one place (hostRun.wet), so they cannot
 // drift. The hosts set what adds lines (a CA chain, netdata.conf
-// settings); reclaim is reached with --force, unclaim with plan --unclaim.
+// settings, what a cut-off claim left); reclaim is reached with --force,
+// unclaim with plan --unclaim.
 func TestPlanIsWhatClaimDoes(t *testing.T) {
 	me := currentUser(t)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -88,6 +90,13 @@ func TestPlanIsWhatClaimDoes(t *testing.T) {
 		{"claim.conf", func(t *testing.T) *inventory.Host { return settings(testHost(fakeInstall(t, me), ca)) }, Options{}, StatusClaimed},
 		{"netdata-claim.sh", func(t *testing.T) *inventory.Host {
 			return settings(testHost(fakeV1Install(t, me, 0, "Node was successfully claimed."), ca))
+		}, Options{}, StatusClaimed},
+		{"claim.conf after a cut-off claim", func(t *testing.T) *inventory.Host {
+			root := fakeInstall(t, me)
+			if err := os.Mkdir(filepath.Join(root, "opt/netdata/etc/netdata/.fleetclaim.AbC123"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return testHost(root, "")
 		}, Options{}, StatusClaimed},
 		{"claim.conf --force", func(t *testing.T) *inventory.Host { return claimedHost(t, testHost(fakeInstall(t, me), "")) }, Options{Force: true}, StatusReclaimed},
 		{"docker", func(t *testing.T) *inventory.Host {
@@ -122,6 +131,9 @@ func TestPlanIsWhatClaimDoes(t *testing.T) {
 			}
 			if len(want) < 2 {
 				t.Errorf("plan of %d lines: %q", len(want), want)
+			}
+			if left := strings.Contains(tc.name, "cut-off"); left != slices.Contains(want, leftoversPlan) {
+				t.Errorf("leftovers to remove %v, plan %q", left, want)
 			}
 		})
 	}
