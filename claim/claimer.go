@@ -103,9 +103,9 @@ func New(c Connector, opts Options) *Claimer {
 	return &Claimer{conn: c, opts: opts, guids: newGUIDRegistry(opts.PastGUIDs), names: newGUIDRegistry(nil)}
 }
 
-// act is what a run does to each host and whether it only plans it: a plan
-// is a dry claim, or with Unclaim a dry unclaim.
-func (o Options) act() (mode Mode, dry bool) {
+// hostMode is what a run does to each host and whether it only plans it:
+// a plan is a dry claim, or with Unclaim a dry unclaim.
+func (o Options) hostMode() (mode Mode, dry bool) {
 	if o.Mode != ModePlan {
 		return o.Mode, false
 	}
@@ -126,7 +126,7 @@ func (c *Claimer) Do(ctx context.Context, h *inventory.Host) Result {
 		Start:    time.Now().UTC(),
 	}
 	r := &hostRun{c: c, h: h, res: &res}
-	r.mode, r.dry = c.opts.act()
+	r.mode, r.dry = c.opts.hostMode()
 	err := r.run(ctx)
 	if r.conn != nil {
 		r.conn.Close()
