@@ -38,10 +38,8 @@ type confMethod struct{ installed }
 
 func (confMethod) name() string { return MethodClaimConf }
 
-func (m confMethod) claim(ctx context.Context, r *hostRun) error { return m.claimWith(ctx, r, m) }
-func (m confMethod) reclaim(ctx context.Context, r *hostRun, why string) error {
-	return m.reclaimWith(ctx, r, m, why)
-}
+func (m confMethod) claim(ctx context.Context, r *hostRun) error   { return m.claimWith(ctx, r, m) }
+func (m confMethod) reclaim(ctx context.Context, r *hostRun) error { return m.reclaimWith(ctx, r, m) }
 func (m confMethod) reconcile(ctx context.Context, r *hostRun) error {
 	return m.reconcileWith(ctx, r, m)
 }

@@ -210,7 +210,7 @@ func (r *hostRun) act(ctx context.Context, m method, decided error) error {
 	case ModeVerify:
 		return m.verify(ctx, r)
 	case ModeReclaim:
-		return m.reclaim(ctx, r, "")
+		return m.reclaim(ctx, r)
 	case ModeReconcile:
 		return m.reconcile(ctx, r)
 	}

@@ -70,10 +70,8 @@ type scriptMethod struct{ installed }
 
 func (scriptMethod) name() string { return MethodClaimScript }
 
-func (m scriptMethod) claim(ctx context.Context, r *hostRun) error { return m.claimWith(ctx, r, m) }
-func (m scriptMethod) reclaim(ctx context.Context, r *hostRun, why string) error {
-	return m.reclaimWith(ctx, r, m, why)
-}
+func (m scriptMethod) claim(ctx context.Context, r *hostRun) error   { return m.claimWith(ctx, r, m) }
+func (m scriptMethod) reclaim(ctx context.Context, r *hostRun) error { return m.reclaimWith(ctx, r, m) }
 func (m scriptMethod) reconcile(ctx context.Context, r *hostRun) error {
 	return m.reconcileWith(ctx, r, m)
 }

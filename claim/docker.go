@@ -86,7 +86,7 @@ func (m dockerMethod) verify(ctx context.Context, r *hostRun) error {
 }
 
 // reclaim is not done: the claim lives in the container's volume.
-func (m dockerMethod) reclaim(ctx context.Context, r *hostRun, _ string) error {
+func (m dockerMethod) reclaim(ctx context.Context, r *hostRun) error {
 	if done, err := m.open(ctx, r, true); done || err != nil {
 		return err
 	}

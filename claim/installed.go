@@ -69,7 +69,7 @@ func (b installed) verify(ctx context.Context, r *hostRun) error {
 }
 
 // reclaimWith is the reclaim mode: the settings, then start over.
-func (b installed) reclaimWith(ctx context.Context, r *hostRun, g generation, why string) error {
+func (b installed) reclaimWith(ctx context.Context, r *hostRun, g generation) error {
 	if err := b.privileged(r, false); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (b installed) reclaimWith(ctx context.Context, r *hostRun, g generation, wh
 	if err := r.c.settingsStep(ctx, r); err != nil {
 		return err
 	}
-	return g.resetSteps(ctx, r, why)
+	return g.resetSteps(ctx, r, "")
 }
 
 // reconcileWith brings the host to the desired state and changes nothing

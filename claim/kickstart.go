@@ -116,10 +116,8 @@ func (m kickstartMethod) claim(ctx context.Context, r *hostRun) error {
 // reconcile installs the agent as claim does.
 func (m kickstartMethod) reconcile(ctx context.Context, r *hostRun) error { return m.claim(ctx, r) }
 
-func (m kickstartMethod) verify(_ context.Context, r *hostRun) error { return m.notInstalled(r) }
-func (m kickstartMethod) reclaim(_ context.Context, r *hostRun, _ string) error {
-	return m.notInstalled(r)
-}
+func (m kickstartMethod) verify(_ context.Context, r *hostRun) error  { return m.notInstalled(r) }
+func (m kickstartMethod) reclaim(_ context.Context, r *hostRun) error { return m.notInstalled(r) }
 
 // notInstalled: only claim and reconcile install an agent.
 func (m kickstartMethod) notInstalled(r *hostRun) error {

@@ -27,8 +27,8 @@ type method interface {
 	settings(h *inventory.Host) (warning string, err error)
 	claim(ctx context.Context, r *hostRun) error
 	verify(ctx context.Context, r *hostRun) error
-	// reclaim starts over; why, when set, is the reason (reconcile's).
-	reclaim(ctx context.Context, r *hostRun, why string) error
+	// reclaim starts over: stop the agent, remove its claim, claim again.
+	reclaim(ctx context.Context, r *hostRun) error
 	reconcile(ctx context.Context, r *hostRun) error
 	unclaim(ctx context.Context, r *hostRun) error
 }
@@ -50,11 +50,11 @@ type undecided struct {
 	why   error
 }
 
-func (u undecided) name() string                                    { return u.label }
-func (u undecided) claim(context.Context, *hostRun) error           { return u.why }
-func (u undecided) verify(context.Context, *hostRun) error          { return u.why }
-func (u undecided) reclaim(context.Context, *hostRun, string) error { return u.why }
-func (u undecided) reconcile(context.Context, *hostRun) error       { return u.why }
+func (u undecided) name() string                              { return u.label }
+func (u undecided) claim(context.Context, *hostRun) error     { return u.why }
+func (u undecided) verify(context.Context, *hostRun) error    { return u.why }
+func (u undecided) reclaim(context.Context, *hostRun) error   { return u.why }
+func (u undecided) reconcile(context.Context, *hostRun) error { return u.why }
 
 // unclaim removes the claim of the install found, if any; with none, a
 // host without an agent has nothing to unclaim.
