@@ -90,7 +90,7 @@ func (m dockerMethod) reclaim(ctx context.Context, r *hostRun) error {
 	if done, err := m.open(ctx, r, true); done || err != nil {
 		return err
 	}
-	return fail(CatMethodUnavailable, "%s of a container is not available: recreate the container with a new volume instead", r.mode)
+	return fail(CatMethodUnavailable, "reclaim of a container is not available: recreate the container with a new volume instead")
 }
 
 func (m dockerMethod) unclaim(context.Context, *hostRun) error {
