@@ -115,27 +115,27 @@ mutants() {
 		'--timeout does not end a host'
 
 	# The clone hold: a machine GUID seen on another host of the run.
-	mutant clone-claim-only ./claim claim/claimer.go \
-		's/case ModeClaim, ModePlan, ModeReconcile:/case ModeClaim:/' \
+	mutant clone-claim-only ./claim claim/installed.go \
+		'/^func (b installed) clone(/,/^}/s/if other == "" {/if other == "" || r.dry || r.mode == ModeReconcile {/' \
 		'the duplicate-GUID hold only in claim mode (not plan, reconcile)'
-	mutant clone-new-identity ./claim claim/claimer.go \
-		's/if !c.opts.NewIdentity {/if true {/' \
+	mutant clone-new-identity ./claim claim/installed.go \
+		's/if !r.c.opts.NewIdentity {/if true {/' \
 		'--new-identity does not reclaim the clone'
 	mutant clone-same-host ./claim claim/guid.go \
 		's/if h, ok := g.first\[guid\]; ok \&\& h != host {/if h, ok := g.first[guid]; ok {/' \
 		'a retry of a host is its own duplicate'
 
 	# The privilege choice.
-	mutant privilege-none ./claim claim/claimer.go \
+	mutant privilege-none ./claim claim/hostrun.go \
 		's/if f.Root() || (f.User != "" \&\& f.User == in.RunAsUser) {/if f.Root() || (f.User != "" \&\& f.User == in.RunAsUser) || r.h.Become == "none" {/' \
 		'without become, a user neither root nor the run-as user claims as itself'
-	mutant privilege-never ./claim claim/claimer.go \
+	mutant privilege-never ./claim claim/hostrun.go \
 		's/if r.become != nil \&\& r.becomeErr == nil {/if false \&\& r.become != nil \&\& r.becomeErr == nil {/' \
 		'become (sudo, doas) is never used for the claim'
-	mutant privilege-refusal ./claim claim/claimer.go \
+	mutant privilege-refusal ./claim claim/hostrun.go \
 		'/^func (r \*hostRun) privilege/,/^}/s/if r.becomeErr != nil {/if false {/' \
 		'sudo refusing (a wrong password) is reported as a missing become'
-	mutant privilege-become-user ./claim claim/claimer.go \
+	mutant privilege-become-user ./claim claim/hostrun.go \
 		's/if u := r.h.BecomeUser; u != "" \&\& u != "root" \&\& u != in.RunAsUser {/if u := r.h.BecomeUser; false \&\& u != "" {/' \
 		'a become_user neither root nor the run-as user is used'
 	mutant privilege-doas ./claim claim/claimer.go \

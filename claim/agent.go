@@ -267,61 +267,87 @@ func apiState(ctx context.Context, dial func(context.Context) (net.Conn, error),
 		MaxIdleConnsPerHost: 1,
 	}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr}
-	get := func(path string) ([]byte, int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
-		if err != nil {
-			return nil, 0, err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %v", errNoAPI, err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return b, resp.StatusCode, err
-	}
+	a := agentAPI{c: &http.Client{Transport: tr}, port: port}
 	if v1First {
-		b, code, err := get("/api/v1/info")
-		if err != nil {
-			return CloudState{}, err
-		}
-		if code == http.StatusOK {
-			if st1, err := ParseInfoV1(b); err == nil {
-				if st1.Online {
-					// /api/v1/info has no node id; /api/v2/info (1.40 on) does.
-					if b2, code2, err2 := get("/api/v2/info"); err2 == nil && code2 == http.StatusOK {
-						if st, err := ParseInfoV2(b2); err == nil {
-							st1.NodeID, st1.NodeName = st.NodeID, st.NodeName
-						}
-					}
-					return st1, nil
-				}
-				if b2, code2, err2 := get("/api/v2/info"); err2 == nil && code2 == http.StatusOK {
-					if st, err := ParseInfoV2(b2); err == nil {
-						return withKeys(st, st1), nil
-					}
-				}
-				return st1, nil
-			}
+		if st, ok, err := a.v1First(ctx); ok || err != nil {
+			return st, err
 		}
 	}
-	b, code, err := get("/api/v2/info")
+	return a.v2First(ctx)
+}
+
+// agentAPI is the agent's web API on one forward.
+type agentAPI struct {
+	c    *http.Client
+	port int
+}
+
+// get fetches one page of the API: its body (up to 1 MiB) and status.
+func (a agentAPI) get(ctx context.Context, path string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(a.port)+path, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", errNoAPI, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return b, resp.StatusCode, err
+}
+
+// info asks one info page (parse reads it) for what it adds to another's
+// answer: ok is false when it could not be had, which is no failure.
+func (a agentAPI) info(ctx context.Context, path string, parse func([]byte) (CloudState, error)) (CloudState, bool) {
+	b, code, err := a.get(ctx, path)
+	if err != nil || code != http.StatusOK {
+		return CloudState{}, false
+	}
+	st, err := parse(b)
+	return st, err == nil
+}
+
+// v1First asks a first-generation agent /api/v1/info, then /api/v2/info
+// (1.40 on): an online agent's node id, an offline one's reason. ok is
+// false when /api/v1/info gave no state: v2First asks again.
+func (a agentAPI) v1First(ctx context.Context) (st CloudState, ok bool, err error) {
+	b, code, err := a.get(ctx, "/api/v1/info")
+	if err != nil || code != http.StatusOK {
+		return CloudState{}, false, err
+	}
+	st1, err := ParseInfoV1(b)
+	if err != nil {
+		return CloudState{}, false, nil
+	}
+	st2, ok2 := a.info(ctx, "/api/v2/info", ParseInfoV2)
+	switch {
+	case !ok2:
+		return st1, true, nil
+	case st1.Online:
+		st1.NodeID, st1.NodeName = st2.NodeID, st2.NodeName
+		return st1, true, nil
+	}
+	return withKeys(st2, st1), true, nil
+}
+
+// v2First asks /api/v2/info for the status and reason, then /api/v1/info
+// for the troubleshooting keys; an agent without /api/v2/info is read
+// from /api/v1/info alone.
+func (a agentAPI) v2First(ctx context.Context) (CloudState, error) {
+	b, code, err := a.get(ctx, "/api/v2/info")
 	if err != nil {
 		return CloudState{}, err
 	}
 	if code == http.StatusOK {
 		if st, err := ParseInfoV2(b); err == nil {
-			// The troubleshooting keys live in /api/v1/info.
-			if b1, code1, err1 := get("/api/v1/info"); err1 == nil && code1 == http.StatusOK {
-				if st1, err := ParseInfoV1(b1); err == nil {
-					st = withKeys(st, st1)
-				}
+			if st1, ok := a.info(ctx, "/api/v1/info", ParseInfoV1); ok {
+				st = withKeys(st, st1)
 			}
 			return st, nil
 		}
 	}
-	b, code, err = get("/api/v1/info")
+	b, code, err = a.get(ctx, "/api/v1/info")
 	if err != nil {
 		return CloudState{}, err
 	}

@@ -32,17 +32,46 @@ func claimConfText(h *inventory.Host, token inventory.Secret) (string, error) {
 	return b.String(), nil
 }
 
-func claimConfPlan(h *inventory.Host, in *remote.Install) []string {
+// confMethod claims a v2 agent: claim.conf written next to netdata.conf,
+// then netdatacli reload-claiming-state.
+type confMethod struct{ installed }
+
+func (confMethod) name() string { return MethodClaimConf }
+
+func (m confMethod) claim(ctx context.Context, r *hostRun) error   { return m.claimWith(ctx, r, m) }
+func (m confMethod) reclaim(ctx context.Context, r *hostRun) error { return m.reclaimWith(ctx, r, m) }
+func (m confMethod) reconcile(ctx context.Context, r *hostRun) error {
+	return m.reconcileWith(ctx, r, m)
+}
+
+// forceResets: a v2 agent ignores claim.conf while it holds a claimed id
+// (netdata v2.11.0 src/claim/claim.c:165-170), so --force starts over.
+func (confMethod) forceResets() bool { return true }
+
+func (m confMethod) claimSteps(ctx context.Context, r *hostRun) error {
+	return r.claimAndWait(ctx, claimConfLines(r.h, m.inst),
+		func() error { return r.c.claimConf(ctx, r, nil) }, "would claim with claim.conf")
+}
+
+func (m confMethod) resetSteps(ctx context.Context, r *hostRun, why string) error {
+	reset, err := r.resetFor()
+	if err != nil {
+		return err
+	}
+	plan := append(reset.lines(r, why), claimConfLines(r.h, m.inst)...)
+	return r.resetAndWait(ctx, why, plan, func() error { return r.c.claimConf(ctx, r, reset) })
+}
+
+// claimConfLines are what claimConf does, as a plan says it.
+func claimConfLines(h *inventory.Host, in *remote.Install) []string {
 	p := []string{}
 	if h.Claim.CAFile != "" {
 		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/trusted.pem")+" ("+caCovers+")")
 	}
-	p = append(p,
+	return append(p,
 		fmt.Sprintf("write %s (url %s, rooms %s, proxy %s)", path.Join(in.ConfigDir, "claim.conf"), h.Claim.URL, strings.Join(h.Claim.Rooms, ","), orDefault(h.Claim.Proxy.String(), "agent default")),
 		"start the agent if it is not running; restart it if the proxy changed (its Cloud link reads the proxy once, at start)",
-		"run netdatacli reload-claiming-state",
-		"wait until the agent reports online")
-	return p
+		"run netdatacli reload-claiming-state")
 }
 
 func orDefault(s, d string) string {

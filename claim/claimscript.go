@@ -64,7 +64,40 @@ func rootUserArg(in *remote.Install) string {
 	return ""
 }
 
-func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []string {
+// scriptMethod claims a v1 agent with its own netdata-claim.sh, which
+// talks to Cloud itself.
+type scriptMethod struct{ installed }
+
+func (scriptMethod) name() string { return MethodClaimScript }
+
+func (m scriptMethod) claim(ctx context.Context, r *hostRun) error   { return m.claimWith(ctx, r, m) }
+func (m scriptMethod) reclaim(ctx context.Context, r *hostRun) error { return m.reclaimWith(ctx, r, m) }
+func (m scriptMethod) reconcile(ctx context.Context, r *hostRun) error {
+	return m.reconcileWith(ctx, r, m)
+}
+
+// forceResets: with --force, netdata-claim.sh claims a claimed agent again.
+func (scriptMethod) forceResets() bool { return false }
+
+func (m scriptMethod) claimSteps(ctx context.Context, r *hostRun) error {
+	return r.claimAndWait(ctx, claimScriptLines(r.h, m.inst, false),
+		func() error { return r.c.claimScript(ctx, r, nil) }, "would claim with netdata-claim.sh")
+}
+
+// resetSteps: the script stops the agent, removes cloud.d, starts the
+// agent again, then runs netdata-claim.sh, which needs the agent running.
+func (m scriptMethod) resetSteps(ctx context.Context, r *hostRun, why string) error {
+	reset, err := r.resetFor()
+	if err != nil {
+		return err
+	}
+	plan := append(reset.lines(r, why), "start the agent ("+reset.Start+")")
+	plan = append(plan, claimScriptLines(r.h, m.inst, reset.NewIdentity)...)
+	return r.resetAndWait(ctx, why, plan, func() error { return r.c.claimScript(ctx, r, reset) })
+}
+
+// claimScriptLines are what claimScript does, as a plan says it.
+func claimScriptLines(h *inventory.Host, in *remote.Install, newIdentity bool) []string {
 	p := []string{}
 	if h.Claim.CAFile != "" {
 		p = append(p, "install "+h.Claim.CAFile+" as "+path.Join(in.VarLibDir, "cloud.d/cloud_fullchain.pem")+" ("+caCovers+")")
@@ -73,12 +106,10 @@ func claimScriptPlan(h *inventory.Host, in *remote.Install, newIdentity bool) []
 	if newIdentity {
 		id = "<new uuid>"
 	}
-	p = append(p,
+	return append(p,
 		"write the token to "+path.Join(in.VarLibDir, "cloud.d/token")+" (mode 0600, owner "+in.RunAsUser+")",
 		"run "+in.ClaimScript+" "+h.Claim.Proxy.Redact(strings.Join(claimScriptArgs(h, in, true, id), " "))+proxyInEnv(h.Claim.Proxy),
-		"remove "+path.Join(in.VarLibDir, "cloud.d/token"),
-		"wait until the agent reports online")
-	return p
+		"remove "+path.Join(in.VarLibDir, "cloud.d/token"))
 }
 
 // proxyInEnv notes, in a plan, a proxy that reaches netdata-claim.sh
@@ -93,21 +124,9 @@ func proxyInEnv(proxy inventory.Proxy) string {
 // claimScript claims a v1 agent with its netdata-claim.sh, in one session.
 func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan) error {
 	h, in := r.h, r.inst
-	if in.ClaimScript == "" {
-		return fail(CatCommandNotFound, "netdata-claim.sh not found next to %s", orDefault(in.Binary, in.ConfigDir))
-	}
-	token, ca, err := c.claimInputs(h)
+	token, ca, newID, err := c.claimScriptInputs(r, reset)
 	if err != nil {
 		return err
-	}
-	if err := checkINIValue("token", token.Reveal()); err != nil {
-		return err
-	}
-	newID := ""
-	if reset != nil && reset.NewIdentity {
-		newID = newUUID()
-	} else if in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID) {
-		return fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", remote.Clip(in.MachineGUID, 60))
 	}
 	var svc resetPlan
 	if reset == nil {
@@ -127,40 +146,75 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 		return scriptError(e, res)
 	}
 	r.noteService(out, svc.Start)
-	if h.Claim.Proxy.HasCredentials() {
+	r.noteClaimScript(out)
+	rc, convErr := strconv.Atoi(out["claim-rc"])
+	if convErr != nil {
+		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
+	}
+	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.
+	if id := out["claimed-id"]; remote.IsUUID(id) {
+		r.res.ClaimedID = id
+	}
+	switch rc {
+	case 0:
+		return nil
+	case 5:
+		// Claimed, but the running agent was not told: restart it.
+		return r.restartClaimed(ctx)
+	}
+	return claimScriptFailure(rc, strings.Join(outLines(res.Stdout, "claim-out="), "\n"))
+}
+
+// claimScriptInputs are what a v1 claim sends: the token (checked for a
+// line break), the CA chain and, with a new identity, the new node id;
+// the agent's machine GUID, which netdata-claim.sh evals, must be a UUID.
+func (c *Claimer) claimScriptInputs(r *hostRun, reset *resetPlan) (token inventory.Secret, ca []byte, newID string, err error) {
+	in := r.inst
+	if in.ClaimScript == "" {
+		return token, nil, "", fail(CatCommandNotFound, "netdata-claim.sh not found next to %s", orDefault(in.Binary, in.ConfigDir))
+	}
+	if token, ca, err = c.claimInputs(r.h); err != nil {
+		return token, nil, "", err
+	}
+	if err := checkINIValue("token", token.Reveal()); err != nil {
+		return token, nil, "", err
+	}
+	switch {
+	case reset != nil && reset.NewIdentity:
+		newID = newUUID()
+	case in.MachineGUID != "" && !inventory.IsUUID(in.MachineGUID):
+		return token, nil, "", fail(remote.CatInvalidValue, "the agent's machine GUID file does not hold a UUID (%q): netdata-claim.sh would eval it; not run", remote.Clip(in.MachineGUID, 60))
+	}
+	return token, ca, newID, nil
+}
+
+// noteClaimScript warns of what claimscript.sh printed that the claim
+// leaves undone: a proxy with credentials the link cannot use, a token
+// file not confirmed removed.
+func (r *hostRun) noteClaimScript(out map[string]string) {
+	if r.h.Claim.Proxy.HasCredentials() {
 		r.res.Warnings = append(r.res.Warnings, "the proxy has credentials: a v1 agent's link reads its proxy from netdata.conf, readable by every user, so it was not written there and the link does not use it")
 	}
 	if out["token-removed"] != "1" {
 		r.res.Warnings = append(r.res.Warnings, "could not confirm that cloud.d/token was removed")
 	}
-	rc, convErr := strconv.Atoi(out["claim-rc"])
-	if convErr != nil {
-		return fail(CatWriteFailed, "the claim did not finish (exit %d): %s", res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
+}
+
+// restartClaimed restarts an agent that netdata-claim.sh claimed but could
+// not tell (exit 5), and notes it.
+func (r *hostRun) restartClaimed(ctx context.Context) error {
+	cmd, serr := serviceCommand(r.facts, r.inst, r.h.Claim.NetdataPrefix != "", "restart")
+	if serr != nil {
+		return fail(CatAgentNotRunning, "claimed, but the agent could not be told and cannot be restarted: %v", serr)
 	}
-	msg := strings.Join(outLines(res.Stdout, "claim-out="), "\n")
-	// cloud.d/claimed_id is the agent's user's file: a UUID or nothing.
-	if id := out["claimed-id"]; remote.IsUUID(id) {
-		r.res.ClaimedID = id
+	rr, err := r.priv.Run(ctx, cmd+" >/dev/null 2>&1", nil)
+	if err != nil {
+		return err
 	}
-	if rc == 5 {
-		// Claimed, but the running agent was not told: restart it.
-		cmd, serr := serviceCommand(r.facts, in, h.Claim.NetdataPrefix != "", "restart")
-		if serr != nil {
-			return fail(CatAgentNotRunning, "claimed, but the agent could not be told and cannot be restarted: %v", serr)
-		}
-		rr, err := r.priv.Run(ctx, cmd+" >/dev/null 2>&1", nil)
-		if err != nil {
-			return err
-		}
-		if rr.ExitCode != 0 {
-			return fail(CatAgentNotRunning, "claimed, but the agent did not restart (%s exited %d)", cmd, rr.ExitCode)
-		}
-		r.res.Plan = append(r.res.Plan, "restarted the agent after its claim ("+cmd+")")
-		return nil
+	if rr.ExitCode != 0 {
+		return fail(CatAgentNotRunning, "claimed, but the agent did not restart (%s exited %d)", cmd, rr.ExitCode)
 	}
-	if rc != 0 {
-		return claimScriptFailure(rc, msg)
-	}
+	r.res.Plan = append(r.res.Plan, "restarted the agent after its claim ("+cmd+")")
 	return nil
 }
 

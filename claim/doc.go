@@ -10,4 +10,13 @@
 // Proof asks Netdata Cloud whether each node is listed and reachable in its
 // rooms, and unclaim removes nodes from their rooms through it
 // (CloudRooms).
+//
+// Reading order: claimer.go (Claimer.Do, hostRun.run, hostRun.act, the one
+// place where the mode picks what runs), method.go (the method interface
+// and decide), then one file per method: claimconf.go and claimscript.go
+// (the two installed methods, sharing installed.go's modes and
+// reclaim.go's reset), kickstart.go, docker.go; unclaim.go; state.go (the
+// agent's state and the wait for online). hostrun.go holds one host's run
+// state and its steps: hostRun.wet writes each changing step once, its
+// plan lines next to its action, so that a plan lists what a claim does.
 package claim

@@ -60,9 +60,48 @@ func dockerExec(ctr string, interactive bool, args ...string) (string, error) {
 	return cmd, q.Err
 }
 
-func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container) error {
-	h := r.h
-	r.res.Plan = nil
+// dockerMethod claims the agent of a running container (ctr): claim.conf
+// written inside it through docker exec, then a reload.
+type dockerMethod struct{ ctr *remote.Container }
+
+func (dockerMethod) name() string           { return MethodDocker }
+func (dockerMethod) found() *remote.Install { return nil }
+
+// claim claims the container's agent unless it is claimed and online.
+func (m dockerMethod) claim(ctx context.Context, r *hostRun) error {
+	if done, err := m.open(ctx, r, true); done || err != nil {
+		return err
+	}
+	return m.claimSteps(ctx, r)
+}
+
+// reconcile claims as claim does.
+func (m dockerMethod) reconcile(ctx context.Context, r *hostRun) error { return m.claim(ctx, r) }
+
+func (m dockerMethod) verify(ctx context.Context, r *hostRun) error {
+	if _, err := m.open(ctx, r, false); err != nil {
+		return err
+	}
+	return r.c.verifyState(ctx, r)
+}
+
+// reclaim is not done: the claim lives in the container's volume.
+func (m dockerMethod) reclaim(ctx context.Context, r *hostRun) error {
+	if done, err := m.open(ctx, r, true); done || err != nil {
+		return err
+	}
+	return fail(CatMethodUnavailable, "reclaim of a container is not available: recreate the container with a new volume instead")
+}
+
+func (m dockerMethod) unclaim(context.Context, *hostRun) error {
+	return fail(CatMethodUnavailable, "unclaiming a container is not done by fleetclaim: recreate it without NETDATA_CLAIM_* and with an empty /var/lib/netdata/cloud.d")
+}
+
+// open finds the agent in the container (a probe inside it) and the
+// runner that may use docker. done: a claimed agent was found online
+// (when asked to look, and without --force), which is the run's end.
+func (m dockerMethod) open(ctx context.Context, r *hostRun, look bool) (done bool, err error) {
+	ctr := m.ctr
 	if w := seccompLimited(r.facts); w != "" {
 		r.res.Warnings = append(r.res.Warnings, w)
 	}
@@ -70,59 +109,75 @@ func (c *Claimer) docker(ctx context.Context, r *hostRun, ctr *remote.Container)
 	// the user it ran as, so docker runs with the probe's runner.
 	run, err := r.dockerRunner()
 	if err != nil {
-		return err
+		return false, err
 	}
 	inner, err := r.probeContainer(ctx, run, ctr)
 	if err != nil {
-		return err
+		return false, err
 	}
 	inst, err := pickInstall(inner)
 	if err != nil {
-		return &Error{Category: CategoryOf(err), Msg: "container " + ctr.Name, Err: err}
+		return false, &Error{Category: CategoryOf(err), Msg: "container " + ctr.Name, Err: err}
 	}
 	r.setInstall(inst)
 	r.res.InstallType = orDefault(inst.InstallType, "oci")
-	method, err := chooseMethod("auto", inst)
-	if err != nil {
-		return err
+	if g, err := chooseMethod("auto", inst); err != nil {
+		return false, err
+	} else if g.name() != MethodClaimConf {
+		return false, fail(CatMethodUnavailable, "the agent in container %s is v%s: recreate the container with NETDATA_CLAIM_TOKEN, NETDATA_CLAIM_ROOMS and NETDATA_CLAIM_URL", ctr.Name, orDefault(inst.Version, "1"))
 	}
-	if method != MethodClaimConf {
-		return fail(CatMethodUnavailable, "the agent in container %s is v%s: recreate the container with NETDATA_CLAIM_TOKEN, NETDATA_CLAIM_ROOMS and NETDATA_CLAIM_URL", ctr.Name, orDefault(inst.Version, "1"))
+	r.ctr, r.dockerRun = ctr, run
+	return look && m.online(ctx, r), nil
+}
+
+// online reports a container's agent claimed and online already (and
+// records it so), unless --force.
+func (m dockerMethod) online(ctx context.Context, r *hostRun) bool {
+	if !r.inst.Claimed() || r.c.opts.Force {
+		return false
 	}
-	r.ctr = ctr
-	r.dockerRun = run
-	if inst.Claimed() && !c.opts.Force && c.opts.Mode != ModeVerify {
-		st, err := c.state(ctx, r)
-		if err == nil && st.Online {
-			r.res.setState(st)
-			r.res.Status = StatusAlreadyClaimed
-			r.res.Message = "already claimed and online (container " + ctr.Name + ")"
-			return nil
-		}
+	st, err := r.c.state(ctx, r)
+	if err != nil || !st.Online {
+		return false
 	}
-	switch c.opts.Mode {
-	case ModeVerify:
-		return c.verify(ctx, r)
-	case ModePlan:
-		r.planContainer(ctx, run, ctr, inst)
-		return nil
-	case ModeClaim, ModeReconcile:
-	default:
-		return fail(CatMethodUnavailable, "%s of a container is not available: recreate the container with a new volume instead", c.opts.Mode)
-	}
-	conf, ca, err := c.claimConfInputs(h)
-	if err != nil {
-		return err
-	}
-	if len(ca) > 0 {
-		if err := r.containerCA(ctx, run, ctr, inst, ca); err != nil {
+	r.res.setState(st)
+	r.res.Status = StatusAlreadyClaimed
+	r.res.Message = "already claimed and online (container " + m.ctr.Name + ")"
+	return true
+}
+
+// claimSteps install the CA chain (when ca_file is set), write claim.conf
+// and reload, then wait until online; the token and the chain travel on
+// docker exec's stdin.
+func (m dockerMethod) claimSteps(ctx context.Context, r *hostRun) error {
+	ctr, inst, run := m.ctr, r.inst, r.dockerRun
+	var conf string
+	var ca []byte
+	if !r.dry { // a plan reads no token
+		var err error
+		if conf, ca, err = r.c.claimConfInputs(r.h); err != nil {
 			return err
 		}
 	}
-	if err := r.containerClaimConf(ctx, run, ctr, inst, conf); err != nil {
+	r.warnNoVolume(ctx, run, ctr, inst)
+	r.planAs(run)
+	if r.h.Claim.CAFile != "" {
+		line := "docker exec -i " + ctr.Name + ": install " + r.h.Claim.CAFile + " as " + path.Join(inst.VarLibDir, "cloud.d/trusted.pem") + " (" + caCovers + ")"
+		if err := r.wet("ca-chain", []string{line}, func() error { return r.containerCA(ctx, run, ctr, inst, ca) }); err != nil {
+			return err
+		}
+	}
+	plan := []string{fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
+		"docker exec " + ctr.Name + " netdatacli reload-claiming-state"}
+	if err := r.wet("claim", plan, func() error { return r.containerClaimConf(ctx, run, ctr, inst, conf) }); err != nil {
 		return err
 	}
-	return r.step("verify", func() error { return c.waitOnline(ctx, r, StatusClaimed, "claimed in container "+ctr.Name) })
+	what := "claimed in container " + ctr.Name
+	if err := r.wet("verify", []string{waitLine}, func() error { return r.c.waitOnline(ctx, r, StatusClaimed, what) }); err != nil {
+		return err
+	}
+	r.planned("would claim the agent in container " + ctr.Name)
+	return nil
 }
 
 // containerState asks the agent in the container with netdatacli.
@@ -165,19 +220,6 @@ func (r *hostRun) probeContainer(ctx context.Context, run remote.Runner, ctr *re
 	return inner, nil
 }
 
-// planContainer records what claiming the agent in the container would do.
-func (r *hostRun) planContainer(ctx context.Context, run remote.Runner, ctr *remote.Container, inst *remote.Install) {
-	r.warnNoVolume(ctx, run, ctr, inst)
-	r.res.Status = StatusPlanned
-	r.res.Message = "would claim the agent in container " + ctr.Name
-	r.res.Plan = []string{
-		r.describe(run),
-		fmt.Sprintf("docker exec -i %s: write %s (content on stdin)", ctr.Name, path.Join(inst.ConfigDir, "claim.conf")),
-		"docker exec -i " + ctr.Name + ": install the CA chain (ca_file) as " + path.Join(inst.VarLibDir, "cloud.d/trusted.pem") + ", when set (" + caCovers + ")",
-		"docker exec " + ctr.Name + " netdatacli reload-claiming-state",
-		"wait until the agent reports online"}
-}
-
 // containerCA installs the CA chain into the container's cloud.d, content
 // on stdin.
 func (r *hostRun) containerCA(ctx context.Context, run remote.Runner, ctr *remote.Container, inst *remote.Install, ca []byte) error {
@@ -185,16 +227,14 @@ func (r *hostRun) containerCA(ctx context.Context, run remote.Runner, ctr *remot
 	if err != nil {
 		return err
 	}
-	return r.step("ca-chain", func() error {
-		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(string(ca)))
-		if err != nil {
-			return err
-		}
-		if out := parseKV(res.Stdout); out["fleetclaim-error"] != "" || out["written"] != "1" {
-			return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 200))
-		}
-		return nil
-	})
+	res, err := r.use(run).Run(ctx, cmd, strings.NewReader(string(ca)))
+	if err != nil {
+		return err
+	}
+	if out := parseKV(res.Stdout); out["fleetclaim-error"] != "" || out["written"] != "1" {
+		return fail(CatWriteFailed, "cannot install the CA chain in container %s (exit %d): %s", ctr.Name, res.ExitCode, remote.Clip(strings.TrimSpace(string(res.Stderr)), 200))
+	}
+	return nil
 }
 
 // containerClaimConf writes claim.conf in the container (content on stdin)
@@ -204,17 +244,14 @@ func (r *hostRun) containerClaimConf(ctx context.Context, run remote.Runner, ctr
 	if err != nil {
 		return err
 	}
-	r.warnNoVolume(ctx, run, ctr, inst)
-	return r.step("claim", func() error {
-		res, err := r.use(run).Run(ctx, cmd, strings.NewReader(conf))
-		if err != nil {
-			return err
-		}
-		if parseKV(res.Stdout)["env-token"] == "1" {
-			r.res.Warnings = append(r.res.Warnings, "container "+ctr.Name+" has NETDATA_CLAIM_TOKEN in its environment: the agent tries it whenever the claim from claim.conf fails")
-		}
-		return r.readReload(res, inst.CLI, "container "+ctr.Name)
-	})
+	res, err := r.use(run).Run(ctx, cmd, strings.NewReader(conf))
+	if err != nil {
+		return err
+	}
+	if parseKV(res.Stdout)["env-token"] == "1" {
+		r.res.Warnings = append(r.res.Warnings, "container "+ctr.Name+" has NETDATA_CLAIM_TOKEN in its environment: the agent tries it whenever the claim from claim.conf fails")
+	}
+	return r.readReload(res, inst.CLI, "container "+ctr.Name)
 }
 
 // dockerRunner is the runner docker commands use: the probe's own, when

@@ -58,11 +58,11 @@ func Inspect(ctx context.Context, c Connector, h *inventory.Host) Inspection {
 		out.Note = h.Become + " refused, probed as the login user: " + becomeErr.Error()
 	}
 	out.Facts = f
-	d := decide(h, f)
-	out.Method = d.method
-	if d.err != nil {
-		out.Category = CategoryOf(d.err)
-		out.Note = strings.TrimPrefix(out.Note+"; "+d.err.Error(), "; ")
+	m, err := decide(h, f)
+	out.Method = m.name()
+	if err != nil {
+		out.Category = CategoryOf(err)
+		out.Note = strings.TrimPrefix(out.Note+"; "+err.Error(), "; ")
 		out.Remedy = remedy(out.Category)
 	}
 	return out

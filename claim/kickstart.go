@@ -71,83 +71,140 @@ func checkKickstart(k inventory.Kickstart, readFile func(string) ([]byte, error)
 	return nil
 }
 
-func kickstartPlan(h *inventory.Host, d decision) []string {
-	k := h.Claim.Kickstart
-	var p []string
-	if d.reinstall && d.inst != nil {
-		p = append(p, fmt.Sprintf("the agent %s in %s cannot be claimed; reinstall allowed", orDefault(d.inst.Version, "?"), d.inst.ConfigDir))
-	}
-	args := strings.Join(kickstartArgs(h, d.reinstall), " ")
-	switch {
-	case k.OfflineBundle != "":
-		p = append(p, "push the offline bundle "+k.OfflineBundle+" to a temporary directory on the host (sha256 checked)",
-			"run install.sh "+args)
-	case k.ScriptFile != "":
-		p = append(p, "push "+k.ScriptFile+" (sha256 "+orDefault(k.ScriptSHA256, "not pinned")+", checked on the host)",
-			"run kickstart.sh "+args)
-	default:
-		p = append(p, "fetch "+KickstartURL+" on the host with curl or wget"+map[bool]string{true: " (sha256 pinned)", false: ""}[k.ScriptSHA256 != ""],
-			"run kickstart.sh "+args)
-	}
-	return append(p, "probe the host again (kickstart's exit code is not trusted)",
-		"claim the new agent (claim.conf, or netdata-claim.sh on a v1 agent)", "wait until the agent reports online")
+// kickstartMethod installs the agent with kickstart.sh, then claims it
+// with the new agent's own method. inst is the agent it replaces, when
+// reinstall: one that cannot be claimed; nil on a host without one.
+type kickstartMethod struct {
+	installed
+	reinstall bool
 }
 
-// kickstart installs the agent with kickstart.sh, then claims it with the
-// new agent's own method and verifies it.
-func (c *Claimer) kickstart(ctx context.Context, r *hostRun, d decision) error {
-	h := r.h
-	if err := checkKickstart(h.Claim.Kickstart, c.opts.ReadFile); err != nil {
+func (kickstartMethod) name() string { return MethodKickstart }
+
+// claim installs, probes again (kickstart's exit code is not trusted) and
+// claims the agent found then.
+func (m kickstartMethod) claim(ctx context.Context, r *hostRun) error {
+	if err := checkKickstart(r.h.Claim.Kickstart, r.c.opts.ReadFile); err != nil {
 		return err
-	}
-	if c.opts.Mode == ModePlan {
-		r.res.Status = StatusPlanned
-		r.res.Plan = kickstartPlan(h, d)
-		if priv, err := r.rootRunner(); err == nil {
-			r.res.Plan = append([]string{r.describe(priv)}, r.res.Plan...)
-		} else {
-			r.res.Warnings = append(r.res.Warnings, err.Error())
-		}
-		r.res.Message = "would install the agent with kickstart, then claim it"
-		return nil
-	}
-	if c.opts.Mode != ModeClaim && c.opts.Mode != ModeReconcile {
-		return fail(CatNotInstalled, "no claimable Netdata Agent on the host")
 	}
 	priv, err := r.rootRunner()
-	if err != nil {
+	switch {
+	case err != nil && !r.dry:
 		return err
+	case err != nil:
+		r.res.Warnings = append(r.res.Warnings, err.Error())
+	default:
+		r.planAs(priv)
 	}
 	var rc string
-	if err := r.step("install", func() (err error) {
-		rc, err = c.runKickstart(ctx, r, r.use(priv), d.reinstall)
+	if err := r.wet("install", m.installLines(r.h), func() (err error) {
+		rc, err = m.install(ctx, r, r.use(priv))
 		return err
 	}); err != nil {
 		return err
 	}
-	r.res.Plan = append(r.res.Plan, "kickstart exited "+rc)
-	// Whatever kickstart said, look at what is there now.
-	if err := r.step("probe", func() error { return c.probe(ctx, r) }); err != nil {
+	var next generation
+	if err := r.wet("probe", []string{"probe the host again (kickstart's exit code is not trusted)"}, func() (err error) {
+		next, err = m.reprobe(ctx, r, rc)
 		return err
+	}); err != nil {
+		return err
+	}
+	return m.claimNew(ctx, r, next)
+}
+
+// reconcile installs the agent as claim does.
+func (m kickstartMethod) reconcile(ctx context.Context, r *hostRun) error { return m.claim(ctx, r) }
+
+func (m kickstartMethod) verify(_ context.Context, r *hostRun) error  { return m.notInstalled(r) }
+func (m kickstartMethod) reclaim(_ context.Context, r *hostRun) error { return m.notInstalled(r) }
+
+// notInstalled: only claim and reconcile install an agent.
+func (m kickstartMethod) notInstalled(r *hostRun) error {
+	if err := checkKickstart(r.h.Claim.Kickstart, r.c.opts.ReadFile); err != nil {
+		return err
+	}
+	return fail(CatNotInstalled, "no claimable Netdata Agent on the host")
+}
+
+// unclaim removes the claim of the agent kickstart would replace, if any.
+func (m kickstartMethod) unclaim(ctx context.Context, r *hostRun) error {
+	if m.inst != nil {
+		return m.installed.unclaim(ctx, r)
+	}
+	return r.nothingToUnclaim()
+}
+
+// installLines are what install does, as a plan says it.
+func (m kickstartMethod) installLines(h *inventory.Host) []string {
+	k := h.Claim.Kickstart
+	var p []string
+	if m.reinstall && m.inst != nil {
+		p = append(p, fmt.Sprintf("the agent %s in %s cannot be claimed; reinstall allowed", orDefault(m.inst.Version, "?"), m.inst.ConfigDir))
+	}
+	args := strings.Join(kickstartArgs(h, m.reinstall), " ")
+	switch {
+	case k.OfflineBundle != "":
+		return append(p, "push the offline bundle "+k.OfflineBundle+" to a temporary directory on the host (sha256 checked)",
+			"run install.sh "+args)
+	case k.ScriptFile != "":
+		return append(p, "push "+k.ScriptFile+" (sha256 "+orDefault(k.ScriptSHA256, "not pinned")+", checked on the host)",
+			"run kickstart.sh "+args)
+	}
+	pinned := ""
+	if k.ScriptSHA256 != "" {
+		pinned = " (sha256 pinned)"
+	}
+	return append(p, "fetch "+KickstartURL+" on the host with curl or wget"+pinned, "run kickstart.sh "+args)
+}
+
+// install runs kickstart (runKickstart) and notes its exit code.
+func (m kickstartMethod) install(ctx context.Context, r *hostRun, priv remote.Runner) (string, error) {
+	rc, err := r.c.runKickstart(ctx, r, priv, m.reinstall)
+	if err == nil {
+		r.res.Plan = append(r.res.Plan, "kickstart exited "+rc)
+	}
+	return rc, err
+}
+
+// reprobe looks at what kickstart left, whatever it said (rc), and picks
+// the new agent's method.
+func (m kickstartMethod) reprobe(ctx context.Context, r *hostRun, rc string) (generation, error) {
+	if err := r.probe(ctx); err != nil {
+		return nil, err
 	}
 	inst, err := pickInstall(r.facts)
 	if err != nil {
-		return fail(CatNotInstalled, "kickstart exited %s but no agent is installed: %v", rc, err)
+		return nil, fail(CatNotInstalled, "kickstart exited %s but no agent is installed: %v", rc, err)
 	}
-	method, err := chooseMethod("auto", inst)
+	next, err := chooseMethod("auto", inst)
 	if err != nil {
-		return &Error{Category: CategoryOf(err), Msg: "kickstart exited " + rc + ", but", Err: err}
+		return nil, &Error{Category: CategoryOf(err), Msg: "kickstart exited " + rc + ", but", Err: err}
 	}
 	r.setInstall(inst)
 	if r.priv, err = r.privilege(inst); err != nil {
-		return err
+		return nil, err
 	}
-	if err := c.claim(ctx, r, method); err != nil {
+	return next.(generation), nil
+}
+
+// claimNew claims the agent kickstart installed with its own method's
+// steps; a plan, which cannot know that method yet, says so.
+func (m kickstartMethod) claimNew(ctx context.Context, r *hostRun, next generation) error {
+	if r.dry {
+		r.res.Plan = append(r.res.Plan, kickstartClaimLine, waitLine)
+		r.planned("would install the agent with kickstart, then claim it")
+		return nil
+	}
+	if err := next.claimSteps(ctx, r); err != nil {
 		return err
 	}
 	r.res.Message = "installed with kickstart, " + r.res.Message
 	return nil
 }
+
+// kickstartClaimLine is a plan's line for the claim after kickstart.
+const kickstartClaimLine = "claim the new agent (claim.conf, or netdata-claim.sh on a v1 agent)"
 
 // rootRunner runs commands as root: the connection itself when the login
 // user is root, else the configured sudo/doas when it runs as root.
@@ -189,52 +246,67 @@ func push(ctx context.Context, conn Conn, priv remote.Runner, dst string, conten
 // runKickstart gets kickstart.sh (or the offline bundle) onto the host and
 // runs it; it returns kickstart's exit code as text, for the record only.
 func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runner, reinstall bool) (string, error) {
-	h := r.h
-	k := h.Claim.Kickstart
-	mk, err := priv.Run(ctx, `d=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-kickstart.XXXXXX") && echo "$d"`, nil)
+	k := r.h.Claim.Kickstart
+	dir, cleanup, err := c.pushDir(ctx, r, priv)
 	if err != nil {
 		return "", err
 	}
-	dir := strings.TrimSpace(string(mk.Stdout))
-	if mk.ExitCode != 0 || !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\n'\"") {
-		return "", fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", remote.Clip(strings.TrimSpace(string(mk.Stderr)), 200))
-	}
-	q := &remote.Quoter{}
-	qdir := q.Q(dir)
-	// What was pushed goes when the host's run ends, whatever happened,
-	// unless the user asked to keep it (to debug an install).
-	defer func() {
-		if c.opts.KeepPushed {
-			r.res.Warnings = append(r.res.Warnings, "pushed files kept in "+dir+" (--keep-pushed)")
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		priv.Run(cctx, "rm -rf "+qdir, nil)
-	}()
-	if q.Err != nil {
-		return "", q.Err
-	}
+	defer cleanup()
 	how, want := "fetch", strings.ToLower(k.ScriptSHA256)
 	switch {
 	case k.OfflineBundle != "":
 		how = "bundle"
-		if err := c.pushBundle(ctx, r, priv, dir); err != nil {
-			return "", err
-		}
+		err = c.pushBundle(ctx, r, priv, dir)
 	case k.ScriptFile != "":
 		how = "file"
-		if err := c.pushScript(ctx, r, priv, dir); err != nil {
-			return "", err
-		}
+		err = c.pushScript(ctx, r, priv, dir)
 	}
-	args := append([]string{dir, how, KickstartURL, want}, kickstartArgs(h, reinstall)...)
+	if err != nil {
+		return "", err
+	}
+	args := append([]string{dir, how, KickstartURL, want}, kickstartArgs(r.h, reinstall)...)
 	res, err := remote.RunScript(ctx, priv, kickstartScript, args...)
 	if err != nil {
 		return "", err
 	}
+	return r.kickstartExit(res)
+}
+
+// pushDir makes the temporary directory on the host that what is pushed
+// goes to. cleanup removes it, whatever happened, unless the user asked to
+// keep it (to debug an install).
+func (c *Claimer) pushDir(ctx context.Context, r *hostRun, priv remote.Runner) (dir string, cleanup func(), err error) {
+	mk, err := priv.Run(ctx, `d=$(mktemp -d "${TMPDIR:-/tmp}/fleetclaim-kickstart.XXXXXX") && echo "$d"`, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	dir = strings.TrimSpace(string(mk.Stdout))
+	if mk.ExitCode != 0 || !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\n'\"") {
+		return "", nil, fail(CatWriteFailed, "cannot make a temporary directory on the host: %s", remote.Clip(strings.TrimSpace(string(mk.Stderr)), 200))
+	}
+	q := &remote.Quoter{}
+	qdir := q.Q(dir)
+	if q.Err != nil {
+		return "", nil, q.Err
+	}
+	return dir, func() {
+		if c.opts.KeepPushed {
+			r.res.Warnings = append(r.res.Warnings, "pushed files kept in "+dir+" (--keep-pushed)")
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushedCleanupTimeout)
+		defer cancel()
+		priv.Run(cctx, "rm -rf "+qdir, nil)
+	}, nil
+}
+
+// pushedCleanupTimeout bounds the removal of what was pushed.
+const pushedCleanupTimeout = 15 * time.Second
+
+// kickstartExit reads what kickstart.sh printed: why it could not run, or
+// kickstart's exit code (a warning with its log when it is not 0).
+func (r *hostRun) kickstartExit(res remote.Result) (string, error) {
 	out := parseKV(res.Stdout)
-	log := strings.Join(outLines(res.Stdout, "log="), "\n")
 	switch out["fleetclaim-error"] {
 	case "no-fetcher":
 		return "", fail(CatCommandNotFound, "neither curl nor wget on the host to fetch kickstart.sh: push a local copy (kickstart.script_file)")
@@ -248,6 +320,7 @@ func (c *Claimer) runKickstart(ctx context.Context, r *hostRun, priv remote.Runn
 		return "", fail(CatClaimFailed, "kickstart did not finish: %s", remote.Clip(strings.TrimSpace(string(res.Stderr)), 300))
 	}
 	if rc != "0" {
+		log := strings.Join(outLines(res.Stdout, "log="), "\n")
 		r.res.Warnings = append(r.res.Warnings, "kickstart exited "+rc+": "+remote.Clip(log, 400))
 	}
 	return rc, nil

@@ -88,6 +88,15 @@ const (
 
 // remedy says, per category, what an admin does about it.
 func remedy(cat Category) string {
+	if r := claimRemedy(cat); r != "" {
+		return r
+	}
+	return sessionRemedy(cat)
+}
+
+// claimRemedy is the advice for a category of the agent, its claim or
+// Cloud.
+func claimRemedy(cat Category) string {
 	switch cat {
 	case CatNotInstalled:
 		return "install the agent (method: kickstart) or set netdata_prefix to where it lives"
@@ -95,8 +104,6 @@ func remedy(cat Category) string {
 		return "this build cannot connect to Cloud (e.g. a distribution package built without Cloud): reinstall with kickstart"
 	case CatCommandNotFound:
 		return "the agent's tools are outside the searched paths: set netdata_prefix, or reinstall with kickstart"
-	case CatNoPrivilege:
-		return "claiming needs root or the agent's run-as user: set become: sudo (or doas), become_user, or log in as that user; sudo may ask for its password only (interactive authentication: one-time codes, other PAM questions, is not supported)"
 	case CatTokenRejected:
 		return "the claim token is unknown or expired: copy the current token from the Space's Connect Nodes page"
 	case CatRoomInvalid:
@@ -117,16 +124,6 @@ func remedy(cat Category) string {
 		return "start the agent (systemctl start netdata) and run again"
 	case CatDuplicateGUID:
 		return "these hosts are clones sharing one machine GUID: reclaim them with --new-identity"
-	case remote.CatHostKeyUnknown:
-		return "add the host's key to known_hosts (ssh-keyscan, then verify it) or use host_key_policy: accept-new"
-	case remote.CatHostKeyChanged:
-		return "verify the host's new key out of band, then replace its known_hosts line"
-	case remote.CatAuth:
-		return "check the user, identity files and ssh-agent keys for this host"
-	case remote.CatConnectRefused, remote.CatConnectTimeout, remote.CatUnreachable, remote.CatDNS:
-		return "check that the host is up and sshd listens on the configured address and port"
-	case remote.CatHandshakeTimeout:
-		return "the server accepted TCP but did not finish the SSH handshake: check sshd and MaxStartups"
 	case CatTokenUnavailable:
 		return "set the token's environment variable or token_file"
 	case CatClaimFailed:
@@ -141,6 +138,34 @@ func remedy(cat Category) string {
 		return "Cloud refused the node's id, name or key: reclaim with --new-identity"
 	case CatWriteFailed:
 		return "a file on the host could not be written: check free space, a read-only filesystem and permissions"
+	case CatMethodUnavailable:
+		return "the host cannot be claimed with this method: set method: auto, or see `fleetclaim facts`"
+	case CatCloudMissing:
+		return "Cloud does not see the node connected: check the firewall (outbound HTTPS to the Cloud url) and the proxy setting, that the claim token and the space setting name the same Space, then the agent's error.log"
+	case CatCloudAPIScope:
+		return "create a Cloud API token with the scopes fleetclaim needs (Space rooms and nodes) and point api_token_env or api_token_file at it"
+	case CatCloudAPI:
+		return "the Cloud API did not answer well: retry later; check the Cloud url, proxy and Netdata's status page"
+	}
+	return ""
+}
+
+// sessionRemedy is the advice for a category of the connection, the
+// session on the host and the run (package remote's).
+func sessionRemedy(cat Category) string {
+	switch cat {
+	case CatNoPrivilege:
+		return "claiming needs root or the agent's run-as user: set become: sudo (or doas), become_user, or log in as that user; sudo may ask for its password only (interactive authentication: one-time codes, other PAM questions, is not supported)"
+	case remote.CatHostKeyUnknown:
+		return "add the host's key to known_hosts (ssh-keyscan, then verify it) or use host_key_policy: accept-new"
+	case remote.CatHostKeyChanged:
+		return "verify the host's new key out of band, then replace its known_hosts line"
+	case remote.CatAuth:
+		return "check the user, identity files and ssh-agent keys for this host"
+	case remote.CatConnectRefused, remote.CatConnectTimeout, remote.CatUnreachable, remote.CatDNS:
+		return "check that the host is up and sshd listens on the configured address and port"
+	case remote.CatHandshakeTimeout:
+		return "the server accepted TCP but did not finish the SSH handshake: check sshd and MaxStartups"
 	case CatTimeout:
 		return "a step did not finish within --timeout (the record's steps show which): check the host's agent and network, or raise --timeout"
 	case CatCanceled:
@@ -153,14 +178,6 @@ func remedy(cat Category) string {
 		return "the host's key is marked @revoked in known_hosts: find out why before trusting this host"
 	case remote.CatInvalidValue:
 		return "an inventory value cannot be sent to a host safely (e.g. a NUL byte or a line break): fix it in the inventory"
-	case CatMethodUnavailable:
-		return "the host cannot be claimed with this method: set method: auto, or see `fleetclaim facts`"
-	case CatCloudMissing:
-		return "Cloud does not see the node connected: check the firewall (outbound HTTPS to the Cloud url) and the proxy setting, that the claim token and the space setting name the same Space, then the agent's error.log"
-	case CatCloudAPIScope:
-		return "create a Cloud API token with the scopes fleetclaim needs (Space rooms and nodes) and point api_token_env or api_token_file at it"
-	case CatCloudAPI:
-		return "the Cloud API did not answer well: retry later; check the Cloud url, proxy and Netdata's status page"
 	}
 	return ""
 }
@@ -177,6 +194,9 @@ type Step struct {
 	// user's own shell).
 	As  string `json:"as,omitempty"`
 	Via string `json:"via,omitempty"`
+	// plan is the step's lines, as a plan of the same host shows them
+	// (none for connect and probe, which plans run too).
+	plan []string
 }
 
 // Result is the record of one host's run.

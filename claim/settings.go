@@ -24,16 +24,16 @@ const (
 type confSetting struct{ section, key, value string }
 
 // confSettings are the netdata.conf keys of a host's inventory for an
-// install claimed with method: the node name, ephemeral and labels. v2's
-// claim script says "-hostname option is no longer supported", so the name
-// is [global] hostname; on v1 too, although its claim script still takes
-// -hostname= (which fleetclaim passes): the agent sends its own host name
-// as the node's name each time it connects (node_info.data.name =
+// installed agent: the node name, ephemeral and labels. v2's claim script
+// says "-hostname option is no longer supported", so the name is [global]
+// hostname; on v1 too, although its claim script still takes -hostname=
+// (which fleetclaim passes): the agent sends its own host name as the
+// node's name each time it connects (node_info.data.name =
 // rrdhost_hostname(host), database/sqlite/sqlite_aclk_node.c:87 v1.37.1;
 // [global] hostname, daemon/main.c:619), which would undo -hostname=.
-func confSettings(h *inventory.Host, method string) []confSetting {
+func confSettings(h *inventory.Host) []confSetting {
 	var out []confSetting
-	if h.Claim.Hostname != "" && (method == MethodClaimConf || method == MethodClaimScript) {
+	if h.Claim.Hostname != "" {
 		out = append(out, confSetting{sectionGlobal, keyHostname, h.Claim.Hostname})
 	}
 	if e := h.Claim.Ephemeral; e != nil {
@@ -51,23 +51,26 @@ func hasConfSettings(h *inventory.Host) bool {
 	return h.Claim.Hostname != "" || h.Claim.Ephemeral != nil || len(h.Claim.Labels) > 0
 }
 
-// settingsRefusal is why a method cannot take the inventory's netdata.conf
-// settings ("" when it can).
-func settingsRefusal(h *inventory.Host, method string) string {
-	if method == MethodDocker && hasConfSettings(h) {
-		return "hostname, ephemeral and labels are not set inside a container by fleetclaim (its netdata.conf goes with the image): " +
-			"give the container its host name (docker run --hostname) and mount a netdata.conf with [global] is ephemeral node and [host labels]"
+// settings: an installed agent takes the inventory's netdata.conf
+// settings (settingsStep), with its claim.
+func (installed) settings(*inventory.Host) (string, error) { return "", nil }
+
+// settings: a container's netdata.conf is not fleetclaim's to change.
+func (dockerMethod) settings(h *inventory.Host) (string, error) {
+	if hasConfSettings(h) {
+		return "", fail(CatMethodUnavailable, "hostname, ephemeral and labels are not set inside a container by fleetclaim (its netdata.conf goes with the image): "+
+			"give the container its host name (docker run --hostname) and mount a netdata.conf with [global] is ephemeral node and [host labels]")
 	}
-	return ""
+	return "", nil
 }
 
-// settingsDeferred is the warning of a host whose agent kickstart installs:
-// its netdata.conf settings wait for the next run ("" when none).
-func settingsDeferred(h *inventory.Host, method string) string {
-	if method == MethodKickstart && hasConfSettings(h) {
-		return "hostname, ephemeral and labels are written to an installed agent's netdata.conf: they are applied by the next run (reconcile), once kickstart installed it"
+// settings: the agent kickstart installs gets its netdata.conf settings
+// from the next run.
+func (kickstartMethod) settings(h *inventory.Host) (string, error) {
+	if hasConfSettings(h) {
+		return "hostname, ephemeral and labels are written to an installed agent's netdata.conf: they are applied by the next run (reconcile), once kickstart installed it", nil
 	}
-	return ""
+	return "", nil
 }
 
 // settingsPlan is what plan shows for the settings.
@@ -89,12 +92,21 @@ func settingsPlan(in *remote.Install, set []confSetting) []string {
 		in.ConfigDir, strings.Join(parts, ", "), how)}
 }
 
+// settingsStep writes the inventory's netdata.conf settings for an
+// installed agent, when there are any, before its claim.
+func (c *Claimer) settingsStep(ctx context.Context, r *hostRun) error {
+	set := confSettings(r.h)
+	if len(set) == 0 {
+		return nil
+	}
+	return r.wet("netdata-conf", settingsPlan(r.inst, set), func() error { return c.applySettings(ctx, r, set) })
+}
+
 // applySettings writes the host's netdata.conf settings (netdataconf.sh)
 // and makes the agent take them: a restart for [global] keys, a label
 // reload for labels, nothing when nothing changed. The record says what
 // changed.
-func (c *Claimer) applySettings(ctx context.Context, r *hostRun, method string) error {
-	set := confSettings(r.h, method)
+func (c *Claimer) applySettings(ctx context.Context, r *hostRun, set []confSetting) error {
 	r.res.Ephemeral = r.h.Claim.Ephemeral
 	if len(set) == 0 {
 		return nil
@@ -121,6 +133,12 @@ func (c *Claimer) applySettings(ctx context.Context, r *hostRun, method string) 
 	if err != nil {
 		return err
 	}
+	return r.settingsApplied(res, restart)
+}
+
+// settingsApplied reads what netdataconf.sh printed: the keys it changed
+// (into the record), and whether the agent took them.
+func (r *hostRun) settingsApplied(res remote.Result, restart string) error {
 	out := parseKV(res.Stdout)
 	if e := out["fleetclaim-error"]; e != "" {
 		return scriptError(e, res)

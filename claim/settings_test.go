@@ -128,18 +128,24 @@ func TestNetdataConfScriptLintAsSent(t *testing.T) {
 func TestConfSettings(t *testing.T) {
 	yes := true
 	h := &inventory.Host{Claim: inventory.Claim{Hostname: "web-1", Ephemeral: &yes, Labels: []inventory.Label{{Name: "team", Value: "web"}}}}
-	v2 := confSettings(h, MethodClaimConf)
-	v1 := confSettings(h, MethodClaimScript)
+	v2 := confSettings(h) // claim.conf's
+	v1 := confSettings(h) // netdata-claim.sh's
 	if len(v2) != 3 || v2[0] != (confSetting{"global", "hostname", "web-1"}) || v2[1] != (confSetting{"global", "is ephemeral node", "yes"}) || v2[2] != (confSetting{"host labels", "team", "web"}) {
 		t.Errorf("v2 settings %v", v2)
 	}
 	if len(v1) != 3 || v1[0] != (confSetting{"global", "hostname", "web-1"}) {
 		t.Errorf("v1 settings %v", v1)
 	}
-	if settingsDeferred(h, MethodKickstart) == "" || settingsDeferred(h, MethodClaimConf) != "" {
+	if w, _ := (kickstartMethod{}).settings(h); w == "" {
 		t.Errorf("kickstart: settings not deferred")
 	}
-	if settingsRefusal(h, MethodDocker) == "" || settingsRefusal(h, MethodClaimConf) != "" || settingsRefusal(&inventory.Host{}, MethodDocker) != "" {
+	if w, err := (confMethod{}).settings(h); w != "" || err != nil {
+		t.Errorf("claim.conf: settings deferred or refused: %q %v", w, err)
+	}
+	_, refused := dockerMethod{}.settings(h)
+	_, confRefused := confMethod{}.settings(h)
+	_, bareRefused := dockerMethod{}.settings(&inventory.Host{})
+	if refused == nil || confRefused != nil || bareRefused != nil {
 		t.Errorf("docker refusal")
 	}
 }

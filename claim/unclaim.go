@@ -57,47 +57,28 @@ func unclaimedBefore(in *remote.Install) bool {
 	return in.ClaimedID == "" && !in.ClaimConf && in.CloudDir != "unreadable"
 }
 
-// unclaim removes a host's claim: on the host (stop, remove the claim
-// state, start) and, with a Cloud API token, the node from its rooms. A
-// host with nothing to remove is already-unclaimed and is not touched.
-func (c *Claimer) unclaim(ctx context.Context, r *hostRun, d decision) error {
-	r.res.Method = "unclaim"
-	switch {
-	case d.ctr != nil || d.method == MethodDocker:
-		return fail(CatMethodUnavailable, "unclaiming a container is not done by fleetclaim: recreate it without NETDATA_CLAIM_* and with an empty /var/lib/netdata/cloud.d")
-	case d.inst == nil:
-		if d.err != nil && CategoryOf(d.err) != CatNotInstalled {
-			return d.err
-		}
-		r.res.Status = StatusAlreadyUnclaimed
-		r.res.Message = "no Netdata Agent on the host: nothing to unclaim"
-		return nil
-	}
-	if c.opts.Mode == ModePlan && unclaimedBefore(r.inst) {
+// unclaim removes the claim of an installed agent: on the host (stop,
+// remove the claim state, start) and, with a Cloud API token, the node
+// from its rooms. A host with nothing to remove is already-unclaimed and
+// is not touched.
+func (b installed) unclaim(ctx context.Context, r *hostRun) error {
+	if r.dry && unclaimedBefore(b.inst) {
 		r.res.Status = StatusAlreadyUnclaimed
 		r.res.Plan = []string{"nothing to do: no claimed id in cloud.d and no claim.conf"}
 		r.res.Message = "not claimed"
 		return nil
 	}
 	var err error
-	if r.priv, err = r.privilege(r.inst); err != nil && c.opts.Mode != ModePlan {
+	if r.priv, err = r.privilege(b.inst); err != nil && !r.dry {
 		return err
 	}
-	u := &unclaimRun{c: c, r: r}
+	u := &unclaimRun{c: r.c, r: r}
 	steps, err := u.steps()
 	if err != nil {
 		return err
 	}
-	if c.opts.Mode == ModePlan {
-		r.res.Status = StatusPlanned
-		for _, s := range steps {
-			r.res.Plan = append(r.res.Plan, s.plan...)
-		}
-		r.res.Message = "would unclaim"
-		return nil
-	}
 	for _, s := range steps {
-		if err := r.step(s.name, func() error { return s.run(ctx) }); err != nil {
+		if err := r.wet(s.name, s.plan, func() error { return s.run(ctx) }); err != nil {
 			return err
 		}
 		if u.nothing {
@@ -106,9 +87,19 @@ func (c *Claimer) unclaim(ctx context.Context, r *hostRun, d decision) error {
 			return nil
 		}
 	}
-	r.res.Status = StatusUnclaimed
-	r.res.Message = "unclaimed (" + strings.Join(u.had, ", ") + " removed)" + u.cloudNote
-	r.res.Online = nil
+	r.planned("would unclaim")
+	if !r.dry {
+		r.res.Status = StatusUnclaimed
+		r.res.Message = "unclaimed (" + strings.Join(u.had, ", ") + " removed)" + u.cloudNote
+		r.res.Online = nil
+	}
+	return nil
+}
+
+// nothingToUnclaim is the unclaim of a host without an agent.
+func (r *hostRun) nothingToUnclaim() error {
+	r.res.Status = StatusAlreadyUnclaimed
+	r.res.Message = "no Netdata Agent on the host: nothing to unclaim"
 	return nil
 }
 

@@ -355,15 +355,14 @@ func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result)
 		res.Steps = append(res.Steps, claim.Step{Name: "cloud", Millis: time.Since(start).Milliseconds()})
 		res.End = time.Now().UTC()
 	}()
-	node := nodeKey{id: strings.ToLower(res.NodeID)}
-	if node.id == "" {
-		node.name = nodeName(h, res)
+	c := &proofCheck{p: p, t: t, res: res, chk: &claim.CloudCheck{Space: t.SpaceName()}, node: nodeKey{id: strings.ToLower(res.NodeID)}}
+	if c.node.id == "" {
+		c.node.name = nodeName(h, res)
 	}
-	targets, all, askAll := hostRooms(h, t)
-	chk := &claim.CloudCheck{Space: t.SpaceName()}
-	res.Cloud = chk
-	if len(targets) == 0 {
-		chk.Error = "the Space has no \"All nodes\" room and the host names no rooms"
+	c.targets, c.all, c.askAll = hostRooms(h, t)
+	res.Cloud = c.chk
+	if len(c.targets) == 0 {
+		c.chk.Error = "the Space has no \"All nodes\" room and the host names no rooms"
 		return
 	}
 	// Only a host that ended well waits for Cloud; the others are looked
@@ -373,68 +372,107 @@ func (p *Proof) Check(ctx context.Context, h *inventory.Host, res *claim.Result)
 		wait = 0
 	}
 	deadline := start.Add(wait)
-	apiFailed := func(err error) {
-		chk.Error = err.Error()
-		if ctx.Err() == nil {
-			res.Warnings = append(res.Warnings, "Cloud could not be asked about this node: "+err.Error())
-		}
-	}
 	for again := false; ; again = true {
-		var in, missing []string
-		state := ""
-		found := func(ans roomAnswer) {
-			state = ans.node.State
-			if node.id == "" {
-				// Found by name: from now on by the node id Cloud gave it.
-				node = nodeKey{id: strings.ToLower(ans.node.ID)}
-				res.NodeID = node.id
-				res.Plan = append(res.Plan, "found in Cloud by node name "+strconv.Quote(ans.node.Name)+" (the agent did not report its node id): node id "+node.id)
-			}
+		if !c.look(ctx, again) {
+			return
 		}
-		for i, ans := range p.ask(ctx, t, targets, node, again) {
-			if ans.err != nil {
-				apiFailed(ans.err)
-				return
-			}
-			if ans.listed {
-				in = append(in, targets[i])
-				found(ans)
-			} else {
-				missing = append(missing, targets[i])
-				chk.Namesakes = max(chk.Namesakes, ans.named)
-			}
-		}
-		if len(missing) > 0 && askAll {
-			ans := p.ask(ctx, t, []string{all}, node, again)[0]
-			if ans.err != nil {
-				apiFailed(ans.err)
-				return
-			}
-			if ans.listed {
-				in = append(in, all)
-				found(ans)
-			}
-			chk.Namesakes = max(chk.Namesakes, ans.named)
-		}
-		if p.FixRooms && len(in) > 0 && len(missing) > 0 {
-			in, missing = fixRooms(ctx, t, node, in, missing, res)
-		}
-		chk.Listed = len(in) > 0
-		chk.State = state
-		chk.Rooms = names(t, in)
-		chk.Missing = names(t, missing)
-		chk.Confirmed = len(missing) == 0 && state == "reachable"
-		if chk.Confirmed || !time.Now().Before(deadline) || ctx.Err() != nil {
+		if c.chk.Confirmed || !time.Now().Before(deadline) || ctx.Err() != nil {
 			break
 		}
 	}
+	c.conclude(wait)
+}
+
+// proofCheck is one host's Check while it runs.
+type proofCheck struct {
+	p   *Proof
+	t   *Target
+	res *claim.Result
+	chk *claim.CloudCheck
+	// node is the node looked for: by its id, else by its name until Cloud
+	// names its id.
+	node    nodeKey
+	targets []string
+	all     string
+	askAll  bool
+}
+
+// look asks Cloud once whether the node is in the target rooms (and in
+// "All nodes" when askAll and it is missing from one), adds it to the
+// missing rooms with FixRooms, and records the answer in chk. It is false
+// when the Cloud API failed, which chk.Error says.
+func (c *proofCheck) look(ctx context.Context, again bool) bool {
+	var in, missing []string
+	state := ""
+	for i, ans := range c.p.ask(ctx, c.t, c.targets, c.node, again) {
+		if ans.err != nil {
+			c.apiFailed(ctx, ans.err)
+			return false
+		}
+		if ans.listed {
+			in = append(in, c.targets[i])
+			state = c.found(ans)
+		} else {
+			missing = append(missing, c.targets[i])
+			c.chk.Namesakes = max(c.chk.Namesakes, ans.named)
+		}
+	}
+	if len(missing) > 0 && c.askAll {
+		ans := c.p.ask(ctx, c.t, []string{c.all}, c.node, again)[0]
+		if ans.err != nil {
+			c.apiFailed(ctx, ans.err)
+			return false
+		}
+		if ans.listed {
+			in = append(in, c.all)
+			state = c.found(ans)
+		}
+		c.chk.Namesakes = max(c.chk.Namesakes, ans.named)
+	}
+	if c.p.FixRooms && len(in) > 0 && len(missing) > 0 {
+		in, missing = fixRooms(ctx, c.t, c.node, in, missing, c.res)
+	}
+	c.chk.Listed = len(in) > 0
+	c.chk.State = state
+	c.chk.Rooms = names(c.t, in)
+	c.chk.Missing = names(c.t, missing)
+	c.chk.Confirmed = len(missing) == 0 && state == "reachable"
+	return true
+}
+
+// found notes a room's listing of the node and returns the node's state
+// there. A node found by name is looked for by the id Cloud gave it from
+// then on.
+func (c *proofCheck) found(ans roomAnswer) (state string) {
+	if c.node.id == "" {
+		c.node = nodeKey{id: strings.ToLower(ans.node.ID)}
+		c.res.NodeID = c.node.id
+		c.res.Plan = append(c.res.Plan, "found in Cloud by node name "+strconv.Quote(ans.node.Name)+" (the agent did not report its node id): node id "+c.node.id)
+	}
+	return ans.node.State
+}
+
+// apiFailed records that Cloud could not be asked (a warning unless the
+// run was stopped).
+func (c *proofCheck) apiFailed(ctx context.Context, err error) {
+	c.chk.Error = err.Error()
+	if ctx.Err() == nil {
+		c.res.Warnings = append(c.res.Warnings, "Cloud could not be asked about this node: "+err.Error())
+	}
+}
+
+// conclude records what Cloud's answer means for the host after wait: a
+// node not confirmed fails a host that ended well (cloud-missing), and is
+// added to the message of one that did not.
+func (c *proofCheck) conclude(wait time.Duration) {
+	res, chk := c.res, c.chk
 	if len(chk.Added) > 0 {
 		res.Plan = append(res.Plan, "added to rooms "+strings.Join(chk.Added, ", ")+" through the Cloud API")
 	}
 	if chk.Confirmed {
 		return
 	}
-	what := notConfirmed(chk, node)
+	what := notConfirmed(chk, c.node)
 	if !res.Status.OK() {
 		// The host's own failure stays the news; Cloud's view is added.
 		res.Message += "; " + what
