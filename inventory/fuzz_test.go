@@ -38,6 +38,16 @@ func fuzzLoad(t *testing.T, name, format string, data []byte) {
 	}
 }
 
+// fuzzPartsWhole: a native inventory read in parts reads as its whole
+// tree does.
+func fuzzPartsWhole(t *testing.T, data []byte) {
+	p := filepath.Join(t.TempDir(), "inv.yml")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	samePartsWhole(t, p)
+}
+
 func seedFiles(f *testing.F, patterns ...string) {
 	for _, pat := range patterns {
 		files, _ := filepath.Glob(pat)
@@ -59,6 +69,7 @@ func FuzzLoadNative(f *testing.F) {
 			return // keep range expansion and YAML aliases small
 		}
 		fuzzLoad(t, "inv.yml", "native", data)
+		fuzzPartsWhole(t, data)
 	})
 }
 

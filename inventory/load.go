@@ -50,6 +50,10 @@ type LoadOptions struct {
 	// nil. Every host is still resolved and validated once at load, and
 	// errors are the same.
 	Lazy bool
+
+	// wholeYAML reads every native inventory as one node tree, never in
+	// parts (tests compare the two).
+	wholeYAML bool
 }
 
 // Load reads, validates and resolves the inventory at path. On bad input it
