@@ -584,7 +584,9 @@ func (p *iniParse) hostLine(line string, lineNo, indent int) {
 	}
 	var entry *hostEntry
 	if len(vars) > 0 {
-		entry = &hostEntry{vals: l.ansibleVars(file, prefix, "host "+host, vars, nil)}
+		where := hostWhere(host)
+		host = where[len("host "):]
+		entry = &hostEntry{vals: l.ansibleVars(file, prefix, where, vars, nil)}
 	}
 	gi := p.cur.gi
 	if gi < 0 {
@@ -632,7 +634,16 @@ func iniFields(line string) ([]iniField, error) {
 			break
 		}
 		start := i
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' && line[i] != '"' && line[i] != '\'' {
+			i++
+		}
+		if i == len(line) || line[i] == ' ' || line[i] == '\t' {
+			// No quotes: the field is the line's own text.
+			out = append(out, iniField{text: line[start:i], col: start})
+			continue
+		}
 		var b strings.Builder
+		b.WriteString(line[start:i])
 		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
 			c := line[i]
 			if c == '"' || c == '\'' {

@@ -274,11 +274,19 @@ func (l *loader) nativeHosts(file, prefix string, n *yaml.Node, gi int32) {
 // settings or null.
 func (l *loader) nativeHost(file, prefix string, k, v *yaml.Node, gi int32) {
 	var entry *hostEntry
+	name := k.Value
 	if !isNull(v) {
-		entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), "host "+k.Value, v, nil)}
+		where := hostWhere(name)
+		name = where[len("host "):]
+		entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), where, v, nil)}
 	}
-	l.addHost(k.Value, gi, entry, file, k.Line, k.Column, prefix)
+	l.addHost(name, gi, entry, file, k.Line, k.Column, prefix)
 }
+
+// hostWhere names the level of a host's own settings in Sources ("host
+// h1"); its end is the host's name, which the host keeps instead of a
+// copy of its own.
+func hostWhere(name string) string { return "host " + name }
 
 // settings reads a mapping of setting keys. extra, when not nil, claims
 // keys that are not settings (a group's children and hosts).

@@ -154,7 +154,7 @@ func (l *loader) matchName(h *hostRec, eff *[nSlots]*val) string {
 	if l.ansible && eff[sAddress] != nil {
 		return eff[sAddress].s
 	}
-	return h.addr
+	return h.addr()
 }
 
 // apply fills the SSH slots the inventory left unset from ssh_config, as
@@ -197,12 +197,12 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 // them (a hop written without a port reads as port 22).
 func (s *sshConf) resolveJumps(eff *[nSlots]*val) {
 	v := eff[sJump]
-	if v == nil || len(v.jump) == 0 {
+	if v == nil || len(v.jump()) == 0 {
 		return
 	}
-	hops := make([]Endpoint, len(v.jump))
+	hops := make([]Endpoint, len(v.jump()))
 	changed := false
-	for i, e := range v.jump {
+	for i, e := range v.jump() {
 		q := s.local
 		q.Host, q.User = e.Address, e.User
 		if e.Port != DefaultPort {
@@ -224,7 +224,7 @@ func (s *sshConf) resolveJumps(eff *[nSlots]*val) {
 	}
 	if changed {
 		nv := *v // the value may be a group's, shared by other hosts
-		nv.jump = hops
+		nv.hops = &hops
 		eff[sJump] = &nv
 	}
 }
@@ -331,7 +331,7 @@ func (s *sshConf) fill(l *loader, h *hostRec, eff *[nSlots]*val, r *sshconfig.Re
 		l.errs = append(l.errs[:before], dedupe(l.errs[before:])...)
 		return
 	}
-	val.src = "ssh_config " + where + ":" + strconv.Itoa(first.Line)
+	val.setSource("ssh_config " + where + ":" + strconv.Itoa(first.Line))
 	eff[sl] = &val
 }
 
