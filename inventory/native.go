@@ -274,19 +274,25 @@ func (l *loader) nativeHosts(file, prefix string, n *yaml.Node, gi int32) {
 // settings or null.
 func (l *loader) nativeHost(file, prefix string, k, v *yaml.Node, gi int32) {
 	var entry *hostEntry
-	name := k.Value
 	if !isNull(v) {
-		where := hostWhere(name)
-		name = where[len("host "):]
-		entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), where, v, nil)}
+		entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), hostWhere(k.Value), v, nil)}
 	}
-	l.addHost(name, gi, entry, file, k.Line, k.Column, prefix)
+	l.addHost(k.Value, gi, entry, file, k.Line, k.Column, prefix)
 }
 
-// hostWhere names the level of a host's own settings in Sources ("host
-// h1"); its end is the host's name, which the host keeps instead of a
-// copy of its own.
-func hostWhere(name string) string { return "host " + name }
+// hostLevel is the level of a value written for one host, whose name
+// completes its Sources entry ("host h1") when a host is resolved: no
+// label is kept per host.
+const hostLevel = "host"
+
+// hostWhere names the level of the settings written for the host name
+// (or range) pattern: a range keeps its own label ("host web[1:3]").
+func hostWhere(pattern string) string {
+	if HasRange(pattern) {
+		return "host " + pattern
+	}
+	return hostLevel
+}
 
 // settings reads a mapping of setting keys. extra, when not nil, claims
 // keys that are not settings (a group's children and hosts).

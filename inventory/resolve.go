@@ -343,7 +343,7 @@ func (l *loader) validateHosts() []*combo {
 		h.combo = c
 		clear(eff[:])
 		l.effective(h, c, &eff, true)
-		l.checkHost(&eff)
+		l.checkHost(h, &eff)
 		if !l.opts.Lazy {
 			l.resolved = append(l.resolved, l.makeHost(h, c, &eff))
 		}
@@ -468,7 +468,7 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 			if prev != nil && prev != v {
 				if report && !sameValue(prev, v) {
 					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
-						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.source())
+						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.sourceOf(h.name))
 				}
 				continue
 			}
@@ -506,14 +506,14 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 }
 
 // checkHost reports the settings of one host that exclude each other.
-func (l *loader) checkHost(eff *[nSlots]*val) {
+func (l *loader) checkHost(h *hostRec, eff *[nSlots]*val) {
 	set := func(s slot) bool { return eff[s] != nil && eff[s].n != 0 }
 	if pc, j := eff[sProxyCommand], eff[sJump]; pc != nil && pc.s != "" && j != nil && len(j.jump()) > 0 {
-		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.source())
+		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.sourceOf(h.name))
 	}
 	if set(sKsStaticOnly) && set(sKsNativeOnly) {
 		v := eff[sKsNativeOnly]
-		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].source())
+		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].sourceOf(h.name))
 	}
 	if m := eff[sMethod]; m != nil && m.s == "docker" && (eff[sDockerContainer] == nil || eff[sDockerContainer].s == "") {
 		l.errorf(m.file, int(m.line), int(m.col), "method", "method docker needs docker_container")
@@ -560,7 +560,7 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		if v == nil {
 			continue
 		}
-		host.Sources[slotNames[s]] = v.source()
+		host.Sources[slotNames[s]] = v.sourceOf(h.name)
 		setSlot(host, slot(s), v)
 	}
 	if len(host.KnownHosts) == 0 && l.home != "" {

@@ -55,6 +55,15 @@ func (v *val) source() string {
 	return formatSrc(v.file, int(v.line), int(v.col), v.src)
 }
 
+// sourceOf is source for a value of host's: one written for the host
+// itself names it ("inv.yml:12:7 (host h1)").
+func (v *val) sourceOf(host string) string {
+	if !v.whole && v.src == hostLevel {
+		return formatSrc(v.file, int(v.line), int(v.col), "host "+host)
+	}
+	return v.source()
+}
+
 func (v *val) keyName() string {
 	if v.key >= 0 {
 		return keyTable[v.key].name
