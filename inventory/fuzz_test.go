@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,6 +154,20 @@ func FuzzParseJump(f *testing.F) {
 			if e.Address == "" || e.Port < 1 || e.Port > 65535 {
 				t.Fatalf("%q: bad hop %+v", s, e)
 			}
+		}
+	})
+}
+
+func FuzzGlobMatcher(f *testing.F) {
+	f.Add("h*7.example.com", "h0000017.example.com")
+	f.Add("a*b?c*", "aXXbYcZ")
+	f.Fuzz(func(t *testing.T, pat, name string) {
+		want, err := path.Match(pat, name)
+		if err != nil {
+			return
+		}
+		if got := globMatcher(pat)(name); got != want {
+			t.Fatalf("globMatcher(%q)(%q) = %v, path.Match %v", pat, name, got, want)
 		}
 	})
 }
