@@ -284,14 +284,40 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	if !ok {
 		return nil, usageCode, false
 	}
-
-	inv, hosts, ok := f.load(ctx, string(mode), stderr)
+	inv, hosts, ok := loadClaimHosts(ctx, mode, f, stderr)
 	if !ok {
 		return nil, exitUsage, false
 	}
+	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
+	if (changes || mode == claim.ModePlan) && !f.unclaim {
+		for _, w := range claim.DuplicateNodeNames(hosts) {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
+	// unclaim changes hosts but sends no claim token.
+	writes := changes || mode == claim.ModeUnclaim
+	if mode == claim.ModeUnclaim || f.unclaim {
+		changes = false
+		dropRoomNamesWithoutAPI(hosts)
+	}
+	cr := &claimRun{mode: mode, f: f, serial: serial, hosts: hosts}
+	if !cr.setupCloud(ctx, inv, stderr) || !cr.checkSecrets(inv, changes, writes, stderr) {
+		return nil, exitUsage, false
+	}
+	return cr, 0, true
+}
+
+// loadClaimHosts loads the inventory and the selected hosts, with what
+// the command line overrides (--token-file, --api-insecure) applied;
+// false, said on stderr, when they cannot be used.
+func loadClaimHosts(ctx context.Context, mode claim.Mode, f *claimFlags, stderr io.Writer) (*inventory.Inventory, []*inventory.Host, bool) {
+	inv, hosts, ok := f.load(ctx, string(mode), stderr)
+	if !ok {
+		return nil, nil, false
+	}
 	if err := f.checkAuthSources(); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, exitUsage, false
+		return nil, nil, false
 	}
 	if f.tokenFile != "" {
 		for _, h := range hosts {
@@ -304,129 +330,148 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 			h.Sources["api_insecure"] = "--api-insecure"
 		}
 	}
-	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
-	if (changes || mode == claim.ModePlan) && !f.unclaim {
-		for _, w := range claim.DuplicateNodeNames(hosts) {
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
-	}
-	// unclaim changes hosts but sends no claim token.
-	writes := changes || mode == claim.ModeUnclaim
-	if mode == claim.ModeUnclaim || f.unclaim {
-		changes = false
-	}
-	if mode == claim.ModeUnclaim || f.unclaim {
-		dropRoomNamesWithoutAPI(hosts)
-	}
-	// Cloud API: room names become ids before anything else happens.
-	cloud, err := setupCloud(ctx, inv, hosts, f.fixRooms || f.fetchClaimToken, stderr)
+	return inv, hosts, true
+}
+
+// setupCloud opens the Cloud API of the run's hosts (room names become ids
+// before anything else happens) and its proof; false, said on stderr, when
+// the run cannot go on.
+func (cr *claimRun) setupCloud(ctx context.Context, inv *inventory.Inventory, stderr io.Writer) bool {
+	f, mode := cr.f, cr.mode
+	cloud, err := setupCloud(ctx, inv, cr.hosts, f.fixRooms || f.fetchClaimToken, stderr)
 	if err != nil {
 		printInventoryError(stderr, err)
-		return nil, exitUsage, false
+		return false
 	}
+	cr.cloud = cloud
 	if f.fetchClaimToken {
 		if f.tokenFile != "" {
 			fmt.Fprintf(stderr, "fleetclaim %s: --fetch-claim-token and --token-file exclude each other\n", mode)
-			return nil, exitUsage, false
+			return false
 		}
 		// The token is rotated at the very end of the checks (claimRun.run):
 		// a refused run must not have invalidated everyone else's token.
 		// Until then the hosts it is for need no token of their own.
-		if err := cloud.willFetchClaimTokens(hosts); err != nil {
+		if err := cloud.willFetchClaimTokens(cr.hosts); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-			return nil, exitUsage, false
+			return false
 		}
 	}
 	if f.waitCloud < 0 {
 		f.waitCloud = f.wait
 	}
-	proof := cloud.proof(f.waitCloud, f.fixRooms)
+	cr.proof = cloud.proof(f.waitCloud, f.fixRooms)
 	if mode == claim.ModeUnclaim {
-		proof = nil // nothing to prove: the nodes leave
+		cr.proof = nil // nothing to prove: the nodes leave
 	}
-	if f.fixRooms && proof == nil {
+	if f.fixRooms && cr.proof == nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: --fix-rooms needs a Cloud API token (%s, api_token_env or api_token_file)\n", mode, inventory.DefaultAPITokenEnv)
-		return nil, exitUsage, false
+		return false
 	}
+	return true
+}
+
+// checkSecrets checks the hosts' files and secrets when the run changes
+// them, and reads the claim tokens and sudo passwords; false, said on
+// stderr, when one is missing.
+func (cr *claimRun) checkSecrets(inv *inventory.Inventory, changes, writes bool, stderr io.Writer) bool {
 	if changes {
-		if err := inv.CheckSecrets(hosts); err != nil {
+		if err := inv.CheckSecrets(cr.hosts); err != nil {
 			printInventoryError(stderr, err)
-			return nil, exitUsage, false
+			return false
 		}
 	}
-	tokens, err := resolveTokens(hosts, changes)
+	var err error
+	cr.tokens, err = resolveTokens(cr.hosts, changes)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, exitUsage, false
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
+		return false
 	}
-	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && writes)
+	cr.sudoPasswords, err = resolveSudoPasswords(cr.hosts, cr.f.askBecomePass && writes)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, exitUsage, false
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
+		return false
 	}
-	return &claimRun{mode: mode, f: f, serial: serial, hosts: hosts, proof: proof, cloud: cloud, tokens: tokens, sudoPasswords: sudoPasswords}, 0, true
+	return true
+}
+
+// runOutputs are the files and logs of a run that its records go to.
+type runOutputs struct {
+	dlog        *debugLog
+	retry       *retryFile
+	resultsFile *jsonLines
+	hist        *historyRun
+	past        claim.GUIDHistory
+	closers     []func()
+}
+
+func (o *runOutputs) close() {
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		o.closers[i]()
+	}
+}
+
+// openOutputs opens the debug log, the retry file, the results file and
+// the history, and fetches the claim tokens (the last check that can
+// refuse a run); false, said on stderr, when one cannot be opened.
+func (cr *claimRun) openOutputs(ctx context.Context, stderr io.Writer) (*runOutputs, bool) {
+	f, mode := cr.f, cr.mode
+	o := &runOutputs{}
+	var closeDebug func()
+	var err error
+	o.dlog, closeDebug, err = openDebug(f.debug, f.debugFile, stderr, cr.secrets())
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
+		return nil, false
+	}
+	o.closers = append(o.closers, closeDebug)
+	if o.retry, err = startRetryFile(f.retryFile, cr.hosts); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
+		o.close()
+		return nil, false
+	}
+	var ok bool
+	if o.resultsFile, ok = cr.openResults(stderr); !ok {
+		o.close()
+		return nil, false
+	}
+	if o.resultsFile != nil {
+		o.closers = append(o.closers, func() { o.resultsFile.close() })
+	}
+	if f.fetchClaimToken && !cr.fetchTokens(ctx, o.dlog, stderr) {
+		o.close()
+		return nil, false
+	}
+	if !f.noHistory {
+		o.past = pastGUIDsOf(f.history, stderr)
+		o.hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, len(cr.hosts))
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
+		}
+	}
+	return o, true
 }
 
 // run claims (or plans, verifies, reclaims, reconciles) the hosts and
 // writes every output: the results file, the history, the rendering on
 // stdout and the summary on stderr. It returns the exit code.
 func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
-	f, mode, hosts, proof := cr.f, cr.mode, cr.hosts, cr.proof
-	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, cr.secrets())
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
-		return exitUsage
-	}
-	defer closeDebug()
-	retry, err := startRetryFile(f.retryFile, hosts)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
-		return exitUsage
-	}
-
-	resultsFile, ok := cr.openResults(stderr)
+	f, hosts := cr.f, cr.hosts
+	o, ok := cr.openOutputs(ctx, stderr)
 	if !ok {
 		return exitUsage
 	}
-	if resultsFile != nil {
-		defer resultsFile.close()
-	}
-	if f.fetchClaimToken && !cr.fetchTokens(ctx, dlog, stderr) {
-		return exitUsage
-	}
-	var hist *historyRun
-	var past claim.GUIDHistory
-	if !f.noHistory {
-		past = pastGUIDsOf(f.history, stderr)
-		hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, len(hosts))
-		if err != nil {
-			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
-		}
-	}
-
+	defer o.close()
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	var connector claim.Connector = claim.SSHConnector{Dialer: dialer}
-	if dlog != nil {
-		connector = debugConnector{inner: connector, log: dlog}
+	if o.dlog != nil {
+		connector = debugConnector{inner: connector, log: o.dlog}
 	}
-	c := cr.claimer(connector, past)
+	c := cr.claimer(connector, o.past)
 
-	// Signals: the first stops new hosts and gives those in flight --grace;
-	// a second one (or the end of the grace) cancels them.
-	startCtx, stopStarting := context.WithCancel(ctx)
-	defer stopStarting()
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	if f.deadline > 0 {
-		var c1, c2 context.CancelFunc
-		startCtx, c1 = context.WithTimeout(startCtx, f.deadline)
-		runCtx, c2 = context.WithTimeout(runCtx, f.deadline)
-		defer c1()
-		defer c2()
-	}
-	interrupted := watchSignals(stderr, stopStarting, cancelRun, f.grace)
-	defer interrupted.stop()
+	startCtx, runCtx, interrupted, stop := cr.runContexts(ctx, stderr)
+	defer stop()
 
 	// The records wait in the spool for the final outputs: the run keeps
 	// an index of a few bytes per host, not the records.
@@ -448,22 +493,52 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	fleet := cr.fleet(func(i int, r claim.Result) {
 		redactProxy(&r, hosts[i].Claim.Proxy)
 		if line, err := encodeLine(r); err == nil {
-			resultsFile.write(line)
-			hist.add(r.Status, line)
+			o.resultsFile.write(line)
+			o.hist.add(r.Status, line)
 			if f.output == "jsonl" {
 				out.write(line)
 			}
 			recs.add(i, line)
 			tally.add(i, &r)
-			retry.ended(i, r.Status.OK())
+			o.retry.ended(i, r.Status.OK())
 		}
 		prog.done(r)
 	})
 	start := time.Now()
 	outcome := fleet.Run(startCtx, runCtx, hosts, c.Do)
 	prog.finish()
-	elapsed := time.Since(start)
+	return cr.finishOutputs(o, out, recs, tally, time.Since(start), stderr, func() int { return exitCode(outcome, interrupted.fired()) })
+}
 
+// runContexts are a run's contexts: startCtx ending stops new hosts,
+// runCtx ending cancels those in flight. The first signal stops new hosts
+// and gives those in flight --grace; a second one (or the end of the
+// grace) cancels them. stop releases them.
+func (cr *claimRun) runContexts(ctx context.Context, stderr io.Writer) (startCtx, runCtx context.Context, w *signalWatch, stop func()) {
+	f := cr.f
+	startCtx, stopStarting := context.WithCancel(ctx)
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	stops := []func(){stopStarting, cancelRun}
+	if f.deadline > 0 {
+		var c1, c2 context.CancelFunc
+		startCtx, c1 = context.WithTimeout(startCtx, f.deadline)
+		runCtx, c2 = context.WithTimeout(runCtx, f.deadline)
+		stops = append(stops, c1, c2)
+	}
+	w = watchSignals(stderr, stopStarting, cancelRun, f.grace)
+	stops = append(stops, w.stop)
+	return startCtx, runCtx, w, func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+}
+
+// finishOutputs renders the records, closes the results file, prints the
+// summaries, writes the retry file and ends the history entry; it returns
+// the exit code: codeOf's, once that is done, unless an output failed.
+func (cr *claimRun) finishOutputs(o *runOutputs, out *outputWriter, recs *spool, tally *recordTally, elapsed time.Duration, stderr io.Writer, codeOf func() int) int {
+	f, mode := cr.f, cr.mode
 	if err := renderResults(out, f.output, string(mode), recs, elapsed); err != nil && out.err == nil {
 		out.err = err
 	}
@@ -471,22 +546,22 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if out.err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, out.err)
 	}
-	if err := resultsFile.close(); err != nil {
+	if err := o.resultsFile.close(); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: results file %s is incomplete: %v\n", mode, f.results, err)
 		writeFailed = true
 	}
 	printTally(stderr, tally)
-	if proof != nil && mode != claim.ModePlan {
+	if cr.proof != nil && mode != claim.ModePlan {
 		printCloudTally(stderr, tally)
 	}
-	if err := retry.finish(recs); err != nil {
+	if err := o.retry.finish(recs); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
 	}
-	code := exitCode(outcome, interrupted.fired())
+	code := codeOf()
 	if writeFailed && code == exitOK {
 		code = exitFailed // every host ended well, but not every record was written
 	}
-	hist.finish(code)
+	o.hist.finish(code)
 	return code
 }
 
