@@ -267,14 +267,26 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 // passwords. Nothing is written before it exists, so a refused command
 // changes nothing (no results file truncated, no history entry).
 type claimRun struct {
-	mode          claim.Mode
-	f             *claimFlags
-	serial        []rollout.BatchSize
-	hosts         []*inventory.Host
+	mode   claim.Mode
+	f      *claimFlags
+	serial []rollout.BatchSize
+	inv    *inventory.Inventory
+	sel    inventory.Selection
+	// hosts are the selected hosts resolved, as checked; the run lets go
+	// of them before the first host starts and resolves each again (host)
+	// when it reaches it.
+	hosts []*inventory.Host
+	// dropNames: room names are dropped where no Cloud API names them
+	// (unclaim).
+	dropNames     bool
 	proof         *cloud.Proof
 	cloud         *cloudRun
 	tokens        map[inventory.SecretRef]inventory.Secret
 	sudoPasswords map[inventory.SecretRef]inventory.Secret
+	// proxySecrets: some host's proxy has credentials, which its records
+	// have redacted.
+	proxySecrets bool
+	resolving    sync.Mutex
 }
 
 // prepareClaim checks a claim-family command's input. When it is refused,
@@ -284,7 +296,8 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	if !ok {
 		return nil, usageCode, false
 	}
-	inv, hosts, ok := loadClaimHosts(ctx, mode, f, stderr)
+	cr := &claimRun{mode: mode, f: f, serial: serial}
+	hosts, ok := cr.loadHosts(ctx, stderr)
 	if !ok {
 		return nil, exitUsage, false
 	}
@@ -298,47 +311,83 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	writes := changes || mode == claim.ModeUnclaim
 	if mode == claim.ModeUnclaim || f.unclaim {
 		changes = false
+		cr.dropNames = true
 		dropRoomNamesWithoutAPI(hosts)
 	}
-	cr := &claimRun{mode: mode, f: f, serial: serial, hosts: hosts}
-	if !cr.setupCloud(ctx, inv, stderr) || !cr.checkSecrets(inv, changes, writes, stderr) {
+	if !cr.setupCloud(ctx, stderr) || !cr.checkSecrets(changes, writes, stderr) {
 		return nil, exitUsage, false
 	}
 	return cr, 0, true
 }
 
-// loadClaimHosts loads the inventory and the selected hosts, with what
+// loadHosts loads the inventory and resolves the selected hosts, with what
 // the command line overrides (--token-file, --api-insecure) applied;
 // false, said on stderr, when they cannot be used.
-func loadClaimHosts(ctx context.Context, mode claim.Mode, f *claimFlags, stderr io.Writer) (*inventory.Inventory, []*inventory.Host, bool) {
-	inv, hosts, ok := f.load(ctx, string(mode), stderr)
+func (cr *claimRun) loadHosts(ctx context.Context, stderr io.Writer) ([]*inventory.Host, bool) {
+	f, mode := cr.f, cr.mode
+	inv, sel, ok := f.choose(ctx, string(mode), stderr)
 	if !ok {
-		return nil, nil, false
+		return nil, false
 	}
 	if err := f.checkAuthSources(); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, nil, false
+		return nil, false
 	}
-	if f.tokenFile != "" {
-		for _, h := range hosts {
-			h.Claim.Token = inventory.SecretRef{File: f.tokenFile}
-		}
+	cr.inv, cr.sel = inv, sel
+	cr.hosts = make([]*inventory.Host, sel.Len())
+	for i := range cr.hosts {
+		cr.hosts[i] = sel.Host(i)
+		cr.override(cr.hosts[i])
 	}
-	if f.apiInsecure {
-		for _, h := range hosts {
-			h.Claim.APIInsecure = true
-			h.Sources["api_insecure"] = "--api-insecure"
-		}
-	}
-	return inv, hosts, true
+	return cr.hosts, true
 }
+
+// override applies the command line's --token-file and --api-insecure.
+func (cr *claimRun) override(h *inventory.Host) {
+	if cr.f.tokenFile != "" {
+		h.Claim.Token = inventory.SecretRef{File: cr.f.tokenFile}
+	}
+	if cr.f.apiInsecure {
+		h.Claim.APIInsecure = true
+		h.Sources["api_insecure"] = "--api-insecure"
+	}
+}
+
+// host resolves the i-th selected host again, as prepareClaim and
+// openOutputs left it: the command line's overrides, room names made ids
+// (or dropped), the fetched claim token. The hosts given as checked and
+// these are the same (TestRunHostsAsChecked).
+func (cr *claimRun) host(i int) *inventory.Host {
+	cr.resolving.Lock()
+	defer cr.resolving.Unlock()
+	h := cr.sel.Host(i)
+	cr.override(h)
+	if cr.dropNames {
+		dropRoomNamesWithoutAPI([]*inventory.Host{h})
+	}
+	// The same rooms of the same Spaces as when they were checked: no
+	// error now.
+	_ = cr.inv.ResolveRoomNames([]*inventory.Host{h}, cr.cloud.roomLister)
+	if cr.f.fetchClaimToken {
+		cr.cloud.clearFetchedToken(h)
+		cr.cloud.useFetchedToken(h)
+	}
+	return h
+}
+
+// runHosts is the run's rollout.Source: each host resolved when the run
+// reaches it.
+type runHosts struct{ cr *claimRun }
+
+func (s runHosts) Len() int                   { return s.cr.sel.Len() }
+func (s runHosts) Host(i int) *inventory.Host { return s.cr.host(i) }
 
 // setupCloud opens the Cloud API of the run's hosts (room names become ids
 // before anything else happens) and its proof; false, said on stderr, when
 // the run cannot go on.
-func (cr *claimRun) setupCloud(ctx context.Context, inv *inventory.Inventory, stderr io.Writer) bool {
+func (cr *claimRun) setupCloud(ctx context.Context, stderr io.Writer) bool {
 	f, mode := cr.f, cr.mode
-	cloud, err := setupCloud(ctx, inv, cr.hosts, f.fixRooms || f.fetchClaimToken, stderr)
+	cloud, err := setupCloud(ctx, cr.inv, cr.hosts, f.fixRooms || f.fetchClaimToken, stderr)
 	if err != nil {
 		printInventoryError(stderr, err)
 		return false
@@ -374,9 +423,9 @@ func (cr *claimRun) setupCloud(ctx context.Context, inv *inventory.Inventory, st
 // checkSecrets checks the hosts' files and secrets when the run changes
 // them, and reads the claim tokens and sudo passwords; false, said on
 // stderr, when one is missing.
-func (cr *claimRun) checkSecrets(inv *inventory.Inventory, changes, writes bool, stderr io.Writer) bool {
+func (cr *claimRun) checkSecrets(changes, writes bool, stderr io.Writer) bool {
 	if changes {
-		if err := inv.CheckSecrets(cr.hosts); err != nil {
+		if err := cr.inv.CheckSecrets(cr.hosts); err != nil {
 			printInventoryError(stderr, err)
 			return false
 		}
@@ -456,12 +505,17 @@ func (cr *claimRun) openOutputs(ctx context.Context, stderr io.Writer) (*runOutp
 // writes every output: the results file, the history, the rendering on
 // stdout and the summary on stderr. It returns the exit code.
 func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
-	f, hosts := cr.f, cr.hosts
+	f, n := cr.f, len(cr.hosts)
 	o, ok := cr.openOutputs(ctx, stderr)
 	if !ok {
 		return exitUsage
 	}
 	defer o.close()
+	// From here on the run holds the hosts in flight only.
+	for _, h := range cr.hosts {
+		cr.proxySecrets = cr.proxySecrets || h.Claim.Proxy.HasCredentials()
+	}
+	cr.hosts = nil
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	var connector claim.Connector = claim.SSHConnector{Dialer: dialer}
@@ -475,7 +529,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 
 	// The records wait in the spool for the final outputs: the run keeps
 	// an index of a few bytes per host, not the records.
-	recs, err := newSpool(len(hosts))
+	recs, err := newSpool(n)
 	// The summaries are counted as hosts finish: no pass over the spool.
 	tally := newTally(summaryHosts, summaryItem)
 	if err != nil {
@@ -487,11 +541,13 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 	}()
 	out := &outputWriter{w: stdout}
-	prog := newProgress(stderr, len(hosts), !f.noProgress)
+	prog := newProgress(stderr, n, !f.noProgress)
 	// Called one host at a time: the record is encoded once, for the
 	// results file, the history, the jsonl output and the spool.
 	fleet := cr.fleet(func(i int, r claim.Result) {
-		redactProxy(&r, hosts[i].Claim.Proxy)
+		if cr.proxySecrets {
+			redactProxy(&r, cr.host(i).Claim.Proxy)
+		}
 		if line, err := encodeLine(r); err == nil {
 			o.resultsFile.write(line)
 			o.hist.add(r.Status, line)
@@ -505,7 +561,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		prog.done(r)
 	})
 	start := time.Now()
-	outcome := fleet.Run(startCtx, runCtx, hosts, c.Do)
+	outcome := fleet.RunSource(startCtx, runCtx, runHosts{cr}, c.Do)
 	prog.finish()
 	return cr.finishOutputs(o, out, recs, tally, time.Since(start), stderr, func() int { return exitCode(outcome, interrupted.fired()) })
 }

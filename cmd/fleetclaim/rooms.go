@@ -72,7 +72,7 @@ func wantedRules(cr *cloudRun, hosts []*inventory.Host, warn func(string)) []wan
 	var order []key
 	roomsOf := map[string]string{} // group -> the first host's rooms
 	for _, h := range hosts {
-		t := cr.byHost[h]
+		t := cr.target(h)
 		if t == nil || len(h.Claim.Rooms) == 0 {
 			continue
 		}
