@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"strings"
@@ -271,48 +272,50 @@ type claimRun struct {
 	f      *claimFlags
 	serial []rollout.BatchSize
 	inv    *inventory.Inventory
-	sel    inventory.Selection
-	// hosts are the selected hosts resolved, as checked; the run lets go
-	// of them before the first host starts and resolves each again (host)
-	// when it reaches it.
-	hosts []*inventory.Host
-	// dropNames: room names are dropped where no Cloud API names them
-	// (unclaim).
-	dropNames     bool
-	proof         *cloud.Proof
-	cloud         *cloudRun
-	tokens        map[inventory.SecretRef]inventory.Secret
-	sudoPasswords map[inventory.SecretRef]inventory.Secret
-	// proxySecrets: some host's proxy has credentials, which its records
-	// have redacted.
-	proxySecrets bool
+	// sel are the selected hosts, each resolved when a check or the run
+	// asks for it (host): none is held beyond that.
+	sel inventory.Selection
+	// What the checks have done to the hosts so far, which host gives each
+	// host again: dropNames, room names are dropped where no Cloud API
+	// names them (unclaim); roomIDs, the others are made ids; clearTokens,
+	// the hosts that get a fetched claim token have none before it;
+	// askedSudo, --ask-become-pass's password.
+	dropNames, roomIDs, clearTokens bool
+	askedSudo                       *inventory.Secret
+	proof                           *cloud.Proof
+	cloud                           *cloudRun
+	tokens                          map[inventory.SecretRef]inventory.Secret
+	sudoPasswords                   map[inventory.SecretRef]inventory.Secret
+	// proxySecrets are the credentials of the hosts' proxies, which the
+	// debug log and the records redact; names, the hosts' names for
+	// --retry-file.
+	proxySecrets []inventory.Secret
+	names        []string
 	resolving    sync.Mutex
 }
 
 // prepareClaim checks a claim-family command's input. When it is refused,
 // ok is false and code is the exit code, the reason printed on stderr.
+// Each check goes over the hosts resolved one at a time: none holds them
+// all.
 func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io.Writer) (r *claimRun, code int, ok bool) {
 	f, serial, usageCode, ok := parseClaimFlags(mode, args, stderr)
 	if !ok {
 		return nil, usageCode, false
 	}
 	cr := &claimRun{mode: mode, f: f, serial: serial}
-	hosts, ok := cr.loadHosts(ctx, stderr)
-	if !ok {
+	if !cr.loadHosts(ctx, stderr) {
 		return nil, exitUsage, false
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
 	if (changes || mode == claim.ModePlan) && !f.unclaim {
-		for _, w := range claim.DuplicateNodeNames(hosts) {
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
+		cr.warnDuplicateNames(stderr)
 	}
 	// unclaim changes hosts but sends no claim token.
 	writes := changes || mode == claim.ModeUnclaim
 	if mode == claim.ModeUnclaim || f.unclaim {
 		changes = false
 		cr.dropNames = true
-		dropRoomNamesWithoutAPI(hosts)
 	}
 	if !cr.setupCloud(ctx, stderr) || !cr.checkSecrets(changes, writes, stderr) {
 		return nil, exitUsage, false
@@ -320,26 +323,20 @@ func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io
 	return cr, 0, true
 }
 
-// loadHosts loads the inventory and resolves the selected hosts, with what
-// the command line overrides (--token-file, --api-insecure) applied;
-// false, said on stderr, when they cannot be used.
-func (cr *claimRun) loadHosts(ctx context.Context, stderr io.Writer) ([]*inventory.Host, bool) {
+// loadHosts loads the inventory and selects the hosts; false, said on
+// stderr, when they cannot be used.
+func (cr *claimRun) loadHosts(ctx context.Context, stderr io.Writer) bool {
 	f, mode := cr.f, cr.mode
 	inv, sel, ok := f.choose(ctx, string(mode), stderr)
 	if !ok {
-		return nil, false
+		return false
 	}
 	if err := f.checkAuthSources(); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, false
+		return false
 	}
 	cr.inv, cr.sel = inv, sel
-	cr.hosts = make([]*inventory.Host, sel.Len())
-	for i := range cr.hosts {
-		cr.hosts[i] = sel.Host(i)
-		cr.override(cr.hosts[i])
-	}
-	return cr.hosts, true
+	return true
 }
 
 // override applies the command line's --token-file and --api-insecure.
@@ -353,10 +350,11 @@ func (cr *claimRun) override(h *inventory.Host) {
 	}
 }
 
-// host resolves the i-th selected host again, as prepareClaim and
-// openOutputs left it: the command line's overrides, room names made ids
-// (or dropped), the fetched claim token. The hosts given as checked and
-// these are the same (TestRunHostsAsChecked).
+// host resolves the i-th selected host with what the checks (and the
+// fetched claim tokens) have done to the hosts so far: the command line's
+// overrides, room names made ids (or dropped), the token cleared or
+// fetched, the sudo password asked for. TestRunHostsAsChecked compares the
+// hosts a run gets with the whole-list checking of before.
 func (cr *claimRun) host(i int) *inventory.Host {
 	cr.resolving.Lock()
 	defer cr.resolving.Unlock()
@@ -365,14 +363,30 @@ func (cr *claimRun) host(i int) *inventory.Host {
 	if cr.dropNames {
 		dropRoomNamesWithoutAPI([]*inventory.Host{h})
 	}
-	// The same rooms of the same Spaces as when they were checked: no
-	// error now.
-	_ = cr.inv.ResolveRoomNames([]*inventory.Host{h}, cr.cloud.roomLister)
-	if cr.f.fetchClaimToken {
+	if cr.roomIDs {
+		// The same rooms of the same Spaces as when they were checked: no
+		// error now.
+		_ = cr.inv.ResolveRoomNames([]*inventory.Host{h}, cr.cloud.roomLister)
+	}
+	if cr.clearTokens {
 		cr.cloud.clearFetchedToken(h)
 		cr.cloud.useFetchedToken(h)
 	}
+	if cr.askedSudo != nil && h.SudoPassword.IsZero() && h.Become != "" && h.Become != "none" {
+		h.SudoPassword = inventory.SecretRef{Inline: cr.askedSudo.Reveal()}
+	}
 	return h
+}
+
+// hosts yields every selected host, as host resolves it.
+func (cr *claimRun) hosts() iter.Seq[*inventory.Host] {
+	return func(yield func(*inventory.Host) bool) {
+		for i := range cr.sel.Len() {
+			if !yield(cr.host(i)) {
+				return
+			}
+		}
+	}
 }
 
 // runHosts is the run's rollout.Source: each host resolved when the run
@@ -382,17 +396,31 @@ type runHosts struct{ cr *claimRun }
 func (s runHosts) Len() int                   { return s.cr.sel.Len() }
 func (s runHosts) Host(i int) *inventory.Host { return s.cr.host(i) }
 
+// warnDuplicateNames warns about hosts that would be two nodes of one name
+// in a Space; only the hosts that set a node name can be.
+func (cr *claimRun) warnDuplicateNames(stderr io.Writer) {
+	var named []*inventory.Host
+	for h := range cr.hosts() {
+		if h.Claim.Hostname != "" {
+			named = append(named, h)
+		}
+	}
+	for _, w := range claim.DuplicateNodeNames(named) {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+}
+
 // setupCloud opens the Cloud API of the run's hosts (room names become ids
 // before anything else happens) and its proof; false, said on stderr, when
 // the run cannot go on.
 func (cr *claimRun) setupCloud(ctx context.Context, stderr io.Writer) bool {
 	f, mode := cr.f, cr.mode
-	cloud, err := setupCloud(ctx, cr.inv, cr.hosts, f.fixRooms || f.fetchClaimToken, stderr)
+	cloud, err := setupCloud(ctx, cr.inv, cr.hosts(), f.fixRooms || f.fetchClaimToken, stderr)
 	if err != nil {
 		printInventoryError(stderr, err)
 		return false
 	}
-	cr.cloud = cloud
+	cr.cloud, cr.roomIDs = cloud, true
 	if f.fetchClaimToken {
 		if f.tokenFile != "" {
 			fmt.Fprintf(stderr, "fleetclaim %s: --fetch-claim-token and --token-file exclude each other\n", mode)
@@ -401,10 +429,11 @@ func (cr *claimRun) setupCloud(ctx context.Context, stderr io.Writer) bool {
 		// The token is rotated at the very end of the checks (claimRun.run):
 		// a refused run must not have invalidated everyone else's token.
 		// Until then the hosts it is for need no token of their own.
-		if err := cloud.willFetchClaimTokens(cr.hosts); err != nil {
+		if err := cloud.willFetchClaimTokens(); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
 			return false
 		}
+		cr.clearTokens = true
 	}
 	if f.waitCloud < 0 {
 		f.waitCloud = f.wait
@@ -421,25 +450,36 @@ func (cr *claimRun) setupCloud(ctx context.Context, stderr io.Writer) bool {
 }
 
 // checkSecrets checks the hosts' files and secrets when the run changes
-// them, and reads the claim tokens and sudo passwords; false, said on
-// stderr, when one is missing.
+// them, reads the claim tokens and sudo passwords, and notes the proxies'
+// credentials and the hosts' names; false, said on stderr, when one is
+// missing.
 func (cr *claimRun) checkSecrets(changes, writes bool, stderr io.Writer) bool {
 	if changes {
-		if err := cr.inv.CheckSecrets(cr.hosts); err != nil {
+		if err := cr.inv.CheckHosts(cr.hosts()); err != nil {
 			printInventoryError(stderr, err)
 			return false
 		}
 	}
 	var err error
-	cr.tokens, err = resolveTokens(cr.hosts, changes)
+	cr.tokens, err = resolveTokens(cr.hosts(), changes)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
 		return false
 	}
-	cr.sudoPasswords, err = resolveSudoPasswords(cr.hosts, cr.f.askBecomePass && writes)
+	cr.sudoPasswords, cr.askedSudo, err = resolveSudoPasswords(cr.hosts(), cr.f.askBecomePass && writes)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
 		return false
+	}
+	seen := map[string]bool{}
+	for h := range cr.hosts() {
+		if p := h.Claim.Proxy; p.HasCredentials() && !seen[p.Credentials().Reveal()] {
+			seen[p.Credentials().Reveal()] = true
+			cr.proxySecrets = append(cr.proxySecrets, p.Credentials())
+		}
+		if cr.f.retryFile != "" {
+			cr.names = append(cr.names, h.Name)
+		}
 	}
 	return true
 }
@@ -474,7 +514,7 @@ func (cr *claimRun) openOutputs(ctx context.Context, stderr io.Writer) (*runOutp
 		return nil, false
 	}
 	o.closers = append(o.closers, closeDebug)
-	if o.retry, err = startRetryFile(f.retryFile, cr.hosts); err != nil {
+	if o.retry, err = startRetryFile(f.retryFile, cr.names); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
 		o.close()
 		return nil, false
@@ -493,7 +533,7 @@ func (cr *claimRun) openOutputs(ctx context.Context, stderr io.Writer) (*runOutp
 	}
 	if !f.noHistory {
 		o.past = pastGUIDsOf(f.history, stderr)
-		o.hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, len(cr.hosts))
+		o.hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, cr.sel.Len())
 		if err != nil {
 			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
 		}
@@ -505,17 +545,12 @@ func (cr *claimRun) openOutputs(ctx context.Context, stderr io.Writer) (*runOutp
 // writes every output: the results file, the history, the rendering on
 // stdout and the summary on stderr. It returns the exit code.
 func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
-	f, n := cr.f, len(cr.hosts)
+	f, n := cr.f, cr.sel.Len()
 	o, ok := cr.openOutputs(ctx, stderr)
 	if !ok {
 		return exitUsage
 	}
 	defer o.close()
-	// From here on the run holds the hosts in flight only.
-	for _, h := range cr.hosts {
-		cr.proxySecrets = cr.proxySecrets || h.Claim.Proxy.HasCredentials()
-	}
-	cr.hosts = nil
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	var connector claim.Connector = claim.SSHConnector{Dialer: dialer}
@@ -545,7 +580,7 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	// Called one host at a time: the record is encoded once, for the
 	// results file, the history, the jsonl output and the spool.
 	fleet := cr.fleet(func(i int, r claim.Result) {
-		if cr.proxySecrets {
+		if len(cr.proxySecrets) > 0 {
 			redactProxy(&r, cr.host(i).Claim.Proxy)
 		}
 		if line, err := encodeLine(r); err == nil {
@@ -693,12 +728,7 @@ func (cr *claimRun) secrets() []inventory.Secret {
 	for _, s := range cr.sudoPasswords {
 		secrets = append(secrets, s)
 	}
-	for _, h := range cr.hosts {
-		if h.Claim.Proxy.HasCredentials() {
-			secrets = append(secrets, h.Claim.Proxy.Credentials())
-		}
-	}
-	return secrets
+	return append(secrets, cr.proxySecrets...)
 }
 
 // openResults opens --results (nil without it); false, said on stderr,
@@ -722,16 +752,15 @@ func (cr *claimRun) openResults(stderr io.Writer) (*jsonLines, bool) {
 // once every check has passed, and hands the new tokens to the hosts and
 // the debug log's redaction; false, said on stderr, when it failed.
 func (cr *claimRun) fetchTokens(ctx context.Context, dlog *debugLog, stderr io.Writer) bool {
-	fetched, err := cr.cloud.fetchClaimTokens(ctx, cr.hosts, stderr)
+	fetched, err := cr.cloud.fetchClaimTokens(ctx, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
 		return false
 	}
-	for _, h := range cr.hosts {
-		if s, ok := fetched[h]; ok {
-			cr.tokens[h.Claim.Token] = s
-			dlog.addSecret(s)
-		}
+	// The hosts of each Space now have its token inline (host).
+	for _, s := range fetched {
+		cr.tokens[inventory.SecretRef{Inline: s.Reveal()}] = s
+		dlog.addSecret(s)
 	}
 	return true
 }
@@ -845,12 +874,12 @@ func redactProxy(r *claim.Result, p inventory.Proxy) {
 
 // resolveTokens reads each distinct token source once, before any host is
 // contacted, so that a missing token stops the run with nothing touched.
-func resolveTokens(hosts []*inventory.Host, needed bool) (map[inventory.SecretRef]inventory.Secret, error) {
+func resolveTokens(hosts iter.Seq[*inventory.Host], needed bool) (map[inventory.SecretRef]inventory.Secret, error) {
 	out := map[inventory.SecretRef]inventory.Secret{}
 	if !needed {
 		return out, nil
 	}
-	for _, h := range hosts {
+	for h := range hosts {
 		ref := h.Claim.Token
 		if _, ok := out[ref]; ok || ref.IsZero() {
 			// Zero: the token is fetched from the Cloud API at the start of the run.
@@ -910,10 +939,10 @@ func (f *claimFlags) dialerOptions(stderr io.Writer) remote.DialerOptions {
 
 // resolveSudoPasswords reads each distinct sudo password source once; with
 // ask, hosts that become root get the one password asked on the terminal.
-func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.SecretRef]inventory.Secret, error) {
+func resolveSudoPasswords(hosts iter.Seq[*inventory.Host], ask bool) (map[inventory.SecretRef]inventory.Secret, *inventory.Secret, error) {
 	out := map[inventory.SecretRef]inventory.Secret{}
 	var asked *inventory.Secret
-	for _, h := range hosts {
+	for h := range hosts {
 		ref := h.SudoPassword
 		if _, ok := out[ref]; ok {
 			continue
@@ -925,7 +954,7 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 			if asked == nil {
 				pw, err := remote.TerminalBecomePassword()()
 				if err != nil {
-					return nil, fmt.Errorf("--ask-become-pass: %w", err)
+					return nil, nil, fmt.Errorf("--ask-become-pass: %w", err)
 				}
 				s := inventory.NewSecret(string(pw))
 				asked = &s
@@ -936,9 +965,9 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 		}
 		s, err := ref.Resolve(os.LookupEnv)
 		if err != nil {
-			return nil, fmt.Errorf("sudo password for %s (%s): %w", h.Name, ref.String(), err)
+			return nil, nil, fmt.Errorf("sudo password for %s (%s): %w", h.Name, ref.String(), err)
 		}
 		out[ref] = s
 	}
-	return out, nil
+	return out, asked, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strconv"
 	"strings"
@@ -49,10 +50,13 @@ func apiTokenExplicit(h *inventory.Host) bool {
 // without a token, an unknown or shared room name, and an API that fails
 // when room names or needAPI (--fix-rooms, --fetch-claim-token) need it
 // stop the run here; otherwise a failing API only skips the proof.
-func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventory.Host, needAPI bool, stderr io.Writer) (*cloudRun, error) {
+//
+// hosts may be asked for more than once (a claim run resolves them anew
+// each time); the room ids are given to the hosts it yields.
+func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts iter.Seq[*inventory.Host], needAPI bool, stderr io.Writer) (*cloudRun, error) {
 	cr := &cloudRun{targets: map[cloudKey]*cloud.Target{}}
 	failed := map[cloudKey]error{}
-	for _, h := range hosts {
+	for h := range hosts {
 		k := keyOf(h)
 		if _, ok := cr.targets[k]; ok {
 			continue
@@ -95,10 +99,55 @@ func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventor
 		cr.targets[k] = t
 		cr.order = append(cr.order, k)
 	}
-	if err := inv.ResolveRoomNames(hosts, cr.roomLister); err != nil {
+	if err := resolveRoomNames(inv, hosts, cr.roomLister); err != nil {
 		return nil, err
 	}
 	return cr, nil
+}
+
+// roomNamesBatch is how many hosts with room names one call of
+// Inventory.ResolveRoomNames is given.
+const roomNamesBatch = 1024
+
+// resolveRoomNames is Inventory.ResolveRoomNames over hosts, a batch at a
+// time: the same errors, each once, in the same order.
+func resolveRoomNames(inv *inventory.Inventory, hosts iter.Seq[*inventory.Host], list inventory.RoomLister) error {
+	var errs inventory.Errors
+	seen := map[inventory.Diagnostic]bool{}
+	batch := make([]*inventory.Host, 0, roomNamesBatch)
+	flush := func() error {
+		err := inv.ResolveRoomNames(batch, list)
+		clear(batch)
+		batch = batch[:0]
+		var es inventory.Errors
+		if err != nil && !errors.As(err, &es) {
+			return err
+		}
+		for _, d := range es {
+			if !seen[d] {
+				seen[d] = true
+				errs = append(errs, d)
+			}
+		}
+		return nil
+	}
+	for h := range hosts {
+		if !inventory.NeedsRoomNames([]*inventory.Host{h}) {
+			continue
+		}
+		if batch = append(batch, h); len(batch) == roomNamesBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // roomLister lists the rooms of a host's Space, for room names.
@@ -168,15 +217,13 @@ func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *cloud.Proof {
 	}
 }
 
-// willFetchClaimTokens checks that --fetch-claim-token can work and clears
-// the token source of the hosts that will get a fetched token, so that the
-// run's checks do not ask for one; nothing is rotated yet.
-func (cr *cloudRun) willFetchClaimTokens(hosts []*inventory.Host) error {
+// willFetchClaimTokens checks that --fetch-claim-token can work; nothing is
+// rotated yet. The hosts that will get a fetched token then have their
+// token source cleared (clearFetchedToken), so that the run's checks do not
+// ask for one.
+func (cr *cloudRun) willFetchClaimTokens() error {
 	if cr == nil || len(cr.targets) == 0 {
 		return errors.New("--fetch-claim-token needs a Cloud API token (NETDATA_CLOUD_API_TOKEN, api_token_env or api_token_file)")
-	}
-	for _, h := range hosts {
-		cr.clearFetchedToken(h)
 	}
 	return nil
 }
@@ -189,11 +236,12 @@ func (cr *cloudRun) clearFetchedToken(h *inventory.Host) {
 	}
 }
 
-// fetchClaimTokens rotates the claim token of every Space of the run and
-// makes the hosts of that Space use the new one, returned per host. The old
-// token stops working for every other user of it: the caller asked for
-// this explicitly, and calls this once every check of the run has passed.
-func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Host, stderr io.Writer) (map[*inventory.Host]inventory.Secret, error) {
+// fetchClaimTokens rotates the claim token of every Space of the run; the
+// hosts of that Space then use the new one (useFetchedToken), returned per
+// Space. The old token stops working for every other user of it: the
+// caller asked for this explicitly, and calls this once every check of the
+// run has passed.
+func (cr *cloudRun) fetchClaimTokens(ctx context.Context, stderr io.Writer) (map[*cloud.Target]inventory.Secret, error) {
 	cr.fetched = map[*cloud.Target]inventory.Secret{}
 	for _, k := range cr.order {
 		t := cr.targets[k]
@@ -205,13 +253,7 @@ func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Hos
 		}
 		cr.fetched[t] = tok
 	}
-	out := map[*inventory.Host]inventory.Secret{}
-	for _, h := range hosts {
-		if s, ok := cr.useFetchedToken(h); ok {
-			out[h] = s
-		}
-	}
-	return out, nil
+	return cr.fetched, nil
 }
 
 // useFetchedToken gives a host of a Space whose token was fetched that

@@ -140,7 +140,7 @@ func runRooms(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return exitUsage
 	}
-	cr, err := setupCloud(ctx, inv, hosts, true, stderr)
+	cr, err := setupCloud(ctx, inv, slices.Values(hosts), true, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim rooms %s: %v\n", sub, err)
 		return exitUsage

@@ -3,17 +3,43 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/fleetclaim/fleetclaim/claim"
+	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
-// TestRunHostsAsChecked: the hosts a claim run resolves again when it
-// reaches them are the hosts prepareClaim checked (and openOutputs gave
-// their fetched token): rooms by name made ids or dropped, --token-file,
-// --api-insecure, --fetch-claim-token.
+// checkedAsAList is what a claim run's checks did to its hosts when they
+// held every host resolved (fleetclaim before its hosts were resolved one
+// at a time): the whole list through each step in turn.
+func checkedAsAList(t *testing.T, cr *claimRun) []*inventory.Host {
+	t.Helper()
+	hosts := make([]*inventory.Host, cr.sel.Len())
+	for i := range hosts {
+		hosts[i] = cr.sel.Host(i)
+		cr.override(hosts[i])
+	}
+	if cr.dropNames {
+		dropRoomNamesWithoutAPI(hosts)
+	}
+	if err := cr.inv.ResolveRoomNames(hosts, cr.cloud.roomLister); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if cr.f.fetchClaimToken && cr.cloud.target(h) != nil {
+			h.Claim.Token = inventory.SecretRef{Inline: cr.cloud.fetched[cr.cloud.target(h)].Reveal()}
+		}
+	}
+	return hosts
+}
+
+// TestRunHostsAsChecked: the hosts a claim run resolves one at a time,
+// for its checks and when the rollout reaches them, are the hosts the
+// checks of the whole list made: rooms by name made ids or dropped,
+// --token-file, --api-insecure, --fetch-claim-token's token.
 func TestRunHostsAsChecked(t *testing.T) {
 	info := startLab(t, 4)
 	inv := filepath.Join(info.Dir, "inventory.yml")
@@ -39,13 +65,15 @@ func TestRunHostsAsChecked(t *testing.T) {
 			t.Fatalf("%s %v: outputs refused", tc.mode, tc.args)
 		}
 		o.close()
-		if len(cr.hosts) != 4 {
-			t.Fatalf("%s %v: %d hosts", tc.mode, tc.args, len(cr.hosts))
+		want := checkedAsAList(t, cr)
+		if len(want) != 4 {
+			t.Fatalf("%s %v: %d hosts", tc.mode, tc.args, len(want))
 		}
-		for i, want := range cr.hosts {
-			if got := cr.host(i); !reflect.DeepEqual(got, want) {
-				t.Errorf("%s %v: host %d resolved again\n%+v\nchecked\n%+v", tc.mode, tc.args, i, got, want)
+		for i := range want {
+			if got := cr.host(i); !reflect.DeepEqual(got, want[i]) {
+				t.Errorf("%s %v: host %d resolved again\n%+v\nchecked as a list\n%+v", tc.mode, tc.args, i, got, want[i])
 			}
 		}
 	}
+	_ = os.Remove(token)
 }
