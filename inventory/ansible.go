@@ -392,7 +392,7 @@ func (l *loader) ansibleYAMLGroup(file, name string, k, v *yaml.Node, depth int)
 				var entry *hostEntry
 				if !isNull(hv) {
 					prefix := name + ".hosts." + hk.Value
-					entry = &hostEntry{vals: l.ansibleVars(file, prefix, "host "+hk.Value, l.mappingVars(file, prefix, hv), nil)}
+					entry = &hostEntry{vals: l.ansibleVars(file, prefix, hostWhere(hk.Value), l.mappingVars(file, prefix, hv), nil)}
 				}
 				l.addHost(hk.Value, gi, entry, file, hk.Line, hk.Column, name+".hosts")
 			})
@@ -584,7 +584,7 @@ func (p *iniParse) hostLine(line string, lineNo, indent int) {
 	}
 	var entry *hostEntry
 	if len(vars) > 0 {
-		entry = &hostEntry{vals: l.ansibleVars(file, prefix, "host "+host, vars, nil)}
+		entry = &hostEntry{vals: l.ansibleVars(file, prefix, hostWhere(host), vars, nil)}
 	}
 	gi := p.cur.gi
 	if gi < 0 {
@@ -632,7 +632,16 @@ func iniFields(line string) ([]iniField, error) {
 			break
 		}
 		start := i
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' && line[i] != '"' && line[i] != '\'' {
+			i++
+		}
+		if i == len(line) || line[i] == ' ' || line[i] == '\t' {
+			// No quotes: the field is the line's own text.
+			out = append(out, iniField{text: line[start:i], col: start})
+			continue
+		}
 		var b strings.Builder
+		b.WriteString(line[start:i])
 		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
 			c := line[i]
 			if c == '"' || c == '\'' {
@@ -775,5 +784,5 @@ func (l *loader) readVarsFile(kind, name, path string, rank int) {
 		return
 	}
 	h := l.hosts[hi]
-	h.entries = append(h.entries, &hostEntry{vals: l.ansibleVars(shown, "", "host "+name, vars, nil), rank: rank})
+	h.entries = append(h.entries, &hostEntry{vals: l.ansibleVars(shown, "", hostWhere(name), vars, nil), rank: rank})
 }

@@ -197,7 +197,7 @@ func (l *loader) jsonHostVars(file, prefix string, k, v *yaml.Node) {
 		l.errorf(file, v.Line, v.Column, prefix, "want an object of variables, got %s", kindName(v))
 		return
 	}
-	entry := &hostEntry{vals: l.ansibleVars(file, prefix, "host "+k.Value, l.mappingVars(file, prefix, v), nil)}
+	entry := &hostEntry{vals: l.ansibleVars(file, prefix, hostWhere(k.Value), l.mappingVars(file, prefix, v), nil)}
 	l.addHost(k.Value, -1, entry, file, k.Line, k.Column, prefix)
 }
 

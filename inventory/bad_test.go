@@ -41,12 +41,38 @@ func diagnostics(t *testing.T, err error) Errors {
 // TestBadInput has one case per class of bad input; each wants every listed
 // fragment in some diagnostic, with its line and column.
 func TestBadInput(t *testing.T) {
-	cases := []struct {
-		name    string
-		file    string
-		content string
-		want    []string // "LINE:COL" prefixes and message fragments
-	}{
+	for _, tc := range badInputCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadString(t, tc.file, tc.content, testOpts())
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			errs := diagnostics(t, err)
+			text := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("no diagnostic contains %q; got:\n%s", w, text)
+				}
+			}
+			for _, d := range errs {
+				if d.File == "" {
+					t.Errorf("diagnostic without a file: %+v", d)
+				}
+			}
+		})
+	}
+}
+
+type badInputCase struct {
+	name    string
+	file    string
+	content string
+	want    []string // "LINE:COL" prefixes and message fragments
+}
+
+// badInputCases are TestBadInput's inputs, one per class of bad input.
+func badInputCases() []badInputCase {
+	return []badInputCase{
 		{"unknown key", "inv.yml", "defaults:\n  usr: alice\n", []string{`inv.yml:2:3: defaults.usr: unknown key (did you mean "user"?)`}},
 		{"unknown top key", "inv.yml", "default:\n  user: a\ngroups: {}\n", []string{`inv.yml:1:1: default: unknown top-level key (did you mean "defaults"?)`}},
 		{"unknown kickstart key", "inv.yml", "defaults:\n  kickstart: {chanel: nightly}\n", []string{`inv.yml:2:15: defaults.kickstart.chanel: unknown kickstart option (did you mean "channel"?)`}},
@@ -80,26 +106,6 @@ func TestBadInput(t *testing.T) {
 		{"ansible bad section", "hosts.ini", "[web:varz]\nx=1\n[db]\nd1 ansible_port=70000\n", []string{`hosts.ini:1:1: web: unknown section kind "varz" (did you mean "vars"?)`, "hosts.ini:4:17: db.d1.ansible_port: want a port number 1-65535"}},
 		{"ansible unknown child", "hosts.yml", "all:\n  children:\n    web:\n      hostz: {}\n", []string{`hosts.yml:4:7: web.hostz: unknown group key (did you mean "hosts"?)`}},
 		{"ansible template", "hosts.ini", "[web]\nw1 ansible_host=\"{{ lookup('env','IP') }}\"\n", []string{"hosts.ini:2:17: web.w1.ansible_host: Jinja2 templates are not evaluated"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := loadString(t, tc.file, tc.content, testOpts())
-			if err == nil {
-				t.Fatal("loaded without error")
-			}
-			errs := diagnostics(t, err)
-			text := err.Error()
-			for _, w := range tc.want {
-				if !strings.Contains(text, w) {
-					t.Errorf("no diagnostic contains %q; got:\n%s", w, text)
-				}
-			}
-			for _, d := range errs {
-				if d.File == "" {
-					t.Errorf("diagnostic without a file: %+v", d)
-				}
-			}
-		})
 	}
 }
 

@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,6 +39,16 @@ func fuzzLoad(t *testing.T, name, format string, data []byte) {
 	}
 }
 
+// fuzzPartsWhole: a native inventory read in parts reads as its whole
+// tree does.
+func fuzzPartsWhole(t *testing.T, data []byte) {
+	p := filepath.Join(t.TempDir(), "inv.yml")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	samePartsWhole(t, p)
+}
+
 func seedFiles(f *testing.F, patterns ...string) {
 	for _, pat := range patterns {
 		files, _ := filepath.Glob(pat)
@@ -59,6 +70,7 @@ func FuzzLoadNative(f *testing.F) {
 			return // keep range expansion and YAML aliases small
 		}
 		fuzzLoad(t, "inv.yml", "native", data)
+		fuzzPartsWhole(t, data)
 	})
 }
 
@@ -142,6 +154,20 @@ func FuzzParseJump(f *testing.F) {
 			if e.Address == "" || e.Port < 1 || e.Port > 65535 {
 				t.Fatalf("%q: bad hop %+v", s, e)
 			}
+		}
+	})
+}
+
+func FuzzGlobMatcher(f *testing.F) {
+	f.Add("h*7.example.com", "h0000017.example.com")
+	f.Add("a*b?c*", "aXXbYcZ")
+	f.Fuzz(func(t *testing.T, pat, name string) {
+		want, err := path.Match(pat, name)
+		if err != nil {
+			return
+		}
+		if got := globMatcher(pat)(name); got != want {
+			t.Fatalf("globMatcher(%q)(%q) = %v, path.Match %v", pat, name, got, want)
 		}
 	})
 }

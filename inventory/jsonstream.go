@@ -32,16 +32,20 @@ type jsonPart struct {
 	hasHostvars bool
 }
 
-// jsonHost is one host of _meta.hostvars: 40 bytes a host until it is
-// read.
+// jsonHost is one host of _meta.hostvars: 32 bytes a host until it is
+// read, its name read again from the text then.
 type jsonHost struct {
-	key         string
+	koff, off   int // where its key and value start
 	kl, kc      int32
-	off         int
 	vline, vcol int32
 }
 
 func (h jsonHost) span() jsonSpan { return jsonSpan{h.off, int(h.vline), int(h.vcol)} }
+
+// key reads the host's name again.
+func (h jsonHost) key(data []byte) string {
+	return newJSONScanner(data, jsonSpan{h.koff, int(h.kl), int(h.kc)}).str()
+}
 
 // jsonScanner walks JSON that encoding/json has already found valid.
 type jsonScanner struct {
@@ -51,6 +55,8 @@ type jsonScanner struct {
 	// odd is set by anything the part-wise reading does not handle the
 	// way yaml.v3 does: the caller reads the whole tree instead.
 	odd bool
+	// keyOff is where the key object last read starts.
+	keyOff int
 }
 
 func newJSONScanner(data []byte, at jsonSpan) *jsonScanner {
@@ -198,6 +204,7 @@ func (s *jsonScanner) object(fn func(key string, kl, kc int)) {
 			return
 		}
 		kl, kc := s.line, s.col
+		s.keyOff = s.off
 		k := s.str()
 		if s.peek() != ':' {
 			s.odd = true
@@ -256,13 +263,13 @@ func (s *jsonScanner) metaHostvars() ([]jsonHost, bool) {
 			return
 		}
 		found = true
-		hostSeen := map[string]bool{}
+		hostSeen := map[string]struct{}{}
 		s.object(func(h string, hl, hc int) {
-			if hostSeen[h] || strings.IndexByte(h, 0) >= 0 {
+			if _, dup := hostSeen[h]; dup || strings.IndexByte(h, 0) >= 0 {
 				s.odd = true
 			}
-			hostSeen[h] = true
-			hosts = append(hosts, jsonHost{key: h, kl: int32(hl), kc: int32(hc), off: s.off, vline: int32(s.line), vcol: int32(s.col)})
+			hostSeen[h] = struct{}{}
+			hosts = append(hosts, jsonHost{koff: s.keyOff, kl: int32(hl), kc: int32(hc), off: s.off, vline: int32(s.line), vcol: int32(s.col)})
 			s.skip()
 		})
 	})
@@ -333,13 +340,10 @@ func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVa
 	var hostvars []jsonHost
 	hasHostvars := false
 	var order []string
-	seen := map[string]bool{}
+	seen := newNamedHosts(l)
 	note := func(h string) {
-		if !seen[h] {
-			seen[h] = true
-			if hostVars != nil {
-				order = append(order, h)
-			}
+		if seen.add(h) && hostVars != nil {
+			order = append(order, h)
 		}
 	}
 	for _, p := range parts {
@@ -350,16 +354,57 @@ func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVa
 		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: p.key, Line: p.kl, Column: p.kc}
 		l.jsonGroup(file, k, newJSONScanner(data, p.val).node(), note)
 	}
-	for i, h := range hostvars {
-		hostvars[i] = jsonHost{}
-		if !seen[h.key] {
+	for _, h := range hostvars {
+		name := h.key(data)
+		if !seen.has(name) {
 			continue
 		}
-		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: h.key, Line: int(h.kl), Column: int(h.kc)}
-		l.jsonHostVars(file, "_meta.hostvars."+h.key, k, newJSONScanner(data, h.span()).node())
+		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: name, Line: int(h.kl), Column: int(h.kc)}
+		l.jsonHostVars(file, "_meta.hostvars."+name, k, newJSONScanner(data, h.span()).node())
 	}
 	if !hasHostvars && hostVars != nil {
 		l.scriptHostVars(order, hostVars)
 	}
 	return true
+}
+
+// namedHosts are the host names the groups of one JSON named: a bit per
+// host of the loader, and a set of the other names (those addHost
+// refused or expanded).
+type namedHosts struct {
+	l     *loader
+	bits  []uint64
+	other map[string]struct{}
+}
+
+func newNamedHosts(l *loader) *namedHosts { return &namedHosts{l: l, other: map[string]struct{}{}} }
+
+// add records name; false when it was already.
+func (s *namedHosts) add(name string) bool {
+	i, ok := s.l.hostIdx[name]
+	if !ok {
+		if _, dup := s.other[name]; dup {
+			return false
+		}
+		s.other[name] = struct{}{}
+		return true
+	}
+	w := int(i) / 64
+	if w >= len(s.bits) {
+		s.bits = append(s.bits, make([]uint64, w+1-len(s.bits))...)
+	}
+	if s.bits[w]&(1<<(i%64)) != 0 {
+		return false
+	}
+	s.bits[w] |= 1 << (i % 64)
+	return true
+}
+
+func (s *namedHosts) has(name string) bool {
+	if i, ok := s.l.hostIdx[name]; ok {
+		w := int(i) / 64
+		return w < len(s.bits) && s.bits[w]&(1<<(i%64)) != 0
+	}
+	_, ok := s.other[name]
+	return ok
 }

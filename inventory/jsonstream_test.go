@@ -90,10 +90,10 @@ func TestJSONPartsTree(t *testing.T) {
 				}
 				for j, h := range p.hostvars {
 					hk := hv.Content[2*j]
-					if h.key != hk.Value || int(h.kl) != hk.Line || int(h.kc) != hk.Column {
-						t.Errorf("host %q at %d:%d, yaml.v3 %q at %d:%d", h.key, h.kl, h.kc, hk.Value, hk.Line, hk.Column)
+					if key := h.key([]byte(text)); key != hk.Value || int(h.kl) != hk.Line || int(h.kc) != hk.Column {
+						t.Errorf("host %q at %d:%d, yaml.v3 %q at %d:%d", key, h.kl, h.kc, hk.Value, hk.Line, hk.Column)
 					}
-					if d := sameTree("hostvars/"+h.key, newJSONScanner([]byte(text), h.span()).node(), hv.Content[2*j+1]); d != "" {
+					if d := sameTree("hostvars/"+hk.Value, newJSONScanner([]byte(text), h.span()).node(), hv.Content[2*j+1]); d != "" {
 						t.Error(d)
 					}
 				}

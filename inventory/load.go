@@ -50,6 +50,10 @@ type LoadOptions struct {
 	// nil. Every host is still resolved and validated once at load, and
 	// errors are the same.
 	Lazy bool
+
+	// wholeYAML reads every native inventory as one node tree, never in
+	// parts (tests compare the two).
+	wholeYAML bool
 }
 
 // Load reads, validates and resolves the inventory at path. On bad input it
@@ -265,17 +269,22 @@ type hostEntry struct {
 }
 
 type hostRec struct {
-	name      string
-	addr      string // from the name
-	port      int    // from the name ("10.0.0.5:2222"), 0 if none
-	direct    []int32
-	entries   []*hostEntry
-	file      string
-	line, col int
+	name    string
+	file    string
+	direct  []int32
+	entries []*hostEntry
 	// combo is the group-level settings of the host's direct groups, set
 	// when the hosts are validated.
 	combo *combo
+	// addrOff and addrEnd place the address in the name: name[off:end]
+	// ("10.0.0.5" of "10.0.0.5:2222").
+	addrOff, addrEnd int32
+	port             int32 // from the name ("10.0.0.5:2222"), 0 if none
+	line, col        int32
 }
+
+// addr is the address the host's name gives.
+func (h *hostRec) addr() string { return h.name[h.addrOff:h.addrEnd] }
 
 func newLoader(path string, opts LoadOptions) (*loader, error) {
 	l := &loader{ctx: context.Background(), opts: opts, path: path, groupIdx: map[string]int32{}, hostIdx: map[string]int32{},
@@ -378,7 +387,7 @@ func (l *loader) addHost(pattern string, gi int32, entry *hostEntry, file string
 		if i, ok := l.hostIdx[name]; ok {
 			h = l.hosts[i]
 		} else {
-			h = &hostRec{name: name, addr: addr, port: port, file: file, line: line, col: col}
+			h = newHostRec(name, addr, port, file, line, col)
 			l.hostIdx[name] = int32(len(l.hosts))
 			l.hosts = append(l.hosts, h)
 		}
@@ -393,6 +402,18 @@ func (l *loader) addHost(pattern string, gi int32, entry *hostEntry, file string
 		g := l.groups[gi]
 		g.hosts = append(g.hosts, names...)
 	}
+}
+
+// newHostRec records a host as read; addr is a substring of name.
+func newHostRec(name, addr string, port int, file string, line, col int) *hostRec {
+	// The first place addr is in name is where splitHostPort took it
+	// from: before it are only blanks and '['.
+	off := strings.Index(name, addr)
+	if off < 0 {
+		off, addr = 0, name
+	}
+	return &hostRec{name: name, addrOff: int32(off), addrEnd: int32(off + len(addr)), port: int32(port), file: file,
+		line: int32(line), col: int32(col)}
 }
 
 // detectFormat tells native from Ansible inventories.

@@ -48,6 +48,12 @@ func (l *loader) pairsOf(file, prefix string, m *yaml.Node, drop bool, fn func(k
 	if len(m.Content) > 2 {
 		seen = make(map[string]int, len(m.Content)/2)
 	}
+	l.pairsSeen(file, prefix, m, drop, seen, fn)
+}
+
+// pairsSeen is pairsOf with the keys already read (seen, nil for none
+// to check), as when one mapping is read in several parts.
+func (l *loader) pairsSeen(file, prefix string, m *yaml.Node, drop bool, seen map[string]int, fn func(k, v *yaml.Node)) {
 	// An anchored mapping may be read again through an alias.
 	drop = drop && m.Anchor == ""
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -55,30 +61,39 @@ func (l *loader) pairsOf(file, prefix string, m *yaml.Node, drop bool, fn func(k
 		if drop {
 			m.Content[i], m.Content[i+1] = nil, nil
 		}
-		if k.Kind != yaml.ScalarNode {
-			l.errorf(file, k.Line, k.Column, prefix, "keys must be strings, got %s", kindName(k))
-			continue
+		if l.checkKey(file, prefix, k, seen) {
+			fn(k, v)
 		}
-		if strings.IndexByte(k.Value, 0) >= 0 {
-			l.errorf(file, k.Line, k.Column, prefix, "key contains a NUL byte")
-			continue
-		}
-		if k.Value == "<<" && k.Tag == "!!merge" {
-			l.errorf(file, k.Line, k.Column, prefix, "YAML merge keys (<<) are not supported; repeat the settings or use a group")
-			continue
-		}
-		if seen != nil {
-			if prev, dup := seen[k.Value]; dup {
-				l.errorf(file, k.Line, k.Column, join(prefix, k.Value), "duplicate key (first at line %d)", prev)
-				continue
-			}
-			seen[k.Value] = k.Line
-		}
-		fn(k, v)
 	}
 	if drop {
 		m.Content = nil
 	}
+}
+
+// checkKey reports a mapping key that is not a string, holds a NUL, is a
+// merge key (<<, not supported) or repeats one of seen (key → its line;
+// nil: not checked), and records it in seen.
+func (l *loader) checkKey(file, prefix string, k *yaml.Node, seen map[string]int) bool {
+	if k.Kind != yaml.ScalarNode {
+		l.errorf(file, k.Line, k.Column, prefix, "keys must be strings, got %s", kindName(k))
+		return false
+	}
+	if strings.IndexByte(k.Value, 0) >= 0 {
+		l.errorf(file, k.Line, k.Column, prefix, "key contains a NUL byte")
+		return false
+	}
+	if k.Value == "<<" && k.Tag == "!!merge" {
+		l.errorf(file, k.Line, k.Column, prefix, "YAML merge keys (<<) are not supported; repeat the settings or use a group")
+		return false
+	}
+	if seen != nil {
+		if prev, dup := seen[k.Value]; dup {
+			l.errorf(file, k.Line, k.Column, join(prefix, k.Value), "duplicate key (first at line %d)", prev)
+			return false
+		}
+		seen[k.Value] = k.Line
+	}
+	return true
 }
 
 func join(prefix, key string) string {
@@ -114,28 +129,34 @@ func (l *loader) parseRoot(file string, data []byte, want string) *yaml.Node {
 }
 
 func (l *loader) parseNative(file string, data []byte) {
+	if l.parseNativeParts(file, data) {
+		return
+	}
 	root := l.parseRoot(file, data, "an inventory is a mapping with defaults, groups and hosts")
 	if root == nil {
 		return
 	}
-	l.pairs(file, "", root, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "defaults":
-			if isNull(v) {
-				return
-			}
-			all := l.groups[0]
-			all.file, all.line, all.col = file, k.Line, k.Column
-			l.addGroupVals(all, l.settings(file, "defaults", "defaults", v, nil))
-		case "groups":
-			l.nativeGroups(file, v)
-		case "hosts":
-			l.nativeHosts(file, "hosts", v, -1)
-		default:
-			l.errorf(file, k.Line, k.Column, k.Value, "unknown top-level key%s; an inventory has defaults, groups and hosts",
-				didYouMean(k.Value, nativeTopKeys))
+	l.pairs(file, "", root, func(k, v *yaml.Node) { l.nativeTop(file, k, v) })
+}
+
+// nativeTop reads one top-level key of a native inventory.
+func (l *loader) nativeTop(file string, k, v *yaml.Node) {
+	switch k.Value {
+	case "defaults":
+		if isNull(v) {
+			return
 		}
-	})
+		all := l.groups[0]
+		all.file, all.line, all.col = file, k.Line, k.Column
+		l.addGroupVals(all, l.settings(file, "defaults", "defaults", v, nil))
+	case "groups":
+		l.nativeGroups(file, v)
+	case "hosts":
+		l.nativeHosts(file, "hosts", v, -1)
+	default:
+		l.errorf(file, k.Line, k.Column, k.Value, "unknown top-level key%s; an inventory has defaults, groups and hosts",
+			didYouMean(k.Value, nativeTopKeys))
+	}
 }
 
 // nativeGroups reads the groups mapping. Children are linked by name after
@@ -148,14 +169,19 @@ func (l *loader) nativeGroups(file string, n *yaml.Node) {
 		l.errorf(file, n.Line, n.Column, "groups", "want a mapping of group names, got %s", kindName(n))
 		return
 	}
-	l.pairs(file, "groups", n, func(k, v *yaml.Node) {
-		if !l.checkGroupName(file, k) {
-			return
-		}
-		g := l.group(k.Value, file, k.Line, k.Column)
-		g.file, g.line, g.col, g.defined = file, k.Line, k.Column, true
-		l.nativeGroup(file, l.groupIdx[k.Value], v)
-	})
+	l.pairs(file, "groups", n, func(k, v *yaml.Node) { l.nativeGroupEntry(file, k, v) })
+}
+
+// nativeGroupEntry reads one group of the groups mapping; false when its
+// name is refused (and nothing of it is read).
+func (l *loader) nativeGroupEntry(file string, k, v *yaml.Node) bool {
+	if !l.checkGroupName(file, k) {
+		return false
+	}
+	g := l.group(k.Value, file, k.Line, k.Column)
+	g.file, g.line, g.col, g.defined = file, k.Line, k.Column, true
+	l.nativeGroup(file, l.groupIdx[k.Value], v)
+	return true
 }
 
 func (l *loader) checkGroupName(file string, k *yaml.Node) bool {
@@ -226,13 +252,7 @@ func (l *loader) nameList(file, key string, n *yaml.Node, fn func(*yaml.Node)) {
 func (l *loader) nativeHosts(file, prefix string, n *yaml.Node, gi int32) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		l.pairsOf(file, prefix, n, true, func(k, v *yaml.Node) {
-			var entry *hostEntry
-			if !isNull(v) {
-				entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), "host "+k.Value, v, nil)}
-			}
-			l.addHost(k.Value, gi, entry, file, k.Line, k.Column, prefix)
-		})
+		l.pairsOf(file, prefix, n, true, func(k, v *yaml.Node) { l.nativeHost(file, prefix, k, v, gi) })
 	case yaml.SequenceNode:
 		for _, it := range n.Content {
 			it = resolveAlias(it)
@@ -248,6 +268,30 @@ func (l *loader) nativeHosts(file, prefix string, n *yaml.Node, gi int32) {
 		}
 		l.errorf(file, n.Line, n.Column, prefix, "want a mapping of host names, got %s", kindName(n))
 	}
+}
+
+// nativeHost reads one entry of a hosts mapping: a name (or range) and its
+// settings or null.
+func (l *loader) nativeHost(file, prefix string, k, v *yaml.Node, gi int32) {
+	var entry *hostEntry
+	if !isNull(v) {
+		entry = &hostEntry{vals: l.settings(file, join(prefix, k.Value), hostWhere(k.Value), v, nil)}
+	}
+	l.addHost(k.Value, gi, entry, file, k.Line, k.Column, prefix)
+}
+
+// hostLevel is the level of a value written for one host, whose name
+// completes its Sources entry ("host h1") when a host is resolved: no
+// label is kept per host.
+const hostLevel = "host"
+
+// hostWhere names the level of the settings written for the host name
+// (or range) pattern: a range keeps its own label ("host web[1:3]").
+func hostWhere(pattern string) string {
+	if HasRange(pattern) {
+		return "host " + pattern
+	}
+	return hostLevel
 }
 
 // settings reads a mapping of setting keys. extra, when not nil, claims

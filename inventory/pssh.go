@@ -56,7 +56,7 @@ func (l *loader) parsePSSH(file string, data []byte) {
 		var entry *hostEntry
 		if user != "" {
 			entry = &hostEntry{vals: l.addVal(nil, keyIndex["user"], scalarNode(user, lineNo, ucol),
-				file, host+".user", "host "+host)}
+				file, host+".user", hostWhere(host))}
 		}
 		l.addHost(host, ui, entry, file, lineNo, col+len(fields[0])-len(host), host)
 	}

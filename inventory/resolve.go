@@ -231,7 +231,7 @@ func (l *loader) buildCombo(direct []int32) *combo {
 				}
 				srcs = append(srcs, v.source())
 			}
-			u.src = strings.Join(srcs, " + ")
+			u.setSource(strings.Join(srcs, " + "))
 			c.vals[s] = &u
 			continue
 		}
@@ -343,7 +343,7 @@ func (l *loader) validateHosts() []*combo {
 		h.combo = c
 		clear(eff[:])
 		l.effective(h, c, &eff, true)
-		l.checkHost(&eff)
+		l.checkHost(h, &eff)
 		if !l.opts.Lazy {
 			l.resolved = append(l.resolved, l.makeHost(h, c, &eff))
 		}
@@ -361,11 +361,11 @@ func (l *loader) validateHosts() []*combo {
 		// prevEff holds the earlier host's settings (the last call of keyOf).
 		ph := l.hosts[prev]
 		if diff := differingSlot(&prevEff, &eff); diff >= 0 {
-			l.errorf(h.file, h.line, h.col, h.name,
+			l.errorf(h.file, int(h.line), int(h.col), h.name,
 				"host %q is the same machine as host %q (%s port %d) with a different %s; merge them or give one its own address",
 				h.name, ph.name, addr, port, slotNames[diff])
 		} else {
-			l.warnf(h.file, h.line, h.col, h.name, "host %q is the same machine as host %q (%s port %d)", h.name, ph.name, addr, port)
+			l.warnf(h.file, int(h.line), int(h.col), h.name, "host %q is the same machine as host %q (%s port %d)", h.name, ph.name, addr, port)
 		}
 	}
 	return comboOrder
@@ -373,7 +373,7 @@ func (l *loader) validateHosts() []*combo {
 
 // effAddress is the address and port eff gives host h.
 func effAddress(h *hostRec, eff *[nSlots]*val) (string, int) {
-	addr, port := h.addr, DefaultPort
+	addr, port := h.addr(), DefaultPort
 	if v := eff[sAddress]; v != nil {
 		addr = v.s
 	}
@@ -388,7 +388,7 @@ func effAddress(h *hostRec, eff *[nSlots]*val) (string, int) {
 func addrKey(eff *[nSlots]*val, addr string, port int) string {
 	var jump []Endpoint
 	if v := eff[sJump]; v != nil {
-		jump = v.jump
+		jump = v.jump()
 	}
 	return jumpString(jump) + ">" + addr + ":" + strconv.Itoa(port)
 }
@@ -468,7 +468,7 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 			if prev != nil && prev != v {
 				if report && !sameValue(prev, v) {
 					l.errorf(v.file, int(v.line), int(v.col), v.keyName(),
-						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.source())
+						"host %q: set to %s here and to %s at %s", h.name, v.display(), prev.display(), prev.sourceOf(h.name))
 				}
 				continue
 			}
@@ -477,8 +477,8 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 		}
 	}
 	if eff[sPort] == nil && h.port != 0 {
-		eff[sPort] = &val{slot: sPort, key: int16(keyIndex["port"]), n: int64(h.port), file: h.file, line: int32(h.line), col: int32(h.col),
-			src: formatSrc(h.file, h.line, h.col, "host name")}
+		eff[sPort] = &val{slot: sPort, key: int16(keyIndex["port"]), n: int64(h.port), file: h.file, line: h.line, col: h.col,
+			src: "host name"}
 	}
 	for s := slot(0); s < nSlots; s++ {
 		if eff[s] != nil {
@@ -506,14 +506,14 @@ func (l *loader) effective(h *hostRec, c *combo, eff *[nSlots]*val, report bool)
 }
 
 // checkHost reports the settings of one host that exclude each other.
-func (l *loader) checkHost(eff *[nSlots]*val) {
+func (l *loader) checkHost(h *hostRec, eff *[nSlots]*val) {
 	set := func(s slot) bool { return eff[s] != nil && eff[s].n != 0 }
-	if pc, j := eff[sProxyCommand], eff[sJump]; pc != nil && pc.s != "" && j != nil && len(j.jump) > 0 {
-		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.source())
+	if pc, j := eff[sProxyCommand], eff[sJump]; pc != nil && pc.s != "" && j != nil && len(j.jump()) > 0 {
+		l.errorf(pc.file, int(pc.line), int(pc.col), "proxy_command", "proxy_command and jump exclude each other (jump from %s)", j.sourceOf(h.name))
 	}
 	if set(sKsStaticOnly) && set(sKsNativeOnly) {
 		v := eff[sKsNativeOnly]
-		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].source())
+		l.errorf(v.file, int(v.line), int(v.col), "kickstart.native_only", "kickstart static_only and native_only exclude each other (static_only from %s)", eff[sKsStaticOnly].sourceOf(h.name))
 	}
 	if m := eff[sMethod]; m != nil && m.s == "docker" && (eff[sDockerContainer] == nil || eff[sDockerContainer].s == "") {
 		l.errorf(m.file, int(m.line), int(m.col), "method", "method docker needs docker_container")
@@ -533,7 +533,7 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 	host := &Host{
 		Name:           h.name,
 		Groups:         c.groups[:len(c.groups):len(c.groups)],
-		Address:        h.addr,
+		Address:        h.addr(),
 		Port:           DefaultPort,
 		User:           l.user,
 		HostKeyPolicy:  "strict",
@@ -560,7 +560,7 @@ func (l *loader) makeHost(h *hostRec, c *combo, eff *[nSlots]*val) *Host {
 		if v == nil {
 			continue
 		}
-		host.Sources[slotNames[s]] = v.source()
+		host.Sources[slotNames[s]] = v.sourceOf(h.name)
 		setSlot(host, slot(s), v)
 	}
 	if len(host.KnownHosts) == 0 && l.home != "" {
@@ -605,7 +605,7 @@ func setSlot(host *Host, s slot, v *val) {
 	case sIdentityFiles:
 		host.IdentityFiles = slices.Clip(v.list)
 	case sJump:
-		host.Jump = v.jump[:len(v.jump):len(v.jump)]
+		host.Jump = slices.Clip(v.jump())
 	case sKnownHosts:
 		host.KnownHosts = slices.Clip(v.list)
 	case sHostKeyPolicy:
@@ -726,7 +726,7 @@ func (l *loader) parseOverrides() {
 		l.overrides = l.addVal(l.overrides, ki, node, "--set", k, "")
 		if len(l.errs) == before {
 			for i := range l.overrides {
-				l.overrides[i].src = "--set"
+				l.overrides[i].setSource("--set")
 			}
 		}
 	}

@@ -20,6 +20,12 @@ func (inv *Inventory) CheckSecrets(hosts []*Host) error {
 	return inv.checkSecrets(slices.Values(hosts))
 }
 
+// CheckHosts is CheckSecrets for hosts given one at a time, each dropped
+// once checked (a claim run's, resolved as it asks).
+func (inv *Inventory) CheckHosts(hosts iter.Seq[*Host]) error {
+	return inv.checkSecrets(hosts)
+}
+
 // CheckSelection is CheckSecrets for the hosts of a Selection, each resolved
 // in turn and dropped once checked.
 func (inv *Inventory) CheckSelection(sel Selection) error {

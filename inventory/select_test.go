@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -181,4 +182,19 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestGlobMatcher: the fast glob matcher agrees with path.Match.
+func TestGlobMatcher(t *testing.T) {
+	pats := []string{"*", "a*b?c*", "?", "h*7.example.com", "web-?", "*.example.*", "a*b*c", "**", "*x", "x*", "", "h?0*", "web[1-3]", "a\\*b", "*/x", "é*"}
+	names := []string{"", "a", "a*0b0c", "web-1", "web-12", "h0000017.example.com", "h7.example.com", "abc", "aXbYc", "acb", "x", "xx", "a/x", "éa", "a*b", "web2", "h00", "h10x"}
+	for _, p := range pats {
+		m := globMatcher(p)
+		for _, n := range names {
+			want, _ := path.Match(p, n)
+			if got := m(n); got != want {
+				t.Errorf("globMatcher(%q)(%q) = %v, path.Match %v", p, n, got, want)
+			}
+		}
+	}
 }

@@ -23,6 +23,18 @@ type sshConf struct {
 	local   sshconfig.Query // the local user and host, for tokens and Match
 	// warned holds the keywords already warned about: one warning per run.
 	warned map[string]bool
+	// fills are the values made of each resolution, by its Key: hosts that
+	// resolve alike share them. jumps are the jump values resolveJumps
+	// made, by the value they were made from.
+	fills map[string]*sshFills
+	jumps map[*val]*val
+}
+
+// sshFills are the values one resolution gives the slots, each made when a
+// host first needs it.
+type sshFills struct {
+	done [nSlots]bool
+	vals [nSlots]*val
 }
 
 // sshKeys maps the ssh_config keywords fleetclaim follows to slots.
@@ -113,7 +125,8 @@ func (l *loader) loadSSHConfig() {
 			display = "~/" + rest
 		}
 	}
-	l.ssh = &sshConf{cfg: cfg, display: display, file: path, local: localQuery(l), warned: map[string]bool{}}
+	l.ssh = &sshConf{cfg: cfg, display: display, file: path, local: localQuery(l), warned: map[string]bool{},
+		fills: map[string]*sshFills{}, jumps: map[*val]*val{}}
 }
 
 // localQuery describes the local side (%u %i %l %L %d, Match localuser).
@@ -154,7 +167,7 @@ func (l *loader) matchName(h *hostRec, eff *[nSlots]*val) string {
 	if l.ansible && eff[sAddress] != nil {
 		return eff[sAddress].s
 	}
-	return h.addr
+	return h.addr()
 }
 
 // apply fills the SSH slots the inventory left unset from ssh_config, as
@@ -175,7 +188,7 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 		l.sshErrors(s.display, err)
 		return
 	}
-	s.warnUnsupported(l, r)
+	f := s.fillsOf(l, r)
 	defer s.resolveJumps(eff)
 	for kw, sl := range sshKeys {
 		// For Ansible, ansible_host is the name given to ssh, which a
@@ -188,8 +201,30 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 		if (sl == sProxyCommand && eff[sJump] != nil) || (sl == sJump && eff[sProxyCommand] != nil) {
 			continue
 		}
-		s.fill(l, h, eff, r, kw, sl)
+		if !f.done[sl] {
+			f.done[sl] = true
+			f.vals[sl] = s.fill(l, r, kw, sl)
+		}
+		if v := f.vals[sl]; v != nil {
+			eff[sl] = v
+		}
 	}
+}
+
+// fillsOf returns the values of resolution r, shared with every earlier
+// resolution of the same Key, warning about what r sets that fleetclaim
+// does not follow when it is new.
+func (s *sshConf) fillsOf(l *loader, r *sshconfig.Result) *sshFills {
+	key := r.Key()
+	if f, ok := s.fills[key]; ok && key != "" {
+		return f
+	}
+	s.warnUnsupported(l, r)
+	f := &sshFills{}
+	if key != "" {
+		s.fills[key] = f
+	}
+	return f
 }
 
 // resolveJumps resolves each jump hop's name through ssh_config, as ssh -J
@@ -197,12 +232,17 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 // them (a hop written without a port reads as port 22).
 func (s *sshConf) resolveJumps(eff *[nSlots]*val) {
 	v := eff[sJump]
-	if v == nil || len(v.jump) == 0 {
+	if v == nil || len(v.jump()) == 0 {
 		return
 	}
-	hops := make([]Endpoint, len(v.jump))
+	if nv, ok := s.jumps[v]; ok {
+		eff[sJump] = nv
+		return
+	}
+	s.jumps[v] = v
+	hops := make([]Endpoint, len(v.jump()))
 	changed := false
-	for i, e := range v.jump {
+	for i, e := range v.jump() {
 		q := s.local
 		q.Host, q.User = e.Address, e.User
 		if e.Port != DefaultPort {
@@ -224,115 +264,135 @@ func (s *sshConf) resolveJumps(eff *[nSlots]*val) {
 	}
 	if changed {
 		nv := *v // the value may be a group's, shared by other hosts
-		nv.jump = hops
+		nv.hops = &hops
 		eff[sJump] = &nv
+		s.jumps[v] = &nv
 	}
 }
 
-// fill sets slot sl from keyword kw of the resolution r, when set.
-func (s *sshConf) fill(l *loader, h *hostRec, eff *[nSlots]*val, r *sshconfig.Result, kw string, sl slot) {
-	var first sshconfig.Value
+// fill makes the value of slot sl from keyword kw of the resolution r;
+// nil when r does not set it or its value is bad (reported).
+func (s *sshConf) fill(l *loader, r *sshconfig.Result, kw string, sl slot) *val {
 	var node *yaml.Node
-	path := func(p string, v sshconfig.Value) (string, bool) {
-		var tok map[byte]string
-		if strings.Contains(p, "%") {
-			tok = r.Tokens()
-		}
-		out, err := sshconfig.ExpandPath(p, l.home, tok, l.lookup)
-		if err != nil {
-			s.errorf(l, v, kw, "%v", err)
-			return "", false
-		}
-		if !filepath.IsAbs(out) {
-			// As ssh reads it: relative to the current directory.
-			if abs, err := filepath.Abs(out); err == nil {
-				out = abs
-			}
-		}
-		return out, true
-	}
+	var first sshconfig.Value
+	var ok bool
 	switch sl {
 	case sIdentityFiles, sCertificateFiles:
-		vs := r.List(kw)
-		if len(vs) == 0 {
-			return
-		}
-		first = vs[0]
-		node = &yaml.Node{Kind: yaml.SequenceNode, Line: first.Line}
-		for _, v := range vs {
-			if strings.EqualFold(v.Args[0], "none") {
-				continue
-			}
-			p, ok := path(v.Args[0], v)
-			if !ok {
-				return
-			}
-			node.Content = append(node.Content, scalarNode(p, v.Line, 0))
-		}
-		if len(node.Content) == 0 {
-			return
-		}
+		node, first, ok = s.listNode(l, r, kw)
 	default:
-		v, ok := r.Get(kw)
-		if !ok {
-			return
-		}
-		first = v
-		a := v.Args[0]
-		switch sl {
-		case sAddress:
-			a = r.Hostname()
-		case sKnownHosts:
-			node = &yaml.Node{Kind: yaml.SequenceNode, Line: v.Line}
-			if strings.EqualFold(a, "none") {
-				node.Content = append(node.Content, scalarNode(os.DevNull, v.Line, 0))
-				break
-			}
-			for _, f := range v.Args {
-				p, ok := path(f, v)
-				if !ok {
-					return
-				}
-				node.Content = append(node.Content, scalarNode(p, v.Line, 0))
-			}
-		case sHostKeyPolicy:
-			a = s.hostKeyPolicy(l, v)
-		case sJump, sProxyCommand:
-			if strings.EqualFold(a, "none") {
-				return
-			}
-			a = strings.TrimSpace(v.Raw)
-		case sIdentityAgent:
-			a, ok = s.identityAgent(l, v, path)
-			if !ok {
-				return
-			}
-		case sConnectTimeout, sServerAliveInterval:
-			if strings.EqualFold(a, "none") {
-				return
-			}
-			n, err := sshconfig.ParseTime(a)
-			if err != nil {
-				s.errorf(l, v, kw, "%q is not a time", a)
-				return
-			}
-			a = strconv.FormatInt(n, 10)
-		}
-		if node == nil {
-			node = scalarNode(a, v.Line, 0)
-		}
+		node, first, ok = s.scalarNode(l, r, kw, sl)
+	}
+	if !ok {
+		return nil
 	}
 	ki := sshKeyIndex(sl)
 	before := len(l.errs)
 	where := s.where(first)
-	val, ok := l.conv.parse(ki, node, where, "ssh_config "+slotNames[sl], "")
+	v, ok := l.conv.parse(ki, node, where, "ssh_config "+slotNames[sl], "")
 	if !ok {
 		// One bad ssh_config line must not repeat for every host.
 		l.errs = append(l.errs[:before], dedupe(l.errs[before:])...)
-		return
+		return nil
 	}
-	val.src = "ssh_config " + where + ":" + strconv.Itoa(first.Line)
-	eff[sl] = &val
+	v.setSource("ssh_config " + where + ":" + strconv.Itoa(first.Line))
+	return &v
+}
+
+// path expands a path of keyword kw as ssh does: ~, %-tokens, environment
+// variables; a relative one is relative to the current directory.
+func (s *sshConf) path(l *loader, r *sshconfig.Result, kw, p string, v sshconfig.Value) (string, bool) {
+	var tok map[byte]string
+	if strings.Contains(p, "%") {
+		tok = r.Tokens()
+	}
+	out, err := sshconfig.ExpandPath(p, l.home, tok, l.lookup)
+	if err != nil {
+		s.errorf(l, v, kw, "%v", err)
+		return "", false
+	}
+	if !filepath.IsAbs(out) {
+		if abs, err := filepath.Abs(out); err == nil {
+			out = abs
+		}
+	}
+	return out, true
+}
+
+// listNode is the list of paths of every IdentityFile (or
+// CertificateFile) line, "none" dropped.
+func (s *sshConf) listNode(l *loader, r *sshconfig.Result, kw string) (*yaml.Node, sshconfig.Value, bool) {
+	vs := r.List(kw)
+	if len(vs) == 0 {
+		return nil, sshconfig.Value{}, false
+	}
+	node := &yaml.Node{Kind: yaml.SequenceNode, Line: vs[0].Line}
+	for _, v := range vs {
+		if strings.EqualFold(v.Args[0], "none") {
+			continue
+		}
+		p, ok := s.path(l, r, kw, v.Args[0], v)
+		if !ok {
+			return nil, v, false
+		}
+		node.Content = append(node.Content, scalarNode(p, v.Line, 0))
+	}
+	return node, vs[0], len(node.Content) > 0
+}
+
+// scalarNode is the node of a single-valued keyword, as the slot reads it.
+func (s *sshConf) scalarNode(l *loader, r *sshconfig.Result, kw string, sl slot) (*yaml.Node, sshconfig.Value, bool) {
+	v, ok := r.Get(kw)
+	if !ok {
+		return nil, v, false
+	}
+	a := v.Args[0]
+	switch sl {
+	case sAddress:
+		a = r.Hostname()
+	case sKnownHosts:
+		return s.knownHostsNode(l, r, kw, v)
+	case sHostKeyPolicy:
+		a = s.hostKeyPolicy(l, v)
+	case sJump, sProxyCommand:
+		if strings.EqualFold(a, "none") {
+			return nil, v, false
+		}
+		a = strings.TrimSpace(v.Raw)
+	case sIdentityAgent:
+		a, ok = s.identityAgent(l, v, func(p string, v sshconfig.Value) (string, bool) { return s.path(l, r, kw, p, v) })
+		if !ok {
+			return nil, v, false
+		}
+	case sConnectTimeout, sServerAliveInterval:
+		if strings.EqualFold(a, "none") {
+			return nil, v, false
+		}
+		n, err := sshconfig.ParseTime(a)
+		if err != nil {
+			s.errorf(l, v, kw, "%q is not a time", a)
+			return nil, v, false
+		}
+		a = strconv.FormatInt(n, 10)
+	}
+	return scalarNode(a, v.Line, 0), v, true
+}
+
+// knownHostsNode is UserKnownHostsFile's list of paths ("none": the null
+// device).
+func (s *sshConf) knownHostsNode(l *loader, r *sshconfig.Result, kw string, v sshconfig.Value) (*yaml.Node, sshconfig.Value, bool) {
+	node := &yaml.Node{Kind: yaml.SequenceNode, Line: v.Line}
+	if strings.EqualFold(v.Args[0], "none") {
+		node.Content = append(node.Content, scalarNode(os.DevNull, v.Line, 0))
+		return node, v, true
+	}
+	for _, f := range v.Args {
+		p, ok := s.path(l, r, kw, f, v)
+		if !ok {
+			return nil, v, false
+		}
+		node.Content = append(node.Content, scalarNode(p, v.Line, 0))
+	}
+	return node, v, true
 }
 
 func (s *sshConf) where(v sshconfig.Value) string {

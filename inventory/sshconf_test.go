@@ -358,3 +358,39 @@ func TestUserSSHConfigPermissions(t *testing.T) {
 		t.Errorf("user %q, want the config's", u)
 	}
 }
+
+// TestSSHConfigResolutionsShared: hosts whose ssh_config resolution is the
+// same (the same lines, the same HostName) share the values made of it;
+// one with a %-token expanded for the host, or a HostName of its own, gets
+// its own.
+func TestSSHConfigResolutionsShared(t *testing.T) {
+	opts := testOpts()
+	opts.Lazy = true
+	opts.SSHConfig = writeTemp(t, "Host tok*\n  IdentityFile ~/.ssh/id_%h\nHost named*\n  HostName %h.internal\nHost *\n  User u\n  ConnectTimeout 5\n  ServerAliveInterval 7\n")
+	inv, err := loadString(t, "inv.yml", "hosts:\n  a1: {}\n  a2: {}\n  a3: {}\n  tok1: {}\n  tok2: {}\n  named1: {}\n  named2: {}\n", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(inv.res.ssh.fills); n != 3 {
+		t.Errorf("%d resolutions kept, want 3 (a*, named1, named2; tok* have a %%-token)", n)
+	}
+	var eff [2][nSlots]*val
+	for i, name := range []string{"a1", "a3"} {
+		h := inv.res.hosts[inv.res.hostIdx[name]]
+		inv.res.effective(h, h.combo, &eff[i], false)
+	}
+	if eff[0][sConnectTimeout] == nil || eff[0][sConnectTimeout] != eff[1][sConnectTimeout] || eff[0][sUser] != eff[1][sUser] {
+		t.Errorf("a1 and a3 resolve alike but do not share their values: %p %p", eff[0][sConnectTimeout], eff[1][sConnectTimeout])
+	}
+	for name, want := range map[string]string{"tok1": "/home/tester/.ssh/id_tok1", "tok2": "/home/tester/.ssh/id_tok2"} {
+		h := inv.Host(int(inv.res.hostIdx[name]))
+		if len(h.IdentityFiles) != 1 || h.IdentityFiles[0] != want || h.User != "u" {
+			t.Errorf("%s: identity files %v user %q, want [%s] u", name, h.IdentityFiles, h.User, want)
+		}
+	}
+	for name, want := range map[string]string{"named1": "named1.internal", "named2": "named2.internal", "a2": "a2"} {
+		if h := inv.Host(int(inv.res.hostIdx[name])); h.Address != want || h.ConnectTimeout.Seconds() != 5 {
+			t.Errorf("%s: address %q timeout %v, want %q 5s", name, h.Address, h.ConnectTimeout, want)
+		}
+	}
+}

@@ -15,32 +15,53 @@ import (
 // val is one setting value as written at one level of an inventory, already
 // parsed and checked, with where it was written.
 type val struct {
-	slot slot
 	key  int16 // index in keyTable; -1 when not written by a key (ssh_config)
-	s    string
-	n    int64
-	list []string
-	jump []Endpoint
-	file string
-	line int32
-	col  int32
-	// src is the Sources entry where it is not file:line:col (where):
-	// "ssh_config …", "--set"; see source.
-	src string
-	// where names the level the value was written at ("group web",
-	// "host h1"): the Sources entry "inv.yml:12:7 (group web)" is made only
-	// when asked for, not kept for every host.
-	where string
+	slot slot
 	// derived marks a port taken from "address: host:port".
 	derived bool
+	// whole: src is the whole Sources entry ("ssh_config …", "--set"),
+	// not the level the value was written at.
+	whole bool
+	line  int32
+	col   int32
+	s     string
+	n     int64
+	list  []string
+	// hops is the jump chain, when the slot is jump (nil: not one).
+	hops *[]Endpoint
+	file string
+	// src names the level the value was written at ("group web", "host
+	// h1"): the Sources entry "inv.yml:12:7 (group web)" is made only when
+	// asked for, not kept for every host. With whole, it is the entry.
+	src string
 }
+
+// jump is the jump chain of a jump value.
+func (v *val) jump() []Endpoint {
+	if v.hops == nil {
+		return nil
+	}
+	return *v.hops
+}
+
+// setSource makes s the whole Sources entry of v.
+func (v *val) setSource(s string) { v.src, v.whole = s, true }
 
 // source is the Sources entry: "inv.yml:12:7 (group web)".
 func (v *val) source() string {
-	if v.src != "" {
+	if v.whole {
 		return v.src
 	}
-	return formatSrc(v.file, int(v.line), int(v.col), v.where)
+	return formatSrc(v.file, int(v.line), int(v.col), v.src)
+}
+
+// sourceOf is source for a value of host's: one written for the host
+// itself names it ("inv.yml:12:7 (host h1)").
+func (v *val) sourceOf(host string) string {
+	if !v.whole && v.src == hostLevel {
+		return formatSrc(v.file, int(v.line), int(v.col), "host "+host)
+	}
+	return v.source()
 }
 
 func (v *val) keyName() string {
@@ -55,7 +76,7 @@ func sameValue(a, b *val) bool {
 	if a.key != b.key || a.s != b.s || a.n != b.n {
 		return false
 	}
-	return slices.Equal(a.list, b.list) && slices.Equal(a.jump, b.jump)
+	return slices.Equal(a.list, b.list) && slices.Equal(a.jump(), b.jump())
 }
 
 // display renders the value for messages, secrets redacted.
@@ -69,8 +90,8 @@ func (v *val) display() string {
 	switch {
 	case v.list != nil:
 		return "[" + strings.Join(v.list, ", ") + "]"
-	case v.jump != nil:
-		return jumpString(v.jump)
+	case v.hops != nil:
+		return jumpString(*v.hops)
 	case v.s != "":
 		return strconv.Quote(v.s)
 	}
@@ -143,7 +164,7 @@ func (c *conv) parse(ki int, n *yaml.Node, file, fullKey, where string) (val, bo
 	kd := &keyTable[ki]
 	n = resolveAlias(n)
 	f := &field{c: c, kd: kd, n: n, file: file, key: fullKey,
-		v: val{slot: kd.slot, key: int16(ki), file: file, line: int32(n.Line), col: int32(n.Column), where: where}}
+		v: val{slot: kd.slot, key: int16(ki), file: file, line: int32(n.Line), col: int32(n.Column), src: where}}
 	if !kindParsers[kd.kind](f) {
 		return val{}, false
 	}
@@ -479,7 +500,7 @@ func parseJumpValue(f *field) bool {
 	if err != nil {
 		return f.bad("%v", err)
 	}
-	f.v.jump = j
+	f.v.hops = &j
 	return true
 }
 

@@ -182,15 +182,37 @@ type Outcome[R any] struct {
 	Interrupted bool
 }
 
+// Source gives the hosts of a run: how many, and the i-th, which the run
+// asks for when it reaches it (to start it, or to record it as not
+// started) and lets go of once the host is recorded. A source that
+// resolves each host when asked keeps only the hosts in flight resolved.
+type Source interface {
+	Len() int
+	Host(i int) *inventory.Host
+}
+
+// hostList is a Source of hosts already resolved.
+type hostList []*inventory.Host
+
+func (l hostList) Len() int                   { return len(l) }
+func (l hostList) Host(i int) *inventory.Host { return l[i] }
+
 // Run runs do on every host and returns one result per host, in inventory
 // order. startCtx ending stops new hosts from starting; runCtx ending also
 // cancels the hosts in flight. Hosts that never started are recorded as
 // not-started with the reason.
 func (f *Fleet[R]) Run(startCtx, runCtx context.Context, hosts []*inventory.Host, do func(context.Context, *inventory.Host) R) Outcome[R] {
+	return f.RunSource(startCtx, runCtx, hostList(hosts), do)
+}
+
+// RunSource is Run over the hosts of src, each asked for when the run
+// reaches it.
+func (f *Fleet[R]) RunSource(startCtx, runCtx context.Context, src Source, do func(context.Context, *inventory.Host) R) Outcome[R] {
 	forks := f.forks()
+	total := src.Len()
 	var results []R
 	if !f.Discard {
-		results = make([]R, len(hosts))
+		results = make([]R, total)
 	}
 	var (
 		mu       sync.Mutex
@@ -252,11 +274,11 @@ func (f *Fleet[R]) Run(startCtx, runCtx context.Context, hosts []*inventory.Host
 		})
 	}
 	next := 0
-	for _, n := range Batches(f.Serial, len(hosts)) {
+	for _, n := range Batches(f.Serial, total) {
 		var g errgroup.Group
 		g.SetLimit(forks)
 		for i := next; i < next+n; i++ {
-			h := hosts[i]
+			h := src.Host(i)
 			if why := stopReason(); why != "" {
 				record(i, f.NotStarted(h, why))
 				continue

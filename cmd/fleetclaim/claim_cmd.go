@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"strings"
@@ -267,170 +268,303 @@ func runClaim(ctx context.Context, mode claim.Mode, args []string, stdout, stder
 // passwords. Nothing is written before it exists, so a refused command
 // changes nothing (no results file truncated, no history entry).
 type claimRun struct {
-	mode          claim.Mode
-	f             *claimFlags
-	serial        []rollout.BatchSize
-	hosts         []*inventory.Host
-	proof         *cloud.Proof
-	cloud         *cloudRun
-	tokens        map[inventory.SecretRef]inventory.Secret
-	sudoPasswords map[inventory.SecretRef]inventory.Secret
+	mode   claim.Mode
+	f      *claimFlags
+	serial []rollout.BatchSize
+	inv    *inventory.Inventory
+	// sel are the selected hosts, each resolved when a check or the run
+	// asks for it (host): none is held beyond that.
+	sel inventory.Selection
+	// What the checks have done to the hosts so far, which host gives each
+	// host again: dropNames, room names are dropped where no Cloud API
+	// names them (unclaim); roomIDs, the others are made ids; clearTokens,
+	// the hosts that get a fetched claim token have none before it;
+	// askedSudo, --ask-become-pass's password.
+	dropNames, roomIDs, clearTokens bool
+	askedSudo                       *inventory.Secret
+	proof                           *cloud.Proof
+	cloud                           *cloudRun
+	tokens                          map[inventory.SecretRef]inventory.Secret
+	sudoPasswords                   map[inventory.SecretRef]inventory.Secret
+	// proxySecrets are the credentials of the hosts' proxies, which the
+	// debug log and the records redact; names, the hosts' names for
+	// --retry-file.
+	proxySecrets []inventory.Secret
+	names        []string
+	resolving    sync.Mutex
 }
 
 // prepareClaim checks a claim-family command's input. When it is refused,
 // ok is false and code is the exit code, the reason printed on stderr.
+// Each check goes over the hosts resolved one at a time: none holds them
+// all.
 func prepareClaim(ctx context.Context, mode claim.Mode, args []string, stderr io.Writer) (r *claimRun, code int, ok bool) {
 	f, serial, usageCode, ok := parseClaimFlags(mode, args, stderr)
 	if !ok {
 		return nil, usageCode, false
 	}
-
-	inv, hosts, ok := f.load(ctx, string(mode), stderr)
-	if !ok {
+	cr := &claimRun{mode: mode, f: f, serial: serial}
+	if !cr.loadHosts(ctx, stderr) {
 		return nil, exitUsage, false
-	}
-	if err := f.checkAuthSources(); err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, exitUsage, false
-	}
-	if f.tokenFile != "" {
-		for _, h := range hosts {
-			h.Claim.Token = inventory.SecretRef{File: f.tokenFile}
-		}
-	}
-	if f.apiInsecure {
-		for _, h := range hosts {
-			h.Claim.APIInsecure = true
-			h.Sources["api_insecure"] = "--api-insecure"
-		}
 	}
 	changes := mode == claim.ModeClaim || mode == claim.ModeReclaim || mode == claim.ModeReconcile
 	if (changes || mode == claim.ModePlan) && !f.unclaim {
-		for _, w := range claim.DuplicateNodeNames(hosts) {
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
+		cr.warnDuplicateNames(stderr)
 	}
 	// unclaim changes hosts but sends no claim token.
 	writes := changes || mode == claim.ModeUnclaim
 	if mode == claim.ModeUnclaim || f.unclaim {
 		changes = false
+		cr.dropNames = true
 	}
-	if mode == claim.ModeUnclaim || f.unclaim {
-		dropRoomNamesWithoutAPI(hosts)
-	}
-	// Cloud API: room names become ids before anything else happens.
-	cloud, err := setupCloud(ctx, inv, hosts, f.fixRooms || f.fetchClaimToken, stderr)
-	if err != nil {
-		printInventoryError(stderr, err)
+	if !cr.setupCloud(ctx, stderr) || !cr.checkSecrets(changes, writes, stderr) {
 		return nil, exitUsage, false
 	}
+	return cr, 0, true
+}
+
+// loadHosts loads the inventory and selects the hosts; false, said on
+// stderr, when they cannot be used.
+func (cr *claimRun) loadHosts(ctx context.Context, stderr io.Writer) bool {
+	f, mode := cr.f, cr.mode
+	inv, sel, ok := f.choose(ctx, string(mode), stderr)
+	if !ok {
+		return false
+	}
+	if err := f.checkAuthSources(); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
+		return false
+	}
+	cr.inv, cr.sel = inv, sel
+	return true
+}
+
+// override applies the command line's --token-file and --api-insecure.
+func (cr *claimRun) override(h *inventory.Host) {
+	if cr.f.tokenFile != "" {
+		h.Claim.Token = inventory.SecretRef{File: cr.f.tokenFile}
+	}
+	if cr.f.apiInsecure {
+		h.Claim.APIInsecure = true
+		h.Sources["api_insecure"] = "--api-insecure"
+	}
+}
+
+// host resolves the i-th selected host with what the checks (and the
+// fetched claim tokens) have done to the hosts so far: the command line's
+// overrides, room names made ids (or dropped), the token cleared or
+// fetched, the sudo password asked for. TestRunHostsAsChecked compares the
+// hosts a run gets with the whole-list checking of before.
+func (cr *claimRun) host(i int) *inventory.Host {
+	cr.resolving.Lock()
+	defer cr.resolving.Unlock()
+	h := cr.sel.Host(i)
+	cr.override(h)
+	if cr.dropNames {
+		dropRoomNamesWithoutAPI([]*inventory.Host{h})
+	}
+	if cr.roomIDs {
+		// The same rooms of the same Spaces as when they were checked: no
+		// error now.
+		_ = cr.inv.ResolveRoomNames([]*inventory.Host{h}, cr.cloud.roomLister)
+	}
+	if cr.clearTokens {
+		cr.cloud.clearFetchedToken(h)
+		cr.cloud.useFetchedToken(h)
+	}
+	if cr.askedSudo != nil && h.SudoPassword.IsZero() && h.Become != "" && h.Become != "none" {
+		h.SudoPassword = inventory.SecretRef{Inline: cr.askedSudo.Reveal()}
+	}
+	return h
+}
+
+// hosts yields every selected host, as host resolves it.
+func (cr *claimRun) hosts() iter.Seq[*inventory.Host] {
+	return func(yield func(*inventory.Host) bool) {
+		for i := range cr.sel.Len() {
+			if !yield(cr.host(i)) {
+				return
+			}
+		}
+	}
+}
+
+// runHosts is the run's rollout.Source: each host resolved when the run
+// reaches it.
+type runHosts struct{ cr *claimRun }
+
+func (s runHosts) Len() int                   { return s.cr.sel.Len() }
+func (s runHosts) Host(i int) *inventory.Host { return s.cr.host(i) }
+
+// warnDuplicateNames warns about hosts that would be two nodes of one name
+// in a Space; only the hosts that set a node name can be.
+func (cr *claimRun) warnDuplicateNames(stderr io.Writer) {
+	var named []*inventory.Host
+	for h := range cr.hosts() {
+		if h.Claim.Hostname != "" {
+			named = append(named, h)
+		}
+	}
+	for _, w := range claim.DuplicateNodeNames(named) {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+}
+
+// setupCloud opens the Cloud API of the run's hosts (room names become ids
+// before anything else happens) and its proof; false, said on stderr, when
+// the run cannot go on.
+func (cr *claimRun) setupCloud(ctx context.Context, stderr io.Writer) bool {
+	f, mode := cr.f, cr.mode
+	cloud, err := setupCloud(ctx, cr.inv, cr.hosts(), f.fixRooms || f.fetchClaimToken, stderr)
+	if err != nil {
+		printInventoryError(stderr, err)
+		return false
+	}
+	cr.cloud, cr.roomIDs = cloud, true
 	if f.fetchClaimToken {
 		if f.tokenFile != "" {
 			fmt.Fprintf(stderr, "fleetclaim %s: --fetch-claim-token and --token-file exclude each other\n", mode)
-			return nil, exitUsage, false
+			return false
 		}
 		// The token is rotated at the very end of the checks (claimRun.run):
 		// a refused run must not have invalidated everyone else's token.
 		// Until then the hosts it is for need no token of their own.
-		if err := cloud.willFetchClaimTokens(hosts); err != nil {
+		if err := cloud.willFetchClaimTokens(); err != nil {
 			fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-			return nil, exitUsage, false
+			return false
 		}
+		cr.clearTokens = true
 	}
 	if f.waitCloud < 0 {
 		f.waitCloud = f.wait
 	}
-	proof := cloud.proof(f.waitCloud, f.fixRooms)
+	cr.proof = cloud.proof(f.waitCloud, f.fixRooms)
 	if mode == claim.ModeUnclaim {
-		proof = nil // nothing to prove: the nodes leave
+		cr.proof = nil // nothing to prove: the nodes leave
 	}
-	if f.fixRooms && proof == nil {
+	if f.fixRooms && cr.proof == nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: --fix-rooms needs a Cloud API token (%s, api_token_env or api_token_file)\n", mode, inventory.DefaultAPITokenEnv)
-		return nil, exitUsage, false
+		return false
 	}
+	return true
+}
+
+// checkSecrets checks the hosts' files and secrets when the run changes
+// them, reads the claim tokens and sudo passwords, and notes the proxies'
+// credentials and the hosts' names; false, said on stderr, when one is
+// missing.
+func (cr *claimRun) checkSecrets(changes, writes bool, stderr io.Writer) bool {
 	if changes {
-		if err := inv.CheckSecrets(hosts); err != nil {
+		if err := cr.inv.CheckHosts(cr.hosts()); err != nil {
 			printInventoryError(stderr, err)
-			return nil, exitUsage, false
+			return false
 		}
 	}
-	tokens, err := resolveTokens(hosts, changes)
+	var err error
+	cr.tokens, err = resolveTokens(cr.hosts(), changes)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, exitUsage, false
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
+		return false
 	}
-	sudoPasswords, err := resolveSudoPasswords(hosts, f.askBecomePass && writes)
+	cr.sudoPasswords, cr.askedSudo, err = resolveSudoPasswords(cr.hosts(), cr.f.askBecomePass && writes)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", mode, err)
-		return nil, exitUsage, false
+		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
+		return false
 	}
-	return &claimRun{mode: mode, f: f, serial: serial, hosts: hosts, proof: proof, cloud: cloud, tokens: tokens, sudoPasswords: sudoPasswords}, 0, true
+	seen := map[string]bool{}
+	for h := range cr.hosts() {
+		if p := h.Claim.Proxy; p.HasCredentials() && !seen[p.Credentials().Reveal()] {
+			seen[p.Credentials().Reveal()] = true
+			cr.proxySecrets = append(cr.proxySecrets, p.Credentials())
+		}
+		if cr.f.retryFile != "" {
+			cr.names = append(cr.names, h.Name)
+		}
+	}
+	return true
+}
+
+// runOutputs are the files and logs of a run that its records go to.
+type runOutputs struct {
+	dlog        *debugLog
+	retry       *retryFile
+	resultsFile *jsonLines
+	hist        *historyRun
+	past        claim.GUIDHistory
+	closers     []func()
+}
+
+func (o *runOutputs) close() {
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		o.closers[i]()
+	}
+}
+
+// openOutputs opens the debug log, the retry file, the results file and
+// the history, and fetches the claim tokens (the last check that can
+// refuse a run); false, said on stderr, when one cannot be opened.
+func (cr *claimRun) openOutputs(ctx context.Context, stderr io.Writer) (*runOutputs, bool) {
+	f, mode := cr.f, cr.mode
+	o := &runOutputs{}
+	var closeDebug func()
+	var err error
+	o.dlog, closeDebug, err = openDebug(f.debug, f.debugFile, stderr, cr.secrets())
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
+		return nil, false
+	}
+	o.closers = append(o.closers, closeDebug)
+	if o.retry, err = startRetryFile(f.retryFile, cr.names); err != nil {
+		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
+		o.close()
+		return nil, false
+	}
+	var ok bool
+	if o.resultsFile, ok = cr.openResults(stderr); !ok {
+		o.close()
+		return nil, false
+	}
+	if o.resultsFile != nil {
+		o.closers = append(o.closers, func() { o.resultsFile.close() })
+	}
+	if f.fetchClaimToken && !cr.fetchTokens(ctx, o.dlog, stderr) {
+		o.close()
+		return nil, false
+	}
+	if !f.noHistory {
+		o.past = pastGUIDsOf(f.history, stderr)
+		o.hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, cr.sel.Len())
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
+		}
+	}
+	return o, true
 }
 
 // run claims (or plans, verifies, reclaims, reconciles) the hosts and
 // writes every output: the results file, the history, the rendering on
 // stdout and the summary on stderr. It returns the exit code.
 func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
-	f, mode, hosts, proof := cr.f, cr.mode, cr.hosts, cr.proof
-	dlog, closeDebug, err := openDebug(f.debug, f.debugFile, stderr, cr.secrets())
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: debug file: %v\n", mode, err)
-		return exitUsage
-	}
-	defer closeDebug()
-	retry, err := startRetryFile(f.retryFile, hosts)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
-		return exitUsage
-	}
-
-	resultsFile, ok := cr.openResults(stderr)
+	f, n := cr.f, cr.sel.Len()
+	o, ok := cr.openOutputs(ctx, stderr)
 	if !ok {
 		return exitUsage
 	}
-	if resultsFile != nil {
-		defer resultsFile.close()
-	}
-	if f.fetchClaimToken && !cr.fetchTokens(ctx, dlog, stderr) {
-		return exitUsage
-	}
-	var hist *historyRun
-	var past claim.GUIDHistory
-	if !f.noHistory {
-		past = pastGUIDsOf(f.history, stderr)
-		hist, err = startHistory(f.history, f.historyKeep, string(mode), f.inventory, len(hosts))
-		if err != nil {
-			fmt.Fprintf(stderr, "warning: run history disabled: %v\n", err)
-		}
-	}
-
+	defer o.close()
 	dialer := remote.NewDialer(f.dialerOptions(stderr))
 	defer dialer.Close()
 	var connector claim.Connector = claim.SSHConnector{Dialer: dialer}
-	if dlog != nil {
-		connector = debugConnector{inner: connector, log: dlog}
+	if o.dlog != nil {
+		connector = debugConnector{inner: connector, log: o.dlog}
 	}
-	c := cr.claimer(connector, past)
+	c := cr.claimer(connector, o.past)
 
-	// Signals: the first stops new hosts and gives those in flight --grace;
-	// a second one (or the end of the grace) cancels them.
-	startCtx, stopStarting := context.WithCancel(ctx)
-	defer stopStarting()
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	if f.deadline > 0 {
-		var c1, c2 context.CancelFunc
-		startCtx, c1 = context.WithTimeout(startCtx, f.deadline)
-		runCtx, c2 = context.WithTimeout(runCtx, f.deadline)
-		defer c1()
-		defer c2()
-	}
-	interrupted := watchSignals(stderr, stopStarting, cancelRun, f.grace)
-	defer interrupted.stop()
+	startCtx, runCtx, interrupted, stop := cr.runContexts(ctx, stderr)
+	defer stop()
 
 	// The records wait in the spool for the final outputs: the run keeps
 	// an index of a few bytes per host, not the records.
-	recs, err := newSpool(len(hosts))
+	recs, err := newSpool(n)
 	// The summaries are counted as hosts finish: no pass over the spool.
 	tally := newTally(summaryHosts, summaryItem)
 	if err != nil {
@@ -442,28 +576,60 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 	}()
 	out := &outputWriter{w: stdout}
-	prog := newProgress(stderr, len(hosts), !f.noProgress)
+	prog := newProgress(stderr, n, !f.noProgress)
 	// Called one host at a time: the record is encoded once, for the
 	// results file, the history, the jsonl output and the spool.
 	fleet := cr.fleet(func(i int, r claim.Result) {
-		redactProxy(&r, hosts[i].Claim.Proxy)
+		if len(cr.proxySecrets) > 0 {
+			redactProxy(&r, cr.host(i).Claim.Proxy)
+		}
 		if line, err := encodeLine(r); err == nil {
-			resultsFile.write(line)
-			hist.add(r.Status, line)
+			o.resultsFile.write(line)
+			o.hist.add(r.Status, line)
 			if f.output == "jsonl" {
 				out.write(line)
 			}
 			recs.add(i, line)
 			tally.add(i, &r)
-			retry.ended(i, r.Status.OK())
+			o.retry.ended(i, r.Status.OK())
 		}
 		prog.done(r)
 	})
 	start := time.Now()
-	outcome := fleet.Run(startCtx, runCtx, hosts, c.Do)
+	outcome := fleet.RunSource(startCtx, runCtx, runHosts{cr}, c.Do)
 	prog.finish()
-	elapsed := time.Since(start)
+	return cr.finishOutputs(o, out, recs, tally, time.Since(start), stderr, func() int { return exitCode(outcome, interrupted.fired()) })
+}
 
+// runContexts are a run's contexts: startCtx ending stops new hosts,
+// runCtx ending cancels those in flight. The first signal stops new hosts
+// and gives those in flight --grace; a second one (or the end of the
+// grace) cancels them. stop releases them.
+func (cr *claimRun) runContexts(ctx context.Context, stderr io.Writer) (startCtx, runCtx context.Context, w *signalWatch, stop func()) {
+	f := cr.f
+	startCtx, stopStarting := context.WithCancel(ctx)
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	stops := []func(){stopStarting, cancelRun}
+	if f.deadline > 0 {
+		var c1, c2 context.CancelFunc
+		startCtx, c1 = context.WithTimeout(startCtx, f.deadline)
+		runCtx, c2 = context.WithTimeout(runCtx, f.deadline)
+		stops = append(stops, c1, c2)
+	}
+	w = watchSignals(stderr, stopStarting, cancelRun, f.grace)
+	stops = append(stops, w.stop)
+	return startCtx, runCtx, w, func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+}
+
+// finishOutputs renders the records, closes the results file, prints the
+// summaries, writes the retry file and ends the history entry; it returns
+// the exit code: codeOf's, once that is done, unless an output failed.
+func (cr *claimRun) finishOutputs(o *runOutputs, out *outputWriter, recs *spool, tally *recordTally, elapsed time.Duration, stderr io.Writer, codeOf func() int) int {
+	f, mode := cr.f, cr.mode
 	if err := renderResults(out, f.output, string(mode), recs, elapsed); err != nil && out.err == nil {
 		out.err = err
 	}
@@ -471,22 +637,22 @@ func (cr *claimRun) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if out.err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: writing output: %v\n", mode, out.err)
 	}
-	if err := resultsFile.close(); err != nil {
+	if err := o.resultsFile.close(); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: results file %s is incomplete: %v\n", mode, f.results, err)
 		writeFailed = true
 	}
 	printTally(stderr, tally)
-	if proof != nil && mode != claim.ModePlan {
+	if cr.proof != nil && mode != claim.ModePlan {
 		printCloudTally(stderr, tally)
 	}
-	if err := retry.finish(recs); err != nil {
+	if err := o.retry.finish(recs); err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: retry file: %v\n", mode, err)
 	}
-	code := exitCode(outcome, interrupted.fired())
+	code := codeOf()
 	if writeFailed && code == exitOK {
 		code = exitFailed // every host ended well, but not every record was written
 	}
-	hist.finish(code)
+	o.hist.finish(code)
 	return code
 }
 
@@ -562,12 +728,7 @@ func (cr *claimRun) secrets() []inventory.Secret {
 	for _, s := range cr.sudoPasswords {
 		secrets = append(secrets, s)
 	}
-	for _, h := range cr.hosts {
-		if h.Claim.Proxy.HasCredentials() {
-			secrets = append(secrets, h.Claim.Proxy.Credentials())
-		}
-	}
-	return secrets
+	return append(secrets, cr.proxySecrets...)
 }
 
 // openResults opens --results (nil without it); false, said on stderr,
@@ -591,16 +752,15 @@ func (cr *claimRun) openResults(stderr io.Writer) (*jsonLines, bool) {
 // once every check has passed, and hands the new tokens to the hosts and
 // the debug log's redaction; false, said on stderr, when it failed.
 func (cr *claimRun) fetchTokens(ctx context.Context, dlog *debugLog, stderr io.Writer) bool {
-	fetched, err := cr.cloud.fetchClaimTokens(ctx, cr.hosts, stderr)
+	fetched, err := cr.cloud.fetchClaimTokens(ctx, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim %s: %v\n", cr.mode, err)
 		return false
 	}
-	for _, h := range cr.hosts {
-		if s, ok := fetched[h]; ok {
-			cr.tokens[h.Claim.Token] = s
-			dlog.addSecret(s)
-		}
+	// The hosts of each Space now have its token inline (host).
+	for _, s := range fetched {
+		cr.tokens[inventory.SecretRef{Inline: s.Reveal()}] = s
+		dlog.addSecret(s)
 	}
 	return true
 }
@@ -714,12 +874,12 @@ func redactProxy(r *claim.Result, p inventory.Proxy) {
 
 // resolveTokens reads each distinct token source once, before any host is
 // contacted, so that a missing token stops the run with nothing touched.
-func resolveTokens(hosts []*inventory.Host, needed bool) (map[inventory.SecretRef]inventory.Secret, error) {
+func resolveTokens(hosts iter.Seq[*inventory.Host], needed bool) (map[inventory.SecretRef]inventory.Secret, error) {
 	out := map[inventory.SecretRef]inventory.Secret{}
 	if !needed {
 		return out, nil
 	}
-	for _, h := range hosts {
+	for h := range hosts {
 		ref := h.Claim.Token
 		if _, ok := out[ref]; ok || ref.IsZero() {
 			// Zero: the token is fetched from the Cloud API at the start of the run.
@@ -779,10 +939,10 @@ func (f *claimFlags) dialerOptions(stderr io.Writer) remote.DialerOptions {
 
 // resolveSudoPasswords reads each distinct sudo password source once; with
 // ask, hosts that become root get the one password asked on the terminal.
-func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.SecretRef]inventory.Secret, error) {
+func resolveSudoPasswords(hosts iter.Seq[*inventory.Host], ask bool) (map[inventory.SecretRef]inventory.Secret, *inventory.Secret, error) {
 	out := map[inventory.SecretRef]inventory.Secret{}
 	var asked *inventory.Secret
-	for _, h := range hosts {
+	for h := range hosts {
 		ref := h.SudoPassword
 		if _, ok := out[ref]; ok {
 			continue
@@ -794,7 +954,7 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 			if asked == nil {
 				pw, err := remote.TerminalBecomePassword()()
 				if err != nil {
-					return nil, fmt.Errorf("--ask-become-pass: %w", err)
+					return nil, nil, fmt.Errorf("--ask-become-pass: %w", err)
 				}
 				s := inventory.NewSecret(string(pw))
 				asked = &s
@@ -805,9 +965,9 @@ func resolveSudoPasswords(hosts []*inventory.Host, ask bool) (map[inventory.Secr
 		}
 		s, err := ref.Resolve(os.LookupEnv)
 		if err != nil {
-			return nil, fmt.Errorf("sudo password for %s (%s): %w", h.Name, ref.String(), err)
+			return nil, nil, fmt.Errorf("sudo password for %s (%s): %w", h.Name, ref.String(), err)
 		}
 		out[ref] = s
 	}
-	return out, nil
+	return out, asked, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strconv"
 	"strings"
@@ -16,11 +17,12 @@ import (
 )
 
 // cloudRun is what a run knows of Netdata Cloud through its API: one target
-// per distinct (url, Space, API token source), and the host → target map.
+// per distinct (url, Space, API token source), a host's found by its key;
+// and the claim tokens --fetch-claim-token fetched, by target.
 type cloudRun struct {
-	byHost  map[*inventory.Host]*cloud.Target
 	targets map[cloudKey]*cloud.Target
 	order   []cloudKey
+	fetched map[*cloud.Target]inventory.Secret
 }
 
 type cloudKey struct {
@@ -48,13 +50,15 @@ func apiTokenExplicit(h *inventory.Host) bool {
 // without a token, an unknown or shared room name, and an API that fails
 // when room names or needAPI (--fix-rooms, --fetch-claim-token) need it
 // stop the run here; otherwise a failing API only skips the proof.
-func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventory.Host, needAPI bool, stderr io.Writer) (*cloudRun, error) {
-	cr := &cloudRun{byHost: map[*inventory.Host]*cloud.Target{}, targets: map[cloudKey]*cloud.Target{}}
+//
+// hosts may be asked for more than once (a claim run resolves them anew
+// each time); the room ids are given to the hosts it yields.
+func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts iter.Seq[*inventory.Host], needAPI bool, stderr io.Writer) (*cloudRun, error) {
+	cr := &cloudRun{targets: map[cloudKey]*cloud.Target{}}
 	failed := map[cloudKey]error{}
-	for _, h := range hosts {
+	for h := range hosts {
 		k := keyOf(h)
-		if t, ok := cr.targets[k]; ok {
-			cr.byHost[h] = t
+		if _, ok := cr.targets[k]; ok {
 			continue
 		}
 		if err, ok := failed[k]; ok {
@@ -94,23 +98,69 @@ func setupCloud(ctx context.Context, inv *inventory.Inventory, hosts []*inventor
 		}
 		cr.targets[k] = t
 		cr.order = append(cr.order, k)
-		cr.byHost[h] = t
 	}
-	err := inv.ResolveRoomNames(hosts, func(h *inventory.Host) (string, []inventory.CloudRoom, error) {
-		t := cr.byHost[h]
-		if t == nil {
-			return "", nil, errors.New("no Cloud API token")
-		}
-		out := make([]inventory.CloudRoom, len(t.Rooms))
-		for i, r := range t.Rooms {
-			out[i] = inventory.CloudRoom{ID: r.ID, Name: r.Name}
-		}
-		return orQuoted(t.Space.Name, t.Space.ID), out, nil
-	})
-	if err != nil {
+	if err := resolveRoomNames(inv, hosts, cr.roomLister); err != nil {
 		return nil, err
 	}
 	return cr, nil
+}
+
+// roomNamesBatch is how many hosts with room names one call of
+// Inventory.ResolveRoomNames is given.
+const roomNamesBatch = 1024
+
+// resolveRoomNames is Inventory.ResolveRoomNames over hosts, a batch at a
+// time: the same errors, each once, in the same order.
+func resolveRoomNames(inv *inventory.Inventory, hosts iter.Seq[*inventory.Host], list inventory.RoomLister) error {
+	var errs inventory.Errors
+	seen := map[inventory.Diagnostic]bool{}
+	batch := make([]*inventory.Host, 0, roomNamesBatch)
+	flush := func() error {
+		err := inv.ResolveRoomNames(batch, list)
+		clear(batch)
+		batch = batch[:0]
+		var es inventory.Errors
+		if err != nil && !errors.As(err, &es) {
+			return err
+		}
+		for _, d := range es {
+			if !seen[d] {
+				seen[d] = true
+				errs = append(errs, d)
+			}
+		}
+		return nil
+	}
+	for h := range hosts {
+		if !inventory.NeedsRoomNames([]*inventory.Host{h}) {
+			continue
+		}
+		if batch = append(batch, h); len(batch) == roomNamesBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// roomLister lists the rooms of a host's Space, for room names.
+func (cr *cloudRun) roomLister(h *inventory.Host) (string, []inventory.CloudRoom, error) {
+	t := cr.target(h)
+	if t == nil {
+		return "", nil, errors.New("no Cloud API token")
+	}
+	out := make([]inventory.CloudRoom, len(t.Rooms))
+	for i, r := range t.Rooms {
+		out[i] = inventory.CloudRoom{ID: r.ID, Name: r.Name}
+	}
+	return orQuoted(t.Space.Name, t.Space.ID), out, nil
 }
 
 // openTarget opens the API for a host's Space and lists its rooms.
@@ -142,7 +192,7 @@ func (cr *cloudRun) target(h *inventory.Host) *cloud.Target {
 	if cr == nil {
 		return nil
 	}
-	return cr.byHost[h]
+	return cr.targets[keyOf(h)]
 }
 
 // rooms is target as claim's unclaim asks for it: nil (no interface
@@ -157,37 +207,42 @@ func (cr *cloudRun) rooms(h *inventory.Host) claim.CloudRooms {
 // proof returns the Cloud-side check of the run, nil when no host has a
 // Cloud API token.
 func (cr *cloudRun) proof(wait time.Duration, fixRooms bool) *cloud.Proof {
-	if cr == nil || len(cr.byHost) == 0 {
+	if cr == nil || len(cr.targets) == 0 {
 		return nil
 	}
 	return &cloud.Proof{
-		Target:   func(h *inventory.Host) *cloud.Target { return cr.byHost[h] },
+		Target:   cr.target,
 		Wait:     wait,
 		FixRooms: fixRooms,
 	}
 }
 
-// willFetchClaimTokens checks that --fetch-claim-token can work and clears
-// the token source of the hosts that will get a fetched token, so that the
-// run's checks do not ask for one; nothing is rotated yet.
-func (cr *cloudRun) willFetchClaimTokens(hosts []*inventory.Host) error {
+// willFetchClaimTokens checks that --fetch-claim-token can work; nothing is
+// rotated yet. The hosts that will get a fetched token then have their
+// token source cleared (clearFetchedToken), so that the run's checks do not
+// ask for one.
+func (cr *cloudRun) willFetchClaimTokens() error {
 	if cr == nil || len(cr.targets) == 0 {
 		return errors.New("--fetch-claim-token needs a Cloud API token (NETDATA_CLOUD_API_TOKEN, api_token_env or api_token_file)")
-	}
-	for _, h := range hosts {
-		if cr.byHost[h] != nil {
-			h.Claim.Token = inventory.SecretRef{}
-		}
 	}
 	return nil
 }
 
-// fetchClaimTokens rotates the claim token of every Space of the run and
-// makes the hosts of that Space use the new one, returned per host. The old
-// token stops working for every other user of it: the caller asked for
-// this explicitly, and calls this once every check of the run has passed.
-func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Host, stderr io.Writer) (map[*inventory.Host]inventory.Secret, error) {
-	fetched := map[*cloud.Target]inventory.Secret{}
+// clearFetchedToken clears the token source of a host that gets a fetched
+// token.
+func (cr *cloudRun) clearFetchedToken(h *inventory.Host) {
+	if cr.target(h) != nil {
+		h.Claim.Token = inventory.SecretRef{}
+	}
+}
+
+// fetchClaimTokens rotates the claim token of every Space of the run; the
+// hosts of that Space then use the new one (useFetchedToken), returned per
+// Space. The old token stops working for every other user of it: the
+// caller asked for this explicitly, and calls this once every check of the
+// run has passed.
+func (cr *cloudRun) fetchClaimTokens(ctx context.Context, stderr io.Writer) (map[*cloud.Target]inventory.Secret, error) {
+	cr.fetched = map[*cloud.Target]inventory.Secret{}
 	for _, k := range cr.order {
 		t := cr.targets[k]
 		fmt.Fprintf(stderr, "WARNING: --fetch-claim-token rotates the claim token of Space %s: the old token stops working NOW for every other\n"+
@@ -196,16 +251,21 @@ func (cr *cloudRun) fetchClaimTokens(ctx context.Context, hosts []*inventory.Hos
 		if err != nil {
 			return nil, fmt.Errorf("rotating the claim token of Space %s: %w", orQuoted(t.Space.Name, t.Space.ID), err)
 		}
-		fetched[t] = tok
+		cr.fetched[t] = tok
 	}
-	out := map[*inventory.Host]inventory.Secret{}
-	for _, h := range hosts {
-		if t := cr.byHost[h]; t != nil {
-			h.Claim.Token = inventory.SecretRef{Inline: fetched[t].Reveal()}
-			out[h] = fetched[t]
-		}
+	return cr.fetched, nil
+}
+
+// useFetchedToken gives a host of a Space whose token was fetched that
+// token, and returns it.
+func (cr *cloudRun) useFetchedToken(h *inventory.Host) (inventory.Secret, bool) {
+	t := cr.target(h)
+	if t == nil || cr.fetched == nil {
+		return inventory.Secret{}, false
 	}
-	return out, nil
+	s := cr.fetched[t]
+	h.Claim.Token = inventory.SecretRef{Inline: s.Reveal()}
+	return s, true
 }
 
 // printCloudSummary prints how many hosts Cloud confirmed: listed in every

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fleetclaim/fleetclaim/claim"
-	"github.com/fleetclaim/fleetclaim/inventory"
 )
 
 // retryRefreshEvery is how often, at most, the retry file is rewritten
@@ -39,15 +38,13 @@ type retryFile struct {
 }
 
 // startRetryFile writes the run's first retry file (nil when path is "").
-func startRetryFile(path string, hosts []*inventory.Host) (*retryFile, error) {
+// names are the run's hosts, in order.
+func startRetryFile(path string, names []string) (*retryFile, error) {
 	if path == "" {
 		return nil, nil
 	}
-	rf := &retryFile{path: path, hosts: make([]string, len(hosts)), ok: make([]bool, len(hosts)),
+	rf := &retryFile{path: path, hosts: names, ok: make([]bool, len(names)),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	for i, h := range hosts {
-		rf.hosts[i] = h.Name
-	}
 	if err := rf.write(); err != nil {
 		return nil, err
 	}

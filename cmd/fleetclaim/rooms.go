@@ -72,7 +72,7 @@ func wantedRules(cr *cloudRun, hosts []*inventory.Host, warn func(string)) []wan
 	var order []key
 	roomsOf := map[string]string{} // group -> the first host's rooms
 	for _, h := range hosts {
-		t := cr.byHost[h]
+		t := cr.target(h)
 		if t == nil || len(h.Claim.Rooms) == 0 {
 			continue
 		}
@@ -140,7 +140,7 @@ func runRooms(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return exitUsage
 	}
-	cr, err := setupCloud(ctx, inv, hosts, true, stderr)
+	cr, err := setupCloud(ctx, inv, slices.Values(hosts), true, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetclaim rooms %s: %v\n", sub, err)
 		return exitUsage

@@ -87,6 +87,26 @@ type Result struct {
 	Final bool
 	// tokens caches Tokens; the result is complete when they are asked.
 	tokens map[byte]string
+	// applied names every line that set a value, in order (see Key);
+	// tokened: one of them has a %-token.
+	applied []byte
+	tokened bool
+}
+
+// Key names what the result holds, for a caller that keeps what it makes
+// of a result: two results of one Config with the same Key have the same
+// values (Get, List, Keywords) from the same lines and the same Hostname;
+// User, Port and Tokens, which fall back to the query's, may differ. A
+// result with a %-token in a value other than HostName's (expanded for
+// the host) has no Key: "".
+func (r *Result) Key() string {
+	if r.tokened {
+		return ""
+	}
+	if _, ok := r.first["hostname"]; ok {
+		return string(r.applied) + "\x00" + r.host
+	}
+	return string(r.applied)
 }
 
 // multi are the keywords every matching line adds to.
@@ -303,6 +323,7 @@ func (p *pass) include(from string, l line, arg string, on bool, depth int) {
 
 func (p *pass) set(path string, l line) {
 	v := Value{Args: l.args, Raw: l.rest, File: path, Line: l.num}
+	defer p.note(path, l, len(p.r.first)+len(p.r.lists[l.kw]))
 	if multi[l.kw] {
 		for _, old := range p.r.lists[l.kw] {
 			if (l.kw == "identityfile" || l.kw == "certificatefile") && old.Args[0] == v.Args[0] {
@@ -335,6 +356,21 @@ func (p *pass) set(path string, l line) {
 	if _, ok := p.r.first[l.kw]; !ok {
 		p.r.first[l.kw] = v
 	}
+}
+
+// note records in the result's key that line l of path set a value, when
+// the number of values it had before set (n) changed.
+func (p *pass) note(path string, l line, n int) {
+	if len(p.r.first)+len(p.r.lists[l.kw]) == n {
+		return
+	}
+	p.r.applied = strconv.AppendInt(p.r.applied, int64(l.num), 10)
+	if path != p.c.path {
+		p.r.applied = append(append(p.r.applied, ' '), path...)
+	}
+	p.r.applied = append(p.r.applied, ';')
+	// HostName's tokens are in the Key already, as Hostname.
+	p.r.tokened = p.r.tokened || l.kw != "hostname" && strings.IndexByte(l.rest, '%') >= 0
 }
 
 // match evaluates a Match line (readconf.c match_cfg_line).

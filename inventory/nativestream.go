@@ -1,0 +1,390 @@
+package inventory
+
+import (
+	"bytes"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// A native inventory read one part at a time. yaml.v3 builds the node tree
+// of a whole document before anything can be read from it: about 0.7 KB a
+// host. Here the text is cut where its block mappings have their keys: at
+// each top-level key, each group of groups:, and in batches of the hosts
+// of every hosts: mapping. Each part is parsed on its own, with the file's
+// own indentation (so columns are the file's) and its lines shifted to the
+// file's, read as the whole tree would be, and dropped.
+//
+// Nothing is assumed about the text beyond where it is cut: a part must
+// parse alone to the one key (or the batch of keys) expected at the line
+// and column expected. Anything else (a part that does not parse alone, an
+// alias of an anchor in another part, a tab or a line the cut does not
+// know) undoes what the parts read and reads the whole tree instead, whose
+// diagnostics are the ones reported. So are files with document markers,
+// directives, CRs, NULs or a byte-order mark.
+
+// nativeHostBatch is how many hosts of a hosts: mapping one part holds.
+const nativeHostBatch = 256
+
+// yamlLine is one line of a YAML text.
+type yamlLine struct {
+	off, end int // its bytes, without the line break
+	next     int // where the next line starts
+	num      int // 1-based
+	indent   int // leading spaces
+	// content: neither blank nor a comment.
+	content bool
+	// tab: a tab among the leading blanks, which the cut does not read.
+	tab bool
+}
+
+func lineAt(data []byte, off, num int) yamlLine {
+	ln := yamlLine{off: off, end: len(data), next: len(data), num: num}
+	if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+		ln.end, ln.next = off+i, off+i+1
+	}
+	i := off
+	for i < ln.end && data[i] == ' ' {
+		i++
+	}
+	ln.indent = i - off
+	for j := i; j < ln.end && (data[j] == ' ' || data[j] == '\t'); j++ {
+		if data[j] == '\t' {
+			ln.tab = true
+		}
+	}
+	ln.content = i < ln.end && data[i] != '#'
+	return ln
+}
+
+// yamlPart is a run of whole lines: an entry of a block mapping, its key
+// line first.
+type yamlPart struct {
+	off, end int // bytes [off, end): whole lines
+	line     int // the first line's number
+	key      string
+	// rest is what follows the key's colon on its line, comment dropped.
+	rest string
+}
+
+// plainKey reads the key of a line that starts a mapping entry at its
+// indentation: a plain (non-indicator) or quoted scalar, then a colon
+// followed by a blank or the end of the line. A quoted key is returned as
+// written, quotes and all: only plain keys are compared.
+func plainKey(line []byte) (key, rest string, ok bool) {
+	i := 0
+	switch {
+	case len(line) == 0:
+		return "", "", false
+	case line[0] == '"' || line[0] == '\'':
+		if i = quotedEnd(line); i < 0 {
+			return "", "", false
+		}
+	case strings.IndexByte("-?:,[]{}#&*!|>%@`", line[0]) >= 0:
+		return "", "", false
+	}
+	for ; i < len(line); i++ {
+		switch {
+		case line[i] == '#' && i > 0 && line[i-1] == ' ':
+			return "", "", false
+		case line[i] == ':' && (i+1 == len(line) || line[i+1] == ' '):
+			rest := strings.TrimSpace(string(line[i+1:]))
+			if strings.HasPrefix(rest, "#") {
+				rest = ""
+			}
+			return strings.TrimRight(string(line[:i]), " "), rest, true
+		}
+	}
+	return "", "", false
+}
+
+// quotedEnd is where the quoted scalar at the start of line ends (just
+// after its closing quote), or -1 when it does not end on this line.
+func quotedEnd(line []byte) int {
+	q := line[0]
+	for i := 1; i < len(line); i++ {
+		switch {
+		case q == '"' && line[i] == '\\':
+			i++
+		case line[i] == q && q == '\'' && i+1 < len(line) && line[i+1] == '\'':
+			i++
+		case line[i] == q:
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// partReader cuts one native inventory file.
+type partReader struct {
+	l    *loader
+	file string
+	data []byte
+}
+
+// entries calls fn for each entry of the block mapping in [off, end) whose
+// keys are indented ind: its key line and every line after it up to the
+// next content line indented ind or less. False when a content line is
+// indented less than ind, or one at ind is not a plain key, or fn returns
+// false.
+func (r *partReader) entries(off, end, num, ind int, fn func(p yamlPart) bool) bool {
+	var cur *yamlPart
+	for off < end {
+		ln := lineAt(r.data, off, num)
+		if ln.tab {
+			return false
+		}
+		if ln.content && ln.indent <= ind {
+			if ln.indent < ind {
+				return false
+			}
+			key, rest, ok := plainKey(r.data[ln.off+ind : ln.end])
+			if !ok {
+				return false
+			}
+			if cur != nil {
+				cur.end = off
+				if !fn(*cur) {
+					return false
+				}
+			}
+			cur = &yamlPart{off: off, line: num, key: key, rest: rest}
+		} else if cur == nil && ln.content {
+			return false
+		}
+		off, num = ln.next, num+1
+	}
+	if cur == nil {
+		return false
+	}
+	cur.end = end
+	return fn(*cur)
+}
+
+// body is where the lines after p's key line start, their first number,
+// and the indentation of the first content line among them (0: none).
+func (r *partReader) body(p yamlPart) (off, num, ind int) {
+	first := lineAt(r.data, p.off, p.line)
+	off, num = first.next, p.line+1
+	for o, n := off, num; o < p.end; n++ {
+		ln := lineAt(r.data, o, n)
+		if ln.content {
+			return off, num, ln.indent
+		}
+		o = ln.next
+	}
+	return off, num, 0
+}
+
+// parse parses text, whose first line is the file's line first, into its
+// top-level mapping with every line shifted to the file's; nil when it does
+// not parse or is not a block mapping of want entries with the first key
+// at (first, col).
+func (r *partReader) parse(text []byte, first, col, want int) *yaml.Node {
+	var doc yaml.Node
+	if yaml.Unmarshal(text, &doc) != nil || len(doc.Content) != 1 {
+		return nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode || m.Style != 0 || len(m.Content) != 2*want || m.Anchor != "" {
+		return nil
+	}
+	shiftLines(m, first-1)
+	if k := m.Content[0]; k.Line != first || k.Column != col {
+		return nil
+	}
+	return m
+}
+
+// shiftLines adds d to the line of every node of the tree n.
+func shiftLines(n *yaml.Node, d int) {
+	n.Line += d
+	for _, c := range n.Content {
+		shiftLines(c, d)
+	}
+}
+
+// parseNativeParts reads a native inventory one part at a time; false,
+// with nothing read, when it must be read whole.
+func (l *loader) parseNativeParts(file string, data []byte) bool {
+	if l.opts.wholeYAML || !cuttable(data) {
+		return false
+	}
+	mark := l.mark()
+	r := &partReader{l: l, file: file, data: data}
+	seen := map[string]int{}
+	ok := r.entries(0, len(data), 1, 0, func(p yamlPart) bool { return r.top(p, seen) })
+	if !ok {
+		l.undo(mark)
+	}
+	return ok
+}
+
+// cuttable tells a text the parts can be cut from: no document markers or
+// directives, no CR, NUL or byte-order mark.
+func cuttable(data []byte) bool {
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.IndexByte(data, '\r') >= 0 || bytes.IndexByte(data, 0) >= 0 {
+		return false
+	}
+	for _, m := range []string{"---", "...", "%"} {
+		if bytes.HasPrefix(data, []byte(m)) || bytes.Contains(data, []byte("\n"+m)) {
+			return false
+		}
+	}
+	return true
+}
+
+// top reads one top-level entry: groups and hosts mappings in parts, the
+// rest whole.
+func (r *partReader) top(p yamlPart, seen map[string]int) bool {
+	off, num, ind := r.body(p)
+	if (p.key == "groups" || p.key == "hosts") && p.rest == "" && ind > 0 {
+		k := scalarNode(p.key, p.line, 1)
+		if !r.l.checkKey(r.file, "", k, seen) {
+			return true
+		}
+		if p.key == "hosts" {
+			return r.hosts("hosts", -1, off, p.end, num, ind)
+		}
+		groups := map[string]int{}
+		return r.entries(off, p.end, num, ind, func(g yamlPart) bool { return r.group(g, ind, groups) })
+	}
+	m := r.parse(r.data[p.off:p.end], p.line, 1, 1)
+	if m == nil {
+		return false
+	}
+	if k := m.Content[0]; r.l.checkKey(r.file, "", k, seen) {
+		r.l.nativeTop(r.file, k, resolveAlias(m.Content[1]))
+	}
+	return true
+}
+
+// group reads one group of groups:, its hosts: mapping in batches.
+func (r *partReader) group(g yamlPart, ind int, seen map[string]int) bool {
+	hosts, hostsEnd, hnum, hind, ok := r.groupHosts(g)
+	if !ok {
+		return false
+	}
+	text := r.data[g.off:g.end]
+	if hosts < hostsEnd {
+		// The hosts are read after the group, as the whole tree reads
+		// them: blank lines keep the lines after them where they are.
+		blank := bytes.Count(r.data[hosts:hostsEnd], []byte("\n"))
+		text = make([]byte, 0, hosts-g.off+blank+g.end-hostsEnd)
+		text = append(text, r.data[g.off:hosts]...)
+		text = append(text, bytes.Repeat([]byte("\n"), blank)...)
+		text = append(text, r.data[hostsEnd:g.end]...)
+	}
+	m := r.parse(text, g.line, ind+1, 1)
+	if m == nil {
+		return false
+	}
+	k, v := m.Content[0], resolveAlias(m.Content[1])
+	if !r.l.checkKey(r.file, "groups", k, seen) || !r.l.nativeGroupEntry(r.file, k, v) || hosts == hostsEnd {
+		return true
+	}
+	return r.hosts("groups."+k.Value+".hosts", r.l.groupIdx[k.Value], hosts, hostsEnd, hnum, hind)
+}
+
+// groupHosts finds the block mapping under a group's one hosts: key:
+// where its lines start and end, their first number and indentation;
+// start == end when there is none to read apart. False when the group
+// has a hosts: key the cut cannot place.
+func (r *partReader) groupHosts(g yamlPart) (start, end, num, ind int, ok bool) {
+	off, n, gind := r.body(g)
+	if g.rest != "" || gind == 0 {
+		return 0, 0, 0, 0, true
+	}
+	found := 0
+	ok = r.entries(off, g.end, n, gind, func(p yamlPart) bool {
+		if p.key != "hosts" {
+			return true
+		}
+		found++
+		if p.rest != "" {
+			return true
+		}
+		if bo, bn, bi := r.body(p); bi > gind {
+			start, end, num, ind = bo, p.end, bn, bi
+		}
+		return true
+	})
+	if !ok || found > 1 {
+		// A group the cut cannot read is read whole (found > 1: a
+		// duplicate key, reported by the whole group's reading).
+		return 0, 0, 0, 0, ok
+	}
+	return start, end, num, ind, true
+}
+
+// hosts reads the hosts mapping in [off, end), keys indented ind, in
+// batches.
+func (r *partReader) hosts(prefix string, gi int32, off, end, num, ind int) bool {
+	seen := map[string]int{}
+	var batch []yamlPart
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		first, last := batch[0], batch[len(batch)-1]
+		m := r.parse(r.data[first.off:last.end], first.line, ind+1, len(batch))
+		batch = batch[:0]
+		if m == nil {
+			return false
+		}
+		r.l.pairsSeen(r.file, prefix, m, true, seen, func(k, v *yaml.Node) { r.l.nativeHost(r.file, prefix, k, v, gi) })
+		return true
+	}
+	ok := r.entries(off, end, num, ind, func(p yamlPart) bool {
+		batch = append(batch, p)
+		return len(batch) < nativeHostBatch || flush()
+	})
+	return ok && flush()
+}
+
+// loaderMark is what mark saves of a loader, for undo.
+type loaderMark struct {
+	errs, warns, rooms int
+	groups             []groupRec
+	hosts              []hostMark
+}
+
+type hostMark struct {
+	direct  []int32
+	entries []*hostEntry
+}
+
+// mark saves what reading a native file changes in the loader.
+func (l *loader) mark() loaderMark {
+	m := loaderMark{errs: len(l.errs), warns: len(l.warns), rooms: len(l.roomNames)}
+	for _, g := range l.groups {
+		c := *g
+		c.vals = append([]val(nil), g.vals...)
+		m.groups = append(m.groups, c)
+	}
+	for _, h := range l.hosts {
+		m.hosts = append(m.hosts, hostMark{direct: h.direct, entries: h.entries})
+	}
+	return m
+}
+
+// undo restores the loader to what mark saved.
+func (l *loader) undo(m loaderMark) {
+	l.errs, l.warns, l.roomNames = l.errs[:m.errs], l.warns[:m.warns], l.roomNames[:m.rooms]
+	for _, g := range l.groups[len(m.groups):] {
+		delete(l.groupIdx, g.name)
+	}
+	clear(l.groups[len(m.groups):])
+	l.groups = l.groups[:len(m.groups)]
+	for i := range m.groups {
+		*l.groups[i] = m.groups[i]
+	}
+	for _, h := range l.hosts[len(m.hosts):] {
+		delete(l.hostIdx, h.name)
+	}
+	clear(l.hosts[len(m.hosts):])
+	l.hosts = l.hosts[:len(m.hosts)]
+	for i, hm := range m.hosts {
+		l.hosts[i].direct, l.hosts[i].entries = hm.direct, hm.entries
+	}
+}
