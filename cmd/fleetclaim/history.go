@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -207,90 +208,142 @@ const historyUsage = `Usage:
 `
 
 func runHistory(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fleetclaim history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("history", "", "run history directory (default: $XDG_STATE_HOME/fleetclaim/history)")
-	run := fs.String("run", "", "print the records of this run")
-	absent := fs.String("absent-from", "", "list the hosts last seen claimed that this inventory no longer lists")
-	output := fs.String("output", "names", "with --absent-from: names (one per line) or json (one record per line)")
-	listedIn := fs.String("listed-in", "", "with --absent-from: only hosts this (previous) inventory lists, so that unclaim -i it can reach them")
-	fs.Usage = func() { fmt.Fprint(stderr, historyUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	q, code := parseHistoryFlags(args, stderr)
+	if q == nil {
+		return code
 	}
-	if *dir == "" {
-		d, err := defaultHistoryDir()
-		if err != nil {
-			fmt.Fprintln(stderr, "fleetclaim history:", err)
-			return exitUsage
-		}
-		*dir = d
+	if q.run != "" {
+		return printRunRecords(q.dir, q.run, stdout, stderr)
 	}
-	if *run != "" {
-		b, err := os.ReadFile(filepath.Join(*dir, filepath.Base(*run)+".jsonl"))
-		if err != nil {
-			fmt.Fprintln(stderr, "fleetclaim history:", err)
-			return exitUsage
-		}
-		stdout.Write(b)
-		return exitOK
-	}
-	runs, err := readRuns(*dir)
+	runs, err := readRuns(q.dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "fleetclaim history:", err)
 		return exitUsage
 	}
-	if *absent != "" {
-		return printAbsent(*dir, runs, absentQuery{from: *absent, listedIn: *listedIn, output: *output}, stdout, stderr)
+	if q.absent.from != "" {
+		return printAbsent(q.dir, runs, q.absent, stdout, stderr)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
-	if fs.NArg() == 0 {
-		fmt.Fprintln(tw, "RUN\tCOMMAND\tHOSTS\tEXIT\tRESULTS\tINVENTORY")
-		for _, m := range runs {
-			exit := "running?"
-			if m.ExitCode != nil {
-				exit = fmt.Sprint(*m.ExitCode)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", termText(m.ID), termText(m.Command), m.Hosts, exit, termText(countsString(m.Counts)), termText(m.Inventory))
-		}
-		return exitOK
+	if len(q.hosts) == 0 {
+		printRuns(tw, runs)
+	} else {
+		printHostChanges(tw, q.dir, runs, q.hosts)
 	}
-	fmt.Fprintln(tw, "HOST\tRUN\tCOMMAND\tSTATUS\tCATEGORY\tCLAIMED ID\tCHANGE")
-	for _, host := range fs.Args() {
-		prev := ""
-		for _, m := range runs {
-			recs, err := readHostRecords(*dir, m.ID)
-			if err != nil {
-				continue
-			}
+	return exitOK
+}
+
+// historyQuery is what `fleetclaim history` was asked.
+type historyQuery struct {
+	dir, run string
+	absent   absentQuery
+	hosts    []string
+}
+
+// parseHistoryFlags reads history's flags; a nil query ends the command
+// with the exit code given (help, a usage error).
+func parseHistoryFlags(args []string, stderr io.Writer) (*historyQuery, int) {
+	fs := flag.NewFlagSet("fleetclaim history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	q := &historyQuery{}
+	fs.StringVar(&q.dir, "history", "", "run history directory (default: $XDG_STATE_HOME/fleetclaim/history)")
+	fs.StringVar(&q.run, "run", "", "print the records of this run")
+	fs.StringVar(&q.absent.from, "absent-from", "", "list the hosts last seen claimed that this inventory no longer lists")
+	fs.StringVar(&q.absent.output, "output", "names", "with --absent-from: names (one per line) or json (one record per line)")
+	fs.StringVar(&q.absent.listedIn, "listed-in", "", "with --absent-from: only hosts this (previous) inventory lists, so that unclaim -i it can reach them")
+	fs.Usage = func() { fmt.Fprint(stderr, historyUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK
+		}
+		return nil, exitUsage
+	}
+	if q.dir == "" {
+		d, err := defaultHistoryDir()
+		if err != nil {
+			fmt.Fprintln(stderr, "fleetclaim history:", err)
+			return nil, exitUsage
+		}
+		q.dir = d
+	}
+	q.hosts = fs.Args()
+	return q, exitOK
+}
+
+// printRunRecords prints one run's records as they are stored.
+func printRunRecords(dir, run string, stdout, stderr io.Writer) int {
+	b, err := os.ReadFile(filepath.Join(dir, filepath.Base(run)+".jsonl"))
+	if err != nil {
+		fmt.Fprintln(stderr, "fleetclaim history:", err)
+		return exitUsage
+	}
+	stdout.Write(b)
+	return exitOK
+}
+
+// printRuns lists the runs, oldest first.
+func printRuns(tw io.Writer, runs []runMeta) {
+	fmt.Fprintln(tw, "RUN\tCOMMAND\tHOSTS\tEXIT\tRESULTS\tINVENTORY")
+	for _, m := range runs {
+		exit := "running?"
+		if m.ExitCode != nil {
+			exit = fmt.Sprint(*m.ExitCode)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", termText(m.ID), termText(m.Command), m.Hosts, exit, termText(countsString(m.Counts)), termText(m.Inventory))
+	}
+}
+
+// printHostChanges prints each host's record in every run that has one,
+// with whether its state changed since the run before. Each run's records
+// are read once for all the hosts asked.
+func printHostChanges(tw io.Writer, dir string, runs []runMeta, asked []string) {
+	var hosts []string // each host once, in the order asked
+	for _, h := range asked {
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	rows := make(map[string][]string, len(hosts))
+	prev := make(map[string]string, len(hosts))
+	for _, m := range runs {
+		recs, err := readHostRecords(dir, m.ID)
+		if err != nil {
+			continue
+		}
+		for _, host := range hosts {
 			r, ok := recs[host]
 			if !ok {
 				continue
 			}
-			// A change is a different claim, online state or failure, not
-			// claimed turning into already-claimed on the next run.
-			online := "unknown"
-			if r.Online != nil {
-				online = fmt.Sprint(*r.Online)
-			}
-			state := r.ClaimedID + "/" + online + "/" + string(r.Category)
-			change := ""
-			switch {
-			case prev == "":
+			state, change := hostState(r), ""
+			switch p, seen := prev[host]; {
+			case !seen:
 				change = "first seen"
-			case prev != state:
+			case p != state:
 				change = "changed"
 			}
-			prev = state
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termText(host), termText(m.ID), termText(m.Command),
-				termText(string(r.Status)), termText(string(r.Category)), termText(r.ClaimedID), change)
+			prev[host] = state
+			rows[host] = append(rows[host], fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termText(host), termText(m.ID), termText(m.Command),
+				termText(string(r.Status)), termText(string(r.Category)), termText(r.ClaimedID), change))
 		}
 	}
-	return exitOK
+	fmt.Fprintln(tw, "HOST\tRUN\tCOMMAND\tSTATUS\tCATEGORY\tCLAIMED ID\tCHANGE")
+	for _, host := range hosts {
+		for _, row := range rows[host] {
+			fmt.Fprint(tw, row)
+		}
+	}
+}
+
+// hostState is what counts as a host's state from run to run: a different
+// claim, online state or failure is a change, claimed turning into
+// already-claimed on the next run is not.
+func hostState(r claim.Result) string {
+	online := "unknown"
+	if r.Online != nil {
+		online = fmt.Sprint(*r.Online)
+	}
+	return r.ClaimedID + "/" + online + "/" + string(r.Category)
 }
 
 func countsString(c map[string]int) string {
