@@ -108,14 +108,39 @@ func loadStatus(dir string, now time.Time) (*fleetStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	type track struct {
-		latest, prev   claim.Result
-		run, prevRun   string
-		hasPrev        bool
-		offlineStarted time.Time
-	}
-	hosts := map[string]*track{}
 	st := &fleetStatus{Generated: now.UTC(), History: dir}
+	hosts := trackHosts(dir, runs, st)
+	names := make([]string, 0, len(hosts))
+	for n := range hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	latest := make([]*claim.Result, len(names))
+	for i, n := range names {
+		latest[i] = &hosts[n].latest
+	}
+	roomNames := roomNamesOf(latest)
+	tally := newStatusTally()
+	for _, n := range names {
+		st.add(statusHostOf(n, hosts[n], roomNames), hosts[n], tally)
+	}
+	st.finish(tally)
+	return st, nil
+}
+
+// hostTrack is one host through the history: its latest record, the one
+// before, and since when it has been claimed but offline.
+type hostTrack struct {
+	latest, prev   claim.Result
+	run, prevRun   string
+	hasPrev        bool
+	offlineStarted time.Time
+}
+
+// trackHosts follows every host through the runs (plan runs left out),
+// counting the runs read into st.
+func trackHosts(dir string, runs []runMeta, st *fleetStatus) map[string]*hostTrack {
+	hosts := map[string]*hostTrack{}
 	for _, m := range runs {
 		if m.Command == string(claim.ModePlan) {
 			continue
@@ -127,69 +152,86 @@ func loadStatus(dir string, now time.Time) (*fleetStatus, error) {
 		st.Runs++
 		st.LastRun = m.ID
 		for name, r := range recs {
-			t := hosts[name]
-			if t == nil {
-				t = &track{}
-				hosts[name] = t
-			} else {
-				t.prev, t.prevRun, t.hasPrev = t.latest, t.run, true
-			}
-			t.latest, t.run = r, m.ID
-			switch {
-			case !claimedOffline(&r):
-				t.offlineStarted = time.Time{}
-			case t.offlineStarted.IsZero():
-				t.offlineStarted = r.Start
-			}
+			hosts[name] = hosts[name].next(r, m.ID)
 		}
 	}
-	names := make([]string, 0, len(hosts))
-	for n := range hosts {
-		names = append(names, n)
+	return hosts
+}
+
+// next is the track after the record r of run: a nil track starts one.
+func (t *hostTrack) next(r claim.Result, run string) *hostTrack {
+	if t == nil {
+		t = &hostTrack{}
+	} else {
+		t.prev, t.prevRun, t.hasPrev = t.latest, t.run, true
 	}
-	sort.Strings(names)
-	latest := make([]*claim.Result, len(names))
-	for i, n := range names {
-		latest[i] = &hosts[n].latest
+	t.latest, t.run = r, run
+	switch {
+	case !claimedOffline(&r):
+		t.offlineStarted = time.Time{}
+	case t.offlineStarted.IsZero():
+		t.offlineStarted = r.Start
 	}
-	roomNames := roomNamesOf(latest)
-	byStatus, byCat := map[string]int{}, map[string]int{}
-	rooms := map[string][]string{}
-	for _, n := range names {
-		t := hosts[n]
-		r := &t.latest
-		h := statusHost{Host: n, Groups: strings.Join(r.Groups, ","), Run: t.run, At: r.End, Status: string(r.Status),
-			Category: string(r.Category), Message: r.Message, NodeID: r.NodeID, Rooms: roomsOf(r, roomNames)}
-		if r.Online != nil {
-			h.Online = map[bool]string{true: "yes", false: "no"}[*r.Online]
-		}
-		if claimedOffline(r) {
-			h.OfflineSince = t.offlineStarted
-			if r.OfflineSince != nil && !r.OfflineSince.IsZero() {
-				h.OfflineSince = *r.OfflineSince
-			}
-			st.Offline = append(st.Offline, h)
-		}
-		if t.hasPrev && stateOf(&t.prev) != stateOf(r) {
-			h.Before, h.After, h.PrevRun = describeState(&t.prev), describeState(r), t.prevRun
-			st.Changed = append(st.Changed, h)
-		}
-		byStatus[h.Status]++
-		if h.Category != "" {
-			byCat[h.Category]++
-		}
-		for _, room := range h.Rooms {
-			rooms[room] = append(rooms[room], n)
-		}
-		st.Hosts = append(st.Hosts, h)
+	return t
+}
+
+// statusHostOf is the status page's row of host n.
+func statusHostOf(n string, t *hostTrack, roomNames map[string]string) statusHost {
+	r := &t.latest
+	h := statusHost{Host: n, Groups: strings.Join(r.Groups, ","), Run: t.run, At: r.End, Status: string(r.Status),
+		Category: string(r.Category), Message: r.Message, NodeID: r.NodeID, Rooms: roomsOf(r, roomNames)}
+	if r.Online != nil {
+		h.Online = map[bool]string{true: "yes", false: "no"}[*r.Online]
 	}
-	st.ByStatus, st.ByCategory = sortedCounts(byStatus), sortedCounts(byCat)
-	for room, hs := range rooms {
+	if claimedOffline(r) {
+		h.OfflineSince = t.offlineStarted
+		if r.OfflineSince != nil && !r.OfflineSince.IsZero() {
+			h.OfflineSince = *r.OfflineSince
+		}
+	}
+	if t.hasPrev && stateOf(&t.prev) != stateOf(r) {
+		h.Before, h.After, h.PrevRun = describeState(&t.prev), describeState(r), t.prevRun
+	}
+	return h
+}
+
+// statusTally counts the hosts by status, category and room.
+type statusTally struct {
+	byStatus, byCat map[string]int
+	rooms           map[string][]string
+}
+
+func newStatusTally() *statusTally {
+	return &statusTally{byStatus: map[string]int{}, byCat: map[string]int{}, rooms: map[string][]string{}}
+}
+
+// add puts host h (tracked by t) on the page and in the tally.
+func (st *fleetStatus) add(h statusHost, t *hostTrack, tally *statusTally) {
+	if claimedOffline(&t.latest) {
+		st.Offline = append(st.Offline, h)
+	}
+	if h.PrevRun != "" {
+		st.Changed = append(st.Changed, h)
+	}
+	tally.byStatus[h.Status]++
+	if h.Category != "" {
+		tally.byCat[h.Category]++
+	}
+	for _, room := range h.Rooms {
+		tally.rooms[room] = append(tally.rooms[room], h.Host)
+	}
+	st.Hosts = append(st.Hosts, h)
+}
+
+// finish orders what the page lists: counts, rooms by name, offline hosts
+// longest offline first.
+func (st *fleetStatus) finish(tally *statusTally) {
+	st.ByStatus, st.ByCategory = sortedCounts(tally.byStatus), sortedCounts(tally.byCat)
+	for room, hs := range tally.rooms {
 		st.Rooms = append(st.Rooms, statusRoom{Room: room, Hosts: hs})
 	}
 	sort.Slice(st.Rooms, func(i, j int) bool { return st.Rooms[i].Room < st.Rooms[j].Room })
 	sort.SliceStable(st.Offline, func(i, j int) bool { return st.Offline[i].OfflineSince.Before(st.Offline[j].OfflineSince) })
-	return st, nil
 }
 
 // roomsOf names a record's rooms: as Cloud listed them (names) when it was
