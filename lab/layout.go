@@ -258,14 +258,21 @@ func buildInfo(h *host) string {
 	cloud := p.Kind.agentKind() != KindNoCloud
 	v := "v" + p.Version
 	if versionBefore(p.Version, 1, 41) {
-		// The older, colon-aligned layout.
-		yes := func(b bool, why string) string {
-			if b {
-				return "YES"
-			}
-			return "NO" + why
+		return buildInfoColons(v, cloud)
+	}
+	return buildInfoTable(h, v, cloud)
+}
+
+// buildInfoColons is the build report of agents before v1.41: the older,
+// colon-aligned layout.
+func buildInfoColons(v string, cloud bool) string {
+	yes := func(b bool, why string) string {
+		if b {
+			return "YES"
 		}
-		return fmt.Sprintf(`Version: netdata %s
+		return "NO" + why
+	}
+	return fmt.Sprintf(`Version: netdata %s
 Configure options:  '--prefix=/usr' '--sysconfdir=/etc' '--localstatedir=/var'%s
 Install type: custom
 Features:
@@ -287,8 +294,12 @@ Libraries:
     mosquitto:               NO
     zlib:                    YES
 `, v, map[bool]string{true: "", false: " '--disable-cloud'"}[cloud],
-			yes(cloud, " (by user request)"), yes(cloud, ""))
-	}
+		yes(cloud, " (by user request)"), yes(cloud, ""))
+}
+
+// buildInfoTable is the build report of v1.41 and later: sections of
+// underscore-padded lines.
+func buildInfoTable(h *host, v string, cloud bool) string {
 	line := func(k, v string) string {
 		pad := max(60-len(k)-1, 0)
 		return "    " + k + " " + strings.Repeat("_", pad) + " : " + v + "\n"
