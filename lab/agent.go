@@ -694,6 +694,46 @@ func (a *agent) nodeIDLocked() *string {
 	return nil
 }
 
+// aclkNodeInstance is a node instance of aclkStateDoc.
+type aclkNodeInstance struct {
+	Hostname        string         `json:"hostname"`
+	MGUID           string         `json:"mguid"`
+	ClaimedID       *string        `json:"claimed_id"`
+	NodeID          *string        `json:"node-id"`
+	StreamingHops   int            `json:"streaming-hops"`
+	Relationship    string         `json:"relationship"`
+	StreamingOnline bool           `json:"streaming-online"`
+	AlertSync       map[string]int `json:"alert-sync-status"`
+}
+
+// aclkStateDoc is netdatacli aclk-state json's document (aclkStateJSON).
+type aclkStateDoc struct {
+	Available      bool               `json:"aclk-available"`
+	Version        int                `json:"aclk-version"`
+	Protocols      []string           `json:"protocols-supported"`
+	Claimed        bool               `json:"agent-claimed"`
+	ClaimedID      *string            `json:"claimed-id"`
+	CloudURL       string             `json:"cloud-url"`
+	Proxy          string             `json:"aclk_proxy"`
+	PublishLatency int64              `json:"publish_latency_us"`
+	Online         bool               `json:"online"`
+	Protocol       string             `json:"used-cloud-protocol"`
+	MQTTVersion    int                `json:"mqtt-version"`
+	Received       int                `json:"received-app-layer-msgs"`
+	Pubacks        int                `json:"received-mqtt-pubacks"`
+	Pending        int                `json:"pending-mqtt-pubacks"`
+	TimedOut       int                `json:"timed-out-mqtt-pubacks-since-start"`
+	RecvMax        int                `json:"server-receive-maximum"`
+	Reconnects     int                `json:"reconnect-count"`
+	LastConnect    *string            `json:"last-connect-time-utc"`
+	LastConnectAck *string            `json:"last-connect-time-puback-utc"`
+	LastDisconnect *string            `json:"last-disconnect-time-utc"`
+	NextAttempt    *string            `json:"next-connection-attempt-utc"`
+	LastBackoff    *float64           `json:"last-backoff-value"`
+	Banned         bool               `json:"banned-by-cloud"`
+	NodeInstances  []aclkNodeInstance `json:"node-instances"`
+}
+
 // aclkStateJSON is `netdatacli aclk-state json`, keys in the agent's order.
 func (a *agent) aclkStateJSON() string {
 	a.mu.Lock()
@@ -701,46 +741,10 @@ func (a *agent) aclkStateJSON() string {
 	if a.kind() == KindNoCloud {
 		return `{"aclk-available":false}`
 	}
-	type nodeInstance struct {
-		Hostname        string         `json:"hostname"`
-		MGUID           string         `json:"mguid"`
-		ClaimedID       *string        `json:"claimed_id"`
-		NodeID          *string        `json:"node-id"`
-		StreamingHops   int            `json:"streaming-hops"`
-		Relationship    string         `json:"relationship"`
-		StreamingOnline bool           `json:"streaming-online"`
-		AlertSync       map[string]int `json:"alert-sync-status"`
-	}
-	type state struct {
-		Available      bool           `json:"aclk-available"`
-		Version        int            `json:"aclk-version"`
-		Protocols      []string       `json:"protocols-supported"`
-		Claimed        bool           `json:"agent-claimed"`
-		ClaimedID      *string        `json:"claimed-id"`
-		CloudURL       string         `json:"cloud-url"`
-		Proxy          string         `json:"aclk_proxy"`
-		PublishLatency int64          `json:"publish_latency_us"`
-		Online         bool           `json:"online"`
-		Protocol       string         `json:"used-cloud-protocol"`
-		MQTTVersion    int            `json:"mqtt-version"`
-		Received       int            `json:"received-app-layer-msgs"`
-		Pubacks        int            `json:"received-mqtt-pubacks"`
-		Pending        int            `json:"pending-mqtt-pubacks"`
-		TimedOut       int            `json:"timed-out-mqtt-pubacks-since-start"`
-		RecvMax        int            `json:"server-receive-maximum"`
-		Reconnects     int            `json:"reconnect-count"`
-		LastConnect    *string        `json:"last-connect-time-utc"`
-		LastConnectAck *string        `json:"last-connect-time-puback-utc"`
-		LastDisconnect *string        `json:"last-disconnect-time-utc"`
-		NextAttempt    *string        `json:"next-connection-attempt-utc"`
-		LastBackoff    *float64       `json:"last-backoff-value"`
-		Banned         bool           `json:"banned-by-cloud"`
-		NodeInstances  []nodeInstance `json:"node-instances"`
-	}
-	s := state{Available: true, Version: 2, Protocols: []string{"Protobuf"}, Claimed: a.claimedID != "",
+	s := aclkStateDoc{Available: true, Version: 2, Protocols: []string{"Protobuf"}, Claimed: a.claimedID != "",
 		CloudURL: a.cloudURLLocked(), Proxy: a.proxyDisplayLocked(), Online: a.online, Protocol: "Protobuf",
 		MQTTVersion: 5, Reconnects: max(a.connections-1, 0)}
-	ni := nodeInstance{Hostname: a.nodeNameLocked(), MGUID: a.guid, Relationship: "self", StreamingOnline: true,
+	ni := aclkNodeInstance{Hostname: a.nodeNameLocked(), MGUID: a.guid, Relationship: "self", StreamingOnline: true,
 		AlertSync: map[string]int{"updates": 1, "checkpoints": 0, "alert-count": 0, "alert-snapshot-count": 0}}
 	if a.claimedID != "" {
 		id := a.claimedID
@@ -754,7 +758,7 @@ func (a *agent) aclkStateJSON() string {
 	if a.online {
 		s.Received, s.Pubacks, s.RecvMax = 3, 3, 100
 	}
-	s.NodeInstances = []nodeInstance{ni}
+	s.NodeInstances = []aclkNodeInstance{ni}
 	out, _ := json.Marshal(s)
 	return string(out)
 }

@@ -182,7 +182,32 @@ func sudoStandIn(h *host, passFile string) string {
 	k := h.personality.Login
 	msg := func(c string, i int) string { return shellWords(captured(c)[i], h.name) }
 	var b strings.Builder
-	fmt.Fprintf(&b, `#!/bin/sh
+	sudoOptions(&b, k, msg)
+	switch k {
+	case LoginSudo, LoginSudoPassword, LoginSudoTTY, LoginSudoRunAs:
+	default:
+		// Not in sudoers: sudo asks for the password first (-n: it may not).
+		sudoNotInSudoers(&b, msg)
+		return b.String()
+	}
+	if k == LoginSudoTTY {
+		sudoRequireTTY(&b, msg)
+	}
+	if k == LoginSudoPassword {
+		sudoPassword(&b, passFile, msg)
+	}
+	sudoBecome(&b, msg)
+	return b.String()
+}
+
+// sudoMsg is a line of the sudo capture's case, shell-quoted, the
+// capture's host name replaced by the lab host's.
+type sudoMsg func(captureCase string, line int) string
+
+// sudoOptions is the stand-in's start: sudo's options and the command
+// looked up on PATH.
+func sudoOptions(b *strings.Builder, k Login, msg sudoMsg) {
+	fmt.Fprintf(b, `#!/bin/sh
 # fleetclaim lab: sudo for login kind %q. Every message is real sudo's,
 # from %s.
 # Not every kind reads every option:
@@ -211,24 +236,27 @@ case $1 in
 esac
 [ -n "$cmdpath" ] || { printf '%%s\n' %s >&2; exit 1; }
 `, k, sudoCaptureName, msg("command-not-found", 0))
-	switch k {
-	case LoginSudo, LoginSudoPassword, LoginSudoTTY, LoginSudoRunAs:
-	default:
-		// Not in sudoers: sudo asks for the password first (-n: it may not).
-		fmt.Fprintf(&b, `[ -n "$n" ] && { printf '%%s\n' %s >&2; exit 1; }
+}
+
+// sudoNotInSudoers is the end of a login user not in sudoers.
+func sudoNotInSudoers(b *strings.Builder, msg sudoMsg) {
+	fmt.Fprintf(b, `[ -n "$n" ] && { printf '%%s\n' %s >&2; exit 1; }
 printf '%%s' "$p" >&2
 IFS= read -r _ || { printf '\n%%s\n' %s >&2; exit 1; }
 printf '%%s\n' %s >&2
 exit 1
 `, msg("password-needed-n", 0), msg("no-password-provided", 0), msg("no-rights-password", 0))
-		return b.String()
-	}
-	if k == LoginSudoTTY {
-		fmt.Fprintf(&b, `[ -t 0 ] || [ "${FLEETCLAIM_LAB_PTY:-}" = 1 ] || { printf '%%s\n' %s >&2; exit 1; }
+}
+
+// sudoRequireTTY refuses to run without a terminal (Defaults requiretty).
+func sudoRequireTTY(b *strings.Builder, msg sudoMsg) {
+	fmt.Fprintf(b, `[ -t 0 ] || [ "${FLEETCLAIM_LAB_PTY:-}" = 1 ] || { printf '%%s\n' %s >&2; exit 1; }
 `, msg("requiretty-n", 0))
-	}
-	if k == LoginSudoPassword {
-		fmt.Fprintf(&b, `[ -n "$n" ] && { printf '%%s\n' %s >&2; exit 1; }
+}
+
+// sudoPassword asks for the password in passFile, three tries.
+func sudoPassword(b *strings.Builder, passFile string, msg sudoMsg) {
+	fmt.Fprintf(b, `[ -n "$n" ] && { printf '%%s\n' %s >&2; exit 1; }
 want=$(cat %s)
 tries=0
 while :; do
@@ -240,8 +268,11 @@ while :; do
   printf '%%s\n' %s >&2
 done
 `, msg("password-needed-n", 0), shellQuote(passFile), msg("no-password-provided", 0), msg("wrong-password", 2), msg("wrong-password", 0))
-	}
-	fmt.Fprintf(&b, `case $u in
+}
+
+// sudoBecome runs the command as root, or as the run-as user (-u).
+func sudoBecome(b *strings.Builder, msg sudoMsg) {
+	fmt.Fprintf(b, `case $u in
 root|0|%s|%d) ;;
 *) printf '%%s\n' %s >&2; exit 1 ;;
 esac
@@ -254,7 +285,6 @@ USER=%s LOGNAME=%s
 export USER LOGNAME
 exec unshare --user --map-user=%d --map-group=%d -- "$@"
 `, runAsLogin, runAsUID, msg("runas-not-allowed-password", 0), runAsLogin, runAsLogin, runAsUID, runAsUID)
-	return b.String()
 }
 
 // doasStandIn is the host's doas: allowed (nopass) on a doas host, else

@@ -500,30 +500,35 @@ func cmdClaims(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "%d of %d lab hosts claimed in the lab Cloud\n", len(claims), len(info.Hosts))
 		return 0
 	}
+	printClaims(stdout, claims, info.Rooms)
+	fmt.Fprintf(stdout, "%d of %d lab hosts claimed in the lab Cloud\n", len(claims), len(info.Hosts))
+	return 0
+}
+
+// printClaims prints claims as a table, their rooms by name.
+func printClaims(w io.Writer, claims []Claim, rooms []Room) {
 	names := map[string]string{}
-	for _, r := range info.Rooms {
+	for _, r := range rooms {
 		names[r.ID] = r.Name
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tROOMS\tNODE ID\tCLAIMED ID\tCLAIMED AT")
 	for _, cl := range claims {
-		var rooms []string
+		var in []string
 		for _, id := range cl.Rooms {
 			if n, ok := names[id]; ok {
-				rooms = append(rooms, n)
+				in = append(in, n)
 			} else {
-				rooms = append(rooms, id)
+				in = append(in, id)
 			}
 		}
 		host := cl.Hostname
 		if cl.ReplacedBy != "" {
 			host += " (replaced)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", host, strings.Join(rooms, ", "), cl.ND, cl.NodeID, cl.Time.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", host, strings.Join(in, ", "), cl.ND, cl.NodeID, cl.Time.Local().Format(time.DateTime))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(stdout, "%d of %d lab hosts claimed in the lab Cloud\n", len(claims), len(info.Hosts))
-	return 0
 }
 
 // cmdStats prints the running lab's counters as JSON.

@@ -371,32 +371,11 @@ func (c *cloud) handleClaim(w http.ResponseWriter, r *http.Request, nodeID strin
 	if faulty && c.injectFault(w, r, p) {
 		return
 	}
-	if !isUUID(nodeID) || (body.Node.ID != "" && !strings.EqualFold(body.Node.ID, nodeID)) {
-		cloudError(w, msgCloudNodeID)
+	if id := c.refuseClaim(nodeID, body); id != "" {
+		cloudError(w, id)
 		return
 	}
 	nodeID = strings.ToLower(nodeID)
-	c.mu.Lock()
-	current := c.token
-	c.mu.Unlock()
-	if body.Token != current {
-		cloudError(w, msgCloudForbidden)
-		return
-	}
-	if strings.TrimSpace(body.Node.Hostname) == "" {
-		cloudError(w, msgCloudNodeName)
-		return
-	}
-	for _, room := range body.Rooms {
-		if !slices.ContainsFunc(c.rooms, func(rm Room) bool { return rm.ID == room }) {
-			cloudError(w, msgCloudRoomID)
-			return
-		}
-	}
-	if !validPublicKey(body.PublicKey) {
-		cloudError(w, msgCloudPublicKey)
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, taken := c.byNode[nodeID]; taken {
@@ -462,6 +441,33 @@ func validPublicKey(s string) bool {
 	}
 	_, err := x509.ParsePKIXPublicKey(block.Bytes)
 	return err == nil
+}
+
+// refuseClaim is the row of Cloud's refusal of a claim of nodeID with
+// body, in the order Cloud checks (node id, token, node name, rooms,
+// public key), or "" when the claim may go on.
+func (c *cloud) refuseClaim(nodeID string, body claimBody) msgID {
+	if !isUUID(nodeID) || (body.Node.ID != "" && !strings.EqualFold(body.Node.ID, nodeID)) {
+		return msgCloudNodeID
+	}
+	c.mu.Lock()
+	current := c.token
+	c.mu.Unlock()
+	switch {
+	case body.Token != current:
+		return msgCloudForbidden
+	case strings.TrimSpace(body.Node.Hostname) == "":
+		return msgCloudNodeName
+	}
+	for _, room := range body.Rooms {
+		if !slices.ContainsFunc(c.rooms, func(rm Room) bool { return rm.ID == room }) {
+			return msgCloudRoomID
+		}
+	}
+	if !validPublicKey(body.PublicKey) {
+		return msgCloudPublicKey
+	}
+	return ""
 }
 
 func (c *cloud) handleClaims(w http.ResponseWriter, r *http.Request) {

@@ -104,30 +104,11 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 	if !a.isRunning() {
 		return notRunning(a.h.paths.pipeName())
 	}
-	line := strings.TrimSpace(strings.Join(args, " "))
-	name, rest := "", ""
-	for _, c := range netdatacliCommands() {
-		if strings.HasPrefix(line, c.name) {
-			name, rest = c.name, strings.TrimSpace(line[len(c.name):])
-			break
-		}
-	}
-	ok := func(msg string) ctlReply {
-		if msg == "" {
-			return ctlReply{}
-		}
-		return ctlReply{Stdout: msg + "\n"}
-	}
+	name, rest := netdatacliCommand(strings.TrimSpace(strings.Join(args, " ")))
+	ok := cliOutput
 	switch name {
 	case "help":
-		var b strings.Builder
-		b.WriteString("\nExecutable Name     : netdatacli\n\nAvailable Commands:\n")
-		for _, c := range netdatacliCommands() {
-			if c.help != "" {
-				fmt.Fprintf(&b, "%-21s %-7s : %s\n", c.name, c.args, c.help)
-			}
-		}
-		return ok(b.String())
+		return ok(netdatacliHelp())
 	case "ping":
 		return reply(msgCLIPong)
 	case "version":
@@ -137,16 +118,7 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 		a.stop()
 		return reply(msgCLINoAnswer)
 	case "reload-claiming-state":
-		if a.h.personality.Has(FaultClaimHang) {
-			<-ctx.Done()
-			return reply(msgCLINoAnswer)
-		}
-		if a.kind() != KindV2 {
-			// Agents before v2 only re-read claimed_id and answer nothing.
-			a.loadClaim()
-			return ok("")
-		}
-		return ok(a.reloadClaimingState(ctx))
+		return a.cliReloadClaim(ctx)
 	case "aclk-state":
 		if strings.Contains(rest, "json") {
 			return ok(a.aclkStateJSON())
@@ -167,6 +139,51 @@ func (a *agent) netdatacli(ctx context.Context, args []string) ctlReply {
 		return reply(msgCLIConfigCmd)
 	}
 	return reply(msgCLIIllegal)
+}
+
+// netdatacliCommand splits a netdatacli command line into the command it
+// starts with ("" for none it knows) and the rest.
+func netdatacliCommand(line string) (name, rest string) {
+	for _, c := range netdatacliCommands() {
+		if strings.HasPrefix(line, c.name) {
+			return c.name, strings.TrimSpace(line[len(c.name):])
+		}
+	}
+	return "", ""
+}
+
+// cliOutput is netdatacli's answer msg on stdout (nothing for "").
+func cliOutput(msg string) ctlReply {
+	if msg == "" {
+		return ctlReply{}
+	}
+	return ctlReply{Stdout: msg + "\n"}
+}
+
+// netdatacliHelp is netdatacli help's answer.
+func netdatacliHelp() string {
+	var b strings.Builder
+	b.WriteString("\nExecutable Name     : netdatacli\n\nAvailable Commands:\n")
+	for _, c := range netdatacliCommands() {
+		if c.help != "" {
+			fmt.Fprintf(&b, "%-21s %-7s : %s\n", c.name, c.args, c.help)
+		}
+	}
+	return b.String()
+}
+
+// cliReloadClaim answers netdatacli reload-claiming-state.
+func (a *agent) cliReloadClaim(ctx context.Context) ctlReply {
+	if a.h.personality.Has(FaultClaimHang) {
+		<-ctx.Done()
+		return reply(msgCLINoAnswer)
+	}
+	if a.kind() != KindV2 {
+		// Agents before v2 only re-read claimed_id and answer nothing.
+		a.loadClaim()
+		return cliOutput("")
+	}
+	return cliOutput(a.reloadClaimingState(ctx))
 }
 
 // service is the host's init script: start|stop|restart|status.

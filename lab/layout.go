@@ -1,6 +1,7 @@
 package lab
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -219,64 +220,15 @@ func claimScript(h *host, env helperEnv) string {
 exec %s claim-v1 --sock %s --host %s -- "$@"
 `, h.personality.Version, shellQuote(env.exe), shellQuote(env.sock), shellQuote(h.name))
 	}
-	return fmt.Sprintf(`#!/bin/sh
-# netdata-claim.sh (fleetclaim lab, Netdata v2 behaviour)
-#
-# %%%%NEW_CLAIMING_METHOD%%%%
-#
-# Writes claim.conf and asks the running agent to reload its claiming state.
-
-set -e
-
-config_dir=%s
-netdatacli=%s
-
-warn() { printf 'WARNING: %%s\n' "$1" >&2; }
-die() { printf 'ERROR: %%s\n' "$1" >&2; exit "$2"; }
-
-token= rooms= url= proxy= insecure= noreload=
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -token=*) token=${1#-token=} ;;
-        -rooms=*) rooms=${1#-rooms=} ;;
-        -url=*) url=${1#-url=} ;;
-        -proxy=*) proxy=${1#-proxy=} ;;
-        --claim-token) token=$2; shift ;;
-        --claim-rooms) rooms=$2; shift ;;
-        --claim-url) url=$2; shift ;;
-        --claim-proxy) proxy=$2; shift ;;
-        -noproxy|--noproxy) proxy=none ;;
-        -insecure|--insecure) insecure=yes ;;
-        -noreload|--noreload) noreload=1 ;;
-        -verbose|-daemon-not-running) ;;
-        -id=*) warn "-id option is no longer supported. Remove the node ID file instead." ;;
-        -hostname=*) warn "-hostname option is no longer supported. Update the main netdata configuration manually instead." ;;
-        -user=*) warn "-user option is no longer supported." ;;
-        *) warn "Ignoring unrecognized option $1" ;;
-    esac
-    shift
-done
-
-[ -w "$config_dir" ] || die "Script must be run by a user with write access to $config_dir." 32
-[ -n "$token" ] || die "Claim token must be specified" 1
-[ -n "$url" ] || url=https://app.netdata.cloud/
-
-umask 077
-tmp="$config_dir/claim.conf.tmp.$$"
-{
-    printf '[global]\n'
-    printf '    url = %%s\n' "$url"
-    printf '    token = %%s\n' "$token"
-    [ -z "$rooms" ] || printf '    rooms = %%s\n' "$rooms"
-    [ -z "$proxy" ] || printf '    proxy = %%s\n' "$proxy"
-    [ -z "$insecure" ] || printf '    insecure = %%s\n' "$insecure"
-} > "$tmp"
-chmod 0640 "$tmp"
-mv -f "$tmp" "$config_dir/claim.conf"
-
-[ -n "$noreload" ] || "$netdatacli" reload-claiming-state
-`, shellQuote(h.paths.conf), shellQuote(filepath.Join(h.paths.bin, "netdatacli")))
+	return "#!/bin/sh\nconfig_dir=" + shellQuote(h.paths.conf) + "\nnetdatacli=" + shellQuote(filepath.Join(h.paths.bin, "netdatacli")) +
+		"\n" + claimScriptV2
 }
+
+// claimScriptV2 is a v2 host's netdata-claim.sh stand-in's body
+// (netdata-claim-v2.sh), after the variables claimScript sets.
+//
+//go:embed netdata-claim-v2.sh
+var claimScriptV2 string
 
 // netdataProgram is the `netdata` binary stand-in: it only answers the version
 // and build-info queries a fleet tool asks before claiming.
@@ -306,14 +258,21 @@ func buildInfo(h *host) string {
 	cloud := p.Kind.agentKind() != KindNoCloud
 	v := "v" + p.Version
 	if versionBefore(p.Version, 1, 41) {
-		// The older, colon-aligned layout.
-		yes := func(b bool, why string) string {
-			if b {
-				return "YES"
-			}
-			return "NO" + why
+		return buildInfoColons(v, cloud)
+	}
+	return buildInfoTable(h, v, cloud)
+}
+
+// buildInfoColons is the build report of agents before v1.41: the older,
+// colon-aligned layout.
+func buildInfoColons(v string, cloud bool) string {
+	yes := func(b bool, why string) string {
+		if b {
+			return "YES"
 		}
-		return fmt.Sprintf(`Version: netdata %s
+		return "NO" + why
+	}
+	return fmt.Sprintf(`Version: netdata %s
 Configure options:  '--prefix=/usr' '--sysconfdir=/etc' '--localstatedir=/var'%s
 Install type: custom
 Features:
@@ -335,8 +294,12 @@ Libraries:
     mosquitto:               NO
     zlib:                    YES
 `, v, map[bool]string{true: "", false: " '--disable-cloud'"}[cloud],
-			yes(cloud, " (by user request)"), yes(cloud, ""))
-	}
+		yes(cloud, " (by user request)"), yes(cloud, ""))
+}
+
+// buildInfoTable is the build report of v1.41 and later: sections of
+// underscore-padded lines.
+func buildInfoTable(h *host, v string, cloud bool) string {
 	line := func(k, v string) string {
 		pad := max(60-len(k)-1, 0)
 		return "    " + k + " " + strings.Repeat("_", pad) + " : " + v + "\n"

@@ -109,16 +109,7 @@ func (h *host) serveConn(nc net.Conn) {
 	defer l.untrack(nc)
 	defer nc.Close()
 	l.stats.conns.Add(1)
-	if h.dropFirstConn() {
-		return
-	}
-	switch {
-	case h.personality.Has(FaultSSHSilent):
-		_, _ = io.Copy(io.Discard, nc)
-		return
-	case h.personality.Has(FaultSSHStall):
-		_, _ = io.WriteString(nc, serverVersion+"\r\n")
-		_, _ = io.Copy(io.Discard, nc)
+	if h.faultBeforeHandshake(nc) {
 		return
 	}
 	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
@@ -139,6 +130,31 @@ func (h *host) serveConn(nc net.Conn) {
 			}
 		}
 	}()
+	h.serveChannels(conn, chans)
+}
+
+// faultBeforeHandshake plays the host's fault of the connection's start,
+// if it has one (the first connection dropped, a silent or a stalled
+// server), and reports whether it did.
+func (h *host) faultBeforeHandshake(nc net.Conn) bool {
+	if h.dropFirstConn() {
+		return true
+	}
+	switch {
+	case h.personality.Has(FaultSSHSilent):
+		_, _ = io.Copy(io.Discard, nc)
+		return true
+	case h.personality.Has(FaultSSHStall):
+		_, _ = io.WriteString(nc, serverVersion+"\r\n")
+		_, _ = io.Copy(io.Discard, nc)
+		return true
+	}
+	return false
+}
+
+// serveChannels serves the connection's channels until it ends: up to
+// maxSessions sessions at once, direct-tcpip to the agent's web port.
+func (h *host) serveChannels(conn *ssh.ServerConn, chans <-chan ssh.NewChannel) {
 	var sessions atomic.Int32
 	var wg sync.WaitGroup
 	var held []ssh.NewChannel // FaultSessionStall: never answered
@@ -159,7 +175,7 @@ func (h *host) serveConn(nc net.Conn) {
 				sessions.Add(-1)
 				continue
 			}
-			l.stats.sessions.Add(1)
+			h.lab.stats.sessions.Add(1)
 			wg.Go(func() {
 				defer sessions.Add(-1)
 				h.serveSession(conn, ch, creqs)

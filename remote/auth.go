@@ -77,64 +77,81 @@ func (d *Dialer) authMethods(t Target, tr *authTrace) []ssh.AuthMethod {
 // offered and skipped describe them for error messages.
 func (d *Dialer) signers(t Target) (signers []ssh.Signer, offered, skipped []string) {
 	certs, skipped := certificates(t)
+	o := &offer{certs: certs, seen: map[string]bool{}, skipped: skipped}
 	var allowed map[string]bool
 	if t.IdentitiesOnly {
 		allowed = identityKeys(t, certs)
 	}
-	seen := map[string]bool{}
-	add := func(s ssh.Signer, desc string) {
-		pub := s.PublicKey()
-		if c, ok := pub.(*ssh.Certificate); ok {
-			pub = c.Key
-		}
-		for _, c := range certs {
-			if !bytes.Equal(c.cert.Key.Marshal(), pub.Marshal()) || seen[string(c.cert.Marshal())] {
-				continue
-			}
-			cs, err := ssh.NewCertSigner(c.cert, s)
-			if err != nil {
-				skipped = append(skipped, fmt.Sprintf("certificate %s: %v", c.file, err))
-				continue
-			}
-			seen[string(c.cert.Marshal())] = true
-			signers = append(signers, cs)
-			offered = append(offered, fmt.Sprintf("certificate %s (%s) for %s", c.file, c.cert.KeyId, desc))
-		}
-		signers = append(signers, s)
-		offered = append(offered, desc)
-	}
 	if p, err := d.agentFor(t); err != nil {
-		skipped = append(skipped, err.Error())
+		o.skipped = append(o.skipped, err.Error())
 	} else if p != nil {
-		keys, err := p.keys()
-		if err != nil {
-			skipped = append(skipped, "ssh-agent: "+err.Error())
-		}
-		for _, k := range keys {
-			if allowed != nil && !allowed[string(keyOf(k.pub).Marshal())] {
-				continue
-			}
-			seen[string(k.pub.Marshal())] = true
-			add(k, fmt.Sprintf("agent key %s %s (%s)", k.pub.Type(), ssh.FingerprintSHA256(k.pub), k.comment))
-		}
+		o.agentKeys(p, allowed)
 	}
 	for _, f := range t.IdentityFiles {
-		e := d.identity(f, seen)
+		e := d.identity(f, o.seen)
 		switch {
 		case e.inAgent:
 			continue
 		case e.err != nil:
-			skipped = append(skipped, e.err.Error())
+			o.skipped = append(o.skipped, e.err.Error())
 			continue
 		}
 		k := string(e.signer.PublicKey().Marshal())
-		if seen[k] {
+		if o.seen[k] {
 			continue
 		}
-		seen[k] = true
-		add(e.signer, fmt.Sprintf("%s %s %s", f, e.signer.PublicKey().Type(), ssh.FingerprintSHA256(e.signer.PublicKey())))
+		o.seen[k] = true
+		o.add(e.signer, fmt.Sprintf("%s %s %s", f, e.signer.PublicKey().Type(), ssh.FingerprintSHA256(e.signer.PublicKey())))
 	}
-	return signers, offered, skipped
+	return o.signers, o.offered, o.skipped
+}
+
+// offer is the keys signers offers, in order, with what describes them;
+// seen holds the keys and certificates already in it.
+type offer struct {
+	certs            []certFile
+	seen             map[string]bool
+	signers          []ssh.Signer
+	offered, skipped []string
+}
+
+// add offers s, preceded by the certificates that certify its key.
+func (o *offer) add(s ssh.Signer, desc string) {
+	pub := s.PublicKey()
+	if c, ok := pub.(*ssh.Certificate); ok {
+		pub = c.Key
+	}
+	for _, c := range o.certs {
+		if !bytes.Equal(c.cert.Key.Marshal(), pub.Marshal()) || o.seen[string(c.cert.Marshal())] {
+			continue
+		}
+		cs, err := ssh.NewCertSigner(c.cert, s)
+		if err != nil {
+			o.skipped = append(o.skipped, fmt.Sprintf("certificate %s: %v", c.file, err))
+			continue
+		}
+		o.seen[string(c.cert.Marshal())] = true
+		o.signers = append(o.signers, cs)
+		o.offered = append(o.offered, fmt.Sprintf("certificate %s (%s) for %s", c.file, c.cert.KeyId, desc))
+	}
+	o.signers = append(o.signers, s)
+	o.offered = append(o.offered, desc)
+}
+
+// agentKeys offers the agent's keys (only those in allowed, when it is
+// not nil).
+func (o *offer) agentKeys(p *agentPool, allowed map[string]bool) {
+	keys, err := p.keys()
+	if err != nil {
+		o.skipped = append(o.skipped, "ssh-agent: "+err.Error())
+	}
+	for _, k := range keys {
+		if allowed != nil && !allowed[string(keyOf(k.pub).Marshal())] {
+			continue
+		}
+		o.seen[string(k.pub.Marshal())] = true
+		o.add(k, fmt.Sprintf("agent key %s %s (%s)", k.pub.Type(), ssh.FingerprintSHA256(k.pub), k.comment))
+	}
 }
 
 // keyOf is the plain key of a certificate, or k itself.

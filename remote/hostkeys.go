@@ -75,29 +75,9 @@ const (
 )
 
 func loadShards(files []string) ([]*knownhosts.HostKeyDB, error) {
-	var general []string
-	type plain struct {
-		line string
-		keys []string
-	}
-	var plains []plain
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		for line := range strings.Lines(string(data)) {
-			line = strings.TrimRight(line, "\r\n")
-			t := strings.TrimSpace(line)
-			if t == "" || t[0] == '#' {
-				continue
-			}
-			if keys := plainHostKeys(t); keys != nil {
-				plains = append(plains, plain{t, keys})
-			} else {
-				general = append(general, t)
-			}
-		}
+	general, plains, err := readKnownHosts(files)
+	if err != nil {
+		return nil, err
 	}
 	if len(plains) < shardMinLines {
 		return nil, nil
@@ -123,12 +103,50 @@ func loadShards(files []string) ([]*knownhosts.HostKeyDB, error) {
 			text[i].WriteByte('\n')
 		}
 	}
+	return writeShards(text)
+}
+
+// plainLine is a known_hosts line that names its hosts in plain text, and
+// the lookup keys of those hosts (plainHostKeys).
+type plainLine struct {
+	line string
+	keys []string
+}
+
+// readKnownHosts reads files' lines, without blanks and comments: the
+// plain ones, which go to the shards of their hosts, and the general
+// ones (hashed, wildcards, markers), which go to every shard.
+func readKnownHosts(files []string) (general []string, plains []plainLine, err error) {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for line := range strings.Lines(string(data)) {
+			line = strings.TrimRight(line, "\r\n")
+			t := strings.TrimSpace(line)
+			if t == "" || t[0] == '#' {
+				continue
+			}
+			if keys := plainHostKeys(t); keys != nil {
+				plains = append(plains, plainLine{t, keys})
+			} else {
+				general = append(general, t)
+			}
+		}
+	}
+	return general, plains, nil
+}
+
+// writeShards loads each shard's text into a known_hosts database,
+// through a private temporary file removed at once.
+func writeShards(text []strings.Builder) ([]*knownhosts.HostKeyDB, error) {
 	dir, err := os.MkdirTemp("", "fleetclaim-known-hosts-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	shards := make([]*knownhosts.HostKeyDB, n)
+	shards := make([]*knownhosts.HostKeyDB, len(text))
 	for i := range text {
 		f := filepath.Join(dir, strconv.Itoa(i))
 		if err := os.WriteFile(f, []byte(text[i].String()), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -233,22 +234,7 @@ func (c *Client) putSFTP(ctx context.Context, file string, content []byte) error
 		}
 		return errNoSFTP
 	}
-	// Closing the session does not end a read that the host never
-	// answers: a transfer still going stallGrace after ctx ended closes
-	// the connection (see await).
-	finished := make(chan struct{})
-	defer close(finished)
-	stop := context.AfterFunc(ctx, func() {
-		s.Close()
-		t := time.NewTimer(stallGrace)
-		defer t.Stop()
-		select {
-		case <-finished:
-		case <-t.C:
-			c.drop(fmt.Errorf("closed by fleetclaim: the host did not end the sftp transfer within %v of the end of its wait (%w)", stallGrace, ctx.Err()))
-		}
-	})
-	defer stop()
+	defer c.guardTransfer(ctx, s)()
 	fail := func(err error) error {
 		if ctx.Err() != nil {
 			return c.ctxErr(ctx, "upload")
@@ -260,18 +246,45 @@ func (c *Client) putSFTP(ctx context.Context, file string, content []byte) error
 		return fail(err)
 	}
 	defer sc.Close()
-	f, err := sc.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
-	if err != nil {
-		return fail(err)
-	}
-	if _, err := f.Write(content); err != nil {
-		f.Close()
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := writeSFTP(sc, file, content); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// writeSFTP writes content to file over sc.
+func writeSFTP(sc *sftp.Client, file string, content []byte) error {
+	f, err := sc.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// guardTransfer closes s when ctx ends, and the connection when the
+// transfer is still going stallGrace later: closing the session does not
+// end a read that the host never answers (see await). The returned
+// function ends the guard.
+func (c *Client) guardTransfer(ctx context.Context, s io.Closer) func() {
+	finished := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		s.Close()
+		t := time.NewTimer(stallGrace)
+		defer t.Stop()
+		select {
+		case <-finished:
+		case <-t.C:
+			c.drop(fmt.Errorf("closed by fleetclaim: the host did not end the sftp transfer within %v of the end of its wait (%w)", stallGrace, ctx.Err()))
+		}
+	})
+	return func() {
+		stop()
+		close(finished)
+	}
 }
 
 // Pushed records the files a run put on a host, so that they can be
