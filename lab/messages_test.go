@@ -15,9 +15,15 @@ import (
 	"testing"
 )
 
-// netdataMirror is a bare git mirror of netdata/netdata, when the machine
-// has one (CI does not).
-const netdataMirror = "/work/.mirror/netdata+netdata/repo"
+// netdataMirror is a git clone or bare mirror of netdata/netdata, when the
+// machine has one (CI does not): $FLEETCLAIM_NETDATA_GIT, else the path
+// this project's machines keep it at.
+var netdataMirror = func() string {
+	if d := os.Getenv("FLEETCLAIM_NETDATA_GIT"); d != "" {
+		return d
+	}
+	return "/work/.mirror/netdata+netdata/repo"
+}()
 
 // The kinds of a row's source parts.
 const (
