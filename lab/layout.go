@@ -263,38 +263,37 @@ func buildInfo(h *host) string {
 	return buildInfoTable(h, v, cloud)
 }
 
-// buildInfoColons is the build report of agents before v1.41: the older,
-// colon-aligned layout.
+// buildInfo137 is real `netdata -W buildinfo` output of Debian's
+// netdata-core 1.37.1 (built without Cloud), captured into testdata.
+//
+//go:embed testdata/buildinfo/netdata-1.37.1-debian.txt
+var buildInfo137 string
+
+// buildInfoColons is the build report of agents before v1.41, the older
+// colon-aligned layout: the captured 1.37.1 report, with the version the
+// host's agent has (daemon/main.c:1279 v1.37.1, "Version: %s %s") and, for a
+// build with Cloud, the two lines daemon/buildinfo.c:273-274 (v1.37.1)
+// print then ("%s %s" of YES and an empty FEAT_CLOUD_MSG, :11-12) and a
+// configure line without --disable-cloud.
 func buildInfoColons(v string, cloud bool) string {
-	yes := func(b bool, why string) string {
-		if b {
-			return "YES"
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(buildInfo137, "\n") {
+		switch {
+		case l == "" || strings.HasPrefix(l, "#"):
+			continue
+		case strings.HasPrefix(l, "Version: netdata "):
+			l = "Version: netdata " + v + "\n"
+		case !cloud:
+		case strings.HasPrefix(l, "Configure options: "):
+			l = strings.Replace(l, " '--disable-cloud'", "", 1)
+		case strings.HasPrefix(l, "    Netdata Cloud: "):
+			l = "    Netdata Cloud:              YES \n"
+		case strings.HasPrefix(l, "    ACLK: "):
+			l = "    ACLK:                       YES\n"
 		}
-		return "NO" + why
+		b.WriteString(l)
 	}
-	return fmt.Sprintf(`Version: netdata %s
-Configure options:  '--prefix=/usr' '--sysconfdir=/etc' '--localstatedir=/var'%s
-Install type: custom
-Features:
-    dbengine:                   YES
-    Native HTTPS:               YES
-    Netdata Cloud:              %s
-    ACLK:                       %s
-    TLS Host Verification:      YES
-    Machine Learning:           YES
-    Stream Compression:         YES
-Libraries:
-    protobuf:                YES (system)
-    jemalloc:                NO
-    JSON-C:                  YES
-    libcap:                  NO
-    libcrypto:               YES
-    libm:                    YES
-    LWS:                     NO
-    mosquitto:               NO
-    zlib:                    YES
-`, v, map[bool]string{true: "", false: " '--disable-cloud'"}[cloud],
-		yes(cloud, " (by user request)"), yes(cloud, ""))
+	return b.String()
 }
 
 // buildInfoTable is the build report of v1.41 and later: sections of

@@ -290,9 +290,9 @@ func labFiles(t *testing.T) []string {
 // notScanned are the lab files the scan leaves out, and why.
 func notScanned() map[string]string {
 	return map[string]string{
-		// netdata -W buildinfo: the agent binary's build report, checked
-		// against the real 1.37.1 one by the probe's test
-		// (remote/testdata/probe), not yet a table row.
+		// netdata -W buildinfo: the agent binary's build report, for old
+		// agents the captured real 1.37.1 one
+		// (TestBuildInfoColonsIsTheRealOne), not a table row.
 		"layout.go": "buildinfo",
 	}
 }
