@@ -394,3 +394,18 @@ func TestSSHConfigResolutionsShared(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHConfigCommentOnlyArgument: a keyword whose only argument is a
+// comment ("Port #") is refused with its file and line, as ssh refuses
+// it, instead of being read as a value without arguments (which made
+// resolving a host panic).
+func TestSSHConfigCommentOnlyArgument(t *testing.T) {
+	for _, kw := range []string{"Port", "User", "HostName", "IdentityFile", "ProxyJump"} {
+		opts := testOpts()
+		opts.SSHConfig = writeTemp(t, "Host *\n  "+kw+" # nothing\n")
+		_, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n", opts)
+		if err == nil || !strings.Contains(err.Error(), ":2: ssh_config") || !strings.Contains(err.Error(), "no argument") {
+			t.Errorf("%s #: %v, want the line refused", kw, err)
+		}
+	}
+}
