@@ -22,9 +22,22 @@ const (
 // linkGroups resolves children names, finds cycles and computes every
 // group's ancestors and depth.
 func (l *loader) linkGroups() {
+	kids, refs := l.childIndexes()
+	l.dropCycles(kids, refs)
+	for gi := range l.groups {
+		for _, c := range kids[gi] {
+			l.groups[c].parents = append(l.groups[c].parents, int32(gi))
+		}
+	}
+	l.ancestors()
+}
+
+// childIndexes resolves each group's children names to indexes (kids),
+// with where each was written (refs), reporting unknown ones and "all".
+func (l *loader) childIndexes() (kids [][]int32, refs [][]nameRef) {
 	n := len(l.groups)
-	kids := make([][]int32, n)
-	refs := make([][]nameRef, n)
+	kids = make([][]int32, n)
+	refs = make([][]nameRef, n)
 	for gi, g := range l.groups {
 		for _, c := range g.children {
 			ci, ok := l.groupIdx[c.name]
@@ -43,13 +56,18 @@ func (l *loader) linkGroups() {
 			refs[gi] = append(refs[gi], c)
 		}
 	}
-	// Depth-first search for cycles; a back edge is reported and dropped.
+	return kids, refs
+}
+
+// dropCycles searches the children depth first for cycles; each back edge
+// is reported and dropped.
+func (l *loader) dropCycles(kids [][]int32, refs [][]nameRef) {
 	const (
 		white = iota
 		grey
 		black
 	)
-	color := make([]uint8, n)
+	color := make([]uint8, len(l.groups))
 	var stack []int32
 	var visit func(g int32)
 	visit = func(g int32) {
@@ -60,14 +78,7 @@ func (l *loader) linkGroups() {
 		for i, c := range kids[g] {
 			switch color[c] {
 			case grey:
-				start := slices.Index(stack, c)
-				names := make([]string, 0, len(stack)-start+1)
-				for _, s := range stack[start:] {
-					names = append(names, l.groups[s].name)
-				}
-				names = append(names, l.groups[c].name)
-				r := refs[g][i]
-				l.errorf(r.file, r.line, r.col, "groups."+l.groups[g].name+".children", "cycle in children: %s", strings.Join(names, " -> "))
+				l.reportCycle(stack, g, c, refs[g][i])
 				continue
 			case white:
 				visit(c)
@@ -84,13 +95,24 @@ func (l *loader) linkGroups() {
 			visit(int32(gi))
 		}
 	}
-	for gi := range l.groups {
-		for _, c := range kids[gi] {
-			l.groups[c].parents = append(l.groups[c].parents, int32(gi))
-		}
+}
+
+// reportCycle reports the back edge g -> c (written at r) that closes a
+// cycle through the groups on stack.
+func (l *loader) reportCycle(stack []int32, g, c int32, r nameRef) {
+	start := slices.Index(stack, c)
+	names := make([]string, 0, len(stack)-start+1)
+	for _, s := range stack[start:] {
+		names = append(names, l.groups[s].name)
 	}
-	// Ancestors and depth, memoized; the graph is acyclic now.
-	done := make([]bool, n)
+	names = append(names, l.groups[c].name)
+	l.errorf(r.file, r.line, r.col, "groups."+l.groups[g].name+".children", "cycle in children: %s", strings.Join(names, " -> "))
+}
+
+// ancestors computes every group's ancestors and depth, memoized; the
+// graph is acyclic by now.
+func (l *loader) ancestors() {
+	done := make([]bool, len(l.groups))
 	var anc func(g int32)
 	anc = func(g int32) {
 		if done[g] {
