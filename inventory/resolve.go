@@ -187,17 +187,7 @@ type conflict struct {
 
 func (l *loader) buildCombo(direct []int32) *combo {
 	c := &combo{}
-	members := slices.Clone(direct)
-	for _, d := range direct {
-		for _, a := range l.groups[d].anc {
-			if a != 0 && !slices.Contains(members, a) {
-				members = append(members, a)
-			}
-		}
-	}
-	if len(members) > len(direct) {
-		slices.Sort(members[len(direct):])
-	}
+	members := l.comboMembers(direct)
 	c.groups = make([]string, len(members))
 	for i, m := range members {
 		c.groups[i] = l.groups[m].name
@@ -219,68 +209,99 @@ func (l *loader) buildCombo(direct []int32) *combo {
 		if l.ansible {
 			cands = l.varsFilesFirst(cands, s)
 		}
-		// Keep only the most specific groups: drop every ancestor of another
-		// candidate.
-		best := cands[:0:0]
-		for _, a := range cands {
-			shadowed := false
-			for _, b := range cands {
-				if l.isAncestor(a, b) {
-					shadowed = true
-					break
-				}
-			}
-			if !shadowed {
-				best = append(best, a)
-			}
-		}
-		first := l.groups[best[0]].get(s)
-		c.vals[s] = first
-		if len(best) == 1 {
-			continue
-		}
-		if s == sRooms {
-			// Rooms of unrelated groups add up.
-			u := *first
-			u.list = slices.Clone(first.list)
-			srcs := []string{first.source()}
-			for _, g := range best[1:] {
-				v := l.groups[g].get(s)
-				for _, r := range v.list {
-					if !slices.Contains(u.list, r) {
-						u.list = append(u.list, r)
-					}
-				}
-				srcs = append(srcs, v.source())
-			}
-			u.setSource(strings.Join(srcs, " + "))
-			c.vals[s] = &u
-			continue
-		}
-		for _, g := range best[1:] {
-			v := l.groups[g].get(s)
-			if sameValue(first, v) {
-				continue
-			}
-			if l.ansible {
-				// Ansible's own rule: higher ansible_group_priority, then the
-				// deeper group, then the name sorting last wins.
-				win := best[0]
-				for _, g2 := range best[1:] {
-					if l.ansibleBeats(g2, win) {
-						win = g2
-					}
-				}
-				c.vals[s] = l.groups[win].get(s)
-				c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name, count: -1}
-				c.conflicts[s].ga = l.groups[win].name
-				break
-			}
-			c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name}
-			break
-		}
+		l.decideSlot(c, s, l.mostSpecific(cands))
 	}
 	return c
+}
+
+// comboMembers are the groups of a host in the direct groups direct: those,
+// then their ancestors sorted ("all" left out).
+func (l *loader) comboMembers(direct []int32) []int32 {
+	members := slices.Clone(direct)
+	for _, d := range direct {
+		for _, a := range l.groups[d].anc {
+			if a != 0 && !slices.Contains(members, a) {
+				members = append(members, a)
+			}
+		}
+	}
+	if len(members) > len(direct) {
+		slices.Sort(members[len(direct):])
+	}
+	return members
+}
+
+// mostSpecific keeps of the groups that set a slot those no other of them
+// descends from.
+func (l *loader) mostSpecific(cands []int32) []int32 {
+	best := cands[:0:0]
+	for _, a := range cands {
+		shadowed := false
+		for _, b := range cands {
+			if l.isAncestor(a, b) {
+				shadowed = true
+				break
+			}
+		}
+		if !shadowed {
+			best = append(best, a)
+		}
+	}
+	return best
+}
+
+// decideSlot gives c slot s from the most specific groups that set it:
+// the one, the union of their rooms, or the first with a conflict noted
+// (for Ansible, the value Ansible's rule picks).
+func (l *loader) decideSlot(c *combo, s slot, best []int32) {
+	first := l.groups[best[0]].get(s)
+	c.vals[s] = first
+	if len(best) == 1 {
+		return
+	}
+	if s == sRooms {
+		c.vals[s] = l.unionRooms(first, best)
+		return
+	}
+	for _, g := range best[1:] {
+		v := l.groups[g].get(s)
+		if sameValue(first, v) {
+			continue
+		}
+		if l.ansible {
+			// Ansible's own rule: higher ansible_group_priority, then the
+			// deeper group, then the name sorting last wins.
+			win := best[0]
+			for _, g2 := range best[1:] {
+				if l.ansibleBeats(g2, win) {
+					win = g2
+				}
+			}
+			c.vals[s] = l.groups[win].get(s)
+			c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[win].name, gb: l.groups[g].name, count: -1}
+			return
+		}
+		c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name}
+		return
+	}
+}
+
+// unionRooms is the rooms of unrelated groups, added up.
+func (l *loader) unionRooms(first *val, best []int32) *val {
+	u := *first
+	u.list = slices.Clone(first.list)
+	srcs := []string{first.source()}
+	for _, g := range best[1:] {
+		v := l.groups[g].get(sRooms)
+		for _, r := range v.list {
+			if !slices.Contains(u.list, r) {
+				u.list = append(u.list, r)
+			}
+		}
+		srcs = append(srcs, v.source())
+	}
+	u.setSource(strings.Join(srcs, " + "))
+	return &u
 }
 
 func (l *loader) ansibleBeats(a, b int32) bool {
