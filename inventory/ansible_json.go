@@ -32,7 +32,9 @@ var jsonGroupKeys = []string{"hosts", "vars", "children"}
 
 // parseAnsibleJSON reads inventory-script JSON.
 func (l *loader) parseAnsibleJSON(file string, data []byte, hostVars hostVarsFunc) {
-	if l.parseAnsibleJSONParts(file, data, hostVars) {
+	if src := cutJSON(data); src != nil {
+		// The last use of data here: the parts let go of the text early.
+		l.parseAnsibleJSONParts(file, src, hostVars)
 		return
 	}
 	root := l.parseJSON(file, data)

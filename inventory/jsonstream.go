@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -327,18 +328,90 @@ func (s *jsonScanner) node() *yaml.Node {
 	return n
 }
 
-// parseAnsibleJSONParts is parseAnsibleJSON one part at a time; false
-// when data is better read whole, before anything was read.
-func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVarsFunc) bool {
+// jsonSource is inventory-script JSON cut into its parts: the text, whose
+// holder lets go of it once the groups are read, and the hostvars.
+type jsonSource struct {
+	data  []byte
+	parts []jsonPart
+	// hostvars is the text of every host of _meta.hostvars, packed (see
+	// packHostvars): what the hostvars need of the text once the groups are
+	// read, let go of a chunk at a time as they are.
+	hostvars    [][]byte
+	hasHostvars bool
+}
+
+// cutJSON cuts data into its parts; nil when it is better read whole,
+// before anything was read.
+func cutJSON(data []byte) *jsonSource {
 	if bytes.IndexByte(data, '\t') >= 0 || checkJSON(data) != nil {
-		return false
+		return nil
 	}
 	parts, ok := jsonParts(data)
 	if !ok {
-		return false
+		return nil
 	}
-	var hostvars []jsonHost
-	hasHostvars := false
+	src := &jsonSource{data: data, parts: parts}
+	for i, p := range parts {
+		if p.meta {
+			src.hostvars, src.hasHostvars = packHostvars(data, p.hostvars), p.hasHostvars
+			parts[i].hostvars = nil
+		}
+	}
+	return src
+}
+
+// hostvarsChunk is about how many bytes of packed hostvars one chunk
+// holds.
+const hostvarsChunk = 64 << 10
+
+// packHostvars copies the text of each host of _meta.hostvars (its key,
+// colon and value) after its positions, as varints, in chunks: about what
+// the text of the hostvars takes, and none of the rest of the file.
+func packHostvars(data []byte, hosts []jsonHost) [][]byte {
+	var out [][]byte
+	var cur []byte
+	for _, h := range hosts {
+		s := newJSONScanner(data, h.span())
+		s.skip()
+		text := data[h.koff:s.off]
+		if len(cur) > 0 && len(cur)+len(text) > hostvarsChunk {
+			out, cur = append(out, cur), nil
+		}
+		for _, n := range []int{int(h.kl), int(h.kc), int(h.vline), int(h.vcol), h.off - h.koff, len(text)} {
+			cur = binary.AppendUvarint(cur, uint64(n))
+		}
+		cur = append(cur, text...)
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// eachHostvar calls fn with each packed host's key and value, read again
+// from their text with their positions, and lets go of each chunk once
+// read.
+func eachHostvar(chunks [][]byte, fn func(key string, kl, kc int, value *jsonScanner)) {
+	for c, packed := range chunks {
+		chunks[c] = nil
+		for len(packed) > 0 {
+			var n [6]int
+			for i := range n {
+				v, w := binary.Uvarint(packed)
+				n[i], packed = int(v), packed[w:]
+			}
+			text := packed[:n[5]]
+			packed = packed[n[5]:]
+			key := newJSONScanner(text, jsonSpan{0, n[0], n[1]}).str()
+			fn(key, n[0], n[1], newJSONScanner(text, jsonSpan{n[4], n[2], n[3]}))
+		}
+	}
+}
+
+// parseAnsibleJSONParts is parseAnsibleJSON one part at a time. It lets
+// go of the source's text once the groups are read: src must be the only
+// holder of it by then (the callers' own data is not used after).
+func (l *loader) parseAnsibleJSONParts(file string, src *jsonSource, hostVars hostVarsFunc) {
 	var order []string
 	seen := newNamedHosts(l)
 	note := func(h string) {
@@ -346,26 +419,24 @@ func (l *loader) parseAnsibleJSONParts(file string, data []byte, hostVars hostVa
 			order = append(order, h)
 		}
 	}
-	for _, p := range parts {
+	for _, p := range src.parts {
 		if p.meta {
-			hostvars, hasHostvars = p.hostvars, p.hasHostvars
 			continue
 		}
 		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: p.key, Line: p.kl, Column: p.kc}
-		l.jsonGroup(file, k, newJSONScanner(data, p.val).node(), note)
+		l.jsonGroup(file, k, newJSONScanner(src.data, p.val).node(), note)
 	}
-	for _, h := range hostvars {
-		name := h.key(data)
+	src.data, src.parts = nil, nil
+	eachHostvar(src.hostvars, func(name string, kl, kc int, value *jsonScanner) {
 		if !seen.has(name) {
-			continue
+			return
 		}
-		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: name, Line: int(h.kl), Column: int(h.kc)}
-		l.jsonHostVars(file, "_meta.hostvars."+name, k, newJSONScanner(data, h.span()).node())
-	}
-	if !hasHostvars && hostVars != nil {
+		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: name, Line: kl, Column: kc}
+		l.jsonHostVars(file, "_meta.hostvars."+name, k, value.node())
+	})
+	if !src.hasHostvars && hostVars != nil {
 		l.scriptHostVars(order, hostVars)
 	}
-	return true
 }
 
 // namedHosts are the host names the groups of one JSON named: a bit per

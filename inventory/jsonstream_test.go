@@ -54,6 +54,12 @@ func TestJSONPartsTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases["invgen"] = b.String()
+	b.Reset()
+	// Enough hosts for several chunks of packed hostvars.
+	if err := writeInvgen(&b, "json", 4000); err != nil {
+		t.Fatal(err)
+	}
+	cases["invgen, 4,000 hosts"] = b.String()
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
 			var doc yaml.Node
@@ -96,6 +102,25 @@ func TestJSONPartsTree(t *testing.T) {
 					if d := sameTree("hostvars/"+hk.Value, newJSONScanner([]byte(text), h.span()).node(), hv.Content[2*j+1]); d != "" {
 						t.Error(d)
 					}
+				}
+				// Packed, as they wait for the groups: the same keys
+				// and trees, in order.
+				j := 0
+				eachHostvar(packHostvars([]byte(text), p.hostvars), func(key string, kl, kc int, value *jsonScanner) {
+					if j >= len(hv.Content)/2 {
+						t.Fatalf("packed: more than %d hosts", j)
+					}
+					hk := hv.Content[2*j]
+					if key != hk.Value || kl != hk.Line || kc != hk.Column {
+						t.Errorf("packed host %q at %d:%d, yaml.v3 %q at %d:%d", key, kl, kc, hk.Value, hk.Line, hk.Column)
+					}
+					if d := sameTree("packed/"+hk.Value, value.node(), hv.Content[2*j+1]); d != "" {
+						t.Error(d)
+					}
+					j++
+				})
+				if j != len(hv.Content)/2 {
+					t.Errorf("packed: %d hosts, yaml.v3 %d", j, len(hv.Content)/2)
 				}
 			}
 		})

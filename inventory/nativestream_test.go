@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // partsCases are native inventories whose reading in parts must equal the
@@ -176,4 +178,75 @@ func TestNativePartsUndo(t *testing.T) {
 	if !reflect.DeepEqual(parts.Hosts, whole.Hosts) || len(parts.Hosts) != 3 {
 		t.Fatalf("hosts differ:\nparts %+v\nwhole %+v", parts.Hosts, whole.Hosts)
 	}
+}
+
+// fastLines are host lines for TestNativeFastEntry: the kinds fastEntry
+// builds, and its edges, which it must leave to yaml.v3 or build alike.
+var fastLines = []string{
+	"h1.example.com:", "h1.example.com:   ", "h1: {}", "h1: { }", "h1: {address: 10.0.0.1}", "h1: {address: 10.0.0.1, port: 22}",
+	"h1:  {  user: a_b ,  port: 0 }", "10.0.0.5: {user: x}", "h1: {port: 08}", "h1: {port: 022}", "h1: {port: 1234567890}",
+	"h1: {a: true}", "h1: {a: True}", "h1: {a: yes}", "h1: {a: null}", "h1: {a: ~}", "h1: {a: 1.5}", "h1: {a: 1.2.3}", "h1: {a: 1e3}",
+	"h1: {a: 2001-12-14}", "h1: {a: .inf}", "h1: {a: -1}", "h1: {a: /etc/x}", "h1: {a: b,}", "h1: {a:b}", "h1:{a: b}", "h1: {a: b} # c",
+	"h1: {a: [b]}", "h1: {a: \"b\"}", "h1: {a: b", "h1: {a: b}}", "web[1:3]: {}", "h1: x", "h1: {a: 10.0.0.}", "h1: {a: 1..2}", "_h: {}",
+	"/h: {}", "-h: {}", "h1: {a: b-c.d/e_f}", "h1: {a: 0}", "123: {a: b}", "h1: {a: b, c: d, e: f}", "h1: {a: 0x1F}", "h1: {a: 1_000}",
+}
+
+// TestNativeFastEntry: what fastEntry builds of a host line is the tree
+// yaml.v3 builds of it (kinds, tags, values, lines, columns); a line it
+// does not build is one of the edges, left to yaml.v3.
+func TestNativeFastEntry(t *testing.T) {
+	built := 0
+	for _, line := range fastLines {
+		if checkFastEntry(t, line) {
+			built++
+		}
+	}
+	if built < 14 {
+		t.Errorf("fastEntry built only %d of the %d lines", built, len(fastLines))
+	}
+	for _, line := range []string{"h1: {a: b,}", "h1: {a: 1e3}", "h1: {a: true}", "h1: {port: 08}", "web[1:3]: {}", "h1: {a: b} # c"} {
+		if k, _ := fastEntry([]byte("    "+line), 7, 4); k != nil {
+			t.Errorf("%q: built, want it left to yaml.v3", line)
+		}
+	}
+}
+
+// checkFastEntry compares fastEntry with yaml.v3 for one line, indented 4
+// at line 7; it reports whether fastEntry built it.
+func checkFastEntry(t *testing.T, line string) bool {
+	t.Helper()
+	text := "    " + line
+	k, v := fastEntry([]byte(text), 7, 4)
+	if k == nil {
+		return false
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(strings.Repeat("\n", 6)+text+"\n"), &doc); err != nil {
+		t.Errorf("%q: built, but yaml.v3 refuses it: %v", line, err)
+		return true
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode || len(m.Content) != 2 {
+		t.Errorf("%q: built, but yaml.v3 reads %d nodes", line, len(m.Content))
+		return true
+	}
+	if d := sameTree(line+"/key", k, m.Content[0]); d != "" {
+		t.Error(d)
+	}
+	if d := sameTree(line+"/value", v, m.Content[1]); d != "" {
+		t.Error(d)
+	}
+	return true
+}
+
+func FuzzNativeFastEntry(f *testing.F) {
+	for _, l := range fastLines {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsAny(line, "\n\r") {
+			return
+		}
+		checkFastEntry(t, line)
+	})
 }

@@ -22,9 +22,22 @@ const (
 // linkGroups resolves children names, finds cycles and computes every
 // group's ancestors and depth.
 func (l *loader) linkGroups() {
+	kids, refs := l.childIndexes()
+	l.dropCycles(kids, refs)
+	for gi := range l.groups {
+		for _, c := range kids[gi] {
+			l.groups[c].parents = append(l.groups[c].parents, int32(gi))
+		}
+	}
+	l.ancestors()
+}
+
+// childIndexes resolves each group's children names to indexes (kids),
+// with where each was written (refs), reporting unknown ones and "all".
+func (l *loader) childIndexes() (kids [][]int32, refs [][]nameRef) {
 	n := len(l.groups)
-	kids := make([][]int32, n)
-	refs := make([][]nameRef, n)
+	kids = make([][]int32, n)
+	refs = make([][]nameRef, n)
 	for gi, g := range l.groups {
 		for _, c := range g.children {
 			ci, ok := l.groupIdx[c.name]
@@ -43,13 +56,18 @@ func (l *loader) linkGroups() {
 			refs[gi] = append(refs[gi], c)
 		}
 	}
-	// Depth-first search for cycles; a back edge is reported and dropped.
+	return kids, refs
+}
+
+// dropCycles searches the children depth first for cycles; each back edge
+// is reported and dropped.
+func (l *loader) dropCycles(kids [][]int32, refs [][]nameRef) {
 	const (
 		white = iota
 		grey
 		black
 	)
-	color := make([]uint8, n)
+	color := make([]uint8, len(l.groups))
 	var stack []int32
 	var visit func(g int32)
 	visit = func(g int32) {
@@ -60,14 +78,7 @@ func (l *loader) linkGroups() {
 		for i, c := range kids[g] {
 			switch color[c] {
 			case grey:
-				start := slices.Index(stack, c)
-				names := make([]string, 0, len(stack)-start+1)
-				for _, s := range stack[start:] {
-					names = append(names, l.groups[s].name)
-				}
-				names = append(names, l.groups[c].name)
-				r := refs[g][i]
-				l.errorf(r.file, r.line, r.col, "groups."+l.groups[g].name+".children", "cycle in children: %s", strings.Join(names, " -> "))
+				l.reportCycle(stack, g, c, refs[g][i])
 				continue
 			case white:
 				visit(c)
@@ -84,13 +95,24 @@ func (l *loader) linkGroups() {
 			visit(int32(gi))
 		}
 	}
-	for gi := range l.groups {
-		for _, c := range kids[gi] {
-			l.groups[c].parents = append(l.groups[c].parents, int32(gi))
-		}
+}
+
+// reportCycle reports the back edge g -> c (written at r) that closes a
+// cycle through the groups on stack.
+func (l *loader) reportCycle(stack []int32, g, c int32, r nameRef) {
+	start := slices.Index(stack, c)
+	names := make([]string, 0, len(stack)-start+1)
+	for _, s := range stack[start:] {
+		names = append(names, l.groups[s].name)
 	}
-	// Ancestors and depth, memoized; the graph is acyclic now.
-	done := make([]bool, n)
+	names = append(names, l.groups[c].name)
+	l.errorf(r.file, r.line, r.col, "groups."+l.groups[g].name+".children", "cycle in children: %s", strings.Join(names, " -> "))
+}
+
+// ancestors computes every group's ancestors and depth, memoized; the
+// graph is acyclic by now.
+func (l *loader) ancestors() {
+	done := make([]bool, len(l.groups))
 	var anc func(g int32)
 	anc = func(g int32) {
 		if done[g] {
@@ -165,17 +187,7 @@ type conflict struct {
 
 func (l *loader) buildCombo(direct []int32) *combo {
 	c := &combo{}
-	members := slices.Clone(direct)
-	for _, d := range direct {
-		for _, a := range l.groups[d].anc {
-			if a != 0 && !slices.Contains(members, a) {
-				members = append(members, a)
-			}
-		}
-	}
-	if len(members) > len(direct) {
-		slices.Sort(members[len(direct):])
-	}
+	members := l.comboMembers(direct)
 	c.groups = make([]string, len(members))
 	for i, m := range members {
 		c.groups[i] = l.groups[m].name
@@ -197,68 +209,99 @@ func (l *loader) buildCombo(direct []int32) *combo {
 		if l.ansible {
 			cands = l.varsFilesFirst(cands, s)
 		}
-		// Keep only the most specific groups: drop every ancestor of another
-		// candidate.
-		best := cands[:0:0]
-		for _, a := range cands {
-			shadowed := false
-			for _, b := range cands {
-				if l.isAncestor(a, b) {
-					shadowed = true
-					break
-				}
-			}
-			if !shadowed {
-				best = append(best, a)
-			}
-		}
-		first := l.groups[best[0]].get(s)
-		c.vals[s] = first
-		if len(best) == 1 {
-			continue
-		}
-		if s == sRooms {
-			// Rooms of unrelated groups add up.
-			u := *first
-			u.list = slices.Clone(first.list)
-			srcs := []string{first.source()}
-			for _, g := range best[1:] {
-				v := l.groups[g].get(s)
-				for _, r := range v.list {
-					if !slices.Contains(u.list, r) {
-						u.list = append(u.list, r)
-					}
-				}
-				srcs = append(srcs, v.source())
-			}
-			u.setSource(strings.Join(srcs, " + "))
-			c.vals[s] = &u
-			continue
-		}
-		for _, g := range best[1:] {
-			v := l.groups[g].get(s)
-			if sameValue(first, v) {
-				continue
-			}
-			if l.ansible {
-				// Ansible's own rule: higher ansible_group_priority, then the
-				// deeper group, then the name sorting last wins.
-				win := best[0]
-				for _, g2 := range best[1:] {
-					if l.ansibleBeats(g2, win) {
-						win = g2
-					}
-				}
-				c.vals[s] = l.groups[win].get(s)
-				c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name, count: -1}
-				c.conflicts[s].ga = l.groups[win].name
-				break
-			}
-			c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name}
-			break
-		}
+		l.decideSlot(c, s, l.mostSpecific(cands))
 	}
 	return c
+}
+
+// comboMembers are the groups of a host in the direct groups direct: those,
+// then their ancestors sorted ("all" left out).
+func (l *loader) comboMembers(direct []int32) []int32 {
+	members := slices.Clone(direct)
+	for _, d := range direct {
+		for _, a := range l.groups[d].anc {
+			if a != 0 && !slices.Contains(members, a) {
+				members = append(members, a)
+			}
+		}
+	}
+	if len(members) > len(direct) {
+		slices.Sort(members[len(direct):])
+	}
+	return members
+}
+
+// mostSpecific keeps of the groups that set a slot those no other of them
+// descends from.
+func (l *loader) mostSpecific(cands []int32) []int32 {
+	best := cands[:0:0]
+	for _, a := range cands {
+		shadowed := false
+		for _, b := range cands {
+			if l.isAncestor(a, b) {
+				shadowed = true
+				break
+			}
+		}
+		if !shadowed {
+			best = append(best, a)
+		}
+	}
+	return best
+}
+
+// decideSlot gives c slot s from the most specific groups that set it:
+// the one, the union of their rooms, or the first with a conflict noted
+// (for Ansible, the value Ansible's rule picks).
+func (l *loader) decideSlot(c *combo, s slot, best []int32) {
+	first := l.groups[best[0]].get(s)
+	c.vals[s] = first
+	if len(best) == 1 {
+		return
+	}
+	if s == sRooms {
+		c.vals[s] = l.unionRooms(first, best)
+		return
+	}
+	for _, g := range best[1:] {
+		v := l.groups[g].get(s)
+		if sameValue(first, v) {
+			continue
+		}
+		if l.ansible {
+			// Ansible's own rule: higher ansible_group_priority, then the
+			// deeper group, then the name sorting last wins.
+			win := best[0]
+			for _, g2 := range best[1:] {
+				if l.ansibleBeats(g2, win) {
+					win = g2
+				}
+			}
+			c.vals[s] = l.groups[win].get(s)
+			c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[win].name, gb: l.groups[g].name, count: -1}
+			return
+		}
+		c.conflicts[s] = &conflict{a: first, b: v, ga: l.groups[best[0]].name, gb: l.groups[g].name}
+		return
+	}
+}
+
+// unionRooms is the rooms of unrelated groups, added up.
+func (l *loader) unionRooms(first *val, best []int32) *val {
+	u := *first
+	u.list = slices.Clone(first.list)
+	srcs := []string{first.source()}
+	for _, g := range best[1:] {
+		v := l.groups[g].get(sRooms)
+		for _, r := range v.list {
+			if !slices.Contains(u.list, r) {
+				u.list = append(u.list, r)
+			}
+		}
+		srcs = append(srcs, v.source())
+	}
+	u.setSource(strings.Join(srcs, " + "))
+	return &u
 }
 
 func (l *loader) ansibleBeats(a, b int32) bool {

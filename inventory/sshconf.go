@@ -28,6 +28,11 @@ type sshConf struct {
 	// made, by the value they were made from.
 	fills map[string]*sshFills
 	jumps map[*val]*val
+	// bySig are the fills of resolutions by their Signature, for the
+	// resolutions whose values do not depend on the host itself: a host of
+	// a known Signature is not resolved until it needs a value not made
+	// yet.
+	bySig map[uint64]*sshFills
 }
 
 // sshFills are the values one resolution gives the slots, each made when a
@@ -126,7 +131,7 @@ func (l *loader) loadSSHConfig() {
 		}
 	}
 	l.ssh = &sshConf{cfg: cfg, display: display, file: path, local: localQuery(l), warned: map[string]bool{},
-		fills: map[string]*sshFills{}, jumps: map[*val]*val{}}
+		fills: map[string]*sshFills{}, jumps: map[*val]*val{}, bySig: map[uint64]*sshFills{}}
 }
 
 // localQuery describes the local side (%u %i %l %L %d, Match localuser).
@@ -182,13 +187,21 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 	if v := eff[sPort]; v != nil {
 		q.Port = int(v.n)
 	}
-	r, err := s.cfg.Resolve(q)
-	if err != nil {
-		// Load dedupes: one bad line is reported once, not per host.
-		l.sshErrors(s.display, err)
-		return
+	sig, sigOK := s.cfg.Signature(q)
+	f := s.bySig[sig]
+	var r *sshconfig.Result
+	if f == nil || !sigOK {
+		var err error
+		if r, err = s.cfg.Resolve(q); err != nil {
+			// Load dedupes: one bad line is reported once, not per host.
+			l.sshErrors(s.display, err)
+			return
+		}
+		f = s.fillsOf(l, r)
+		if sigOK && r.Key() != "" && !hostNameTokened(r) {
+			s.bySig[sig] = f
+		}
 	}
-	f := s.fillsOf(l, r)
 	defer s.resolveJumps(eff)
 	for kw, sl := range sshKeys {
 		// For Ansible, ansible_host is the name given to ssh, which a
@@ -202,6 +215,14 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 			continue
 		}
 		if !f.done[sl] {
+			if r == nil {
+				// Resolved alike, but this value is not made yet.
+				var err error
+				if r, err = s.cfg.Resolve(q); err != nil {
+					l.sshErrors(s.display, err)
+					return
+				}
+			}
 			f.done[sl] = true
 			f.vals[sl] = s.fill(l, r, kw, sl)
 		}
@@ -209,6 +230,13 @@ func (s *sshConf) apply(l *loader, h *hostRec, eff *[nSlots]*val) {
 			eff[sl] = v
 		}
 	}
+}
+
+// hostNameTokened reports a HostName with a %-token: the host's own name,
+// which a Signature does not tell.
+func hostNameTokened(r *sshconfig.Result) bool {
+	v, ok := r.Get("hostname")
+	return ok && strings.Contains(v.Args[0], "%")
 }
 
 // fillsOf returns the values of resolution r, shared with every earlier

@@ -3,6 +3,7 @@ package inventory
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -392,5 +393,63 @@ func TestSSHConfigResolutionsShared(t *testing.T) {
 		if h := inv.Host(int(inv.res.hostIdx[name])); h.Address != want || h.ConnectTimeout.Seconds() != 5 {
 			t.Errorf("%s: address %q timeout %v, want %q 5s", name, h.Address, h.ConnectTimeout, want)
 		}
+	}
+}
+
+// TestSSHConfigCommentOnlyArgument: a keyword whose only argument is a
+// comment ("Port #") is refused with its file and line, as ssh refuses
+// it, instead of being read as a value without arguments (which made
+// resolving a host panic).
+func TestSSHConfigCommentOnlyArgument(t *testing.T) {
+	for _, kw := range []string{"Port", "User", "HostName", "IdentityFile", "ProxyJump"} {
+		opts := testOpts()
+		opts.SSHConfig = writeTemp(t, "Host *\n  "+kw+" # nothing\n")
+		_, err := loadString(t, "inv.yml", "hosts:\n  a: {}\n", opts)
+		if err == nil || !strings.Contains(err.Error(), ":2: ssh_config") || !strings.Contains(err.Error(), "no argument") {
+			t.Errorf("%s #: %v, want the line refused", kw, err)
+		}
+	}
+}
+
+// TestSSHConfigSignatureSameAsResolve: hosts that skip resolving because a
+// host of the same Signature was resolved get what resolving gives them.
+// The same files with a final "Match all" (no Signature: every host
+// resolved) are the reference.
+func TestSSHConfigSignatureSameAsResolve(t *testing.T) {
+	conf := "Host bastion\n  HostName 10.255.0.1\n  User jump\n  Port 2200\n" +
+		"Host *.example.com !skip.example.com\n  User fleet\n  IdentityFile ~/.ssh/id_fleet\n  Port 2222\n" +
+		"Host tok*\n  IdentityFile ~/.ssh/id_%r\nHost named*\n  HostName %h.internal\n" +
+		"Host fixed*\n  HostName fixed.internal\nHost *\n  ConnectTimeout 5\n  UserKnownHostsFile ~/.ssh/kh\n  StrictHostKeyChecking accept-new\n"
+	inv := "hosts:\n  a.example.com: {}\n  b.example.com: {}\n  skip.example.com: {}\n  c.example.com: {user: own}\n" +
+		"  d.example.com: {port: 22}\n  e.example.com: {jump: bastion}\n  tok1: {}\n  tok2: {user: r2}\n  named1: {}\n  named2: {}\n" +
+		"  fixed1: {}\n  fixed2: {port: 2}\n  plain: {}\n  plain2: {}\n"
+	dir := t.TempDir()
+	cf, ip := filepath.Join(dir, "ssh_config"), filepath.Join(dir, "inv.yml")
+	if err := os.WriteFile(ip, []byte(inv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(conf string) *Inventory {
+		if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opts := testOpts()
+		opts.SSHConfig = cf
+		got, err := Load(ip, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	sig, ref := load(conf), load(conf+"Match all\n")
+	if len(sig.Hosts) != 14 {
+		t.Fatalf("%d hosts", len(sig.Hosts))
+	}
+	for i, h := range sig.Hosts {
+		if !reflect.DeepEqual(h, ref.Hosts[i]) {
+			t.Errorf("%s: with Signature\n%+v %v\nresolved\n%+v %v", h.Name, h, h.Sources, ref.Hosts[i], ref.Hosts[i].Sources)
+		}
+	}
+	if !reflect.DeepEqual(sig.Warnings, ref.Warnings) {
+		t.Errorf("warnings: %v, resolved %v", sig.Warnings, ref.Warnings)
 	}
 }

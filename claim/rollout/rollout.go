@@ -210,51 +210,12 @@ func (f *Fleet[R]) Run(startCtx, runCtx context.Context, hosts []*inventory.Host
 func (f *Fleet[R]) RunSource(startCtx, runCtx context.Context, src Source, do func(context.Context, *inventory.Host) R) Outcome[R] {
 	forks := f.forks()
 	total := src.Len()
-	var results []R
+	t := &runTally[R]{f: f}
 	if !f.Discard {
-		results = make([]R, total)
+		t.results = make([]R, total)
 	}
-	var (
-		mu       sync.Mutex
-		finished int
-		failed   int
-		notOK    int
-		maxFail  bool
-	)
-	record := func(i int, r R) {
-		mu.Lock()
-		defer mu.Unlock()
-		if results != nil {
-			results[i] = r
-		}
-		finished++
-		if !r.OK() {
-			notOK++
-		}
-		if r.Failed() {
-			failed++
-			if f.MaxFailPercent >= 0 && float64(failed)*100 > f.MaxFailPercent*float64(finished) {
-				maxFail = true
-			}
-		}
-		if f.OnResult != nil {
-			f.OnResult(i, r)
-		}
-	}
-	stopReason := func() string {
-		mu.Lock()
-		mf := maxFail
-		mu.Unlock()
-		switch {
-		case mf:
-			return fmt.Sprintf("not started: more than %g%% of the hosts failed (--max-fail-percentage)", f.MaxFailPercent)
-		case runCtx.Err() == context.DeadlineExceeded || startCtx.Err() == context.DeadlineExceeded:
-			return "not started: the run's deadline was reached"
-		case startCtx.Err() != nil || runCtx.Err() != nil:
-			return "not started: the run was interrupted"
-		}
-		return ""
-	}
+	record := t.record
+	stopReason := func() string { return t.stopReason(startCtx, runCtx) }
 
 	var after sync.WaitGroup
 	finish := func(i int, h *inventory.Host, r R) {
@@ -306,9 +267,63 @@ func (f *Fleet[R]) RunSource(startCtx, runCtx context.Context, src Source, do fu
 		after.Wait()
 		next += n
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return Outcome[R]{Results: results, Hosts: finished, NotOK: notOK, StoppedByMaxFail: maxFail, Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
+	return t.outcome(startCtx, runCtx)
+}
+
+// runTally is a run's records as they come, from any goroutine: the
+// results kept, the counts, and whether the failure threshold was crossed.
+type runTally[R Record[R]] struct {
+	f                       *Fleet[R]
+	mu                      sync.Mutex
+	results                 []R
+	finished, failed, notOK int
+	maxFail                 bool
+}
+
+// record is host i's record r, once; OnResult sees it here, never
+// concurrently.
+func (t *runTally[R]) record(i int, r R) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.results != nil {
+		t.results[i] = r
+	}
+	t.finished++
+	if !r.OK() {
+		t.notOK++
+	}
+	if r.Failed() {
+		t.failed++
+		if t.f.MaxFailPercent >= 0 && float64(t.failed)*100 > t.f.MaxFailPercent*float64(t.finished) {
+			t.maxFail = true
+		}
+	}
+	if t.f.OnResult != nil {
+		t.f.OnResult(i, r)
+	}
+}
+
+// stopReason is why no more hosts start, "" while they may.
+func (t *runTally[R]) stopReason(startCtx, runCtx context.Context) string {
+	t.mu.Lock()
+	mf := t.maxFail
+	t.mu.Unlock()
+	switch {
+	case mf:
+		return fmt.Sprintf("not started: more than %g%% of the hosts failed (--max-fail-percentage)", t.f.MaxFailPercent)
+	case runCtx.Err() == context.DeadlineExceeded || startCtx.Err() == context.DeadlineExceeded:
+		return "not started: the run's deadline was reached"
+	case startCtx.Err() != nil || runCtx.Err() != nil:
+		return "not started: the run was interrupted"
+	}
+	return ""
+}
+
+func (t *runTally[R]) outcome(startCtx, runCtx context.Context) Outcome[R] {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Outcome[R]{Results: t.results, Hosts: t.finished, NotOK: t.notOK, StoppedByMaxFail: t.maxFail,
+		Interrupted: startCtx.Err() != nil || runCtx.Err() != nil}
 }
 
 // runHost runs one host, retrying transient failures with backoff.

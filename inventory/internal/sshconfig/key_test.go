@@ -32,3 +32,37 @@ func TestResultKey(t *testing.T) {
 		t.Errorf("t1's IdentityFile has a %%-token, key %q, want none", k)
 	}
 }
+
+// TestSignature: queries matching the same Host lines (and giving a user
+// and port alike) have one Signature; Match, Include and canonicalization
+// have none.
+func TestSignature(t *testing.T) {
+	c, err := OpenBytes("cfg", "/home/u", []byte("Host a* !ab\n  User x\nHost *.example.com\n  Port 2\nHost *\n  ConnectTimeout 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := func(q Query) uint64 {
+		s, ok := c.Signature(q)
+		if !ok {
+			t.Fatalf("%+v: no signature", q)
+		}
+		return s
+	}
+	if sig(Query{Host: "a1"}) != sig(Query{Host: "a2"}) {
+		t.Error("a1 and a2 match the same lines, signatures differ")
+	}
+	for _, q := range []Query{{Host: "ab"}, {Host: "a1.example.com"}, {Host: "b"}, {Host: "a1", User: "u"}, {Host: "a1", Port: 22}} {
+		if sig(q) == sig(Query{Host: "a1"}) {
+			t.Errorf("%+v has a1's signature", q)
+		}
+	}
+	for _, text := range []string{"Match host a\n  User x\n", "Include other\n", "CanonicalizeHostname yes\n"} {
+		c, err := OpenBytes("cfg", "/home/u", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Signature(Query{Host: "a"}); ok {
+			t.Errorf("%q: a signature", text)
+		}
+	}
+}

@@ -118,6 +118,11 @@ func parseLine(s string) (line, bool, error) {
 	if err != nil {
 		return line{}, false, err
 	}
+	if len(args) == 0 {
+		// "Port #": the comment leaves no argument, which every reader
+		// of a value takes for granted (readconf.c: Missing argument).
+		return line{}, false, fmt.Errorf("no argument after keyword %q", kw)
+	}
 	return line{kw: kw, args: args, rest: rest}, true, nil
 }
 

@@ -215,6 +215,58 @@ func (c *Config) Resolve(q Query) (*Result, error) {
 	return r, nil
 }
 
+// Signature tells which lines of the files apply to q without resolving
+// it: which Host lines match, and whether the command line gives a user
+// and a port (which User and Port lines then cannot set). Two queries of
+// one Config with the same Signature resolve from the same lines, so a
+// caller that keeps what it makes of a Result (by Key) can skip Resolve.
+// ok is false where it cannot tell without resolving: a Match or Include
+// line, a CanonicalizeHostname line, more than 62 Host lines.
+func (c *Config) Signature(q Query) (sig uint64, ok bool) {
+	f, err := c.file(c.path)
+	if err != nil {
+		return 0, false
+	}
+	bit := 0
+	for _, l := range f.lines {
+		switch l.kw {
+		case "match", "include", "canonicalizehostname":
+			return 0, false
+		case "host":
+			if bit == 62 {
+				return 0, false
+			}
+			if hostLineMatches(q.Host, l.args) {
+				sig |= 1 << bit
+			}
+			bit++
+		}
+	}
+	if q.User != "" {
+		sig |= 1 << 62
+	}
+	if q.Port != 0 {
+		sig |= 1 << 63
+	}
+	return sig, true
+}
+
+// hostLineMatches is a Host line's outcome for host: a pattern matches,
+// and no negated one does.
+func hostLineMatches(host string, pats []string) bool {
+	on := false
+	for _, pat := range pats {
+		neg := strings.HasPrefix(pat, "!")
+		if matchPattern(host, strings.TrimPrefix(pat, "!")) {
+			if neg {
+				return false
+			}
+			on = true
+		}
+	}
+	return on
+}
+
 // expandHostName expands HostName's tokens, %h and %% only (ssh.c); any
 // other token is an error, as it is for ssh.
 func expandHostName(v Value, host string) (string, error) {
@@ -273,16 +325,7 @@ func (p *pass) readFile(path string, active bool, depth int) {
 			if never {
 				continue
 			}
-			for _, pat := range l.args {
-				neg := strings.HasPrefix(pat, "!")
-				if matchPattern(p.host, strings.TrimPrefix(pat, "!")) {
-					if neg {
-						on = false
-						break
-					}
-					on = true
-				}
-			}
+			on = hostLineMatches(p.host, l.args)
 		case "match":
 			m, err := p.match(f.path, l)
 			if err != nil {
