@@ -313,6 +313,11 @@ func (a agentAPI) info(ctx context.Context, path string, parse func([]byte) (Clo
 // false when /api/v1/info gave no state: v2First asks again.
 func (a agentAPI) v1First(ctx context.Context) (st CloudState, ok bool, err error) {
 	b, code, err := a.get(ctx, "/api/v1/info")
+	if err == nil && code == http.StatusServiceUnavailable {
+		// Until its initialization ends (v1.37.1
+		// web/api/web_api_v1.c:1352, daemon/main.c:1566).
+		return CloudState{Source: "api-v1"}, false, ErrAgentInitializing
+	}
 	if err != nil || code != http.StatusOK {
 		return CloudState{}, false, err
 	}

@@ -69,7 +69,7 @@ func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error)
 	}
 	if r.inst.WebMode != "none" {
 		st, err := r.webState(ctx)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || errors.Is(err, ErrAgentInitializing) || ctx.Err() != nil {
 			return st, err
 		}
 	}
