@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,8 +48,10 @@ func (d *dialConnector) Connect(context.Context, *inventory.Host) (Conn, error) 
 }
 
 // TestEarlyForward: the forward to the agent's API opened during the claim
-// is the one the state is then read through (one forward in all); a dead
-// one is replaced; a failed claim closes it.
+// of a running agent is the one the state is then read through (one
+// forward in all); a dead one is replaced; a failed claim closes it. An
+// agent the probe did not see running (the claim starts it) gets no early
+// forward: one forward, after the claim.
 func TestEarlyForward(t *testing.T) {
 	var requests atomic.Int32
 	var open atomic.Int32
@@ -77,18 +80,31 @@ func TestEarlyForward(t *testing.T) {
 		name      string
 		token     string
 		deadFirst bool
+		stopped   bool
 		wantDials int32
 		wantOK    bool
 	}{
-		{"claimed", "good-token", false, 1, true},
-		{"the early forward found dead", "good-token", true, 2, true},
-		{"claim refused", "bad-token", false, 1, false},
+		{"claimed", "good-token", false, false, 1, true},
+		{"the early forward found dead", "good-token", true, false, 2, true},
+		{"claim refused", "bad-token", false, false, 1, false},
+		{"not seen running", "good-token", false, true, 1, true},
+		{"not seen running, claim refused", "bad-token", false, true, 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := fakeInstall(t, currentUser(t))
 			conf := "[global]\n    run as user = " + currentUser(t) + "\n[web]\n    default port = " + port + "\n"
 			if err := os.WriteFile(filepath.Join(root, "opt/netdata/etc/netdata/netdata.conf"), []byte(conf), 0o644); err != nil {
 				t.Fatal(err)
+			}
+			if !c.stopped {
+				// The probe reads the agent's pid file: this process runs.
+				pid := filepath.Join(root, "opt/netdata/var/run/netdata/netdata.pid")
+				if err := os.MkdirAll(filepath.Dir(pid), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(pid, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			d := &dialConnector{addr: srv.Listener.Addr().String(), deadFirst: c.deadFirst}
 			requests.Store(0)

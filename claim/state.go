@@ -79,7 +79,7 @@ func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error)
 // webState reads the agent's state from its web API, through a forward:
 // the one opened during the claim first, if any.
 func (r *hostRun) webState(ctx context.Context) (CloudState, error) {
-	v1 := r.inst.ClaimGeneration == 1 && remote.Major(r.inst.Version) < 2
+	v1 := apiOrderOf(r.inst)
 	// The transport dials from a goroutine of its own.
 	var usedEarly atomic.Bool
 	dial := func(ctx context.Context) (net.Conn, error) {
@@ -153,9 +153,11 @@ func (c *Claimer) claimedAlready(ctx context.Context, r *hostRun) error {
 
 // openEarly starts opening the forward to the agent's API when the state
 // after the claim will be read there: a host (not a container) whose agent
-// serves its API.
+// serves its API, and runs as far as the probe saw (one that does not is
+// started or restarted by the claim: the forward would meet no agent, or
+// one that stops).
 func (c *Claimer) openEarly(ctx context.Context, r *hostRun) {
-	if r.ctr == nil && r.inst.WebMode != "none" && r.inst.WebPort > 0 {
+	if r.ctr == nil && r.inst.WebMode != "none" && r.inst.WebPort > 0 && r.inst.Running == "yes" {
 		r.early = openEarlyForward(ctx, r.conn, r.inst.WebPort)
 	}
 }

@@ -275,8 +275,9 @@ do
     echo "i.cloudd=absent"
   fi
   [ -x "$R/etc/init.d/netdata" ] && echo "i.initd=$R/etc/init.d/netdata"
-  # Is the agent running? Its pid file, checked without a fork.
-  for p in "$R/run/netdata/netdata.pid" "$R/var/run/netdata/netdata.pid" "${lib%/lib/netdata}/run/netdata/netdata.pid"; do
+  # Is the agent running? Its pid file, checked without a fork; the last is
+  # Debian's init script's (PIDFILE=/run/netdata.pid, netdata 1.37.1).
+  for p in "$R/run/netdata/netdata.pid" "$R/var/run/netdata/netdata.pid" "${lib%/lib/netdata}/run/netdata/netdata.pid" "$R/run/netdata.pid"; do
     [ -r "$p" ] || continue
     pid=; read -r pid < "$p"
     case "$pid" in ''|*[!0-9]*) continue ;; esac
