@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -97,14 +98,7 @@ func TestEarlyForward(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !c.stopped {
-				// The probe reads the agent's pid file: this process runs.
-				pid := filepath.Join(root, "opt/netdata/var/run/netdata/netdata.pid")
-				if err := os.MkdirAll(filepath.Dir(pid), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(pid, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				runningAgent(t, filepath.Join(root, "opt/netdata/var/run/netdata/netdata.pid"))
 			}
 			d := &dialConnector{addr: srv.Listener.Addr().String(), deadFirst: c.deadFirst}
 			requests.Store(0)
@@ -175,4 +169,33 @@ func TestEarlyForwardTake(t *testing.T) {
 		t.Fatalf("take with an ended context: %v %v", err, ok)
 	}
 	close(e.ready)
+}
+
+// runningAgent writes pidFile for a process named netdata (a copy of cat,
+// reading a pipe until the test ends): an agent the probe sees running.
+func runningAgent(t *testing.T, pidFile string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "netdata")
+	b, err := os.ReadFile("/bin/cat")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	if err := os.MkdirAll(filepath.Dir(pidFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -282,7 +282,11 @@ do
     pid=; read -r pid < "$p"
     case "$pid" in ''|*[!0-9]*) continue ;; esac
     if [ -d /proc/1 ]; then
-      if [ -d "/proc/$pid" ]; then echo "i.running=1"; else echo "i.running=0"; fi
+      # A stale pid file may name another process by now (pids are reused):
+      # the agent runs when that process is netdata.
+      comm=''
+      if [ -r "/proc/$pid/comm" ]; then read -r comm < "/proc/$pid/comm"; fi
+      if [ "$comm" = netdata ]; then echo "i.running=1"; else echo "i.running=0"; fi
     elif kill -0 "$pid" 2>/dev/null; then echo "i.running=1"
     else echo "i.running=0"
     fi
