@@ -102,7 +102,7 @@ func benchMain(ctx context.Context, args []string) int {
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory and leave the lab running")
 	fs.DurationVar(&c.wait, "wait", time.Minute, "fleetclaim --wait")
 	fs.DurationVar(&c.rtt, "rtt", 0, "with --sshd or --real: the round-trip time a delaying proxy adds between every tool and every host")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE; with --real, FILE.ROUND of each run)")
 	fs.StringVar(&c.memProfile, "memprofile", "", "FILE: fleetclaim's allocation profile of its last run (FLEETCLAIM_MEMPROFILE)")
 	fs.StringVar(&c.labCPUProfile, "lab-cpuprofile", "", "FILE: the lab process's CPU profile")
 	fs.StringVar(&c.real, "real", "", "v1 or v2: real agents (Debian's 1.37.1, or v2.11.0 of ../shared/netdata-v2), each behind its own real sshd, instead of the lab (tools: fleetclaim, floor)")
