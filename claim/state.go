@@ -39,7 +39,8 @@ func (r *Result) setState(st CloudState) {
 
 // state reads the agent's Cloud state (stateOnce), asking again while the
 // agent answers that it is initializing, as it does right after a start
-// (src/daemon/commands.c:682-686 v2.11.0), for at most agentReadyWait.
+// (src/daemon/commands.c:682-686 v2.11.0; a v1 agent's /api/v1/info
+// answers 503), every agentReadyPoll at most, for at most agentReadyWait.
 func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	deadline := time.Now().Add(agentReadyWait)
 	for {
@@ -56,7 +57,7 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
-		case <-time.After(c.opts.PollInterval):
+		case <-time.After(min(c.opts.PollInterval, agentReadyPoll)):
 		}
 	}
 }
