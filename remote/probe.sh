@@ -282,11 +282,16 @@ do
     pid=; read -r pid < "$p"
     case "$pid" in ''|*[!0-9]*) continue ;; esac
     if [ -d /proc/1 ]; then
-      # A stale pid file may name another process by now (pids are reused):
-      # the agent runs when that process is netdata.
-      comm=''
-      if [ -r "/proc/$pid/comm" ]; then read -r comm < "/proc/$pid/comm"; fi
-      if [ "$comm" = netdata ]; then echo "i.running=1"; else echo "i.running=0"; fi
+      # A stale pid file may name another process by now, or a thread of
+      # one (pids are reused; /proc/TID exists too): the agent runs when
+      # that pid is a process (its thread group's) named netdata.
+      pname='' tgid=''
+      if [ -r "/proc/$pid/status" ]; then
+        while read -r k v _; do
+          case $k in Name:) pname=$v ;; Tgid:) tgid=$v; break ;; esac
+        done < "/proc/$pid/status"
+      fi
+      if [ "$pname" = netdata ] && [ "$tgid" = "$pid" ]; then echo "i.running=1"; else echo "i.running=0"; fi
     elif kill -0 "$pid" 2>/dev/null; then echo "i.running=1"
     else echo "i.running=0"
     fi

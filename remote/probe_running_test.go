@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 
 // TestProbeRunningNamesNetdata: the agent runs when its pid file names a
 // live process that is netdata; a stale pid file whose pid another
-// process has taken since (pids are reused) says it does not.
+// process, or a thread named netdata of another process (as a real
+// agent's unnamed threads are), has taken since (pids are reused) says it
+// does not.
 func TestProbeRunningNamesNetdata(t *testing.T) {
 	root := fixtureRoot(t, "")
 	pidFile := filepath.Join(root, "opt/netdata/var/run/netdata/netdata.pid")
@@ -35,14 +38,22 @@ func TestProbeRunningNamesNetdata(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { in.Close(); agent.Wait() }()
-	for _, c := range []struct {
+	cases := []struct {
 		name string
 		pid  int
 		want string
 	}{
 		{"a process named netdata", agent.Process.Pid, "yes"},
 		{"another process", os.Getpid(), "no"},
-	} {
+	}
+	if tid := netdataThread(t); tid != 0 {
+		cases = append(cases, struct {
+			name string
+			pid  int
+			want string
+		}{"a thread named netdata of another process", tid, "no"})
+	}
+	for _, c := range cases {
 		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(c.pid)+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -54,4 +65,43 @@ func TestProbeRunningNamesNetdata(t *testing.T) {
 			t.Errorf("%s: installs %+v, want running %s", c.name, f.Installs, c.want)
 		}
 	}
+}
+
+// netdataThread starts a process (python3) with a thread named netdata
+// and returns that thread's id, stopped at the end of the test; 0 (the
+// case is left out) without python3.
+func netdataThread(t *testing.T) int {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Log("no python3: the thread case is left out")
+		return 0
+	}
+	const prog = `import ctypes, sys, threading
+def named():
+    ctypes.CDLL(None).prctl(15, b"netdata", 0, 0, 0)
+    print(threading.get_native_id(), flush=True)
+    sys.stdin.read()
+th = threading.Thread(target=named)
+th.start()
+th.join()
+`
+	cmd := exec.Command(py, "-c", prog)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	var tid int
+	if _, err := fmt.Fscan(out, &tid); err != nil {
+		t.Fatalf("python3: no thread id: %v", err)
+	}
+	return tid
 }
