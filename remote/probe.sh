@@ -283,14 +283,16 @@ do
     case "$pid" in ''|*[!0-9]*) continue ;; esac
     if [ -d /proc/1 ]; then
       # A stale pid file may name another process by now, or a thread of
-      # one (pids are reused; /proc/TID exists too): the agent runs when
-      # that pid is a process (its thread group's) named netdata.
-      pname='' tgid=''
+      # one (pids are reused; /proc/TID exists too), or the agent that
+      # exited and was not reaped yet (a zombie): the agent runs when that
+      # pid is a live process (its thread group's) named netdata.
+      pname='' pstate='' tgid=''
       if [ -r "/proc/$pid/status" ]; then
         while read -r k v _; do
-          case $k in Name:) pname=$v ;; Tgid:) tgid=$v; break ;; esac
+          case $k in Name:) pname=$v ;; State:) pstate=$v ;; Tgid:) tgid=$v; break ;; esac
         done < "/proc/$pid/status"
       fi
+      case $pstate in Z | X) pname='' ;; esac
       if [ "$pname" = netdata ] && [ "$tgid" = "$pid" ]; then echo "i.running=1"; else echo "i.running=0"; fi
     elif kill -0 "$pid" 2>/dev/null; then echo "i.running=1"
     else echo "i.running=0"

@@ -7,14 +7,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestProbeRunningNamesNetdata: the agent runs when its pid file names a
 // live process that is netdata; a stale pid file whose pid another
 // process, or a thread named netdata of another process (as a real
-// agent's unnamed threads are), has taken since (pids are reused) says it
-// does not.
+// agent's unnamed threads are), has taken since (pids are reused), or
+// whose agent exited and was not reaped yet, says it does not.
 func TestProbeRunningNamesNetdata(t *testing.T) {
 	root := fixtureRoot(t, "")
 	pidFile := filepath.Join(root, "opt/netdata/var/run/netdata/netdata.pid")
@@ -46,6 +48,11 @@ func TestProbeRunningNamesNetdata(t *testing.T) {
 		{"a process named netdata", agent.Process.Pid, "yes"},
 		{"another process", os.Getpid(), "no"},
 	}
+	cases = append(cases, struct {
+		name string
+		pid  int
+		want string
+	}{"netdata that exited, not reaped (a zombie)", netdataZombie(t, bin), "no"})
 	if tid := netdataThread(t); tid != 0 {
 		cases = append(cases, struct {
 			name string
@@ -104,4 +111,32 @@ th.join()
 		t.Fatalf("python3: no thread id: %v", err)
 	}
 	return tid
+}
+
+// netdataZombie starts bin (named netdata) and lets it exit without
+// reaping it until the test ends: a zombie named netdata.
+func netdataZombie(t *testing.T, bin string) int {
+	t.Helper()
+	z := exec.Command(bin)
+	in, err := z.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	t.Cleanup(func() { z.Wait() })
+	stat := "/proc/" + strconv.Itoa(z.Process.Pid) + "/stat"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(stat)
+		if err == nil && strings.Contains(string(b), ") Z ") {
+			return z.Process.Pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not become a zombie: %s %v", bin, b, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
