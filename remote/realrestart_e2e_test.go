@@ -46,7 +46,11 @@ const slowStartCPU = 5
 // such file or directory", and /api/v1/info answers 503 until it is ready:
 // v1.37.1 web/api/web_api_v1.c:1352). Debian's binary is built without
 // Cloud, so the restarted agent then says it is not claimed: claim-failed,
-// not agent-not-running.
+// not agent-not-running. How wide the window is depends on the machine's
+// load as well (a request that reaches the agent before its web server
+// runs waits, and is answered once it is ready): this failed on the code
+// before the fix at load 4, passed there at load 10; claim's
+// TestClaimScriptWaitsForRestartedAgent is the deterministic one.
 func TestE2ERealV1ClaimWaitsForRestartedAgent(t *testing.T) {
 	env := sshdtest.New(t)
 	a := slowV1Host(t, env, "v1slow", slowStartCPU)
