@@ -242,6 +242,40 @@ func ParseInfoV1(b []byte) (CloudState, error) {
 	return st, nil
 }
 
+// apiOrder is the order in which apiState asks the agent's info endpoints.
+type apiOrder int
+
+const (
+	apiV2First apiOrder = iota
+	apiV1First
+	apiV1Only
+)
+
+// apiOrderOf is the order for an install: v1 first for a first-generation
+// agent, and v1 only before 1.39, whose API has no /api/v2/info (its
+// web/api/web_api_v2.c came in v1.39.0; 1.37.1 answers it 404:
+// testdata/netdata-1.37.1-api-v2-info.404.txt).
+func apiOrderOf(in *remote.Install) apiOrder {
+	if in.ClaimGeneration != 1 || remote.Major(in.Version) >= 2 {
+		return apiV2First
+	}
+	if major, minor, ok := majorMinor(in.Version); ok && major == 1 && minor < 39 {
+		return apiV1Only
+	}
+	return apiV1First
+}
+
+// majorMinor reads "1.37.1" (or "v1.37.1-12-nightly") as 1, 37.
+func majorMinor(v string) (int, int, bool) {
+	f := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(f) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(f[0])
+	minor, err2 := strconv.Atoi(strings.TrimRightFunc(f[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return major, minor, err1 == nil && err2 == nil
+}
+
 // errNoAPI means the agent's web API could not be reached; the caller falls
 // back to netdatacli.
 var errNoAPI = errors.New("agent API not reachable")
@@ -249,15 +283,16 @@ var errNoAPI = errors.New("agent API not reachable")
 // apiState asks the agent's web API on the host's loopback, through the SSH
 // connection (direct-tcpip): no curl needed on the host.
 //
-// v1First is for agents of the first claiming generation: /api/v1/info holds
-// all they report, so it is asked first, and /api/v2/info (which such an
-// agent may lack) only when the agent is not online, for the reason why. A
-// v2 agent is asked /api/v2/info for its status and reason, then
+// order says which endpoint is asked first. apiV1First is for agents of
+// the first claiming generation: /api/v1/info holds all they report, so it
+// is asked first, then /api/v2/info (which such an agent may lack) for an
+// online agent's node id or an offline one's reason; apiV1Only for those
+// known to lack it. A v2 agent is asked /api/v2/info for its status and reason, then
 // /api/v1/info for the troubleshooting keys. Either way an online agent
 // costs one request fewer than the other order would.
 //
 // dial opens a connection to the API (a forward through the SSH connection).
-func apiState(ctx context.Context, dial func(context.Context) (net.Conn, error), port int, v1First bool) (CloudState, error) {
+func apiState(ctx context.Context, dial func(context.Context) (net.Conn, error), port int, order apiOrder) (CloudState, error) {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return dial(ctx)
@@ -268,8 +303,8 @@ func apiState(ctx context.Context, dial func(context.Context) (net.Conn, error),
 	}
 	defer tr.CloseIdleConnections()
 	a := agentAPI{c: &http.Client{Transport: tr}, port: port}
-	if v1First {
-		if st, ok, err := a.v1First(ctx); ok || err != nil {
+	if order != apiV2First {
+		if st, ok, err := a.v1First(ctx, order != apiV1Only); ok || err != nil {
 			return st, err
 		}
 	}
@@ -308,17 +343,25 @@ func (a agentAPI) info(ctx context.Context, path string, parse func([]byte) (Clo
 	return st, err == nil
 }
 
-// v1First asks a first-generation agent /api/v1/info, then /api/v2/info
-// (1.40 on): an online agent's node id, an offline one's reason. ok is
-// false when /api/v1/info gave no state: v2First asks again.
-func (a agentAPI) v1First(ctx context.Context) (st CloudState, ok bool, err error) {
+// v1First asks a first-generation agent /api/v1/info, then, with askV2,
+// /api/v2/info (1.40 on): an online agent's node id, an offline one's
+// reason. ok is false when /api/v1/info gave no state: v2First asks again.
+func (a agentAPI) v1First(ctx context.Context, askV2 bool) (st CloudState, ok bool, err error) {
 	b, code, err := a.get(ctx, "/api/v1/info")
+	if err == nil && code == http.StatusServiceUnavailable {
+		// Until its initialization ends (v1.37.1
+		// web/api/web_api_v1.c:1352, daemon/main.c:1566).
+		return CloudState{Source: "api-v1"}, false, ErrAgentInitializing
+	}
 	if err != nil || code != http.StatusOK {
 		return CloudState{}, false, err
 	}
 	st1, err := ParseInfoV1(b)
 	if err != nil {
 		return CloudState{}, false, nil
+	}
+	if !askV2 {
+		return st1, true, nil
 	}
 	st2, ok2 := a.info(ctx, "/api/v2/info", ParseInfoV2)
 	switch {

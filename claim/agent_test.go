@@ -3,6 +3,7 @@ package claim
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -211,7 +212,7 @@ func TestAPIStateRequests(t *testing.T) {
 			dial := func(ctx context.Context) (net.Conn, error) {
 				return remote.Local{}.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 			}
-			st, err := apiState(context.Background(), dial, port, c.v1First)
+			st, err := apiState(context.Background(), dial, port, map[bool]apiOrder{true: apiV1First, false: apiV2First}[c.v1First])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -267,5 +268,73 @@ func TestParseNodeID(t *testing.T) {
 	// Not a UUID: not a node id.
 	if st, err = ParseInfoV2([]byte(strings.Replace(infoNull, `"nd": null`, `"nd": "x; rm -rf /"`, 1))); err != nil || st.NodeID != "" {
 		t.Fatalf("/api/v2/info, bad nd: %+v %v", st, err)
+	}
+}
+
+// TestAPIOrderV1Only: an agent before 1.39 has no /api/v2/info (1.37.1
+// answers it 404: testdata/netdata-1.37.1-api-v2-info.404.txt), so only
+// /api/v1/info is asked; 1.39 on, and v2, ask both.
+func TestAPIOrderV1Only(t *testing.T) {
+	for _, c := range []struct {
+		gen     int
+		version string
+		want    apiOrder
+	}{
+		{1, "1.37.1", apiV1Only},
+		{1, "v1.38.0-5-nightly", apiV1Only},
+		{1, "1.39.0", apiV1First},
+		{1, "1.47.5", apiV1First},
+		{1, "", apiV1First},
+		{2, "2.11.0", apiV2First},
+		{1, "2.0.0", apiV2First},
+		{0, "1.37.1", apiV2First},
+	} {
+		if got := apiOrderOf(&remote.Install{ClaimGeneration: c.gen, Version: c.version}); got != c.want {
+			t.Errorf("generation %d, version %q: order %d, want %d", c.gen, c.version, got, c.want)
+		}
+	}
+	real137, err := os.ReadFile("testdata/netdata-1.37.1-api-v1-info.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		if r.URL.Path != "/api/v1/info" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(real137)
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	dial := func(ctx context.Context) (net.Conn, error) {
+		return remote.Local{}.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	}
+	st, err := apiState(context.Background(), dial, port, apiV1Only)
+	if err != nil || st.Status != "available" || st.Source != "api-v1" || st.Keys == nil {
+		t.Fatalf("state %+v, %v", st, err)
+	}
+	if got := strings.Join(paths, " "); got != "/api/v1/info" {
+		t.Errorf("asked %q, want /api/v1/info only", got)
+	}
+}
+
+// TestAPIStateInitializing: /api/v1/info answers 503 until the agent's
+// initialization ends (v1.37.1 web/api/web_api_v1.c:1352): the agent is
+// initializing, to be asked again, not an API to give up on.
+func TestAPIStateInitializing(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	dial := func(ctx context.Context) (net.Conn, error) {
+		return remote.Local{}.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	}
+	for _, o := range []apiOrder{apiV1First, apiV1Only} {
+		if _, err := apiState(context.Background(), dial, port, o); !errors.Is(err, ErrAgentInitializing) {
+			t.Errorf("order %d: %v, want ErrAgentInitializing", o, err)
+		}
 	}
 }

@@ -159,8 +159,9 @@ func (c *Claimer) claimScript(ctx context.Context, r *hostRun, reset *resetPlan)
 	case 0:
 		return nil
 	case 5:
-		// Claimed, but the running agent was not told: restart it.
-		return r.restartClaimed(ctx)
+		// Claimed, but the running agent was not told: claimscript.sh
+		// restarted it (claimRestart).
+		return r.claimRestart(out)
 	}
 	return claimScriptFailure(rc, strings.Join(outLines(res.Stdout, "claim-out="), "\n"))
 }
@@ -198,24 +199,6 @@ func (r *hostRun) noteClaimScript(out map[string]string) {
 	if out["token-removed"] != "1" {
 		r.res.Warnings = append(r.res.Warnings, "could not confirm that cloud.d/token was removed")
 	}
-}
-
-// restartClaimed restarts an agent that netdata-claim.sh claimed but could
-// not tell (exit 5), and notes it.
-func (r *hostRun) restartClaimed(ctx context.Context) error {
-	cmd, serr := serviceCommand(r.facts, r.inst, r.h.Claim.NetdataPrefix != "", "restart")
-	if serr != nil {
-		return fail(CatAgentNotRunning, "claimed, but the agent could not be told and cannot be restarted: %v", serr)
-	}
-	rr, err := r.priv.Run(ctx, cmd+" >/dev/null 2>&1", nil)
-	if err != nil {
-		return err
-	}
-	if rr.ExitCode != 0 {
-		return fail(CatAgentNotRunning, "claimed, but the agent did not restart (%s exited %d)", cmd, rr.ExitCode)
-	}
-	r.res.Plan = append(r.res.Plan, "restarted the agent after its claim ("+cmd+")")
-	return nil
 }
 
 // What netdata-claim.sh prints that its exit code alone does not tell
@@ -330,7 +313,7 @@ func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []
 	if reset == nil {
 		stop, start = svc.Stop, svc.Start
 	}
-	args := []string{in.ConfigDir, in.VarLibDir, agentOwner(in), in.ClaimScript, userArg, flags, stop, start, strconv.Itoa(len(ids))}
+	args := []string{in.ConfigDir, in.VarLibDir, agentOwner(in), in.ClaimScript, userArg, flags, stop, start, in.CLI, strconv.Itoa(len(ids))}
 	args = append(args, ids...)
 	return script, append(args, claimScriptArgs(h, in, false, newID)...), nil
 }

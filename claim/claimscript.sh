@@ -22,13 +22,15 @@
 #     v1.37.1 aclk/aclk_proxy.c:130); netdata-claim.sh says to put it there
 #     (claim/netdata-claim.sh.in:414); later ones let it override cloud.conf
 #     (v1.47.5 src/aclk/aclk_proxy.c:116-120). Read once, at start.
-# $9: the number K of machine identity files to remove with reset, then
+# $9: netdatacli ("" when there is none): after a restart, the script
+#     waits until it answers (wait_ready, lib.sh).
+# ${10}: the number K of machine identity files to remove with reset, then
 #     those K files, then netdata-claim.sh's arguments.
 # Output: [stop-rc=N reset=1] [ca=written|unchanged] token-removed=1
-#   claim-rc=N [claimed-id=ID] [cloud-proxy=1|same [restarted=proxy]]
-#   claim-out=LINE...
-conf=$1 lib=$2 owner=$3 script=$4 userarg=$5 flags=",$6," stop=$7 start=$8 k=$9
-shift 9
+#   claim-rc=N [claimed-id=ID] [cloud-proxy=1|same [restarted=proxy
+#   ready-rc=N]] [restart-rc=N [ready-rc=N]] claim-out=LINE...
+conf=$1 lib=$2 owner=$3 script=$4 userarg=$5 flags=",$6," stop=$7 start=$8 cli=$9 k=${10}
+shift 10
 am_root
 cloudd="$lib/cloud.d"
 # netdata-claim.sh, run as root, reads the machine GUID and writes these
@@ -94,7 +96,23 @@ if [ -n "$FC_CLOUD_PROXY" ] && { [ "$rc" = 0 ] || [ "$rc" = 5 ]; }; then
   # Exit 5: the agent was not told; fleetclaim restarts it anyway.
   if write_cloud_proxy "$conf" "$FC_CLOUD_PROXY" && [ "$rc" = 0 ] && [ -n "$start" ]; then
     eval "$stop" >/dev/null 2>&1
-    eval "$start" >/dev/null 2>&1 && echo restarted=proxy
+    if eval "$start" >/dev/null 2>&1; then
+      echo restarted=proxy
+      [ -z "$cli" ] || wait_ready "$cli"
+    fi
   fi
+fi
+# Exit 5: claimed, but netdata-claim.sh could not tell the agent, which
+# does not run or did not answer (netdata v1.37.1
+# claim/netdata-claim.sh.in:418-434): it reads its claim at start, so
+# restart it here, in this session, and wait until it answers. A restarted
+# agent makes its pipe, and answers /api/v1/info with 200 instead of 503,
+# only at the end of its initialization (v1.37.1 daemon/main.c:1564-1566,
+# web/api/web_api_v1.c:1352): its state is read once it is ready.
+if [ "$rc" = 5 ] && [ -n "$start" ]; then
+  eval "$stop" >/dev/null 2>&1
+  eval "$start" >/dev/null 2>&1; src=$?
+  echo "restart-rc=$src"
+  if [ "$src" = 0 ] && [ -n "$cli" ]; then wait_ready "$cli"; fi
 fi
 emit_lines claim-out "$out"

@@ -117,8 +117,8 @@ func TestClaimScriptExitCodes(t *testing.T) {
 				t.Errorf("token in message %q", res.Message)
 			}
 			if tc.rc == 5 {
-				if b, _ := os.ReadFile(filepath.Join(nd, "service.log")); !strings.Contains(string(b), "restart") {
-					t.Errorf("exit 5 did not restart the agent: service log %q", b)
+				if b, _ := os.ReadFile(filepath.Join(nd, "service.log")); !strings.HasSuffix(string(b), "stop\nstart\n") {
+					t.Errorf("exit 5 did not restart the agent (stop, then start): service log %q", b)
 				}
 			}
 		})

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,8 +49,10 @@ func (d *dialConnector) Connect(context.Context, *inventory.Host) (Conn, error) 
 }
 
 // TestEarlyForward: the forward to the agent's API opened during the claim
-// is the one the state is then read through (one forward in all); a dead
-// one is replaced; a failed claim closes it.
+// of a running agent is the one the state is then read through (one
+// forward in all); a dead one is replaced; a failed claim closes it. An
+// agent the probe did not see running (the claim starts it) gets no early
+// forward: one forward, after the claim.
 func TestEarlyForward(t *testing.T) {
 	var requests atomic.Int32
 	var open atomic.Int32
@@ -77,18 +81,24 @@ func TestEarlyForward(t *testing.T) {
 		name      string
 		token     string
 		deadFirst bool
+		stopped   bool
 		wantDials int32
 		wantOK    bool
 	}{
-		{"claimed", "good-token", false, 1, true},
-		{"the early forward found dead", "good-token", true, 2, true},
-		{"claim refused", "bad-token", false, 1, false},
+		{"claimed", "good-token", false, false, 1, true},
+		{"the early forward found dead", "good-token", true, false, 2, true},
+		{"claim refused", "bad-token", false, false, 1, false},
+		{"not seen running", "good-token", false, true, 1, true},
+		{"not seen running, claim refused", "bad-token", false, true, 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := fakeInstall(t, currentUser(t))
 			conf := "[global]\n    run as user = " + currentUser(t) + "\n[web]\n    default port = " + port + "\n"
 			if err := os.WriteFile(filepath.Join(root, "opt/netdata/etc/netdata/netdata.conf"), []byte(conf), 0o644); err != nil {
 				t.Fatal(err)
+			}
+			if !c.stopped {
+				runningAgent(t, filepath.Join(root, "opt/netdata/var/run/netdata/netdata.pid"))
 			}
 			d := &dialConnector{addr: srv.Listener.Addr().String(), deadFirst: c.deadFirst}
 			requests.Store(0)
@@ -159,4 +169,33 @@ func TestEarlyForwardTake(t *testing.T) {
 		t.Fatalf("take with an ended context: %v %v", err, ok)
 	}
 	close(e.ready)
+}
+
+// runningAgent writes pidFile for a process named netdata (a copy of cat,
+// reading a pipe until the test ends): an agent the probe sees running.
+func runningAgent(t *testing.T, pidFile string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "netdata")
+	b, err := os.ReadFile("/bin/cat")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	if err := os.MkdirAll(filepath.Dir(pidFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -194,19 +194,24 @@ emit_lines() {
   done
 }
 
-# wait_ready CLI: wait until the agent answers "CLI ping" with exit 0, at
-# most $FC_READY_TRIES times a second apart. While it starts, netdatacli
-# prints the "Cannot connect" text and exits 255 (no pipe yet), then ping
-# exits 1 and every other command answers "Agent is initializing" with exit
-# 0 and does nothing (netdata v2.11.0 src/daemon/commands.c:72, 682-686).
-# Prints ready-rc=N, ping's last exit code.
+# wait_ready CLI: wait until the agent answers "CLI ping" with exit 0, for
+# at most about $FC_READY_TICKS tenths of a second. While it starts,
+# netdatacli prints the "Cannot connect" text and exits 255 (no pipe yet),
+# then a v2 agent's ping exits 1 and every other command answers "Agent is
+# initializing" with exit 0 and does nothing (netdata v2.11.0
+# src/daemon/commands.c:72, 682-686); a v1 agent's ping answers once its
+# pipe exists (v1.37.1 daemon/commands.c:297-303). It asks every tenth of a
+# second, where sleep takes a fraction (GNU, BusyBox, BSD), else every
+# second: one netdatacli process each time, so that the wait ends as soon
+# as the agent is ready, not up to a second later. Prints ready-rc=N,
+# ping's last exit code.
 wait_ready() {
   wi=0
   while :; do
     "$1" ping >/dev/null 2>&1; wrc=$?
     [ "$wrc" = 0 ] && break
-    wi=$((wi+1)); [ "$wi" -ge "${FC_READY_TRIES:-30}" ] && break
-    sleep 1
+    [ "$wi" -ge "${FC_READY_TICKS:-300}" ] && break
+    if sleep 0.1 2>/dev/null; then wi=$((wi+1)); else sleep 1; wi=$((wi+10)); fi
   done
   echo "ready-rc=$wrc"
 }

@@ -39,7 +39,8 @@ func (r *Result) setState(st CloudState) {
 
 // state reads the agent's Cloud state (stateOnce), asking again while the
 // agent answers that it is initializing, as it does right after a start
-// (src/daemon/commands.c:682-686 v2.11.0), for at most agentReadyWait.
+// (src/daemon/commands.c:682-686 v2.11.0; a v1 agent's /api/v1/info
+// answers 503), every agentReadyPoll at most, for at most agentReadyWait.
 func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 	deadline := time.Now().Add(agentReadyWait)
 	for {
@@ -56,7 +57,7 @@ func (c *Claimer) state(ctx context.Context, r *hostRun) (CloudState, error) {
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
-		case <-time.After(c.opts.PollInterval):
+		case <-time.After(min(c.opts.PollInterval, agentReadyPoll)):
 		}
 	}
 }
@@ -69,7 +70,7 @@ func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error)
 	}
 	if r.inst.WebMode != "none" {
 		st, err := r.webState(ctx)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || errors.Is(err, ErrAgentInitializing) || ctx.Err() != nil {
 			return st, err
 		}
 	}
@@ -79,7 +80,7 @@ func (c *Claimer) stateOnce(ctx context.Context, r *hostRun) (CloudState, error)
 // webState reads the agent's state from its web API, through a forward:
 // the one opened during the claim first, if any.
 func (r *hostRun) webState(ctx context.Context) (CloudState, error) {
-	v1 := r.inst.ClaimGeneration == 1 && remote.Major(r.inst.Version) < 2
+	v1 := apiOrderOf(r.inst)
 	// The transport dials from a goroutine of its own.
 	var usedEarly atomic.Bool
 	dial := func(ctx context.Context) (net.Conn, error) {
@@ -153,9 +154,11 @@ func (c *Claimer) claimedAlready(ctx context.Context, r *hostRun) error {
 
 // openEarly starts opening the forward to the agent's API when the state
 // after the claim will be read there: a host (not a container) whose agent
-// serves its API.
+// serves its API, and runs as far as the probe saw (one that does not is
+// started or restarted by the claim: the forward would meet no agent, or
+// one that stops).
 func (c *Claimer) openEarly(ctx context.Context, r *hostRun) {
-	if r.ctr == nil && r.inst.WebMode != "none" && r.inst.WebPort > 0 {
+	if r.ctr == nil && r.inst.WebMode != "none" && r.inst.WebPort > 0 && r.inst.Running == "yes" {
 		r.early = openEarlyForward(ctx, r.conn, r.inst.WebPort)
 	}
 }

@@ -12,10 +12,31 @@ import (
 )
 
 //go:embed probe.sh
-var probeScript string
+var probeSource string
 
-// ProbeScript returns the probe's POSIX sh source.
+// probeScript is the probe as sent to every host: without its comment
+// lines, 3.6 KB of its 12.8.
+var probeScript = withoutComments(probeSource)
+
+// ProbeScript returns the probe's POSIX sh code as sent.
 func ProbeScript() string { return probeScript }
+
+// withoutComments is script without its comment lines (a line whose first
+// non-blank character is #). probe.sh has no such line inside a quoted
+// string or a here-document; its tests run what this returns.
+func withoutComments(script string) string {
+	var b strings.Builder
+	b.Grow(len(script))
+	for script != "" {
+		line, rest, _ := strings.Cut(script, "\n")
+		if t := strings.TrimLeft(line, " \t"); !strings.HasPrefix(t, "#") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+		script = rest
+	}
+	return b.String()
+}
 
 // ProbeFacts is what one probe learns about a host.
 type ProbeFacts struct {

@@ -275,13 +275,25 @@ do
     echo "i.cloudd=absent"
   fi
   [ -x "$R/etc/init.d/netdata" ] && echo "i.initd=$R/etc/init.d/netdata"
-  # Is the agent running? Its pid file, checked without a fork.
-  for p in "$R/run/netdata/netdata.pid" "$R/var/run/netdata/netdata.pid" "${lib%/lib/netdata}/run/netdata/netdata.pid"; do
+  # Is the agent running? Its pid file, checked without a fork; the last is
+  # Debian's init script's (PIDFILE=/run/netdata.pid, netdata 1.37.1).
+  for p in "$R/run/netdata/netdata.pid" "$R/var/run/netdata/netdata.pid" "${lib%/lib/netdata}/run/netdata/netdata.pid" "$R/run/netdata.pid"; do
     [ -r "$p" ] || continue
     pid=; read -r pid < "$p"
     case "$pid" in ''|*[!0-9]*) continue ;; esac
     if [ -d /proc/1 ]; then
-      if [ -d "/proc/$pid" ]; then echo "i.running=1"; else echo "i.running=0"; fi
+      # A stale pid file may name another process by now, or a thread of
+      # one (pids are reused; /proc/TID exists too), or the agent that
+      # exited and was not reaped yet (a zombie): the agent runs when that
+      # pid is a live process (its thread group's) named netdata.
+      pname='' pstate='' tgid=''
+      if [ -r "/proc/$pid/status" ]; then
+        while read -r k v _; do
+          case $k in Name:) pname=$v ;; State:) pstate=$v ;; Tgid:) tgid=$v; break ;; esac
+        done < "/proc/$pid/status"
+      fi
+      case $pstate in Z | X) pname='' ;; esac
+      if [ "$pname" = netdata ] && [ "$tgid" = "$pid" ]; then echo "i.running=1"; else echo "i.running=0"; fi
     elif kill -0 "$pid" 2>/dev/null; then echo "i.running=1"
     else echo "i.running=0"
     fi

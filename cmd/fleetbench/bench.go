@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -88,6 +89,19 @@ type rssSample struct {
 }
 
 func benchMain(ctx context.Context, args []string) int {
+	c, code := parseFlags(args)
+	if c == nil {
+		return code
+	}
+	if c.real != "" {
+		return realMain(ctx, c)
+	}
+	return labMain(ctx, c)
+}
+
+// parseFlags reads fleetbench's flags into a config; nil and the exit code
+// when they are wrong.
+func parseFlags(args []string) (*config, int) {
 	fs := flag.NewFlagSet("fleetbench", flag.ContinueOnError)
 	c := &config{}
 	fs.StringVar(&c.fleetclaim, "fleetclaim", "bin/fleetclaim", "the fleetclaim binary")
@@ -102,14 +116,14 @@ func benchMain(ctx context.Context, args []string) int {
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory and leave the lab running")
 	fs.DurationVar(&c.wait, "wait", time.Minute, "fleetclaim --wait")
 	fs.DurationVar(&c.rtt, "rtt", 0, "with --sshd or --real: the round-trip time a delaying proxy adds between every tool and every host")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "FILE: fleetclaim's CPU profile of its last run (FLEETCLAIM_CPUPROFILE; with --real, FILE.ROUND of each run)")
 	fs.StringVar(&c.memProfile, "memprofile", "", "FILE: fleetclaim's allocation profile of its last run (FLEETCLAIM_MEMPROFILE)")
 	fs.StringVar(&c.labCPUProfile, "lab-cpuprofile", "", "FILE: the lab process's CPU profile")
 	fs.StringVar(&c.real, "real", "", "v1 or v2: real agents (Debian's 1.37.1, or v2.11.0 of ../shared/netdata-v2), each behind its own real sshd, instead of the lab (tools: fleetclaim, floor)")
 	fs.BoolVar(&c.debugRun, "debug-run", true, "with --real: one more fleetclaim run with --debug-file, for the time per remote command")
 	fs.StringVar(&c.keepDebug, "keep-debug", "", "with --real: FILE to keep that run's --debug trace in")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, 2
 	}
 	if c.real != "" {
 		set := map[string]bool{}
@@ -121,33 +135,42 @@ func benchMain(ctx context.Context, args []string) int {
 			c.wait = 0
 		}
 	}
-	for t := range strings.SplitSeq(*tools, ",") {
+	if err := c.check(*tools); err != nil {
+		return nil, fatalf("%v", err)
+	}
+	return c, 0
+}
+
+// check reads the list of tools and checks the flags that go together.
+func (c *config) check(tools string) error {
+	for t := range strings.SplitSeq(tools, ",") {
 		switch t {
 		case "fleetclaim", "fleetclaim-noapi", "floor", "pssh", "ansible":
 			c.tools = append(c.tools, t)
 		default:
-			return fatalf("unknown tool %q", t)
+			return fmt.Errorf("unknown tool %q", t)
 		}
 	}
 	if c.method != "v1" && c.method != "v2" {
-		return fatalf("--method: v1 or v2")
+		return errors.New("--method: v1 or v2")
 	}
 	if c.rtt < 0 || (c.rtt > 0 && !c.sshd && c.real == "") {
-		return fatalf("--rtt: a positive duration, with --sshd or --real")
+		return errors.New("--rtt: a positive duration, with --sshd or --real")
+	}
+	if c.real != "" && c.real != "v1" && c.real != "v2" {
+		return errors.New("--real: v1 or v2")
 	}
 	var err error
-	if c.fleetclaim, err = filepath.Abs(c.fleetclaim); err != nil {
-		return fatalf("%v", err)
-	}
-	if c.real != "" {
-		if c.real != "v1" && c.real != "v2" {
-			return fatalf("--real: v1 or v2")
-		}
-		return realMain(ctx, c)
-	}
+	c.fleetclaim, err = filepath.Abs(c.fleetclaim)
+	return err
+}
+
+// labMain runs the tools against the lab, round after round.
+func labMain(ctx context.Context, c *config) int {
 	if c.fleetlab == "" {
 		c.fleetlab = filepath.Join(filepath.Dir(c.fleetclaim), "fleetlab")
 	}
+	var err error
 	if c.fleetlab, err = filepath.Abs(c.fleetlab); err != nil {
 		return fatalf("%v", err)
 	}
@@ -158,13 +181,7 @@ func benchMain(ctx context.Context, args []string) int {
 			return fatalf("%v", err)
 		}
 		if !c.keep {
-			defer func() {
-				if failed {
-					fmt.Printf("work directory kept for the failed runs' logs: %s\n", c.dir)
-					return
-				}
-				os.RemoveAll(c.dir)
-			}()
+			defer func() { removeWorkDir(c.dir, failed) }()
 		}
 	}
 	printMachine(c)
@@ -178,32 +195,48 @@ func benchMain(ctx context.Context, args []string) int {
 	// Orphans of a tool (OpenSSH ControlPersist masters that Ansible leaves
 	// behind) become our children, so their CPU is counted too.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	runs, code := labRounds(ctx, c, f)
+	failed = code != 0
+	if runs != nil {
+		summarize(c, runs)
+	}
+	return code
+}
+
+// removeWorkDir removes the work directory, unless a run failed.
+func removeWorkDir(dir string, failed bool) {
+	if failed {
+		fmt.Printf("work directory kept for the failed runs' logs: %s\n", dir)
+		return
+	}
+	os.RemoveAll(dir)
+}
+
+// labRounds runs every tool once per round, in a rotating order, the
+// hosts reset between runs; nil runs when the rounds could not go on.
+func labRounds(ctx context.Context, c *config, f *fleet) ([]run, int) {
 	var runs []run
+	code := 0
 	for round := range c.runs {
 		for i := range c.tools {
 			tool := c.tools[(i+round)%len(c.tools)]
 			if ctx.Err() != nil {
-				return 1
+				return nil, 1
 			}
 			if len(runs) > 0 {
 				if err := f.reset(ctx); err != nil {
-					failed = true
-					return fatalf("reset the hosts: %v", err)
+					return nil, fatalf("reset the hosts: %v", err)
 				}
 			}
 			r := measure(ctx, c, f, tool, round, round == c.runs-1)
 			printRun(c, r)
 			if r.err != "" {
-				failed = true
+				code = 1
 			}
 			runs = append(runs, r)
 		}
 	}
-	summarize(c, runs)
-	if failed {
-		return 1
-	}
-	return 0
+	return runs, code
 }
 
 func printMachine(c *config) {

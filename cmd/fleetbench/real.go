@@ -353,7 +353,20 @@ func (f *realFleet) command(ctx context.Context, c *config, tool string, round i
 	}
 	cmd := exec.CommandContext(ctx, c.fleetclaim, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(c.dir, "state"), "SSH_AUTH_SOCK=")
+	if c.cpuProfile != "" {
+		// One profile per run (FILE.ROUND, FILE.debug), for `go tool pprof`
+		// to merge: one run of 25 hosts is a few dozen samples.
+		cmd.Env = append(cmd.Env, "FLEETCLAIM_CPUPROFILE="+realProfile(c.cpuProfile, round, debugFile))
+	}
 	return cmd, results
+}
+
+// realProfile is the CPU profile file of one fleetclaim run of --real.
+func realProfile(base string, round int, debugFile string) string {
+	if debugFile != "" {
+		return base + ".debug"
+	}
+	return base + "." + strconv.Itoa(round+1)
 }
 
 // measure runs one tool once: its process tree's wall, CPU and peak RSS,

@@ -33,33 +33,65 @@ func (f *fleet) startSSHD(ctx context.Context, c *config) error {
 		return err
 	}
 	_ = os.MkdirAll("/run/sshd", 0o755)
-	hostKey := filepath.Join(dir, "host_ed25519")
-	if out, err := exec.CommandContext(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
-		return fmt.Errorf("ssh-keygen: %v: %s", err, out)
-	}
-	pub, err := os.ReadFile(hostKey + ".pub")
+	keys, err := f.sshdKeys(ctx, dir)
 	if err != nil {
 		return err
 	}
-	fields := strings.Fields(string(pub))
-	clientPub, err := os.ReadFile(f.info.IdentityFile() + ".pub")
-	if err != nil {
-		return err
-	}
-	auth := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(auth, clientPub, 0o644); err != nil {
-		return err
-	}
-	var kh strings.Builder
-	ports := map[int]int{} // lab port -> sshd port (or its delaying proxy's)
 	var sshdPorts []int
 	for i, t := range f.targets {
-		port, err := freePort()
+		port, err := f.startOneSSHD(ctx, dir, i, t, keys)
 		if err != nil {
 			return err
 		}
-		cfg := filepath.Join(dir, fmt.Sprintf("sshd-%d.conf", i))
-		conf := fmt.Sprintf(`Port %d
+		sshdPorts = append(sshdPorts, port)
+	}
+	if c.rtt > 0 {
+		if sshdPorts, err = f.startDelayProxies(ctx, c.rtt/2, sshdPorts); err != nil {
+			return err
+		}
+	}
+	ports, err := f.writeKnownHosts(dir, sshdPorts, keys.hostPub)
+	if err != nil {
+		return err
+	}
+	if err := f.writeSSHDInventory(dir, ports); err != nil {
+		return err
+	}
+	fmt.Printf("sshd:    %d servers up\n", len(f.targets))
+	return nil
+}
+
+// sshdKeys are the servers' files: one host key for all, and the lab
+// client's key as root's authorized key.
+type sshdKeys struct {
+	hostKey, authorized string
+	hostPub             []string // the host key's type and base64
+}
+
+// sshdKeys makes the servers' host key and authorized_keys in dir.
+func (f *fleet) sshdKeys(ctx context.Context, dir string) (sshdKeys, error) {
+	k := sshdKeys{hostKey: filepath.Join(dir, "host_ed25519"), authorized: filepath.Join(dir, "authorized_keys")}
+	if out, err := exec.CommandContext(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k.hostKey).CombinedOutput(); err != nil {
+		return k, fmt.Errorf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, err := os.ReadFile(k.hostKey + ".pub")
+	if err != nil {
+		return k, err
+	}
+	k.hostPub = strings.Fields(string(pub))
+	if len(k.hostPub) < 2 {
+		return k, fmt.Errorf("%s.pub: not a public key", k.hostKey)
+	}
+	clientPub, err := os.ReadFile(f.info.IdentityFile() + ".pub")
+	if err != nil {
+		return k, err
+	}
+	return k, os.WriteFile(k.authorized, clientPub, 0o644)
+}
+
+// sshdConfig is the configuration of the sshd in front of lab host t.
+func sshdConfig(port int, k sshdKeys, t target) string {
+	return fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile none
@@ -75,43 +107,53 @@ MaxSessions 20
 LogLevel ERROR
 SetEnv FC_PREFIX=%s SHLVL=1
 Subsystem sftp internal-sftp
-`, port, hostKey, auth, t.prefix)
-		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-			return err
-		}
-		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfg)
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("sshd-%d.log", i)))
-		if err != nil {
-			return err
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			return fmt.Errorf("sshd: %w", err)
-		}
-		logf.Close()
-		f.sshds = append(f.sshds, cmd)
-		if err := waitPort(ctx, port); err != nil {
-			return err
-		}
-		sshdPorts = append(sshdPorts, port)
+`, port, k.hostKey, k.authorized, t.prefix)
+}
+
+// startOneSSHD starts the i-th host's sshd, logging to dir, and returns
+// its port once it listens.
+func (f *fleet) startOneSSHD(ctx context.Context, dir string, i int, t target, k sshdKeys) (int, error) {
+	port, err := freePort()
+	if err != nil {
+		return 0, err
 	}
-	if c.rtt > 0 {
-		var err error
-		if sshdPorts, err = f.startDelayProxies(ctx, c.rtt/2, sshdPorts); err != nil {
-			return err
-		}
+	cfg := filepath.Join(dir, fmt.Sprintf("sshd-%d.conf", i))
+	if err := os.WriteFile(cfg, []byte(sshdConfig(port, k, t)), 0o644); err != nil {
+		return 0, err
 	}
+	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfg)
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("sshd-%d.log", i)))
+	if err != nil {
+		return 0, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	err = cmd.Start()
+	logf.Close()
+	if err != nil {
+		return 0, fmt.Errorf("sshd: %w", err)
+	}
+	f.sshds = append(f.sshds, cmd)
+	return port, waitPort(ctx, port)
+}
+
+// writeKnownHosts points every target at its sshd (or its delaying
+// proxy) and writes their known_hosts; it returns lab port -> new port.
+func (f *fleet) writeKnownHosts(dir string, sshdPorts []int, hostPub []string) (map[int]int, error) {
+	var kh strings.Builder
+	ports := map[int]int{}
 	for i, t := range f.targets {
 		port := sshdPorts[i]
 		ports[t.port] = port
 		f.targets[i].port = port
-		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s %s\n", port, fields[0], fields[1])
+		fmt.Fprintf(&kh, "[127.0.0.1]:%d %s %s\n", port, hostPub[0], hostPub[1])
 	}
 	f.knownHosts = filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(f.knownHosts, []byte(kh.String()), 0o644); err != nil {
-		return err
-	}
+	return ports, os.WriteFile(f.knownHosts, []byte(kh.String()), 0o644)
+}
+
+// writeSSHDInventory writes fleetclaim's inventory: the lab's, with the
+// sshd ports and their known_hosts.
+func (f *fleet) writeSSHDInventory(dir string, ports map[int]int) error {
 	inv, err := os.ReadFile(f.info.Inventory())
 	if err != nil {
 		return err
@@ -125,7 +167,6 @@ Subsystem sftp internal-sftp
 		return m
 	})
 	f.inventory = filepath.Join(dir, "inventory.yml")
-	fmt.Printf("sshd:    %d servers up\n", len(f.targets))
 	return os.WriteFile(f.inventory, []byte(text), 0o600)
 }
 

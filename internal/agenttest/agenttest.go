@@ -656,6 +656,10 @@ type V1Options struct {
 	// binary, built without Cloud, could not link to Cloud anyway, and
 	// every v1 host would start a daemon on the same default port.
 	InitScript bool
+	// StartCPU, with InitScript, is the share of one CPU (percent) that
+	// the init script, and so the agent it starts, gets: a slow start, as
+	// on a loaded host (slowstart.go). 0: no limit.
+	StartCPU int
 }
 
 // NewV1 makes a v1 host with Debian's package. Its agent does not run.
@@ -695,6 +699,9 @@ func NewV1(t TB, o V1Options) *Host {
 	}
 	if st, err := os.Stat(V2Prefix); err == nil && st.IsDir() {
 		mounts = append(mounts, mount{dir + "/empty", V2Prefix})
+	}
+	if o.InitScript && o.StartCPU > 0 {
+		mounts = append(mounts, slowInitMounts(t, dir, newCPUCgroup(t, o.Name, o.StartCPU))...)
 	}
 	if !o.InitScript {
 		if _, err := os.Stat("/etc/init.d/netdata"); err == nil {
