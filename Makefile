@@ -52,6 +52,7 @@ test: vet fuzz unit race
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	@sh .ci/mutants.sh --check >/tmp/fleetclaim-mutants-check.log 2>&1 || { cat /tmp/fleetclaim-mutants-check.log; echo "a mutant no longer matches the code: update .ci/mutants.sh"; exit 1; }
 
 unit: build
 	$(GO) test -count=1 -timeout 20m ./...
@@ -71,7 +72,8 @@ fuzz:
 		  $(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time -fuzzminimizetime 1s >/tmp/fleetclaim-fuzz.log 2>&1 || { cat /tmp/fleetclaim-fuzz.log; exit 1; }; }; \
 	done
 
-# The mutation check (never part of `make test`): .ci/mutants.sh plants
+# The mutation check (never part of `make test`, which only checks that
+# every mutant's sed still applies: `make vet`): .ci/mutants.sh plants
 # one-line bugs where they matter (redaction, quoting, host keys,
 # max-fail, the clone hold, the privilege choice, the token's transport,
 # value validation), each in a fresh copy of the tree, and runs the owning

@@ -102,13 +102,13 @@ mutants() {
 
 	# --max-fail-percentage: stop once more than the percentage failed.
 	mutant maxfail-boundary ./claim/rollout claim/rollout/rollout.go \
-		's/float64(failed)\*100 > f.MaxFailPercent/float64(failed)*100 >= f.MaxFailPercent/' \
+		's/float64(t.failed)\*100 > t.f.MaxFailPercent/float64(t.failed)*100 >= t.f.MaxFailPercent/' \
 		'exactly the percentage stops the run (> taken as >=)'
 	mutant maxfail-zero ./claim/rollout claim/rollout/rollout.go \
-		's/if f.MaxFailPercent >= 0 \&\& /if f.MaxFailPercent > 0 \&\& /' \
+		's/if t.f.MaxFailPercent >= 0 \&\& /if t.f.MaxFailPercent > 0 \&\& /' \
 		'--max-fail-percentage 0 (a failed canary) stops nothing'
 	mutant maxfail-uncounted ./claim/rollout claim/rollout/rollout.go \
-		's/^\t\t\tfailed++$/\t\t\tfailed += 0/' \
+		's/^\t\tt.failed++$/\t\tt.failed += 0/' \
 		'failures are not counted'
 	mutant host-timeout ./claim/rollout claim/rollout/rollout.go \
 		'/^func (f \*Fleet\[R\]) runHost/,/^}/s/ctx, cancel = context.WithTimeout(ctx, f.HostTimeout)/ctx, cancel = context.WithCancel(ctx)/' \
