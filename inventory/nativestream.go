@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -220,10 +221,12 @@ func (l *loader) parseNativeParts(file string, data []byte) bool {
 	return ok
 }
 
-// cuttable tells a text the parts can be cut from: no document markers or
-// directives, no CR, NUL or byte-order mark.
+// cuttable tells a text the parts can be cut from: valid UTF-8 (yaml.v3
+// refuses the whole file otherwise, even for a byte in a comment, which
+// the cut would skip), no document markers or directives, no CR, NUL or
+// byte-order mark.
 func cuttable(data []byte) bool {
-	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.IndexByte(data, '\r') >= 0 || bytes.IndexByte(data, 0) >= 0 {
+	if !utf8.Valid(data) || bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.IndexByte(data, '\r') >= 0 || bytes.IndexByte(data, 0) >= 0 {
 		return false
 	}
 	for _, m := range []string{"---", "...", "%"} {
