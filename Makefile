@@ -20,6 +20,8 @@ FUZZ_TARGETS := \
 	./inventory:FuzzLimit \
 	./inventory:FuzzParseJump \
 	./inventory:FuzzV1ScriptURLProxy \
+	./inventory:FuzzGlobMatcher \
+	./inventory:FuzzNativeFastEntry \
 	./inventory/internal/sshconfig:FuzzResolve \
 	./remote:FuzzQuote \
 	./remote:FuzzParseProbe \

@@ -377,6 +377,12 @@ func (r *partReader) fastBatch(batch []yamlPart, ind int) *yaml.Node {
 // value, ...}" whose names, keys and values are plain words (fastWord),
 // indented ind, at line num; nil for any other line.
 func fastEntry(line []byte, num, ind int) (k, v *yaml.Node) {
+	// A simple key's ":" must come within 1024 characters of its start
+	// (yaml.v3 v3.0.1 scannerc.go:892-896): a longer line is left to yaml.v3,
+	// which may refuse it.
+	if len(line) > 1024 {
+		return nil, nil
+	}
 	k, i := fastWord(line, ind, num)
 	if k == nil || i >= len(line) || line[i] != ':' {
 		return nil, nil
