@@ -129,8 +129,15 @@ func (l *loader) parseRoot(file string, data []byte, want string) *yaml.Node {
 }
 
 func (l *loader) parseNative(file string, data []byte) {
+	mark := l.mark()
 	if l.parseNativeParts(file, data) {
-		return
+		if len(l.errs) == mark.errs {
+			return
+		}
+		// A file with a mistake is read again whole, so that its
+		// diagnostics are the whole tree's: yaml.v3 refuses the file for a
+		// syntax error in a part after the one that holds the mistake.
+		l.undo(mark)
 	}
 	root := l.parseRoot(file, data, "an inventory is a mapping with defaults, groups and hosts")
 	if root == nil {

@@ -221,18 +221,44 @@ func (l *loader) parseNativeParts(file string, data []byte) bool {
 	return ok
 }
 
-// cuttable tells a text the parts can be cut from: valid UTF-8 (yaml.v3
-// refuses the whole file otherwise, even for a byte in a comment, which
-// the cut would skip), no document markers or directives, no CR, NUL or
-// byte-order mark.
+// cuttable tells a text the parts can be cut from: only characters yaml.v3
+// reads (yamlText: it refuses the whole file otherwise, even for a byte in
+// a comment, which the cut would skip), no document markers or directives,
+// no CR, NUL or byte-order mark.
 func cuttable(data []byte) bool {
-	if !utf8.Valid(data) || bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.IndexByte(data, '\r') >= 0 || bytes.IndexByte(data, 0) >= 0 {
+	if !yamlText(data) || bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.IndexByte(data, '\r') >= 0 || bytes.IndexByte(data, 0) >= 0 {
 		return false
 	}
 	for _, m := range []string{"---", "...", "%"} {
 		if bytes.HasPrefix(data, []byte(m)) || bytes.Contains(data, []byte("\n"+m)) {
 			return false
 		}
+	}
+	return true
+}
+
+// yamlText reports whether data is UTF-8 of the characters yaml.v3 reads:
+// tab, line feed, carriage return, the printable ASCII, U+0085, U+00A0 to
+// U+D7FF, U+E000 to U+FFFD and U+10000 on (yaml.v3 v3.0.1 readerc.go:
+// 367-379, "control characters are not allowed").
+func yamlText(data []byte) bool {
+	for i := 0; i < len(data); {
+		if c := data[i]; c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			return false
+		case r == 0x85, r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd, r >= 0x10000:
+		default:
+			return false
+		}
+		i += n
 	}
 	return true
 }
