@@ -518,3 +518,41 @@ func TestTokenCleanupShells(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenCleanupCloudDSwapped: the agent's user swaps cloud.d for a link
+// to a directory of its choice after tokencleanup.sh's check (an rm
+// stand-in does it at the last moment): nothing in the link's target is
+// removed, and cloud.d's own token still goes.
+func TestTokenCleanupCloudDSwapped(t *testing.T) {
+	realRm, err1 := exec.LookPath("rm")
+	realMv, err2 := exec.LookPath("mv")
+	realLn, err3 := exec.LookPath("ln")
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Skip("no rm, mv or ln")
+	}
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			cloudD := filepath.Join(l.lib, "cloud.d")
+			os.MkdirAll(cloudD, 0o770)
+			write(t, filepath.Join(cloudD, "token"), "s3cret\n", 0o600)
+			victim, wrap := t.TempDir(), t.TempDir()
+			write(t, filepath.Join(victim, "token"), "not ours\n", 0o600)
+			os.Mkdir(filepath.Join(victim, ".fleetclaim.v"), 0o700)
+			write(t, filepath.Join(wrap, "rm"), "#!/bin/sh\n"+
+				"if [ ! -h \"$SWAP\" ]; then "+realMv+" \"$SWAP\" \"$SWAP.real\" && "+realLn+" -s \"$VICTIM\" \"$SWAP\"; fi\n"+
+				"exec "+realRm+" \"$@\"\n", 0o755)
+			env := []string{"PATH=" + wrap + ":" + os.Getenv("PATH"), "SWAP=" + cloudD, "VICTIM=" + victim}
+			out := runIn(t, argv, tokenCleanupScript, env, cloudD, l.conf)
+			if st, err := os.Lstat(cloudD); err != nil || st.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("the stand-in did not swap cloud.d (%v %v): the test proves nothing", st, err)
+			}
+			if ents, _ := os.ReadDir(victim); len(ents) != 2 {
+				t.Fatalf("removed in the swapped-in link's target: left %v (printed %q)", ents, out)
+			}
+			if _, err := os.Stat(filepath.Join(cloudD+".real", "token")); !os.IsNotExist(err) || parseKV(out)["token-removed"] != "1" {
+				t.Errorf("cloud.d's token: %v; printed %q", err, out)
+			}
+		})
+	}
+}
