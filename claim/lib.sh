@@ -203,13 +203,14 @@ emit_lines() {
 # pipe exists (v1.37.1 daemon/commands.c:297-303). It asks every tenth of a
 # second, where sleep takes a fraction (GNU, BusyBox, BSD), else every
 # second: one netdatacli process each time, so that the wait ends as soon
-# as the agent is ready, not up to a second later. Prints ready-rc=N,
-# ping's last exit code.
+# as the agent is ready, not up to a second later. A netdatacli the shell
+# cannot run (exit 126, or 127: not found) never will: no wait then.
+# Prints ready-rc=N, ping's last exit code.
 wait_ready() {
   wi=0
   while :; do
     "$1" ping >/dev/null 2>&1; wrc=$?
-    [ "$wrc" = 0 ] && break
+    case $wrc in 0|126|127) break ;; esac
     [ "$wi" -ge "${FC_READY_TICKS:-300}" ] && break
     if sleep 0.1 2>/dev/null; then wi=$((wi+1)); else sleep 1; wi=$((wi+10)); fi
   done

@@ -1,6 +1,7 @@
 package claim
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -552,6 +553,28 @@ func TestTokenCleanupCloudDSwapped(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(cloudD+".real", "token")); !os.IsNotExist(err) || parseKV(out)["token-removed"] != "1" {
 				t.Errorf("cloud.d's token: %v; printed %q", err, out)
+			}
+		})
+	}
+}
+
+// TestWaitReadyMissingCLI: wait_ready does not wait for a netdatacli the
+// shell cannot find (exit 127): it says so at once, where a wait of a
+// netdatacli that exits 255 (no pipe yet) would last FC_READY_TICKS.
+func TestWaitReadyMissingCLI(t *testing.T) {
+	for name, argv := range testShells(t) {
+		t.Run(name, func(t *testing.T) {
+			script := libSnippet(t, "FC_READY_TICKS=1000000; wait_ready \"$1\"\n")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, argv[0], append(append(argv[1:], "-s", "--"), filepath.Join(t.TempDir(), "netdatacli"))...)
+			cmd.Stdin = strings.NewReader(script)
+			out, err := cmd.Output()
+			if ctx.Err() != nil {
+				t.Fatal("wait_ready waited for a netdatacli that does not exist")
+			}
+			if kv := parseKV(out); err != nil || kv["ready-rc"] != "127" {
+				t.Fatalf("printed %q (%v), want ready-rc=127", out, err)
 			}
 		})
 	}
