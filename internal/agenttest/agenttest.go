@@ -799,16 +799,7 @@ func run(name string, args ...string) error {
 }
 
 func withLock(f func() error) error {
-	fh, err := os.OpenFile("/run/fleetclaim-agenttest.lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
-	return f()
+	return sshdtest.WithFileLock("/run/fleetclaim-agenttest.lock", f)
 }
 
 // TB is what the harness needs of its caller (sshdtest.TB): a test, or a

@@ -254,8 +254,13 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-func withLock(f func() error) error {
-	fh, err := os.OpenFile("/run/fleetclaim-sshdtest.lock", os.O_CREATE|os.O_RDWR, 0o600)
+func withLock(f func() error) error { return WithFileLock("/run/fleetclaim-sshdtest.lock", f) }
+
+// WithFileLock runs f holding an exclusive flock on the file at path (made
+// when missing), so that test processes running at once change the
+// machine's shared state (users, installs) one at a time.
+func WithFileLock(path string, f func() error) error {
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
