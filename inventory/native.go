@@ -129,8 +129,7 @@ func (l *loader) parseRoot(file string, data []byte, want string) *yaml.Node {
 }
 
 func (l *loader) parseNative(file string, data []byte) {
-	mark := l.mark()
-	if l.parseNativeParts(file, data) {
+	if ok, mark := l.readParts(file, data); ok {
 		if len(l.errs) == mark.errs {
 			return
 		}

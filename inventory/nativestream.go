@@ -208,8 +208,15 @@ func shiftLines(n *yaml.Node, d int) {
 // parseNativeParts reads a native inventory one part at a time; false,
 // with nothing read, when it must be read whole.
 func (l *loader) parseNativeParts(file string, data []byte) bool {
+	ok, _ := l.readParts(file, data)
+	return ok
+}
+
+// readParts is parseNativeParts, which also returns the loader's state
+// from before the parts were read (for a caller that undoes them).
+func (l *loader) readParts(file string, data []byte) (bool, loaderMark) {
 	if l.opts.wholeYAML || !cuttable(data) {
-		return false
+		return false, loaderMark{}
 	}
 	mark := l.mark()
 	r := &partReader{l: l, file: file, data: data}
@@ -218,7 +225,7 @@ func (l *loader) parseNativeParts(file string, data []byte) bool {
 	if !ok {
 		l.undo(mark)
 	}
-	return ok
+	return ok, mark
 }
 
 // cuttable tells a text the parts can be cut from: only characters yaml.v3
