@@ -324,10 +324,20 @@ func buildClaimScript(h *inventory.Host, in *remote.Install, token string, ca []
 func (r *hostRun) removeToken(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenCleanupTimeout)
 	defer cancel()
-	res, err := remote.RunScript(cctx, r.priv, tokenCleanupScript, path.Join(r.inst.VarLibDir, "cloud.d"), r.inst.ConfigDir)
-	if err != nil || parseKV(res.Stdout)["token-removed"] != "1" {
+	if !r.cleanupToken(cctx) {
 		r.res.Warnings = append(r.res.Warnings, "the claim did not finish and cloud.d/token could not be confirmed removed")
 	}
+}
+
+// cleanupToken runs tokencleanup.sh (after lib.sh) on the install and
+// reports whether no token is left.
+func (r *hostRun) cleanupToken(ctx context.Context) bool {
+	script, err := hostScript(tokenCleanupScript)
+	if err != nil {
+		return false
+	}
+	res, err := remote.RunScript(ctx, r.priv, script, path.Join(r.inst.VarLibDir, "cloud.d"), r.inst.ConfigDir)
+	return err == nil && parseKV(res.Stdout)["token-removed"] == "1"
 }
 
 // tokenCleanupTimeout bounds removeToken.

@@ -1,11 +1,6 @@
 package claim
 
-import (
-	"context"
-	"path"
-
-	"github.com/fleetclaim/fleetclaim/remote"
-)
+import "context"
 
 // leftoversPlan is the plan line of sweepLeftovers.
 const leftoversPlan = "remove what a cut-off claim left: its temporary files and cloud.d/token"
@@ -22,8 +17,7 @@ func (c *Claimer) sweepLeftovers(ctx context.Context, r *hostRun) {
 	}
 	_ = r.wet("cleanup", []string{leftoversPlan}, func() error {
 		r.use(r.priv)
-		res, err := remote.RunScript(ctx, r.priv, tokenCleanupScript, path.Join(r.inst.VarLibDir, "cloud.d"), r.inst.ConfigDir)
-		if err != nil || parseKV(res.Stdout)["token-removed"] != "1" {
+		if !r.cleanupToken(ctx) {
 			r.res.Warnings = append(r.res.Warnings, "a cut-off claim left temporary files that could not be confirmed removed")
 			return nil
 		}

@@ -114,17 +114,29 @@ put_file() {
   cd /
 }
 
-# in_dir DIR KEY: make DIR the shell's directory, refusing it when it is a
-# link or was swapped for one on the way in (the physical directory
-# entered is not DIR's parent's plus DIR's name). cd -P sets PWD to the
+# enter_dir DIR: make DIR the shell's directory when it is the directory
+# the path names: not a link, nor swapped for one on the way in (the
+# physical directory entered is DIR's parent's plus DIR's name). Returns 1
+# when it is not, 2 when it cannot be entered. cd -P sets PWD to the
 # physical path: no process is started.
-in_dir() {
-  if [ -h "$1" ]; then fail unsafe-path "$1"; fi
+enter_dir() {
+  if [ -h "$1" ]; then return 1; fi
   ip=${1%/*}
-  cd -P -- "${ip:-/}" 2>/dev/null || fail "$2" "$1"
+  cd -P -- "${ip:-/}" 2>/dev/null || return 2
   ip=${PWD%/}
-  cd -P -- "${1##*/}" 2>/dev/null || fail "$2" "$1"
-  [ "$PWD" = "$ip/${1##*/}" ] || fail unsafe-path "$1"
+  cd -P -- "${1##*/}" 2>/dev/null || return 2
+  [ "$PWD" = "$ip/${1##*/}" ] || return 1
+}
+
+# in_dir DIR KEY: enter_dir, or fail: unsafe-path for a link, KEY for a
+# directory that cannot be entered.
+in_dir() {
+  enter_dir "$1"
+  case $? in
+  0) ;;
+  1) fail unsafe-path "$1" ;;
+  *) fail "$2" "$1" ;;
+  esac
 }
 
 # write_ca CLOUDD CONFDIR OWNER NAME: install $FC_CA as CLOUDD/NAME:

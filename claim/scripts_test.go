@@ -97,7 +97,7 @@ func TestScriptsLint(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	for name, body := range map[string]string{"docker-ca": dockerCAScript, "docker-claimconf": dockerClaimConfScript} {
+	for name, body := range map[string]string{"docker-ca": dockerCAScript, "docker-claimconf": dockerClaimConfScript, "tokencleanup": tokenCleanupScript} {
 		p := filepath.Join(dir, name+".sh")
 		write(t, p, libCode+body, 0o644)
 		if out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput(); err != nil {
@@ -492,7 +492,7 @@ func TestTokenCleanupShells(t *testing.T) {
 			if err := os.Symlink(target, filepath.Join(l.conf, ".netdata.conf.fleetclaim.79")); err != nil {
 				t.Fatal(err)
 			}
-			kv := parseKV(runIn(t, argv, tokenCleanupScript, nil, cloudD, l.conf))
+			kv := parseKV(runIn(t, argv, libSnippet(t, tokenCleanupScript), nil, cloudD, l.conf))
 			if kv["token-removed"] != "1" {
 				t.Fatalf("printed %v", kv)
 			}
@@ -512,7 +512,7 @@ func TestTokenCleanupShells(t *testing.T) {
 			os.MkdirAll(filepath.Join(other, ".fleetclaim.c"), 0o700)
 			os.RemoveAll(cloudD)
 			os.Symlink(other, cloudD)
-			runIn(t, argv, tokenCleanupScript, nil, cloudD, l.conf)
+			runIn(t, argv, libSnippet(t, tokenCleanupScript), nil, cloudD, l.conf)
 			if ents, _ := os.ReadDir(other); len(ents) != 2 {
 				t.Errorf("removed through the link: %v", ents)
 			}
@@ -544,7 +544,7 @@ func TestTokenCleanupCloudDSwapped(t *testing.T) {
 				"if [ ! -h \"$SWAP\" ]; then "+realMv+" \"$SWAP\" \"$SWAP.real\" && "+realLn+" -s \"$VICTIM\" \"$SWAP\"; fi\n"+
 				"exec "+realRm+" \"$@\"\n", 0o755)
 			env := []string{"PATH=" + wrap + ":" + os.Getenv("PATH"), "SWAP=" + cloudD, "VICTIM=" + victim}
-			out := runIn(t, argv, tokenCleanupScript, env, cloudD, l.conf)
+			out := runIn(t, argv, libSnippet(t, tokenCleanupScript), env, cloudD, l.conf)
 			if st, err := os.Lstat(cloudD); err != nil || st.Mode()&os.ModeSymlink == 0 {
 				t.Fatalf("the stand-in did not swap cloud.d (%v %v): the test proves nothing", st, err)
 			}

@@ -9,19 +9,18 @@
 # Nothing is followed through a link: rm removes a link, not its target.
 # $1: the agent's cloud.d.  $2: the agent's config dir.
 # Output: token-removed=1 when no token is left.
-# cloud.d is the agent's user's: the names in it are removed from inside
-# it, entered and checked (the physical directory entered is its parent's
-# plus its name), so that a cloud.d swapped for a link after the check is
-# not where anything is removed. A cloud.d that is a link is left alone.
-p=${1%/*} n=${1##*/}
-if [ ! -h "$1" ] && cd -P -- "${p:-/}" 2>/dev/null && q=${PWD%/} &&
-  cd -P -- "$n" 2>/dev/null && [ "$PWD" = "$q/$n" ]; then
+#
+# Runs after lib.sh. cloud.d is the agent's user's: the names in it are
+# removed from inside it (enter_dir), so that a cloud.d swapped for a link
+# after the check is not where anything is removed. A cloud.d that is a
+# link is left alone.
+if enter_dir "$1"; then
   rm -f token
   [ -e token ] || echo token-removed=1
   for d in .fleetclaim.*; do
     [ -d "$d" ] && [ ! -h "$d" ] && rm -rf "$d"
   done
-elif [ ! -e "$1" ]; then
+elif [ ! -e "$1" ] && [ ! -h "$1" ]; then
   echo token-removed=1
 fi
 cd /
