@@ -185,7 +185,7 @@ reset_agent() {
   i=0
   for a do
     i=$((i+1))
-    if [ $i -le "$rk" ]; then set -- "$@" "$a"; fi
+    if [ "$i" -le "$rk" ]; then set -- "$@" "$a"; fi
   done
   shift $(($# - rk))
   if [ $# -gt 0 ]; then rm -f "$@" || fail remove-identity; fi

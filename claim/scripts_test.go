@@ -100,7 +100,13 @@ func TestScriptsLint(t *testing.T) {
 	for name, body := range map[string]string{"docker-ca": dockerCAScript, "docker-claimconf": dockerClaimConfScript, "tokencleanup": tokenCleanupScript} {
 		p := filepath.Join(dir, name+".sh")
 		write(t, p, libCode+body, 0o644)
-		if out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput(); err != nil {
+		args := []string{"-s", "sh", p}
+		if name == "tokencleanup" {
+			// It calls none of lib.sh's functions that call the others
+			// (fail, cleanup): shellcheck takes those for unreachable.
+			args = append([]string{"-e", "SC2317"}, args...)
+		}
+		if out, err := exec.Command("shellcheck", args...).CombinedOutput(); err != nil {
 			t.Errorf("shellcheck of %s as sent: %v\n%s", name, err, out)
 		}
 	}
